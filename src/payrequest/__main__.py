@@ -1,0 +1,3 @@
+from payrequest.cli import main
+
+main()

@@ -1,0 +1,186 @@
+"""Money as integer minor units with a currency. Never a float.
+
+Parse and format only at the edges (forms, templates, provider wire code).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from babel.numbers import format_currency, get_currency_precision
+
+from payrequest.errors import CurrencyMismatch, ValidationFailed
+
+SUPPORTED_CURRENCIES = frozenset({"NOK", "DKK", "EUR", "SEK"})
+
+# Locale used for formatting when none is given, per currency.
+DEFAULT_LOCALE = {"NOK": "nb_NO", "DKK": "da_DK", "EUR": "fi_FI", "SEK": "sv_SE"}
+
+# Spaces people and spreadsheets put inside numbers: plain, no-break, narrow no-break, thin.
+_GROUP_SPACES = re.compile(r"[ \u00a0\u202f\u2009]")
+_AMOUNT = re.compile(r"^-?\d+(?:[.,]\d+)?$")
+
+
+def _check_currency(currency: str) -> str:
+    if currency not in SUPPORTED_CURRENCIES:
+        raise ValidationFailed(
+            f"Unsupported currency {currency!r}; use one of "
+            + ", ".join(sorted(SUPPORTED_CURRENCIES)),
+            field="currency",
+        )
+    return currency
+
+
+def minor_digits(currency: str) -> int:
+    """How many decimals the currency's minor unit has (2 for NOK, DKK, EUR, SEK)."""
+    return int(get_currency_precision(_check_currency(currency)))
+
+
+@dataclass(frozen=True, slots=True, order=False)
+class Money:
+    """An amount in minor units (øre, cents) of one currency."""
+
+    amount: int
+    currency: str
+
+    def __post_init__(self) -> None:
+        if isinstance(self.amount, bool) or not isinstance(self.amount, int):
+            raise TypeError(f"Money.amount must be int minor units, got {type(self.amount)!r}")
+        _check_currency(self.currency)
+
+    @classmethod
+    def zero(cls, currency: str) -> Money:
+        return cls(0, currency)
+
+    def _same(self, other: Money) -> None:
+        if not isinstance(other, Money):
+            raise TypeError(f"cannot combine Money with {type(other)!r}")
+        if other.currency != self.currency:
+            raise CurrencyMismatch(
+                f"Cannot combine {self.currency} and {other.currency}", field="currency"
+            )
+
+    def __add__(self, other: Money) -> Money:
+        self._same(other)
+        return Money(self.amount + other.amount, self.currency)
+
+    def __sub__(self, other: Money) -> Money:
+        self._same(other)
+        return Money(self.amount - other.amount, self.currency)
+
+    def __neg__(self) -> Money:
+        return Money(-self.amount, self.currency)
+
+    def __lt__(self, other: Money) -> bool:
+        self._same(other)
+        return self.amount < other.amount
+
+    def __le__(self, other: Money) -> bool:
+        self._same(other)
+        return self.amount <= other.amount
+
+    def __gt__(self, other: Money) -> bool:
+        self._same(other)
+        return self.amount > other.amount
+
+    def __ge__(self, other: Money) -> bool:
+        self._same(other)
+        return self.amount >= other.amount
+
+    def is_zero(self) -> bool:
+        return self.amount == 0
+
+    def is_positive(self) -> bool:
+        return self.amount > 0
+
+    def to_decimal(self) -> Decimal:
+        return Decimal(self.amount).scaleb(-minor_digits(self.currency))
+
+    def allocate(self, weights: Sequence[int]) -> list[Money]:
+        """Split by integer weights; the parts always add up to exactly this amount."""
+        return [Money(a, self.currency) for a in split_proportionally(self.amount, weights)]
+
+    def format(self, locale: str | None = None) -> str:
+        """`kr 1 234,50` in nb_NO, `1.234,50 kr.` in da_DK, `1 234,50 €` in fi_FI."""
+        loc = locale or DEFAULT_LOCALE[self.currency]
+        return str(format_currency(self.to_decimal(), self.currency, locale=loc))
+
+    def __str__(self) -> str:
+        return f"{self.to_decimal():.{minor_digits(self.currency)}f} {self.currency}"
+
+
+def total(items: Iterable[Money], currency: str) -> Money:
+    """Sum of amounts that must all be in `currency` (an empty sum is zero)."""
+    result = Money.zero(currency)
+    for item in items:
+        result = result + item
+    return result
+
+
+def split_proportionally(amount: int, weights: Sequence[int]) -> list[int]:
+    """Split integer `amount` by non-negative integer `weights` with the largest-remainder method.
+
+    The parts add up to `amount` exactly: no øre is lost or created.
+    """
+    if not weights:
+        raise ValueError("need at least one weight")
+    if any(w < 0 for w in weights):
+        raise ValueError("weights must not be negative")
+    weight_sum = sum(weights)
+    if weight_sum == 0:
+        raise ValueError("weights must not all be zero")
+    sign = -1 if amount < 0 else 1
+    magnitude = abs(amount)
+    floors = [magnitude * w // weight_sum for w in weights]
+    remainders = [magnitude * w % weight_sum for w in weights]
+    leftover = magnitude - sum(floors)
+    # Hand out the leftover units to the largest remainders; ties go to the earlier part.
+    order = sorted(range(len(weights)), key=lambda i: (-remainders[i], i))
+    for i in order[:leftover]:
+        floors[i] += 1
+    return [sign * part for part in floors]
+
+
+def parse_money(text: str, currency: str) -> Money:
+    """Parse what a person typed: `1 234,50`, `1234.5`, `kr 99`, `1.234,50`.
+
+    A trailing group of exactly three digits after a single separator is ambiguous
+    (`1.234`); we read `.`/`,` followed by 1-2 digits as the decimal mark, and a
+    separator followed by 3 digits as a thousands separator.
+    """
+    _check_currency(currency)
+    raw = _GROUP_SPACES.sub("", text.strip())
+    if raw.endswith(",-"):  # "kr 100,-" is how Norwegians write whole kroner
+        raw = raw[:-2]
+    for token in ("kr.", "kr", "NOK", "DKK", "EUR", "SEK", "€"):
+        raw = raw.replace(token, "")
+    raw = raw.replace("−", "-").strip()
+    if not raw:
+        raise ValidationFailed("Enter an amount", field="amount")
+    # Decide which separator (if any) is the decimal mark.
+    last_sep = max(raw.rfind(","), raw.rfind("."))
+    if last_sep != -1 and len(raw) - last_sep - 1 == 3:
+        # `1.234` or `1,234,567`: grouping only, no decimals.
+        integer_part, decimals = raw.replace(",", "").replace(".", ""), ""
+    elif last_sep != -1:
+        integer_part = raw[:last_sep].replace(",", "").replace(".", "")
+        decimals = raw[last_sep + 1 :]
+    else:
+        integer_part, decimals = raw, ""
+    candidate = integer_part + ("." + decimals if decimals else "")
+    if not _AMOUNT.match(candidate):
+        raise ValidationFailed(f"{text!r} is not an amount", field="amount")
+    digits = minor_digits(currency)
+    try:
+        value = Decimal(candidate)
+    except InvalidOperation as exc:  # pragma: no cover - regex already guards this
+        raise ValidationFailed(f"{text!r} is not an amount", field="amount") from exc
+    scaled = value.scaleb(digits)
+    if scaled != scaled.to_integral_value():
+        raise ValidationFailed(
+            f"{text!r} has more than {digits} decimals", field="amount"
+        )
+    return Money(int(scaled), currency)

@@ -180,7 +180,16 @@ def parse_money(text: str, currency: str) -> Money:
         raise ValidationFailed(f"{text!r} is not an amount", field="amount") from exc
     scaled = value.scaleb(digits)
     if scaled != scaled.to_integral_value():
-        raise ValidationFailed(
-            f"{text!r} has more than {digits} decimals", field="amount"
-        )
+        raise ValidationFailed(f"{text!r} has more than {digits} decimals", field="amount")
     return Money(int(scaled), currency)
+
+
+def div_round_half_up(numerator: int, denominator: int) -> int:
+    """Integer division rounding halves away from zero, as invoices round øre."""
+    if denominator <= 0:
+        raise ValueError("denominator must be positive")
+    sign = -1 if numerator < 0 else 1
+    quotient, remainder = divmod(abs(numerator), denominator)
+    if remainder * 2 >= denominator:
+        quotient += 1
+    return sign * quotient

@@ -1,0 +1,152 @@
+"""The `payrequest` command."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
+
+import typer
+import uvicorn
+from rich.console import Console
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from payrequest import __version__
+from payrequest.app import create_app
+from payrequest.config import ConfigurationError, Settings, load_settings
+from payrequest.db.migrate import upgrade
+from payrequest.db.session import create_engine, session_factory
+from payrequest.demo.setup import prepare_demo
+from payrequest.errors import PayrequestError
+from payrequest.users import service as users
+from payrequest.users.models import ROLES
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    help="payrequest: send MobilePay payment requests for invoices and get paid.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+users_app = typer.Typer(help="Manage staff accounts.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+console = Console()
+err = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigurationError as exc:
+        err.print(f"[red]configuration error:[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+
+
+def _in_transaction(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    async def run() -> T:
+        engine = create_engine(settings.database_url)
+        try:
+            async with session_factory(engine)() as session, session.begin():
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"payrequest {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """Settings come from PAYREQUEST_* environment variables or a .env file."""
+
+
+@app.command()
+def migrate() -> None:
+    """Apply database migrations (safe to run again)."""
+    settings = _settings()
+    upgrade(settings.database_url)
+    console.print(f"Database is up to date: {settings.database_url}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Run the web app (migrations must be applied: `payrequest migrate`)."""
+    settings = _settings()
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+@app.command()
+def demo(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Migrate, seed demo data, create a staff user and serve the app."""
+    settings = _settings()
+    upgrade(settings.database_url)
+    ready = _in_transaction(settings, lambda s: prepare_demo(s, settings))
+    base = f"http://{host}:{port}"
+    if ready.seed.created:
+        console.print(
+            f"Seeded {ready.seed.customers} customers and {ready.seed.invoices} invoices "
+            f"({ready.seed.paid_invoices} already paid)."
+        )
+    else:
+        console.print("Demo data already present; nothing seeded.")
+    console.print(f"\n  Staff sign-in:  {base}/login")
+    console.print(f"  Email:          {ready.admin_email}")
+    if ready.generated_password:
+        console.print(f"  Password:       {ready.generated_password}   (shown only this once)")
+    elif ready.admin_created:
+        console.print("  Password:       from PAYREQUEST_ADMIN_PASSWORD")
+    else:
+        console.print(
+            "  Password:       as printed at the first run "
+            "(or set a new one: payrequest users create ...)"
+        )
+    console.print(f"  Health:         {base}/healthz")
+    console.print(f"  API docs:       {base}/docs\n")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+@users_app.command("create")
+def users_create(
+    email: Annotated[str, typer.Option(help="Sign-in email.")],
+    role: Annotated[str, typer.Option(help=f"One of: {', '.join(ROLES)}.")] = "staff",
+    name: Annotated[str, typer.Option(help="Display name.")] = "",
+    locale: Annotated[str, typer.Option(help="Language: nb, da or en.")] = "nb",
+    password: Annotated[
+        str | None,
+        typer.Option(help="Password (at least 10 characters); asked for when left out."),
+    ] = None,
+) -> None:
+    """Create a staff account."""
+    settings = _settings()
+    secret = password or getpass.getpass("Password: ")
+    try:
+        user = _in_transaction(
+            settings,
+            lambda s: users.create_user(
+                s, email=email, password=secret, name=name, role=role, locale=locale
+            ),
+        )
+    except PayrequestError as exc:
+        err.print(f"[red]error:[/red] {exc.message}", highlight=False)
+        raise typer.Exit(1) from None
+    console.print(f"Created {user.role} {user.email}")
+
+
+def main() -> None:
+    app()

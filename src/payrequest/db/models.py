@@ -1,0 +1,33 @@
+"""Imports every model so that `Base.metadata` knows all tables (Alembic, tests)."""
+
+from payrequest.customers.models import Customer
+from payrequest.db.base import Base
+from payrequest.events.models import OutboxEvent
+from payrequest.inbound.models import InboundEvent
+from payrequest.invoices.models import Invoice, InvoiceLine
+from payrequest.jobs.models import Job
+from payrequest.ledger.models import Allocation, Credit
+from payrequest.payment_requests.models import (
+    PaymentRequest,
+    PaymentRequestEvent,
+    PaymentRequestInvoice,
+)
+from payrequest.users.models import User
+
+metadata = Base.metadata
+
+__all__ = [
+    "Allocation",
+    "Credit",
+    "Customer",
+    "InboundEvent",
+    "Invoice",
+    "InvoiceLine",
+    "Job",
+    "OutboxEvent",
+    "PaymentRequest",
+    "PaymentRequestEvent",
+    "PaymentRequestInvoice",
+    "User",
+    "metadata",
+]

@@ -1,0 +1,1 @@
+"""Demo data and the demo start-up: a newcomer's first look at payrequest."""

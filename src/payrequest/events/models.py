@@ -1,0 +1,26 @@
+"""The transactional outbox: domain events written in the same transaction as the change."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from payrequest.db.base import Base
+from payrequest.db.types import UTCDateTime, created_at_column
+
+
+class OutboxEvent(Base):
+    __tablename__ = "outbox_events"
+    __table_args__ = (Index("ix_outbox_events_dispatched_at_id", "dispatched_at", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))  # payment_request.paid, invoice.paid, ...
+    aggregate_type: Mapped[str] = mapped_column(String(32))
+    aggregate_id: Mapped[int] = mapped_column(Integer)
+    customer_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = created_at_column()
+    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

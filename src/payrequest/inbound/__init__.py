@@ -1,0 +1,1 @@
+"""Raw provider webhooks: stored once (deduplicated), then applied."""

@@ -1,0 +1,36 @@
+"""The webhook inbox: every verified provider event, stored before it is applied."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from payrequest.db.base import Base
+from payrequest.db.types import UTCDateTime, created_at_column, sql_in
+
+INBOX_STATUSES = ("received", "applied", "unmatched", "failed")
+
+
+class InboundEvent(Base):
+    __tablename__ = "inbound_events"
+    __table_args__ = (
+        UniqueConstraint("provider", "dedupe_key"),
+        CheckConstraint(sql_in("status", INBOX_STATUSES), name="status"),
+        Index("ix_inbound_events_status_received_at", "status", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    # Vipps: msn + reference + pspReference + name.
+    dedupe_key: Mapped[str] = mapped_column(String(255))
+    reference: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    event_name: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    body: Mapped[str] = mapped_column(Text)
+    headers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="received")
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    received_at: Mapped[datetime] = created_at_column()
+    applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -1,0 +1,86 @@
+"""Invoices and their lines. Open amount and status are derived from allocations, never stored."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from payrequest.db.base import Base
+from payrequest.db.types import (
+    UTCDateTime,
+    created_at_column,
+    currency_column,
+    sql_in,
+    updated_at_column,
+)
+from payrequest.kit.money import Money
+
+CURRENCIES = ("NOK", "DKK", "EUR", "SEK")
+
+
+class Invoice(Base):
+    __tablename__ = "invoices"
+    __table_args__ = (
+        CheckConstraint("total >= 0", name="total_not_negative"),
+        CheckConstraint(sql_in("currency", CURRENCIES), name="currency"),
+        CheckConstraint("due_date >= issue_date", name="due_after_issue"),
+        # Lets allocations and request links prove, in the database, that their currency matches.
+        UniqueConstraint("id", "currency", name="uq_invoices_id_currency"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    issue_date: Mapped[date] = mapped_column(Date)
+    due_date: Mapped[date] = mapped_column(Date, index=True)
+    currency: Mapped[str] = currency_column()
+    total: Mapped[int] = mapped_column(BigInteger)
+    note: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = updated_at_column()
+
+    lines: Mapped[list[InvoiceLine]] = relationship(
+        back_populates="invoice", order_by="InvoiceLine.position", cascade="all, delete-orphan"
+    )
+
+    @property
+    def total_money(self) -> Money:
+        return Money(self.total, self.currency)
+
+
+class InvoiceLine(Base):
+    __tablename__ = "invoice_lines"
+    __table_args__ = (
+        CheckConstraint("quantity_milli > 0", name="quantity_positive"),
+        CheckConstraint("unit_price >= 0", name="unit_price_not_negative"),
+        CheckConstraint("vat_rate_bp BETWEEN 0 AND 10000", name="vat_rate_range"),
+        CheckConstraint("net_amount >= 0 AND vat_amount >= 0", name="amounts_not_negative"),
+        UniqueConstraint("invoice_id", "position"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    description: Mapped[str] = mapped_column(String(200))
+    quantity_milli: Mapped[int] = mapped_column(BigInteger)  # 1.5 hours = 1500
+    unit_price: Mapped[int] = mapped_column(BigInteger)  # minor units, excluding VAT
+    vat_rate_bp: Mapped[int] = mapped_column(Integer)  # basis points: 2500 = 25 %
+    net_amount: Mapped[int] = mapped_column(BigInteger)
+    vat_amount: Mapped[int] = mapped_column(BigInteger)
+
+    invoice: Mapped[Invoice] = relationship(back_populates="lines")
+
+    @property
+    def total(self) -> int:
+        return self.net_amount + self.vat_amount

@@ -1,0 +1,1 @@
+"""A job table runner: due jobs claimed under a lease, retried with backoff, dead letters."""

@@ -1,0 +1,1 @@
+"""Money that arrived: allocations to invoices, customer credits, balances."""

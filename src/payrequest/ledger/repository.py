@@ -1,0 +1,88 @@
+"""Ledger queries: what has been allocated, what credit is left. Always summed from rows."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from payrequest.invoices.models import Invoice
+from payrequest.invoices.status import InvoiceBalance
+from payrequest.ledger.models import Allocation, Credit
+
+
+async def allocated_by_invoice(session: AsyncSession, invoice_ids: Sequence[int]) -> dict[int, int]:
+    if not invoice_ids:
+        return {}
+    stmt = (
+        select(Allocation.invoice_id, func.sum(Allocation.amount))
+        .where(Allocation.invoice_id.in_(invoice_ids))
+        .group_by(Allocation.invoice_id)
+    )
+    return {invoice_id: int(total) for invoice_id, total in await session.execute(stmt)}
+
+
+async def invoice_balances(
+    session: AsyncSession, invoices: Sequence[Invoice]
+) -> dict[int, InvoiceBalance]:
+    allocated = await allocated_by_invoice(session, [i.id for i in invoices])
+    return {
+        i.id: InvoiceBalance(
+            total=i.total,
+            allocated=allocated.get(i.id, 0),
+            voided=i.voided_at is not None,
+            due_date=i.due_date,
+        )
+        for i in invoices
+    }
+
+
+async def open_by_currency(session: AsyncSession, customer_id: int) -> dict[str, int]:
+    """Sum of open amounts of the customer's non-void invoices, per currency."""
+    allocated = (
+        select(Allocation.invoice_id, func.sum(Allocation.amount).label("paid"))
+        .group_by(Allocation.invoice_id)
+        .subquery()
+    )
+    open_amount = Invoice.total - func.coalesce(allocated.c.paid, 0)
+    stmt = (
+        select(Invoice.currency, func.sum(open_amount))
+        .outerjoin(allocated, allocated.c.invoice_id == Invoice.id)
+        .where(Invoice.customer_id == customer_id, Invoice.voided_at.is_(None))
+        .group_by(Invoice.currency)
+    )
+    return {currency: int(total) for currency, total in await session.execute(stmt)}
+
+
+async def credit_by_currency(session: AsyncSession, customer_id: int) -> dict[str, int]:
+    """Credit still available: credits minus what has been applied from them, per currency."""
+    used = (
+        select(Allocation.credit_id, func.sum(Allocation.amount).label("used"))
+        .where(Allocation.credit_id.is_not(None))
+        .group_by(Allocation.credit_id)
+        .subquery()
+    )
+    stmt = (
+        select(Credit.currency, func.sum(Credit.amount - func.coalesce(used.c.used, 0)))
+        .outerjoin(used, used.c.credit_id == Credit.id)
+        .where(Credit.customer_id == customer_id)
+        .group_by(Credit.currency)
+    )
+    return {currency: int(total) for currency, total in await session.execute(stmt)}
+
+
+async def allocations_for_request(
+    session: AsyncSession, payment_request_id: int
+) -> list[Allocation]:
+    stmt = (
+        select(Allocation)
+        .where(Allocation.payment_request_id == payment_request_id)
+        .order_by(Allocation.id)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def credit_for_request(session: AsyncSession, payment_request_id: int) -> Credit | None:
+    stmt = select(Credit).where(Credit.payment_request_id == payment_request_id)
+    return (await session.execute(stmt)).scalar_one_or_none()

@@ -1,0 +1,112 @@
+"""Applying captured money to invoices, and the customer balance."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from payrequest.errors import CurrencyMismatch, NotFound, ValidationFailed
+from payrequest.invoices import repository as invoices
+from payrequest.invoices import service as invoice_service
+from payrequest.invoices.models import Invoice
+from payrequest.kit.money import Money
+from payrequest.ledger import repository
+from payrequest.ledger.allocation import OpenInvoice, plan_allocation
+from payrequest.ledger.models import Allocation, Credit
+
+
+@dataclass(frozen=True, slots=True)
+class AllocationResult:
+    allocations: tuple[Allocation, ...]
+    credit: Credit | None
+    already_applied: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    """What the customer owes in one currency: open invoices minus available credit."""
+
+    currency: str
+    open: int
+    credit: int
+
+    @property
+    def due(self) -> Money:
+        return Money(self.open - self.credit, self.currency)
+
+
+async def allocate_payment(
+    session: AsyncSession,
+    *,
+    payment_request_id: int,
+    customer_id: int,
+    amount: Money,
+    invoice_ids: Sequence[int],
+) -> AllocationResult:
+    """Split a captured payment over its invoices; the excess becomes customer credit.
+
+    Idempotent: a request that already has allocations or a credit is left as it is. The
+    caller holds the payment request's row lock; unique constraints back this up.
+    """
+    existing = await repository.allocations_for_request(session, payment_request_id)
+    credit = await repository.credit_for_request(session, payment_request_id)
+    if existing or credit is not None:
+        return AllocationResult(tuple(existing), credit, already_applied=True)
+    if amount.amount <= 0:
+        raise ValidationFailed("Captured amount must be positive", field="amount")
+    rows = await invoices.many(session, invoice_ids, for_update=True)
+    _check_invoices(rows, customer_id=customer_id, currency=amount.currency)
+    balances = await repository.invoice_balances(session, rows)
+    plan = plan_allocation(
+        amount.amount,
+        [OpenInvoice(i.id, i.due_date, balances[i.id].open_amount) for i in rows],
+    )
+    allocations = tuple(
+        Allocation(
+            invoice_id=invoice_id,
+            currency=amount.currency,
+            amount=part,
+            payment_request_id=payment_request_id,
+        )
+        for invoice_id, part in plan.parts
+    )
+    session.add_all(allocations)
+    new_credit = None
+    if plan.leftover > 0:
+        new_credit = Credit(
+            customer_id=customer_id,
+            currency=amount.currency,
+            amount=plan.leftover,
+            payment_request_id=payment_request_id,
+            reason="Paid more than was open on the invoices",
+        )
+        session.add(new_credit)
+    await session.flush()
+    return AllocationResult(allocations, new_credit, already_applied=False)
+
+
+def _check_invoices(rows: Sequence[Invoice], *, customer_id: int, currency: str) -> None:
+    for invoice in rows:
+        if invoice.customer_id != customer_id:
+            raise ValidationFailed(f"Invoice {invoice.number} belongs to another customer")
+        if invoice.currency != currency:
+            raise CurrencyMismatch(
+                f"Invoice {invoice.number} is in {invoice.currency}, the payment in {currency}"
+            )
+
+
+async def balances(session: AsyncSession, customer_id: int) -> list[Balance]:
+    """Recomputed from rows every time, never a running total that can drift."""
+    open_amounts = await repository.open_by_currency(session, customer_id)
+    credits = await repository.credit_by_currency(session, customer_id)
+    currencies = sorted(set(open_amounts) | set(credits))
+    return [Balance(c, open_amounts.get(c, 0), credits.get(c, 0)) for c in currencies]
+
+
+async def void_invoice(session: AsyncSession, *, invoice_id: int) -> Invoice:
+    if await invoices.get(session, invoice_id) is None:
+        raise NotFound("No such invoice")
+    allocated = (await repository.allocated_by_invoice(session, [invoice_id])).get(invoice_id, 0)
+    return await invoice_service.void_invoice(session, invoice_id=invoice_id, allocated=allocated)

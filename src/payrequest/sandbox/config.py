@@ -1,0 +1,70 @@
+"""Settings of one emulated sales unit, and the documented default test credentials.
+
+The defaults below are what `payrequest sandbox` prints at start and what the demo uses when
+nothing else is configured. They are test credentials for the emulator only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from payrequest.sandbox.faults import Faults
+
+DEFAULT_CLIENT_ID = "sandbox-client"
+DEFAULT_CLIENT_SECRET = "sandbox-secret"  # noqa: S105 - a documented test credential
+DEFAULT_SUBSCRIPTION_KEY = "sandbox-subscription-key"
+DEFAULT_MSN = "123456"
+DEFAULT_MARKET = "NO"
+DEFAULT_MERCHANT_NAME = "Sandbox Merchant"
+DEFAULT_PORT = 8100
+
+# Sales-unit market -> the only currency it may charge in (API-FACTS §4.1).
+MARKET_CURRENCY = {"NO": "NOK", "DK": "DKK", "FI": "EUR"}
+
+# Nominal webhook retry schedule in seconds (API-FACTS §10.4): ~2 s apart for the first
+# attempts, then 60 s, 120 s, then hourly. The last value repeats until `webhook_max_age`.
+DEFAULT_RETRY_SCHEDULE: tuple[float, ...] = (2.0, 2.0, 2.0, 60.0, 120.0, 3600.0)
+SEVEN_DAYS = 7 * 24 * 3600.0
+
+
+@dataclass
+class SandboxConfig:
+    """Everything one emulator instance needs. `state_path=None` keeps state in memory."""
+
+    client_id: str = DEFAULT_CLIENT_ID
+    client_secret: str = DEFAULT_CLIENT_SECRET
+    subscription_key: str = DEFAULT_SUBSCRIPTION_KEY
+    msn: str = DEFAULT_MSN
+    market: str = DEFAULT_MARKET
+    merchant_name: str = DEFAULT_MERCHANT_NAME
+    state_path: Path | None = None
+    webhook_retry_schedule: tuple[float, ...] = DEFAULT_RETRY_SCHEDULE
+    webhook_timeout: float = 10.0
+    webhook_max_age: float = SEVEN_DAYS
+    clock_speed: float = 1.0
+    faults: Faults = field(default_factory=Faults)
+    seed: int | None = None
+    token_lifetime: int = 3600  # seconds; 1 hour as in the test environment
+    long_living_allowed: bool = True  # sales unit approved for expiresAt (else 5050)
+    push_message_allowed: bool = True  # sales unit approved for PUSH_MESSAGE (else 5080)
+    full_capture_only: bool = False  # sales unit configured for full capture only (6140)
+    # Local development convenience: accept http:// URLs whose host is loopback for
+    # returnUrl, receiptUrl and webhook registrations (the real API demands https).
+    allow_http_loopback: bool = True
+    sweep_interval: float = 0.5  # seconds between expiry sweeps
+
+    def __post_init__(self) -> None:
+        self.market = self.market.upper()
+        if self.market not in MARKET_CURRENCY:
+            raise ValueError(f"market must be one of {sorted(MARKET_CURRENCY)}, got {self.market}")
+        if not self.msn.isdigit() or not 4 <= len(self.msn) <= 10:
+            raise ValueError("msn must be 4-10 digits")
+        if self.clock_speed <= 0:
+            raise ValueError("clock_speed must be positive")
+        if not self.webhook_retry_schedule:
+            raise ValueError("webhook_retry_schedule needs at least one delay")
+
+    @property
+    def currency(self) -> str:
+        return MARKET_CURRENCY[self.market]

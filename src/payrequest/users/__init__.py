@@ -1,0 +1,1 @@
+"""Staff users: accounts, roles and passwords."""

@@ -1,0 +1,1 @@
+"""HTTP entry points: pages, API, webhooks, health."""

@@ -82,7 +82,7 @@ def approve(sb: Sandbox, payment: Payment, phone: str | None = None) -> None:
     payment.authorized = payment.value
     payment.authorized_at = sb.clock.now()
     payment.decline_reason = None
-    sb.record(payment, "AUTHORIZED", payment.value, None)
+    _save(sb, payment, "AUTHORIZED", payment.value, None)
 
 
 def _decline(sb: Sandbox, payment: Payment) -> None:

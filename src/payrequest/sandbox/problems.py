@@ -180,3 +180,13 @@ def problem_response(
 def instance_of(path: str) -> str:
     """`instance` is the path without the `/epayment` prefix (API-FACTS §8.1)."""
     return path.removeprefix("/epayment")
+
+
+class PlainProblem(Exception):
+    """An RFC 7807 error without an ErrorCode (e.g. a foreign MSN)."""
+
+    def __init__(self, status: int, title: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.title = title
+        self.detail = detail

@@ -1,0 +1,64 @@
+"""Emulator controls that Vipps does not have: fault switches, the clock, the delivery queue.
+
+- `GET /faults` -> current switches; `PUT /faults` replaces them all (omitted fields reset to
+  defaults); `PATCH /faults` changes only the fields given. Body: see `faults.Faults`.
+- `POST /clock/advance` `{"seconds": 600}` jumps the emulator's clock forward.
+- `GET /deliveries` lists queued/delivered webhooks (status, attempts, last result).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+
+from payrequest.sandbox.faults import Faults, FaultsPatch
+from payrequest.sandbox.gateway import sandbox_of
+
+router = APIRouter(tags=["sandbox controls"])
+
+
+class Advance(BaseModel):
+    seconds: float = Field(ge=0, le=400 * 24 * 3600)
+
+
+@router.get("/faults")
+async def get_faults(request: Request) -> Faults:
+    return sandbox_of(request).faults
+
+
+@router.put("/faults")
+async def put_faults(faults: Faults, request: Request) -> Faults:
+    sandbox_of(request).set_faults(faults)
+    return faults
+
+
+@router.patch("/faults")
+async def patch_faults(patch: FaultsPatch, request: Request) -> Faults:
+    sb = sandbox_of(request)
+    sb.set_faults(patch.apply_to(sb.faults))
+    return sb.faults
+
+
+@router.post("/clock/advance")
+async def advance_clock(body: Advance, request: Request) -> dict[str, str]:
+    sb = sandbox_of(request)
+    sb.clock.advance(body.seconds)
+    sb.changed()
+    return {"now": sb.clock.now().isoformat()}
+
+
+@router.get("/deliveries")
+async def deliveries(request: Request, reference: str | None = None) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": d.id,
+            "webhookId": d.webhook_id,
+            "reference": d.reference,
+            "event": d.event_name,
+            "status": d.status,
+            "attempts": d.attempts,
+        }
+        for d in sandbox_of(request).store.deliveries(reference)
+    ]

@@ -32,14 +32,13 @@ app = typer.Typer(
 users_app = typer.Typer(help="Manage staff accounts.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 console = Console()
-err = Console(stderr=True)
 
 
 def _settings() -> Settings:
     try:
         return load_settings()
     except ConfigurationError as exc:
-        err.print(f"[red]configuration error:[/red] {exc}", highlight=False)
+        typer.echo(f"configuration error: {exc}", err=True)
         raise typer.Exit(2) from None
 
 
@@ -143,7 +142,7 @@ def users_create(
             ),
         )
     except PayrequestError as exc:
-        err.print(f"[red]error:[/red] {exc.message}", highlight=False)
+        typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(1) from None
     console.print(f"Created {user.role} {user.email}")
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from babel.numbers import format_currency, get_currency_precision
 
@@ -21,7 +21,6 @@ DEFAULT_LOCALE = {"NOK": "nb_NO", "DKK": "da_DK", "EUR": "fi_FI", "SEK": "sv_SE"
 
 # Spaces people and spreadsheets put inside numbers: plain, no-break, narrow no-break, thin.
 _GROUP_SPACES = re.compile(r"[ \u00a0\u202f\u2009]")
-_AMOUNT = re.compile(r"^-?\d+(?:[.,]\d+)?$")
 
 
 def _check_currency(currency: str) -> str:
@@ -144,44 +143,43 @@ def split_proportionally(amount: int, weights: Sequence[int]) -> list[int]:
     return [sign * part for part in floors]
 
 
-def parse_money(text: str, currency: str) -> Money:
-    """Parse what a person typed: `1 234,50`, `1234.5`, `kr 99`, `1.234,50`.
+_NUMBER_FORMS = (
+    # (pattern, grouping separator, decimal mark)
+    (re.compile(r"^\d+$"), "", ""),
+    (re.compile(r"^\d+[.,]\d{1,2}$"), "", "?"),
+    (re.compile(r"^\d{1,3}(?:\.\d{3})+$"), ".", ""),
+    (re.compile(r"^\d{1,3}(?:,\d{3})+$"), ",", ""),
+    (re.compile(r"^\d{1,3}(?:\.\d{3})+,\d{1,2}$"), ".", ","),
+    (re.compile(r"^\d{1,3}(?:,\d{3})+\.\d{1,2}$"), ",", "."),
+)
 
-    A trailing group of exactly three digits after a single separator is ambiguous
-    (`1.234`); we read `.`/`,` followed by 1-2 digits as the decimal mark, and a
-    separator followed by 3 digits as a thousands separator.
+
+def parse_money(text: str, currency: str) -> Money:
+    """Parse what a person typed: `1 234,50`, `1234.5`, `kr 99`, `1.234,50`, `100,-`.
+
+    A separator followed by exactly three digits is read as grouping (`1.234` is 1 234 kr);
+    followed by one or two digits it is the decimal mark.
     """
-    _check_currency(currency)
-    raw = _GROUP_SPACES.sub("", text.strip())
+    digits = minor_digits(currency)
+    raw = _GROUP_SPACES.sub("", (text or "").strip()).replace("\u2212", "-")
     if raw.endswith(",-"):  # "kr 100,-" is how Norwegians write whole kroner
         raw = raw[:-2]
     for token in ("kr.", "kr", "NOK", "DKK", "EUR", "SEK", "€"):
         raw = raw.replace(token, "")
-    raw = raw.replace("−", "-").strip()
-    if not raw:
+    negative = raw.startswith("-")
+    body = raw[1:] if negative else raw
+    if not body:
         raise ValidationFailed("Enter an amount", field="amount")
-    # Decide which separator (if any) is the decimal mark.
-    last_sep = max(raw.rfind(","), raw.rfind("."))
-    if last_sep != -1 and len(raw) - last_sep - 1 == 3:
-        # `1.234` or `1,234,567`: grouping only, no decimals.
-        integer_part, decimals = raw.replace(",", "").replace(".", ""), ""
-    elif last_sep != -1:
-        integer_part = raw[:last_sep].replace(",", "").replace(".", "")
-        decimals = raw[last_sep + 1 :]
-    else:
-        integer_part, decimals = raw, ""
-    candidate = integer_part + ("." + decimals if decimals else "")
-    if not _AMOUNT.match(candidate):
-        raise ValidationFailed(f"{text!r} is not an amount", field="amount")
-    digits = minor_digits(currency)
-    try:
-        value = Decimal(candidate)
-    except InvalidOperation as exc:  # pragma: no cover - regex already guards this
-        raise ValidationFailed(f"{text!r} is not an amount", field="amount") from exc
-    scaled = value.scaleb(digits)
-    if scaled != scaled.to_integral_value():
-        raise ValidationFailed(f"{text!r} has more than {digits} decimals", field="amount")
-    return Money(int(scaled), currency)
+    for pattern, group, mark in _NUMBER_FORMS:
+        if not pattern.match(body):
+            continue
+        if group:
+            body = body.replace(group, "")
+        if mark:
+            body = body.replace(",", ".")
+        value = Decimal(body).scaleb(digits)
+        return Money(-int(value) if negative else int(value), currency)
+    raise ValidationFailed(f"{text!r} is not an amount (example: 1 234,50)", field="amount")
 
 
 def div_round_half_up(numerator: int, denominator: int) -> int:

@@ -1,0 +1,121 @@
+"""Shared fixtures: a migrated database of each kind (SQLite and PostgreSQL), sessions, apps.
+
+PostgreSQL: set PAYREQUEST_TEST_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/postgres,
+used only to create and drop a throw-away database per run). Unreachable PostgreSQL skips those
+tests with a clear reason, except under CI (CI=true), where it fails the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from payrequest.db.migrate import upgrade
+from payrequest.db.models import metadata
+from payrequest.db.session import create_engine, session_factory
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "PAYREQUEST_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def migrate(url: str) -> None:
+    """Alembic runs its own event loop; keep it off any loop the test session has."""
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(upgrade, url).result()
+
+
+async def _admin_execute(statement: str) -> None:
+    engine = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+def _run(coro: object) -> None:
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, coro).result()  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def postgresql_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for this test run; dropped afterwards."""
+    name = f"payrequest_test_{uuid.uuid4().hex[:10]}"
+    try:
+        _run(_admin_execute(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001 - any failure: not reachable
+        message = f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL}: {exc.__class__.__name__}: {exc}"
+        if IN_CI:
+            pytest.fail(f"{message} (CI=true: the PostgreSQL half must run)", pytrace=False)
+        pytest.skip(f"{message}; PostgreSQL tests skipped")
+    url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    yield url
+    _run(_admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path: Path = tmp_path_factory.mktemp("sqlite") / "payrequest.db"
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture(
+    scope="session",
+    params=[
+        pytest.param("sqlite", id="sqlite"),
+        pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
+    ],
+)
+def database_url(request: pytest.FixtureRequest) -> str:
+    """A migrated database of each kind; every test using it runs on both."""
+    url: str = request.getfixturevalue(f"{request.param}_url")
+    migrate(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_url)
+    yield engine
+    await engine.dispose()
+
+
+async def _wipe(engine: AsyncEngine) -> None:
+    tables = list(reversed(metadata.sorted_tables))
+    async with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            names = ", ".join(t.name for t in tables)
+            await connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                await connection.execute(table.delete())
+
+
+@pytest.fixture
+async def sessions(engine: AsyncEngine) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """A session factory on a clean database (every table emptied after the test)."""
+    yield session_factory(engine)
+    await _wipe(engine)
+
+
+@pytest.fixture
+async def session(
+    sessions: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[AsyncSession]:
+    """A session inside a transaction that the test may commit or leave open."""
+    async with sessions() as session:
+        yield session
+        if session.in_transaction():
+            await session.rollback()

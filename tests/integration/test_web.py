@@ -1,0 +1,123 @@
+"""Health, sign-in, session and CSRF over HTTP against the real app and database."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from payrequest.app import create_app
+from payrequest.config import load_settings
+from payrequest.users import service as users
+from tests.factories import make_customer, make_invoice
+
+BASE = "http://testserver"
+
+
+@pytest.fixture
+async def client(
+    database_url: str, sessions: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> AsyncIterator[httpx.AsyncClient]:
+    settings = load_settings(database_url=database_url, var_dir=tmp_path, public_url=BASE)
+    app = create_app(settings)
+    async with sessions() as session, session.begin():
+        await users.create_user(
+            session, email="staff@example.no", password="correct horse", role="staff"
+        )
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url=BASE) as http:
+        yield http
+    await app.state.engine.dispose()
+
+
+def _csrf(html: str) -> str:
+    match = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert match, "form has no CSRF token"
+    return match.group(1)
+
+
+async def _sign_in(client: httpx.AsyncClient) -> None:
+    token = _csrf((await client.get("/login")).text)
+    response = await client.post(
+        "/login", data={"email": "staff@example.no", "password": "correct horse", "csrf": token}
+    )
+    assert response.status_code == 303
+
+
+async def test_healthz_reports_database_up(client: httpx.AsyncClient) -> None:
+    response = await client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json()["database"] is True
+
+
+async def test_healthz_is_503_when_the_database_is_unreachable(tmp_path: Path) -> None:
+    settings = load_settings(
+        database_url="postgresql://nobody@127.0.0.1:1/none", var_dir=tmp_path
+    )
+    app = create_app(settings)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as http:
+        response = await http.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["status"] == "unavailable"
+
+
+@pytest.mark.parametrize("path", ["/customers", "/customers/1"])
+async def test_pages_refuse_anonymous_visitors(client: httpx.AsyncClient, path: str) -> None:
+    response = await client.get(path)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/login"
+
+
+async def test_sign_in_shows_customers_and_card(
+    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    async with sessions() as session, session.begin():
+        customer = await make_customer(session, name="Fjordbakeriet AS")
+        await make_invoice(session, customer, amount=123_450, number="INV-77")
+    await _sign_in(client)
+    listing = await client.get("/customers")
+    assert listing.status_code == 200 and "Fjordbakeriet AS" in listing.text
+    assert "1\u00a0234,50\u00a0kr" in listing.text
+    card = await client.get(f"/customers/{customer.id}")
+    assert card.status_code == 200
+    assert "INV-77" in card.text
+    missing = await client.get("/customers/999999")
+    assert missing.status_code == 404
+
+
+async def test_wrong_password_is_refused(client: httpx.AsyncClient) -> None:
+    token = _csrf((await client.get("/login")).text)
+    response = await client.post(
+        "/login", data={"email": "staff@example.no", "password": "guess", "csrf": token}
+    )
+    assert response.status_code == 401
+    assert "Wrong email or password" in response.text
+    assert (await client.get("/customers")).status_code == 303
+
+
+async def test_state_changes_need_a_csrf_token(client: httpx.AsyncClient) -> None:
+    await client.get("/login")  # a session exists, but the token is not sent
+    no_token = await client.post(
+        "/login", data={"email": "staff@example.no", "password": "correct horse"}
+    )
+    assert no_token.status_code == 403
+    await _sign_in(client)
+    forged = await client.post("/logout", data={"csrf": "not-the-token"})
+    assert forged.status_code == 403
+    assert (await client.get("/customers")).status_code == 200  # still signed in
+    cross_site = await client.post(
+        "/logout",
+        data={"csrf": _csrf((await client.get("/customers")).text)},
+        headers={"Sec-Fetch-Site": "cross-site"},
+    )
+    assert cross_site.status_code == 403
+
+
+async def test_session_cookie_is_http_only_and_same_site(client: httpx.AsyncClient) -> None:
+    response = await client.get("/login")
+    cookie = response.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=lax" in cookie

@@ -20,8 +20,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from payrequest.db.migrate import upgrade
-from payrequest.db.models import metadata
 from payrequest.db.session import create_engine, session_factory
+from payrequest.tables import metadata
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "PAYREQUEST_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -55,8 +55,10 @@ def postgresql_url() -> Iterator[str]:
     name = f"payrequest_test_{uuid.uuid4().hex[:10]}"
     try:
         _run(_admin_execute(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001 - any failure: not reachable
-        message = f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL}: {exc.__class__.__name__}: {exc}"
+    except Exception as exc:
+        message = (
+            f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL}: {exc.__class__.__name__}: {exc}"
+        )
         if IN_CI:
             pytest.fail(f"{message} (CI=true: the PostgreSQL half must run)", pytrace=False)
         pytest.skip(f"{message}; PostgreSQL tests skipped")

@@ -18,7 +18,10 @@ _counter = {"invoice": 0, "customer": 0}
 
 
 async def make_customer(
-    session: AsyncSession, *, name: str = "Kari Nordmann", phone: str = "+47 912 34 567",
+    session: AsyncSession,
+    *,
+    name: str = "Kari Nordmann",
+    phone: str = "+47 912 34 567",
     country: str = "NO",
 ) -> Customer:
     _counter["customer"] += 1

@@ -24,8 +24,13 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 def _run(tmp_path: Path, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*PAYREQUEST, *args], env=_env(tmp_path, **extra), cwd=tmp_path,
-        capture_output=True, text=True, timeout=120, check=False,
+        [*PAYREQUEST, *args],
+        env=_env(tmp_path, **extra),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
@@ -52,13 +57,26 @@ def test_migrate_then_create_users(tmp_path: Path) -> None:
     assert _run(tmp_path, "migrate").returncode == 0
     assert _run(tmp_path, "migrate").returncode == 0  # safe to repeat
     created = _run(
-        tmp_path, "users", "create", "--email", "ola@example.no", "--role", "owner",
-        "--password", "a long password",
+        tmp_path,
+        "users",
+        "create",
+        "--email",
+        "ola@example.no",
+        "--role",
+        "owner",
+        "--password",
+        "a long password",
     )
     assert created.returncode == 0, created.stderr
     assert "Created owner ola@example.no" in created.stdout
     again = _run(
-        tmp_path, "users", "create", "--email", "ola@example.no", "--password", "another one!",
+        tmp_path,
+        "users",
+        "create",
+        "--email",
+        "ola@example.no",
+        "--password",
+        "another one!",
     )
     assert again.returncode == 1
     assert "already exists" in again.stderr
@@ -72,8 +90,12 @@ def _free_port() -> int:
 
 def _start_demo(tmp_path: Path, port: int, **extra: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [*PAYREQUEST, "demo", "--port", str(port)], env=_env(tmp_path, **extra), cwd=tmp_path,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [*PAYREQUEST, "demo", "--port", str(port)],
+        env=_env(tmp_path, **extra),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
 
 
@@ -120,7 +142,9 @@ def test_demo_serves_seeded_app_and_a_second_run_does_not_duplicate(tmp_path: Pa
 def test_demo_uses_admin_credentials_from_the_environment(tmp_path: Path) -> None:
     port = _free_port()
     process = _start_demo(
-        tmp_path, port, PAYREQUEST_ADMIN_EMAIL="boss@example.no",
+        tmp_path,
+        port,
+        PAYREQUEST_ADMIN_EMAIL="boss@example.no",
         PAYREQUEST_ADMIN_PASSWORD="from the environment",
     )
     try:
@@ -130,8 +154,11 @@ def test_demo_uses_admin_credentials_from_the_environment(tmp_path: Path) -> Non
             token = html.split('name="csrf" value="')[1].split('"')[0]
             signed_in = http.post(
                 "/login",
-                data={"email": "boss@example.no", "password": "from the environment",
-                      "csrf": token},
+                data={
+                    "email": "boss@example.no",
+                    "password": "from the environment",
+                    "csrf": token,
+                },
             )
             assert signed_in.status_code == 303
             assert "Fjordbakeriet AS" in http.get("/customers").text

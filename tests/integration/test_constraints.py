@@ -25,10 +25,15 @@ async def _count(session: AsyncSession, model: type) -> int:
     return int((await session.execute(select(func.count()).select_from(model))).scalar_one())
 
 
-def _invoice_input(customer_id: int, number: str, price: int, currency: str = "NOK") -> InvoiceInput:
+def _invoice_input(
+    customer_id: int, number: str, price: int, currency: str = "NOK"
+) -> InvoiceInput:
     return InvoiceInput(
-        number=number, customer_id=customer_id, issue_date=TODAY,
-        due_date=TODAY + timedelta(days=14), currency=currency,
+        number=number,
+        customer_id=customer_id,
+        issue_date=TODAY,
+        due_date=TODAY + timedelta(days=14),
+        currency=currency,
         lines=[InvoiceLineInput(description="Work", unit_price=price)],
     )
 
@@ -41,9 +46,7 @@ async def test_duplicate_invoice_number_is_refused_and_writes_nothing(
         await invoices.create_invoice(session, data=_invoice_input(customer.id, "2026-1", 1000))
     with pytest.raises(Conflict, match="Invoice number 2026-1 already exists"):
         async with sessions() as session, session.begin():
-            await invoices.create_invoice(
-                session, data=_invoice_input(customer.id, "2026-1", 5000)
-            )
+            await invoices.create_invoice(session, data=_invoice_input(customer.id, "2026-1", 5000))
     async with sessions() as session:
         assert await _count(session, Invoice) == 1
         assert await _count(session, InvoiceLine) == 1
@@ -52,8 +55,14 @@ async def test_duplicate_invoice_number_is_refused_and_writes_nothing(
 async def test_database_itself_refuses_a_duplicate_number(session: AsyncSession) -> None:
     customer = await make_customer(session)
     row = {
-        "number": "X-1", "customer_id": customer.id, "issue_date": TODAY, "due_date": TODAY,
-        "currency": "NOK", "total": 100, "created_at": utcnow(), "updated_at": utcnow(),
+        "number": "X-1",
+        "customer_id": customer.id,
+        "issue_date": TODAY,
+        "due_date": TODAY,
+        "currency": "NOK",
+        "total": 100,
+        "created_at": utcnow(),
+        "updated_at": utcnow(),
     }
     await session.execute(insert(Invoice).values(**row))
     with pytest.raises(IntegrityError):
@@ -75,8 +84,14 @@ async def test_negative_amount_is_refused_by_service_and_database(
         async with sessions() as session, session.begin():
             await session.execute(
                 insert(Invoice).values(
-                    number="N-2", customer_id=customer.id, issue_date=TODAY, due_date=TODAY,
-                    currency="NOK", total=-1, created_at=utcnow(), updated_at=utcnow(),
+                    number="N-2",
+                    customer_id=customer.id,
+                    issue_date=TODAY,
+                    due_date=TODAY,
+                    currency="NOK",
+                    total=-1,
+                    created_at=utcnow(),
+                    updated_at=utcnow(),
                 )
             )
 
@@ -88,21 +103,30 @@ async def test_currency_mix_is_refused_by_service_and_database(
         customer = await make_customer(session)
         invoice = await make_invoice(session, customer, amount=10_000, currency="NOK")
         request = PaymentRequest(
-            reference="mix-test-0001", customer_id=customer.id, currency="DKK", amount=10_000,
-            description="x", origin="staff", expires_at=utcnow() + timedelta(hours=1),
+            reference="mix-test-0001",
+            customer_id=customer.id,
+            currency="DKK",
+            amount=10_000,
+            description="x",
+            origin="staff",
+            expires_at=utcnow() + timedelta(hours=1),
         )
         session.add(request)
     with pytest.raises(CurrencyMismatch, match="is in NOK, the payment in DKK"):
         async with sessions() as session, session.begin():
             await ledger.allocate_payment(
-                session, payment_request_id=request.id, customer_id=customer.id,
-                amount=Money(10_000, "DKK"), invoice_ids=[invoice.id],
+                session,
+                payment_request_id=request.id,
+                customer_id=customer.id,
+                amount=Money(10_000, "DKK"),
+                invoice_ids=[invoice.id],
             )
     with pytest.raises(IntegrityError):
         async with sessions() as session, session.begin():
             session.add(
-                Allocation(invoice_id=invoice.id, currency="DKK", amount=100,
-                           payment_request_id=request.id)
+                Allocation(
+                    invoice_id=invoice.id, currency="DKK", amount=100, payment_request_id=request.id
+                )
             )
     async with sessions() as session:
         assert await _count(session, Allocation) == 0
@@ -117,10 +141,21 @@ async def test_an_invoice_is_in_at_most_one_active_request(
 
     def request(ref: str, active: bool) -> PaymentRequest:
         return PaymentRequest(
-            reference=ref, customer_id=customer.id, currency="NOK", amount=invoice.total,
-            description="x", origin="staff", expires_at=utcnow() + timedelta(hours=1),
-            invoice_links=[PaymentRequestInvoice(invoice_id=invoice.id, currency="NOK",
-                                                 planned_amount=invoice.total, active=active)],
+            reference=ref,
+            customer_id=customer.id,
+            currency="NOK",
+            amount=invoice.total,
+            description="x",
+            origin="staff",
+            expires_at=utcnow() + timedelta(hours=1),
+            invoice_links=[
+                PaymentRequestInvoice(
+                    invoice_id=invoice.id,
+                    currency="NOK",
+                    planned_amount=invoice.total,
+                    active=active,
+                )
+            ],
         )
 
     async with sessions() as session, session.begin():
@@ -143,8 +178,12 @@ async def test_payment_reference_is_unique(sessions: async_sessionmaker[AsyncSes
         async with sessions() as session:
             session.add(
                 PaymentRequest(
-                    reference="same-ref-0001", customer_id=customer.id, currency="NOK",
-                    amount=100, description="x", origin="staff",
+                    reference="same-ref-0001",
+                    customer_id=customer.id,
+                    currency="NOK",
+                    amount=100,
+                    description="x",
+                    origin="staff",
                     expires_at=utcnow() + timedelta(hours=1),
                 )
             )

@@ -16,8 +16,12 @@ from tests.factories import make_customer, make_invoice
 
 async def _request(session: AsyncSession, customer_id: int, amount: int) -> PaymentRequest:
     request = PaymentRequest(
-        reference=f"ledger-{amount}-{customer_id}", customer_id=customer_id, currency="NOK",
-        amount=amount, description="test", origin="staff",
+        reference=f"ledger-{amount}-{customer_id}",
+        customer_id=customer_id,
+        currency="NOK",
+        amount=amount,
+        description="test",
+        origin="staff",
         expires_at=utcnow() + timedelta(hours=1),
     )
     session.add(request)
@@ -35,8 +39,11 @@ async def test_split_oldest_first_with_excess_to_credit_and_balance(session: Asy
 
     request = await _request(session, customer.id, 90_000)
     result = await service.allocate_payment(
-        session, payment_request_id=request.id, customer_id=customer.id,
-        amount=Money(90_000, "NOK"), invoice_ids=[newer.id, older.id],
+        session,
+        payment_request_id=request.id,
+        customer_id=customer.id,
+        amount=Money(90_000, "NOK"),
+        invoice_ids=[newer.id, older.id],
     )
     assert not result.already_applied
     assert sorted((a.invoice_id, a.amount) for a in result.allocations) == sorted(
@@ -58,8 +65,10 @@ async def test_applying_the_same_capture_twice_changes_nothing(session: AsyncSes
     invoice = await make_invoice(session, customer, amount=40_000)
     request = await _request(session, customer.id, 25_000)
     kwargs = {
-        "payment_request_id": request.id, "customer_id": customer.id,
-        "amount": Money(25_000, "NOK"), "invoice_ids": [invoice.id],
+        "payment_request_id": request.id,
+        "customer_id": customer.id,
+        "amount": Money(25_000, "NOK"),
+        "invoice_ids": [invoice.id],
     }
     first = await service.allocate_payment(session, **kwargs)  # type: ignore[arg-type]
     second = await service.allocate_payment(session, **kwargs)  # type: ignore[arg-type]
@@ -80,8 +89,11 @@ async def test_void_is_refused_once_money_is_allocated(session: AsyncSession) ->
     unpaid = await make_invoice(session, customer, amount=2_000)
     request = await _request(session, customer.id, 1_000)
     await service.allocate_payment(
-        session, payment_request_id=request.id, customer_id=customer.id,
-        amount=Money(1_000, "NOK"), invoice_ids=[paid.id],
+        session,
+        payment_request_id=request.id,
+        customer_id=customer.id,
+        amount=Money(1_000, "NOK"),
+        invoice_ids=[paid.id],
     )
     with pytest.raises(Conflict, match="has payments on it"):
         await service.void_invoice(session, invoice_id=paid.id)

@@ -10,7 +10,7 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from payrequest.db.models import metadata
+from payrequest.tables import metadata
 
 
 def _diff(connection: Connection) -> list[Any]:

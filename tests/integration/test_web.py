@@ -55,9 +55,7 @@ async def test_healthz_reports_database_up(client: httpx.AsyncClient) -> None:
 
 
 async def test_healthz_is_503_when_the_database_is_unreachable(tmp_path: Path) -> None:
-    settings = load_settings(
-        database_url="postgresql://nobody@127.0.0.1:1/none", var_dir=tmp_path
-    )
+    settings = load_settings(database_url="postgresql://nobody@127.0.0.1:1/none", var_dir=tmp_path)
     app = create_app(settings)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as http:
         response = await http.get("/healthz")

@@ -1,14 +1,15 @@
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
 from payrequest.config import ConfigurationError, ProviderMode, load_settings
 
 
 @pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
-    import os
-
+def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for key in list(os.environ):
         if key.startswith("PAYREQUEST_"):
             monkeypatch.delenv(key)
@@ -74,8 +75,6 @@ def test_production_needs_https_public_url(monkeypatch: pytest.MonkeyPatch) -> N
     assert "hunter2" not in repr(settings)  # secrets never printed
 
 
-def test_env_file_is_read(tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> None:
-    from pathlib import Path
-
+def test_env_file_is_read() -> None:
     Path(".env").write_text("PAYREQUEST_PUBLIC_URL=https://a.example\n")
     assert load_settings().public_url == "https://a.example"

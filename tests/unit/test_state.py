@@ -27,4 +27,4 @@ def test_groups_are_consistent() -> None:
     assert not ACTIVE & FINAL
     assert RETRYABLE <= FINAL
     assert Status.paid in FINAL and Status.refunded in FINAL
-    assert ACTIVE | FINAL == set(Status)
+    assert set(Status) == ACTIVE | FINAL

@@ -10,9 +10,9 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from payrequest.config import load_settings
-from payrequest.db.models import metadata
 from payrequest.db.session import create_engine
 from payrequest.db.types import UTCDateTime
+from payrequest.tables import metadata
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logging", True):

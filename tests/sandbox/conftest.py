@@ -25,7 +25,7 @@ from fastapi import FastAPI
 from sandbox_contract import checker
 from starlette.types import Receive, Scope, Send
 
-from payrequest.sandbox import SandboxConfig, create_sandbox_app, sandbox_of_app
+from payrequest.sandbox import Faults, SandboxConfig, create_sandbox_app, sandbox_of_app
 from payrequest.sandbox.config import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_MSN
 from payrequest.sandbox.config import DEFAULT_SUBSCRIPTION_KEY as SUB_KEY
 from payrequest.sandbox.runtime import Sandbox
@@ -72,8 +72,11 @@ async def check_contract(response: httpx.Response) -> None:
 
 @pytest.fixture
 def config() -> SandboxConfig:
+    # Per-reference rate limits are off here so a test may do many operations on one
+    # payment; test_faults.py switches them on.
     return SandboxConfig(
-        seed=1234, webhook_retry_schedule=FAST_RETRIES, sweep_interval=0.02, webhook_timeout=2.0
+        seed=1234, webhook_retry_schedule=FAST_RETRIES, sweep_interval=0.02,
+        webhook_timeout=2.0, faults=Faults(rate_limits=False),
     )
 
 
@@ -145,6 +148,11 @@ class Api:
     async def approve(self, reference: str, body: Any = None) -> httpx.Response:
         path = f"/epayment/v1/test/payments/{reference}/approve"
         return await self.http.post(path, json=body or {}, headers=self.headers())
+
+    async def advance(self, sb: Sandbox, seconds: float) -> None:
+        """Move the emulator's clock and fetch a new token (the old one may have expired)."""
+        sb.clock.advance(seconds)
+        self.token = await fetch_token(self.http)
 
     async def authorized(self, value: int = 49900) -> str:
         reference = new_reference()

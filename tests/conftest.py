@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from playwright.async_api import Browser, Page, async_playwright
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -121,3 +122,42 @@ async def session(
         yield session
         if session.in_transaction():
             await session.rollback()
+
+
+# --- Browser tests: Debian's Chromium driven by Playwright ------------------------------------
+
+CHROMIUM = os.environ.get("PAYREQUEST_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+TEST_RESULTS = Path(__file__).resolve().parents[1] / "test-results"
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        message = f"{CHROMIUM} is missing (apt-get install chromium)"
+        if IN_CI:
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        await chromium.close()
+
+
+@pytest.fixture
+async def page(browser: Browser, request: pytest.FixtureRequest) -> AsyncIterator[Page]:
+    """A fresh browser context; a full-page screenshot is saved under test-results/."""
+    context = await browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
+    tab = await context.new_page()
+    yield tab
+    TEST_RESULTS.mkdir(exist_ok=True)
+    if not tab.is_closed():
+        await tab.screenshot(path=str(TEST_RESULTS / f"{request.node.name}.png"), full_page=True)
+    await context.close()

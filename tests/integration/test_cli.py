@@ -2,30 +2,19 @@
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
 
-PAYREQUEST = [sys.executable, "-m", "payrequest"]
-
-
-def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYREQUEST_")}
-    env["PAYREQUEST_DATABASE_URL"] = f"sqlite:///{tmp_path / 'cli.db'}"
-    env["PAYREQUEST_VAR_DIR"] = str(tmp_path / "var")
-    env.update(extra)
-    return env
+from tests import servers
+from tests.servers import PAYREQUEST
 
 
 def _run(tmp_path: Path, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*PAYREQUEST, *args],
-        env=_env(tmp_path, **extra),
+        env=servers.payrequest_env(tmp_path, **extra),
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -82,65 +71,34 @@ def test_migrate_then_create_users(tmp_path: Path) -> None:
     assert "already exists" in again.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _start_demo(tmp_path: Path, port: int, **extra: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [*PAYREQUEST, "demo", "--port", str(port)],
-        env=_env(tmp_path, **extra),
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-
-
-def _wait_healthy(port: int, process: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert process.poll() is None, process.stdout.read() if process.stdout else ""
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.2)
-    raise AssertionError("demo did not become healthy within 60 s")
-
-
-def _stop(process: subprocess.Popen[str]) -> str:
-    process.terminate()
-    out, _ = process.communicate(timeout=20)
-    return out
+    return servers.start(tmp_path, "demo", "--port", str(port), **extra)
 
 
 def test_demo_serves_seeded_app_and_a_second_run_does_not_duplicate(tmp_path: Path) -> None:
-    port = _free_port()
+    port = servers.free_port()
     first = _start_demo(tmp_path, port)
     try:
-        _wait_healthy(port, first)
+        servers.wait_healthy(port, first)
         login = httpx.get(f"http://127.0.0.1:{port}/login", timeout=5)
         assert login.status_code == 200 and "Sign in" in login.text
     finally:
-        out1 = _stop(first)
+        out1 = servers.stop(first)
     assert "Seeded 9 customers" in out1
     assert "admin@payrequest.local" in out1 and "shown only this once" in out1
     assert f"http://127.0.0.1:{port}/login" in out1
 
     second = _start_demo(tmp_path, port)
     try:
-        _wait_healthy(port, second)
+        servers.wait_healthy(port, second)
     finally:
-        out2 = _stop(second)
+        out2 = servers.stop(second)
     assert "Demo data already present" in out2
     assert "shown only this once" not in out2
 
 
 def test_demo_uses_admin_credentials_from_the_environment(tmp_path: Path) -> None:
-    port = _free_port()
+    port = servers.free_port()
     process = _start_demo(
         tmp_path,
         port,
@@ -148,7 +106,7 @@ def test_demo_uses_admin_credentials_from_the_environment(tmp_path: Path) -> Non
         PAYREQUEST_ADMIN_PASSWORD="from the environment",
     )
     try:
-        _wait_healthy(port, process)
+        servers.wait_healthy(port, process)
         with httpx.Client(base_url=f"http://127.0.0.1:{port}") as http:
             html = http.get("/login").text
             token = html.split('name="csrf" value="')[1].split('"')[0]
@@ -163,5 +121,5 @@ def test_demo_uses_admin_credentials_from_the_environment(tmp_path: Path) -> Non
             assert signed_in.status_code == 303
             assert "Fjordbakeriet AS" in http.get("/customers").text
     finally:
-        out = _stop(process)
+        out = servers.stop(process)
     assert "from PAYREQUEST_ADMIN_PASSWORD" in out

@@ -16,6 +16,7 @@ from payrequest.customers import repository as customers
 from payrequest.invoices import repository as invoices
 from payrequest.kit.clock import utcnow
 from payrequest.kit.money import Money
+from payrequest.kit.phone import Phone
 from payrequest.ledger import repository as ledger_repo
 from payrequest.ledger import service as ledger
 from payrequest.users import service as users
@@ -38,7 +39,12 @@ def _money(amount: int, currency: str, locale: str = "nb_NO") -> str:
     return Money(amount, currency).format(locale)
 
 
+def _phone(e164: str | None) -> str:
+    return Phone(e164=e164, region="").pretty() if e164 else "—"
+
+
 templates.env.filters["money"] = _money
+templates.env.filters["phone"] = _phone
 
 
 def _render(request: Request, name: str, **context: Any) -> HTMLResponse:

@@ -1,0 +1,71 @@
+"""A staff member signs in to the demo in a real browser and finds a customer's invoices."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Page, expect
+
+from tests import servers
+
+EMAIL = "kari@example.no"
+PASSWORD = "a demo password"
+
+
+@dataclass
+class Demo:
+    url: str
+    process: subprocess.Popen[str]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    tmp: Path = tmp_path_factory.mktemp("demo")
+    port = servers.free_port()
+    process = servers.start(
+        tmp,
+        "demo",
+        "--port",
+        str(port),
+        PAYREQUEST_ADMIN_EMAIL=EMAIL,
+        PAYREQUEST_ADMIN_PASSWORD=PASSWORD,
+    )
+    try:
+        servers.wait_healthy(port, process)
+        yield Demo(f"http://127.0.0.1:{port}", process)
+    finally:
+        servers.stop(process)
+
+
+async def _sign_in(page: Page, demo: Demo, password: str = PASSWORD) -> None:
+    await page.goto(f"{demo.url}/customers")
+    await expect(page).to_have_url(f"{demo.url}/login")
+    await page.get_by_label("Email").fill(EMAIL)
+    await page.get_by_label("Password").fill(password)
+    await page.get_by_role("button", name="Sign in").click()
+
+
+async def test_sign_in_and_open_a_customer_card(page: Page, demo: Demo) -> None:
+    await _sign_in(page, demo)
+    await expect(page.get_by_role("heading", name="Customers")).to_be_visible()
+    await expect(page.get_by_role("link", name="Café Havnen ApS")).to_be_visible()
+    await page.get_by_label("Search customers").fill("fjord")
+    await page.get_by_label("Search customers").press("Enter")
+    await expect(page.get_by_role("link", name="Café Havnen ApS")).to_have_count(0)
+    await page.get_by_role("link", name="Fjordbakeriet AS").click()
+    await expect(page.get_by_role("heading", name="Fjordbakeriet AS")).to_be_visible()
+    rows = page.locator("table.list tbody tr")
+    await expect(rows).to_have_count(3)
+    await expect(page.locator("tr.status-paid")).to_have_count(1)
+    await expect(page.locator(".balance strong")).to_contain_text("kr")
+
+
+async def test_wrong_password_keeps_the_visitor_out(page: Page, demo: Demo) -> None:
+    await _sign_in(page, demo, password="not the password")
+    await expect(page.get_by_role("alert")).to_have_text("Wrong email or password.")
+    await page.goto(f"{demo.url}/customers")
+    await expect(page).to_have_url(f"{demo.url}/login")

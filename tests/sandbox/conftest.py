@@ -198,6 +198,7 @@ class Receiver:
     port: int = 0
     calls: list[Received] = field(default_factory=list)
     script: deque[int] = field(default_factory=deque)  # statuses to answer, then 200
+    delays: deque[float] = field(default_factory=deque)  # seconds to stall before answering
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
     def url(self, path: str = "/hooks/vipps?env=test") -> str:
@@ -212,6 +213,8 @@ class Receiver:
             body += message.get("body", b"")
             if not message.get("more_body"):
                 break
+        if self.delays:
+            await asyncio.sleep(self.delays.popleft())
         status = self.script.popleft() if self.script else 200
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
         query = scope["query_string"].decode()
@@ -238,7 +241,10 @@ class Receiver:
 async def receiver() -> AsyncIterator[Receiver]:
     rec = Receiver(port=free_port())
     server = uvicorn.Server(
-        uvicorn.Config(rec.app, host="127.0.0.1", port=rec.port, log_level="warning", lifespan="off")
+        uvicorn.Config(
+            rec.app, host="127.0.0.1", port=rec.port, log_level="warning", lifespan="off",
+            interface="asgi3",
+        )
     )
     task = asyncio.create_task(server.serve())
     while not server.started:

@@ -115,6 +115,8 @@ class ContractChecker:
         validator.validate(instance)
 
     def operation(self, method: str, path: str) -> Operation | None:
+        mounted = re.search(r"/(epayment|webhooks/v1|accesstoken|accessToken)/", path)
+        path = path[mounted.start() :] if mounted else path  # drop a mount prefix
         if path.lower().startswith("/accesstoken/"):
             spec, spec_path = "access-token.yaml", "/accesstoken/get"
         elif path.startswith("/webhooks/v1/"):

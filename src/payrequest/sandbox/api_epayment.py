@@ -64,7 +64,12 @@ def merchant(request: Request) -> str:
 
 
 def base_url(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
+    """Absolute URL of the emulator's root, including the mount prefix (`root_path`).
+
+    `request.base_url` is not used: for a mounted app it leaves out the mount path.
+    """
+    root = str(request.scope.get("root_path", "")).rstrip("/")
+    return f"{request.url.scheme}://{request.url.netloc}{root}"
 
 
 def redirect_url(request: Request, payment: Payment) -> str | None:

@@ -31,6 +31,7 @@ from pydantic import BaseModel, Field
 
 from payrequest.kit.money import Money
 from payrequest.sandbox import payments as ops
+from payrequest.sandbox.api_epayment import base_url
 from payrequest.sandbox.gateway import sandbox_of
 from payrequest.sandbox.model import Payment
 from payrequest.sandbox.problems import ApiError
@@ -188,7 +189,7 @@ async def qr_image(request: Request, token: str, ext: str, size: int = 1024) -> 
     sb = sandbox_of(request)
     if sb.store.payment_by_token(token) is None or ext not in ("svg", "png"):
         raise HTTPException(404, "Unknown QR code")
-    target = f"{str(request.base_url).rstrip('/')}/landing?token={token}"
+    target = f"{base_url(request)}/landing?token={token}"
     qr = segno.make(target, error="m")
     if ext == "svg":
         return Response(qr.svg_inline(scale=8), media_type="image/svg+xml")

@@ -1,1 +1,30 @@
-"""A job table runner: due jobs claimed under a lease, retried with backoff, dead letters."""
+"""A job table runner: due jobs claimed under a lease, retried with backoff, dead letters.
+
+Public API (see each module for details):
+
+- `registry`: `JobRegistry` (`@registry.job`, `@registry.periodic`), `build_registry`
+- `queue`: `enqueue`, `retry_dead`, `list_jobs`, `count_by_status`, `purge_done`, `get_job`
+- `runner`: `Worker` (`run`, `run_once`, `stop`, `notify`)
+- `process`: `running(worker)` for an app lifespan, `run_until_signalled(worker)` for a process
+- `context`: `current_job()` inside a handler, `PermanentJobError`
+- `backoff`: `Backoff(base, cap)`
+"""
+
+from payrequest.jobs.backoff import Backoff
+from payrequest.jobs.context import JobContext, PermanentJobError, current_job
+from payrequest.jobs.queue import enqueue, list_jobs, retry_dead
+from payrequest.jobs.registry import JobRegistry, build_registry
+from payrequest.jobs.runner import Worker
+
+__all__ = [
+    "Backoff",
+    "JobContext",
+    "JobRegistry",
+    "PermanentJobError",
+    "Worker",
+    "build_registry",
+    "current_job",
+    "enqueue",
+    "list_jobs",
+    "retry_dead",
+]

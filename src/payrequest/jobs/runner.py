@@ -1,0 +1,304 @@
+"""The worker: claims due jobs under a lease and runs each handler in its own transaction.
+
+Semantics (read this before writing a handler):
+
+- At least once. A job is marked done in the same transaction as its handler's writes, and only
+  while this worker still holds the lease (`locked_by`, `attempts` unchanged). A worker that dies
+  or stalls past its lease loses the job to another worker; its late commit is rolled back. So
+  database effects commit once, but anything outside the database (an HTTP call to a provider,
+  an SMS) may happen twice: handlers must be idempotent, e.g. with an idempotency key derived
+  from the job id (`payrequest.jobs.context.current_job()`).
+- Failure (an exception or the kind's timeout): the handler's transaction rolls back, then the
+  job returns to `queued` at now + `Backoff.delay(attempts)`, with `last_error` kept; after
+  `max_attempts` runs, or on `PermanentJobError`, it becomes `dead` (a dead letter) until
+  `queue.retry_dead`. A lease that expires on the last attempt also makes a dead letter.
+- Periodic kinds are enqueued with dedupe key `periodic:<kind>:<slot>`, slot = floor(now /
+  every), so N workers schedule each period once. Missed periods are not caught up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import socket
+import traceback
+from collections.abc import AsyncIterable, Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from payrequest.jobs import leases
+from payrequest.jobs.backoff import Backoff
+from payrequest.jobs.context import JobContext, PermanentJobError, set_current_job
+from payrequest.jobs.leases import Claimed
+from payrequest.jobs.registry import JobRegistry
+from payrequest.kit.clock import utcnow
+
+logger = logging.getLogger("payrequest.jobs")
+
+Clock = Callable[[], datetime]
+MIN_WAIT_SECONDS = 0.01
+
+
+class LeaseLost(Exception):
+    """This worker's lease on a job ended and another worker took it over."""
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+def error_summary(exc: BaseException, *, timeout: timedelta | None = None) -> str:
+    """`Type: message` plus where it was raised, short enough for a table cell."""
+    if isinstance(exc, TimeoutError) and timeout is not None:
+        return f"TimeoutError: handler ran longer than {timeout.total_seconds():g} s"
+    summary = f"{type(exc).__name__}: {exc}".rstrip(": ")
+    frames = traceback.extract_tb(exc.__traceback__)
+    if frames:
+        last = frames[-1]
+        summary += f"\n  at {last.filename}:{last.lineno} in {last.name}"
+    return summary
+
+
+class Worker:
+    """Runs jobs from the `jobs` table. One per process is plenty; scale out with processes."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        registry: JobRegistry,
+        *,
+        worker_id: str | None = None,
+        lease: timedelta = timedelta(seconds=45),
+        poll_interval: timedelta = timedelta(seconds=1),
+        concurrency: int = 4,
+        backoff: Backoff | None = None,
+        clock: Clock = utcnow,
+        wakeups: AsyncIterable[object] | None = None,
+    ) -> None:
+        """`wakeups`: anything that yields when new jobs may be due (later: PostgreSQL
+        LISTEN/NOTIFY). Each item wakes the worker; polling stays the fallback."""
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        if poll_interval <= timedelta(0):
+            raise ValueError("poll_interval must be positive")
+        too_slow = [spec.kind for spec in registry if spec.timeout >= lease]
+        if too_slow:
+            raise ValueError(f"lease {lease} must exceed the timeout of {', '.join(too_slow)}")
+        self._sessions = sessions
+        self._registry = registry
+        self.worker_id = (worker_id or default_worker_id())[:64]
+        self._lease = lease
+        self._poll = poll_interval.total_seconds()
+        self._concurrency = concurrency
+        self._backoff = backoff or Backoff()
+        self._clock = clock
+        self._wakeups = wakeups
+        self._kinds = registry.kinds
+        self._signal = asyncio.Event()
+        self._tasks: dict[asyncio.Task[None], Claimed] = {}
+        self._scheduled: dict[str, int] = {}
+        self._next_reap: datetime | None = None
+        self._stopping = False
+        self._grace = 10.0
+        self._running = False
+        self._stopped = asyncio.Event()
+
+    # --- control ------------------------------------------------------------------------
+
+    def notify(self) -> None:
+        """Wake the worker now (call after committing an enqueue in the same process)."""
+        self._signal.set()
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._tasks)
+
+    async def run(self) -> None:
+        """Claim and run jobs until `stop()`; survives database outages by retrying."""
+        if self._running:
+            raise RuntimeError("this worker is already running")
+        self._running, self._stopping = True, False
+        self._stopped.clear()
+        follower = asyncio.create_task(self._follow_wakeups()) if self._wakeups else None
+        try:
+            while not self._stopping:
+                self._signal.clear()
+                try:
+                    await self._tick()
+                except Exception:
+                    logger.exception("job worker %s: claiming failed; will retry", self.worker_id)
+                if not self._stopping:
+                    await self._wait(self._next_wait())
+        finally:
+            if follower is not None:
+                follower.cancel()
+            await self._drain()
+            self._running = False
+            self._stopped.set()
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Stop claiming; wait up to `grace` seconds for running handlers, then cancel them and
+        give their jobs back (status queued, the attempt not counted)."""
+        self._grace = grace
+        self._stopping = True
+        self._signal.set()
+        if self._running:
+            await self._stopped.wait()
+
+    async def run_once(self) -> int:
+        """Run every job due now (not retries scheduled meanwhile); return how many ran."""
+        cutoff = self._clock()
+        await self._reap()
+        await self._schedule_periodic()
+        count = 0
+        while batch := await self._claim(self._concurrency, due_before=cutoff):
+            count += len(batch)
+            await asyncio.gather(*(self._execute(job) for job in batch))
+        return count
+
+    # --- the loop -----------------------------------------------------------------------
+
+    async def _tick(self) -> None:
+        now = self._clock()
+        if self._next_reap is None or now >= self._next_reap:
+            await self._reap()
+            self._next_reap = now + self._lease / 2
+        await self._schedule_periodic()
+        for job in await self._claim(self._concurrency - len(self._tasks)):
+            task = asyncio.create_task(self._execute(job), name=f"job-{job.id}-{job.kind}")
+            self._tasks[task] = job
+            task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.pop(task, None)
+        self._signal.set()
+
+    def _next_wait(self) -> float:
+        now = self._clock()
+        wait = self._poll
+        for spec in self._registry.periodic_specs:
+            next_start = spec.slot_start(spec.slot(now) + 1)
+            wait = min(wait, (next_start - now).total_seconds())
+        return max(wait, MIN_WAIT_SECONDS)
+
+    async def _wait(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._signal.wait(), timeout=seconds)
+
+    async def _follow_wakeups(self) -> None:
+        assert self._wakeups is not None
+        try:
+            async for _ in self._wakeups:
+                self.notify()
+        except Exception:
+            logger.exception("job worker %s: wake-ups failed; polling only", self.worker_id)
+
+    async def _drain(self) -> None:
+        if not self._tasks:
+            return
+        _, pending = await asyncio.wait(set(self._tasks), timeout=self._grace)
+        interrupted = [self._tasks[task] for task in pending if task in self._tasks]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        for job in interrupted:
+            await self._release(job)
+
+    # --- database steps, each its own short transaction ----------------------------------
+
+    async def _claim(self, limit: int, *, due_before: datetime | None = None) -> list[Claimed]:
+        if limit <= 0:
+            return []
+        async with self._sessions() as session, session.begin():
+            return await leases.claim(
+                session,
+                worker_id=self.worker_id,
+                kinds=self._kinds,
+                limit=limit,
+                now=self._clock(),
+                lease=self._lease,
+                due_before=due_before,
+            )
+
+    async def _reap(self) -> None:
+        async with self._sessions() as session, session.begin():
+            dead = await leases.reap(session, now=self._clock())
+        if dead:
+            logger.error("%d jobs lost their worker on the last attempt: dead letters", dead)
+
+    async def _schedule_periodic(self) -> None:
+        now = self._clock()
+        due = [(spec, spec.slot(now)) for spec in self._registry.periodic_specs]
+        due = [(spec, slot) for spec, slot in due if self._scheduled.get(spec.kind) != slot]
+        if not due:
+            return
+        async with self._sessions() as session, session.begin():
+            for spec, slot in due:
+                start = spec.slot_start(slot)
+                await self._registry.enqueue(
+                    session,
+                    kind=spec.kind,
+                    payload={"slot": slot, "scheduled_for": start.isoformat()},
+                    run_at=start,
+                    dedupe_key=spec.dedupe_key(slot),
+                )
+        self._scheduled.update({spec.kind: slot for spec, slot in due})
+
+    async def _execute(self, job: Claimed) -> None:
+        spec = self._registry.spec(job.kind)
+        set_current_job(
+            JobContext(job.id, job.kind, job.attempts, job.max_attempts, self.worker_id)
+        )
+        try:
+            async with self._sessions() as session, session.begin():
+                await asyncio.wait_for(
+                    spec.handler(session, dict(job.payload)), spec.timeout.total_seconds()
+                )
+                if not await leases.complete(
+                    session, job=job, worker_id=self.worker_id, now=self._clock()
+                ):
+                    raise LeaseLost(job.id)
+        except LeaseLost:
+            logger.warning(
+                "job %s (%s): lease lost to another worker; this run is rolled back",
+                job.id,
+                job.kind,
+            )
+        except Exception as exc:
+            await self._record_failure(job, exc, error_summary(exc, timeout=spec.timeout))
+
+    async def _record_failure(self, job: Claimed, exc: Exception, error: str) -> None:
+        now = self._clock()
+        dead = job.last_attempt or isinstance(exc, PermanentJobError)
+        retry_at = None if dead else now + self._backoff.delay(job.attempts)
+        log = logger.error if dead else logger.warning
+        log(
+            "job %s (%s) attempt %d/%d failed%s: %s",
+            *(job.id, job.kind, job.attempts, job.max_attempts),
+            "; dead letter" if dead else f"; retry at {retry_at}",
+            error,
+            exc_info=exc,
+        )
+        try:
+            async with self._sessions() as session, session.begin():
+                await leases.fail(
+                    session,
+                    job=job,
+                    worker_id=self.worker_id,
+                    now=now,
+                    error=error,
+                    retry_at=retry_at,
+                )
+        except Exception:
+            logger.exception("job %s: could not record the failure; its lease will expire", job.id)
+
+    async def _release(self, job: Claimed) -> None:
+        try:
+            async with self._sessions() as session, session.begin():
+                await leases.release(session, job=job, worker_id=self.worker_id, now=self._clock())
+        except Exception:
+            logger.exception("job %s: could not release; its lease will expire", job.id)

@@ -19,6 +19,7 @@ from payrequest.db.migrate import upgrade
 from payrequest.db.session import create_engine, session_factory
 from payrequest.demo.setup import prepare_demo
 from payrequest.errors import PayrequestError
+from payrequest.sandbox.cli import sandbox_command
 from payrequest.users import service as users
 from payrequest.users.models import ROLES
 
@@ -145,6 +146,9 @@ def users_create(
         typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(1) from None
     console.print(f"Created {user.role} {user.email}")
+
+
+app.command("sandbox")(sandbox_command)
 
 
 def main() -> None:

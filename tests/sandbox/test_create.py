@@ -9,31 +9,13 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import Api, create_body, new_reference
 
 from payrequest.sandbox import SandboxConfig
-
-RECEIPT = {
-    "orderLines": [
-        {
-            "name": "Invoice 10023", "id": "10023", "totalAmount": 49900,
-            "totalAmountExcludingTax": 39920, "totalTaxAmount": 9980, "taxPercentage": 25,
-            "unitInfo": {"unitPrice": 49900, "quantity": "1", "quantityUnit": "PCS"},
-        }
-    ],
-    "bottomLine": {"currency": "NOK"},
-}
+from tests.sandbox.helpers import RECEIPT, Api, create_body, error_code, new_reference
 
 
 def _in(delta: timedelta) -> str:
     return (datetime.now(UTC) + delta).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def error_code(response: httpx.Response) -> str | None:
-    for detail in response.json().get("extraDetails") or []:
-        if detail["name"] == "ErrorCode":
-            return str(detail["reason"])
-    return None
 
 
 async def test_push_message_create_returns_201_without_redirect(api: Api) -> None:
@@ -63,11 +45,19 @@ async def test_web_redirect_returns_landing_url(api: Api, client: httpx.AsyncCli
 
 @pytest.mark.parametrize(
     ("fmt", "media"),
-    [("IMAGE/SVG+XML", "image/svg+xml"), ("IMAGE/PNG", "image/png"), ("TEXT/TARGETURL", "text/html")],
+    [
+        ("IMAGE/SVG+XML", "image/svg+xml"),
+        ("IMAGE/PNG", "image/png"),
+        ("TEXT/TARGETURL", "text/html"),
+    ],
 )
-async def test_qr_flow_returns_qr_url(api: Api, client: httpx.AsyncClient, fmt: str, media: str) -> None:
+async def test_qr_flow_returns_qr_url(
+    api: Api, client: httpx.AsyncClient, fmt: str, media: str
+) -> None:
     response = await api.create(
-        userFlow="QR", customer=None, qrFormat={"format": fmt, "size": 200},
+        userFlow="QR",
+        customer=None,
+        qrFormat={"format": fmt, "size": 200},
         customerInteraction="CUSTOMER_PRESENT",
     )
     assert response.status_code == 201, response.text
@@ -115,14 +105,28 @@ CODE_CASES: list[tuple[str, dict[str, Any], int, str]] = [
     ("nin scope", {"profile": {"scope": "name nin"}}, 403, "5030"),
     ("foreign currency", {"amount": {"currency": "DKK", "value": 1000}}, 400, "5040"),
     ("NOK below minimum", {"amount": {"currency": "NOK", "value": 99}}, 400, "6010"),
-    ("expiresAt too late for NO", {"expiresAt": _in(timedelta(hours=25)), "receipt": RECEIPT}, 400, "6110"),
-    ("expiresAt too soon", {"expiresAt": _in(timedelta(minutes=9)), "receipt": RECEIPT}, 400, "6120"),
+    (
+        "expiresAt too late for NO",
+        {"expiresAt": _in(timedelta(hours=25)), "receipt": RECEIPT},
+        400,
+        "6110",
+    ),
+    (
+        "expiresAt too soon",
+        {"expiresAt": _in(timedelta(minutes=9)), "receipt": RECEIPT},
+        400,
+        "6120",
+    ),
     ("expiresAt without receipt", {"expiresAt": _in(timedelta(hours=2))}, 400, "6130"),
 ]
 
 
-@pytest.mark.parametrize(("case", "overrides", "status", "code"), CODE_CASES, ids=[c[0] for c in CODE_CASES])
-async def test_create_error_codes(api: Api, case: str, overrides: dict[str, Any], status: int, code: str) -> None:
+@pytest.mark.parametrize(
+    ("case", "overrides", "status", "code"), CODE_CASES, ids=[c[0] for c in CODE_CASES]
+)
+async def test_create_error_codes(
+    api: Api, case: str, overrides: dict[str, Any], status: int, code: str
+) -> None:
     response = await api.create(**overrides)
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
@@ -137,7 +141,8 @@ async def test_duplicate_metadata_keys_are_4110(api: Api) -> None:
         '"paymentDescription"', '"metadata": {"a": "1", "a": "2"}, "paymentDescription"'
     )
     response = await api.http.post(
-        "/epayment/v1/payments", content=body,
+        "/epayment/v1/payments",
+        content=body,
         headers={**api.headers(uuid.uuid4().hex), "Content-Type": "application/json"},
     )
     assert response.status_code == 400
@@ -151,19 +156,42 @@ VALIDATION_CASES: list[tuple[str, dict[str, Any], str]] = [
     ("description too short", {"paymentDescription": "ab"}, "paymentDescription"),
     ("description too long", {"paymentDescription": "x" * 101}, "paymentDescription"),
     ("unknown userFlow", {"userFlow": "CARRIER_PIGEON"}, "userFlow"),
-    ("expiresAt with web redirect", {
-        "userFlow": "WEB_REDIRECT", "returnUrl": "https://a.example", "expiresAt": _in(timedelta(hours=2)),
-        "receipt": RECEIPT}, "expiresAt"),
+    (
+        "expiresAt with web redirect",
+        {
+            "userFlow": "WEB_REDIRECT",
+            "returnUrl": "https://a.example",
+            "expiresAt": _in(timedelta(hours=2)),
+            "receipt": RECEIPT,
+        },
+        "expiresAt",
+    ),
     ("card with push", {"paymentMethod": {"type": "CARD"}}, "userFlow"),
-    ("two customer ids", {"customer": {"phoneNumber": "4791234567", "personalQr": "https://qr/4791234567"}}, "customer"),
-    ("qr size", {"userFlow": "QR", "customer": None, "qrFormat": {"format": "IMAGE/PNG", "size": 50}}, "qrFormat.size"),
+    (
+        "two customer ids",
+        {"customer": {"phoneNumber": "4791234567", "personalQr": "https://qr/4791234567"}},
+        "customer",
+    ),
+    (
+        "qr size",
+        {"userFlow": "QR", "customer": None, "qrFormat": {"format": "IMAGE/PNG", "size": 50}},
+        "qrFormat.size",
+    ),
     ("unknown field", {"callbackPrefix": "https://x.example"}, "callbackPrefix"),
-    ("receipt without lines", {"receipt": {"orderLines": [], "bottomLine": {"currency": "NOK"}}}, "receipt.orderLines"),
+    (
+        "receipt without lines",
+        {"receipt": {"orderLines": [], "bottomLine": {"currency": "NOK"}}},
+        "receipt.orderLines",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("case", "overrides", "field"), VALIDATION_CASES, ids=[c[0] for c in VALIDATION_CASES])
-async def test_validation_errors_name_the_field(api: Api, case: str, overrides: dict[str, Any], field: str) -> None:
+@pytest.mark.parametrize(
+    ("case", "overrides", "field"), VALIDATION_CASES, ids=[c[0] for c in VALIDATION_CASES]
+)
+async def test_validation_errors_name_the_field(
+    api: Api, case: str, overrides: dict[str, Any], field: str
+) -> None:
     response = await api.create(**overrides)
     assert response.status_code == 400, response.text
     body = response.json()
@@ -190,9 +218,8 @@ async def test_missing_idempotency_key_is_400(api: Api) -> None:
     ("market", "currency", "minimum"), [("DK", "DKK", 1), ("FI", "EUR", 1), ("NO", "NOK", 100)]
 )
 async def test_market_currency_and_minimums(market: str, currency: str, minimum: int) -> None:
-    from conftest import check_contract, fetch_token
-
     from payrequest.sandbox import create_sandbox_app
+    from tests.sandbox.helpers import check_contract, fetch_token
 
     app = create_sandbox_app(SandboxConfig(market=market))
     transport = httpx.ASGITransport(app=app)
@@ -209,11 +236,17 @@ async def test_market_currency_and_minimums(market: str, currency: str, minimum:
         mismatch = await api.create(amount={"currency": wrong, "value": 1000})
         assert error_code(mismatch) == "5040"
         if market != "NO":  # 60-day window outside Norway
-            far = await api.create(expiresAt=_in(timedelta(days=59)), receipt=RECEIPT,
-                                   amount={"currency": currency, "value": 1000})
+            far = await api.create(
+                expiresAt=_in(timedelta(days=59)),
+                receipt=RECEIPT,
+                amount={"currency": currency, "value": 1000},
+            )
             assert far.status_code == 201, far.text
-            too_far = await api.create(expiresAt=_in(timedelta(days=61)), receipt=RECEIPT,
-                                       amount={"currency": currency, "value": 1000})
+            too_far = await api.create(
+                expiresAt=_in(timedelta(days=61)),
+                receipt=RECEIPT,
+                amount={"currency": currency, "value": 1000},
+            )
             assert error_code(too_far) == "6110"
 
 
@@ -225,13 +258,13 @@ async def test_market_currency_and_minimums(market: str, currency: str, minimum:
     ],
 )
 async def test_sales_unit_permissions(setting: str, overrides: dict[str, Any], code: str) -> None:
-    from conftest import check_contract, fetch_token
-
     from payrequest.sandbox import create_sandbox_app
+    from tests.sandbox.helpers import check_contract, fetch_token
 
     app = create_sandbox_app(SandboxConfig(**{setting: False}))  # type: ignore[arg-type]
     async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://s",
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://s",
         event_hooks={"response": [check_contract]},
     ) as http:
         api = Api(http, await fetch_token(http))

@@ -6,10 +6,8 @@ import asyncio
 import time
 from datetime import UTC, datetime, timedelta
 
-from conftest import Api, new_reference
-from test_create import RECEIPT, error_code
-
 from payrequest.sandbox.runtime import Sandbox
+from tests.sandbox.helpers import RECEIPT, Api, error_code, new_reference
 
 
 async def test_standard_payment_expires_after_ten_minutes(api: Api, sb: Sandbox) -> None:

@@ -11,11 +11,19 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from conftest import Api, Receiver, check_contract, fetch_token, free_port, new_reference
-from test_webhooks import ALL_EVENTS, register
 
 from payrequest.sandbox import Faults, SandboxConfig, create_sandbox_app, sandbox_of_app
 from payrequest.sandbox.runtime import Sandbox
+from tests.sandbox.helpers import (
+    Api,
+    Receiver,
+    check_contract,
+    fetch_token,
+    free_port,
+    new_reference,
+    until_started,
+)
+from tests.sandbox.test_webhooks import ALL_EVENTS, register
 
 
 async def patch(client: httpx.AsyncClient, **changes: Any) -> dict[str, Any]:
@@ -60,7 +68,9 @@ async def test_injected_429_has_retry_after(api: Api, client: httpx.AsyncClient)
     assert response.status_code == 429 and response.headers["retry-after"] == "1"
 
 
-async def test_hang_does_the_work_then_answers_too_late(api: Api, client: httpx.AsyncClient) -> None:
+async def test_hang_does_the_work_then_answers_too_late(
+    api: Api, client: httpx.AsyncClient
+) -> None:
     await patch(client, timeout_rate=1.0, hang_seconds=0.5)
     reference = new_reference()
     with pytest.raises(TimeoutError):
@@ -82,8 +92,7 @@ async def test_close_mode_drops_the_connection() -> None:
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical"))
     task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
+    await until_started(server)
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
             sandbox_of_app(app).set_faults(Faults())
@@ -103,7 +112,8 @@ async def test_same_seed_same_faults() -> None:
     async def statuses() -> list[int]:
         app = create_sandbox_app(SandboxConfig(seed=42, faults=Faults(error_rate=0.5)))
         async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://s",
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://s",
             event_hooks={"response": [check_contract]},
         ) as http:
             return [(await http.post("/accesstoken/get")).status_code for _ in range(12)]
@@ -113,7 +123,9 @@ async def test_same_seed_same_faults() -> None:
     assert {401} < set(first) and len(set(first)) > 1  # some 5xx, some reached the API
 
 
-async def test_dropped_webhooks_are_never_sent(api: Api, sb: Sandbox, receiver: Receiver, client: httpx.AsyncClient) -> None:
+async def test_dropped_webhooks_are_never_sent(
+    api: Api, sb: Sandbox, receiver: Receiver, client: httpx.AsyncClient
+) -> None:
     await register(api, receiver.url())
     await patch(client, webhook_drop_rate=1.0)
     await sb.start()
@@ -123,7 +135,9 @@ async def test_dropped_webhooks_are_never_sent(api: Api, sb: Sandbox, receiver: 
     assert {d.status for d in sb.store.deliveries(reference)} == {"dropped"}
 
 
-async def test_duplicated_webhooks_arrive_twice(api: Api, sb: Sandbox, receiver: Receiver, client: httpx.AsyncClient) -> None:
+async def test_duplicated_webhooks_arrive_twice(
+    api: Api, sb: Sandbox, receiver: Receiver, client: httpx.AsyncClient
+) -> None:
     await register(api, receiver.url())
     await patch(client, webhook_duplicate_rate=1.0)
     await sb.start()
@@ -133,7 +147,9 @@ async def test_duplicated_webhooks_arrive_twice(api: Api, sb: Sandbox, receiver:
     assert names == ["CREATED", "CREATED", "AUTHORIZED", "AUTHORIZED"]
 
 
-async def test_reordered_webhooks(api: Api, sb: Sandbox, receiver: Receiver, client: httpx.AsyncClient) -> None:
+async def test_reordered_webhooks(
+    api: Api, sb: Sandbox, receiver: Receiver, client: httpx.AsyncClient
+) -> None:
     await register(api, receiver.url(), ALL_EVENTS)
     await patch(client, webhook_reorder_rate=1.0)
     await api.authorized()  # both events wait in the queue: the deliverer is not running yet

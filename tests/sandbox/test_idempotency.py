@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import Api, create_body, new_reference
-from test_create import error_code
+from tests.sandbox.helpers import Api, create_body, error_code, new_reference
 
 
 async def test_create_replay_returns_original_and_creates_once(api: Api) -> None:

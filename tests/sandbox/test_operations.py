@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from conftest import Api, new_reference
-from test_create import error_code
 
 from payrequest.sandbox.runtime import Sandbox
+from tests.sandbox.helpers import Api, error_code, new_reference
 
 
 def agg(body: dict[str, object], name: str) -> int:

@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 import httpx
-from conftest import Api, check_contract, fetch_token, mounted_parent, new_reference
-from test_create import RECEIPT
 
 from payrequest.sandbox import SandboxConfig, create_sandbox_app
 from payrequest.sandbox.runtime import Sandbox
+from tests.sandbox.helpers import (
+    RECEIPT,
+    Api,
+    check_contract,
+    fetch_token,
+    mounted_parent,
+    new_reference,
+)
 
 PHONE = "4791234567"
 
 
 async def test_sms_inbox_is_idempotent_per_key(client: httpx.AsyncClient) -> None:
-    sms = {"sender": "payrequest", "text": "Pay here: https://x.example/p/1", "idempotency_key": "m1"}
+    sms = {
+        "sender": "payrequest",
+        "text": "Pay here: https://x.example/p/1",
+        "idempotency_key": "m1",
+    }
     first = await client.post(f"/phone/{PHONE}/sms", json=sms)
     again = await client.post(f"/phone/{PHONE}/sms", json={**sms, "text": "changed"})
     assert first.status_code == 201 and again.status_code == 200
@@ -26,13 +36,26 @@ async def test_sms_inbox_is_idempotent_per_key(client: httpx.AsyncClient) -> Non
 
 
 async def test_sms_validation(client: httpx.AsyncClient) -> None:
-    assert (await client.post("/phone/12ab/sms", json={"sender": "a", "text": "t", "idempotency_key": "k"})).status_code == 404
-    assert (await client.post(f"/phone/{PHONE}/sms", json={"sender": "", "text": "t", "idempotency_key": "k"})).status_code == 422
-    assert (await client.post(f"/phone/{PHONE}/sms", json={"sender": "a", "text": "t"})).status_code == 422
+    assert (
+        await client.post(
+            "/phone/12ab/sms", json={"sender": "a", "text": "t", "idempotency_key": "k"}
+        )
+    ).status_code == 404
+    assert (
+        await client.post(
+            f"/phone/{PHONE}/sms", json={"sender": "", "text": "t", "idempotency_key": "k"}
+        )
+    ).status_code == 422
+    assert (
+        await client.post(f"/phone/{PHONE}/sms", json={"sender": "a", "text": "t"})
+    ).status_code == 422
 
 
 async def test_sms_text_is_escaped(client: httpx.AsyncClient) -> None:
-    await client.post(f"/phone/{PHONE}/sms", json={"sender": "x", "text": "<script>bad()</script>", "idempotency_key": "x"})
+    await client.post(
+        f"/phone/{PHONE}/sms",
+        json={"sender": "x", "text": "<script>bad()</script>", "idempotency_key": "x"},
+    )
     page = (await client.get(f"/phone/{PHONE}/live")).text
     assert "<script>bad()" not in page and "&lt;script&gt;" in page
 
@@ -85,12 +108,15 @@ async def test_mounted_urls_carry_the_prefix() -> None:
     sandbox = create_sandbox_app(SandboxConfig())
     parent = mounted_parent(sandbox, "/sandbox/vipps")
     async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=parent), base_url="http://demo.test/sandbox/vipps",
+        transport=httpx.ASGITransport(app=parent),
+        base_url="http://demo.test/sandbox/vipps",
         event_hooks={"response": [check_contract]},
     ) as http:
         api = Api(http, await fetch_token(http))
         created = await api.create(userFlow="WEB_REDIRECT", returnUrl="https://shop.example/r")
-        assert created.json()["redirectUrl"].startswith("http://demo.test/sandbox/vipps/landing?token=")
+        assert created.json()["redirectUrl"].startswith(
+            "http://demo.test/sandbox/vipps/landing?token="
+        )
         page = (await http.get(f"/phone/{PHONE}")).text
         assert 'data-live-url="/sandbox/vipps/phone/4791234567/live"' in page
         assert 'data-action-url="/sandbox/vipps/phone/4791234567/payments/' in page

@@ -9,8 +9,8 @@ import re
 from typing import Any
 
 import httpx
-from conftest import Api, LiveServer, fetch_token, new_reference
-from test_create import RECEIPT
+
+from tests.sandbox.helpers import RECEIPT, Api, LiveServer, fetch_token, new_reference
 
 PHONE = "4791234567"
 
@@ -55,7 +55,9 @@ async def test_reject_in_browser(page: Any, live_server: LiveServer) -> None:
         await expect(card).to_contain_text("Invoice 10024")
         await card.get_by_role("button", name="Reject").click()
         await expect(page.get_by_role("status")).to_have_text("Payment rejected")
-        await expect(page.locator(f'.card.done[data-reference="{reference}"]')).to_contain_text("Aborted")
+        await expect(page.locator(f'.card.done[data-reference="{reference}"]')).to_contain_text(
+            "Aborted"
+        )
         assert (await api.get(reference)).json()["state"] == "ABORTED"
         events = [e["name"] for e in (await api.events(reference)).json()]
         assert events == ["CREATED", "ABORTED"]
@@ -66,7 +68,11 @@ async def test_sms_arrives_live(page: Any, live_server: LiveServer) -> None:
 
     await page.goto(f"{live_server.base}/phone/{PHONE}")
     async with httpx.AsyncClient(base_url=live_server.base) as http:
-        sms = {"sender": "payrequest", "text": "Your invoice: https://example.com/i/1", "idempotency_key": "b1"}
+        sms = {
+            "sender": "payrequest",
+            "text": "Your invoice: https://example.com/i/1",
+            "idempotency_key": "b1",
+        }
         assert (await http.post(f"/phone/{PHONE}/sms", json=sms)).status_code == 201
     message = page.locator(".sms", has_text="Your invoice")
     await expect(message).to_be_visible(timeout=5000)

@@ -7,9 +7,9 @@ import json
 import time
 
 import httpx
-from conftest import SUB_KEY, fetch_token
 
 from payrequest.sandbox.config import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+from tests.sandbox.helpers import SUB_KEY, fetch_token
 
 GOOD = {
     "client_id": DEFAULT_CLIENT_ID,
@@ -65,7 +65,9 @@ async def test_epayment_needs_bearer_token_it_issued(client: httpx.AsyncClient) 
     token = await fetch_token(client)
     base = {"Ocp-Apim-Subscription-Key": SUB_KEY, "Merchant-Serial-Number": "123456"}
     path = "/epayment/v1/payments/abcdefgh-123"
-    assert (await client.get(path, headers={**base, "Authorization": f"Bearer {token}"})).status_code == 404
+    assert (
+        await client.get(path, headers={**base, "Authorization": f"Bearer {token}"})
+    ).status_code == 404
     for auth in (token, f"bearer {token}", "Bearer abc.def.ghi", f"Bearer {token[:-2]}xx"):
         response = await client.get(path, headers={**base, "Authorization": auth})
         assert response.status_code == 401, auth
@@ -75,7 +77,8 @@ async def test_expired_token_is_refused(client: httpx.AsyncClient, sb: object) -
     token = await fetch_token(client)
     sb.clock.advance(3601)  # type: ignore[attr-defined]
     headers = {
-        "Ocp-Apim-Subscription-Key": SUB_KEY, "Merchant-Serial-Number": "123456",
+        "Ocp-Apim-Subscription-Key": SUB_KEY,
+        "Merchant-Serial-Number": "123456",
         "Authorization": f"Bearer {token}",
     }
     response = await client.get("/epayment/v1/payments/abcdefgh-123", headers=headers)
@@ -87,7 +90,8 @@ async def test_foreign_msn_is_403_and_missing_msn_is_400(client: httpx.AsyncClie
     base = {"Ocp-Apim-Subscription-Key": SUB_KEY, "Authorization": f"Bearer {token}"}
     body = {"reference": "abcdefgh-1"}
     other = await client.post(
-        "/epayment/v1/payments", json=body,
+        "/epayment/v1/payments",
+        json=body,
         headers={**base, "Merchant-Serial-Number": "999999", "Idempotency-Key": "k"},
     )
     assert other.status_code == 403

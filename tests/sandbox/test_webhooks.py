@@ -15,14 +15,23 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import Api, Receiver, new_reference
-from sandbox_contract import checker
 
 from payrequest.sandbox.runtime import Sandbox
+from tests.sandbox.contract import checker
+from tests.sandbox.helpers import Api, Receiver, new_reference
 
 ALL_EVENTS = [
     f"epayments.payment.{n}.v1"
-    for n in ("created", "aborted", "expired", "cancelled", "captured", "refunded", "authorized", "terminated")
+    for n in (
+        "created",
+        "aborted",
+        "expired",
+        "cancelled",
+        "captured",
+        "refunded",
+        "authorized",
+        "terminated",
+    )
 ]
 
 
@@ -49,7 +58,9 @@ def verify(secret: str, registered_url: str, headers: dict[str, str], body: byte
     return hmac.compare_digest(expected, auth)
 
 
-OFFICIAL_SECRET = "A0+AeKBRG2KRGvnNwJpQlb6IJFk48CKXCIcrLoHncVJKDILsQSxS6NWCccwWm6r6FhGKhiHTBsG2wo/xU6FY/A=="
+OFFICIAL_SECRET = (
+    "A0+AeKBRG2KRGvnNwJpQlb6IJFk48CKXCIcrLoHncVJKDILsQSxS6NWCccwWm6r6FhGKhiHTBsG2wo/xU6FY/A=="
+)
 OFFICIAL_URL = "https://webhook.site/e2cee29b-012e-4f1d-8ef4-e95fd74a7a63"
 OFFICIAL_BODY = b'{"some-unique-content":"ee6e441b-cc4a-46f8-895d-a5af79bcc233/hello-world"}'
 OFFICIAL_HEADERS = {
@@ -67,7 +78,8 @@ def test_verifier_passes_official_vector() -> None:
 def test_verifier_rejects_decoded_secret_and_tampering() -> None:
     decoded = dict(OFFICIAL_HEADERS)
     decoded["authorization"] = decoded["authorization"].replace(
-        "agAiSyogQbDHpeucoNwYz+yAr5nJ+v+zasdkSbqzv+U=", "T3+NXHMmhNVEjW5PeJ4Gql70nf0MOXCAY9CoZDxuVQw="
+        "agAiSyogQbDHpeucoNwYz+yAr5nJ+v+zasdkSbqzv+U=",
+        "T3+NXHMmhNVEjW5PeJ4Gql70nf0MOXCAY9CoZDxuVQw=",
     )
     assert not verify(OFFICIAL_SECRET, OFFICIAL_URL, decoded, OFFICIAL_BODY)
     assert not verify(OFFICIAL_SECRET, OFFICIAL_URL, OFFICIAL_HEADERS, OFFICIAL_BODY + b" ")
@@ -87,8 +99,10 @@ def test_emulator_signer_matches_official_and_derived_vectors() -> None:
         b'"7c8b81e7-b08b-46e4-9729-191cb801c132","success":true}'
     )
     derived = authorization(
-        "090a478d-37ff-4e77-970e-d457aeb26a3a", "https://example.com:8443/hooks/vipps?env=test",
-        "Mon, 19 Jan 2026 16:26:33 GMT", body,
+        "090a478d-37ff-4e77-970e-d457aeb26a3a",
+        "https://example.com:8443/hooks/vipps?env=test",
+        "Mon, 19 Jan 2026 16:26:33 GMT",
+        body,
     )
     assert derived.endswith("Signature=I3/veg+417V51DKaHi9G4UFEmz+DYONvaFFdn3oA32s=")
 
@@ -98,7 +112,8 @@ def test_emulator_signer_matches_official_and_derived_vectors() -> None:
 
 async def register(api: Api, url: str, events: list[str] | None = None) -> dict[str, Any]:
     response = await api.http.post(
-        "/webhooks/v1/webhooks", json={"url": url, "events": events or ALL_EVENTS},
+        "/webhooks/v1/webhooks",
+        json={"url": url, "events": events or ALL_EVENTS},
         headers=api.headers(),
     )
     assert response.status_code == 201, response.text
@@ -110,23 +125,39 @@ async def test_register_list_delete(api: Api) -> None:
     hook = await register(api, "https://example.com/hook", ALL_EVENTS[:2])
     assert set(hook) == {"id", "secret"} and len(hook["secret"]) >= 32
     listed = (await api.http.get("/webhooks/v1/webhooks", headers=api.headers())).json()
-    assert listed == {"webhooks": [{"id": hook["id"], "url": "https://example.com/hook", "events": sorted(ALL_EVENTS[:2])}]}
+    assert listed == {
+        "webhooks": [
+            {"id": hook["id"], "url": "https://example.com/hook", "events": sorted(ALL_EVENTS[:2])}
+        ]
+    }
     deleted = await api.http.delete(f"/webhooks/v1/webhooks/{hook['id']}", headers=api.headers())
     assert deleted.status_code == 204 and deleted.content == b""
     again = await api.http.delete(f"/webhooks/v1/webhooks/{hook['id']}", headers=api.headers())
     assert again.status_code == 404
-    assert (await api.http.get("/webhooks/v1/webhooks", headers=api.headers())).json() == {"webhooks": []}
+    assert (await api.http.get("/webhooks/v1/webhooks", headers=api.headers())).json() == {
+        "webhooks": []
+    }
 
 
 @pytest.mark.parametrize(
     ("body", "name", "reason"),
     [
-        ({"url": "https://x.example/h", "events": ["epayment.payment.created.v1"]}, "events",
-         "Unsupported values: epayment.payment.created.v1"),
+        (
+            {"url": "https://x.example/h", "events": ["epayment.payment.created.v1"]},
+            "events",
+            "Unsupported values: epayment.payment.created.v1",
+        ),
         ({"events": ALL_EVENTS}, "url", "The property is required and cannot be null or empty."),
-        ({"url": "http://x.example/h", "events": ALL_EVENTS}, "url", "The URL must be a valid https URL."),
-        ({"url": "https://x.example/h", "events": []}, "events",
-         "The property is required and cannot be null or empty."),
+        (
+            {"url": "http://x.example/h", "events": ALL_EVENTS},
+            "url",
+            "The URL must be a valid https URL.",
+        ),
+        (
+            {"url": "https://x.example/h", "events": []},
+            "events",
+            "The property is required and cannot be null or empty.",
+        ),
     ],
 )
 async def test_register_validation(api: Api, body: dict[str, Any], name: str, reason: str) -> None:
@@ -145,7 +176,8 @@ async def test_at_most_25_registrations_per_event(api: Api) -> None:
     for i in range(25):
         await register(api, f"https://example.com/h{i}", ALL_EVENTS[:1])
     response = await api.http.post(
-        "/webhooks/v1/webhooks", json={"url": "https://example.com/x", "events": ALL_EVENTS[:1]},
+        "/webhooks/v1/webhooks",
+        json={"url": "https://example.com/x", "events": ALL_EVENTS[:1]},
         headers=api.headers(),
     )
     assert response.status_code == 400
@@ -165,7 +197,12 @@ async def test_every_event_is_delivered_signed(api: Api, sb: Sandbox, receiver: 
     await api.modify("capture", reference, 10000)
     await api.modify("refund", reference, 500)
     await receiver.wait_for(4)
-    assert [p["name"] for p in payloads(receiver.calls)] == ["CREATED", "AUTHORIZED", "CAPTURED", "REFUNDED"]
+    assert [p["name"] for p in payloads(receiver.calls)] == [
+        "CREATED",
+        "AUTHORIZED",
+        "CAPTURED",
+        "REFUNDED",
+    ]
     for call in receiver.calls:
         assert call.path == "/hooks/vipps" and call.query == "env=test"
         assert call.headers["host"] == f"127.0.0.1:{receiver.port}"
@@ -174,10 +211,16 @@ async def test_every_event_is_delivered_signed(api: Api, sb: Sandbox, receiver: 
         assert not verify("wrong-secret", receiver.url(), call.headers, call.body)
         checker().webhook_event(json.loads(call.body))
     first = payloads(receiver.calls)[0]
-    assert first["msn"] == sb.config.msn and first["reference"] == reference and first["success"] is True
+    assert (
+        first["msn"] == sb.config.msn
+        and first["reference"] == reference
+        and first["success"] is True
+    )
 
 
-async def test_each_registration_gets_its_own_signature(api: Api, sb: Sandbox, receiver: Receiver) -> None:
+async def test_each_registration_gets_its_own_signature(
+    api: Api, sb: Sandbox, receiver: Receiver
+) -> None:
     one = await register(api, receiver.url("/a"), ALL_EVENTS[:1])  # created only
     two = await register(api, receiver.url("/b"), ALL_EVENTS)
     await sb.start()
@@ -197,7 +240,9 @@ async def test_only_subscribed_events_are_sent(api: Api, sb: Sandbox, receiver: 
     assert [p["name"] for p in payloads(receiver.calls)] == ["AUTHORIZED"]
 
 
-async def test_failures_retry_and_block_later_events(api: Api, sb: Sandbox, receiver: Receiver) -> None:
+async def test_failures_retry_and_block_later_events(
+    api: Api, sb: Sandbox, receiver: Receiver
+) -> None:
     await register(api, receiver.url())
     receiver.script.extend([500, 503, 404])  # the first event fails three times
     await sb.start()
@@ -209,7 +254,9 @@ async def test_failures_retry_and_block_later_events(api: Api, sb: Sandbox, rece
     assert [p["name"] for p in payloads(receiver.ok())] == ["CREATED", "AUTHORIZED", "CAPTURED"]
 
 
-async def test_head_of_line_blocking_is_per_payment(api: Api, sb: Sandbox, receiver: Receiver) -> None:
+async def test_head_of_line_blocking_is_per_payment(
+    api: Api, sb: Sandbox, receiver: Receiver
+) -> None:
     sb.config.webhook_retry_schedule = (0.3,)
     await register(api, receiver.url())
     receiver.script.extend([500])  # the first delivery (payment A, CREATED) fails once
@@ -221,7 +268,8 @@ async def test_head_of_line_blocking_is_per_payment(api: Api, sb: Sandbox, recei
     second = await api.authorized()  # B is not blocked by A
     await receiver.wait_for(2)
     assert [(p["reference"], p["name"]) for p in payloads(receiver.ok())] == [
-        (second, "CREATED"), (second, "AUTHORIZED")
+        (second, "CREATED"),
+        (second, "AUTHORIZED"),
     ]
     await receiver.wait_for(4)
     a_events = [p["name"] for p in payloads(receiver.ok()) if p["reference"] == first]
@@ -234,7 +282,7 @@ async def test_timeout_counts_as_failure(api: Api, sb: Sandbox, receiver: Receiv
     await register(api, receiver.url())
     await sb.start()
     await api.create()
-    await receiver.wait_for(2, timeout=5, ok_only=False)
+    await receiver.wait_for(2, within=5, ok_only=False)
     deliveries = sb.store.deliveries()
     assert deliveries[0].status == "delivered" and deliveries[0].attempts == 2
 
@@ -254,14 +302,15 @@ async def test_gives_up_after_max_age(api: Api, sb: Sandbox, receiver: Receiver)
 
 async def test_undelivered_events_survive_a_restart(tmp_path: Any, receiver: Receiver) -> None:
     import httpx
-    from conftest import check_contract, fetch_token
 
     from payrequest.sandbox import SandboxConfig, create_sandbox_app, sandbox_of_app
+    from tests.sandbox.helpers import check_contract, fetch_token
 
     config = SandboxConfig(state_path=tmp_path / "sandbox.db", webhook_retry_schedule=(0.05,))
     first_app = create_sandbox_app(config)
     async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=first_app), base_url="http://s",
+        transport=httpx.ASGITransport(app=first_app),
+        base_url="http://s",
         event_hooks={"response": [check_contract]},
     ) as http:
         api = Api(http, await fetch_token(http))
@@ -275,7 +324,9 @@ async def test_undelivered_events_survive_a_restart(tmp_path: Any, receiver: Rec
     await sandbox.start()
     try:
         await receiver.wait_for(1)
-        assert verify(hook["secret"], receiver.url(), receiver.calls[0].headers, receiver.calls[0].body)
+        assert verify(
+            hook["secret"], receiver.url(), receiver.calls[0].headers, receiver.calls[0].body
+        )
         payment = sandbox.store.payment(config.msn, reference)
         assert payment is not None and payment.state == "CREATED"
     finally:

@@ -68,7 +68,9 @@ def _patch_quirks(name: str, spec: dict[str, Any]) -> None:
     if name == "epayment-v1.yaml":
         # Quirk: PaymentEvent.required lists the removed field `paymentAction` instead of `name`.
         required = schemas["PaymentEvent"]["required"]
-        schemas["PaymentEvent"]["required"] = ["name" if r == "paymentAction" else r for r in required]
+        schemas["PaymentEvent"]["required"] = [
+            "name" if r == "paymentAction" else r for r in required
+        ]
         # Since v1.7.0 (Jan 2025) a reference may be 64 long; the 1.4.1 file still says 50.
         schemas["Reference"].update(pattern=NEW_REFERENCE_PATTERN, maxLength=64)
         # MSNs: the file says 4-6 digits, current docs 4-10 (real MobilePay MSNs have 7).
@@ -97,8 +99,12 @@ class ContractChecker:
                 "next to the repository (see shared/vipps/spec/SOURCES.md)"
             )
         checker = cls()
-        for name in ("epayment-v1.yaml", "webhooks-v1.yaml", "access-token.yaml",
-                     "order-management-2.3.24.yaml"):
+        for name in (
+            "epayment-v1.yaml",
+            "webhooks-v1.yaml",
+            "access-token.yaml",
+            "order-management-2.3.24.yaml",
+        ):
             raw = yaml.safe_load((SPEC_DIR / name).read_text(encoding="utf-8"))
             _patch_quirks(name, raw)
             doc = _to_json_schema(raw)
@@ -168,7 +174,11 @@ class ContractChecker:
         if media not in declared:
             # Quirk: ModificationResponse (cancel/capture/refund 200) is declared as
             # application/problem+json; the real API answers application/json.
-            quirk = op.spec == "epayment-v1.yaml" and status == 200 and "application/problem+json" in declared
+            quirk = (
+                op.spec == "epayment-v1.yaml"
+                and status == 200
+                and "application/problem+json" in declared
+            )
             assert quirk, f"{method} {path} {status}: content type {media} not in {list(declared)}"
             media = "application/problem+json"
         self.validate(op.spec, declared[media]["schema"], data)

@@ -1,0 +1,148 @@
+"""`payrequest sandbox`: run the emulator standalone (API at the root paths).
+
+Credentials default to the documented test values in `config.py` and can also come from the
+same environment variables payrequest itself reads (`PAYREQUEST_VIPPS__CLIENT_ID`, ...), so the
+app and the emulator agree without extra setup. Registered in `payrequest.cli` as
+`app.command("sandbox")(sandbox_command)`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+import uvicorn
+
+from payrequest.sandbox.app import create_sandbox_app
+from payrequest.sandbox.config import (
+    DEFAULT_CLIENT_ID,
+    DEFAULT_CLIENT_SECRET,
+    DEFAULT_MERCHANT_NAME,
+    DEFAULT_MSN,
+    DEFAULT_PORT,
+    DEFAULT_RETRY_SCHEDULE,
+    DEFAULT_SUBSCRIPTION_KEY,
+    SandboxConfig,
+)
+from payrequest.sandbox.faults import Faults
+
+DEFAULT_STATE = Path("var/sandbox.db")
+ENV = "PAYREQUEST_VIPPS__"
+DEFAULT_SCHEDULE_TEXT = ",".join(f"{delay:g}" for delay in DEFAULT_RETRY_SCHEDULE)
+
+
+def parse_schedule(text: str) -> tuple[float, ...]:
+    """`"2,2,60"` -> (2.0, 2.0, 60.0)."""
+    try:
+        delays = tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError as exc:
+        raise typer.BadParameter("use comma-separated seconds, e.g. 2,2,2,60,120,3600") from exc
+    if not delays or min(delays) < 0:
+        raise typer.BadParameter("need at least one non-negative delay")
+    return delays
+
+
+def shown(value: str, default: str) -> str:
+    """Print the documented test defaults; mask anything else (it may be a real secret)."""
+    return value if value == default else value[:4] + "…"
+
+
+def banner(config: SandboxConfig, url: str) -> str:
+    state = config.state_path or "in memory (lost on exit)"
+    secret = shown(config.client_secret, DEFAULT_CLIENT_SECRET)
+    key = shown(config.subscription_key, DEFAULT_SUBSCRIPTION_KEY)
+    return "\n".join(
+        [
+            "Vipps MobilePay sandbox (payrequest emulator)",
+            f"  API base URL        {url}",
+            f"  phone simulator     {url}/phone",
+            f"  fault switches      {url}/faults  (GET / PUT / PATCH JSON)",
+            f"  client_id           {config.client_id}",
+            f"  client_secret       {secret}",
+            f"  subscription key    {key}",
+            f"  MSN                 {config.msn}  (market {config.market}, {config.currency})",
+            f"  merchant name       {config.merchant_name}",
+            f"  state               {state}",
+            f"  clock speed         x{config.clock_speed:g}",
+        ]
+    )
+
+
+def sandbox_command(
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = DEFAULT_PORT,
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    client_id: Annotated[str, typer.Option(envvar=f"{ENV}CLIENT_ID")] = DEFAULT_CLIENT_ID,
+    client_secret: Annotated[
+        str, typer.Option(envvar=f"{ENV}CLIENT_SECRET")
+    ] = DEFAULT_CLIENT_SECRET,
+    subscription_key: Annotated[
+        str, typer.Option(envvar=f"{ENV}SUBSCRIPTION_KEY")
+    ] = DEFAULT_SUBSCRIPTION_KEY,
+    msn: Annotated[str, typer.Option(envvar=f"{ENV}MERCHANT_SERIAL_NUMBER")] = DEFAULT_MSN,
+    market: Annotated[
+        str, typer.Option(envvar=f"{ENV}MARKET", help="NO, DK or FI (sets the currency).")
+    ] = "NO",
+    merchant_name: Annotated[str, typer.Option()] = DEFAULT_MERCHANT_NAME,
+    state: Annotated[
+        str, typer.Option(help="SQLite file for the emulator's state; '' keeps it in memory.")
+    ] = str(DEFAULT_STATE),
+    seed: Annotated[int | None, typer.Option(help="Seed for the fault random source.")] = None,
+    retry_schedule: Annotated[
+        str, typer.Option(help="Webhook retry delays in seconds, comma-separated.")
+    ] = DEFAULT_SCHEDULE_TEXT,
+    clock_speed: Annotated[
+        float, typer.Option(min=0.001, help="Speed-up for expiry: 60 = 10 min in 10 s.")
+    ] = 1.0,
+    latency_ms: Annotated[int, typer.Option(min=0, help="Added latency per API call.")] = 0,
+    error_rate: Annotated[float, typer.Option(min=0.0, max=1.0, help="Share of 5xx.")] = 0.0,
+    rate_limit_rate: Annotated[float, typer.Option(min=0.0, max=1.0, help="Share of 429.")] = 0.0,
+    timeout_rate: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of calls that time out.")
+    ] = 0.0,
+    timeout_mode: Annotated[str, typer.Option(help="hang or close.")] = "hang",
+    hang_seconds: Annotated[float, typer.Option(min=0.0)] = 15.0,
+    webhook_drop_rate: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.0,
+    webhook_duplicate_rate: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.0,
+    webhook_reorder_rate: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.0,
+    magic_amounts: Annotated[
+        bool, typer.Option(help="Fail approval/refund for the test-environment amounts.")
+    ] = True,
+    rate_limits: Annotated[bool, typer.Option(help="Per-reference rate limits.")] = True,
+) -> None:
+    """Run the Vipps MobilePay emulator with its phone simulator."""
+    if timeout_mode not in ("hang", "close"):
+        raise typer.BadParameter("timeout-mode must be hang or close")
+    mode: Literal["hang", "close"] = "hang" if timeout_mode == "hang" else "close"
+    faults = Faults(
+        latency_ms=latency_ms,
+        error_rate=error_rate,
+        rate_limit_rate=rate_limit_rate,
+        timeout_rate=timeout_rate,
+        timeout_mode=mode,
+        hang_seconds=hang_seconds,
+        webhook_drop_rate=webhook_drop_rate,
+        webhook_duplicate_rate=webhook_duplicate_rate,
+        webhook_reorder_rate=webhook_reorder_rate,
+        magic_amounts=magic_amounts,
+        rate_limits=rate_limits,
+        clock_speed=clock_speed,
+    )
+    try:
+        config = SandboxConfig(
+            client_id=client_id,
+            client_secret=client_secret,
+            subscription_key=subscription_key,
+            msn=msn,
+            market=market,
+            merchant_name=merchant_name,
+            state_path=Path(state) if state else None,
+            seed=seed,
+            webhook_retry_schedule=parse_schedule(retry_schedule),
+            clock_speed=clock_speed,
+            faults=faults,
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    typer.echo(banner(config, f"http://{host}:{port}"))
+    uvicorn.run(create_sandbox_app(config), host=host, port=port, log_level="info")

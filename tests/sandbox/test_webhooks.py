@@ -332,3 +332,10 @@ async def test_undelivered_events_survive_a_restart(tmp_path: Any, receiver: Rec
     finally:
         await sandbox.stop()
         sandbox.close()
+
+
+async def test_foreign_msn_cannot_register(api: Api) -> None:
+    headers = {**api.headers(), "Merchant-Serial-Number": "999999"}
+    body = {"url": "https://example.com/h", "events": ALL_EVENTS}
+    response = await api.http.post("/webhooks/v1/webhooks", json=body, headers=headers)
+    assert response.status_code == 403

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 
 from payrequest.sandbox.api_epayment import route_path
 from payrequest.sandbox.gateway import check_bearer, sandbox_of
-from payrequest.sandbox.problems import PROBLEM_JSON, ApiError, trace_id
+from payrequest.sandbox.problems import PROBLEM_JSON, ApiError, PlainProblem, trace_id
 from payrequest.sandbox.store import Webhook
 from payrequest.sandbox.validation import check_url, parse_body
 
@@ -64,7 +64,13 @@ def problem(
 
 
 def _msn(request: Request) -> str:
-    return request.headers.get("Merchant-Serial-Number") or sandbox_of(request).config.msn
+    """The sales unit: the MSN header (optional for this API) must be the keys' own MSN."""
+    msn = request.headers.get("Merchant-Serial-Number") or sandbox_of(request).config.msn
+    if msn != sandbox_of(request).config.msn:
+        raise PlainProblem(
+            403, "Forbidden", "The Merchant-Serial-Number does not belong to these API keys."
+        )
+    return msn
 
 
 def _registration_errors(request: Request, body: dict[str, Any]) -> list[tuple[str, str]]:
@@ -98,6 +104,7 @@ def _registration_errors(request: Request, body: dict[str, Any]) -> list[tuple[s
 async def register(request: Request) -> Response:
     check_bearer(request)
     sb = sandbox_of(request)
+    msn = _msn(request)
     try:
         body = parse_body(await request.body(), required=True)
     except ApiError as error:
@@ -107,7 +114,7 @@ async def register(request: Request) -> Response:
         return problem(request, 400, "Bad Request", errors)
     hook = Webhook(
         id=str(uuid.uuid4()),
-        msn=_msn(request),
+        msn=msn,
         url=body["url"],
         events=sorted(set(body["events"])),
         secret=secrets.token_urlsafe(48),

@@ -271,3 +271,22 @@ async def test_sales_unit_permissions(setting: str, overrides: dict[str, Any], c
         response = await api.create(**overrides)
         assert response.status_code == 403
         assert error_code(response) == code
+
+
+@pytest.mark.parametrize(
+    ("url", "ok"),
+    [
+        ("http://127.0.0.1:8000/done", True),
+        ("http://127.0.0.2/done", True),
+        ("http://localhost/done", True),
+        ("http://[::1]:8000/done", True),
+        ("http://192.168.1.10/done", False),
+        ("myapp://done", True),
+        ("javascript:alert(1)", False),
+    ],
+)
+async def test_return_url_schemes(api: Api, url: str, ok: bool) -> None:
+    response = await api.create(userFlow="WEB_REDIRECT", customer=None, returnUrl=url)
+    assert (response.status_code == 201) is ok, response.text
+    if not ok:
+        assert error_code(response) == "4090"

@@ -6,6 +6,7 @@ an ErrorCode (API-FACTS §4, §5.1, §8.2).
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from dataclasses import dataclass
@@ -109,11 +110,22 @@ def check_url(url: Any, name: str, allow_http_loopback: bool) -> None:
     scheme = parts.scheme.lower()
     if scheme == "https" and parts.hostname:
         return
-    if scheme == "http" and allow_http_loopback and parts.hostname in LOOPBACK_HOSTS:
+    if scheme == "http" and allow_http_loopback and is_loopback(parts.hostname):
         return
     if scheme and scheme not in ("http", "https", "javascript", "data", "file"):
         return  # a custom app scheme such as myapp://
     raise ApiError(4090, why=name)
+
+
+def is_loopback(host: str | None) -> bool:
+    if host is None:
+        return False
+    if host in LOOPBACK_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclass

@@ -140,7 +140,7 @@ TEST_RESULTS = Path(__file__).resolve().parents[1] / "test-results"
 
 @pytest.fixture(scope="session")
 async def browser() -> AsyncIterator[Browser]:
-    if not Path(CHROMIUM).exists():
+    if not os.path.exists(CHROMIUM):  # noqa: ASYNC240 - once per session, before any loop work
         message = f"{CHROMIUM} is missing (apt-get install chromium)"
         if IN_CI:
             pytest.fail(message, pytrace=False)

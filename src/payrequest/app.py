@@ -2,33 +2,103 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
 
 from payrequest import __version__
-from payrequest.config import Settings, load_settings
-from payrequest.db.session import create_engine, session_factory
-from payrequest.web import errors, health, pages
+from payrequest.config import ProviderMode, Settings, load_settings
+from payrequest.inbound.setup import ensure_webhook
+from payrequest.jobs.process import running
+from payrequest.runtime import Runtime, build_runtime
+from payrequest.sandbox import SandboxConfig, create_sandbox_app, sandbox_of_app
+from payrequest.web import errors, health, pages, webhooks
+
+SANDBOX_MOUNT = "/sandbox/vipps"
+REGISTER_WITHIN = 60.0  # seconds to keep trying to register the sandbox webhook
+log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def sandbox_config(settings: Settings) -> SandboxConfig:
+    """The mounted emulator plays the sales unit our settings describe."""
+    vipps = settings.vipps
+    return SandboxConfig(
+        client_id=vipps.client_id or "",
+        client_secret=vipps.client_secret.get_secret_value() if vipps.client_secret else "",
+        subscription_key=(
+            vipps.subscription_key.get_secret_value() if vipps.subscription_key else ""
+        ),
+        msn=vipps.merchant_serial_number or "",
+        market=vipps.market,
+        merchant_name="payrequest demo",
+        state_path=settings.var_dir / "sandbox.db" if settings.sandbox_persist else None,
+        long_living_allowed=vipps.long_living_approved,
+    )
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    runtime: Runtime | None = None,
+    run_worker: bool = True,
+) -> FastAPI:
     settings = settings or load_settings()
-    engine = create_engine(settings.database_url)
+    runtime = runtime or build_runtime(settings)
+    in_sandbox = settings.provider_mode is ProviderMode.sandbox
+    sandbox_app = create_sandbox_app(sandbox_config(settings)) if in_sandbox else None
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        try:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            stack.push_async_callback(runtime.close)
+            if sandbox_app is not None:
+                await sandbox_of_app(sandbox_app).start()
+                stack.push_async_callback(sandbox_of_app(sandbox_app).stop)
+            if run_worker:
+                app.state.worker = await stack.enter_async_context(running(runtime.worker()))
+            if in_sandbox:
+                task = asyncio.create_task(_register_webhook_when_up(runtime))
+                stack.push_async_callback(_cancel, task)
             yield
-        finally:
-            await engine.dispose()
 
     app = FastAPI(title="payrequest", version=__version__, lifespan=lifespan)
     app.state.settings = settings
-    app.state.engine = engine
-    app.state.sessions = session_factory(engine)
+    app.state.runtime = runtime
+    app.state.engine = runtime.engine
+    app.state.sessions = runtime.sessions
     errors.install(app)
     app.include_router(health.router)
+    app.include_router(webhooks.router)
     pages.install(app, settings)
+    if sandbox_app is not None:
+        app.mount(SANDBOX_MOUNT, sandbox_app)
     return app
+
+
+async def _register_webhook_when_up(runtime: Runtime) -> None:
+    """In sandbox mode the emulator is ourselves: register once the server answers."""
+    deadline = asyncio.get_running_loop().time() + REGISTER_WITHIN
+    while True:
+        try:
+            status = await ensure_webhook(
+                runtime.sessions, runtime.provider, url=runtime.webhook_url, box=runtime.box
+            )
+        except Exception as exc:
+            if asyncio.get_running_loop().time() > deadline:
+                log.error("could not register the sandbox webhook: %s", exc)
+                return
+            await asyncio.sleep(0.2)
+            continue
+        runtime.webhook_secrets.forget()
+        log.info("webhook %s registered for %s", status.endpoint_id, status.url)
+        return
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import os
 from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 import uvicorn
@@ -14,11 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from payrequest import __version__
 from payrequest.app import create_app
+from payrequest.cli_vipps import vipps_app
 from payrequest.config import ConfigurationError, Settings, load_settings
 from payrequest.db.migrate import upgrade
 from payrequest.db.session import create_engine, session_factory
 from payrequest.demo.setup import prepare_demo
 from payrequest.errors import PayrequestError
+from payrequest.jobs.process import run_until_signalled
+from payrequest.runtime import build_runtime
 from payrequest.sandbox.cli import sandbox_command
 from payrequest.users import service as users
 from payrequest.users.models import ROLES
@@ -32,15 +36,27 @@ app = typer.Typer(
 )
 users_app = typer.Typer(help="Manage staff accounts.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
+app.add_typer(vipps_app, name="vipps")
 console = Console()
 
 
-def _settings() -> Settings:
+def _settings(**overrides: Any) -> Settings:
     try:
-        return load_settings()
+        return load_settings(**overrides)
     except ConfigurationError as exc:
         typer.echo(f"configuration error: {exc}", err=True)
         raise typer.Exit(2) from None
+
+
+def _served_settings(host: str, port: int, **overrides: Any) -> Settings:
+    """Without an explicit PAYREQUEST_PUBLIC_URL, the public URL is where we listen."""
+    settings = _settings(**overrides)
+    if "public_url" not in settings.model_fields_set and not os.environ.get(
+        "PAYREQUEST_PUBLIC_URL"
+    ):
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+        settings = _settings(public_url=f"http://{shown}:{port}", **overrides)
+    return settings
 
 
 def _in_transaction(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
@@ -82,10 +98,29 @@ def migrate() -> None:
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    worker: Annotated[
+        bool, typer.Option(help="Also run the job worker and poller in this process.")
+    ] = True,
 ) -> None:
-    """Run the web app (migrations must be applied: `payrequest migrate`)."""
+    """Run the web app (apply migrations first: `payrequest migrate`)."""
+    settings = _served_settings(host, port)
+    uvicorn.run(create_app(settings, run_worker=worker), host=host, port=port, log_level="info")
+
+
+@app.command("worker")
+def worker_command() -> None:
+    """Run a job worker (captures, sends, polling) without the web app."""
     settings = _settings()
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+    async def run() -> None:
+        runtime = build_runtime(settings)
+        try:
+            await run_until_signalled(runtime.worker())
+        finally:
+            await runtime.close()
+
+    console.print("Job worker running; stop with Ctrl+C.")
+    asyncio.run(run())
 
 
 @app.command()
@@ -93,11 +128,14 @@ def demo(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
 ) -> None:
-    """Migrate, seed demo data, create a staff user and serve the app."""
-    settings = _settings()
+    """Migrate, seed demo data, create a staff user and serve the app with the emulator."""
+    settings = _served_settings(host, port, provider_mode="sandbox")
+    if "PAYREQUEST_VIPPS__LONG_LIVING_APPROVED" not in os.environ:
+        # The emulated sales unit is approved for long-living requests (Norway: 24 h).
+        settings.vipps.long_living_approved = True
     upgrade(settings.database_url)
     ready = _in_transaction(settings, lambda s: prepare_demo(s, settings))
-    base = f"http://{host}:{port}"
+    base = f"http://{host}:{port}"  # where we listen (the public URL may differ)
     if ready.seed.created:
         console.print(
             f"Seeded {ready.seed.customers} customers and {ready.seed.invoices} invoices "
@@ -116,6 +154,7 @@ def demo(
             "  Password:       as printed at the first run "
             "(or set a new one: payrequest users create ...)"
         )
+    console.print(f"  Phone emulator: {base}/sandbox/vipps/phone   (approve requests here)")
     console.print(f"  Health:         {base}/healthz")
     console.print(f"  API docs:       {base}/docs\n")
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")

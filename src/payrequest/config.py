@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -26,6 +27,17 @@ class VippsSettings(BaseModel):
     market: Annotated[str, Field(pattern=r"^(NO|DK|FI)$")] = "NO"
     long_living_approved: bool = False
     default_lifetime_minutes: Annotated[int, Field(ge=10, le=60 * 24 * 60)] = 60 * 24
+    base_url: str | None = None  # override the API host (e.g. a standalone emulator)
+    timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 10.0
+
+
+# Test credentials of the built-in emulator, used in sandbox mode when none are configured.
+SANDBOX_CREDENTIALS = {
+    "client_id": "sandbox-client",
+    "client_secret": "sandbox-secret",
+    "subscription_key": "sandbox-subscription-key",
+    "merchant_serial_number": "123456",
+}
 
 
 class SmtpSettings(BaseModel):
@@ -61,6 +73,7 @@ class Settings(BaseSettings):
     admin_email: str | None = None
     admin_password: SecretStr | None = None
     var_dir: Path = Path("var")
+    sandbox_persist: bool = True  # keep the emulator's state in var/sandbox.db
 
     vipps: VippsSettings = VippsSettings()
     smtp: SmtpSettings = SmtpSettings()
@@ -90,6 +103,10 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _real_provider_needs_credentials(self) -> Settings:
         if self.provider_mode is ProviderMode.sandbox:
+            for name, value in SANDBOX_CREDENTIALS.items():
+                if getattr(self.vipps, name) is None:
+                    secret = name in ("client_secret", "subscription_key")
+                    setattr(self.vipps, name, SecretStr(value) if secret else value)
             return self
         if self.secret_key is None:
             raise ValueError(
@@ -110,6 +127,20 @@ class Settings(BaseSettings):
                 "https webhooks)"
             )
         return self
+
+
+def secret_key(settings: Settings) -> str:
+    """The configured secret key or, in sandbox mode only, one generated once into var/."""
+    if settings.secret_key is not None:
+        return settings.secret_key.get_secret_value()
+    path = Path(settings.var_dir) / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    generated = secrets.token_urlsafe(32)
+    path.write_text(generated)
+    path.chmod(0o600)
+    return generated
 
 
 class ConfigurationError(Exception):

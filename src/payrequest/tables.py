@@ -4,9 +4,10 @@ from payrequest.customers.models import Customer
 from payrequest.db.base import Base
 from payrequest.events.models import OutboxEvent
 from payrequest.inbound.models import InboundEvent
+from payrequest.inbound.registrations import WebhookRegistration
 from payrequest.invoices.models import Invoice, InvoiceLine
 from payrequest.jobs.models import Job
-from payrequest.ledger.models import Allocation, Credit
+from payrequest.ledger.models import Allocation, Credit, Refund
 from payrequest.payment_requests.models import (
     PaymentRequest,
     PaymentRequestEvent,
@@ -28,6 +29,8 @@ __all__ = [
     "PaymentRequest",
     "PaymentRequestEvent",
     "PaymentRequestInvoice",
+    "Refund",
     "User",
+    "WebhookRegistration",
     "metadata",
 ]

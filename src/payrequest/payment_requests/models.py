@@ -134,9 +134,13 @@ class PaymentRequestInvoice(Base):
 
 
 class PaymentRequestEvent(Base):
-    """One entry of a request's timeline: a state change, a provider signal, a user action."""
+    """One entry of a request's timeline: a state change, a provider signal, a user action.
+
+    A provider event is recorded once: (request, event name, provider reference) is unique.
+    """
 
     __tablename__ = "payment_request_events"
+    __table_args__ = (UniqueConstraint("payment_request_id", "provider_event", "provider_ref"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     payment_request_id: Mapped[int] = mapped_column(
@@ -147,6 +151,7 @@ class PaymentRequestEvent(Base):
     from_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
     to_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
     provider_event: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    provider_ref: Mapped[str | None] = mapped_column(String(64), nullable=True)
     amount: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     message: Mapped[str | None] = mapped_column(Text, nullable=True)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

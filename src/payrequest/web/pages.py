@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.middleware.sessions import SessionMiddleware
 
-from payrequest.config import Settings
+from payrequest.config import Settings, secret_key
 from payrequest.customers import repository as customers
 from payrequest.invoices import repository as invoices
 from payrequest.kit.clock import utcnow
@@ -27,7 +27,6 @@ from payrequest.web.security import (
     check_csrf,
     csrf_token,
     current_user,
-    session_secret,
 )
 
 HERE = Path(__file__).parent
@@ -127,7 +126,7 @@ async def customer_card(request: Request, session: SessionDep, customer_id: int)
 def install(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(
         SessionMiddleware,
-        secret_key=session_secret(settings),
+        secret_key=secret_key(settings),
         session_cookie="payrequest_session",
         same_site="lax",
         https_only=settings.public_url.startswith("https://"),

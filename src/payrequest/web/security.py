@@ -3,31 +3,15 @@
 from __future__ import annotations
 
 import hmac
-from pathlib import Path
 
 from fastapi import HTTPException, Request, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from payrequest.config import Settings
 from payrequest.kit.ids import random_token
 from payrequest.users.models import User
 
 SESSION_USER = "user_id"
 SESSION_CSRF = "csrf"
-
-
-def session_secret(settings: Settings) -> str:
-    """The configured secret key, or (sandbox mode only) one generated once into var/."""
-    if settings.secret_key is not None:
-        return settings.secret_key.get_secret_value()
-    path = Path(settings.var_dir) / "secret_key"
-    if path.exists():
-        return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    secret = random_token(32)
-    path.write_text(secret)
-    path.chmod(0o600)
-    return secret
 
 
 def csrf_token(request: Request) -> str:

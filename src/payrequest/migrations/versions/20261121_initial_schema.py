@@ -1,8 +1,8 @@
 """Initial schema: users, customers, invoices, payment requests, ledger, inbox, outbox, jobs.
 
-Revision ID: 614f4648dc45
+Revision ID: 0001
 Revises:
-Create Date: 2026-11-21 20:03:28.203568
+Create Date: 2026-11-21 20:12:36.885072
 """
 
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "614f4648dc45"
+revision: str = "0001"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -133,6 +133,19 @@ def upgrade() -> None:
         sa.CheckConstraint("role IN ('owner', 'staff', 'readonly')", name=op.f("ck_users_role")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
         sa.UniqueConstraint("email", name=op.f("uq_users_email")),
+    )
+    op.create_table(
+        "webhook_registrations",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("provider", sa.String(length=32), nullable=False),
+        sa.Column("merchant_id", sa.String(length=32), nullable=False),
+        sa.Column("external_id", sa.String(length=64), nullable=False),
+        sa.Column("url", sa.String(length=500), nullable=False),
+        sa.Column("secret_encrypted", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("removed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_registrations")),
+        sa.UniqueConstraint("external_id", name=op.f("uq_webhook_registrations_external_id")),
     )
     op.create_table(
         "invoices",
@@ -300,6 +313,7 @@ def upgrade() -> None:
         sa.Column("from_status", sa.String(length=16), nullable=True),
         sa.Column("to_status", sa.String(length=16), nullable=True),
         sa.Column("provider_event", sa.String(length=64), nullable=True),
+        sa.Column("provider_ref", sa.String(length=64), nullable=True),
         sa.Column("amount", sa.BigInteger(), nullable=True),
         sa.Column("message", sa.Text(), nullable=True),
         sa.Column("details", sa.JSON(), nullable=False),
@@ -312,6 +326,12 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_payment_request_events")),
+        sa.UniqueConstraint(
+            "payment_request_id",
+            "provider_event",
+            "provider_ref",
+            name=op.f("uq_payment_request_events_payment_request_id_provider_event_provider_ref"),
+        ),
     )
     with op.batch_alter_table("payment_request_events", schema=None) as batch_op:
         batch_op.create_index(
@@ -362,6 +382,47 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "refunds",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("payment_request_id", sa.Integer(), nullable=False),
+        sa.Column("credit_id", sa.Integer(), nullable=True),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("amount", sa.BigInteger(), nullable=False),
+        sa.Column("credit_amount", sa.BigInteger(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("idempotency_key", sa.String(length=50), nullable=False),
+        sa.Column("reason", sa.String(length=200), nullable=False),
+        sa.Column("created_by_user_id", sa.Integer(), nullable=True),
+        sa.Column("failure_message", sa.Text(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+        sa.CheckConstraint(
+            "status IN ('pending', 'succeeded', 'failed')", name=op.f("ck_refunds_status")
+        ),
+        sa.CheckConstraint("amount > 0", name=op.f("ck_refunds_amount_positive")),
+        sa.CheckConstraint(
+            "credit_amount >= 0 AND credit_amount <= amount", name=op.f("ck_refunds_credit_part")
+        ),
+        sa.ForeignKeyConstraint(
+            ["created_by_user_id"], ["users.id"], name=op.f("fk_refunds_created_by_user_id_users")
+        ),
+        sa.ForeignKeyConstraint(
+            ["credit_id"], ["credits.id"], name=op.f("fk_refunds_credit_id_credits")
+        ),
+        sa.ForeignKeyConstraint(
+            ["payment_request_id"],
+            ["payment_requests.id"],
+            name=op.f("fk_refunds_payment_request_id_payment_requests"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_refunds")),
+        sa.UniqueConstraint("idempotency_key", name=op.f("uq_refunds_idempotency_key")),
+    )
+    with op.batch_alter_table("refunds", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_refunds_payment_request_id"), ["payment_request_id"], unique=False
+        )
+
+    op.create_table(
         "allocations",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("invoice_id", sa.Integer(), nullable=False),
@@ -369,12 +430,16 @@ def upgrade() -> None:
         sa.Column("amount", sa.BigInteger(), nullable=False),
         sa.Column("payment_request_id", sa.Integer(), nullable=True),
         sa.Column("credit_id", sa.Integer(), nullable=True),
+        sa.Column("refund_id", sa.Integer(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.CheckConstraint(
             "(payment_request_id IS NULL) <> (credit_id IS NULL)",
             name=op.f("ck_allocations_exactly_one_source"),
         ),
-        sa.CheckConstraint("amount > 0", name=op.f("ck_allocations_amount_positive")),
+        sa.CheckConstraint(
+            "(refund_id IS NULL AND amount > 0) OR (refund_id IS NOT NULL AND amount < 0)",
+            name=op.f("ck_allocations_sign_matches_kind"),
+        ),
         sa.ForeignKeyConstraint(
             ["credit_id"], ["credits.id"], name=op.f("fk_allocations_credit_id_credits")
         ),
@@ -388,11 +453,12 @@ def upgrade() -> None:
             ["payment_requests.id"],
             name=op.f("fk_allocations_payment_request_id_payment_requests"),
         ),
+        sa.ForeignKeyConstraint(
+            ["refund_id"], ["refunds.id"], name=op.f("fk_allocations_refund_id_refunds")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_allocations")),
         sa.UniqueConstraint(
-            "payment_request_id",
-            "invoice_id",
-            name=op.f("uq_allocations_payment_request_id_invoice_id"),
+            "refund_id", "invoice_id", name=op.f("uq_allocations_refund_id_invoice_id")
         ),
     )
     with op.batch_alter_table("allocations", schema=None) as batch_op:
@@ -401,16 +467,32 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_allocations_payment_request_id"), ["payment_request_id"], unique=False
         )
+        batch_op.create_index(
+            "uq_allocations_one_per_request_invoice",
+            ["payment_request_id", "invoice_id"],
+            unique=True,
+            sqlite_where=sa.text("refund_id IS NULL"),
+            postgresql_where=sa.text("refund_id IS NULL"),
+        )
 
 
 def downgrade() -> None:
 
     with op.batch_alter_table("allocations", schema=None) as batch_op:
+        batch_op.drop_index(
+            "uq_allocations_one_per_request_invoice",
+            sqlite_where=sa.text("refund_id IS NULL"),
+            postgresql_where=sa.text("refund_id IS NULL"),
+        )
         batch_op.drop_index(batch_op.f("ix_allocations_payment_request_id"))
         batch_op.drop_index(batch_op.f("ix_allocations_invoice_id"))
         batch_op.drop_index(batch_op.f("ix_allocations_credit_id"))
 
     op.drop_table("allocations")
+    with op.batch_alter_table("refunds", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_refunds_payment_request_id"))
+
+    op.drop_table("refunds")
     with op.batch_alter_table("payment_request_invoices", schema=None) as batch_op:
         batch_op.drop_index(
             "uq_payment_request_invoices_one_active_per_invoice",
@@ -439,6 +521,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_invoices_customer_id"))
 
     op.drop_table("invoices")
+    op.drop_table("webhook_registrations")
     op.drop_table("users")
     with op.batch_alter_table("outbox_events", schema=None) as batch_op:
         batch_op.drop_index("ix_outbox_events_dispatched_at_id")

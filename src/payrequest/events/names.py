@@ -1,0 +1,36 @@
+"""Names of domain events. Automations trigger on these; keep them stable."""
+
+from __future__ import annotations
+
+PAYMENT_REQUEST_CREATED = "payment_request.created"
+PAYMENT_REQUEST_AUTHORIZED = "payment_request.authorized"
+PAYMENT_REQUEST_PAID = "payment_request.paid"
+PAYMENT_REQUEST_FAILED = "payment_request.failed"
+PAYMENT_REQUEST_REJECTED = "payment_request.rejected"
+PAYMENT_REQUEST_EXPIRED = "payment_request.expired"
+PAYMENT_REQUEST_CANCELLED = "payment_request.cancelled"
+PAYMENT_REQUEST_REFUNDED = "payment_request.refunded"
+INVOICE_PAID = "invoice.paid"
+CREDIT_CREATED = "credit.created"
+REFUND_SUCCEEDED = "refund.succeeded"
+REFUND_FAILED = "refund.failed"
+
+# Our request status -> the event announcing that the request reached it.
+STATUS_EVENTS: dict[str, str] = {
+    "pending": PAYMENT_REQUEST_CREATED,
+    "authorized": PAYMENT_REQUEST_AUTHORIZED,
+    "paid": PAYMENT_REQUEST_PAID,
+    "failed": PAYMENT_REQUEST_FAILED,
+    "rejected": PAYMENT_REQUEST_REJECTED,
+    "expired": PAYMENT_REQUEST_EXPIRED,
+    "cancelled": PAYMENT_REQUEST_CANCELLED,
+    "refunded": PAYMENT_REQUEST_REFUNDED,
+}
+
+ALL_EVENTS: tuple[str, ...] = (
+    *dict.fromkeys(STATUS_EVENTS.values()),
+    INVOICE_PAID,
+    CREDIT_CREATED,
+    REFUND_SUCCEEDED,
+    REFUND_FAILED,
+)

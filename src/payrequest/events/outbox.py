@@ -1,0 +1,31 @@
+"""Record domain events in the outbox, in the caller's transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from payrequest.events.models import OutboxEvent
+
+
+async def record(
+    session: AsyncSession,
+    *,
+    name: str,
+    aggregate_type: str,
+    aggregate_id: int,
+    customer_id: int | None = None,
+    payload: dict[str, Any] | None = None,
+) -> OutboxEvent:
+    """Written with the change it describes: both commit, or neither does."""
+    event = OutboxEvent(
+        name=name,
+        aggregate_type=aggregate_type,
+        aggregate_id=aggregate_id,
+        customer_id=customer_id,
+        payload=payload or {},
+    )
+    session.add(event)
+    await session.flush()
+    return event

@@ -1,0 +1,72 @@
+"""Keep exactly one webhook registration per merchant and public URL, with a known secret.
+
+Several registrations for one URL make Vipps MobilePay send every event once per registration,
+each signed with its own secret (API-FACTS §13.2); so we delete the ones we have no secret for
+and the ones left behind when the public URL changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from payrequest.inbound import registrations
+from payrequest.kit.crypto import SecretBox
+from payrequest.providers.base import PaymentProvider
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookStatus:
+    endpoint_id: str
+    url: str
+    created: bool  # a new registration was made
+    removed: tuple[str, ...]  # stale endpoint ids deleted at the provider
+
+
+async def ensure_webhook(
+    sessions: async_sessionmaker[AsyncSession],
+    provider: PaymentProvider,
+    *,
+    url: str,
+    box: SecretBox,
+) -> WebhookStatus:
+    remote = await provider.list_webhooks()
+    async with sessions() as session:
+        known = {
+            r.external_id: r
+            for r in await registrations.active(
+                session, provider=provider.name, merchant_id=provider.merchant_id
+            )
+        }
+    keep = next((hook for hook in remote if hook.url == url and hook.endpoint_id in known), None)
+    stale = [
+        hook.endpoint_id
+        for hook in remote
+        if hook is not keep and (hook.url == url or hook.endpoint_id in known)
+    ]
+    for endpoint_id in stale:
+        await provider.delete_webhook(endpoint_id)
+    created = keep is None
+    endpoint_id = keep.endpoint_id if keep else ""
+    secret = None
+    if keep is None:
+        endpoint_id, secret = await provider.register_webhook(url)
+    remote_ids = {hook.endpoint_id for hook in remote}
+    async with sessions() as session, session.begin():
+        for registration in await registrations.active(
+            session, provider=provider.name, merchant_id=provider.merchant_id
+        ):
+            if registration.external_id in stale or registration.external_id not in remote_ids:
+                await registrations.mark_removed(session, registration)
+        if secret is not None:
+            await registrations.add(
+                session,
+                provider=provider.name,
+                merchant_id=provider.merchant_id,
+                external_id=endpoint_id,
+                url=url,
+                secret=secret,
+                box=box,
+            )
+    return WebhookStatus(endpoint_id, url, created, tuple(stale))

@@ -1,0 +1,228 @@
+"""`apply_provider_state`: the one way a provider signal changes a payment request.
+
+Webhooks, the poller, capture and cancel results and the user's own actions all come here,
+with the request locked. States only move forward along TRANSITIONS; a repeated or stale
+signal changes nothing. Every step is written to the timeline and announced in the outbox in
+the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from payrequest.events import names, outbox
+from payrequest.invoices import repository as invoices_repo
+from payrequest.jobs import queue
+from payrequest.kit.clock import utcnow
+from payrequest.kit.money import Money
+from payrequest.ledger import repository as ledger_repo
+from payrequest.ledger import service as ledger
+from payrequest.payment_requests import repository
+from payrequest.payment_requests.models import PaymentRequest, PaymentRequestEvent
+from payrequest.payment_requests.signals import Outcome, from_event, from_snapshot, path
+from payrequest.payment_requests.state import ACTIVE, Status
+from payrequest.providers.base import PaymentSnapshot, ProviderEvent
+
+CAPTURE_JOB = "payment_request.capture"
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    code: str | None
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    request: PaymentRequest | None  # None: no request has this reference
+    steps: tuple[Status, ...]  # the statuses passed through, in order
+    duplicate: bool = False  # the same provider event was applied before
+
+
+async def apply_event(session: AsyncSession, *, event: ProviderEvent, source: str) -> Applied:
+    request = await repository.lock(session, reference=event.reference)
+    if request is None:
+        return Applied(None, ())
+    name = event.name.value
+    if await repository.has_provider_event(
+        session, request_id=request.id, name=name, provider_ref=event.psp_reference
+    ):
+        return Applied(request, (), duplicate=True)
+    session.add(
+        PaymentRequestEvent(
+            payment_request_id=request.id,
+            kind="provider_signal",
+            source=source,
+            provider_event=name,
+            provider_ref=event.psp_reference,
+            amount=event.amount.amount,
+            occurred_at=event.occurred_at,
+            message=None if event.success else "The provider reports this operation failed",
+            details={"success": event.success, "idempotency_key": event.idempotency_key},
+        )
+    )
+    outcome = from_event(event, amount=request.amount)
+    steps = await _move(session, request, outcome, source=source, at=event.occurred_at)
+    return Applied(request, steps)
+
+
+async def apply_snapshot(
+    session: AsyncSession, *, snapshot: PaymentSnapshot, source: str
+) -> Applied:
+    request = await repository.lock(session, reference=snapshot.reference)
+    if request is None:
+        return Applied(None, ())
+    request.provider_state = snapshot.state.value.upper()
+    outcome = from_snapshot(snapshot, amount=request.amount)
+    steps = await _move(session, request, outcome, source=source, at=utcnow())
+    return Applied(request, steps)
+
+
+async def apply_outcome(
+    session: AsyncSession,
+    *,
+    reference: str,
+    target: Status,
+    source: str,
+    failure: Failure | None = None,
+    redirect_url: str | None = None,
+    note: str | None = None,
+) -> Applied:
+    """Our own decisions: created at the provider, refused, cancelled by staff, ..."""
+    request = await repository.lock(session, reference=reference)
+    if request is None:
+        return Applied(None, ())
+    if redirect_url and not request.redirect_url:
+        request.redirect_url = redirect_url
+    steps = await _move(
+        session, request, Outcome(target), source=source, at=utcnow(), failure=failure, note=note
+    )
+    return Applied(request, steps)
+
+
+async def _move(
+    session: AsyncSession,
+    request: PaymentRequest,
+    outcome: Outcome,
+    *,
+    source: str,
+    at: datetime,
+    failure: Failure | None = None,
+    note: str | None = None,
+) -> tuple[Status, ...]:
+    if outcome.captured is not None and outcome.captured > request.captured_amount:
+        request.captured_amount = outcome.captured
+    if outcome.refunded is not None and outcome.refunded > request.refunded_amount:
+        request.refunded_amount = min(outcome.refunded, request.captured_amount)
+    steps = path(request.status_enum, outcome.target)
+    for step in steps:
+        await _enter(session, request, step, source=source, at=at, failure=failure, note=note)
+    await session.flush()
+    return tuple(steps)
+
+
+async def _enter(
+    session: AsyncSession,
+    request: PaymentRequest,
+    status: Status,
+    *,
+    source: str,
+    at: datetime,
+    failure: Failure | None,
+    note: str | None,
+) -> None:
+    previous = request.status
+    request.status = status.value
+    payload: dict[str, Any] = {
+        "reference": request.reference,
+        "status": status.value,
+        "from": previous,
+        "amount": request.amount,
+        "currency": request.currency,
+        "origin": request.origin,
+        "source": source,
+    }
+    if status is Status.failed and failure is not None:
+        request.failure_code = failure.code
+        request.failure_message = failure.message
+        payload["failure"] = failure.message
+    if status not in ACTIVE:
+        request.finished_at = at
+        request.next_poll_at = None
+        for link in request.invoice_links:
+            link.active = False
+    if status is Status.authorized:
+        await queue.enqueue(
+            session,
+            kind=CAPTURE_JOB,
+            payload={"reference": request.reference},
+            dedupe_key=f"capture:{request.reference}",
+            max_attempts=200,
+        )
+    if status is Status.paid:
+        if request.captured_amount < request.amount:
+            request.captured_amount = request.amount
+        payload["allocation"] = await _allocate(session, request)
+    session.add(
+        PaymentRequestEvent(
+            payment_request_id=request.id,
+            kind="state_changed",
+            source=source,
+            from_status=previous,
+            to_status=status.value,
+            occurred_at=at,
+            message=failure.message if failure and status is Status.failed else note,
+            details={"code": failure.code} if failure and failure.code else {},
+        )
+    )
+    await outbox.record(
+        session,
+        name=names.STATUS_EVENTS[status.value],
+        aggregate_type="payment_request",
+        aggregate_id=request.id,
+        customer_id=request.customer_id,
+        payload=payload,
+    )
+
+
+async def _allocate(session: AsyncSession, request: PaymentRequest) -> dict[str, Any]:
+    invoice_ids = [link.invoice_id for link in request.invoice_links]
+    result = await ledger.allocate_payment(
+        session,
+        payment_request_id=request.id,
+        customer_id=request.customer_id,
+        amount=Money(request.captured_amount, request.currency),
+        invoice_ids=invoice_ids,
+    )
+    if result.already_applied:
+        return {"already_applied": True}
+    touched = [a.invoice_id for a in result.allocations]
+    rows = await invoices_repo.many(session, touched)
+    balances = await ledger_repo.invoice_balances(session, rows)
+    for invoice in rows:
+        if balances[invoice.id].status.value == "paid":
+            await outbox.record(
+                session,
+                name=names.INVOICE_PAID,
+                aggregate_type="invoice",
+                aggregate_id=invoice.id,
+                customer_id=request.customer_id,
+                payload={"number": invoice.number, "payment_request": request.reference},
+            )
+    if result.credit is not None:
+        await outbox.record(
+            session,
+            name=names.CREDIT_CREATED,
+            aggregate_type="credit",
+            aggregate_id=result.credit.id,
+            customer_id=request.customer_id,
+            payload={"amount": result.credit.amount, "currency": result.credit.currency},
+        )
+    return {
+        "invoices": {str(a.invoice_id): a.amount for a in result.allocations},
+        "credit": result.credit.amount if result.credit else 0,
+    }

@@ -1,0 +1,74 @@
+"""Background work for payment requests: send, capture, and the poller (webhook safety net)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from payrequest.jobs.registry import JobRegistry
+from payrequest.kit.clock import utcnow
+from payrequest.payment_requests import repository, workflows
+from payrequest.payment_requests.apply import CAPTURE_JOB
+from payrequest.payment_requests.service import SEND_JOB
+from payrequest.providers.base import PaymentProvider, ProviderError
+
+POLL_JOB = "payment_request.poll"
+POLL_EVERY = timedelta(seconds=1)
+POLL_BATCH = 50
+
+log = logging.getLogger(__name__)
+
+
+def install(
+    registry: JobRegistry,
+    *,
+    sessions: async_sessionmaker[AsyncSession],
+    provider: PaymentProvider,
+    return_url: str | None = None,
+) -> None:
+    @registry.job(SEND_JOB, max_attempts=30, timeout=timedelta(seconds=90))
+    async def send(_session: AsyncSession, payload: dict[str, Any]) -> None:
+        await workflows.send(
+            sessions, provider, reference=str(payload["reference"]), return_url=return_url
+        )
+
+    # Never give up silently: ~200 attempts with backoff capped at minutes span days, and a
+    # dead capture stays visible on the operations page with a Retry button.
+    @registry.job(CAPTURE_JOB, max_attempts=200, timeout=timedelta(seconds=90))
+    async def capture(session: AsyncSession, payload: dict[str, Any]) -> None:
+        await workflows.capture(
+            sessions, provider, reference=str(payload["reference"]), apply_in=session
+        )
+
+    @registry.periodic(POLL_JOB, every=POLL_EVERY, timeout=timedelta(seconds=120))
+    async def poll_due(_session: AsyncSession, _payload: dict[str, Any]) -> None:
+        await poll_due_requests(sessions, provider)
+
+
+async def poll_due_requests(
+    sessions: async_sessionmaker[AsyncSession], provider: PaymentProvider
+) -> int:
+    """Poll every request whose turn has come; one failing request does not stop the rest."""
+    async with sessions() as session:
+        due = [
+            r.reference
+            for r in await repository.due_for_poll(session, now=utcnow(), limit=POLL_BATCH)
+        ]
+    for reference in due:
+        try:
+            await workflows.poll(sessions, provider, reference=reference)
+        except ProviderError as exc:
+            log.warning("poll of %s failed: %s", reference, exc)
+            await _postpone(sessions, reference)
+    return len(due)
+
+
+async def _postpone(sessions: async_sessionmaker[AsyncSession], reference: str) -> None:
+    async with sessions() as session, session.begin():
+        request = await repository.lock(session, reference=reference)
+        if request is not None and request.next_poll_at is not None:
+            request.poll_count += 1
+            request.next_poll_at = utcnow() + workflows.next_poll_delay(request.poll_count)

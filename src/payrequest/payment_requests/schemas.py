@@ -1,0 +1,22 @@
+"""Input for creating a payment request."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from payrequest.providers.base import UserFlow
+
+
+class NewPaymentRequest(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    customer_id: int
+    invoice_ids: Annotated[list[int], Field(min_length=1, max_length=200)]
+    phone: str | None = None  # as typed; None for a QR or link request
+    user_flow: UserFlow | None = None  # default: push with a phone, QR without
+    origin: Annotated[str, Field(pattern=r"^(staff|portal|bulk|api)$")] = "staff"
+    created_by_user_id: int | None = None
+    lifetime_minutes: Annotated[int | None, Field(ge=10, le=60 * 24 * 60)] = None
+    reference: Annotated[str | None, Field(pattern=r"^[a-zA-Z0-9-]{8,64}$")] = None

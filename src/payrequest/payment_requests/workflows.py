@@ -1,0 +1,236 @@
+"""Talking to the provider about one request: send, capture, cancel, poll.
+
+These own their transactions, because the provider is called *between* them: read what is
+needed in a short transaction, call the provider with no lock held, then apply the answer with
+the request locked (`apply`). Each step is idempotent; a crash between steps is repaired by the
+send/capture jobs and the poller, which call the same functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import selectinload
+
+from payrequest.errors import Conflict, NotFound
+from payrequest.invoices.models import Invoice
+from payrequest.kit.clock import utcnow
+from payrequest.kit.phone import Phone
+from payrequest.payment_requests import apply, references, repository
+from payrequest.payment_requests.models import PaymentRequest
+from payrequest.payment_requests.receipt import order_lines
+from payrequest.payment_requests.service import STANDARD_LIFETIME
+from payrequest.payment_requests.state import ACTIVE, Status
+from payrequest.providers.base import (
+    CreatePayment,
+    OutcomeUnknown,
+    PaymentNotFound,
+    PaymentProvider,
+    ProviderError,
+    UserFlow,
+)
+
+Sessions = async_sessionmaker[AsyncSession]
+# Refusals after which the request may well be authorized anyway (we lost a race).
+ALREADY_AUTHORIZED_CODES = frozenset({"6060", "6230"})
+MAX_POLL_INTERVAL = timedelta(seconds=60)
+
+
+@dataclass(frozen=True, slots=True)
+class SendPlan:
+    create: CreatePayment | None  # None: nothing to send (not `sending` any more)
+
+
+async def _plan_send(sessions: Sessions, reference: str, return_url: str | None) -> SendPlan:
+    async with sessions() as session:
+        request = await repository.by_reference(session, reference)
+        if request is None or request.status_enum is not Status.sending:
+            return SendPlan(None)
+        links = await repository.links(session, request.id)
+        planned = {link.invoice_id: link.planned_amount for link in links}
+        invoices = await _invoices_with_lines(session, list(planned))
+        long_living = request.expires_at - request.created_at > STANDARD_LIFETIME
+        return SendPlan(
+            CreatePayment(
+                reference=request.reference,
+                amount=request.amount_money,
+                description=request.description,
+                user_flow=UserFlow(request.user_flow),
+                idempotency_key=references.idempotency_key(request.reference, "create"),
+                phone_msisdn=Phone(request.phone, "").msisdn if request.phone else None,
+                expires_at=request.expires_at if long_living else None,
+                return_url=return_url,
+                order_lines=order_lines(invoices, planned),
+                metadata={"customer": str(request.customer_id)},
+            )
+        )
+
+
+async def _invoices_with_lines(session: AsyncSession, ids: list[int]) -> list[Invoice]:
+    stmt = (
+        select(Invoice)
+        .where(Invoice.id.in_(ids))
+        .options(selectinload(Invoice.lines))
+        .order_by(Invoice.due_date, Invoice.id)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def send(
+    sessions: Sessions,
+    provider: PaymentProvider,
+    *,
+    reference: str,
+    return_url: str | None = None,
+) -> None:
+    """Create the payment at the provider. Raises OutcomeUnknown to be tried again later."""
+    plan = await _plan_send(sessions, reference, return_url)
+    if plan.create is None:
+        return
+    try:
+        created = await provider.create_payment(plan.create)
+    except OutcomeUnknown:
+        raise
+    except ProviderError as exc:
+        if exc.retryable:
+            raise
+        async with sessions() as session, session.begin():
+            await apply.apply_outcome(
+                session,
+                reference=reference,
+                target=Status.failed,
+                source="system",
+                failure=apply.Failure(exc.code, exc.message),
+            )
+        return
+    async with sessions() as session, session.begin():
+        await apply.apply_outcome(
+            session,
+            reference=reference,
+            target=Status.pending,
+            source="system",
+            redirect_url=created.redirect_url,
+        )
+
+
+async def capture(
+    sessions: Sessions,
+    provider: PaymentProvider,
+    *,
+    reference: str,
+    apply_in: AsyncSession | None = None,
+) -> None:
+    """Capture the whole amount of an authorized request (idempotency key from the reference).
+
+    Retryable failures raise, so the job tries again with the same key; a refusal marks the
+    request failed and tells staff. `apply_in` lets a job apply in its own transaction.
+    """
+    async with sessions() as session:
+        request = await repository.by_reference(session, reference)
+        if request is None or request.status_enum is not Status.authorized:
+            return
+        amount = request.amount_money
+    try:
+        snapshot = await provider.capture(
+            reference, amount, idempotency_key=references.idempotency_key(reference, "capture")
+        )
+    except ProviderError as exc:
+        if exc.retryable:
+            raise
+        snapshot = None
+        failure = apply.Failure(exc.code, f"Capture refused: {exc.message}")
+    async with _transaction(sessions, apply_in) as session:
+        if snapshot is not None:
+            await apply.apply_snapshot(session, snapshot=snapshot, source="system")
+        else:
+            await apply.apply_outcome(
+                session,
+                reference=reference,
+                target=Status.failed,
+                source="system",
+                failure=failure,
+            )
+
+
+async def cancel(
+    sessions: Sessions, provider: PaymentProvider, *, request_id: int, user_id: int | None
+) -> PaymentRequest:
+    """Staff or the customer withdraws a pending request."""
+    async with sessions() as session:
+        request = await repository.get(session, request_id)
+        if request is None:
+            raise NotFound("No such payment request")
+        if request.status_enum not in (Status.sending, Status.pending):
+            raise Conflict("Only a request that is waiting for the customer can be cancelled")
+        reference = request.reference
+    try:
+        snapshot = await provider.cancel(
+            reference, idempotency_key=references.idempotency_key(reference, "cancel")
+        )
+    except PaymentNotFound:
+        snapshot = None  # never reached the provider: cancelling is ours alone
+    except ProviderError as exc:
+        if exc.code in ALREADY_AUTHORIZED_CODES:
+            raise Conflict(
+                "The customer approved just now; the payment will be captured instead"
+            ) from exc
+        raise
+    async with sessions() as session, session.begin():
+        if snapshot is not None:
+            result = await apply.apply_snapshot(session, snapshot=snapshot, source="user")
+        else:
+            result = await apply.apply_outcome(
+                session,
+                reference=reference,
+                target=Status.cancelled,
+                source="user",
+                note=f"Cancelled by user {user_id}" if user_id else "Cancelled",
+            )
+        assert result.request is not None
+        return result.request
+
+
+async def poll(
+    sessions: Sessions,
+    provider: PaymentProvider,
+    *,
+    reference: str,
+    apply_in: AsyncSession | None = None,
+) -> None:
+    """Ask the provider where the payment stands and apply it (the webhook safety net)."""
+    try:
+        snapshot = await provider.get_payment(reference)
+    except PaymentNotFound:
+        snapshot = None
+    async with _transaction(sessions, apply_in) as session:
+        if snapshot is not None:
+            result = await apply.apply_snapshot(session, snapshot=snapshot, source="poll")
+            request = result.request
+        else:
+            request = await repository.lock(session, reference=reference)
+        if request is not None and request.status_enum in ACTIVE:
+            request.poll_count += 1
+            request.next_poll_at = utcnow() + next_poll_delay(request.poll_count)
+
+
+def next_poll_delay(poll_count: int) -> timedelta:
+    """2 s, 2 s, 2 s, then doubling up to a minute (Vipps' guideline: 5 s, then every 2 s)."""
+    seconds = 2.0 * (2 ** max(0, poll_count - 3))
+    return min(timedelta(seconds=seconds), MAX_POLL_INTERVAL)
+
+
+@asynccontextmanager
+async def _transaction(
+    sessions: Sessions, given: AsyncSession | None
+) -> AsyncIterator[AsyncSession]:
+    """The caller's transaction if given (a job's), else a new one."""
+    if given is not None:
+        yield given
+        return
+    async with sessions() as session, session.begin():
+        yield session

@@ -1,0 +1,206 @@
+"""The neutral provider interface: what the payment flow needs from Vipps MobilePay, Stripe, ..."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol, runtime_checkable
+
+from payrequest.kit.money import Money
+
+
+class ProviderState(StrEnum):
+    """Where the payment stands at the provider."""
+
+    created = "created"  # waiting for the customer
+    authorized = "authorized"  # approved; money reserved (captured/refunded move amounts only)
+    aborted = "aborted"  # the customer said no
+    expired = "expired"  # nobody approved in time
+    terminated = "terminated"  # we cancelled before approval
+
+
+class EventName(StrEnum):
+    """What happened to a payment, as one provider event."""
+
+    created = "created"
+    authorized = "authorized"
+    aborted = "aborted"
+    expired = "expired"
+    terminated = "terminated"
+    cancelled = "cancelled"  # what was left of an authorization was released
+    captured = "captured"
+    refunded = "refunded"
+
+
+class UserFlow(StrEnum):
+    push = "push"  # a push message to the phone number
+    qr = "qr"  # a QR code to scan
+    redirect = "redirect"  # a link that opens the app or a landing page
+
+
+@dataclass(frozen=True, slots=True)
+class OrderLine:
+    """One receipt line, amounts in minor units of the payment's currency."""
+
+    line_id: str
+    name: str
+    quantity: str  # decimal string, e.g. "1.5"
+    unit_price: int  # excluding VAT
+    total: int  # including VAT
+    total_excluding_tax: int
+    tax_amount: int
+    tax_rate_bp: int  # 2500 = 25 %
+
+
+@dataclass(frozen=True, slots=True)
+class CreatePayment:
+    reference: str
+    amount: Money
+    description: str
+    user_flow: UserFlow
+    idempotency_key: str
+    phone_msisdn: str | None = None
+    expires_at: datetime | None = None  # None: the provider's standard lifetime
+    return_url: str | None = None
+    order_lines: Sequence[OrderLine] = ()
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedPayment:
+    reference: str
+    redirect_url: str | None  # app/landing link, or QR image/target for the QR flow
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentSnapshot:
+    """The provider's current view of one payment (what a poll returns)."""
+
+    reference: str
+    state: ProviderState
+    amount: Money
+    authorized: int
+    captured: int
+    cancelled: int
+    refunded: int
+    psp_reference: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderEvent:
+    """One thing that happened (a webhook, or an entry of the event log)."""
+
+    reference: str
+    name: EventName
+    psp_reference: str
+    amount: Money
+    occurred_at: datetime
+    success: bool
+    idempotency_key: str | None = None
+    merchant_id: str | None = None  # Vipps: the MSN
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    push: bool = True
+    qr: bool = True
+    redirect: bool = True
+    long_living: bool = False
+    max_lifetime_minutes: int = 10
+    refunds: bool = True
+
+
+class ProviderError(Exception):
+    """The provider refused or failed. `code` is the provider's own error code, if any."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        trace_id: str | None = None,
+        retryable: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.code = code
+        self.trace_id = trace_id
+        self.retryable = retryable
+
+    def __str__(self) -> str:
+        parts = [self.message]
+        if self.code:
+            parts.append(f"code {self.code}")
+        if self.status:
+            parts.append(f"HTTP {self.status}")
+        if self.trace_id:
+            parts.append(f"trace {self.trace_id}")
+        return " · ".join(parts)
+
+
+class PaymentNotFound(ProviderError):
+    """The provider has no payment with this reference."""
+
+
+class OutcomeUnknown(ProviderError):
+    """We could not learn whether the call took effect (timeout, broken connection)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=True)
+
+
+class WebhookRejected(Exception):
+    """A webhook that failed authentication or could not be read. Never applied."""
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookEndpoint:
+    endpoint_id: str
+    url: str
+
+
+@runtime_checkable
+class PaymentProvider(Protocol):
+    name: str
+    merchant_id: str  # the sales unit / account at the provider (Vipps: the MSN)
+    capabilities: Capabilities
+
+    async def create_payment(self, request: CreatePayment) -> CreatedPayment: ...
+
+    async def get_payment(self, reference: str) -> PaymentSnapshot: ...
+
+    async def get_events(self, reference: str) -> list[ProviderEvent]: ...
+
+    async def capture(
+        self, reference: str, amount: Money, *, idempotency_key: str
+    ) -> PaymentSnapshot: ...
+
+    async def cancel(self, reference: str, *, idempotency_key: str) -> PaymentSnapshot: ...
+
+    async def refund(
+        self, reference: str, amount: Money, *, idempotency_key: str
+    ) -> PaymentSnapshot: ...
+
+    def parse_webhook(
+        self, body: bytes, headers: Mapping[str, str], *, secrets: Sequence[str]
+    ) -> ProviderEvent:
+        """Authenticate and read one webhook; raise WebhookRejected if it is not genuine."""
+        ...
+
+    def read_event(self, body: bytes) -> ProviderEvent:
+        """Read a webhook body that was authenticated before (a stored inbox row)."""
+        ...
+
+    async def list_webhooks(self) -> list[WebhookEndpoint]: ...
+
+    async def register_webhook(self, url: str) -> tuple[str, str]:
+        """Register `url` for every payment event; returns (endpoint id, signing secret)."""
+        ...
+
+    async def delete_webhook(self, endpoint_id: str) -> None: ...
+
+    async def close(self) -> None: ...

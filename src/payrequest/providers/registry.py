@@ -1,0 +1,70 @@
+"""Build the configured payment provider from settings."""
+
+from __future__ import annotations
+
+import httpx
+
+from payrequest.config import ProviderMode, Settings
+from payrequest.providers.base import PaymentProvider
+from payrequest.providers.vipps.client import Credentials, RetryPolicy, VippsClient
+from payrequest.providers.vipps.provider import VippsProvider, capabilities_for
+
+VIPPS_BASE_URLS = {
+    ProviderMode.production: "https://api.vipps.no",
+    ProviderMode.test: "https://apitest.vipps.no",
+}
+SANDBOX_PATH = "/sandbox/vipps"
+WEBHOOK_PATH = "/webhooks/vipps"
+
+
+def vipps_base_url(settings: Settings) -> str:
+    if settings.vipps.base_url:
+        return settings.vipps.base_url.rstrip("/")
+    if settings.provider_mode is ProviderMode.sandbox:
+        return settings.public_url + SANDBOX_PATH
+    return VIPPS_BASE_URLS[settings.provider_mode]
+
+
+def webhook_url(settings: Settings) -> str:
+    """The public URL Vipps MobilePay calls, and signs, for our webhooks."""
+    return settings.public_url + WEBHOOK_PATH
+
+
+def vipps_credentials(settings: Settings) -> Credentials:
+    vipps = settings.vipps
+    return Credentials(
+        client_id=vipps.client_id or "",
+        client_secret=vipps.client_secret.get_secret_value() if vipps.client_secret else "",
+        subscription_key=(
+            vipps.subscription_key.get_secret_value() if vipps.subscription_key else ""
+        ),
+        merchant_serial_number=vipps.merchant_serial_number or "",
+    )
+
+
+def build_vipps(
+    settings: Settings,
+    *,
+    version: str,
+    transport: httpx.AsyncBaseTransport | None = None,
+    retry: RetryPolicy | None = None,
+) -> VippsProvider:
+    client = VippsClient(
+        base_url=vipps_base_url(settings),
+        credentials=vipps_credentials(settings),
+        system_version=version,
+        timeout=settings.vipps.timeout_seconds,
+        retry=retry,
+        transport=transport,
+    )
+    return VippsProvider(
+        client,
+        webhook_url=webhook_url(settings),
+        capabilities=capabilities_for(
+            settings.vipps.market, long_living=settings.vipps.long_living_approved
+        ),
+    )
+
+
+def build_provider(settings: Settings, *, version: str) -> PaymentProvider:
+    return build_vipps(settings, version=version)

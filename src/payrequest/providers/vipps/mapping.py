@@ -1,0 +1,65 @@
+"""Vipps MobilePay names <-> neutral names. Tables, not if-chains."""
+
+from __future__ import annotations
+
+from payrequest.providers.base import EventName, ProviderState, UserFlow
+
+STATE_FROM_WIRE: dict[str, ProviderState] = {
+    "CREATED": ProviderState.created,
+    "AUTHORIZED": ProviderState.authorized,
+    "ABORTED": ProviderState.aborted,
+    "EXPIRED": ProviderState.expired,
+    "TERMINATED": ProviderState.terminated,
+}
+
+EVENT_FROM_WIRE: dict[str, EventName] = {
+    "CREATED": EventName.created,
+    "AUTHORIZED": EventName.authorized,
+    "ABORTED": EventName.aborted,
+    "EXPIRED": EventName.expired,
+    "TERMINATED": EventName.terminated,
+    "CANCELLED": EventName.cancelled,
+    "CAPTURED": EventName.captured,
+    "REFUNDED": EventName.refunded,
+}
+
+USER_FLOW_TO_WIRE: dict[UserFlow, str] = {
+    UserFlow.push: "PUSH_MESSAGE",
+    UserFlow.qr: "QR",
+    UserFlow.redirect: "WEB_REDIRECT",
+}
+
+# Every ePayment webhook event; note the plural "epayments".
+WEBHOOK_EVENTS: tuple[str, ...] = tuple(
+    f"epayments.payment.{name}.v1"
+    for name in (
+        "created",
+        "authorized",
+        "aborted",
+        "expired",
+        "terminated",
+        "cancelled",
+        "captured",
+        "refunded",
+    )
+)
+
+# ErrorCodes after which a retry with the same key can succeed (API-FACTS §8.2).
+RETRYABLE_CODES = frozenset({"6160", "6280", "3010"})
+RETRYABLE_STATUSES = frozenset({408, 423, 429, 500, 502, 503, 504})
+
+# Human explanations for the refusals staff will actually see.
+STAFF_MESSAGES: dict[str, str] = {
+    "7010": "This phone number has no Vipps/MobilePay user who can pay businesses.",
+    "4070": "The phone number is not valid for Vipps/MobilePay.",
+    "5080": "Push requests are not enabled for this sales unit; use a QR code or link.",
+    "5040": "The currency does not match the Vipps/MobilePay sales unit's country.",
+    "5050": "Long-living requests are not enabled for this sales unit.",
+    "6010": "The amount is below the minimum Vipps/MobilePay accepts.",
+    "4150": "A payment with this reference already exists at Vipps/MobilePay.",
+    "5070": "Vipps/MobilePay could not create this payment.",
+    "6070": "The authorization was cancelled before capture.",
+    "6100": "The capture deadline has passed.",
+    "6200": "The payment is no longer in a state that can be captured.",
+    "6260": "The customer's bank released the reserved money; ask for a new payment.",
+}

@@ -1,0 +1,186 @@
+"""VippsProvider: the neutral PaymentProvider on top of the ePayment and Webhooks APIs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from payrequest.kit.clock import utcnow
+from payrequest.kit.money import Money
+from payrequest.providers.base import (
+    Capabilities,
+    CreatedPayment,
+    CreatePayment,
+    OutcomeUnknown,
+    PaymentNotFound,
+    PaymentSnapshot,
+    ProviderError,
+    ProviderEvent,
+    WebhookEndpoint,
+    WebhookRejected,
+)
+from payrequest.providers.vipps import signature, wire
+from payrequest.providers.vipps.client import VippsClient
+from payrequest.providers.vipps.mapping import STAFF_MESSAGES, WEBHOOK_EVENTS
+
+PAYMENTS = "/epayment/v1/payments"
+WEBHOOKS = "/webhooks/v1/webhooks"
+NORWAY_MAX_MINUTES = 24 * 60
+MAX_MINUTES = 60 * 24 * 60
+
+
+def capabilities_for(market: str, *, long_living: bool) -> Capabilities:
+    if not long_living:
+        return Capabilities(long_living=False, max_lifetime_minutes=10)
+    limit = NORWAY_MAX_MINUTES if market == "NO" else MAX_MINUTES
+    return Capabilities(long_living=True, max_lifetime_minutes=limit)
+
+
+class VippsProvider:
+    name = "vipps"
+
+    def __init__(
+        self,
+        client: VippsClient,
+        *,
+        webhook_url: str,
+        capabilities: Capabilities,
+        check_webhook_date: bool = True,
+    ) -> None:
+        self.client = client
+        self.merchant_id = client.credentials.merchant_serial_number
+        self.webhook_url = webhook_url
+        self.capabilities = capabilities
+        self.check_webhook_date = check_webhook_date
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    async def create_payment(self, request: CreatePayment) -> CreatedPayment:
+        """Create once. A lost answer is resolved by GET, then a retry with the same key."""
+        body = wire.create_body(request)
+        for _ in range(2):
+            try:
+                response = await self.client.call(
+                    "POST", PAYMENTS, json=body, idempotency_key=request.idempotency_key
+                )
+            except ProviderError as exc:
+                if not exc.retryable:
+                    raise
+                existing = await self._existing(request.reference)
+                if existing is not None:
+                    return existing
+                continue  # not there: safe to send again with the same Idempotency-Key
+            if response.status_code in (200, 201):
+                data = response.json()
+                return CreatedPayment(str(data["reference"]), data.get("redirectUrl"))
+            raise _staff_readable(wire.problem(response))
+        raise OutcomeUnknown(f"create {request.reference}: provider did not answer")
+
+    async def _existing(self, reference: str) -> CreatedPayment | None:
+        try:
+            response = await self.client.call("GET", f"{PAYMENTS}/{reference}")
+        except ProviderError:
+            raise OutcomeUnknown(f"create {reference}: outcome unknown") from None
+        if response.status_code == 200:
+            return CreatedPayment(reference, response.json().get("redirectUrl"))
+        error = wire.problem(response)
+        if isinstance(error, PaymentNotFound):
+            return None
+        raise OutcomeUnknown(f"create {reference}: outcome unknown ({error})")
+
+    async def get_payment(self, reference: str) -> PaymentSnapshot:
+        response = await self.client.call("GET", f"{PAYMENTS}/{reference}")
+        if response.status_code != 200:
+            raise wire.problem(response)
+        return wire.parse_payment(response.json())
+
+    async def get_events(self, reference: str) -> list[ProviderEvent]:
+        response = await self.client.call("GET", f"{PAYMENTS}/{reference}/events")
+        if response.status_code != 200:
+            raise wire.problem(response)
+        return [wire.parse_event(item) for item in response.json()]
+
+    async def _modify(
+        self, reference: str, operation: str, body: dict[str, Any], idempotency_key: str
+    ) -> PaymentSnapshot:
+        response = await self.client.call(
+            "POST",
+            f"{PAYMENTS}/{reference}/{operation}",
+            json=body,
+            idempotency_key=idempotency_key,
+        )
+        if response.status_code != 200:
+            raise _staff_readable(wire.problem(response))
+        return await self.get_payment(reference)
+
+    async def capture(
+        self, reference: str, amount: Money, *, idempotency_key: str
+    ) -> PaymentSnapshot:
+        body = {"modificationAmount": wire.amount_to_wire(amount)}
+        return await self._modify(reference, "capture", body, idempotency_key)
+
+    async def cancel(self, reference: str, *, idempotency_key: str) -> PaymentSnapshot:
+        body = {"cancelTransactionOnly": True}  # never release an authorization by accident
+        return await self._modify(reference, "cancel", body, idempotency_key)
+
+    async def refund(
+        self, reference: str, amount: Money, *, idempotency_key: str
+    ) -> PaymentSnapshot:
+        body = {"modificationAmount": wire.amount_to_wire(amount)}
+        return await self._modify(reference, "refund", body, idempotency_key)
+
+    def parse_webhook(
+        self, body: bytes, headers: Mapping[str, str], *, secrets: Sequence[str]
+    ) -> ProviderEvent:
+        signature.verify(
+            body=body,
+            headers=headers,
+            url=self.webhook_url,
+            secrets=secrets,
+            now=utcnow() if self.check_webhook_date else None,
+        )
+        return self.read_event(body)
+
+    def read_event(self, body: bytes) -> ProviderEvent:
+        try:
+            return wire.parse_event(json.loads(body))
+        except (ValueError, KeyError, TypeError, ProviderError) as exc:
+            raise WebhookRejected(f"unreadable webhook body: {exc}") from exc
+
+    # --- Webhook registrations (setup, not per payment) -----------------------------------
+
+    async def list_webhooks(self) -> list[WebhookEndpoint]:
+        response = await self.client.call("GET", WEBHOOKS)
+        if response.status_code != 200:
+            raise wire.problem(response)
+        hooks = response.json().get("webhooks") or []
+        return [
+            WebhookEndpoint(str(hook["id"]), str(hook["url"]))
+            for hook in hooks
+            if isinstance(hook, dict) and "id" in hook and "url" in hook
+        ]
+
+    async def register_webhook(self, url: str) -> tuple[str, str]:
+        """Register `url` for every ePayment event; returns (id, secret)."""
+        response = await self.client.call(
+            "POST", WEBHOOKS, json={"url": url, "events": list(WEBHOOK_EVENTS)}
+        )
+        if response.status_code not in (200, 201):
+            raise wire.problem(response)
+        data = response.json()
+        return str(data["id"]), str(data["secret"])
+
+    async def delete_webhook(self, webhook_id: str) -> None:
+        response = await self.client.call("DELETE", f"{WEBHOOKS}/{webhook_id}")
+        if response.status_code not in (200, 204, 404):
+            raise wire.problem(response)
+
+
+def _staff_readable(error: ProviderError) -> ProviderError:
+    """Swap the provider's title for a sentence staff can act on, keeping code and trace."""
+    known = STAFF_MESSAGES.get(error.code or "")
+    if known:
+        error.message = known
+    return error

@@ -1,0 +1,95 @@
+"""Everything a payrequest process needs, built once from settings: database, provider,
+job registry and worker. Shared by the web app (`app.py`), `payrequest worker` and the CLI."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from payrequest import __version__
+from payrequest.config import Settings, secret_key
+from payrequest.db.session import create_engine, session_factory
+from payrequest.inbound import jobs as inbound_jobs
+from payrequest.inbound import registrations
+from payrequest.jobs.registry import JobRegistry
+from payrequest.jobs.runner import Worker
+from payrequest.kit.crypto import SecretBox
+from payrequest.payment_requests import jobs as payment_jobs
+from payrequest.payment_requests.service import Lifetime
+from payrequest.providers.base import PaymentProvider
+from payrequest.providers.registry import build_provider, webhook_url
+
+WORKER_LEASE = timedelta(seconds=150)
+SECRETS_TTL = 5.0  # seconds a process trusts its cached list of webhook secrets
+
+
+@dataclass
+class WebhookSecrets:
+    """The provider's webhook secrets, decrypted, cached briefly (one query per few seconds)."""
+
+    box: SecretBox
+    provider_name: str
+    _values: list[str] = field(default_factory=list)
+    _loaded_at: float = float("-inf")
+
+    async def get(self, session: AsyncSession) -> list[str]:
+        if time.monotonic() - self._loaded_at > SECRETS_TTL:
+            self._values = await registrations.secrets(
+                session, provider=self.provider_name, box=self.box
+            )
+            self._loaded_at = time.monotonic()
+        return self._values
+
+    def forget(self) -> None:
+        self._loaded_at = float("-inf")
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    provider: PaymentProvider
+    box: SecretBox
+    webhook_secrets: WebhookSecrets
+    registry: JobRegistry
+    lifetime: Lifetime
+
+    @property
+    def webhook_url(self) -> str:
+        return webhook_url(self.settings)
+
+    def worker(self, **options: object) -> Worker:
+        return Worker(self.sessions, self.registry, lease=WORKER_LEASE, **options)  # type: ignore[arg-type]
+
+    async def close(self) -> None:
+        await self.provider.close()
+        await self.engine.dispose()
+
+
+def build_runtime(settings: Settings, *, provider: PaymentProvider | None = None) -> Runtime:
+    engine = create_engine(settings.database_url)
+    sessions = session_factory(engine)
+    provider = provider or build_provider(settings, version=__version__)
+    box = SecretBox(secret_key(settings))
+    registry = JobRegistry()
+    payment_jobs.install(
+        registry,
+        sessions=sessions,
+        provider=provider,
+        return_url=f"{settings.public_url}/portal/returned",
+    )
+    inbound_jobs.install(registry, provider=provider)
+    return Runtime(
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        provider=provider,
+        box=box,
+        webhook_secrets=WebhookSecrets(box, provider.name),
+        registry=registry,
+        lifetime=Lifetime(settings.vipps.default_lifetime_minutes, provider.capabilities),
+    )

@@ -68,16 +68,21 @@ async def claim(
     if limit <= 0 or not kinds:
         return []
     due = _due(due_before or now, now)
+    # A materialized CTE runs the locking SELECT exactly once. As `id IN (subquery)`, PostgreSQL
+    # may plan a semi join that re-runs the LIMIT ... SKIP LOCKED subquery per row and so
+    # claims far more than `limit` rows.
     candidates = (
         select(Job.id)
         .where(due, Job.kind.in_(kinds))
         .order_by(Job.run_at, Job.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
+        .cte("candidates")
+        .prefix_with("MATERIALIZED")
     )
     statement = (
         update(Job)
-        .where(Job.id.in_(candidates), due)
+        .where(Job.id == candidates.c.id, due)
         .values(
             status="running",
             locked_by=worker_id,
@@ -88,7 +93,7 @@ async def claim(
         .returning(Job.id, Job.kind, Job.payload, Job.attempts, Job.max_attempts, Job.run_at)
         .execution_options(synchronize_session=False)
     )
-    rows = (await session.execute(statement)).tuples().all()
+    rows = (await session.execute(statement)).all()
     claimed = [Claimed(*row) for row in rows]
     return sorted(claimed, key=lambda job: (job.run_at, job.id))
 

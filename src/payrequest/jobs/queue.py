@@ -117,7 +117,7 @@ async def count_by_status(session: AsyncSession) -> dict[str, int]:
     """{"queued": n, "running": n, "done": n, "dead": n}, every status present."""
     rows = await session.execute(select(Job.status, func.count()).group_by(Job.status))
     counts = dict.fromkeys(JOB_STATUSES, 0)
-    counts.update({status: count for status, count in rows.tuples()})
+    counts.update({status: count for status, count in rows.all()})
     return counts
 
 

@@ -15,6 +15,7 @@ from payrequest.db.session import create_engine, session_factory
 from payrequest.jobs import leases, queue
 from payrequest.jobs.context import current_job
 from payrequest.jobs.models import Job
+from payrequest.jobs.process import running
 from payrequest.jobs.registry import JobRegistry
 from payrequest.jobs.runner import Worker
 from payrequest.kit.clock import utcnow
@@ -297,3 +298,20 @@ async def test_stop_after_grace_cancels_and_gives_the_job_back(sessions: Session
     job = await load(sessions, job_id)
     assert (job.status, job.attempts, job.locked_by, job.locked_until) == ("queued", 0, None, None)
     assert await count_jobs(sessions, kind="marker") == 0
+
+
+async def test_running_hosts_a_worker_for_a_block(sessions: Sessions) -> None:
+    """As in the web app's lifespan; leaving the block at once must not hang."""
+    ran: list[tuple[int, str]] = []
+    worker = Worker(sessions, noting_registry(ran), poll_interval=timedelta(seconds=30))
+    async with asyncio.timeout(2):
+        async with running(worker):
+            pass
+    assert worker.in_flight == 0
+
+    worker = Worker(sessions, noting_registry(ran), poll_interval=timedelta(seconds=30))
+    async with asyncio.timeout(2), running(worker, grace=1):
+        job_id = await add(sessions, FakeClock(utcnow()), "note")
+        worker.notify()
+        await _wait_for(lambda: [job for job, _ in ran] == [job_id])
+    assert (await load(sessions, job_id)).status == "done"

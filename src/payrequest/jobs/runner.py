@@ -118,10 +118,13 @@ class Worker:
         return len(self._tasks)
 
     async def run(self) -> None:
-        """Claim and run jobs until `stop()`; survives database outages by retrying."""
+        """Claim and run jobs until `stop()`; survives database outages by retrying.
+
+        A stopped worker stays stopped (a `stop()` before `run()` makes `run()` return at once);
+        build a new one to start again."""
         if self._running:
             raise RuntimeError("this worker is already running")
-        self._running, self._stopping = True, False
+        self._running = True
         self._stopped.clear()
         follower = asyncio.create_task(self._follow_wakeups()) if self._wakeups else None
         try:

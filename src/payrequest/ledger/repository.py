@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from payrequest.invoices.models import Invoice
 from payrequest.invoices.status import InvoiceBalance
-from payrequest.ledger.models import Allocation, Credit
+from payrequest.ledger.models import Allocation, Credit, Refund
 
 
 async def allocated_by_invoice(session: AsyncSession, invoice_ids: Sequence[int]) -> dict[int, int]:
@@ -56,16 +56,26 @@ async def open_by_currency(session: AsyncSession, customer_id: int) -> dict[str,
 
 
 async def credit_by_currency(session: AsyncSession, customer_id: int) -> dict[str, int]:
-    """Credit still available: credits minus what has been applied from them, per currency."""
+    """Credit still available per currency: credits minus what was applied or refunded."""
     used = (
         select(Allocation.credit_id, func.sum(Allocation.amount).label("used"))
         .where(Allocation.credit_id.is_not(None))
         .group_by(Allocation.credit_id)
         .subquery()
     )
+    refunded = (
+        select(Refund.credit_id, func.sum(Refund.credit_amount).label("refunded"))
+        .where(Refund.credit_id.is_not(None), Refund.status != "failed")
+        .group_by(Refund.credit_id)
+        .subquery()
+    )
+    remaining = (
+        Credit.amount - func.coalesce(used.c.used, 0) - func.coalesce(refunded.c.refunded, 0)
+    )
     stmt = (
-        select(Credit.currency, func.sum(Credit.amount - func.coalesce(used.c.used, 0)))
+        select(Credit.currency, func.sum(remaining))
         .outerjoin(used, used.c.credit_id == Credit.id)
+        .outerjoin(refunded, refunded.c.credit_id == Credit.id)
         .where(Credit.customer_id == customer_id)
         .group_by(Credit.currency)
     )
@@ -86,3 +96,31 @@ async def allocations_for_request(
 async def credit_for_request(session: AsyncSession, payment_request_id: int) -> Credit | None:
     stmt = select(Credit).where(Credit.payment_request_id == payment_request_id)
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def credit_available(session: AsyncSession, credit_id: int) -> int:
+    """A credit's amount minus what was applied to invoices and what was refunded (or is
+    being refunded) from it."""
+    credit = await session.get(Credit, credit_id)
+    if credit is None:
+        return 0
+    applied = (
+        await session.execute(
+            select(func.coalesce(func.sum(Allocation.amount), 0)).where(
+                Allocation.credit_id == credit_id
+            )
+        )
+    ).scalar_one()
+    refunded = (
+        await session.execute(
+            select(func.coalesce(func.sum(Refund.credit_amount), 0)).where(
+                Refund.credit_id == credit_id, Refund.status != "failed"
+            )
+        )
+    ).scalar_one()
+    return int(credit.amount - applied - refunded)
+
+
+async def refunds_for_request(session: AsyncSession, payment_request_id: int) -> list[Refund]:
+    stmt = select(Refund).where(Refund.payment_request_id == payment_request_id).order_by(Refund.id)
+    return list((await session.execute(stmt)).scalars())

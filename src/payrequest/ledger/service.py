@@ -14,7 +14,7 @@ from payrequest.invoices.models import Invoice
 from payrequest.kit.money import Money
 from payrequest.ledger import repository
 from payrequest.ledger.allocation import OpenInvoice, plan_allocation
-from payrequest.ledger.models import Allocation, Credit
+from payrequest.ledger.models import Allocation, Credit, Refund
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,3 +110,51 @@ async def void_invoice(session: AsyncSession, *, invoice_id: int) -> Invoice:
         raise NotFound("No such invoice")
     allocated = (await repository.allocated_by_invoice(session, [invoice_id])).get(invoice_id, 0)
     return await invoice_service.void_invoice(session, invoice_id=invoice_id, allocated=allocated)
+
+
+async def plan_refund(
+    session: AsyncSession, *, payment_request_id: int, amount: int
+) -> tuple[int | None, int]:
+    """Where a refund of a paid request comes from: (credit id, part from credit).
+
+    The request's own overpayment credit is refunded first; the rest reverses allocations.
+    """
+    credit = await repository.credit_for_request(session, payment_request_id)
+    if credit is None:
+        return None, 0
+    available = await repository.credit_available(session, credit.id)
+    return credit.id, min(max(available, 0), amount)
+
+
+async def reverse_allocations(session: AsyncSession, *, refund: Refund) -> list[Allocation]:
+    """Undo what a succeeded refund took back from invoices: negative rows, newest due first."""
+    to_reverse = refund.amount - refund.credit_amount
+    if to_reverse <= 0:
+        return []
+    allocations = await repository.allocations_for_request(session, refund.payment_request_id)
+    net: dict[int, int] = {}
+    for allocation in allocations:
+        net[allocation.invoice_id] = net.get(allocation.invoice_id, 0) + allocation.amount
+    rows = await invoices.many(session, list(net))
+    reversals: list[Allocation] = []
+    for invoice in sorted(rows, key=lambda i: (i.due_date, i.id), reverse=True):
+        if to_reverse == 0:
+            break
+        part = min(net[invoice.id], to_reverse)
+        if part <= 0:
+            continue
+        reversals.append(
+            Allocation(
+                invoice_id=invoice.id,
+                currency=refund.currency,
+                amount=-part,
+                payment_request_id=refund.payment_request_id,
+                refund_id=refund.id,
+            )
+        )
+        to_reverse -= part
+    if to_reverse:
+        raise ValidationFailed("The refund is larger than what this payment paid")
+    session.add_all(reversals)
+    await session.flush()
+    return reversals

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from payrequest.jobs.registry import JobRegistry
 from payrequest.kit.clock import utcnow
-from payrequest.payment_requests import repository, workflows
+from payrequest.payment_requests import refunds, repository, workflows
 from payrequest.payment_requests.apply import CAPTURE_JOB
 from payrequest.payment_requests.service import SEND_JOB
 from payrequest.providers.base import PaymentProvider, ProviderError
@@ -29,7 +29,7 @@ def install(
     provider: PaymentProvider,
     return_url: str | None = None,
 ) -> None:
-    @registry.job(SEND_JOB, max_attempts=30, timeout=timedelta(seconds=90))
+    @registry.job(SEND_JOB, max_attempts=30, timeout=timedelta(seconds=60))
     async def send(_session: AsyncSession, payload: dict[str, Any]) -> None:
         await workflows.send(
             sessions, provider, reference=str(payload["reference"]), return_url=return_url
@@ -37,13 +37,15 @@ def install(
 
     # Never give up silently: ~200 attempts with backoff capped at minutes span days, and a
     # dead capture stays visible on the operations page with a Retry button.
-    @registry.job(CAPTURE_JOB, max_attempts=200, timeout=timedelta(seconds=90))
+    @registry.job(CAPTURE_JOB, max_attempts=200, timeout=timedelta(seconds=60))
     async def capture(session: AsyncSession, payload: dict[str, Any]) -> None:
         await workflows.capture(
             sessions, provider, reference=str(payload["reference"]), apply_in=session
         )
 
-    @registry.periodic(POLL_JOB, every=POLL_EVERY, timeout=timedelta(seconds=120))
+    refunds.install(registry, sessions=sessions, provider=provider)
+
+    @registry.periodic(POLL_JOB, every=POLL_EVERY, timeout=timedelta(seconds=60))
     async def poll_due(_session: AsyncSession, _payload: dict[str, Any]) -> None:
         await poll_due_requests(sessions, provider)
 

@@ -128,7 +128,9 @@ async def _wait_for_webhook(runtime: Runtime, reference: str, wait: float) -> bo
                 .all()
             )
         if found:
-            console.print(f"[green]✓[/green] webhook round trip: received {', '.join(str(n) for n in found)}")
+            console.print(
+                f"[green]✓[/green] webhook round trip: received {', '.join(str(n) for n in found)}"
+            )
             return True
         await asyncio.sleep(0.5)
     console.print(

@@ -14,6 +14,7 @@ from payrequest.config import Settings, secret_key
 from payrequest.db.session import create_engine, session_factory
 from payrequest.inbound import jobs as inbound_jobs
 from payrequest.inbound import registrations
+from payrequest.jobs import maintenance
 from payrequest.jobs.registry import JobRegistry
 from payrequest.jobs.runner import Worker
 from payrequest.kit.crypto import SecretBox
@@ -22,7 +23,7 @@ from payrequest.payment_requests.service import Lifetime
 from payrequest.providers.base import PaymentProvider
 from payrequest.providers.registry import build_provider, webhook_url
 
-WORKER_LEASE = timedelta(seconds=150)
+WORKER_LEASE = timedelta(seconds=60)  # a crashed worker's jobs are taken over after this
 SECRETS_TTL = 5.0  # seconds a process trusts its cached list of webhook secrets
 
 
@@ -83,6 +84,7 @@ def build_runtime(settings: Settings, *, provider: PaymentProvider | None = None
         return_url=f"{settings.public_url}/portal/returned",
     )
     inbound_jobs.install(registry, provider=provider)
+    maintenance.install(registry)
     return Runtime(
         settings=settings,
         engine=engine,

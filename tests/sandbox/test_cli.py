@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 import typer
+import uvicorn
 from typer.testing import CliRunner
 
 from payrequest.sandbox import cli as sandbox_cli
@@ -19,7 +20,7 @@ def runs(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     def fake_run(app: Any, **kwargs: Any) -> None:
         calls.append({"sandbox": sandbox_of_app(app), **kwargs})
 
-    monkeypatch.setattr(sandbox_cli.uvicorn, "run", fake_run)
+    monkeypatch.setattr(uvicorn, "run", fake_run)
     return calls
 
 

@@ -9,7 +9,8 @@ import time
 import httpx
 
 from payrequest.sandbox.config import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
-from tests.sandbox.helpers import SUB_KEY, fetch_token
+from payrequest.sandbox.config import DEFAULT_SUBSCRIPTION_KEY as SUB_KEY
+from tests.sandbox.helpers import fetch_token
 
 GOOD = {
     "client_id": DEFAULT_CLIENT_ID,

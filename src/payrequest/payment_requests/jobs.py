@@ -13,6 +13,7 @@ from payrequest.kit.clock import utcnow
 from payrequest.payment_requests import refunds, repository, workflows
 from payrequest.payment_requests.apply import CAPTURE_JOB
 from payrequest.payment_requests.service import SEND_JOB
+from payrequest.payment_requests.workflows import JOB_TIMEOUT
 from payrequest.providers.base import PaymentProvider, ProviderError
 
 POLL_JOB = "payment_request.poll"
@@ -29,7 +30,7 @@ def install(
     provider: PaymentProvider,
     return_url: str | None = None,
 ) -> None:
-    @registry.job(SEND_JOB, max_attempts=30, timeout=timedelta(seconds=60))
+    @registry.job(SEND_JOB, max_attempts=30, timeout=JOB_TIMEOUT)
     async def send(_session: AsyncSession, payload: dict[str, Any]) -> None:
         await workflows.send(
             sessions, provider, reference=str(payload["reference"]), return_url=return_url
@@ -37,7 +38,7 @@ def install(
 
     # Never give up silently: ~200 attempts with backoff capped at minutes span days, and a
     # dead capture stays visible on the operations page with a Retry button.
-    @registry.job(CAPTURE_JOB, max_attempts=200, timeout=timedelta(seconds=60))
+    @registry.job(CAPTURE_JOB, max_attempts=200, timeout=JOB_TIMEOUT)
     async def capture(session: AsyncSession, payload: dict[str, Any]) -> None:
         await workflows.capture(
             sessions, provider, reference=str(payload["reference"]), apply_in=session
@@ -45,7 +46,7 @@ def install(
 
     refunds.install(registry, sessions=sessions, provider=provider)
 
-    @registry.periodic(POLL_JOB, every=POLL_EVERY, timeout=timedelta(seconds=60))
+    @registry.periodic(POLL_JOB, every=POLL_EVERY, timeout=JOB_TIMEOUT)
     async def poll_due(_session: AsyncSession, _payload: dict[str, Any]) -> None:
         await poll_due_requests(sessions, provider)
 

@@ -7,7 +7,6 @@ in a second transaction. A refund can never exceed what was captured and not yet
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -24,6 +23,7 @@ from payrequest.ledger import service as ledger
 from payrequest.ledger.models import Credit, Refund
 from payrequest.payment_requests import apply, repository
 from payrequest.payment_requests.state import Status
+from payrequest.payment_requests.workflows import JOB_TIMEOUT
 from payrequest.providers.base import PaymentProvider, ProviderError
 
 REFUND_JOB = "refund.send"
@@ -196,6 +196,6 @@ async def _finish(session: AsyncSession, refund_id: int, *, failure: str | None)
 
 
 def install(registry: JobRegistry, *, sessions: Sessions, provider: PaymentProvider) -> None:
-    @registry.job(REFUND_JOB, max_attempts=50, timeout=timedelta(seconds=60))
+    @registry.job(REFUND_JOB, max_attempts=50, timeout=JOB_TIMEOUT)
     async def send(_session: AsyncSession, payload: dict[str, Any]) -> None:
         await send_refund(sessions, provider, refund_id=int(payload["refund_id"]))

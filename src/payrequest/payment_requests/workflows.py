@@ -39,6 +39,8 @@ Sessions = async_sessionmaker[AsyncSession]
 # Refusals after which the request may well be authorized anyway (we lost a race).
 ALREADY_AUTHORIZED_CODES = frozenset({"6060", "6230"})
 MAX_POLL_INTERVAL = timedelta(seconds=60)
+# A job that calls the provider: the client's own retries (4 tries, 10 s timeout) fit inside.
+JOB_TIMEOUT = timedelta(seconds=50)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +66,9 @@ async def _plan_send(sessions: Sessions, reference: str, return_url: str | None)
                 idempotency_key=references.idempotency_key(request.reference, "create"),
                 phone_msisdn=Phone(request.phone, "").msisdn if request.phone else None,
                 expires_at=request.expires_at if long_living else None,
-                return_url=return_url,
+                # Only the redirect flow returns to us; leave it out otherwise so that every
+                # sender (inline, job, retry) sends the same body with the same key.
+                return_url=return_url if request.user_flow == UserFlow.redirect.value else None,
                 order_lines=order_lines(invoices, planned),
                 metadata={"customer": str(request.customer_id)},
             )

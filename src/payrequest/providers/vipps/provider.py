@@ -27,6 +27,8 @@ from payrequest.providers.vipps.mapping import STAFF_MESSAGES, WEBHOOK_EVENTS
 PAYMENTS = "/epayment/v1/payments"
 WEBHOOKS = "/webhooks/v1/webhooks"
 NORWAY_MAX_MINUTES = 24 * 60
+# Create refused because the key or the reference was used before (API-FACTS §4.6).
+ALREADY_CREATED_CODES = frozenset({"4020", "4150"})
 MAX_MINUTES = 60 * 24 * 60
 
 
@@ -75,7 +77,14 @@ class VippsProvider:
             if response.status_code in (200, 201):
                 data = response.json()
                 return CreatedPayment(str(data["reference"]), data.get("redirectUrl"))
-            raise _staff_readable(wire.problem(response))
+            error = wire.problem(response)
+            if error.code in ALREADY_CREATED_CODES:
+                # Another attempt of ours got there first (a job and an inline send, or a
+                # retry whose answer was lost): the payment exists, and that is success.
+                existing = await self._existing(request.reference)
+                if existing is not None:
+                    return existing
+            raise _staff_readable(error)
         raise OutcomeUnknown(f"create {request.reference}: provider did not answer")
 
     async def _existing(self, reference: str) -> CreatedPayment | None:

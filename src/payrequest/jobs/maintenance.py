@@ -1,0 +1,20 @@
+"""Housekeeping: finished jobs are deleted after a day (the poller alone adds one per second)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from payrequest.jobs import queue
+from payrequest.jobs.registry import JobRegistry
+
+PURGE_JOB = "jobs.purge"
+KEEP_DONE = timedelta(days=1)
+
+
+def install(registry: JobRegistry) -> None:
+    @registry.periodic(PURGE_JOB, every=timedelta(minutes=10))
+    async def purge(session: AsyncSession, _payload: dict[str, Any]) -> None:
+        await queue.purge_done(session, older_than=KEEP_DONE)

@@ -1,0 +1,98 @@
+"""The flow survives what networks do: every webhook dropped, or a third of calls failing."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from functools import partial
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from payrequest.inbound.models import InboundEvent
+from payrequest.payment_requests import workflows
+from payrequest.payment_requests.schemas import NewPaymentRequest
+from payrequest.payment_requests.service import Lifetime, create_request
+from payrequest.providers.base import ProviderError
+from payrequest.providers.vipps.provider import VippsProvider
+from tests.factories import make_customer, make_invoice
+from tests.lifecycle.conftest import Emulator, send_request, wait_for_status
+
+pytestmark = pytest.mark.usefixtures("webhook_ready")
+Sessions = async_sessionmaker[AsyncSession]
+
+
+async def _invoice(sessions: Sessions, amount: int = 15_000) -> tuple[int, int]:
+    async with sessions() as session, session.begin():
+        customer = await make_customer(session)
+        invoice = await make_invoice(session, customer, amount=amount)
+        return customer.id, invoice.id
+
+
+async def test_every_webhook_dropped_still_ends_paid_within_seconds(
+    sessions: Sessions, provider: VippsProvider, emulator: Emulator
+) -> None:
+    await emulator.faults(webhook_drop_rate=1.0)
+    customer_id, invoice_id = await _invoice(sessions)
+    reference = await send_request(
+        sessions, provider, customer_id=customer_id, invoice_ids=[invoice_id]
+    )
+    approved_at = time.monotonic()
+    await emulator.approve(reference)
+    # First poll 5 s after creation, then every 2 s: paid well within 10 s of approval.
+    await wait_for_status(sessions, reference, "paid", within=12)
+    assert time.monotonic() - approved_at < 12
+    async with sessions() as session:
+        received = (await session.execute(select(InboundEvent.id))).all()
+    assert received == []  # no webhook arrived: the poller did it all
+    assert await emulator.events(reference) == ["CREATED", "AUTHORIZED", "CAPTURED"]
+
+
+async def _until_ok(action: Callable[[], Awaitable[None]], tries: int = 30) -> None:
+    """Retry as a job would: the same call, the same idempotency keys."""
+    for _ in range(tries - 1):
+        try:
+            await action()
+        except (ProviderError, AssertionError):
+            await asyncio.sleep(0.05)
+            continue
+        return
+    await action()
+
+
+async def test_a_third_of_calls_failing_creates_and_captures_exactly_once(
+    sessions: Sessions, provider: VippsProvider, emulator: Emulator
+) -> None:
+    invoices = [await _invoice(sessions, 10_000 + i) for i in range(6)]
+    references = []
+    for customer_id, invoice_id in invoices:
+        async with sessions() as session, session.begin():
+            request = await create_request(
+                session,
+                data=NewPaymentRequest(
+                    customer_id=customer_id, invoice_ids=[invoice_id], phone="+4791234567"
+                ),
+                lifetime=Lifetime(60, provider.capabilities),
+            )
+            references.append(request.reference)
+    await emulator.faults(
+        error_rate=0.1,
+        rate_limit_rate=0.1,
+        timeout_rate=0.1,
+        timeout_mode="close",
+        rate_limits=False,
+    )
+    for reference in references:
+        await _until_ok(partial(workflows.send, sessions, provider, reference=reference))
+        await wait_for_status(sessions, reference, "pending", within=20)
+        await _until_ok(partial(emulator.approve, reference, tolerate_done=True))
+    for reference in references:
+        await wait_for_status(sessions, reference, "paid", within=45)
+    await emulator.faults(error_rate=0.0, rate_limit_rate=0.0, timeout_rate=0.0)
+    for reference in references:
+        events = await emulator.events(reference)
+        assert events.count("CREATED") == 1, events
+        assert events.count("AUTHORIZED") == 1, events
+        assert events.count("CAPTURED") == 1, events

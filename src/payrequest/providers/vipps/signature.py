@@ -10,7 +10,7 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
@@ -54,6 +54,11 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
     return lowered.get(name.lower())
 
 
+def _same(given: str, expected: str) -> bool:
+    # Constant-time; as bytes, since compare_digest raises TypeError on non-ASCII str.
+    return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected.encode("ascii"))
+
+
 def verify(
     *,
     body: bytes,
@@ -73,17 +78,19 @@ def verify(
     claimed_hash = _header(headers, "x-ms-content-sha256")
     if not given or not date or not claimed_hash:
         raise WebhookRejected("missing signature headers")
-    if not hmac.compare_digest(claimed_hash, content_hash(body)):
+    if not _same(claimed_hash, content_hash(body)):
         raise WebhookRejected("body does not match x-ms-content-sha256")
     if now is not None:
         try:
             sent = parsedate_to_datetime(date)
         except (TypeError, ValueError) as exc:
             raise WebhookRejected("x-ms-date is not an RFC 1123 date") from exc
+        if sent.tzinfo is None:  # RFC 2822 "-0000": UTC, zone of origin unknown
+            sent = sent.replace(tzinfo=UTC)
         if abs((now - sent).total_seconds()) > MAX_CLOCK_SKEW_SECONDS:
             raise WebhookRejected("x-ms-date is too far from now")
     for secret in secrets:
         expected = authorization(secret, url, date, body)
-        if any(hmac.compare_digest(value, expected) for value in given):
+        if any(_same(value, expected) for value in given):
             return
     raise WebhookRejected("signature does not match")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -46,7 +47,7 @@ def parse_timestamp(text: str) -> datetime:
     cleaned = text.strip().replace("Z", "+00:00")
     if "." in cleaned:
         head, _, tail = cleaned.partition(".")
-        digits = "".join(c for c in tail if c.isdigit())
+        digits = "".join(itertools.takewhile(str.isdigit, tail))  # not the zone's digits
         zone = tail[len(digits) :]
         cleaned = f"{head}.{digits[:6].ljust(6, '0')}{zone}"
     moment = datetime.fromisoformat(cleaned)

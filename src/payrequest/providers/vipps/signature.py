@@ -56,7 +56,7 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
 
 def _same(given: str, expected: str) -> bool:
     # Constant-time; as bytes, since compare_digest raises TypeError on non-ASCII str.
-    return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected.encode("ascii"))
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode("ascii"))
 
 
 def verify(

@@ -23,7 +23,7 @@ from payrequest.ledger import repository as ledger_repo
 from payrequest.ledger import service as ledger
 from payrequest.payment_requests import repository
 from payrequest.payment_requests.models import PaymentRequest, PaymentRequestEvent
-from payrequest.payment_requests.signals import Outcome, from_event, from_snapshot, path
+from payrequest.payment_requests.signals import Outcome, from_event, from_snapshot, steps
 from payrequest.payment_requests.state import ACTIVE, Status
 from payrequest.providers.base import PaymentSnapshot, ProviderEvent
 
@@ -66,8 +66,8 @@ async def apply_event(session: AsyncSession, *, event: ProviderEvent, source: st
         )
     )
     outcome = from_event(event, amount=request.amount)
-    steps = await _move(session, request, outcome, source=source, at=event.occurred_at)
-    return Applied(request, steps)
+    moved = await _move(session, request, outcome, source=source, at=event.occurred_at)
+    return Applied(request, moved)
 
 
 async def apply_snapshot(
@@ -78,8 +78,8 @@ async def apply_snapshot(
         return Applied(None, ())
     request.provider_state = snapshot.state.value.upper()
     outcome = from_snapshot(snapshot, amount=request.amount)
-    steps = await _move(session, request, outcome, source=source, at=utcnow())
-    return Applied(request, steps)
+    moved = await _move(session, request, outcome, source=source, at=utcnow())
+    return Applied(request, moved)
 
 
 async def apply_outcome(
@@ -98,10 +98,10 @@ async def apply_outcome(
         return Applied(None, ())
     if redirect_url and not request.redirect_url:
         request.redirect_url = redirect_url
-    steps = await _move(
+    moved = await _move(
         session, request, Outcome(target), source=source, at=utcnow(), failure=failure, note=note
     )
-    return Applied(request, steps)
+    return Applied(request, moved)
 
 
 async def _move(
@@ -118,11 +118,11 @@ async def _move(
         request.captured_amount = outcome.captured
     if outcome.refunded is not None and outcome.refunded > request.refunded_amount:
         request.refunded_amount = min(outcome.refunded, request.captured_amount)
-    steps = path(request.status_enum, outcome.target)
-    for step in steps:
+    moves = steps(request.status_enum, outcome)
+    for step in moves:
         await _enter(session, request, step, source=source, at=at, failure=failure, note=note)
     await session.flush()
-    return tuple(steps)
+    return tuple(moves)
 
 
 async def _enter(

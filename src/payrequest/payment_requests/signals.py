@@ -42,6 +42,9 @@ class Outcome:
     target: Status | None
     captured: int | None = None
     refunded: int | None = None
+    # The provider has the payment: a request still `sending` was created there, so it passes
+    # through `pending` (and announces it) whatever signal arrives first.
+    confirmed: bool = False
 
 
 def from_snapshot(snapshot: PaymentSnapshot, *, amount: int) -> Outcome:
@@ -53,18 +56,27 @@ def from_snapshot(snapshot: PaymentSnapshot, *, amount: int) -> Outcome:
             target = Status.paid
         elif snapshot.cancelled > 0 and snapshot.captured == 0:
             target = Status.cancelled
-    return Outcome(target, captured=snapshot.captured, refunded=snapshot.refunded)
+    return Outcome(
+        target, captured=snapshot.captured, refunded=snapshot.refunded, confirmed=True
+    )
 
 
 def from_event(event: ProviderEvent, *, amount: int) -> Outcome:
     if not event.success:
-        return Outcome(None)
+        return Outcome(None, confirmed=True)
     target = EVENT_TARGETS[event.name]
     if event.name is EventName.captured:
         if event.amount.amount < amount:
-            return Outcome(None)
-        return Outcome(Status.paid, captured=event.amount.amount)
-    return Outcome(target)
+            return Outcome(None, confirmed=True)
+        return Outcome(Status.paid, captured=event.amount.amount, confirmed=True)
+    return Outcome(target, confirmed=True)
+
+
+def steps(current: Status, outcome: Outcome) -> list[Status]:
+    """The statuses a request passes through for this outcome, in order."""
+    if outcome.confirmed and current is Status.sending:
+        return [Status.pending, *path(Status.pending, outcome.target)]
+    return path(current, outcome.target)
 
 
 def path(current: Status, target: Status | None) -> list[Status]:

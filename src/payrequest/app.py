@@ -7,18 +7,23 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.sessions import SessionMiddleware
 
 from payrequest import __version__
-from payrequest.config import ProviderMode, Settings, load_settings
+from payrequest.config import ProviderMode, Settings, load_settings, secret_key
 from payrequest.inbound.setup import ensure_webhook
 from payrequest.jobs.process import running
+from payrequest.realtime.broker import OutboxTail
 from payrequest.runtime import Runtime, build_runtime
 from payrequest.sandbox import SandboxConfig, create_sandbox_app, sandbox_of_app
-from payrequest.web import errors, health, pages, webhooks
+from payrequest.web import admin, errors, health, sse, webhooks
 
 SANDBOX_MOUNT = "/sandbox/vipps"
+STATIC = Path(__file__).parent / "web" / "static"
 REGISTER_WITHIN = 60.0  # seconds to keep trying to register the sandbox webhook
 log = logging.getLogger(__name__)
 
@@ -58,6 +63,9 @@ def create_app(
             if sandbox_app is not None:
                 await sandbox_of_app(sandbox_app).start()
                 stack.push_async_callback(sandbox_of_app(sandbox_app).stop)
+            app.state.tail = OutboxTail(runtime.read_sessions)
+            await app.state.tail.start()
+            stack.push_async_callback(app.state.tail.stop)
             if run_worker:
                 app.state.worker = await stack.enter_async_context(running(runtime.worker()))
             if in_sandbox:
@@ -73,7 +81,17 @@ def create_app(
     errors.install(app)
     app.include_router(health.router)
     app.include_router(webhooks.router)
-    pages.install(app, settings)
+    app.include_router(sse.router)
+    app.include_router(admin.router)
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=secret_key(settings),
+        session_cookie="payrequest_session",
+        same_site="lax",
+        https_only=settings.public_url.startswith("https://"),
+        max_age=12 * 3600,
+    )
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
     if sandbox_app is not None:
         app.mount(SANDBOX_MOUNT, sandbox_app)
     return app

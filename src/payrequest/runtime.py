@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from payrequest import __version__
 from payrequest.config import Settings, secret_key
-from payrequest.db.session import create_engine, session_factory
+from payrequest.db.session import create_engine, read_only_factory, session_factory
 from payrequest.inbound import jobs as inbound_jobs
 from payrequest.inbound import registrations
 from payrequest.jobs import maintenance
@@ -53,6 +53,7 @@ class Runtime:
     settings: Settings
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+    read_sessions: async_sessionmaker[AsyncSession]  # for pages and streams that only read
     provider: PaymentProvider
     box: SecretBox
     webhook_secrets: WebhookSecrets
@@ -89,6 +90,7 @@ def build_runtime(settings: Settings, *, provider: PaymentProvider | None = None
         settings=settings,
         engine=engine,
         sessions=sessions,
+        read_sessions=read_only_factory(engine),
         provider=provider,
         box=box,
         webhook_secrets=WebhookSecrets(box, provider.name),

@@ -13,6 +13,7 @@ from payrequest.payment_requests.models import (
     PaymentRequestEvent,
     PaymentRequestInvoice,
 )
+from payrequest.ratelimit.models import RateLimitHit
 from payrequest.users.models import User
 
 metadata = Base.metadata
@@ -29,6 +30,7 @@ __all__ = [
     "PaymentRequest",
     "PaymentRequestEvent",
     "PaymentRequestInvoice",
+    "RateLimitHit",
     "Refund",
     "User",
     "WebhookRegistration",

@@ -65,14 +65,26 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     return engine
 
 
+READ_ONLY = "payrequest_read_only"
+
+
 def _sqlite_begin_immediate(connection: Connection) -> None:
     """Take SQLite's write lock at BEGIN: what PostgreSQL does with row locks, SQLite does by
-    serialising writers, without the deadlock of two readers upgrading at once."""
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    serialising writers, without the deadlock of two readers upgrading at once. Sessions made
+    by `read_only_factory` only read, and begin without the lock."""
+    if connection.get_execution_options().get(READ_ONLY):
+        connection.exec_driver_sql("BEGIN")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def read_only_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions for pages and streams that only read: on SQLite they take no write lock."""
+    return async_sessionmaker(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
 
 
 @asynccontextmanager

@@ -56,9 +56,7 @@ def from_snapshot(snapshot: PaymentSnapshot, *, amount: int) -> Outcome:
             target = Status.paid
         elif snapshot.cancelled > 0 and snapshot.captured == 0:
             target = Status.cancelled
-    return Outcome(
-        target, captured=snapshot.captured, refunded=snapshot.refunded, confirmed=True
-    )
+    return Outcome(target, captured=snapshot.captured, refunded=snapshot.refunded, confirmed=True)
 
 
 def from_event(event: ProviderEvent, *, amount: int) -> Outcome:

@@ -1,4 +1,8 @@
-"""FastAPI dependencies: settings and a per-request transaction."""
+"""FastAPI dependencies: settings, the runtime, and per-request sessions.
+
+Rule: a handler that calls the provider (send, cancel, retry, refund) must not hold a request
+session while it does; it opens its own short transactions through `runtime.sessions`.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,10 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from payrequest.config import Settings
+from payrequest.runtime import Runtime
 
 
 def get_settings(request: Request) -> Settings:
@@ -16,16 +21,24 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
-def get_sessions(request: Request) -> async_sessionmaker[AsyncSession]:
-    sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
-    return sessions
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One transaction per request: committed when the handler returns, rolled back on error."""
-    async with get_sessions(request)() as session, session.begin():
+    async with get_runtime(request).sessions() as session, session.begin():
+        yield session
+
+
+async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A session for pages that only read (on SQLite it takes no write lock)."""
+    async with get_runtime(request).read_sessions() as session:
         yield session
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]

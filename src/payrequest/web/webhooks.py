@@ -41,5 +41,8 @@ async def vipps_webhook(request: Request) -> JSONResponse:
         )
     worker = getattr(request.app.state, "worker", None)
     if worker is not None:
-        worker.notify()
+        worker.notify()  # a capture may be due
+    tail = getattr(request.app.state, "tail", None)
+    if tail is not None:
+        tail.wake()  # browsers should hear of it now
     return JSONResponse({"status": received.status})

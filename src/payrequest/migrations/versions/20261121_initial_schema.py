@@ -17,7 +17,6 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-
     op.create_table(
         "customers",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -477,7 +476,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-
     with op.batch_alter_table("allocations", schema=None) as batch_op:
         batch_op.drop_index(
             "uq_allocations_one_per_request_invoice",

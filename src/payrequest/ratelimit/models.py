@@ -1,0 +1,20 @@
+"""One row per counted hit."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from payrequest.db.base import Base
+from payrequest.db.types import created_at_column
+
+
+class RateLimitHit(Base):
+    __tablename__ = "rate_limit_hits"
+    __table_args__ = (Index("ix_rate_limit_hits_key_created_at", "key", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200))  # e.g. "login:ip:203.0.113.5"
+    created_at: Mapped[datetime] = created_at_column()

@@ -1,0 +1,11 @@
+"""The staff pages."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from payrequest.web.admin import customers, requests, session
+
+router = APIRouter(include_in_schema=False)
+for module in (session, customers, requests):
+    router.include_router(module.router)

@@ -1,0 +1,232 @@
+"""Customers: the searchable list, create and edit, and the customer card with its live parts."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, HTTPException, Request, status
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from sqlalchemy import func, select
+
+from payrequest.customers import repository as customers
+from payrequest.customers import service as customer_service
+from payrequest.customers.models import Customer
+from payrequest.customers.schemas import CustomerInput
+from payrequest.errors import PayrequestError
+from payrequest.invoices import repository as invoices
+from payrequest.kit.clock import utcnow
+from payrequest.kit.phone import parse_phone
+from payrequest.ledger import repository as ledger_repo
+from payrequest.ledger import service as ledger
+from payrequest.payment_requests import repository as requests_repo
+from payrequest.web import i18n
+from payrequest.web.auth import StaffUser, Writer
+from payrequest.web.deps import ReadSessionDep, SessionDep
+from payrequest.web.flash import flash
+from payrequest.web.render import render
+
+router = APIRouter()
+PAGE_SIZE = 25
+
+
+@router.get("/customers", response_class=HTMLResponse)
+async def customer_list(
+    request: Request, user: StaffUser, session: ReadSessionDep, q: str = "", page: int = 1
+) -> HTMLResponse:
+    page = max(page, 1)
+    query = q.strip()
+    rows = await customers.search(
+        session, query=query, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE
+    )
+    more = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    summaries = await ledger_repo.customer_summaries(
+        session, [c.id for c in rows], today=utcnow().date()
+    )
+    total = (await session.execute(select(func.count(Customer.id)))).scalar_one()
+    return render(
+        request,
+        "customers/list.html",
+        rows=[(c, summaries[c.id]) for c in rows],
+        q=query,
+        page=page,
+        more=more,
+        total=total,
+    )
+
+
+def _form_input(
+    name: str, number: str, email: str, phone: str, country: str, locale: str, portal: bool
+) -> CustomerInput:
+    return CustomerInput(
+        name=name,
+        number=number or None,
+        email=email or None,
+        phone=phone or None,
+        country=country,
+        locale=locale,
+        portal_access=portal,
+    )
+
+
+@router.get("/customers/new", response_class=HTMLResponse)
+async def new_customer(request: Request, user: StaffUser) -> HTMLResponse:
+    return render(request, "customers/form.html", customer=None, values={}, error=None)
+
+
+@router.post("/customers", response_model=None)
+async def create_customer(
+    request: Request,
+    user: Writer,
+    session: SessionDep,
+    name: Annotated[str, Form()],
+    number: Annotated[str, Form()] = "",
+    email: Annotated[str, Form()] = "",
+    phone: Annotated[str, Form()] = "",
+    country: Annotated[str, Form()] = "NO",
+    locale: Annotated[str, Form()] = "nb",
+    portal_access: Annotated[bool, Form()] = False,
+) -> Response:
+    values = {
+        "name": name,
+        "number": number,
+        "email": email,
+        "phone": phone,
+        "country": country,
+        "locale": locale,
+        "portal_access": portal_access,
+    }
+    try:
+        async with session.begin_nested():
+            customer = await customer_service.create_customer(
+                session,
+                data=_form_input(name, number, email, phone, country, locale, portal_access),
+            )
+    except (PayrequestError, ValueError) as exc:
+        return render(
+            request,
+            "customers/form.html",
+            status_code=422,
+            customer=None,
+            values=values,
+            error=_message(exc),
+        )
+    flash(request, i18n.gettext("Customer created."))
+    return RedirectResponse(f"/customers/{customer.id}", status_code=status.HTTP_303_SEE_OTHER)
+
+
+@router.get("/customers/{customer_id}/edit", response_class=HTMLResponse)
+async def edit_customer(
+    request: Request, user: StaffUser, session: ReadSessionDep, customer_id: int
+) -> HTMLResponse:
+    customer = await _customer(session, customer_id)
+    values = {
+        "name": customer.name,
+        "number": customer.number,
+        "email": customer.email or "",
+        "phone": customer.phone or "",
+        "country": customer.country,
+        "locale": customer.locale,
+        "portal_access": customer.portal_access,
+    }
+    return render(request, "customers/form.html", customer=customer, values=values, error=None)
+
+
+@router.post("/customers/{customer_id}", response_model=None)
+async def update_customer(
+    request: Request,
+    user: Writer,
+    session: SessionDep,
+    customer_id: int,
+    name: Annotated[str, Form()],
+    number: Annotated[str, Form()] = "",
+    email: Annotated[str, Form()] = "",
+    phone: Annotated[str, Form()] = "",
+    country: Annotated[str, Form()] = "NO",
+    locale: Annotated[str, Form()] = "nb",
+    portal_access: Annotated[bool, Form()] = False,
+) -> Response:
+    customer = await _customer(session, customer_id)
+    values = {
+        "name": name,
+        "number": number,
+        "email": email,
+        "phone": phone,
+        "country": country,
+        "locale": locale,
+        "portal_access": portal_access,
+    }
+    try:
+        async with session.begin_nested():
+            await customer_service.update_customer(
+                session,
+                customer_id=customer_id,
+                data=_form_input(name, number, email, phone, country, locale, portal_access),
+            )
+    except (PayrequestError, ValueError) as exc:
+        return render(
+            request,
+            "customers/form.html",
+            status_code=422,
+            customer=customer,
+            values=values,
+            error=_message(exc),
+        )
+    flash(request, i18n.gettext("Customer saved."))
+    return RedirectResponse(f"/customers/{customer_id}", status_code=status.HTTP_303_SEE_OTHER)
+
+
+def _message(exc: Exception) -> str:
+    if isinstance(exc, PayrequestError):
+        return exc.message
+    return str(exc).splitlines()[0]
+
+
+async def _customer(session: SessionDep | ReadSessionDep, customer_id: int) -> Customer:
+    customer = await customers.get(session, customer_id)
+    if customer is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, i18n.gettext("No such customer"))
+    return customer
+
+
+async def card_context(session: ReadSessionDep, customer: Customer) -> dict[str, Any]:
+    rows = await invoices.for_customer(session, customer.id)
+    balances = await ledger_repo.invoice_balances(session, rows)
+    active = await requests_repo.active_for_invoices(session, [i.id for i in rows])
+    return {
+        "customer": customer,
+        "invoices": [(inv, balances[inv.id]) for inv in rows],
+        "busy": {link.invoice_id for link in active},
+        "balances": await ledger.balances(session, customer.id),
+        "today": utcnow().date(),
+        "requests": await requests_repo.for_customer(session, customer.id, limit=20),
+    }
+
+
+@router.get("/customers/{customer_id}", response_class=HTMLResponse)
+async def customer_card(
+    request: Request, user: StaffUser, session: ReadSessionDep, customer_id: int
+) -> HTMLResponse:
+    customer = await _customer(session, customer_id)
+    return render(request, "customers/card.html", **await card_context(session, customer))
+
+
+@router.get("/customers/{customer_id}/live/{part}", response_class=HTMLResponse)
+async def customer_card_part(
+    request: Request, user: StaffUser, session: ReadSessionDep, customer_id: int, part: str
+) -> HTMLResponse:
+    """A fragment of the card, re-fetched by the page when a live notice names the customer."""
+    if part not in ("summary", "requests"):
+        raise HTTPException(status.HTTP_404_NOT_FOUND)
+    customer = await _customer(session, customer_id)
+    return render(request, f"customers/_{part}.html", **await card_context(session, customer))
+
+
+@router.get("/api/phone-check")
+async def phone_check(user: StaffUser, phone: str, country: str = "NO") -> JSONResponse:
+    """Validation as the staff member types, with the same rules as the server uses on send."""
+    try:
+        parsed = parse_phone(phone, default_region=country)
+    except PayrequestError as exc:
+        return JSONResponse({"ok": False, "message": exc.message})
+    return JSONResponse({"ok": True, "e164": parsed.e164, "pretty": parsed.pretty()})

@@ -1,0 +1,268 @@
+"""Payment requests from the staff side: send, cancel, retry, refund; list and detail."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, HTTPException, Request, status
+from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from payrequest.customers.models import Customer
+from payrequest.errors import PayrequestError
+from payrequest.invoices.models import Invoice
+from payrequest.kit.money import parse_money
+from payrequest.ledger import repository as ledger_repo
+from payrequest.payment_requests import refunds, repository, workflows
+from payrequest.payment_requests.models import PaymentRequest, PaymentRequestEvent
+from payrequest.payment_requests.schemas import NewPaymentRequest
+from payrequest.payment_requests.service import create_request, retry_request
+from payrequest.payment_requests.state import Status
+from payrequest.providers.base import ProviderError
+from payrequest.runtime import Runtime
+from payrequest.web import i18n
+from payrequest.web.auth import StaffUser, Writer
+from payrequest.web.deps import ReadSessionDep, RuntimeDep
+from payrequest.web.flash import flash
+from payrequest.web.render import render
+
+router = APIRouter()
+PAGE_SIZE = 50
+
+
+def _back(customer_id: int) -> RedirectResponse:
+    return RedirectResponse(f"/customers/{customer_id}", status_code=status.HTTP_303_SEE_OTHER)
+
+
+def _wake(request: Request) -> None:
+    """Have this process's worker and live tail look at once (jobs, notices)."""
+    worker = getattr(request.app.state, "worker", None)
+    if worker is not None:
+        worker.notify()
+    tail = getattr(request.app.state, "tail", None)
+    if tail is not None:
+        tail.wake()
+
+
+async def _send_now(request: Request, runtime: Runtime, reference: str) -> None:
+    """Try the provider call right away; the send job does it if this fails or we crash."""
+    with contextlib.suppress(ProviderError):  # the job retries with the same idempotency key
+        await workflows.send(
+            runtime.sessions,
+            runtime.provider,
+            reference=reference,
+            return_url=f"{runtime.settings.public_url}/portal/returned",
+        )
+    _wake(request)
+
+
+@router.post("/customers/{customer_id}/requests")
+async def send_request(
+    request: Request,
+    user: Writer,
+    runtime: RuntimeDep,
+    customer_id: int,
+    invoice_ids: Annotated[list[int], Form()] = [],  # noqa: B006 - FastAPI form default
+    phone: Annotated[str, Form()] = "",
+) -> RedirectResponse:
+    if not invoice_ids:
+        flash(request, i18n.gettext("Tick at least one open invoice."), "error")
+        return _back(customer_id)
+    try:
+        async with runtime.sessions() as session, session.begin():
+            created = await create_request(
+                session,
+                data=NewPaymentRequest(
+                    customer_id=customer_id,
+                    invoice_ids=invoice_ids,
+                    phone=phone or None,
+                    created_by_user_id=user.id,
+                    origin="staff",
+                ),
+                lifetime=runtime.lifetime,
+            )
+            reference = created.reference
+    except (PayrequestError, ValidationError) as exc:
+        flash(request, _message(exc), "error")
+        return _back(customer_id)
+    await _send_now(request, runtime, reference)
+    flash(request, i18n.gettext("Payment request sent."))
+    return _back(customer_id)
+
+
+@router.post("/requests/{request_id}/cancel")
+async def cancel_request(
+    request: Request, user: Writer, runtime: RuntimeDep, request_id: int
+) -> RedirectResponse:
+    try:
+        cancelled = await workflows.cancel(
+            runtime.sessions, runtime.provider, request_id=request_id, user_id=user.id
+        )
+    except (PayrequestError, ProviderError) as exc:
+        flash(request, _message(exc), "error")
+        return await _back_to_request(runtime, request_id)
+    _wake(request)
+    flash(request, i18n.gettext("Request cancelled."))
+    return _back(cancelled.customer_id)
+
+
+@router.post("/requests/{request_id}/retry")
+async def retry(
+    request: Request,
+    user: Writer,
+    runtime: RuntimeDep,
+    request_id: int,
+    phone: Annotated[str, Form()] = "",
+) -> RedirectResponse:
+    try:
+        async with runtime.sessions() as session, session.begin():
+            new = await retry_request(
+                session,
+                request_id=request_id,
+                lifetime=runtime.lifetime,
+                created_by_user_id=user.id,
+                phone=phone or None,
+            )
+            reference, customer_id = new.reference, new.customer_id
+    except (PayrequestError, ValidationError) as exc:
+        flash(request, _message(exc), "error")
+        return await _back_to_request(runtime, request_id)
+    await _send_now(request, runtime, reference)
+    flash(request, i18n.gettext("A new request was sent."))
+    return _back(customer_id)
+
+
+@router.post("/requests/{request_id}/refund")
+async def refund(
+    request: Request,
+    user: Writer,
+    runtime: RuntimeDep,
+    request_id: int,
+    amount: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
+) -> RedirectResponse:
+    try:
+        async with runtime.sessions() as session, session.begin():
+            stored = await repository.get(session, request_id)
+            if stored is None:
+                raise HTTPException(status.HTTP_404_NOT_FOUND)
+            minor = parse_money(amount, stored.currency).amount if amount.strip() else None
+            created = await refunds.request_refund(
+                session,
+                payment_request_id=request_id,
+                amount=minor,
+                reason=reason or i18n.gettext("Refund"),
+                user_id=user.id,
+            )
+            refund_id = created.id
+    except PayrequestError as exc:
+        flash(request, exc.message, "error")
+        return RedirectResponse(f"/requests/{request_id}", status.HTTP_303_SEE_OTHER)
+    with contextlib.suppress(ProviderError):  # the refund job retries with the same key
+        await refunds.send_refund(runtime.sessions, runtime.provider, refund_id=refund_id)
+    _wake(request)
+    flash(request, i18n.gettext("Refund sent."))
+    return RedirectResponse(f"/requests/{request_id}", status.HTTP_303_SEE_OTHER)
+
+
+async def _back_to_request(runtime: Runtime, request_id: int) -> RedirectResponse:
+    async with runtime.read_sessions() as session:
+        stored = await repository.get(session, request_id)
+    if stored is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND)
+    return _back(stored.customer_id)
+
+
+def _message(exc: Exception) -> str:
+    if isinstance(exc, PayrequestError | ProviderError):
+        return exc.message
+    if isinstance(exc, ValidationError):
+        return "; ".join(str(e["msg"]) for e in exc.errors())
+    return str(exc)
+
+
+@router.get("/requests", response_class=HTMLResponse)
+async def request_list(
+    request: Request,
+    user: StaffUser,
+    session: ReadSessionDep,
+    status_filter: str = "",
+    page: int = 1,
+) -> HTMLResponse:
+    page = max(page, 1)
+    stmt = (
+        select(PaymentRequest, Customer.name)
+        .join(Customer, Customer.id == PaymentRequest.customer_id)
+        .order_by(PaymentRequest.id.desc())
+        .limit(PAGE_SIZE + 1)
+        .offset((page - 1) * PAGE_SIZE)
+    )
+    if status_filter in {s.value for s in Status}:
+        stmt = stmt.where(PaymentRequest.status == status_filter)
+    rows = list((await session.execute(stmt)).tuples())
+    return render(
+        request,
+        "requests/list.html",
+        rows=rows[:PAGE_SIZE],
+        more=len(rows) > PAGE_SIZE,
+        page=page,
+        status_filter=status_filter,
+        statuses=[s.value for s in Status],
+    )
+
+
+async def detail_context(session: ReadSessionDep, request_id: int) -> dict[str, Any]:
+    stmt = (
+        select(PaymentRequest)
+        .where(PaymentRequest.id == request_id)
+        .options(selectinload(PaymentRequest.invoice_links))
+    )
+    payment = (await session.execute(stmt)).scalar_one_or_none()
+    if payment is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, i18n.gettext("No such payment request"))
+    timeline = (
+        (
+            await session.execute(
+                select(PaymentRequestEvent)
+                .where(PaymentRequestEvent.payment_request_id == request_id)
+                .order_by(PaymentRequestEvent.occurred_at, PaymentRequestEvent.id)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    invoice_ids = [link.invoice_id for link in payment.invoice_links]
+    invoices = {
+        i.id: i
+        for i in (
+            await session.execute(select(Invoice).where(Invoice.id.in_(invoice_ids)))
+        ).scalars()
+    }
+    allocations = await ledger_repo.allocations_for_request(session, request_id)
+    return {
+        "payment": payment,
+        "customer": await session.get(Customer, payment.customer_id),
+        "timeline": timeline,
+        "links": [(link, invoices[link.invoice_id]) for link in payment.invoice_links],
+        "invoices": invoices,
+        "allocations": allocations,
+        "credit": await ledger_repo.credit_for_request(session, request_id),
+        "refunds": await ledger_repo.refunds_for_request(session, request_id),
+    }
+
+
+@router.get("/requests/{request_id}", response_class=HTMLResponse)
+async def request_detail(
+    request: Request, user: StaffUser, session: ReadSessionDep, request_id: int
+) -> HTMLResponse:
+    return render(request, "requests/detail.html", **await detail_context(session, request_id))
+
+
+@router.get("/requests/{request_id}/live", response_class=HTMLResponse)
+async def request_detail_part(
+    request: Request, user: StaffUser, session: ReadSessionDep, request_id: int
+) -> HTMLResponse:
+    return render(request, "requests/_detail.html", **await detail_context(session, request_id))

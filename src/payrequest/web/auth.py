@@ -1,0 +1,88 @@
+"""Who is asking: the signed-in staff user, their role, and CSRF protection."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+
+from payrequest.kit.ids import random_token
+from payrequest.users.models import User
+from payrequest.web import i18n
+from payrequest.web.deps import RuntimeDep
+
+SESSION_USER = "user_id"
+SESSION_CSRF = "csrf"
+CSRF_HEADER = "x-csrf-token"
+# Roles that may change things; `readonly` may only look.
+WRITERS = frozenset({"owner", "staff"})
+
+
+def csrf_token(request: Request) -> str:
+    token = request.session.get(SESSION_CSRF)
+    if not isinstance(token, str):
+        token = random_token(24)
+        request.session[SESSION_CSRF] = token
+    return token
+
+
+def check_csrf(request: Request, submitted: str | None) -> None:
+    """Refuse a state change without the session's token or from another site."""
+    if request.headers.get("sec-fetch-site") == "cross-site":
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "Cross-site request refused")
+    expected = request.session.get(SESSION_CSRF)
+    given = submitted or request.headers.get(CSRF_HEADER)
+    if not isinstance(expected, str) or not given or not hmac.compare_digest(expected, given):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "Missing or invalid CSRF token")
+
+
+async def current_user(request: Request, runtime: RuntimeDep) -> User | None:
+    """The signed-in user, read in a short session of its own (never the request's)."""
+    user_id = request.session.get(SESSION_USER)
+    if not isinstance(user_id, int):
+        return None
+    async with runtime.read_sessions() as session:
+        user = await session.get(User, user_id)
+    if user is None or not user.is_active:
+        request.session.pop(SESSION_USER, None)
+        return None
+    return user
+
+
+async def require_user(request: Request, runtime: RuntimeDep) -> User:
+    """Any signed-in staff member; anonymous visitors are sent to the sign-in page."""
+    user = await current_user(request, runtime)
+    if user is None:
+        raise HTTPException(
+            status.HTTP_303_SEE_OTHER, headers={"Location": f"/login?next={request.url.path}"}
+        )
+    request.state.user = user
+    i18n.set_language(user.locale)
+    return user
+
+
+async def require_writer(request: Request, user: Annotated[User, Depends(require_user)]) -> User:
+    """A signed-in member who may change things, on a request with a valid CSRF token."""
+    if user.role not in WRITERS:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, i18n.gettext("Your role can only view"))
+    form = await request.form() if _is_form(request) else None
+    submitted = form.get("csrf") if form is not None else None
+    check_csrf(request, submitted if isinstance(submitted, str) else None)
+    return user
+
+
+async def require_owner(user: Annotated[User, Depends(require_writer)]) -> User:
+    if user.role != "owner":
+        raise HTTPException(status.HTTP_403_FORBIDDEN, i18n.gettext("Only an owner may do this"))
+    return user
+
+
+def _is_form(request: Request) -> bool:
+    kind = request.headers.get("content-type", "")
+    return kind.startswith(("application/x-www-form-urlencoded", "multipart/form-data"))
+
+
+StaffUser = Annotated[User, Depends(require_user)]
+Writer = Annotated[User, Depends(require_writer)]
+Owner = Annotated[User, Depends(require_owner)]

@@ -1,0 +1,39 @@
+"""Rendering pages and fragments with Jinja2, in the request's language."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader
+
+from payrequest.web import i18n
+from payrequest.web.auth import csrf_token
+from payrequest.web.flash import pop_flashes
+
+TEMPLATES = Path(__file__).parent / "templates"
+environment = Environment(
+    loader=FileSystemLoader(TEMPLATES), autoescape=True, extensions=["jinja2.ext.i18n"]
+)
+environment.install_gettext_callables(  # type: ignore[attr-defined]
+    gettext=i18n.gettext, ngettext=i18n.ngettext, newstyle=True
+)
+templates = Jinja2Templates(env=environment)
+templates.env.filters.update(money=i18n.money, day=i18n.day, moment=i18n.moment, phone=i18n.phone)
+templates.env.globals.update(languages=i18n.LANGUAGES)
+
+
+def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    context.setdefault("csrf_token", csrf_token(request))
+    context.setdefault("user", getattr(request.state, "user", None))
+    context.setdefault("language", i18n.current_language())
+    context.setdefault("flashes", pop_flashes(request))
+    tail = getattr(request.app.state, "tail", None)
+    context.setdefault("live_since", tail.last_id if tail is not None else 0)
+    response: HTMLResponse = templates.TemplateResponse(
+        request, name, context, status_code=status_code
+    )
+    return response

@@ -1,0 +1,62 @@
+"""`GET /events`: the live-update stream of a signed-in staff browser (Server-Sent Events).
+
+Each event is a small notice naming what changed (its id is the outbox id); the page decides
+which fragment to re-fetch. A reconnecting browser sends `Last-Event-ID` and first gets what
+it missed, read back from the outbox.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, Request
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from payrequest.realtime.broker import Filter, Notice, OutboxTail, since
+from payrequest.web.auth import StaffUser
+from payrequest.web.deps import RuntimeDep
+
+router = APIRouter(include_in_schema=False)
+PING_SECONDS = 15
+
+
+def _event(notice: Notice) -> ServerSentEvent:
+    return ServerSentEvent(data=json.dumps(notice.as_json()), id=str(notice.id), event="change")
+
+
+async def notices(
+    request: Request, runtime: RuntimeDep, accepts: Filter
+) -> AsyncIterator[ServerSentEvent]:
+    """Replay after Last-Event-ID, then follow the live tail; never sends an id twice."""
+    tail: OutboxTail = request.app.state.tail
+    subscription = tail.subscribe(accepts)  # before the replay, so nothing falls in between
+    try:
+        replayed: set[int] = set()
+        # The browser's Last-Event-ID after a reconnect; on first connect, the page's own
+        # `since` (what the page was rendered with), so nothing between render and connect
+        # is lost.
+        last = request.headers.get("last-event-id") or request.query_params.get("since", "")
+        if last.isdigit():
+            async with runtime.read_sessions() as session:
+                for notice in await since(session, int(last), accepts=accepts):
+                    replayed.add(notice.id)
+                    yield _event(notice)
+        yield ServerSentEvent(comment="ready")
+        async for notice in subscription:
+            if notice.id not in replayed:
+                yield _event(notice)
+    finally:
+        tail.unsubscribe(subscription)
+
+
+@router.get("/events")
+async def staff_events(
+    request: Request, user: StaffUser, runtime: RuntimeDep
+) -> EventSourceResponse:
+    """Staff see every change."""
+    return EventSourceResponse(
+        notices(request, runtime, lambda _notice: True),
+        ping=PING_SECONDS,
+        headers={"X-Accel-Buffering": "no"},
+    )

@@ -62,14 +62,19 @@ async def require_user(request: Request, runtime: RuntimeDep) -> User:
     return user
 
 
-async def require_writer(request: Request, user: Annotated[User, Depends(require_user)]) -> User:
-    """A signed-in member who may change things, on a request with a valid CSRF token."""
-    if user.role not in WRITERS:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, i18n.gettext("Your role can only view"))
+async def require_member(request: Request, user: Annotated[User, Depends(require_user)]) -> User:
+    """Any signed-in user, on a request with a valid CSRF token (their own settings)."""
     form = await request.form() if _is_form(request) else None
     submitted = form.get("csrf") if form is not None else None
     check_csrf(request, submitted if isinstance(submitted, str) else None)
     return user
+
+
+async def require_writer(request: Request, user: Annotated[User, Depends(require_user)]) -> User:
+    """A signed-in member who may change things, on a request with a valid CSRF token."""
+    if user.role not in WRITERS:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, i18n.gettext("Your role can only view"))
+    return await require_member(request, user)
 
 
 async def require_owner(user: Annotated[User, Depends(require_writer)]) -> User:
@@ -84,5 +89,6 @@ def _is_form(request: Request) -> bool:
 
 
 StaffUser = Annotated[User, Depends(require_user)]
+Member = Annotated[User, Depends(require_member)]
 Writer = Annotated[User, Depends(require_writer)]
 Owner = Annotated[User, Depends(require_owner)]

@@ -14,7 +14,7 @@ from payrequest.ratelimit.service import Limit
 from payrequest.users import service as users
 from payrequest.users.models import LOCALES, User
 from payrequest.web import i18n
-from payrequest.web.auth import SESSION_USER, StaffUser, check_csrf
+from payrequest.web.auth import SESSION_USER, Member, StaffUser, check_csrf
 from payrequest.web.deps import SessionDep
 from payrequest.web.render import render
 
@@ -31,7 +31,7 @@ def _safe_next(target: str | None) -> str:
 
 
 @router.get("/", response_class=HTMLResponse)
-async def home() -> RedirectResponse:
+async def home(user: StaffUser) -> RedirectResponse:
     return RedirectResponse("/customers", status_code=status.HTTP_303_SEE_OTHER)
 
 
@@ -95,13 +95,11 @@ async def logout(request: Request, csrf: Annotated[str, Form()] = "") -> Redirec
 @router.post("/account/language")
 async def choose_language(
     request: Request,
-    user: StaffUser,
+    user: Member,
     session: SessionDep,
-    language: Annotated[str, Form()],
-    csrf: Annotated[str, Form()] = "",
+    language: Annotated[str, Form()] = "",
 ) -> RedirectResponse:
     """Any role may choose the language of their own pages."""
-    check_csrf(request, csrf)
     if language in LOCALES:
         stored = await session.get(User, user.id)
         if stored is not None:

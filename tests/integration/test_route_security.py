@@ -1,0 +1,108 @@
+"""Every page refuses an anonymous visitor; every state change refuses a missing or wrong
+CSRF token, whoever is signed in. The routes are read from the app, so new ones are covered."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.routing import APIRoute
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from payrequest.app import create_app
+from payrequest.config import load_settings
+from payrequest.tables import metadata
+from payrequest.users import service as users
+
+BASE = "http://testserver"
+# Reachable without signing in, on purpose.
+PUBLIC = {
+    "/healthz",
+    "/login",
+    "/webhooks/vipps",
+    "/docs",
+    "/redoc",
+    "/openapi.json",
+    "/docs/oauth2-redirect",
+}
+PUBLIC_PREFIXES = ("/portal", "/static", "/sandbox")
+
+
+def _walk(routes: list[Any]) -> Iterator[APIRoute]:
+    """Every endpoint, also inside included routers (FastAPI wraps them; none has a prefix)."""
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        elif hasattr(route, "original_router"):
+            yield from _walk(route.original_router.routes)
+
+
+def _routes(method: str) -> list[str]:
+    app = create_app(load_settings())
+    paths = []
+    for route in _walk(app.routes):
+        if method not in route.methods:
+            continue
+        if route.path in PUBLIC or route.path.startswith(PUBLIC_PREFIXES):
+            continue
+        paths.append(re.sub(r"\{[^}]+\}", "1", route.path))
+    return sorted(set(paths))
+
+
+@pytest.fixture
+async def client(
+    database_url: str, sessions: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> AsyncIterator[httpx.AsyncClient]:
+    settings = load_settings(database_url=database_url, var_dir=tmp_path, public_url=BASE)
+    app = create_app(settings)
+    async with sessions() as session, session.begin():
+        await users.create_user(
+            session, email="o@example.no", password="owner password", role="owner"
+        )
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as http:
+        yield http
+    await app.state.runtime.close()
+
+
+async def _row_counts(sessions: async_sessionmaker[AsyncSession]) -> dict[str, int]:
+    async with sessions() as session:
+        return {
+            t.name: int((await session.execute(select(func.count()).select_from(t))).scalar_one())
+            for t in metadata.sorted_tables
+        }
+
+
+@pytest.mark.parametrize("path", _routes("GET"))
+async def test_every_page_refuses_anonymous_visitors(client: httpx.AsyncClient, path: str) -> None:
+    response = await client.get(path)
+    assert response.status_code in (303, 401), f"GET {path} -> {response.status_code}"
+    if response.status_code == 303:
+        assert response.headers["location"].startswith("/login")
+
+
+@pytest.mark.parametrize("path", _routes("POST"))
+async def test_every_state_change_needs_a_csrf_token(
+    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession], path: str
+) -> None:
+    login = await client.get("/login")
+    token = re.search(r'name="csrf" value="([^"]+)"', login.text)
+    assert token
+    signed_in = await client.post(
+        "/login",
+        data={"email": "o@example.no", "password": "owner password", "csrf": token.group(1)},
+    )
+    assert signed_in.status_code == 303
+    before = await _row_counts(sessions)
+    for data in ({}, {"csrf": "forged"}):
+        response = await client.post(path, data=data)
+        assert response.status_code == 403, f"POST {path} with {data} -> {response.status_code}"
+    cross_site = await client.post(
+        path, data={"csrf": token.group(1)}, headers={"Sec-Fetch-Site": "cross-site"}
+    )
+    assert cross_site.status_code == 403
+    assert await _row_counts(sessions) == before

@@ -109,3 +109,17 @@ def test_format_per_locale() -> None:
 def test_round_half_up_is_within_half(n: int, d: int) -> None:
     q = div_round_half_up(n, d)
     assert abs(q * d - n) * 2 <= d
+
+
+@given(
+    amount=st.integers(-(10**13), 10**13),
+    currency=st.sampled_from(["NOK", "DKK", "EUR", "SEK"]),
+    locale=st.sampled_from(["nb_NO", "da_DK", "fi_FI", "en_GB", "en", "sv_SE", "de_DE"]),
+)
+def test_fast_formatting_matches_babel_exactly(amount: int, currency: str, locale: str) -> None:
+    from decimal import Decimal
+
+    from babel.numbers import format_currency
+
+    expected = format_currency(Decimal(amount).scaleb(-2), currency, locale=locale)
+    assert Money(amount, currency).format(locale) == expected

@@ -6,9 +6,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import ColumnElement, Subquery, and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from payrequest.customers.models import Customer
 from payrequest.invoices.models import Invoice
 from payrequest.invoices.status import InvoiceBalance
 from payrequest.ledger.models import Allocation, Credit, Refund
@@ -175,3 +176,183 @@ async def customer_summaries(
         late[customer_id] += int(overdue_count or 0)
     credits = await credits_by_customer(session, customer_ids)
     return {i: CustomerSummary(opens[i], credits.get(i, {}), late[i]) for i in customer_ids}
+
+
+# --- The invoice list: open amounts and status for a page of invoices in one query ---------
+
+INVOICE_FILTERS = ("all", "open", "overdue", "paid", "void")
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceRow:
+    invoice: Invoice
+    customer_name: str
+    balance: InvoiceBalance
+
+
+def _paid_per_invoice() -> Subquery:
+    return (
+        select(Allocation.invoice_id, func.sum(Allocation.amount).label("paid"))
+        .group_by(Allocation.invoice_id)
+        .subquery()
+    )
+
+
+def _invoice_where(*, query: str, customer_id: int | None) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = []
+    if customer_id is not None:
+        where.append(Invoice.customer_id == customer_id)
+    if query:
+        escaped = query.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        like = f"%{escaped}%"
+        where.append(
+            or_(
+                func.lower(Invoice.number).like(like, escape="\\"),
+                func.lower(Customer.name).like(like, escape="\\"),
+            )
+        )
+    return where
+
+
+def _status_conditions(paid: Subquery, today: date) -> dict[str, ColumnElement[bool]]:
+    open_amount = Invoice.total - func.coalesce(paid.c.paid, 0)
+    live = Invoice.voided_at.is_(None)
+    return {
+        "open": and_(live, open_amount > 0),
+        "overdue": and_(live, open_amount > 0, Invoice.due_date < today),
+        "paid": and_(live, open_amount <= 0),
+        "void": Invoice.voided_at.is_not(None),
+    }
+
+
+async def invoice_page(
+    session: AsyncSession,
+    *,
+    status: str = "all",
+    query: str = "",
+    customer_id: int | None = None,
+    today: date,
+    limit: int,
+    offset: int = 0,
+) -> list[InvoiceRow]:
+    """Invoices newest first with their customer's name and balance, in one query.
+
+    `status`: open (open or partly paid), overdue (open past its due date), paid, void or all.
+    `query` matches the invoice number or the customer's name.
+    """
+    paid = _paid_per_invoice()
+    stmt = (
+        select(Invoice, Customer.name, func.coalesce(paid.c.paid, 0))
+        .join(Customer, Customer.id == Invoice.customer_id)
+        .outerjoin(paid, paid.c.invoice_id == Invoice.id)
+        .where(*_invoice_where(query=query, customer_id=customer_id))
+        .order_by(Invoice.issue_date.desc(), Invoice.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    condition = _status_conditions(paid, today).get(status)
+    if condition is not None:
+        stmt = stmt.where(condition)
+    return [
+        InvoiceRow(
+            invoice=invoice,
+            customer_name=name,
+            balance=InvoiceBalance(
+                total=invoice.total,
+                allocated=int(allocated),
+                voided=invoice.voided_at is not None,
+                due_date=invoice.due_date,
+            ),
+        )
+        for invoice, name, allocated in await session.execute(stmt)
+    ]
+
+
+async def invoice_counts(
+    session: AsyncSession, *, query: str = "", customer_id: int | None = None, today: date
+) -> dict[str, int]:
+    """How many invoices each filter of `invoice_page` shows, in one query."""
+    paid = _paid_per_invoice()
+    conditions = _status_conditions(paid, today)
+    columns = [func.count(Invoice.id)] + [
+        func.coalesce(func.sum(case((conditions[name], 1), else_=0)), 0)
+        for name in INVOICE_FILTERS[1:]
+    ]
+    stmt = (
+        select(*columns)
+        .select_from(Invoice)
+        .join(Customer, Customer.id == Invoice.customer_id)
+        .outerjoin(paid, paid.c.invoice_id == Invoice.id)
+        .where(*_invoice_where(query=query, customer_id=customer_id))
+    )
+    row = (await session.execute(stmt)).one()
+    return {name: int(value) for name, value in zip(INVOICE_FILTERS, row, strict=True)}
+
+
+async def allocations_for_invoice(session: AsyncSession, invoice_id: int) -> list[Allocation]:
+    """Every allocation on an invoice, oldest first; refund reversals are negative rows."""
+    stmt = (
+        select(Allocation)
+        .where(Allocation.invoice_id == invoice_id)
+        .order_by(Allocation.created_at, Allocation.id)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def credits_by_id(session: AsyncSession, credit_ids: Sequence[int]) -> dict[int, Credit]:
+    if not credit_ids:
+        return {}
+    stmt = select(Credit).where(Credit.id.in_(credit_ids))
+    return {credit.id: credit for credit in (await session.execute(stmt)).scalars()}
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceWithBalance:
+    """An invoice and what has been paid on it, read as plain columns (no ORM objects)."""
+
+    id: int
+    number: str
+    due_date: date
+    currency: str
+    total: int
+    balance: InvoiceBalance
+
+
+async def invoices_with_balance(
+    session: AsyncSession, customer_id: int
+) -> list[InvoiceWithBalance]:
+    """Every invoice of a customer with its balance, in one query, oldest due first."""
+    paid = (
+        select(Allocation.invoice_id, func.sum(Allocation.amount).label("paid"))
+        .join(Invoice, Invoice.id == Allocation.invoice_id)
+        .where(Invoice.customer_id == customer_id)
+        .group_by(Allocation.invoice_id)
+        .subquery()
+    )
+    stmt = (
+        select(
+            Invoice.id,
+            Invoice.number,
+            Invoice.due_date,
+            Invoice.currency,
+            Invoice.total,
+            Invoice.voided_at.is_not(None),
+            func.coalesce(paid.c.paid, 0),
+        )
+        .outerjoin(paid, paid.c.invoice_id == Invoice.id)
+        .where(Invoice.customer_id == customer_id)
+        .order_by(Invoice.due_date, Invoice.id)
+    )
+    return [
+        InvoiceWithBalance(
+            id,
+            number,
+            due,
+            currency,
+            total,
+            InvoiceBalance(
+                total=total, allocated=int(allocated), voided=bool(voided), due_date=due
+            ),
+        )
+        for id, number, due, currency, total, voided, allocated in await session.execute(stmt)
+    ]

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import date, datetime
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -83,7 +83,12 @@ def money(amount: int, currency: str) -> str:
 
 
 def day(value: date | None) -> str:
-    return "" if value is None else str(format_date(value, "medium", locale=babel_locale()))
+    return "" if value is None else _day(value, babel_locale())
+
+
+@lru_cache(maxsize=4096)
+def _day(value: date, locale: str) -> str:
+    return str(format_date(value, "medium", locale=locale))
 
 
 def moment(value: datetime | None) -> str:

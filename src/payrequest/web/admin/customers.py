@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Request, status
@@ -13,11 +15,11 @@ from payrequest.customers import service as customer_service
 from payrequest.customers.models import Customer
 from payrequest.customers.schemas import CustomerInput
 from payrequest.errors import PayrequestError
-from payrequest.invoices import repository as invoices
 from payrequest.kit.clock import utcnow
 from payrequest.kit.phone import parse_phone
 from payrequest.ledger import repository as ledger_repo
 from payrequest.ledger import service as ledger
+from payrequest.ledger.repository import InvoiceWithBalance
 from payrequest.payment_requests import repository as requests_repo
 from payrequest.web import i18n
 from payrequest.web.auth import StaffUser, Writer
@@ -176,6 +178,43 @@ async def update_customer(
     return RedirectResponse(f"/customers/{customer_id}", status_code=status.HTTP_303_SEE_OTHER)
 
 
+SETTLED_SHOWN = 20  # paid and void invoices on the card; the invoice list has them all
+
+
+@dataclass(frozen=True, slots=True)
+class CardRow:
+    """One invoice line of the card, formatted in Python: a card may list thousands."""
+
+    id: int
+    number: str
+    due: str
+    status: str
+    overdue: bool
+    total: str
+    open_text: str
+    open_minor: int
+    currency: str
+    busy: bool
+
+
+def card_rows(shown: list[InvoiceWithBalance], busy: set[int], today: date) -> list[CardRow]:
+    return [
+        CardRow(
+            id=row.id,
+            number=row.number,
+            due=i18n.day(row.due_date),
+            status=row.balance.status.value,
+            overdue=row.balance.is_overdue(today),
+            total=i18n.money(row.total, row.currency),
+            open_text=i18n.money(row.balance.open_amount, row.currency),
+            open_minor=row.balance.open_amount,
+            currency=row.currency,
+            busy=row.id in busy,
+        )
+        for row in shown
+    ]
+
+
 def _message(exc: Exception) -> str:
     if isinstance(exc, PayrequestError):
         return exc.message
@@ -190,15 +229,18 @@ async def _customer(session: SessionDep | ReadSessionDep, customer_id: int) -> C
 
 
 async def card_context(session: ReadSessionDep, customer: Customer) -> dict[str, Any]:
-    rows = await invoices.for_customer(session, customer.id)
-    balances = await ledger_repo.invoice_balances(session, rows)
-    active = await requests_repo.active_for_invoices(session, [i.id for i in rows])
+    rows = await ledger_repo.invoices_with_balance(session, customer.id)
+    open_rows = [r for r in rows if r.balance.open_amount > 0]
+    settled = [r for r in rows if r.balance.open_amount <= 0]
+    recent = sorted(settled, key=lambda r: (r.due_date, r.id), reverse=True)[:SETTLED_SHOWN]
+    shown = sorted(open_rows + recent, key=lambda r: (r.due_date, r.id))
+    active = await requests_repo.active_for_invoices(session, [r.id for r in open_rows])
+    busy = {link.invoice_id for link in active}
     return {
         "customer": customer,
-        "invoices": [(inv, balances[inv.id]) for inv in rows],
-        "busy": {link.invoice_id for link in active},
+        "rows": card_rows(shown, busy, utcnow().date()),
+        "hidden_settled": len(settled) - len(recent),
         "balances": await ledger.balances(session, customer.id),
-        "today": utcnow().date(),
         "requests": await requests_repo.for_customer(session, customer.id, limit=20),
     }
 

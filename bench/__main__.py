@@ -1,0 +1,19 @@
+"""`python -m bench <name> [options]`."""
+
+from __future__ import annotations
+
+import sys
+
+from bench import card
+
+BENCHMARKS = {"card": card.main}
+
+
+def main() -> None:
+    if len(sys.argv) < 2 or sys.argv[1] not in BENCHMARKS:
+        print("usage: python -m bench {" + ",".join(BENCHMARKS) + "} [options]")
+        raise SystemExit(2)
+    BENCHMARKS[sys.argv[1]](sys.argv[2:])
+
+
+main()

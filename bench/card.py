@@ -11,7 +11,7 @@ import argparse
 import asyncio
 import tempfile
 import time
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -26,17 +26,19 @@ from payrequest.kit.clock import utcnow
 from payrequest.ledger.models import Allocation, Credit
 from payrequest.users import service as users
 
-PASSWORD = "benchmark password"
+PASSWORD = "benchmark password"  # noqa: S105 - a throw-away benchmark account
 
 
 async def _seed(app: object, invoices: int) -> int:
     sessions = app.state.runtime.sessions  # type: ignore[attr-defined]
-    today = date.today()
+    today = utcnow().date()
     async with sessions() as session, session.begin():
-        await users.create_user(session, email="bench@example.no", password=PASSWORD,
-                                role="owner", locale="nb")
-        customer = Customer(number="B-1", name="Benchmark Bakeri AS", phone="+4791234567",
-                            country="NO", locale="nb")
+        await users.create_user(
+            session, email="bench@example.no", password=PASSWORD, role="owner", locale="nb"
+        )
+        customer = Customer(
+            number="B-1", name="Benchmark Bakeri AS", phone="+4791234567", country="NO", locale="nb"
+        )
         session.add(customer)
         await session.flush()
         credit = Credit(customer_id=customer.id, currency="NOK", amount=10**9, reason="bench")
@@ -45,20 +47,33 @@ async def _seed(app: object, invoices: int) -> int:
         for n in range(invoices):
             issue = today - timedelta(days=n % 400)
             invoice = Invoice(
-                number=f"B{n:06d}", customer_id=customer.id, issue_date=issue,
-                due_date=issue + timedelta(days=14), currency="NOK", total=125_000,
+                number=f"B{n:06d}",
+                customer_id=customer.id,
+                issue_date=issue,
+                due_date=issue + timedelta(days=14),
+                currency="NOK",
+                total=125_000,
                 lines=[
-                    InvoiceLine(position=1, description="Arbeid", quantity_milli=2000,
-                                unit_price=50_000, vat_rate_bp=2500, net_amount=100_000,
-                                vat_amount=25_000)
+                    InvoiceLine(
+                        position=1,
+                        description="Arbeid",
+                        quantity_milli=2000,
+                        unit_price=50_000,
+                        vat_rate_bp=2500,
+                        net_amount=100_000,
+                        vat_amount=25_000,
+                    )
                 ],
             )
             session.add(invoice)
             if n % 3 == 0:
                 await session.flush()
                 paid = 125_000 if n % 2 else 40_000
-                session.add(Allocation(invoice_id=invoice.id, currency="NOK", amount=paid,
-                                       credit_id=credit.id))
+                session.add(
+                    Allocation(
+                        invoice_id=invoice.id, currency="NOK", amount=paid, credit_id=credit.id
+                    )
+                )
         return int(customer.id)
 
 
@@ -71,8 +86,9 @@ async def _run(database: str, invoices: int, requests: int, tmp: Path) -> list[f
     async with httpx.AsyncClient(transport=transport, base_url="http://bench") as http:
         login = await http.get("/login")
         token = login.text.split('name="csrf" value="')[1].split('"')[0]
-        await http.post("/login", data={"email": "bench@example.no", "password": PASSWORD,
-                                        "csrf": token})
+        await http.post(
+            "/login", data={"email": "bench@example.no", "password": PASSWORD, "csrf": token}
+        )
         for i in range(requests + 5):
             started = time.perf_counter()
             response = await http.get(f"/customers/{customer_id}")

@@ -43,12 +43,15 @@ def machine() -> str:
 def _commit() -> str:
     try:
         out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False,
+            ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607 - git from PATH, the id only
+            capture_output=True,
+            text=True,
+            check=False,
             cwd=DOC.parent,
         )
     except OSError:
         return "?"
-    return out.stdout.strip() or "?"
+    return str(out.stdout).strip() or "?"
 
 
 def record(title: str, lines: list[str]) -> None:

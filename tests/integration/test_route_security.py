@@ -46,7 +46,7 @@ def _routes(method: str) -> list[str]:
     app = create_app(load_settings())
     paths = []
     for route in _walk(app.routes):
-        if method not in route.methods:
+        if method not in (route.methods or set()):
             continue
         if route.path in PUBLIC or route.path.startswith(PUBLIC_PREFIXES):
             continue

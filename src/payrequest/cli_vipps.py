@@ -3,24 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Annotated
 
 import typer
 from rich.console import Console
-from sqlalchemy import select
 
 from payrequest.config import ConfigurationError, ProviderMode, Settings, load_settings
-from payrequest.inbound.models import InboundEvent
+from payrequest.inbound import check as webhook_check
 from payrequest.inbound.setup import WebhookStatus, ensure_webhook
-from payrequest.kit.ids import random_token
-from payrequest.kit.money import Money
-from payrequest.providers.base import CreatePayment, ProviderError, UserFlow
+from payrequest.providers.base import ProviderError
 from payrequest.runtime import Runtime, build_runtime
 
 vipps_app = typer.Typer(help="Vipps MobilePay setup: webhooks and checks.", no_args_is_help=True)
 console = Console()
-MARKET_CURRENCY = {"NO": "NOK", "DK": "DKK", "FI": "EUR"}
 
 
 def _settings() -> Settings:
@@ -94,19 +89,10 @@ async def _check(runtime: Runtime, *, round_trip: bool, wait: float) -> bool:
         console.print(f"[green]✓[/green] webhook registered for {runtime.webhook_url}")
         if not round_trip:
             return True
-        reference = f"check-{random_token(9).replace('_', 'x')}"[:30]
-        currency = MARKET_CURRENCY[runtime.settings.vipps.market]
-        await provider.create_payment(
-            CreatePayment(
-                reference=reference,
-                amount=Money(100, currency),
-                description="payrequest connection check",
-                user_flow=UserFlow.qr,
-                idempotency_key=f"create-{reference}",
-            )
+        trip = await webhook_check.round_trip(
+            runtime.sessions, provider, market=runtime.settings.vipps.market, wait=wait
         )
-        await provider.cancel(reference, idempotency_key=f"cancel-{reference}")
-        return await _wait_for_webhook(runtime, reference, wait)
+        return _report(trip, wait)
     except ProviderError as exc:
         console.print(f"[red]✗[/red] {exc}")
         return False
@@ -114,27 +100,17 @@ async def _check(runtime: Runtime, *, round_trip: bool, wait: float) -> bool:
         await runtime.close()
 
 
-async def _wait_for_webhook(runtime: Runtime, reference: str, wait: float) -> bool:
-    deadline = time.monotonic() + wait
-    while time.monotonic() < deadline:
-        async with runtime.sessions() as session:
-            found = (
-                (
-                    await session.execute(
-                        select(InboundEvent.event_name).where(InboundEvent.reference == reference)
-                    )
-                )
-                .scalars()
-                .all()
-            )
-        if found:
-            console.print(
-                f"[green]✓[/green] webhook round trip: received {', '.join(str(n) for n in found)}"
-            )
-            return True
-        await asyncio.sleep(0.5)
+def _report(trip: webhook_check.RoundTrip, wait: float) -> bool:
+    if trip.received:
+        console.print(
+            f"[green]✓[/green] webhook round trip: received {webhook_check.shown(trip.received)} "
+            f"in {trip.elapsed_ms} ms"
+        )
+        if trip.missing:
+            console.print(f"[yellow]![/yellow] not received: {webhook_check.shown(trip.missing)}")
+        return True
     console.print(
-        f"[red]✗[/red] no webhook for {reference} within {wait:.0f} s: is the "
+        f"[red]✗[/red] no webhook for {trip.reference} within {wait:.0f} s: is the "
         "server running at PAYREQUEST_PUBLIC_URL and reachable from Vipps?"
     )
     return False

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -43,6 +43,14 @@ async def check(session: AsyncSession, *, key: str, limits: Sequence[Limit]) -> 
 async def hit(session: AsyncSession, *, key: str) -> None:
     session.add(RateLimitHit(key=key, created_at=utcnow()))
     await session.flush()
+
+
+async def count(session: AsyncSession, *, key: str, since: datetime) -> int:
+    """How many hits `key` has had after `since` (for pages that show a counter)."""
+    stmt = select(func.count(RateLimitHit.id)).where(
+        RateLimitHit.key == key, RateLimitHit.created_at > since
+    )
+    return int((await session.execute(stmt)).scalar_one())
 
 
 async def take(session: AsyncSession, *, key: str, limits: Sequence[Limit]) -> Verdict:

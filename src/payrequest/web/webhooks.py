@@ -14,10 +14,13 @@ from fastapi.responses import JSONResponse
 
 from payrequest.inbound import service
 from payrequest.providers.base import WebhookRejected
+from payrequest.ratelimit import service as ratelimit
 from payrequest.runtime import Runtime
 
 router = APIRouter()
 log = logging.getLogger(__name__)
+# Forged webhooks are counted (for the operations page), never stored.
+REJECTED_KEY = "webhook:rejected"
 
 
 @router.post("/webhooks/vipps", include_in_schema=False)
@@ -35,6 +38,9 @@ async def vipps_webhook(request: Request) -> JSONResponse:
                 request.client.host if request.client else "?",
                 exc,
             )
+            # Counted in this transaction (it holds SQLite's write lock, so a second session
+            # would wait on it); leaving the block commits the count with the 401.
+            await ratelimit.hit(session, key=REJECTED_KEY)
             return JSONResponse({"error": "invalid signature"}, status_code=401)
         received = await service.receive(
             session, provider=runtime.provider.name, event=event, body=body, headers=headers

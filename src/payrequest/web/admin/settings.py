@@ -1,0 +1,283 @@
+"""Settings: what this process runs with, the webhook registration, and a webhook round trip.
+
+Settings come from the environment (12-factor); the page shows them, with secrets masked, and
+names the variable that sets each one. Nothing here changes a setting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from fastapi import APIRouter, Request, status
+from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import SecretStr
+
+from payrequest.config import ENV_PREFIX, ProviderMode, Settings
+from payrequest.inbound import check as webhook_check
+from payrequest.inbound import registrations
+from payrequest.inbound.setup import ensure_webhook
+from payrequest.kit.clock import utcnow
+from payrequest.providers.base import ProviderError
+from payrequest.providers.registry import vipps_base_url, webhook_url
+from payrequest.ratelimit import service as ratelimit
+from payrequest.runtime import Runtime
+from payrequest.web import i18n
+from payrequest.web.auth import WRITERS, Owner, StaffUser, Writer
+from payrequest.web.deps import ReadSessionDep, RuntimeDep, SettingsDep
+from payrequest.web.flash import flash
+from payrequest.web.render import render
+from payrequest.web.webhooks import REJECTED_KEY
+
+router = APIRouter()
+MASK = "••••"
+SHOWN = 4  # leading characters of a secret shown, and only when it is at least 3 × as long
+TEST_WAIT = 10.0  # seconds the webhook test waits for its events
+CURRENCIES = {"NO": "NOK", "DK": "DKK", "FI": "EUR"}
+
+
+def mask(secret: str | SecretStr | None) -> str:
+    """A secret as it may be shown: its first 4 characters and `••••`, never the whole value.
+
+    Short secrets (under 12 characters) show nothing but the mask, so at most a third of any
+    secret is ever revealed. An unset or empty secret is "" (the page says "not set").
+    """
+    if secret is None:
+        return ""
+    value = secret.get_secret_value() if isinstance(secret, SecretStr) else secret
+    if not value:
+        return ""
+    if len(value) < SHOWN * 3:
+        return MASK
+    return value[:SHOWN] + MASK
+
+
+def env_name(*path: str) -> str:
+    """`env_name("vipps", "client_id")` → `PAYREQUEST_VIPPS__CLIENT_ID`."""
+    return ENV_PREFIX + "__".join(part.upper() for part in path)
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    label: str
+    value: str  # already masked where it is a secret
+    env: str
+    secret: bool = False
+
+
+def _duration(minutes: int) -> str:
+    if minutes % (60 * 24) == 0:
+        days = minutes // (60 * 24)
+        return i18n.ngettext("{n} day", "{n} days", days).format(n=days)
+    if minutes % 60 == 0:
+        hours = minutes // 60
+        return i18n.ngettext("{n} hour", "{n} hours", hours).format(n=hours)
+    return i18n.ngettext("{n} minute", "{n} minutes", minutes).format(n=minutes)
+
+
+def mode_meaning(mode: ProviderMode) -> str:
+    if mode is ProviderMode.sandbox:
+        return i18n.gettext(
+            "The built-in emulator plays Vipps MobilePay. No money moves and nothing leaves "
+            "this server: payments are approved on the emulator's phone page."
+        )
+    if mode is ProviderMode.test:
+        return i18n.gettext(
+            "Vipps MobilePay's test environment (apitest.vipps.no), with test credentials and "
+            "the test app. No real money moves."
+        )
+    return i18n.gettext(
+        "Live: real customers pay real money through Vipps MobilePay (api.vipps.no)."
+    )
+
+
+def setting_rows(settings: Settings) -> list[Row]:
+    vipps = settings.vipps
+    not_set = i18n.gettext("not set")
+    countries = {
+        "NO": i18n.gettext("Norway"),
+        "DK": i18n.gettext("Denmark"),
+        "FI": i18n.gettext("Finland"),
+    }
+    country = countries.get(vipps.market, vipps.market)
+    currency = CURRENCIES.get(vipps.market, "?")
+    return [
+        Row(i18n.gettext("Provider mode"), settings.provider_mode.value, env_name("provider_mode")),
+        Row(i18n.gettext("Public address"), settings.public_url, env_name("public_url")),
+        Row(i18n.gettext("API address"), vipps_base_url(settings), env_name("vipps", "base_url")),
+        Row(i18n.gettext("Client id"), vipps.client_id or not_set, env_name("vipps", "client_id")),
+        Row(
+            i18n.gettext("Client secret"),
+            mask(vipps.client_secret) or not_set,
+            env_name("vipps", "client_secret"),
+            secret=True,
+        ),
+        Row(
+            i18n.gettext("Subscription key"),
+            mask(vipps.subscription_key) or not_set,
+            env_name("vipps", "subscription_key"),
+            secret=True,
+        ),
+        Row(
+            i18n.gettext("Merchant serial number (MSN)"),
+            vipps.merchant_serial_number or not_set,
+            env_name("vipps", "merchant_serial_number"),
+        ),
+        Row(
+            i18n.gettext("Market"),
+            f"{vipps.market} · {country} · {currency}",
+            env_name("vipps", "market"),
+        ),
+        Row(
+            i18n.gettext("Long-living approval"),
+            i18n.gettext("Yes") if vipps.long_living_approved else i18n.gettext("No"),
+            env_name("vipps", "long_living_approved"),
+        ),
+        Row(
+            i18n.gettext("Default request lifetime"),
+            _duration(vipps.default_lifetime_minutes),
+            env_name("vipps", "default_lifetime_minutes"),
+        ),
+    ]
+
+
+def _effective_lifetime(runtime: Runtime) -> str:
+    lifetime, _long_living = runtime.lifetime.expires_in(None)
+    return _duration(int(lifetime / timedelta(minutes=1)))
+
+
+@router.get("/settings", response_class=HTMLResponse)
+async def settings_page(
+    request: Request,
+    user: StaffUser,
+    settings: SettingsDep,
+    runtime: RuntimeDep,
+    session: ReadSessionDep,
+) -> HTMLResponse:
+    url = webhook_url(settings)
+    active = await registrations.active(
+        session, provider=runtime.provider.name, merchant_id=runtime.provider.merchant_id
+    )
+    return render(
+        request,
+        "settings/index.html",
+        mode=settings.provider_mode.value,
+        mode_meaning=mode_meaning(settings.provider_mode),
+        rows=setting_rows(settings),
+        effective_lifetime=_effective_lifetime(runtime),
+        configured_lifetime=_duration(settings.vipps.default_lifetime_minutes),
+        webhook_url=url,
+        registrations=active,
+        registered=[r for r in active if r.url == url],
+        production=settings.provider_mode is ProviderMode.production,
+        can_write=user.role in WRITERS,
+        is_owner=user.role == "owner",
+    )
+
+
+def _back() -> RedirectResponse:
+    return RedirectResponse("/settings#webhook", status_code=status.HTTP_303_SEE_OTHER)
+
+
+@router.post("/settings/webhook/register")
+async def register_webhook(request: Request, user: Owner, runtime: RuntimeDep) -> RedirectResponse:
+    url = webhook_url(runtime.settings)
+    try:
+        result = await ensure_webhook(runtime.sessions, runtime.provider, url=url, box=runtime.box)
+    except ProviderError as exc:
+        flash(
+            request,
+            i18n.gettext("The webhook could not be registered: {reason}").format(
+                reason=exc.message
+            ),
+            "error",
+        )
+        return _back()
+    runtime.webhook_secrets.forget()
+    if result.created:
+        message = i18n.gettext("Webhook registered for {url} (endpoint {id}).")
+    else:
+        message = i18n.gettext("The webhook was already registered for {url} (endpoint {id}).")
+    flash(request, message.format(url=url, id=result.endpoint_id))
+    if result.removed:
+        flash(
+            request,
+            i18n.gettext("Removed stale registrations: {ids}").format(
+                ids=", ".join(result.removed)
+            ),
+        )
+    return _back()
+
+
+@router.post("/settings/webhook/test")
+async def test_webhook(request: Request, user: Writer, runtime: RuntimeDep) -> RedirectResponse:
+    """Create a 1-unit QR payment, cancel it, and wait for its webhooks (never in production)."""
+    settings = runtime.settings
+    if settings.provider_mode is ProviderMode.production:
+        flash(
+            request,
+            i18n.gettext(
+                "The webhook test is not available in production mode: it would create a real "
+                "payment. Use `payrequest vipps check --no-round-trip` to check the credentials "
+                "and the registration."
+            ),
+            "error",
+        )
+        return _back()
+    url = webhook_url(settings)
+    async with runtime.read_sessions() as session:
+        active = await registrations.active(
+            session, provider=runtime.provider.name, merchant_id=runtime.provider.merchant_id
+        )
+    if not any(r.url == url for r in active):
+        flash(
+            request,
+            i18n.gettext("No webhook is registered for {url}. Register it first.").format(url=url),
+            "error",
+        )
+        return _back()
+    started_at = utcnow()
+    try:
+        trip = await webhook_check.round_trip(
+            runtime.read_sessions, runtime.provider, market=settings.vipps.market, wait=TEST_WAIT
+        )
+    except ProviderError as exc:
+        flash(
+            request,
+            i18n.gettext("The test payment could not be made: {reason}").format(reason=exc.message),
+            "error",
+        )
+        return _back()
+    if trip.complete:
+        flash(
+            request,
+            i18n.gettext("Webhook test passed: received {events} in {ms} ms.").format(
+                events=webhook_check.shown(trip.received), ms=trip.elapsed_ms
+            ),
+        )
+        return _back()
+    async with runtime.read_sessions() as session:
+        rejected = await ratelimit.count(session, key=REJECTED_KEY, since=started_at)
+    flash(request, _failure(trip, url=url, rejected=rejected), "error")
+    return _back()
+
+
+def _failure(trip: webhook_check.RoundTrip, *, url: str, rejected: int) -> str:
+    seconds = f"{TEST_WAIT:.0f}"
+    if trip.received:
+        return i18n.gettext(
+            "Webhook test incomplete: received {events} but not {missing} within {s} s."
+        ).format(
+            events=webhook_check.shown(trip.received),
+            missing=webhook_check.shown(trip.missing),
+            s=seconds,
+        )
+    if rejected:
+        return i18n.gettext(
+            "Webhook test failed: {n} webhook(s) arrived during the test but their signature "
+            "was rejected. Register the webhook again so that the stored secret matches."
+        ).format(n=rejected)
+    return i18n.gettext(
+        "Webhook test failed: no webhook for {reference} arrived within {s} s. Check that "
+        "{url} is reachable from Vipps MobilePay and that this server is running."
+    ).format(reference=trip.reference, s=seconds, url=url)

@@ -1,0 +1,184 @@
+"""The settings page over HTTP: values from the environment, masked secrets, owner-only
+webhook registration, and the webhook test refused where it must be."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import SecretStr
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from payrequest.app import create_app
+from payrequest.config import Settings, VippsSettings, load_settings
+from payrequest.users import service as users
+
+BASE = "http://testserver"
+HTTPS_BASE = "https://payrequest.example.no"
+Sessions = async_sessionmaker[AsyncSession]
+PASSWORD = "correct horse"
+CLIENT_SECRET = "cs-7f3a9b21d4e8c6f0a5b2"
+SUBSCRIPTION_KEY = "sk-0e1d2c3b4a59687766554433"
+
+
+def _settings(database_url: str, tmp_path: Path, mode: str = "sandbox") -> Settings:
+    vipps = VippsSettings(
+        client_id="client-4711",
+        client_secret=SecretStr(CLIENT_SECRET),
+        subscription_key=SecretStr(SUBSCRIPTION_KEY),
+        merchant_serial_number="123456",
+        market="DK",
+        default_lifetime_minutes=2 * 24 * 60,
+        long_living_approved=True,
+    )
+    extra: dict[str, Any] = {}
+    if mode == "production":
+        extra = {"secret_key": "k" * 40}
+    return load_settings(
+        database_url=database_url,
+        var_dir=tmp_path,
+        public_url=HTTPS_BASE if mode == "production" else BASE,
+        provider_mode=mode,
+        vipps=vipps,
+        **extra,
+    )
+
+
+@pytest.fixture
+async def make_client(
+    database_url: str, sessions: Sessions, tmp_path: Path
+) -> AsyncIterator[Callable[[str], httpx.AsyncClient]]:
+    """`async with make_client(mode) as http:` a client on an app in that provider mode."""
+    apps: list[Any] = []
+    async with sessions() as session, session.begin():
+        for role in ("owner", "staff", "readonly"):
+            await users.create_user(
+                session, email=f"{role}@example.no", password=PASSWORD, role=role, locale="en"
+            )
+
+    def build(mode: str = "sandbox") -> httpx.AsyncClient:
+        app = create_app(_settings(database_url, tmp_path, mode))
+        apps.append(app)
+        base = HTTPS_BASE if mode == "production" else BASE
+        return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base)
+
+    yield build
+    for app in apps:
+        await app.state.runtime.close()
+
+
+@pytest.fixture
+async def client(
+    make_client: Callable[[str], httpx.AsyncClient],
+) -> AsyncIterator[httpx.AsyncClient]:
+    async with make_client("sandbox") as http:
+        yield http
+
+
+def _csrf(html: str) -> str:
+    match = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert match, "form has no CSRF token"
+    return match.group(1)
+
+
+async def _sign_in(client: httpx.AsyncClient, role: str = "staff") -> str:
+    token = _csrf((await client.get("/login")).text)
+    response = await client.post(
+        "/login", data={"email": f"{role}@example.no", "password": PASSWORD, "csrf": token}
+    )
+    assert response.status_code == 303
+    return token
+
+
+async def test_settings_show_values_env_names_and_masked_secrets(
+    client: httpx.AsyncClient,
+) -> None:
+    await _sign_in(client)
+    response = await client.get("/settings")
+    assert response.status_code == 200
+    html = response.text
+    assert CLIENT_SECRET not in html and SUBSCRIPTION_KEY not in html
+    assert "cs-7••••" in html and "sk-0••••" in html
+    assert "client-4711" in html and "123456" in html
+    assert "DK · Denmark · DKK" in html
+    assert "2 days" in html
+    assert 'data-provider-mode="sandbox"' in html
+    for name in (
+        "PAYREQUEST_PROVIDER_MODE",
+        "PAYREQUEST_VIPPS__CLIENT_ID",
+        "PAYREQUEST_VIPPS__CLIENT_SECRET",
+        "PAYREQUEST_VIPPS__SUBSCRIPTION_KEY",
+        "PAYREQUEST_VIPPS__MERCHANT_SERIAL_NUMBER",
+        "PAYREQUEST_VIPPS__MARKET",
+        "PAYREQUEST_VIPPS__LONG_LIVING_APPROVED",
+        "PAYREQUEST_VIPPS__DEFAULT_LIFETIME_MINUTES",
+    ):
+        assert name in html
+    assert f"{BASE}/webhooks/vipps" in html
+    assert 'data-webhook-status="missing"' in html  # the app's lifespan did not run here
+    # A staff member sees the test button but not the owner's register button.
+    assert 'action="/settings/webhook/test"' in html
+    assert 'action="/settings/webhook/register"' not in html
+
+
+async def test_secrets_are_masked_for_every_role(client: httpx.AsyncClient) -> None:
+    for role in ("owner", "readonly"):
+        client.cookies.clear()
+        await _sign_in(client, role)
+        html = (await client.get("/settings")).text
+        assert CLIENT_SECRET not in html and SUBSCRIPTION_KEY not in html
+        assert "cs-7••••" in html
+    assert 'action="/settings/webhook/test"' not in html  # read-only: no buttons
+
+
+async def test_register_webhook_is_owner_only(client: httpx.AsyncClient) -> None:
+    for role in ("staff", "readonly"):
+        client.cookies.clear()
+        await _sign_in(client, role)
+        token = _csrf((await client.get("/settings")).text)
+        refused = await client.post("/settings/webhook/register", data={"csrf": token})
+        assert refused.status_code == 403, role
+    client.cookies.clear()
+    await _sign_in(client, "owner")
+    page = (await client.get("/settings")).text
+    assert 'action="/settings/webhook/register"' in page
+    no_token = await client.post("/settings/webhook/register")
+    assert no_token.status_code == 403
+
+
+async def test_webhook_test_needs_a_writer_and_a_csrf_token(client: httpx.AsyncClient) -> None:
+    await _sign_in(client, "readonly")
+    token = _csrf((await client.get("/settings")).text)
+    assert (await client.post("/settings/webhook/test", data={"csrf": token})).status_code == 403
+    client.cookies.clear()
+    await _sign_in(client, "staff")
+    assert (await client.post("/settings/webhook/test")).status_code == 403
+
+
+async def test_webhook_test_without_a_registration_says_so(client: httpx.AsyncClient) -> None:
+    await _sign_in(client, "staff")
+    token = _csrf((await client.get("/settings")).text)
+    response = await client.post("/settings/webhook/test", data={"csrf": token})
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/settings")
+    html = (await client.get("/settings")).text
+    assert f"No webhook is registered for {BASE}/webhooks/vipps" in html
+
+
+async def test_webhook_test_is_refused_in_production(
+    make_client: Callable[[str], httpx.AsyncClient],
+) -> None:
+    async with make_client("production") as http:
+        await _sign_in(http, "owner")
+        page = (await http.get("/settings")).text
+        assert 'data-provider-mode="production"' in page
+        assert CLIENT_SECRET not in page and SUBSCRIPTION_KEY not in page
+        assert re.search(r'action="/settings/webhook/test".*?disabled', page, re.S)
+        response = await http.post("/settings/webhook/test", data={"csrf": _csrf(page)})
+        assert response.status_code == 303
+        html = (await http.get("/settings")).text
+        assert "not available in production mode" in html

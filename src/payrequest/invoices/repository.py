@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from sqlalchemy import select
@@ -41,3 +42,45 @@ async def many(
     if for_update:
         stmt = stmt.with_for_update()
     return list((await session.execute(stmt)).scalars())
+
+
+async def lock(session: AsyncSession, invoice_id: int) -> Invoice | None:
+    """The invoice with its lines, locked until the transaction ends (SELECT ... FOR UPDATE).
+
+    Allocation locks the same rows, so a change made under this lock sees every allocation
+    committed before it and none can slip in until it ends.
+    """
+    stmt = (
+        select(Invoice)
+        .where(Invoice.id == invoice_id)
+        .options(selectinload(Invoice.lines))
+        .with_for_update()
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def number_taken(session: AsyncSession, number: str, *, except_id: int | None = None) -> bool:
+    stmt = select(Invoice.id).where(Invoice.number == number)
+    if except_id is not None:
+        stmt = stmt.where(Invoice.id != except_id)
+    return (await session.execute(stmt.limit(1))).first() is not None
+
+
+_TRAILING_DIGITS = re.compile(r"^(.*?)(\d+)$")
+FIRST_NUMBER = "10001"
+
+
+async def next_number(session: AsyncSession) -> str:
+    """A free number following the latest invoice's: `2026-0041` after `2026-0040`."""
+    latest = (
+        await session.execute(select(Invoice.number).order_by(Invoice.id.desc()).limit(1))
+    ).scalar_one_or_none()
+    match = _TRAILING_DIGITS.match(latest or "")
+    prefix, digits = (match.group(1), match.group(2)) if match else ("", FIRST_NUMBER)
+    value = int(digits) + (1 if match else 0)
+    for _ in range(100):
+        candidate = f"{prefix}{str(value).zfill(len(digits))}"
+        if len(candidate) <= 32 and not await number_taken(session, candidate):
+            return candidate
+        value += 1
+    return ""  # nothing sensible to suggest; the person types one

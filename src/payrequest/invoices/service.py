@@ -1,4 +1,4 @@
-"""Creating and voiding invoices."""
+"""Creating, editing and voiding invoices."""
 
 from __future__ import annotations
 
@@ -21,23 +21,8 @@ async def create_invoice(session: AsyncSession, *, data: InvoiceInput) -> Invoic
         raise NotFound("No such customer")
     if await repository.get_by_number(session, data.number) is not None:
         raise Conflict(f"Invoice number {data.number} already exists", field="number")
-    lines = []
-    for position, line in enumerate(data.lines, start=1):
-        amounts = line_amounts(line.quantity, line.unit_price, line.vat_rate_bp)
-        lines.append(
-            InvoiceLine(
-                position=position,
-                description=line.description,
-                quantity_milli=amounts.quantity_milli,
-                unit_price=line.unit_price,
-                vat_rate_bp=line.vat_rate_bp,
-                net_amount=amounts.net,
-                vat_amount=amounts.vat,
-            )
-        )
-    total = sum(line.net_amount + line.vat_amount for line in lines)
-    if total <= 0:
-        raise ValidationFailed("An invoice must be for more than zero", field="lines")
+    lines = _build_lines(data)
+    total = _total(lines)
     invoice = Invoice(
         number=data.number,
         customer_id=data.customer_id,
@@ -63,5 +48,85 @@ async def void_invoice(session: AsyncSession, *, invoice_id: int, allocated: int
     if allocated > 0:
         raise Conflict(f"Invoice {invoice.number} has payments on it; refund them before voiding")
     invoice.voided_at = utcnow()
+    await session.flush()
+    return invoice
+
+
+def _build_lines(data: InvoiceInput) -> list[InvoiceLine]:
+    """The lines with their amounts; raises before anything is written."""
+    lines = []
+    for position, line in enumerate(data.lines, start=1):
+        amounts = line_amounts(line.quantity, line.unit_price, line.vat_rate_bp)
+        lines.append(
+            InvoiceLine(
+                position=position,
+                description=line.description,
+                quantity_milli=amounts.quantity_milli,
+                unit_price=line.unit_price,
+                vat_rate_bp=line.vat_rate_bp,
+                net_amount=amounts.net,
+                vat_amount=amounts.vat,
+            )
+        )
+    return lines
+
+
+def _total(lines: list[InvoiceLine]) -> int:
+    total = sum(line.net_amount + line.vat_amount for line in lines)
+    if total <= 0:
+        raise ValidationFailed("An invoice must be for more than zero", field="lines")
+    return total
+
+
+async def update_invoice(
+    session: AsyncSession,
+    *,
+    invoice_id: int,
+    data: InvoiceInput,
+    allocated: int,
+    in_active_request: bool,
+    in_any_request: bool = False,
+) -> Invoice:
+    """Replace number, dates, currency, note and lines of an invoice nobody has paid on.
+
+    `allocated` (money ever applied to it) comes from the ledger; `in_active_request` and
+    `in_any_request` from the payment requests. The customer stays the same. Everything is
+    checked before the first write: bad input changes nothing.
+    """
+    invoice = await repository.get(session, invoice_id, with_lines=True)
+    if invoice is None:
+        raise NotFound("No such invoice")
+    if invoice.voided_at is not None:
+        raise Conflict(f"Invoice {invoice.number} is void and cannot be changed")
+    if allocated > 0:
+        raise Conflict(f"Invoice {invoice.number} has payments on it and cannot be changed")
+    if in_active_request:
+        raise Conflict(
+            f"Invoice {invoice.number} is in a payment request waiting for the customer; "
+            "cancel the request before changing the invoice"
+        )
+    if data.customer_id != invoice.customer_id:
+        raise ValidationFailed("An invoice cannot move to another customer", field="customer_id")
+    if data.currency != invoice.currency and in_any_request:
+        raise Conflict(
+            f"Invoice {invoice.number} has been in a payment request; its currency cannot change",
+            field="currency",
+        )
+    if data.due_date < data.issue_date:
+        raise ValidationFailed("The due date cannot be before the issue date", field="due_date")
+    if await repository.number_taken(session, data.number, except_id=invoice.id):
+        raise Conflict(f"Invoice number {data.number} already exists", field="number")
+    lines = _build_lines(data)
+    total = _total(lines)
+    # Old lines go first: (invoice_id, position) is unique and the new ones reuse positions.
+    invoice.lines.clear()
+    await session.flush()
+    invoice.number = data.number
+    invoice.issue_date = data.issue_date
+    invoice.due_date = data.due_date
+    invoice.currency = data.currency
+    invoice.note = data.note
+    invoice.total = total
+    invoice.lines.extend(lines)
     await session.flush()
     return invoice

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import re
 import secrets
+from email.utils import parseaddr
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "PAYREQUEST_"
@@ -41,19 +52,81 @@ SANDBOX_CREDENTIALS = {
 
 
 class SmtpSettings(BaseModel):
+    """Outgoing email. No host: email is switched off (nothing is sent, nothing fails)."""
+
     host: str | None = None
-    port: Annotated[int, Field(ge=1, le=65535)] = 587
+    port: Annotated[int, Field(ge=1, le=65535)] = 587  # 465 when use_tls and no port is set
     username: str | None = None
     password: SecretStr | None = None
-    starttls: bool = True
-    sender: str = "payrequest@localhost"
+    starttls: bool = True  # upgrade a plain connection with STARTTLS (required, not optional)
+    use_tls: bool = False  # implicit TLS from the first byte ("SMTPS", port 465)
+    sender: str = "payrequest@localhost"  # `name@example.no` or `Shop AS <name@example.no>`
+    timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 15.0
+
+    @field_validator("sender")
+    @classmethod
+    def _sender_address(cls, value: str) -> str:
+        _name, address = parseaddr(value)
+        if "\r" in value or "\n" in value or "@" not in address or address.endswith("@"):
+            raise ValueError("must be an email address such as payrequest@example.no")
+        return value
+
+    @model_validator(mode="after")
+    def _implicit_tls_defaults(self) -> SmtpSettings:
+        if self.use_tls:
+            if "port" not in self.model_fields_set:
+                self.port = 465
+            if "starttls" not in self.model_fields_set:
+                self.starttls = False
+        return self
+
+
+SMS_SENDER_RULE = "up to 11 letters, digits and spaces (A-Z, 0-9) or a number of up to 15 digits"
+_ALPHANUMERIC_SENDER = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9](?:[A-Za-z0-9 ]{0,9}[A-Za-z0-9])?$")
+_NUMERIC_SENDER = re.compile(r"^\+?[0-9]{1,15}$")
+
+
+def valid_sms_sender(value: str) -> bool:
+    """An alphanumeric sender id (at most 11 characters) or a numeric one (at most 15 digits)."""
+    return bool(_ALPHANUMERIC_SENDER.match(value) or _NUMERIC_SENDER.match(value))
 
 
 class SmsSettings(BaseModel):
-    gateway: Annotated[str, Field(pattern=r"^(sandbox|http)$")] = "sandbox"
-    url: str | None = None
-    api_key: SecretStr | None = None
+    """SMS delivery: `sandbox` (the emulator's phone) or `gatewayapi` (GatewayAPI.com REST).
+
+    `url` and `api_key` (and gateway `http`) are the earlier names, still accepted.
+    """
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    gateway: Annotated[str, Field(pattern=r"^(sandbox|gatewayapi)$")] = "sandbox"
+    api_token: Annotated[
+        SecretStr | None, Field(validation_alias=AliasChoices("api_token", "api_key"))
+    ] = None
+    base_url: Annotated[str, Field(validation_alias=AliasChoices("base_url", "url"))] = (
+        "https://gatewayapi.com"
+    )
     sender: str = "payrequest"
+    timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 10.0
+
+    @field_validator("gateway", mode="before")
+    @classmethod
+    def _earlier_gateway_name(cls, value: Any) -> Any:
+        return "gatewayapi" if value == "http" else value
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with https:// (e.g. https://gatewayapi.eu)")
+        return value.rstrip("/")
+
+    @field_validator("sender")
+    @classmethod
+    def _sender_id(cls, value: str) -> str:
+        if not valid_sms_sender(value):
+            raise ValueError(f"must be {SMS_SENDER_RULE}; got {value!r}")
+        return value
 
 
 class Settings(BaseSettings):
@@ -99,6 +172,20 @@ class Settings(BaseSettings):
         if value is not None and len(value.get_secret_value()) < 32:
             raise ValueError("must be at least 32 characters (try: openssl rand -hex 32)")
         return value
+
+    @model_validator(mode="after")
+    def _sms_gateway_needs_token(self) -> Settings:
+        if self.sms.gateway == "gatewayapi" and self.sms.api_token is None:
+            raise ValueError(
+                f"{ENV_PREFIX}SMS__API_TOKEN is required when {ENV_PREFIX}SMS__GATEWAY=gatewayapi "
+                "(GatewayAPI dashboard, API keys)"
+            )
+        if self.smtp.use_tls and self.smtp.starttls:
+            raise ValueError(
+                f"{ENV_PREFIX}SMTP__USE_TLS and {ENV_PREFIX}SMTP__STARTTLS cannot both be true: "
+                "use_tls is implicit TLS (port 465), starttls upgrades a plain connection (587)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _real_provider_needs_credentials(self) -> Settings:

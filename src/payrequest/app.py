@@ -20,7 +20,7 @@ from payrequest.jobs.process import running
 from payrequest.realtime.broker import OutboxTail
 from payrequest.runtime import Runtime, build_runtime
 from payrequest.sandbox import SandboxConfig, create_sandbox_app, sandbox_of_app
-from payrequest.web import admin, errors, health, sse, webhooks
+from payrequest.web import admin, errors, health, portal, sse, webhooks
 
 SANDBOX_MOUNT = "/sandbox/vipps"
 STATIC = Path(__file__).parent / "web" / "static"
@@ -83,6 +83,7 @@ def create_app(
     app.include_router(webhooks.router)
     app.include_router(sse.router)
     app.include_router(admin.router)
+    app.include_router(portal.router)
     app.add_middleware(
         SessionMiddleware,
         secret_key=secret_key(settings),

@@ -18,10 +18,13 @@ from payrequest.jobs import maintenance
 from payrequest.jobs.registry import JobRegistry
 from payrequest.jobs.runner import Worker
 from payrequest.kit.crypto import SecretBox
+from payrequest.notify.email.smtp import EmailSender
+from payrequest.notify.factory import build_email_sender, build_sms_gateway
+from payrequest.notify.sms.base import SmsGateway
 from payrequest.payment_requests import jobs as payment_jobs
 from payrequest.payment_requests.service import Lifetime
 from payrequest.providers.base import PaymentProvider
-from payrequest.providers.registry import build_provider, webhook_url
+from payrequest.providers.registry import SANDBOX_PATH, build_provider, webhook_url
 
 WORKER_LEASE = timedelta(seconds=60)  # a crashed worker's jobs are taken over after this
 SECRETS_TTL = 5.0  # seconds a process trusts its cached list of webhook secrets
@@ -59,6 +62,8 @@ class Runtime:
     webhook_secrets: WebhookSecrets
     registry: JobRegistry
     lifetime: Lifetime
+    sms: SmsGateway
+    email: EmailSender | None  # None: no SMTP server configured
 
     @property
     def webhook_url(self) -> str:
@@ -69,6 +74,7 @@ class Runtime:
 
     async def close(self) -> None:
         await self.provider.close()
+        await self.sms.close()
         await self.engine.dispose()
 
 
@@ -96,4 +102,6 @@ def build_runtime(settings: Settings, *, provider: PaymentProvider | None = None
         webhook_secrets=WebhookSecrets(box, provider.name),
         registry=registry,
         lifetime=Lifetime(settings.vipps.default_lifetime_minutes, provider.capabilities),
+        sms=build_sms_gateway(settings, sandbox_base_url=settings.public_url + SANDBOX_PATH),
+        email=build_email_sender(settings),
     )

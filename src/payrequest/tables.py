@@ -13,6 +13,7 @@ from payrequest.payment_requests.models import (
     PaymentRequestEvent,
     PaymentRequestInvoice,
 )
+from payrequest.portal.models import PortalLink
 from payrequest.ratelimit.models import RateLimitHit
 from payrequest.users.models import User
 
@@ -30,6 +31,7 @@ __all__ = [
     "PaymentRequest",
     "PaymentRequestEvent",
     "PaymentRequestInvoice",
+    "PortalLink",
     "RateLimitHit",
     "Refund",
     "User",

@@ -84,7 +84,9 @@ async def send_for(page: Page, count: int) -> list[str]:
     for i in range(count):
         await boxes.nth(i).check()
         ticked.append(await boxes.nth(i).get_attribute("value") or "")
-    await expect(page.locator("[data-request-total]")).to_have_text(re.compile(r"NOK\s?[\d,]+\.\d\d"))
+    await expect(page.locator("[data-request-total]")).to_have_text(
+        re.compile(r"NOK\s?[\d,]+\.\d\d")
+    )
     await page.get_by_role("button", name="Send MobilePay request").click()
     await expect(page.get_by_role("status")).to_have_text("Payment request sent.")
     return ticked

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from payrequest.errors import Conflict, ValidationFailed
+from payrequest.errors import Conflict, CurrencyMismatch, ValidationFailed
 from payrequest.events.models import OutboxEvent
 from payrequest.inbound.models import InboundEvent
 from payrequest.invoices import repository as invoice_repo
@@ -16,7 +16,7 @@ from payrequest.ledger import repository as ledger_repo
 from payrequest.ledger import service as ledger
 from payrequest.ledger.models import Allocation, Credit, Refund
 from payrequest.payment_requests import repository, workflows
-from payrequest.payment_requests.models import PaymentRequestEvent
+from payrequest.payment_requests.models import PaymentRequest, PaymentRequestEvent
 from payrequest.payment_requests.service import Lifetime, retry_request
 from payrequest.providers.vipps.provider import VippsProvider
 from tests.factories import make_customer, make_invoice
@@ -293,3 +293,16 @@ async def test_refund_of_credit_pays_back_only_the_credit(
         assert request is not None
     assert (balance.open, balance.credit) == (0, 0)
     assert request.status == "paid" and request.refunded_amount == 2_500
+
+
+async def test_an_invoice_in_another_currency_than_the_sales_unit_takes_is_refused(
+    sessions: Sessions, provider: VippsProvider
+) -> None:
+    async with sessions() as session, session.begin():
+        customer = await make_customer(session, phone="+4520123456", country="DK")
+        invoice = await make_invoice(session, customer, amount=5_000, currency="DKK")
+    with pytest.raises(CurrencyMismatch, match="takes NOK only; this invoice is in DKK"):
+        await send_request(sessions, provider, customer_id=customer.id, invoice_ids=[invoice.id])
+    async with sessions() as session:
+        count = (await session.execute(select(func.count(PaymentRequest.id)))).scalar_one()
+    assert count == 0

@@ -69,9 +69,9 @@ async def test_the_webhook_test_reports_the_events_it_received(
                 select(InboundEvent.reference, InboundEvent.event_name, InboundEvent.status)
             )
         ).all()
-    references = {reference for reference, _, _ in rows}
+    references = {str(reference) for reference, _, _ in rows}
     assert len(references) == 1 and next(iter(references)).startswith("check-")
-    assert sorted(name for _, name, _ in rows) == ["created", "terminated"]
+    assert sorted(str(name) for _, name, _ in rows) == ["created", "terminated"]
     assert {status for _, _, status in rows} == {"unmatched"}  # no payment request has it
     operations = (await http.get("/operations")).text
     assert next(iter(references)) in operations

@@ -1,4 +1,5 @@
-"""Realistic demo data: Norwegian and Danish customers, invoices with VAT, some overdue, some paid.
+"""Realistic demo data: a Norwegian business with Norwegian and Danish customers, invoices in
+NOK with VAT, some overdue, some paid.
 
 Dates are relative to `today`, so "overdue" stays true whenever the demo runs. Seeding is
 idempotent: a database that already has the demo customers is left alone.
@@ -107,7 +108,9 @@ async def seed_demo(session: AsyncSession, *, today: date) -> SeedSummary:
                 portal_access=portal,
             ),
         )
-        currency = "NOK" if country == "NO" else "DKK"
+        # The demo business is Norwegian: one Vipps MobilePay sales unit, which takes NOK only,
+        # so its Danish customers are invoiced in NOK too.
+        currency = "NOK"
         templates = NO_LINES if country == "NO" else DK_LINES
         created: list[Invoice] = []
         for _ in range(3 + c_index % 3):

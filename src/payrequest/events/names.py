@@ -11,6 +11,9 @@ PAYMENT_REQUEST_EXPIRED = "payment_request.expired"
 PAYMENT_REQUEST_CANCELLED = "payment_request.cancelled"
 PAYMENT_REQUEST_REFUNDED = "payment_request.refunded"
 INVOICE_PAID = "invoice.paid"
+INVOICE_CREATED = "invoice.created"
+INVOICE_UPDATED = "invoice.updated"
+INVOICE_VOIDED = "invoice.voided"
 CREDIT_CREATED = "credit.created"
 REFUND_SUCCEEDED = "refund.succeeded"
 REFUND_FAILED = "refund.failed"
@@ -30,6 +33,9 @@ STATUS_EVENTS: dict[str, str] = {
 ALL_EVENTS: tuple[str, ...] = (
     *dict.fromkeys(STATUS_EVENTS.values()),
     INVOICE_PAID,
+    INVOICE_CREATED,
+    INVOICE_UPDATED,
+    INVOICE_VOIDED,
     CREDIT_CREATED,
     REFUND_SUCCEEDED,
     REFUND_FAILED,

@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from payrequest.customers import repository as customers
 from payrequest.errors import Conflict, NotFound, ValidationFailed
+from payrequest.events import names, outbox
 from payrequest.invoices import repository
 from payrequest.invoices.lines import line_amounts
 from payrequest.invoices.models import Invoice, InvoiceLine
@@ -35,6 +36,7 @@ async def create_invoice(session: AsyncSession, *, data: InvoiceInput) -> Invoic
     )
     session.add(invoice)
     await session.flush()
+    await _announce(session, invoice, names.INVOICE_CREATED)
     return invoice
 
 
@@ -49,6 +51,7 @@ async def void_invoice(session: AsyncSession, *, invoice_id: int, allocated: int
         raise Conflict(f"Invoice {invoice.number} has payments on it; refund them before voiding")
     invoice.voided_at = utcnow()
     await session.flush()
+    await _announce(session, invoice, names.INVOICE_VOIDED)
     return invoice
 
 
@@ -129,4 +132,17 @@ async def update_invoice(
     invoice.total = total
     invoice.lines.extend(lines)
     await session.flush()
+    await _announce(session, invoice, names.INVOICE_UPDATED)
     return invoice
+
+
+async def _announce(session: AsyncSession, invoice: Invoice, name: str) -> None:
+    """Live pages and automations hear of the change, in the same transaction."""
+    await outbox.record(
+        session,
+        name=name,
+        aggregate_type="invoice",
+        aggregate_id=invoice.id,
+        customer_id=invoice.customer_id,
+        payload={"number": invoice.number, "total": invoice.total, "currency": invoice.currency},
+    )

@@ -148,7 +148,7 @@ def _layout(locale: str, currency: str) -> _Layout:
     negative = str(format_currency(-sample, currency, locale=locale))
     start, end = positive.index("1"), positive.rindex("8" if digits else "7") + 1
     number = positive[start:end]
-    group = number[1:number.index("2")]
+    group = number[1 : number.index("2")]
     decimal = number[number.rindex("7") + 1 : number.index("8")] if digits else ""
     n_start = negative.index("1")
     n_end = negative.rindex("8" if digits else "7") + 1

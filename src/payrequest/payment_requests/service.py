@@ -83,6 +83,11 @@ async def create_request(
     currency = invoices[0].currency
     if any(i.currency != currency for i in invoices):
         raise CurrencyMismatch("All invoices in one request must have the same currency")
+    if currency not in lifetime.capabilities.currencies:
+        raise CurrencyMismatch(
+            f"MobilePay here takes {', '.join(sorted(lifetime.capabilities.currencies))} only; "
+            f"this invoice is in {currency}"
+        )
     busy = await repository.active_for_invoices(session, [i.id for i in invoices])
     if busy:
         raise Conflict("One of these invoices already has a payment request waiting")
@@ -137,7 +142,8 @@ async def _open_invoices(
     session: AsyncSession, *, customer_id: int, ids: Sequence[int]
 ) -> list[Invoice]:
     unique_ids = list(dict.fromkeys(ids))
-    rows = await invoices_repo.many(session, unique_ids)
+    # Locked, so an edit or void of the same invoice waits for this request (PostgreSQL).
+    rows = await invoices_repo.many(session, unique_ids, for_update=True)
     if len(rows) != len(unique_ids):
         raise NotFound("One of the invoices does not exist")
     if any(i.customer_id != customer_id for i in rows):

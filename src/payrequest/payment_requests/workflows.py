@@ -68,7 +68,11 @@ async def _plan_send(sessions: Sessions, reference: str, return_url: str | None)
                 expires_at=request.expires_at if long_living else None,
                 # Only the redirect flow returns to us; leave it out otherwise so that every
                 # sender (inline, job, retry) sends the same body with the same key.
-                return_url=return_url if request.user_flow == UserFlow.redirect.value else None,
+                return_url=(
+                    f"{return_url}?reference={request.reference}"
+                    if return_url and request.user_flow == UserFlow.redirect.value
+                    else None
+                ),
                 order_lines=order_lines(invoices, planned),
                 metadata={"customer": str(request.customer_id)},
             )

@@ -110,6 +110,7 @@ class Capabilities:
     long_living: bool = False
     max_lifetime_minutes: int = 10
     refunds: bool = True
+    currencies: frozenset[str] = frozenset({"NOK", "DKK", "EUR"})  # what the account takes
 
 
 class ProviderError(Exception):

@@ -29,6 +29,7 @@ templates.env.globals.update(languages=i18n.LANGUAGES)
 def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     context.setdefault("csrf_token", csrf_token(request))
     context.setdefault("user", getattr(request.state, "user", None))
+    context.setdefault("customer", getattr(request.state, "customer", None))
     context.setdefault("language", i18n.current_language())
     context.setdefault("flashes", pop_flashes(request))
     tail = getattr(request.app.state, "tail", None)

@@ -16,6 +16,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from payrequest.realtime.broker import Filter, Notice, OutboxTail, since
 from payrequest.web.auth import StaffUser
 from payrequest.web.deps import RuntimeDep
+from payrequest.web.portal.session import PortalCustomer
 
 router = APIRouter(include_in_schema=False)
 PING_SECONDS = 15
@@ -57,6 +58,19 @@ async def staff_events(
     """Staff see every change."""
     return EventSourceResponse(
         notices(request, runtime, lambda _notice: True),
+        ping=PING_SECONDS,
+        headers={"X-Accel-Buffering": "no"},
+    )
+
+
+@router.get("/portal/events")
+async def customer_events(
+    request: Request, customer: PortalCustomer, runtime: RuntimeDep
+) -> EventSourceResponse:
+    """A customer hears only of their own changes."""
+    customer_id = customer.id
+    return EventSourceResponse(
+        notices(request, runtime, lambda notice: notice.customer_id == customer_id),
         ping=PING_SECONDS,
         headers={"X-Accel-Buffering": "no"},
     )

@@ -32,11 +32,16 @@ ALREADY_CREATED_CODES = frozenset({"4020", "4150"})
 MAX_MINUTES = 60 * 24 * 60
 
 
+MARKET_CURRENCY = {"NO": "NOK", "DK": "DKK", "FI": "EUR"}
+
+
 def capabilities_for(market: str, *, long_living: bool) -> Capabilities:
+    """A sales unit takes its market's currency only (API-FACTS §4.1)."""
+    currencies = frozenset({MARKET_CURRENCY[market]})
     if not long_living:
-        return Capabilities(long_living=False, max_lifetime_minutes=10)
+        return Capabilities(long_living=False, max_lifetime_minutes=10, currencies=currencies)
     limit = NORWAY_MAX_MINUTES if market == "NO" else MAX_MINUTES
-    return Capabilities(long_living=True, max_lifetime_minutes=limit)
+    return Capabilities(long_living=True, max_lifetime_minutes=limit, currencies=currencies)
 
 
 class VippsProvider:

@@ -21,10 +21,12 @@ from payrequest.ledger import repository as ledger_repo
 from payrequest.ledger import service as ledger
 from payrequest.ledger.repository import InvoiceWithBalance
 from payrequest.payment_requests import repository as requests_repo
+from payrequest.portal import service as portal
 from payrequest.web import i18n
 from payrequest.web.auth import StaffUser, Writer
-from payrequest.web.deps import ReadSessionDep, SessionDep
+from payrequest.web.deps import ReadSessionDep, RuntimeDep, SessionDep
 from payrequest.web.flash import flash
+from payrequest.web.portal.links import deliver_link
 from payrequest.web.render import render
 
 router = APIRouter()
@@ -272,3 +274,30 @@ async def phone_check(user: StaffUser, phone: str, country: str = "NO") -> JSONR
     except PayrequestError as exc:
         return JSONResponse({"ok": False, "message": exc.message})
     return JSONResponse({"ok": True, "e164": parsed.e164, "pretty": parsed.pretty()})
+
+
+@router.post("/customers/{customer_id}/portal-link")
+async def send_portal_link(
+    request: Request,
+    user: Writer,
+    runtime: RuntimeDep,
+    customer_id: int,
+    channel: Annotated[str, Form()] = "sms",
+) -> RedirectResponse:
+    """Send the customer a fresh magic link to the portal, by SMS or email."""
+    try:
+        async with runtime.sessions() as session, session.begin():
+            customer = await _customer(session, customer_id)
+            issued = await portal.issue_link(
+                session, customer_id=customer_id, channel=channel, created_by_user_id=user.id
+            )
+        await deliver_link(runtime, customer=customer, channel=channel, issued=issued)
+    except (PayrequestError, ValueError) as exc:
+        flash(request, _message(exc), "error")
+    except Exception as exc:
+        flash(
+            request, i18n.gettext("The link could not be sent: %(error)s") % {"error": exc}, "error"
+        )
+    else:
+        flash(request, i18n.gettext("Portal link sent."))
+    return RedirectResponse(f"/customers/{customer_id}", status_code=status.HTTP_303_SEE_OTHER)

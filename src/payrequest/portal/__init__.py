@@ -1,0 +1,1 @@
+"""Customer portal access: single-use, expiring magic links, stored only as hashes."""

@@ -1,0 +1,34 @@
+"""Sending a portal link by SMS or email, in the customer's language."""
+
+from __future__ import annotations
+
+from payrequest.customers.models import Customer
+from payrequest.portal.service import LINK_LIFETIME, IssuedLink
+from payrequest.runtime import Runtime
+from payrequest.web import i18n
+
+
+def link_url(runtime: Runtime, token: str) -> str:
+    return f"{runtime.settings.public_url}/portal/link/{token}"
+
+
+async def deliver_link(
+    runtime: Runtime, *, customer: Customer, channel: str, issued: IssuedLink
+) -> None:
+    """Send the link; raises the gateway's error (the caller decides what to tell whom)."""
+    url = link_url(runtime, issued.token)
+    minutes = int(LINK_LIFETIME.total_seconds() // 60)
+    with i18n.use_language(customer.locale):
+        text = i18n.gettext(
+            "Your link to see and pay your invoices: {url} (works once, for {minutes} minutes)"
+        ).format(url=url, minutes=minutes)
+        subject = i18n.gettext("Your link to pay your invoices")
+    key = f"portal-link-{issued.link_id}"
+    if channel == "sms":
+        if not customer.phone:
+            raise ValueError("customer has no mobile number")
+        await runtime.sms.send(to=customer.phone, text=text, idempotency_key=key)
+    else:
+        if not customer.email or runtime.email is None:
+            raise ValueError("no email address or no SMTP server configured")
+        await runtime.email.send(to=customer.email, subject=subject, text=text, idempotency_key=key)

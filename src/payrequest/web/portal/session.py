@@ -1,0 +1,59 @@
+"""The portal session: one customer, chosen by a redeemed magic link. Every portal query is
+scoped to this customer; another customer's ids answer 404."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+
+from payrequest.customers.models import Customer
+from payrequest.web import i18n
+from payrequest.web.auth import check_csrf
+from payrequest.web.deps import RuntimeDep
+
+SESSION_CUSTOMER = "portal_customer_id"
+SESSION_LANGUAGE = "portal_language"
+
+
+def portal_language(request: Request, customer: Customer | None) -> str:
+    chosen = request.session.get(SESSION_LANGUAGE)
+    if isinstance(chosen, str) and chosen in i18n.LANGUAGES:
+        return chosen
+    return customer.locale if customer is not None else "nb"
+
+
+async def current_customer(request: Request, runtime: RuntimeDep) -> Customer | None:
+    customer_id = request.session.get(SESSION_CUSTOMER)
+    if not isinstance(customer_id, int):
+        return None
+    async with runtime.read_sessions() as session:
+        customer = await session.get(Customer, customer_id)
+    if customer is None or not customer.portal_access:
+        request.session.pop(SESSION_CUSTOMER, None)
+        return None
+    return customer
+
+
+async def require_customer(request: Request, runtime: RuntimeDep) -> Customer:
+    customer = await current_customer(request, runtime)
+    if customer is None:
+        raise HTTPException(status.HTTP_303_SEE_OTHER, headers={"Location": "/portal/start"})
+    request.state.customer = customer
+    i18n.set_language(portal_language(request, customer))
+    return customer
+
+
+async def require_customer_action(
+    request: Request, customer: Annotated[Customer, Depends(require_customer)]
+) -> Customer:
+    """A portal customer, on a request with a valid CSRF token."""
+    kind = request.headers.get("content-type", "")
+    form = await request.form() if kind.startswith("application/x-www-form-urlencoded") else None
+    submitted = form.get("csrf") if form is not None else None
+    check_csrf(request, submitted if isinstance(submitted, str) else None)
+    return customer
+
+
+PortalCustomer = Annotated[Customer, Depends(require_customer)]
+PortalAction = Annotated[Customer, Depends(require_customer_action)]

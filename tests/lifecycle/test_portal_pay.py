@@ -1,0 +1,112 @@
+"""Paying from the portal, over real HTTP against the live server and its emulator."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from payrequest.payment_requests.models import PaymentRequest
+from payrequest.portal import service as portal
+from tests.factories import make_customer, make_invoice
+from tests.lifecycle.conftest import Emulator, LiveServer, wait_for_status
+
+pytestmark = pytest.mark.usefixtures("webhook_ready")
+Sessions = async_sessionmaker[AsyncSession]
+
+
+async def _portal_client(
+    live: LiveServer, sessions: Sessions, invoices: int
+) -> tuple[httpx.AsyncClient, list[int]]:
+    async with sessions() as session, session.begin():
+        customer = await make_customer(session, name="Kari Nordmann", phone="+4791234567")
+        customer.portal_access = True
+        ids = [
+            (await make_invoice(session, customer, amount=10_000 + n)).id for n in range(invoices)
+        ]
+        token = (await portal.issue_link(session, customer_id=customer.id, channel="sms")).token
+    http = httpx.AsyncClient(base_url=live.url, timeout=15)
+    assert (await http.get(f"/portal/link/{token}")).status_code == 303
+    return http, ids
+
+
+def _csrf(html: str) -> str:
+    match = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert match
+    return match.group(1)
+
+
+async def _pay(
+    http: httpx.AsyncClient, invoice_ids: list[int], method: str = "push"
+) -> httpx.Response:
+    form = await http.get("/portal/pay", params=[("invoice_ids", i) for i in invoice_ids])
+    data = {
+        "csrf": _csrf(form.text),
+        "phone": "912 34 567",
+        "method": method,
+        "invoice_ids": [str(i) for i in invoice_ids],
+    }
+    return await http.post("/portal/pay", data=data)
+
+
+async def test_pay_two_invoices_from_the_portal(
+    live: LiveServer, sessions: Sessions, emulator: Emulator
+) -> None:
+    http, ids = await _portal_client(live, sessions, 2)
+    response = await _pay(http, ids)
+    assert response.status_code == 303
+    reference = response.headers["location"].rsplit("/", 1)[1]
+    page = await http.get(f"/portal/payments/{reference}")
+    assert "Waiting for you to approve" in page.text or "Venter" in page.text
+    await emulator.approve(reference)
+    await wait_for_status(sessions, reference, "paid")
+    done = await http.get(f"/portal/payments/{reference}/live")
+    assert 'data-status="paid"' in done.text
+    receipt = await http.get(f"/portal/receipts/{reference}")
+    assert receipt.status_code == 200
+    async with sessions() as session:
+        origin = (
+            await session.execute(
+                select(PaymentRequest.origin).where(PaymentRequest.reference == reference)
+            )
+        ).scalar_one()
+    assert origin == "portal"  # the same object staff see on the customer card
+    await http.aclose()
+
+
+async def test_the_fourth_push_to_one_phone_within_ten_minutes_is_refused(
+    live: LiveServer, sessions: Sessions, emulator: Emulator
+) -> None:
+    http, ids = await _portal_client(live, sessions, 4)
+    references = []
+    for invoice_id in ids[:3]:
+        response = await _pay(http, [invoice_id])
+        assert response.status_code == 303
+        references.append(response.headers["location"].rsplit("/", 1)[1])
+    refused = await _pay(http, [ids[3]])
+    assert refused.status_code == 422
+    assert re.search(r"wait \d+ minutes", refused.text) or "minutt" in refused.text
+    async with sessions() as session:
+        count = (await session.execute(select(func.count(PaymentRequest.id)))).scalar_one()
+    assert count == 3  # the fourth was never created, so no push was sent
+    for reference in references:
+        assert await emulator.events(reference) == ["CREATED"]
+    await http.aclose()
+
+
+async def test_qr_payment_for_a_desktop_without_a_phone_number(
+    live: LiveServer, sessions: Sessions
+) -> None:
+    http, ids = await _portal_client(live, sessions, 1)
+    response = await _pay(http, ids, method="qr")
+    assert response.status_code == 303
+    reference = response.headers["location"].rsplit("/", 1)[1]
+    page = await http.get(f"/portal/payments/{reference}")
+    match = re.search(r'<img class="qr" src="([^"]+)"', page.text)
+    assert match, "no QR code on the page"
+    image = await http.get(match.group(1).replace("&amp;", "&"))
+    assert image.status_code == 200 and image.headers["content-type"].startswith("image/")
+    await http.aclose()

@@ -110,3 +110,29 @@ async def test_qr_payment_for_a_desktop_without_a_phone_number(
     image = await http.get(match.group(1).replace("&amp;", "&"))
     assert image.status_code == 200 and image.headers["content-type"].startswith("image/")
     await http.aclose()
+
+
+async def test_a_requested_link_arrives_by_sms_on_the_phone_and_opens_the_portal(
+    live: LiveServer, sessions: Sessions
+) -> None:
+    async with sessions() as session, session.begin():
+        customer = await make_customer(session, name="Ola Nordmann", phone="+4791234567")
+        customer.portal_access = True
+        customer.locale = "en"
+    async with httpx.AsyncClient(base_url=live.url, timeout=15) as http:
+        start = await http.get("/portal/start")
+        sent = await http.post(
+            "/portal/start", data={"contact": "912 34 567", "csrf": _csrf(start.text)}
+        )
+        assert sent.status_code == 200
+        inbox = await http.get("/sandbox/vipps/phone/4791234567/sms")
+        messages = inbox.json()
+        texts = [
+            m["text"] for m in (messages["messages"] if isinstance(messages, dict) else messages)
+        ]
+        link = re.search(r"(http://\S+/portal/link/\S+)", " ".join(texts))
+        assert link, texts
+        opened = await http.get(link.group(1))
+        assert opened.status_code == 303
+        home = await http.get("/portal")
+        assert home.status_code == 200 and "Ola Nordmann" in home.text

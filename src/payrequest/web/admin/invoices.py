@@ -3,36 +3,41 @@ hand, void."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import date, timedelta
-from decimal import Decimal, InvalidOperation
-from itertools import zip_longest
+from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.datastructures import FormData
 
 from payrequest.customers import repository as customers
 from payrequest.customers.models import Customer
 from payrequest.errors import Conflict, PayrequestError, ValidationFailed
 from payrequest.invoices import repository as invoices
 from payrequest.invoices import service as invoice_service
-from payrequest.invoices.lines import line_amounts
 from payrequest.invoices.models import CURRENCIES, Invoice
-from payrequest.invoices.schemas import InvoiceInput, InvoiceLineInput
 from payrequest.kit.clock import utcnow
-from payrequest.kit.money import Money, parse_money
 from payrequest.ledger import repository as ledger_repo
 from payrequest.ledger import service as ledger
 from payrequest.payment_requests import repository as requests_repo
 from payrequest.payment_requests.models import PaymentRequest, PaymentRequestInvoice
 from payrequest.web import i18n
+from payrequest.web.admin.invoice_form import (
+    COUNTRY_CURRENCY,
+    VAT_RATES,
+    FormValues,
+    currency_for,
+    form_text,
+    line_values,
+    percent,
+    quantity_text,
+    read_form,
+    to_input,
+    with_blank_rows,
+)
 from payrequest.web.auth import StaffUser, Writer
 from payrequest.web.deps import ReadSessionDep, SessionDep
 from payrequest.web.flash import flash
@@ -40,11 +45,7 @@ from payrequest.web.render import render
 
 router = APIRouter()
 PAGE_SIZE = 50
-BLANK_ROWS = 5  # empty line rows on a new invoice; at least two more when editing
 PAYMENT_TERMS = timedelta(days=14)
-COUNTRY_CURRENCY = {"NO": "NOK", "DK": "DKK", "FI": "EUR", "SE": "SEK"}
-VAT_RATES = ("25", "15", "12", "0")  # percent: standard, food, transport/hotels, exempt
-MAX_LINE_TOTAL = 10**13  # minor units; far beyond any invoice, well inside BIGINT
 
 
 # --- List ---------------------------------------------------------------------------------
@@ -165,8 +166,8 @@ async def detail_context(session: AsyncSession, invoice_id: int) -> dict[str, An
         "active": active,
         "can_edit": _refusal(invoice, has_allocations=bool(allocations), active=active) is None,
         "can_void": not void and not active and balance.allocated == 0,
-        "vat_percent": _percent,
-        "quantity": _quantity_text,
+        "vat_percent": percent,
+        "quantity": quantity_text,
     }
 
 
@@ -201,166 +202,6 @@ async def invoice_detail_part(
     return render(request, "invoices/_detail.html", **await detail_context(session, invoice_id))
 
 
-# --- The form: what was typed, kept as typed, and read into an InvoiceInput -----------------
-
-
-@dataclass
-class LineValues:
-    description: str = ""
-    quantity: str = "1"
-    unit_price: str = ""
-    vat_rate: str = "25"
-
-    def is_blank(self) -> bool:
-        return not self.description.strip() and not self.unit_price.strip()
-
-
-@dataclass
-class FormValues:
-    customer_id: str = ""
-    number: str = ""
-    issue_date: str = ""
-    due_date: str = ""
-    currency: str = ""
-    note: str = ""
-    lines: list[LineValues] = field(default_factory=list)
-
-
-def _text(form: FormData, key: str) -> str:
-    value = form.get(key)
-    return value if isinstance(value, str) else ""
-
-
-def _texts(form: FormData, key: str) -> list[str]:
-    return [v if isinstance(v, str) else "" for v in form.getlist(key)]
-
-
-def _read_form(form: FormData) -> FormValues:
-    rows = zip_longest(
-        _texts(form, "description"),
-        _texts(form, "quantity"),
-        _texts(form, "unit_price"),
-        _texts(form, "vat_rate"),
-        fillvalue="",
-    )
-    return FormValues(
-        customer_id=_text(form, "customer_id").strip(),
-        number=_text(form, "number"),
-        issue_date=_text(form, "issue_date").strip(),
-        due_date=_text(form, "due_date").strip(),
-        currency=_text(form, "currency").strip(),
-        note=_text(form, "note"),
-        lines=[LineValues(d, q, p, v) for d, q, p, v in rows],
-    )
-
-
-def _date(text: str, label: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise ValidationFailed(
-            i18n.gettext("Enter the %(label)s as a date (YYYY-MM-DD).") % {"label": label}
-        ) from None
-
-
-def _decimal(text: str) -> Decimal | None:
-    try:
-        value = Decimal(text.strip().replace(" ", "").replace(",", "."))
-    except InvalidOperation:
-        return None
-    return value if value.is_finite() else None
-
-
-def _vat_bp(text: str) -> int:
-    value = _decimal(text.removesuffix("%"))
-    if value is None or not 0 <= value <= 100 or (value * 100) % 1:
-        raise ValidationFailed(i18n.gettext("choose a VAT rate between 0 and 100 %"))
-    return int(value * 100)
-
-
-def _line(row: LineValues, currency: str) -> InvoiceLineInput:
-    description = row.description.strip()
-    if not description:
-        raise ValidationFailed(i18n.gettext("enter a description"))
-    if len(description) > 200:
-        raise ValidationFailed(i18n.gettext("the description is longer than 200 characters"))
-    if not row.unit_price.strip():
-        raise ValidationFailed(i18n.gettext("enter a unit price"))
-    price = parse_money(row.unit_price, currency).amount
-    if price < 0:
-        raise ValidationFailed(i18n.gettext("the unit price cannot be negative"))
-    quantity = _decimal(row.quantity or "1")
-    if quantity is None:
-        raise ValidationFailed(
-            i18n.gettext("the quantity %(value)s is not a number") % {"value": row.quantity}
-        )
-    vat_bp = _vat_bp(row.vat_rate)
-    if line_amounts(quantity, price, vat_bp).total > MAX_LINE_TOTAL:
-        raise ValidationFailed(i18n.gettext("the amount is too large"))
-    return InvoiceLineInput(
-        description=description, quantity=quantity, unit_price=price, vat_rate_bp=vat_bp
-    )
-
-
-def _to_input(values: FormValues, *, customer_id: int, currency: str) -> InvoiceInput:
-    """Everything the person typed, checked; a message names the field or line at fault."""
-    issue = _date(values.issue_date, i18n.gettext("issue date"))
-    due = _date(values.due_date, i18n.gettext("due date"))
-    lines = []
-    for index, row in enumerate(values.lines, start=1):
-        if row.is_blank():
-            continue
-        try:
-            lines.append(_line(row, currency))
-        except PayrequestError as exc:
-            message = i18n.gettext("Line %(n)d: %(message)s") % {"n": index, "message": exc.message}
-            raise ValidationFailed(message, field="lines") from None
-    if not lines:
-        raise ValidationFailed(
-            i18n.gettext("Add at least one line with a description and a unit price."),
-            field="lines",
-        )
-    try:
-        return InvoiceInput(
-            number=values.number,
-            customer_id=customer_id,
-            issue_date=issue,
-            due_date=due,
-            currency=currency,
-            lines=lines,
-            note=values.note.strip() or None,
-        )
-    except ValidationError as exc:
-        raise ValidationFailed(_pydantic_message(exc)) from None
-
-
-FIELD_LABELS = {"number": "Invoice number", "note": "Note", "currency": "Currency"}
-
-
-def _pydantic_message(exc: ValidationError) -> str:
-    first = exc.errors()[0]
-    name = str(first["loc"][0]) if first["loc"] else ""
-    label = i18n.gettext(FIELD_LABELS.get(name, name))
-    return f"{label}: {first['msg']}" if label else str(first["msg"])
-
-
-def _currency(chosen: str, customer: Customer) -> str:
-    """What was chosen, or the customer's country's currency."""
-    if chosen in CURRENCIES:
-        return chosen
-    if chosen:
-        raise ValidationFailed(i18n.gettext("Choose a currency."), field="currency")
-    return COUNTRY_CURRENCY.get(customer.country, "NOK")
-
-
-def _rows(lines: list[LineValues]) -> list[LineValues]:
-    """The typed lines without trailing blanks, then empty rows to add more."""
-    rows = list(lines)
-    while rows and rows[-1].is_blank():
-        rows.pop()
-    return rows + [LineValues() for _ in range(max(BLANK_ROWS - len(rows), 2))]
-
-
 async def _form_page(
     request: Request,
     session: AsyncSession,
@@ -382,7 +223,7 @@ async def _form_page(
         "invoices/form.html",
         status_code=status_code,
         values=values,
-        rows=_rows(values.lines),
+        rows=with_blank_rows(values.lines),
         customer=customer,
         choices=choices,
         country_currency=COUNTRY_CURRENCY,
@@ -406,15 +247,15 @@ def _error_message(exc: Exception, number: str) -> str:
 @router.post("/invoices", response_model=None)
 async def create_invoice(request: Request, user: Writer, session: SessionDep) -> Response:
     form = await request.form()
-    values = _read_form(form)
-    fixed = _text(form, "customer_fixed") == "1"
+    values = read_form(form)
+    fixed = form_text(form, "customer_fixed") == "1"
     picked = int(values.customer_id) if values.customer_id.isdigit() else None
     customer = await customers.get(session, picked) if picked is not None else None
     try:
         if customer is None:
             raise ValidationFailed(i18n.gettext("Choose a customer."), field="customer_id")
-        data = _to_input(
-            values, customer_id=customer.id, currency=_currency(values.currency, customer)
+        data = to_input(
+            values, customer_id=customer.id, currency=currency_for(values.currency, customer)
         )
         async with session.begin_nested():
             invoice = await invoice_service.create_invoice(session, data=data)
@@ -430,32 +271,6 @@ async def create_invoice(request: Request, user: Writer, session: SessionDep) ->
         )
     flash(request, i18n.gettext("Invoice %(number)s created.") % {"number": number})
     return RedirectResponse(f"/invoices/{invoice_id}", status_code=status.HTTP_303_SEE_OTHER)
-
-
-def _line_values(invoice: Invoice) -> list[LineValues]:
-    comma = i18n.current_language() in ("nb", "da")
-
-    def show(value: Decimal) -> str:
-        text = f"{value:f}"
-        return text.replace(".", ",") if comma else text
-
-    return [
-        LineValues(
-            description=line.description,
-            quantity=show(Decimal(line.quantity_milli).scaleb(-3).normalize()),
-            unit_price=show(Money(line.unit_price, invoice.currency).to_decimal()),
-            vat_rate=_percent(line.vat_rate_bp),
-        )
-        for line in invoice.lines
-    ]
-
-
-def _percent(vat_rate_bp: int) -> str:
-    return f"{Decimal(vat_rate_bp).scaleb(-2).normalize():f}"
-
-
-def _quantity_text(quantity_milli: int) -> str:
-    return f"{Decimal(quantity_milli).scaleb(-3).normalize():f}"
 
 
 @router.get("/invoices/{invoice_id}/edit", response_model=None)
@@ -476,7 +291,7 @@ async def edit_invoice(
         due_date=invoice.due_date.isoformat(),
         currency=invoice.currency,
         note=invoice.note or "",
-        lines=_line_values(invoice),
+        lines=line_values(invoice),
     )
     customer = await customers.get(session, invoice.customer_id)
     editing = {"id": invoice.id, "number": invoice.number}
@@ -487,7 +302,7 @@ async def edit_invoice(
 async def update_invoice(
     request: Request, user: Writer, session: SessionDep, invoice_id: int
 ) -> Response:
-    values = _read_form(await request.form())
+    values = read_form(await request.form())
     invoice = await invoices.lock(session, invoice_id)
     if invoice is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, i18n.gettext("No such invoice"))
@@ -501,8 +316,8 @@ async def update_invoice(
     try:
         if refusal is not None:
             raise Conflict(refusal)
-        data = _to_input(
-            values, customer_id=customer.id, currency=_currency(values.currency, customer)
+        data = to_input(
+            values, customer_id=customer.id, currency=currency_for(values.currency, customer)
         )
         async with session.begin_nested():
             await invoice_service.update_invoice(

@@ -119,3 +119,61 @@ async def test_session_cookie_is_http_only_and_same_site(client: httpx.AsyncClie
     response = await client.get("/login")
     cookie = response.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=lax" in cookie
+
+
+async def test_create_and_edit_a_customer_and_bad_input_writes_nothing(
+    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    from sqlalchemy import func, select
+
+    from payrequest.customers.models import Customer
+
+    await _sign_in(client)
+    token = _csrf((await client.get("/customers/new")).text)
+    bad = await client.post(
+        "/customers", data={"csrf": token, "name": "Fjord AS", "phone": "12345"}
+    )
+    assert bad.status_code == 422
+    assert "Fjord AS" in bad.text  # what was typed is kept
+    async with sessions() as session:
+        assert (await session.execute(select(func.count(Customer.id)))).scalar_one() == 0
+    created = await client.post(
+        "/customers",
+        data={
+            "csrf": token,
+            "name": "Fjord AS",
+            "phone": "912 34 567",
+            "email": "Post@Fjord.no",
+            "portal_access": "true",
+        },
+    )
+    assert created.status_code == 303
+    customer_id = int(created.headers["location"].rsplit("/", 1)[1])
+    async with sessions() as session:
+        customer = await session.get(Customer, customer_id)
+        assert customer is not None
+        assert (customer.phone, customer.email, customer.portal_access) == (
+            "+4791234567",
+            "post@fjord.no",
+            True,
+        )
+    edited = await client.post(
+        f"/customers/{customer_id}",
+        data={
+            "csrf": token,
+            "name": "Fjord Bakeri AS",
+            "number": customer.number,
+            "phone": "+45 20 12 34 56",
+            "country": "DK",
+            "locale": "da",
+        },
+    )
+    assert edited.status_code == 303
+    async with sessions() as session:
+        changed = await session.get(Customer, customer_id)
+        assert changed is not None
+        assert (changed.name, changed.phone, changed.portal_access) == (
+            "Fjord Bakeri AS",
+            "+4520123456",
+            False,
+        )

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel
 from sqlalchemy import func, select
 
 from payrequest.customers import repository as customers
@@ -59,18 +60,57 @@ async def customer_list(
     )
 
 
-def _form_input(
-    name: str, number: str, email: str, phone: str, country: str, locale: str, portal: bool
-) -> CustomerInput:
-    return CustomerInput(
-        name=name,
-        number=number or None,
-        email=email or None,
-        phone=phone or None,
-        country=country,
-        locale=locale,
-        portal_access=portal,
+class CustomerForm(BaseModel):
+    """The customer form as typed; read into `CustomerInput` (which validates) on save."""
+
+    name: str = ""
+    number: str = ""
+    email: str = ""
+    phone: str = ""
+    country: str = "NO"
+    locale: str = "nb"
+    portal_access: bool = False
+
+    def to_input(self) -> CustomerInput:
+        return CustomerInput(
+            name=self.name,
+            number=self.number or None,
+            email=self.email or None,
+            phone=self.phone or None,
+            country=self.country,
+            locale=self.locale,
+            portal_access=self.portal_access,
+        )
+
+
+async def _save(
+    request: Request,
+    session: SessionDep,
+    form: CustomerForm,
+    customer: Customer | None,
+) -> Response:
+    """Create (no customer) or update; bad input re-renders the form as typed, status 422."""
+    try:
+        async with session.begin_nested():
+            if customer is None:
+                saved = await customer_service.create_customer(session, data=form.to_input())
+            else:
+                saved = await customer_service.update_customer(
+                    session, customer_id=customer.id, data=form.to_input()
+                )
+    except (PayrequestError, ValueError) as exc:
+        return render(
+            request,
+            "customers/form.html",
+            status_code=422,
+            customer=customer,
+            values=form.model_dump(),
+            error=_message(exc),
+        )
+    flash(
+        request, i18n.gettext("Customer saved.") if customer else i18n.gettext("Customer created.")
     )
+    return RedirectResponse(f"/customers/{saved.id}", status_code=status.HTTP_303_SEE_OTHER)
 
 
 @router.get("/customers/new", response_class=HTMLResponse)
@@ -80,43 +120,9 @@ async def new_customer(request: Request, user: StaffUser) -> HTMLResponse:
 
 @router.post("/customers", response_model=None)
 async def create_customer(
-    request: Request,
-    user: Writer,
-    session: SessionDep,
-    name: Annotated[str, Form()],
-    number: Annotated[str, Form()] = "",
-    email: Annotated[str, Form()] = "",
-    phone: Annotated[str, Form()] = "",
-    country: Annotated[str, Form()] = "NO",
-    locale: Annotated[str, Form()] = "nb",
-    portal_access: Annotated[bool, Form()] = False,
+    request: Request, user: Writer, session: SessionDep, form: Annotated[CustomerForm, Form()]
 ) -> Response:
-    values = {
-        "name": name,
-        "number": number,
-        "email": email,
-        "phone": phone,
-        "country": country,
-        "locale": locale,
-        "portal_access": portal_access,
-    }
-    try:
-        async with session.begin_nested():
-            customer = await customer_service.create_customer(
-                session,
-                data=_form_input(name, number, email, phone, country, locale, portal_access),
-            )
-    except (PayrequestError, ValueError) as exc:
-        return render(
-            request,
-            "customers/form.html",
-            status_code=422,
-            customer=None,
-            values=values,
-            error=_message(exc),
-        )
-    flash(request, i18n.gettext("Customer created."))
-    return RedirectResponse(f"/customers/{customer.id}", status_code=status.HTTP_303_SEE_OTHER)
+    return await _save(request, session, form, None)
 
 
 @router.get("/customers/{customer_id}/edit", response_class=HTMLResponse)
@@ -124,15 +130,15 @@ async def edit_customer(
     request: Request, user: StaffUser, session: ReadSessionDep, customer_id: int
 ) -> HTMLResponse:
     customer = await _customer(session, customer_id)
-    values = {
-        "name": customer.name,
-        "number": customer.number,
-        "email": customer.email or "",
-        "phone": customer.phone or "",
-        "country": customer.country,
-        "locale": customer.locale,
-        "portal_access": customer.portal_access,
-    }
+    values = CustomerForm(
+        name=customer.name,
+        number=customer.number,
+        email=customer.email or "",
+        phone=customer.phone or "",
+        country=customer.country,
+        locale=customer.locale,
+        portal_access=customer.portal_access,
+    ).model_dump()
     return render(request, "customers/form.html", customer=customer, values=values, error=None)
 
 
@@ -142,42 +148,9 @@ async def update_customer(
     user: Writer,
     session: SessionDep,
     customer_id: int,
-    name: Annotated[str, Form()],
-    number: Annotated[str, Form()] = "",
-    email: Annotated[str, Form()] = "",
-    phone: Annotated[str, Form()] = "",
-    country: Annotated[str, Form()] = "NO",
-    locale: Annotated[str, Form()] = "nb",
-    portal_access: Annotated[bool, Form()] = False,
+    form: Annotated[CustomerForm, Form()],
 ) -> Response:
-    customer = await _customer(session, customer_id)
-    values = {
-        "name": name,
-        "number": number,
-        "email": email,
-        "phone": phone,
-        "country": country,
-        "locale": locale,
-        "portal_access": portal_access,
-    }
-    try:
-        async with session.begin_nested():
-            await customer_service.update_customer(
-                session,
-                customer_id=customer_id,
-                data=_form_input(name, number, email, phone, country, locale, portal_access),
-            )
-    except (PayrequestError, ValueError) as exc:
-        return render(
-            request,
-            "customers/form.html",
-            status_code=422,
-            customer=customer,
-            values=values,
-            error=_message(exc),
-        )
-    flash(request, i18n.gettext("Customer saved."))
-    return RedirectResponse(f"/customers/{customer_id}", status_code=status.HTTP_303_SEE_OTHER)
+    return await _save(request, session, form, await _customer(session, customer_id))
 
 
 SETTLED_SHOWN = 20  # paid and void invoices on the card; the invoice list has them all

@@ -6,11 +6,14 @@ import asyncio
 import getpass
 import os
 from collections.abc import Awaitable, Callable
+from decimal import Decimal
 from typing import Annotated, Any, TypeVar
 
 import typer
 import uvicorn
 from rich.console import Console
+from rich.progress import MofNCompleteColumn, Progress
+from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from payrequest import __version__
@@ -22,6 +25,8 @@ from payrequest.db.session import create_engine, session_factory
 from payrequest.demo.setup import prepare_demo
 from payrequest.errors import PayrequestError
 from payrequest.jobs.process import run_until_signalled
+from payrequest.kit.clock import utcnow
+from payrequest.payment_requests import bulk
 from payrequest.runtime import build_runtime
 from payrequest.sandbox.cli import sandbox_command
 from payrequest.users import service as users
@@ -37,6 +42,8 @@ app = typer.Typer(
 users_app = typer.Typer(help="Manage staff accounts.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(vipps_app, name="vipps")
+requests_app = typer.Typer(help="Payment requests in bulk.", no_args_is_help=True)
+app.add_typer(requests_app, name="requests")
 console = Console()
 
 
@@ -185,6 +192,99 @@ def users_create(
         typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(1) from None
     console.print(f"Created {user.role} {user.email}")
+
+
+@requests_app.command("send-bulk")
+def requests_send_bulk(
+    overdue_only: Annotated[bool, typer.Option(help="Only invoices past their due date.")] = False,
+    min_amount: Annotated[
+        Decimal, typer.Option(help="Skip customers whose eligible total is below (e.g. 100.50).")
+    ] = Decimal(0),
+    currency: Annotated[
+        str | None, typer.Option(help="Invoice currency (default: the sales unit's).")
+    ] = None,
+    customer_number: Annotated[
+        list[str] | None, typer.Option(help="Only these customers (repeatable).")
+    ] = None,
+    batch: Annotated[
+        str | None, typer.Option(help="Batch id (default: derived from the filter and today).")
+    ] = None,
+    concurrency: Annotated[int, typer.Option(min=1, max=64, help="Sends at once.")] = 8,
+    dry_run: Annotated[bool, typer.Option(help="Print what would be sent; send nothing.")] = False,
+    stop_after: Annotated[int | None, typer.Option(hidden=True)] = None,  # crash drills
+) -> None:
+    """One request per customer with open invoices matching the filter; run again to resume."""
+    settings = _settings()
+
+    async def run() -> bulk.Summary | None:
+        runtime = build_runtime(settings)
+        try:
+            known = sorted(runtime.provider.capabilities.currencies)
+            chosen = (currency or (known[0] if len(known) == 1 else "")).upper()
+            if not chosen:
+                raise PayrequestError(f"Choose --currency ({', '.join(known)})")
+            spec = bulk.BulkFilter(
+                currency=chosen,
+                overdue_only=overdue_only,
+                min_amount=int(min_amount * 100),
+                customer_numbers=tuple(customer_number or ()),
+            )
+            batch_id = bulk.clean_batch_id(batch or spec.derived_batch_id(utcnow().date()))
+            if dry_run:
+                async with runtime.sessions() as session:
+                    _print_plan(await bulk.plan(session, bulk_filter=spec, batch_id=batch_id))
+                return None
+            with Progress(
+                *Progress.get_default_columns(), MofNCompleteColumn(), console=console
+            ) as progress:
+                task = progress.add_task(f"batch {batch_id}", total=None)
+                return await bulk.run(
+                    runtime.sessions,
+                    runtime.provider,
+                    lifetime=runtime.lifetime,
+                    bulk_filter=spec,
+                    batch_id=batch_id,
+                    concurrency=concurrency,
+                    return_url=f"{settings.public_url}/portal/returned",
+                    on_planned=lambda p: progress.update(task, total=len(p.items)),
+                    on_done=lambda _item, _outcome: progress.advance(task),
+                    stop_after=stop_after,
+                )
+        finally:
+            await runtime.close()
+
+    try:
+        summary = asyncio.run(run())
+    except PayrequestError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+    except bulk.BulkInterrupted as exc:
+        typer.echo(f"interrupted: {exc}; run the same command again to resume", err=True)
+        raise typer.Exit(3) from None
+    if summary is not None:
+        console.print(
+            f"Batch {summary.batch_id}: {summary.sent} sent, {summary.failed} refused, "
+            f"{summary.skipped} skipped, {summary.retry_later} to retry, "
+            f"{summary.already_done} done before"
+        )
+        for problem in summary.problems[:20]:
+            console.print(f"  {problem}")
+
+
+def _print_plan(plan: bulk.Plan) -> None:
+    table = Table(title=f"Batch {plan.batch_id} (dry run: nothing sent)")
+    for column in ("reference", "customer", "invoices", "amount", "flow"):
+        table.add_column(column)
+    for item in plan.items:
+        table.add_row(
+            item.reference,
+            f"{item.customer_number} {item.customer_name}",
+            "(exists, send again)" if item.resend else str(len(item.invoice_ids)),
+            f"{Decimal(item.amount) / 100:.2f} {item.currency}",
+            "push" if item.phone else "qr",
+        )
+    console.print(table)
+    console.print(f"{len(plan.items)} to send, {plan.already_done} done before")
 
 
 app.command("sandbox")(sandbox_command)

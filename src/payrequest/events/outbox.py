@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from payrequest.events.models import OutboxEvent
+from payrequest.realtime.pg_notify import OUTBOX_CHANNEL, notify
 
 
 async def record(
@@ -18,7 +19,9 @@ async def record(
     customer_id: int | None = None,
     payload: dict[str, Any] | None = None,
 ) -> OutboxEvent:
-    """Written with the change it describes: both commit, or neither does."""
+    """Written with the change it describes: both commit, or neither does.
+
+    On PostgreSQL the commit also NOTIFYs every process's outbox tail (once per transaction)."""
     event = OutboxEvent(
         name=name,
         aggregate_type=aggregate_type,
@@ -28,4 +31,5 @@ async def record(
     )
     session.add(event)
     await session.flush()
+    await notify(session, OUTBOX_CHANNEL, event.id)
     return event

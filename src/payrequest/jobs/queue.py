@@ -1,7 +1,8 @@
 """Putting jobs on the queue and looking at it. Service functions: session first, never commit.
 
 Enqueue inside the caller's transaction: the job exists exactly when the caller's work commits.
-After the commit, an in-process caller may call `Worker.notify()` to have it picked up at once.
+After the commit, an in-process caller may call `Worker.notify()` to have it picked up at once;
+on PostgreSQL the commit also NOTIFYs every worker process (once per transaction).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from payrequest.errors import Conflict, NotFound
 from payrequest.jobs.models import JOB_STATUSES, Job
 from payrequest.kit.clock import utcnow
+from payrequest.realtime.pg_notify import JOBS_CHANNEL, notify
 
 DEFAULT_MAX_ATTEMPTS = 20
 DEFAULT_LIST_LIMIT = 100
@@ -64,6 +66,8 @@ async def enqueue(
     if dedupe_key is not None:
         statement = statement.on_conflict_do_nothing(index_elements=[Job.dedupe_key])
     job: Job | None = (await session.scalars(statement)).one_or_none()
+    if job is not None and (run_at is None or run_at <= now):  # a later job: polling finds it
+        await notify(session, JOBS_CHANNEL, job.id)
     return job
 
 

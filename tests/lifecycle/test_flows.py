@@ -306,3 +306,26 @@ async def test_an_invoice_in_another_currency_than_the_sales_unit_takes_is_refus
     async with sessions() as session:
         count = (await session.execute(select(func.count(PaymentRequest.id)))).scalar_one()
     assert count == 0
+
+
+async def test_a_number_without_a_mobilepay_user_fails_with_a_plain_reason(
+    sessions: Sessions, provider: VippsProvider
+) -> None:
+    customer_id, invoice_ids = await _customer_with_invoices(sessions, 3_000)
+    reference = await send_request(
+        sessions,
+        provider,
+        customer_id=customer_id,
+        invoice_ids=invoice_ids,
+        phone="+47 999 99 999",
+    )
+    async with sessions() as session:
+        request = await repository.by_reference(session, reference)
+        assert request is not None
+        links = await repository.links(session, request.id)
+    assert request.status == "failed"
+    assert request.failure_code == "7010"
+    assert request.failure_message == (
+        "This phone number has no Vipps/MobilePay user who can pay businesses."
+    )
+    assert not any(link.active for link in links)  # the invoice can be asked for again

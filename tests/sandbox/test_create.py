@@ -290,3 +290,11 @@ async def test_return_url_schemes(api: Api, url: str, ok: bool) -> None:
     assert (response.status_code == 201) is ok, response.text
     if not ok:
         assert error_code(response) == "4090"
+
+
+async def test_a_number_without_a_user_is_7010(api: Api) -> None:
+    response = await api.create(
+        new_reference(), customer={"phoneNumber": "4799999999"}, userFlow="PUSH_MESSAGE"
+    )
+    assert response.status_code == 400
+    assert {"name": "ErrorCode", "reason": "7010"} in response.json()["extraDetails"]

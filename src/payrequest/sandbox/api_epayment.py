@@ -199,6 +199,7 @@ async def create(request: Request) -> Response:
         cfg.long_living_allowed,
         cfg.push_message_allowed,
         cfg.allow_http_loopback,
+        cfg.unknown_users,
     )
     key = request.headers.get("Idempotency-Key", "")
 

@@ -18,6 +18,7 @@ DEFAULT_MSN = "123456"
 DEFAULT_MARKET = "NO"
 DEFAULT_MERCHANT_NAME = "Sandbox Merchant"
 DEFAULT_PORT = 8100
+UNKNOWN_USERS = frozenset({"4799999999", "4599999999", "358999999999"})
 
 # Sales-unit market -> the only currency it may charge in (API-FACTS §4.1).
 MARKET_CURRENCY = {"NO": "NOK", "DK": "DKK", "FI": "EUR"}
@@ -53,6 +54,9 @@ class SandboxConfig:
     # returnUrl, receiptUrl and webhook registrations (the real API demands https).
     allow_http_loopback: bool = True
     sweep_interval: float = 0.5  # seconds between expiry sweeps
+    # Numbers with no Vipps/MobilePay user behind them: create answers 7010 "Customer not
+    # found", as the real API does for an unknown user (documented for people trying it out).
+    unknown_users: frozenset[str] = field(default_factory=lambda: UNKNOWN_USERS)
 
     def __post_init__(self) -> None:
         self.market = self.market.upper()

@@ -153,6 +153,7 @@ class SalesUnit:
     long_living_allowed: bool
     push_message_allowed: bool
     allow_http_loopback: bool
+    unknown_users: frozenset[str] = frozenset()
 
 
 def check_create(body: dict[str, Any], unit: SalesUnit, now: datetime) -> CreateRequest:
@@ -173,6 +174,8 @@ def check_create(body: dict[str, Any], unit: SalesUnit, now: datetime) -> Create
     if value < MINIMUM_AMOUNT[currency]:
         raise ApiError(6010, why=f"{currency} is {MINIMUM_AMOUNT[currency]} minor units")
     phone = _check_customer(body.get("customer"))
+    if phone is not None and phone in unit.unknown_users:
+        raise ApiError(7010)  # no Vipps/MobilePay user who can pay businesses has this number
     if flow == "PUSH_MESSAGE" and phone is None:
         raise ApiError(4140, why="customer")
     return_url = body.get("returnUrl")

@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from hashlib import blake2b
 from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy import text
 from starlette.middleware.sessions import SessionMiddleware
 
 from payrequest import __version__
@@ -18,6 +21,7 @@ from payrequest.config import ProviderMode, Settings, load_settings, secret_key
 from payrequest.inbound.setup import ensure_webhook
 from payrequest.jobs.process import running
 from payrequest.realtime.broker import OutboxTail
+from payrequest.realtime.pg_notify import JOBS_CHANNEL, OUTBOX_CHANNEL, listener_for
 from payrequest.runtime import Runtime, build_runtime
 from payrequest.sandbox import SandboxConfig, create_sandbox_app, sandbox_of_app
 from payrequest.web import admin, errors, health, portal, sse, webhooks
@@ -45,6 +49,15 @@ def sandbox_config(settings: Settings) -> SandboxConfig:
     )
 
 
+RUN_WORKER_ENV = "PAYREQUEST_SERVE_JOB_WORKER"  # "0": `serve --no-worker` (read by app_factory)
+
+
+def app_factory() -> FastAPI:
+    """`uvicorn --factory payrequest.app:app_factory`, what `serve --workers N` runs in each
+    process: settings from the environment, the job worker unless PAYREQUEST_SERVE_JOB_WORKER=0."""
+    return create_app(run_worker=os.environ.get(RUN_WORKER_ENV, "1") != "0")
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -63,11 +76,19 @@ def create_app(
             if sandbox_app is not None:
                 await sandbox_of_app(sandbox_app).start()
                 stack.push_async_callback(sandbox_of_app(sandbox_app).stop)
-            app.state.tail = OutboxTail(runtime.read_sessions)
-            await app.state.tail.start()
-            stack.push_async_callback(app.state.tail.stop)
+            app.state.tail = tail = OutboxTail(runtime.read_sessions)
+            await tail.start()
+            stack.push_async_callback(tail.stop)
+            # PostgreSQL: other processes' commits wake this tail and worker at once.
+            listener = listener_for(settings.database_url)
+            wakeups = None
+            if listener is not None:
+                listener.on(OUTBOX_CHANNEL, lambda _payload: tail.wake())
+                wakeups = listener.wakeups(JOBS_CHANNEL) if run_worker else None
+                await stack.enter_async_context(listener)
             if run_worker:
-                app.state.worker = await stack.enter_async_context(running(runtime.worker()))
+                worker = runtime.worker(wakeups=wakeups)
+                app.state.worker = await stack.enter_async_context(running(worker))
             if in_sandbox:
                 task = asyncio.create_task(_register_webhook_when_up(runtime))
                 stack.push_async_callback(_cancel, task)
@@ -103,9 +124,10 @@ async def _register_webhook_when_up(runtime: Runtime) -> None:
     deadline = asyncio.get_running_loop().time() + REGISTER_WITHIN
     while True:
         try:
-            status = await ensure_webhook(
-                runtime.sessions, runtime.provider, url=runtime.webhook_url, box=runtime.box
-            )
+            async with _one_process_at_a_time(runtime, "ensure_webhook"):
+                status = await ensure_webhook(
+                    runtime.sessions, runtime.provider, url=runtime.webhook_url, box=runtime.box
+                )
         except Exception as exc:
             if asyncio.get_running_loop().time() > deadline:
                 log.error("could not register the sandbox webhook: %s", exc)
@@ -115,6 +137,26 @@ async def _register_webhook_when_up(runtime: Runtime) -> None:
         runtime.webhook_secrets.forget()
         log.info("webhook %s registered for %s", status.endpoint_id, status.url)
         return
+
+
+@asynccontextmanager
+async def _one_process_at_a_time(runtime: Runtime, name: str) -> AsyncIterator[None]:
+    """On PostgreSQL, a session advisory lock: several web processes starting together would
+    otherwise each see no registration, and each register one (or delete the other's)."""
+    if runtime.engine.dialect.name != "postgresql":
+        yield
+        return
+    key = int.from_bytes(
+        blake2b(f"payrequest:{name}".encode(), digest_size=8).digest(), "big", signed=True
+    )
+    async with runtime.engine.connect() as connection:
+        await connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+        await connection.commit()
+        try:
+            yield
+        finally:
+            await connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+            await connection.commit()
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:

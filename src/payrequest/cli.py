@@ -17,7 +17,7 @@ from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from payrequest import __version__
-from payrequest.app import create_app
+from payrequest.app import RUN_WORKER_ENV, create_app
 from payrequest.cli_vipps import vipps_app
 from payrequest.config import ConfigurationError, Settings, load_settings
 from payrequest.db.migrate import upgrade
@@ -27,6 +27,7 @@ from payrequest.errors import PayrequestError
 from payrequest.jobs.process import run_until_signalled
 from payrequest.kit.clock import utcnow
 from payrequest.payment_requests import bulk
+from payrequest.realtime.pg_notify import JOBS_CHANNEL, is_postgresql, listener_for
 from payrequest.runtime import build_runtime
 from payrequest.sandbox.cli import sandbox_command
 from payrequest.users import service as users
@@ -108,10 +109,30 @@ def serve(
     worker: Annotated[
         bool, typer.Option(help="Also run the job worker and poller in this process.")
     ] = True,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, help="Web processes to start (PostgreSQL only).")
+    ] = 1,
 ) -> None:
     """Run the web app (apply migrations first: `payrequest migrate`)."""
     settings = _served_settings(host, port)
-    uvicorn.run(create_app(settings, run_worker=worker), host=host, port=port, log_level="info")
+    if workers > 1 and not is_postgresql(settings.database_url):
+        typer.echo(
+            "error: --workers above 1 needs PostgreSQL (PAYREQUEST_DATABASE_URL); "
+            "SQLite is served by one process",
+            err=True,
+        )
+        raise typer.Exit(2)
+    # Each process builds its app from the environment (uvicorn imports the factory there).
+    os.environ["PAYREQUEST_PUBLIC_URL"] = settings.public_url
+    os.environ[RUN_WORKER_ENV] = "1" if worker else "0"
+    uvicorn.run(
+        "payrequest.app:app_factory",
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+        log_level="info",
+    )
 
 
 @app.command("worker")
@@ -121,8 +142,14 @@ def worker_command() -> None:
 
     async def run() -> None:
         runtime = build_runtime(settings)
+        listener = listener_for(settings.database_url)  # PostgreSQL: woken by NOTIFY at commit
         try:
-            await run_until_signalled(runtime.worker())
+            if listener is None:
+                await run_until_signalled(runtime.worker())
+            else:
+                async with listener:
+                    wakeups = listener.wakeups(JOBS_CHANNEL)
+                    await run_until_signalled(runtime.worker(wakeups=wakeups))
         finally:
             await runtime.close()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from email.utils import parseaddr
@@ -19,7 +20,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "PAYREQUEST_"
 
@@ -129,6 +130,23 @@ class SmsSettings(BaseModel):
         return value
 
 
+class AutomationsSettings(BaseModel):
+    """Flows. `webhook_allow`: hosts, addresses or networks (`10.1.0.0/16`) that webhook
+    actions may call although they are loopback, private or link-local (refused otherwise).
+    A JSON list (`["erp.internal", "10.1.2.3"]`) or comma separated."""
+
+    webhook_allow: Annotated[list[str], NoDecode] = []
+
+    @field_validator("webhook_allow", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().startswith("["):
+            return json.loads(value)
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -151,6 +169,7 @@ class Settings(BaseSettings):
     vipps: VippsSettings = VippsSettings()
     smtp: SmtpSettings = SmtpSettings()
     sms: SmsSettings = SmsSettings()
+    automations: AutomationsSettings = AutomationsSettings()
 
     @field_validator("database_url")
     @classmethod

@@ -10,6 +10,9 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from payrequest import __version__
+from payrequest.automations import jobs as automation_jobs
+from payrequest.automations.execution import Services as AutomationServices
+from payrequest.automations.outgoing import WebhookSender
 from payrequest.config import Settings, secret_key
 from payrequest.db.session import create_engine, read_only_factory, session_factory
 from payrequest.inbound import jobs as inbound_jobs
@@ -64,6 +67,7 @@ class Runtime:
     lifetime: Lifetime
     sms: SmsGateway
     email: EmailSender | None  # None: no SMTP server configured
+    webhooks: WebhookSender  # automations' outgoing webhooks
 
     @property
     def webhook_url(self) -> str:
@@ -75,6 +79,7 @@ class Runtime:
     async def close(self) -> None:
         await self.provider.close()
         await self.sms.close()
+        await self.webhooks.close()
         await self.engine.dispose()
 
 
@@ -92,6 +97,13 @@ def build_runtime(settings: Settings, *, provider: PaymentProvider | None = None
     )
     inbound_jobs.install(registry, provider=provider)
     maintenance.install(registry)
+    sms = build_sms_gateway(settings, sandbox_base_url=settings.public_url + SANDBOX_PATH)
+    email = build_email_sender(settings)
+    webhooks = WebhookSender(allow=settings.automations.webhook_allow)
+    automation_jobs.install(
+        registry,
+        AutomationServices(sessions, sms, email, webhooks, box, settings.public_url),
+    )
     return Runtime(
         settings=settings,
         engine=engine,
@@ -102,6 +114,7 @@ def build_runtime(settings: Settings, *, provider: PaymentProvider | None = None
         webhook_secrets=WebhookSecrets(box, provider.name),
         registry=registry,
         lifetime=Lifetime(settings.vipps.default_lifetime_minutes, provider.capabilities),
-        sms=build_sms_gateway(settings, sandbox_base_url=settings.public_url + SANDBOX_PATH),
-        email=build_email_sender(settings),
+        sms=sms,
+        email=email,
+        webhooks=webhooks,
     )

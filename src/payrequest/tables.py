@@ -1,5 +1,6 @@
 """Imports every model so that `Base.metadata` knows all tables (Alembic, tests)."""
 
+from payrequest.automations.models import ActionRun, Flow, FlowAction, FlowRun
 from payrequest.customers.models import Customer
 from payrequest.db.base import Base
 from payrequest.events.models import OutboxEvent
@@ -20,9 +21,13 @@ from payrequest.users.models import User
 metadata = Base.metadata
 
 __all__ = [
+    "ActionRun",
     "Allocation",
     "Credit",
     "Customer",
+    "Flow",
+    "FlowAction",
+    "FlowRun",
     "InboundEvent",
     "Invoice",
     "InvoiceLine",

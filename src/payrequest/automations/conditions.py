@@ -1,0 +1,83 @@
+"""Conditions a flow puts on an event before it runs: pure data in, yes or no out.
+
+Supported keys (all optional; an absent or empty key matches everything):
+
+- `amount_min`, `amount_max`: minor units (øre, cents), inclusive
+- `currency`: NOK, DKK, EUR, SEK
+- `origin`: who started the payment request: staff, portal, bulk, api
+- `country`: the customer's country (NO, DK, FI, SE)
+- `language`: the customer's language (nb, da, en)
+
+Customers have no tags yet, so there is no tag condition: country and language are the
+customer attributes a condition can use (adding tags needs a customer-form change first).
+An event without the fact a condition asks about (an amount condition on `invoice.voided`
+without amount) does not match.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from payrequest.errors import ValidationFailed
+from payrequest.kit.money import SUPPORTED_CURRENCIES
+
+ORIGINS = ("staff", "portal", "bulk", "api")
+COUNTRIES = ("NO", "DK", "FI", "SE")
+LANGUAGES = ("nb", "da", "en")
+KEYS = ("amount_min", "amount_max", "currency", "origin", "country", "language")
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What an event tells us, for conditions."""
+
+    amount: int | None = None
+    currency: str | None = None
+    origin: str | None = None
+    country: str | None = None
+    language: str | None = None
+
+
+def clean(raw: dict[str, Any]) -> dict[str, Any]:
+    """Normalise and check conditions; raises ValidationFailed naming the field."""
+    out: dict[str, Any] = {}
+    for key in ("amount_min", "amount_max"):
+        value = raw.get(key)
+        if value in (None, ""):
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValidationFailed("An amount must be zero or more", field=key)
+        out[key] = value
+    if "amount_min" in out and "amount_max" in out and out["amount_min"] > out["amount_max"]:
+        raise ValidationFailed("The minimum is above the maximum", field="amount_max")
+    choices: dict[str, tuple[str, ...] | frozenset[str]] = {
+        "currency": SUPPORTED_CURRENCIES,
+        "origin": ORIGINS,
+        "country": COUNTRIES,
+        "language": LANGUAGES,
+    }
+    for key, allowed in choices.items():
+        value = raw.get(key)
+        if value in (None, ""):
+            continue
+        if value not in allowed:
+            raise ValidationFailed(f"Unknown value {value!r}", field=key)
+        out[key] = value
+    return out
+
+
+def matches(conditions: dict[str, Any], facts: Facts) -> bool:
+    low, high = conditions.get("amount_min"), conditions.get("amount_max")
+    if low is not None or high is not None:
+        if facts.amount is None:
+            return False
+        if low is not None and facts.amount < low:
+            return False
+        if high is not None and facts.amount > high:
+            return False
+    for key in ("currency", "origin", "country", "language"):
+        wanted = conditions.get(key)
+        if wanted and getattr(facts, key) != wanted:
+            return False
+    return True

@@ -1,0 +1,148 @@
+"""What a template sees, and what conditions test, built from one outbox event.
+
+Every variable exists for every event (empty when the event has no such fact), so a template
+that passes the save-time check against `sample_context()` cannot fail on a missing variable
+at run time. `portal_link` exists only in portal-link actions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from babel.dates import format_date
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from payrequest.automations.conditions import Facts
+from payrequest.customers.models import Customer
+from payrequest.events.models import OutboxEvent
+from payrequest.invoices.models import Invoice
+from payrequest.kit.money import Money
+from payrequest.payment_requests.models import PaymentRequest, PaymentRequestInvoice
+
+BABEL_LOCALES = {"nb": "nb_NO", "da": "da_DK", "en": "en_GB"}
+
+VARIABLES: dict[str, str] = {
+    "customer_name": "Kari Nordmann",
+    "customer_number": "10001",
+    "customer_email": "kari@example.no",
+    "customer_phone": "+4791234567",
+    "amount": "1 234,50 kr",
+    "amount_minor": "123450",
+    "currency": "NOK",
+    "reference": "inv-10023-a1b2c3",
+    "description": "Invoice 10023",
+    "status": "paid",
+    "invoice_numbers": "10023, 10024",
+    "due_date": "1. feb. 2027",
+    "receipt_link": "https://example.no/portal/receipts/inv-10023-a1b2c3",
+    "event_name": "payment_request.paid",
+    "event_id": "1",
+    "occurred_at": "2027-01-15T10:30:00+00:00",
+}
+PORTAL_LINK_SAMPLE = "https://example.no/portal/link/sample-token"
+
+
+def sample_context(*, portal_link: bool = False) -> dict[str, Any]:
+    context: dict[str, Any] = dict(VARIABLES)
+    context["invoices"] = [
+        {"number": "10023", "due_date": "1. feb. 2027", "amount": "1 000,00 kr"},
+        {"number": "10024", "due_date": "1. mar. 2027", "amount": "234,50 kr"},
+    ]
+    if portal_link:
+        context["portal_link"] = PORTAL_LINK_SAMPLE
+    return context
+
+
+@dataclass
+class EventData:
+    context: dict[str, Any]
+    facts: Facts
+    customer: Customer | None
+
+
+def _day(value: date | None, locale: str) -> str:
+    return "" if value is None else str(format_date(value, "medium", locale=locale))
+
+
+async def event_data(session: AsyncSession, event: OutboxEvent, *, public_url: str) -> EventData:
+    customer = await session.get(Customer, event.customer_id) if event.customer_id else None
+    language = customer.locale if customer is not None else "nb"
+    locale = BABEL_LOCALES.get(language, "nb_NO")
+    context: dict[str, Any] = {key: "" for key in VARIABLES}
+    context["invoices"] = []
+    context.update(
+        event_name=event.name,
+        event_id=str(event.id),
+        occurred_at=event.created_at.isoformat() if event.created_at else "",
+    )
+    if customer is not None:
+        context.update(
+            customer_name=customer.name,
+            customer_number=customer.number,
+            customer_email=customer.email or "",
+            customer_phone=customer.phone or "",
+        )
+    payload = event.payload or {}
+    amount: int | None = None
+    currency: str | None = None
+    origin: str | None = None
+    invoices: list[Invoice] = []
+    planned: dict[int, int] = {}
+    request: PaymentRequest | None = None
+    if event.aggregate_type == "payment_request":
+        request = await session.get(PaymentRequest, event.aggregate_id)
+    elif event.aggregate_type == "refund" and payload.get("payment_request_id"):
+        request = await session.get(PaymentRequest, int(payload["payment_request_id"]))
+    if event.aggregate_type == "payment_request" and request is not None:
+        amount, currency, origin = request.amount, request.currency, request.origin
+        context.update(description=request.description, status=request.status)
+    if request is not None:
+        context.update(
+            reference=request.reference,
+            receipt_link=f"{public_url}/portal/receipts/{request.reference}",
+        )
+        rows = await session.execute(
+            select(Invoice, PaymentRequestInvoice.planned_amount)
+            .join(PaymentRequestInvoice, PaymentRequestInvoice.invoice_id == Invoice.id)
+            .where(PaymentRequestInvoice.payment_request_id == request.id)
+            .order_by(Invoice.due_date, Invoice.id)
+        )
+        for invoice, amount_planned in rows.all():
+            invoices.append(invoice)
+            planned[invoice.id] = int(amount_planned)
+    elif event.aggregate_type == "invoice":
+        found = await session.get(Invoice, event.aggregate_id)
+        if found is not None:
+            invoices.append(found)
+            planned[found.id] = found.total
+            amount, currency = found.total, found.currency
+            context.update(description=found.note or "")
+    if amount is None and isinstance(payload.get("amount"), int) and payload.get("currency"):
+        amount, currency = int(payload["amount"]), str(payload["currency"])
+    if amount is not None and currency:
+        context.update(
+            amount=Money(amount, currency).format(locale),
+            amount_minor=str(amount),
+            currency=currency,
+        )
+    context["invoices"] = [
+        {
+            "number": invoice.number,
+            "due_date": _day(invoice.due_date, locale),
+            "amount": Money(planned[invoice.id], invoice.currency).format(locale),
+        }
+        for invoice in invoices
+    ]
+    context["invoice_numbers"] = ", ".join(invoice.number for invoice in invoices)
+    context["due_date"] = _day(min((i.due_date for i in invoices), default=None), locale)
+    facts = Facts(
+        amount=amount,
+        currency=currency,
+        origin=origin,
+        country=customer.country if customer is not None else None,
+        language=language if customer is not None else None,
+    )
+    return EventData(context=context, facts=facts, customer=customer)

@@ -1,0 +1,104 @@
+"""Where an outgoing webhook may go: http(s) only, and never to this machine, the private
+network, link-local or cloud metadata addresses — unless the host is allowlisted in
+`PAYREQUEST_AUTOMATIONS__WEBHOOK_ALLOW` (host names, IP addresses or networks such as
+`10.1.0.0/16`). Checked when a flow is saved and again before every delivery (DNS changes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Awaitable, Callable, Iterable
+from urllib.parse import urlsplit
+
+from payrequest.errors import ValidationFailed
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+Resolver = Callable[[str, int], Awaitable[list[str]]]
+
+METADATA = (ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254"))
+
+
+class DestinationRefused(ValidationFailed):
+    """The webhook URL is not allowed."""
+
+
+async def resolve(host: str, port: int) -> list[str]:
+    loop = asyncio.get_running_loop()
+    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return sorted({str(info[4][0]) for info in infos})
+
+
+def forbidden(address: IPAddress) -> bool:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return forbidden(address.ipv4_mapped)
+    return (
+        address in METADATA
+        or address.is_loopback
+        or address.is_private  # 10/8, 172.16/12, 192.168/16, fc00::/7 (fd00:ec2::254), ...
+        or address.is_link_local  # 169.254.0.0/16, fe80::/10
+        or address.is_unspecified
+        or address.is_multicast
+        or address.is_reserved
+    )
+
+
+def _allowed(host: str, addresses: Iterable[IPAddress], allow: Iterable[str]) -> bool:
+    entries = [entry.strip().lower() for entry in allow if entry.strip()]
+    if host.lower() in entries:
+        return True
+    networks = []
+    for entry in entries:
+        try:
+            networks.append(ipaddress.ip_network(entry.strip("[]"), strict=False))
+        except ValueError:
+            continue
+    found = list(addresses)
+    return bool(found) and all(any(a in net for net in networks) for a in found)
+
+
+async def check_url(
+    url: str, *, allow: Iterable[str] = (), resolver: Resolver = resolve
+) -> list[str]:
+    """The addresses the URL's host resolves to; raises DestinationRefused if any is not
+    allowed. A host on the allowlist (by name or by network) passes whatever it resolves to."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https"):
+        raise DestinationRefused("Only http:// and https:// webhook URLs are allowed", field="url")
+    host = parts.hostname
+    if not host:
+        raise DestinationRefused("The webhook URL has no host", field="url")
+    if parts.username or parts.password:
+        raise DestinationRefused("The webhook URL must not contain a password", field="url")
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise DestinationRefused("The webhook URL has an invalid port", field="url") from None
+    allow = list(allow)
+    try:
+        literal: IPAddress | None = ipaddress.ip_address(host)
+    except ValueError:
+        literal = None
+    if literal is not None:
+        addresses = [str(literal)]
+    else:
+        if host.lower() in [a.strip().lower() for a in allow]:
+            return []
+        try:
+            addresses = await resolver(host, port)
+        except OSError as exc:
+            raise DestinationRefused(f"Cannot resolve {host}: {exc}", field="url") from None
+        if not addresses:
+            raise DestinationRefused(f"{host} has no address", field="url")
+    parsed = [ipaddress.ip_address(a.split("%", 1)[0]) for a in addresses]
+    if _allowed(host, parsed, allow):
+        return addresses
+    bad = [str(a) for a in parsed if forbidden(a)]
+    if bad:
+        raise DestinationRefused(
+            f"{host} resolves to {', '.join(bad)}, a loopback, private, link-local or metadata "
+            "address; allow it with PAYREQUEST_AUTOMATIONS__WEBHOOK_ALLOW if that is intended",
+            field="url",
+        )
+    return addresses

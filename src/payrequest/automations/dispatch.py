@@ -1,0 +1,96 @@
+"""The dispatcher: outbox rows not yet dispatched start the flows that wait for them.
+
+Oldest first, in batches, `FOR UPDATE SKIP LOCKED` on PostgreSQL so several workers share the
+work; SQLite serialises writers anyway. For each event and each enabled flow whose trigger and
+conditions match, ONE flow run is created (a partial unique index on (flow, event) makes a second
+one impossible) and its first action job is enqueued; then the row is marked dispatched — all in
+the dispatcher job's transaction. Events no flow listens to are just marked dispatched.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from payrequest.automations.conditions import matches
+from payrequest.automations.context import EventData, event_data
+from payrequest.automations.execution import enqueue_action
+from payrequest.automations.models import Flow, FlowRun
+from payrequest.events.models import OutboxEvent
+from payrequest.kit.clock import utcnow
+
+DISPATCH_JOB = "automations.dispatch"
+BATCH = 200
+
+
+async def start_run(
+    session: AsyncSession, *, flow: Flow, event: OutboxEvent, is_test: bool = False
+) -> FlowRun | None:
+    """A new run of `flow` for `event` with its first action queued; None if a (real) run
+    for this pair exists already."""
+    if not is_test:
+        exists = await session.scalar(
+            select(FlowRun.id).where(
+                FlowRun.flow_id == flow.id,
+                FlowRun.outbox_event_id == event.id,
+                FlowRun.is_test.is_(False),
+            )
+        )
+        if exists is not None:
+            return None
+    run = FlowRun(
+        flow_id=flow.id,
+        outbox_event_id=event.id,
+        event_name=event.name,
+        is_test=is_test,
+        status="running" if flow.actions else "done",
+        actions=[{"kind": a.kind, "config": dict(a.config)} for a in flow.actions],
+    )
+    session.add(run)
+    await session.flush()
+    if flow.actions:
+        await enqueue_action(session, flow_run_id=run.id, position=0)
+    return run
+
+
+async def dispatch(session: AsyncSession, *, public_url: str, limit: int = BATCH) -> int:
+    """Dispatch up to `limit` events; returns how many rows were taken."""
+    events = list(
+        (
+            await session.scalars(
+                select(OutboxEvent)
+                .where(OutboxEvent.dispatched_at.is_(None))
+                .order_by(OutboxEvent.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        ).all()
+    )
+    if not events:
+        return 0
+    flows = (
+        await session.scalars(
+            select(Flow)
+            .where(Flow.enabled.is_(True), Flow.trigger.in_({e.name for e in events}))
+            .options(selectinload(Flow.actions))
+            .order_by(Flow.id)
+        )
+    ).all()
+    by_trigger: dict[str, list[Flow]] = defaultdict(list)
+    for flow in flows:
+        by_trigger[flow.trigger].append(flow)
+    now = utcnow()
+    for event in events:
+        data: EventData | None = None
+        for flow in by_trigger.get(event.name, []):
+            if flow.conditions:
+                data = data or await event_data(session, event, public_url=public_url)
+                if not matches(flow.conditions, data.facts):
+                    continue
+            await start_run(session, flow=flow, event=event)
+        event.dispatched_at = now
+    await session.flush()
+    return len(events)

@@ -1,0 +1,256 @@
+"""Flows for the admin: save (with every template checked), switch on/off, list with their last
+runs, preview against a real past event, test runs, and Retry of a failed action.
+Service functions: session first, never commit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from payrequest.automations import actions, conditions, signing
+from payrequest.automations.context import event_data
+from payrequest.automations.dispatch import start_run
+from payrequest.automations.execution import enqueue_action, idempotency_key
+from payrequest.automations.models import ActionRun, Flow, FlowAction, FlowRun
+from payrequest.automations.templating import TemplateError
+from payrequest.errors import Conflict, NotFound, PayrequestError, ValidationFailed
+from payrequest.events import names
+from payrequest.events.models import OutboxEvent
+from payrequest.jobs import queue
+from payrequest.jobs.models import Job
+from payrequest.kit.crypto import SecretBox
+
+TRIGGERS = names.ALL_EVENTS
+MAX_ACTIONS = 10
+
+
+@dataclass
+class Draft:
+    """A flow as the builder form holds it (not yet checked)."""
+
+    name: str = ""
+    trigger: str = names.PAYMENT_REQUEST_PAID
+    conditions: dict[str, Any] = field(default_factory=dict)
+    actions: list[dict[str, Any]] = field(default_factory=list)  # {"kind", "config"}
+
+    @classmethod
+    def of(cls, flow: Flow) -> Draft:
+        return cls(
+            name=flow.name,
+            trigger=flow.trigger,
+            conditions=dict(flow.conditions or {}),
+            actions=[{"kind": a.kind, "config": dict(a.config)} for a in flow.actions],
+        )
+
+
+class FlowInvalid(ValidationFailed):
+    """Some fields are wrong; `errors` maps each form field to its message."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("Please correct the marked fields")
+        self.errors = errors
+
+
+async def check(
+    draft: Draft, *, allow: Iterable[str]
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Clean conditions and actions; raises FlowInvalid with every error found."""
+    errors: dict[str, str] = {}
+    if not draft.name.strip() or len(draft.name.strip()) > 120:
+        errors["name"] = "A name of 1-120 characters"
+    if draft.trigger not in TRIGGERS:
+        errors["trigger"] = "Choose an event"
+    try:
+        cleaned_conditions = conditions.clean(draft.conditions)
+    except ValidationFailed as exc:
+        errors[exc.field or "conditions"] = exc.message
+        cleaned_conditions = {}
+    if not draft.actions:
+        errors["actions"] = "Add at least one action"
+    if len(draft.actions) > MAX_ACTIONS:
+        errors["actions"] = f"At most {MAX_ACTIONS} actions"
+    cleaned: list[dict[str, Any]] = []
+    for index, action in enumerate(draft.actions):
+        try:
+            config = await actions.clean(
+                action["kind"], action.get("config") or {}, index=index, allow=allow
+            )
+        except ValidationFailed as exc:
+            errors[exc.field or f"a{index}_kind"] = exc.message
+            continue
+        cleaned.append({"kind": action["kind"], "config": config})
+    if errors:
+        raise FlowInvalid(errors)
+    return cleaned_conditions, cleaned
+
+
+async def save(
+    session: AsyncSession,
+    *,
+    draft: Draft,
+    box: SecretBox,
+    allow: Iterable[str],
+    flow_id: int | None = None,
+) -> Flow:
+    cleaned_conditions, cleaned = await check(draft, allow=allow)
+    if flow_id is None:
+        flow = Flow(enabled=False)
+        session.add(flow)
+    else:
+        flow = await get(session, flow_id)
+        for old in list(flow.actions):
+            flow.actions.remove(old)
+        await session.flush()  # delete before insert: (flow_id, position) is unique
+    flow.name = draft.name.strip()
+    flow.trigger = draft.trigger
+    flow.conditions = cleaned_conditions
+    flow.actions.extend(
+        FlowAction(position=i, kind=a["kind"], config=a["config"]) for i, a in enumerate(cleaned)
+    )
+    if flow.webhook_secret is None and any(a["kind"] == "webhook" for a in cleaned):
+        flow.webhook_secret = box.seal(signing.new_secret())
+    await session.flush()
+    return flow
+
+
+async def get(session: AsyncSession, flow_id: int) -> Flow:
+    flow = (
+        await session.scalars(
+            select(Flow).where(Flow.id == flow_id).options(selectinload(Flow.actions))
+        )
+    ).one_or_none()
+    if flow is None:
+        raise NotFound("No such flow")
+    return flow
+
+
+async def set_enabled(session: AsyncSession, *, flow_id: int, enabled: bool) -> Flow:
+    flow = await get(session, flow_id)
+    flow.enabled = enabled
+    await session.flush()
+    return flow
+
+
+def webhook_secret(flow: Flow, box: SecretBox) -> str | None:
+    return box.open(flow.webhook_secret) if flow.webhook_secret else None
+
+
+@dataclass(frozen=True, slots=True)
+class FlowRow:
+    flow: Flow
+    runs: list[FlowRun]
+    total_runs: int
+
+
+async def list_flows(session: AsyncSession, *, last_runs: int = 3) -> list[FlowRow]:
+    flows = (
+        await session.scalars(select(Flow).options(selectinload(Flow.actions)).order_by(Flow.id))
+    ).all()
+    counted = await session.execute(select(FlowRun.flow_id, func.count()).group_by(FlowRun.flow_id))
+    totals = {int(flow_id): int(n) for flow_id, n in counted}
+    rows = []
+    for flow in flows:
+        runs = await recent_runs(session, flow_id=flow.id, limit=last_runs)
+        rows.append(FlowRow(flow, runs, int(totals.get(flow.id, 0))))
+    return rows
+
+
+async def recent_runs(session: AsyncSession, *, flow_id: int, limit: int = 20) -> list[FlowRun]:
+    stmt = select(FlowRun).where(FlowRun.flow_id == flow_id).order_by(FlowRun.id.desc())
+    return list((await session.scalars(stmt.limit(limit))).all())
+
+
+async def get_run(session: AsyncSession, run_id: int) -> FlowRun:
+    run = (
+        await session.scalars(
+            select(FlowRun).where(FlowRun.id == run_id).options(selectinload(FlowRun.action_runs))
+        )
+    ).one_or_none()
+    if run is None:
+        raise NotFound("No such run")
+    return run
+
+
+async def recent_events(
+    session: AsyncSession, *, trigger: str, limit: int = 10
+) -> Sequence[OutboxEvent]:
+    stmt = select(OutboxEvent).where(OutboxEvent.name == trigger).order_by(OutboxEvent.id.desc())
+    return (await session.scalars(stmt.limit(limit))).all()
+
+
+@dataclass(frozen=True, slots=True)
+class Preview:
+    position: int
+    kind: str
+    rendered: dict[str, Any] | None
+    error: str | None
+
+
+async def preview(
+    session: AsyncSession, *, draft: Draft, event_id: int, public_url: str
+) -> list[Preview]:
+    """Each action rendered against a real past event (a portal link is shown as a sample)."""
+    event = await session.get(OutboxEvent, event_id)
+    if event is None:
+        raise NotFound("No such event")
+    data = await event_data(session, event, public_url=public_url)
+    out = []
+    for index, action in enumerate(draft.actions):
+        context = dict(data.context)
+        if action["kind"] == "portal_link":
+            context["portal_link"] = f"{public_url}/portal/link/(a fresh link when it runs)"
+        try:
+            rendered = actions.render(action["kind"], action.get("config") or {}, context)
+            out.append(Preview(index, action["kind"], rendered, None))
+        except (TemplateError, PayrequestError, KeyError, ValueError) as exc:
+            message = getattr(exc, "message", None) or str(exc)
+            out.append(Preview(index, action["kind"], None, message))
+    return out
+
+
+async def test_run(session: AsyncSession, *, flow_id: int, event_id: int) -> FlowRun:
+    """A fresh run of the flow (as saved) for a past event, marked as a test."""
+    flow = await get(session, flow_id)
+    event = await session.get(OutboxEvent, event_id)
+    if event is None:
+        raise NotFound("No such event")
+    run = await start_run(session, flow=flow, event=event, is_test=True)
+    assert run is not None  # test runs are never deduplicated
+    return run
+
+
+async def retry_action(session: AsyncSession, *, run_id: int, position: int) -> ActionRun:
+    """Queue a failed action again (same idempotency key: a message that did leave is not
+    delivered twice to a receiver that deduplicates)."""
+    run = await session.get(FlowRun, run_id, with_for_update=True)
+    record = (
+        await session.scalars(
+            select(ActionRun)
+            .where(ActionRun.flow_run_id == run_id, ActionRun.position == position)
+            .with_for_update()
+        )
+    ).one_or_none()
+    if run is None or record is None:
+        raise NotFound("No such action run")
+    if record.status != "failed":
+        raise Conflict("Only a failed action can be retried")
+    record.status = "retrying"
+    record.finished_at = None
+    if record.kind == "portal_link" and record.sent_at is None:
+        record.rendered = None  # render again: a new link, in case the first one expired
+    run.status = "running"
+    run.error = None
+    run.finished_at = None
+    key = idempotency_key(run_id, position)
+    job = (await session.scalars(select(Job).where(Job.dedupe_key == key))).one_or_none()
+    if job is None:
+        await enqueue_action(session, flow_run_id=run_id, position=position)
+    elif job.status == "dead":
+        await queue.retry_dead(session, job_id=job.id)
+    await session.flush()
+    return record

@@ -64,7 +64,10 @@ def start_server(settings: Settings, *, run_worker: bool = True) -> LiveServer:
     return LiveServer(settings.public_url, settings, server, thread)
 
 
-def live_settings(database_url: str, tmp_path: Path, **vipps: Any) -> Settings:
+def live_settings(
+    database_url: str, tmp_path: Path, *, overrides: dict[str, Any] | None = None, **vipps: Any
+) -> Settings:
+    """`overrides`: further settings (e.g. `smtp`, `automations`) for a test module."""
     return load_settings(
         database_url=database_url,
         public_url=f"http://127.0.0.1:{free_port()}",
@@ -72,6 +75,7 @@ def live_settings(database_url: str, tmp_path: Path, **vipps: Any) -> Settings:
         var_dir=tmp_path,
         sandbox_persist=False,
         vipps=VippsSettings(long_living_approved=True, **vipps),
+        **(overrides or {}),
     )
 
 
@@ -82,14 +86,22 @@ def live_options() -> dict[str, Any]:
 
 
 @pytest.fixture
+def live_overrides() -> dict[str, Any]:
+    """Override in a test module to give the server further settings."""
+    return {}
+
+
+@pytest.fixture
 def live(
     database_url: str,
     sessions: async_sessionmaker[AsyncSession],
     tmp_path: Path,
     live_options: dict[str, Any],
+    live_overrides: dict[str, Any],
 ) -> Iterator[LiveServer]:
     del sessions  # requested so that the tables are wiped after the server stops
-    server = start_server(live_settings(database_url, tmp_path), **live_options)
+    settings = live_settings(database_url, tmp_path, overrides=live_overrides)
+    server = start_server(settings, **live_options)
     yield server
     server.stop()
 

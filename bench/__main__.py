@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import sys
 
-from bench import card
+from bench import card, drivers, pickup, webhooks
 
-BENCHMARKS = {"card": card.main}
+BENCHMARKS = {"card": card.main, "webhooks": webhooks.main}
+BENCHMARKS.update({"drivers": drivers.main, "pickup": pickup.main})  # scale-out
 
 
 def main() -> None:

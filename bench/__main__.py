@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from bench import card, drivers, pickup, webhooks
+from bench import bulk, card, drivers, pickup, webhooks
 
-BENCHMARKS = {"card": card.main, "webhooks": webhooks.main}
+BENCHMARKS = {"card": card.main, "webhooks": webhooks.main, "bulk": bulk.main}
 BENCHMARKS.update({"drivers": drivers.main, "pickup": pickup.main})  # scale-out
 
 

@@ -277,8 +277,9 @@ SEED_SQL = [
 PG_SEQUENCES = ("customers", "invoices", "payment_requests", "payment_request_invoices")
 
 
-async def seed_sql(url: str, count: int) -> list[str]:
-    """What `seed_pending` writes (ids 1..count), in five INSERT ... SELECT statements."""
+async def seed_sql(url: str, count: int, *, requests: bool = True) -> list[str]:
+    """What `seed_pending` writes (ids 1..count), in five INSERT ... SELECT statements;
+    `requests=False`: the customers and their open invoices only."""
     engine = create_engine(url)
     now = utcnow()
     today = now.date()
@@ -304,12 +305,12 @@ async def seed_sql(url: str, count: int) -> list[str]:
                 else f"WITH g(n) AS (SELECT generate_series(1, {count})) "
             )
             pad = "substr('0000000' || (n - 1), -7, 7)" if sqlite else "lpad((n - 1)::text, 7, '0')"
-            for statement in SEED_SQL:
+            for statement in SEED_SQL if requests else SEED_SQL[:2]:
                 head, select_part = statement.replace("{pad}", pad).split("SELECT", 1)
                 sql = head + series + "SELECT" + select_part
                 await connection.execute(text(sql), params)
             if not sqlite:
-                for table in PG_SEQUENCES:
+                for table in PG_SEQUENCES if requests else PG_SEQUENCES[:2]:
                     await connection.execute(
                         text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), {count})")
                     )

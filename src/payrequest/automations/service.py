@@ -96,8 +96,11 @@ async def save(
     box: SecretBox,
     allow: Iterable[str],
     flow_id: int | None = None,
+    checked: tuple[dict[str, Any], list[dict[str, Any]]] | None = None,
 ) -> Flow:
-    cleaned_conditions, cleaned = await check(draft, allow=allow)
+    """`checked`: the result of `check(draft)` made before opening the session (a webhook URL
+    check resolves DNS, which a transaction should not wait for)."""
+    cleaned_conditions, cleaned = checked or await check(draft, allow=allow)
     if flow_id is None:
         flow = Flow(enabled=False)
         session.add(flow)
@@ -129,8 +132,13 @@ async def get(session: AsyncSession, flow_id: int) -> Flow:
     return flow
 
 
-async def set_enabled(session: AsyncSession, *, flow_id: int, enabled: bool) -> Flow:
+async def set_enabled(
+    session: AsyncSession, *, flow_id: int, enabled: bool, allow: Iterable[str] = ()
+) -> Flow:
+    """Switching on checks the flow as saved (a ready-made flow may still miss an address)."""
     flow = await get(session, flow_id)
+    if enabled and not flow.enabled:
+        await check(Draft.of(flow), allow=allow)
     flow.enabled = enabled
     await session.flush()
     return flow

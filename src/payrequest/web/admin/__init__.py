@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from payrequest.web.admin import customers, invoices, operations, requests, session, settings
+from payrequest.web.admin import (
+    customers,
+    flows,
+    invoices,
+    operations,
+    requests,
+    session,
+    settings,
+)
 
 router = APIRouter(include_in_schema=False)
-for module in (session, customers, invoices, requests, operations, settings):
+for module in (session, customers, invoices, requests, flows, operations, settings):
     router.include_router(module.router)

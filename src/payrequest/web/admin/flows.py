@@ -1,0 +1,331 @@
+"""Automations in the admin: the flow list with on/off switches and last runs, the form-based
+builder (trigger, conditions, actions added, moved and removed by plain form posts, preview
+against a real past event), test runs, and the run log with Retry for failed actions."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from fastapi import APIRouter, Request, status
+from fastapi.responses import HTMLResponse, RedirectResponse
+from starlette.datastructures import FormData
+
+from payrequest.automations import actions as action_kinds
+from payrequest.automations import service
+from payrequest.automations.conditions import COUNTRIES, LANGUAGES, ORIGINS
+from payrequest.automations.context import VARIABLES
+from payrequest.errors import PayrequestError
+from payrequest.kit.money import SUPPORTED_CURRENCIES
+from payrequest.web import i18n
+from payrequest.web.auth import WRITERS, StaffUser, Writer
+from payrequest.web.deps import ReadSessionDep, RuntimeDep
+from payrequest.web.flash import flash
+from payrequest.web.render import render
+
+router = APIRouter()
+ACTION_FIELDS = ("to", "subject", "text", "html", "url", "minutes", "channel")
+
+
+def _see_other(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=status.HTTP_303_SEE_OTHER)
+
+
+def _wake(request: Request) -> None:
+    worker = getattr(request.app.state, "worker", None)
+    if worker is not None:
+        worker.notify()
+
+
+def _minor(text: str, field: str, errors: dict[str, str]) -> int | None:
+    text = text.strip().replace(" ", "").replace(",", ".")
+    if not text:
+        return None
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        errors[field] = i18n.gettext("Enter an amount such as 100 or 99.50")
+        return None
+    if value < 0 or value != value.quantize(Decimal("0.01")):
+        errors[field] = i18n.gettext("Enter an amount such as 100 or 99.50")
+        return None
+    return int(value * 100)
+
+
+def _major(minor: Any) -> str:
+    return "" if minor in (None, "") else f"{Decimal(int(minor)) / 100:f}"
+
+
+def draft_from_form(form: FormData) -> tuple[service.Draft, dict[str, str]]:
+    errors: dict[str, str] = {}
+
+    def value(name: str) -> str:
+        got = form.get(name)
+        return got if isinstance(got, str) else ""
+
+    conditions: dict[str, Any] = {
+        "amount_min": _minor(value("amount_min"), "amount_min", errors),
+        "amount_max": _minor(value("amount_max"), "amount_max", errors),
+    }
+    for key in ("currency", "origin", "country", "language"):
+        conditions[key] = value(key)
+    try:
+        count = min(int(value("action_count") or 0), service.MAX_ACTIONS + 1)
+    except ValueError:
+        count = 0
+    found = []
+    for index in range(count):
+        kind = value(f"a{index}_kind")
+        if kind not in action_kinds.KINDS:
+            continue
+        config = {key: value(f"a{index}_{key}") for key in ACTION_FIELDS}
+        found.append({"kind": kind, "config": config})
+    draft = service.Draft(
+        name=value("name"), trigger=value("trigger"), conditions=conditions, actions=found
+    )
+    return draft, errors
+
+
+def _apply_op(draft: service.Draft, op: str, add_kind: str) -> None:
+    """Builder buttons that change the draft without saving it."""
+    items = draft.actions
+    if op == "add" and add_kind in action_kinds.KINDS and len(items) < service.MAX_ACTIONS:
+        items.append({"kind": add_kind, "config": dict(action_kinds.DEFAULTS[add_kind])})
+        return
+    verb, _, where = op.partition(":")
+    if not where.isdigit() or int(where) >= len(items):
+        return
+    index = int(where)
+    if verb == "remove":
+        items.pop(index)
+    elif verb == "up" and index > 0:
+        items[index - 1], items[index] = items[index], items[index - 1]
+    elif verb == "down" and index < len(items) - 1:
+        items[index + 1], items[index] = items[index], items[index + 1]
+
+
+def _form_values(draft: service.Draft) -> dict[str, Any]:
+    conditions = dict(draft.conditions)
+    for key in ("amount_min", "amount_max"):
+        if isinstance(conditions.get(key), int):
+            conditions[key] = _major(conditions[key])
+        elif conditions.get(key) is None:
+            conditions[key] = ""
+    return conditions
+
+
+async def _page(
+    request: Request,
+    runtime: Any,
+    *,
+    draft: service.Draft,
+    flow_id: int | None,
+    errors: dict[str, str] | None = None,
+    previews: list[service.Preview] | None = None,
+    preview_event: int | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    user = request.state.user
+    async with runtime.read_sessions() as session:
+        flow = await service.get(session, flow_id) if flow_id is not None else None
+        events = await service.recent_events(session, trigger=draft.trigger)
+        runs = await service.recent_runs(session, flow_id=flow_id) if flow_id else []
+    can_write = user.role in WRITERS
+    secret = service.webhook_secret(flow, runtime.box) if flow is not None and can_write else None
+    return render(
+        request,
+        "flows/edit.html",
+        status_code=status_code,
+        flow=flow,
+        draft=draft,
+        conditions=_form_values(draft),
+        errors=errors or {},
+        previews={p.position: p for p in previews or []},
+        preview_event=preview_event,
+        events=events,
+        runs=runs,
+        secret=secret,
+        can_write=can_write,
+        triggers=service.TRIGGERS,
+        kinds=action_kinds.KINDS,
+        currencies=sorted(SUPPORTED_CURRENCIES),
+        origins=ORIGINS,
+        countries=COUNTRIES,
+        condition_languages=LANGUAGES,
+        variables=sorted(VARIABLES),
+    )
+
+
+@router.get("/flows", response_class=HTMLResponse)
+async def flow_list(request: Request, user: StaffUser, session: ReadSessionDep) -> HTMLResponse:
+    return render(
+        request,
+        "flows/list.html",
+        rows=await service.list_flows(session),
+        can_write=user.role in WRITERS,
+    )
+
+
+@router.get("/flows/new", response_class=HTMLResponse)
+async def new_flow(request: Request, user: StaffUser, runtime: RuntimeDep) -> HTMLResponse:
+    del user
+    draft = service.Draft(actions=[{"kind": "sms", "config": dict(action_kinds.DEFAULTS["sms"])}])
+    return await _page(request, runtime, draft=draft, flow_id=None)
+
+
+@router.get("/flows/runs/{run_id}", response_class=HTMLResponse)
+async def run_log(
+    request: Request, user: StaffUser, session: ReadSessionDep, run_id: int
+) -> HTMLResponse:
+    try:
+        run = await service.get_run(session, run_id)
+        flow = await service.get(session, run.flow_id)
+    except PayrequestError as exc:
+        flash(request, exc.message, "error")
+        return render(request, "flows/run.html", status_code=404, run=None, flow=None)
+    return render(request, "flows/run.html", run=run, flow=flow, can_write=user.role in WRITERS)
+
+
+@router.post("/flows/runs/{run_id}/actions/{position}/retry")
+async def retry_action(
+    request: Request, user: Writer, runtime: RuntimeDep, run_id: int, position: int
+) -> RedirectResponse:
+    del user
+    try:
+        async with runtime.sessions() as session, session.begin():
+            await service.retry_action(session, run_id=run_id, position=position)
+    except PayrequestError as exc:
+        flash(request, exc.message, "error")
+    else:
+        _wake(request)
+        flash(request, i18n.gettext("The action is queued again."))
+    return _see_other(f"/flows/runs/{run_id}")
+
+
+@router.get("/flows/{flow_id}", response_class=HTMLResponse)
+async def edit_flow(
+    request: Request, user: StaffUser, runtime: RuntimeDep, flow_id: int
+) -> HTMLResponse:
+    del user
+    async with runtime.read_sessions() as session:
+        try:
+            flow = await service.get(session, flow_id)
+        except PayrequestError:
+            return render(request, "flows/list.html", status_code=404, rows=[], can_write=False)
+        draft = service.Draft.of(flow)
+    return await _page(request, runtime, draft=draft, flow_id=flow_id)
+
+
+async def _builder_post(request: Request, runtime: Any, flow_id: int | None) -> Any:
+    form = await request.form()
+    draft, errors = draft_from_form(form)
+    op = str(form.get("op") or "save")
+    if op == "preview":
+        raw = str(form.get("preview_event") or "")
+        if not raw.isdigit():
+            errors["preview_event"] = i18n.gettext("Choose an event")
+            return await _page(request, runtime, draft=draft, flow_id=flow_id, errors=errors)
+        async with runtime.read_sessions() as session:
+            previews = await service.preview(
+                session, draft=draft, event_id=int(raw), public_url=runtime.settings.public_url
+            )
+        return await _page(
+            request, runtime, draft=draft, flow_id=flow_id, previews=previews,
+            preview_event=int(raw),
+        )  # fmt: skip
+    if op != "save":
+        _apply_op(draft, op, str(form.get("add_kind") or ""))
+        return await _page(request, runtime, draft=draft, flow_id=flow_id, errors=errors)
+    allow = runtime.settings.automations.webhook_allow
+    try:
+        checked = await service.check(draft, allow=allow)  # DNS for webhooks: no session held
+    except service.FlowInvalid as exc:
+        errors.update(exc.errors)
+    if errors:
+        return await _page(
+            request, runtime, draft=draft, flow_id=flow_id, errors=errors, status_code=422
+        )
+    async with runtime.sessions() as session, session.begin():
+        flow = await service.save(
+            session, draft=draft, box=runtime.box, allow=allow, flow_id=flow_id, checked=checked
+        )
+        saved_id = flow.id
+    flash(request, i18n.gettext("The flow is saved."))
+    return _see_other(f"/flows/{saved_id}")
+
+
+@router.post("/flows/new", response_model=None)
+async def create_flow(
+    request: Request, user: Writer, runtime: RuntimeDep
+) -> HTMLResponse | RedirectResponse:
+    del user
+    result: HTMLResponse | RedirectResponse = await _builder_post(request, runtime, None)
+    return result
+
+
+@router.post("/flows/{flow_id}", response_model=None)
+async def update_flow(
+    request: Request, user: Writer, runtime: RuntimeDep, flow_id: int
+) -> HTMLResponse | RedirectResponse:
+    del user
+    try:
+        async with runtime.read_sessions() as session:
+            await service.get(session, flow_id)
+    except PayrequestError as exc:
+        flash(request, exc.message, "error")
+        return _see_other("/flows")
+    result: HTMLResponse | RedirectResponse = await _builder_post(request, runtime, flow_id)
+    return result
+
+
+@router.post("/flows/{flow_id}/toggle")
+async def toggle_flow(
+    request: Request, user: Writer, runtime: RuntimeDep, flow_id: int
+) -> RedirectResponse:
+    del user
+    form = await request.form()
+    enabled = form.get("enabled") == "true"
+    back = str(form.get("back") or "/flows")
+    back = back if back.startswith("/flows") else "/flows"
+    try:
+        async with runtime.sessions() as session, session.begin():
+            await service.set_enabled(
+                session,
+                flow_id=flow_id,
+                enabled=enabled,
+                allow=runtime.settings.automations.webhook_allow,
+            )
+    except service.FlowInvalid as exc:
+        detail = "; ".join(exc.errors.values())
+        flash(request, i18n.gettext("Complete the flow before switching it on:") + " " + detail,
+              "error")  # fmt: skip
+    except PayrequestError as exc:
+        flash(request, exc.message, "error")
+    else:
+        flash(
+            request,
+            i18n.gettext("The flow is on.") if enabled else i18n.gettext("The flow is off."),
+        )
+    return _see_other(back)
+
+
+@router.post("/flows/{flow_id}/test")
+async def test_run(
+    request: Request, user: Writer, runtime: RuntimeDep, flow_id: int
+) -> RedirectResponse:
+    del user
+    form = await request.form()
+    raw = str(form.get("event_id") or "")
+    if not raw.isdigit():
+        flash(request, i18n.gettext("Choose an event for the test run."), "error")
+        return _see_other(f"/flows/{flow_id}")
+    try:
+        async with runtime.sessions() as session, session.begin():
+            run = await service.test_run(session, flow_id=flow_id, event_id=int(raw))
+            run_id = run.id
+    except PayrequestError as exc:
+        flash(request, exc.message, "error")
+        return _see_other(f"/flows/{flow_id}")
+    _wake(request)
+    flash(request, i18n.gettext("Test run started."))
+    return _see_other(f"/flows/runs/{run_id}")

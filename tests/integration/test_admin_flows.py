@@ -1,0 +1,183 @@
+"""The flow builder over HTTP: a template error is refused at save time and shown next to its
+field; actions are added, moved and removed with plain form posts; preview renders against a real
+past event; switches refuse an incomplete flow; read-only users only look."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from payrequest.app import create_app
+from payrequest.automations.models import Flow, FlowAction, FlowRun
+from payrequest.config import load_settings
+from payrequest.events.models import OutboxEvent
+from payrequest.jobs.models import Job
+from payrequest.users import service as users
+from tests.factories import make_customer, make_invoice
+
+BASE = "http://testserver"
+Sessions = async_sessionmaker[AsyncSession]
+PASSWORD = "correct horse"
+
+
+@pytest.fixture
+async def client(
+    database_url: str, sessions: Sessions, tmp_path: Path
+) -> AsyncIterator[httpx.AsyncClient]:
+    settings = load_settings(database_url=database_url, var_dir=tmp_path, public_url=BASE)
+    app = create_app(settings, run_worker=False)
+    async with sessions() as session, session.begin():
+        for role in ("owner", "readonly"):
+            await users.create_user(
+                session, email=f"{role}@example.no", password=PASSWORD, role=role, locale="en"
+            )
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url=BASE) as http:
+        yield http
+    await app.state.runtime.close()
+
+
+def _csrf(html: str) -> str:
+    match = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert match, "form has no CSRF token"
+    return match.group(1)
+
+
+async def _sign_in(client: httpx.AsyncClient, role: str = "owner") -> str:
+    token = _csrf((await client.get("/login")).text)
+    response = await client.post(
+        "/login", data={"email": f"{role}@example.no", "password": PASSWORD, "csrf": token}
+    )
+    assert response.status_code == 303
+    return _csrf((await client.get("/flows/new")).text)
+
+
+def _form(token: str, **extra: str) -> dict[str, str]:
+    base = {
+        "csrf": token,
+        "name": "Receipt",
+        "trigger": "invoice.created",
+        "action_count": "1",
+        "a0_kind": "sms",
+        "a0_to": "customer",
+        "a0_text": "Hi {{ customer_name }}, invoice {{ invoice_numbers }}: {{ amount }}",
+    }
+    base.update(extra)
+    return base
+
+
+async def test_a_template_error_is_refused_at_save_time_next_to_its_field(
+    client: httpx.AsyncClient, sessions: Sessions
+) -> None:
+    token = await _sign_in(client)
+    response = await client.post(
+        "/flows/new", data=_form(token, a0_text="Hi {{ customer_nam }}", op="save")
+    )
+    assert response.status_code == 422
+    assert re.search(r'data-error="a0_text"[^>]*>[^<]*customer_nam', response.text)
+    async with sessions() as session:
+        assert (await session.scalars(select(Flow).where(Flow.name == "Receipt"))).all() == []
+
+
+async def test_build_save_preview_and_switch_on(
+    client: httpx.AsyncClient, sessions: Sessions
+) -> None:
+    async with sessions() as session, session.begin():
+        customer = await make_customer(session, name="Kari Nordmann")
+        await make_invoice(session, customer, amount=99_900, number="INV-77")
+    token = await _sign_in(client)
+
+    # Add a wait and a webhook, move the wait up, remove the webhook: nothing saved yet.
+    added = await client.post("/flows/new", data=_form(token, op="add", add_kind="wait"))
+    assert added.status_code == 200 and 'name="a1_kind" value="wait"' in added.text
+    moved = await client.post(
+        "/flows/new",
+        data=_form(token, op="up:1", action_count="2", a1_kind="wait", a1_minutes="5"),
+    )
+    assert moved.text.index('name="a0_kind" value="wait"') < moved.text.index(
+        'name="a1_kind" value="sms"'
+    )
+    removed = await client.post(
+        "/flows/new",
+        data=_form(token, op="remove:1", action_count="2", a1_kind="webhook", a1_url="x"),
+    )
+    assert 'name="a1_kind"' not in removed.text
+
+    async with sessions() as session:
+        event_id = (
+            await session.scalars(
+                select(OutboxEvent.id).where(OutboxEvent.name == "invoice.created")
+            )
+        ).one()
+    preview = await client.post(
+        "/flows/new", data=_form(token, op="preview", preview_event=str(event_id))
+    )
+    assert "Hi Kari Nordmann, invoice INV-77: 999,00" in preview.text.replace("\xa0", " ")
+
+    saved = await client.post("/flows/new", data=_form(token, op="save"))
+    assert saved.status_code == 303
+    flow_id = int(saved.headers["location"].rsplit("/", 1)[1])
+    async with sessions() as session:
+        flow = await session.get(Flow, flow_id)
+        assert flow is not None and not flow.enabled
+        actions = (await session.scalars(select(FlowAction.kind))).all()
+    assert "sms" in actions
+
+    await client.post(f"/flows/{flow_id}/toggle", data={"csrf": token, "enabled": "true"})
+    listing = await client.get("/flows")
+    assert f'data-flow-switch="{flow_id}"' in listing.text
+    async with sessions() as session:
+        flow = await session.get(Flow, flow_id)
+        assert flow is not None and flow.enabled
+
+    tested = await client.post(
+        f"/flows/{flow_id}/test", data={"csrf": token, "event_id": str(event_id)}
+    )
+    assert tested.status_code == 303 and "/flows/runs/" in tested.headers["location"]
+    log = await client.get(tested.headers["location"])
+    assert log.status_code == 200 and "flowrun-" not in log.text  # not started: no worker here
+    async with sessions() as session:
+        run = (await session.scalars(select(FlowRun))).one()
+        assert run.is_test
+        job = (await session.scalars(select(Job).where(Job.kind == "automations.action"))).one()
+        assert job.dedupe_key == f"flowrun-{run.id}-action-0"
+
+
+async def test_switching_on_an_incomplete_flow_is_refused(
+    client: httpx.AsyncClient, sessions: Sessions
+) -> None:
+    async with sessions() as session, session.begin():
+        flow = Flow(name="Tell staff", trigger="payment_request.failed", enabled=False)
+        flow.actions.append(
+            FlowAction(position=0, kind="email",
+                       config={"to": "", "subject": "x", "text": "y", "html": ""})
+        )  # fmt: skip
+        session.add(flow)
+        await session.flush()
+        flow_id = flow.id
+    token = await _sign_in(client)
+    response = await client.post(
+        f"/flows/{flow_id}/toggle", data={"csrf": token, "enabled": "true"}
+    )
+    assert response.status_code == 303
+    page = await client.get("/flows")
+    assert "Complete the flow before switching it on" in page.text
+    async with sessions() as session:
+        stored = await session.get(Flow, flow_id)
+        assert stored is not None and not stored.enabled
+
+
+async def test_readonly_users_see_flows_but_cannot_change_them(
+    client: httpx.AsyncClient,
+) -> None:
+    token = await _sign_in(client, role="readonly")
+    page = await client.get("/flows")
+    assert page.status_code == 200 and "New flow" not in page.text
+    refused = await client.post("/flows/new", data=_form(token, op="save"))
+    assert refused.status_code == 403

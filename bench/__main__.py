@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import sys
 
-from bench import bulk, card, drivers, pickup, webhooks
+from bench import bulk, card, drivers, jobs, pickup, webhooks
 
 BENCHMARKS = {"card": card.main, "webhooks": webhooks.main, "bulk": bulk.main}
 BENCHMARKS.update({"drivers": drivers.main, "pickup": pickup.main})  # scale-out
+BENCHMARKS.update({"jobs": jobs.main})  # P6
 
 
 def main() -> None:

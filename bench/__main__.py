@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import sys
 
-from bench import bulk, card, drivers, jobs, pickup, webhooks
+from bench import bulk, card, drivers, jobs, pickup, sse, webhooks
 
 BENCHMARKS = {"card": card.main, "webhooks": webhooks.main, "bulk": bulk.main}
 BENCHMARKS.update({"drivers": drivers.main, "pickup": pickup.main})  # scale-out
-BENCHMARKS.update({"jobs": jobs.main})  # P6
+BENCHMARKS.update({"jobs": jobs.main, "sse": sse.main})  # P4-P6
 
 
 def main() -> None:

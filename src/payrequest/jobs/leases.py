@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from payrequest.jobs.models import Job
@@ -37,15 +37,10 @@ class Claimed:
         return self.attempts >= self.max_attempts
 
 
-def _due(due_before: datetime, now: datetime) -> ColumnElement[bool]:
-    return or_(
-        and_(Job.status == "queued", Job.run_at <= due_before),
-        and_(
-            Job.status == "running",
-            Job.locked_until < now,
-            Job.attempts < Job.max_attempts,
-        ),
-    )
+def _due(due_before: datetime) -> ColumnElement[bool]:
+    """Queued and due. Expired leases are put back in the queue by `reap`, so this stays one
+    range on the partial index `ix_jobs_queued_run_at` however long the backlog is."""
+    return and_(Job.status == "queued", Job.run_at <= due_before)
 
 
 async def claim(
@@ -67,7 +62,7 @@ async def claim(
     """
     if limit <= 0 or not kinds:
         return []
-    due = _due(due_before or now, now)
+    due = _due(due_before or now)
     # A materialized CTE runs the locking SELECT exactly once. As `id IN (subquery)`, PostgreSQL
     # may plan a semi join that re-runs the LIMIT ... SKIP LOCKED subquery per row and so
     # claims far more than `limit` rows.
@@ -166,11 +161,20 @@ async def release(session: AsyncSession, *, job: Claimed, worker_id: str, now: d
 
 
 async def reap(session: AsyncSession, *, now: datetime) -> int:
-    """Expired leases on their last attempt become dead letters instead of running again.
+    """Expired leases go back to the queue, or, on their last attempt, become dead letters.
 
     A job whose handler kills its worker (out of memory, segfault) would otherwise be
-    re-claimed forever, since only a finished run records a failure.
+    re-claimed forever, since only a finished run records a failure. Requeued jobs keep their
+    attempt count and `run_at`, so they are taken first; the lost worker's late writes are
+    refused by the (locked_by, attempts) guard. Returns how many became dead letters.
     """
+    requeue = (
+        update(Job)
+        .where(Job.status == "running", Job.locked_until < now, Job.attempts < Job.max_attempts)
+        .values(status="queued", locked_by=None, locked_until=None, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    await session.execute(requeue)
     statement = (
         update(Job)
         .where(

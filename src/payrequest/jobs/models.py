@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Index, Integer, String, Text
+from sqlalchemy import JSON, CheckConstraint, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from payrequest.db.base import Base
@@ -20,6 +20,14 @@ class Job(Base):
         CheckConstraint(sql_in("status", JOB_STATUSES), name="status"),
         CheckConstraint("attempts >= 0 AND max_attempts > 0", name="attempts"),
         Index("ix_jobs_status_run_at", "status", "run_at"),
+        # The claim's range: due queued jobs, oldest first, without sorting the backlog.
+        Index(
+            "ix_jobs_queued_run_at",
+            "run_at",
+            "id",
+            sqlite_where=text("status = 'queued'"),
+            postgresql_where=text("status = 'queued'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

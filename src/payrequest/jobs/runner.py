@@ -169,7 +169,7 @@ class Worker:
         now = self._clock()
         if self._next_reap is None or now >= self._next_reap:
             await self._reap()
-            self._next_reap = now + self._lease / 2
+            self._next_reap = now + self._lease / 4  # a lost lease waits at most 1.25 leases
         await self._schedule_periodic()
         for job in await self._claim(self._concurrency - len(self._tasks)):
             task = asyncio.create_task(self._execute(job), name=f"job-{job.id}-{job.kind}")

@@ -50,8 +50,15 @@ async def _sign_in(page: Page, demo: Demo, password: str = PASSWORD) -> None:
     await page.get_by_role("button", name="Sign in").click()
 
 
+async def _choose_language(page: Page, language: str) -> None:
+    """The language menu in the page header; the demo's staff read Norwegian by default."""
+    await page.locator("#language").select_option(language)
+    await expect(page.locator("html")).to_have_attribute("lang", language)
+
+
 async def test_sign_in_and_open_a_customer_card(page: Page, demo: Demo) -> None:
     await _sign_in(page, demo)
+    await _choose_language(page, "en")  # English pages for stable selectors
     await expect(page.get_by_role("heading", name="Customers")).to_be_visible()
     await expect(page.get_by_role("link", name="Café Havnen ApS")).to_be_visible()
     await page.get_by_label("Search customers").fill("fjord")
@@ -62,6 +69,7 @@ async def test_sign_in_and_open_a_customer_card(page: Page, demo: Demo) -> None:
     rows = page.locator("table.invoices tbody tr")
     await expect(rows).to_have_count(3)
     await expect(page.locator("[data-invoice-status=paid]")).to_have_count(1)
+    await _choose_language(page, "nb")  # amounts as a Norwegian reads them
     await expect(page.locator(".balance strong")).to_contain_text("kr")
 
 

@@ -59,14 +59,25 @@ def _csrf(html: str) -> str:
     return match.group(1)
 
 
-async def _sign_in(client: httpx.AsyncClient, email: str = STAFF) -> str:
-    """Sign in; returns the session's CSRF token."""
+async def _sign_in(
+    client: httpx.AsyncClient, email: str = STAFF, language: str | None = None
+) -> str:
+    """Sign in (and choose the pages' language if given); returns the session's CSRF token."""
     token = _csrf((await client.get("/login")).text)
     response = await client.post(
         "/login", data={"email": email, "password": PASSWORD, "csrf": token}
     )
     assert response.status_code == 303
-    return _csrf((await client.get("/invoices")).text)
+    token = _csrf((await client.get("/invoices")).text)
+    if language is not None:
+        await _choose_language(client, token, language)
+    return token
+
+
+async def _choose_language(client: httpx.AsyncClient, token: str, language: str) -> None:
+    """What the language menu in the page header does (users are Norwegian by default)."""
+    response = await client.post("/account/language", data={"language": language, "csrf": token})
+    assert response.status_code == 303
 
 
 async def _payment_request(
@@ -278,7 +289,7 @@ async def test_detail_offers_edit_and_void_only_to_writers_of_untouched_invoices
     async with sessions() as session, session.begin():
         customer = await make_customer(session)
         invoice = await make_invoice(session, customer, number="E-1")
-    await _sign_in(client)
+    await _sign_in(client, language="en")
     html = (await client.get(f"/invoices/{invoice.id}")).text
     assert f'action="/invoices/{invoice.id}/void"' in html
     assert f'href="/invoices/{invoice.id}/edit"' in html
@@ -334,7 +345,7 @@ async def test_create_by_hand_computes_totals_and_goes_to_the_detail(
 ) -> None:
     async with sessions() as session, session.begin():
         customer = await make_customer(session, country="DK", phone="")
-    token = await _sign_in(client)
+    token = await _sign_in(client, language="en")
     response = await client.post("/invoices", data=_form(token, customer.id))
     assert response.status_code == 303
     location = response.headers["location"]
@@ -361,6 +372,8 @@ async def test_create_by_hand_computes_totals_and_goes_to_the_detail(
     ]
     detail = await client.get(location)
     assert "Invoice H-2001 created." in detail.text
+    await _choose_language(client, token, "nb")  # amounts as a Norwegian reads them
+    detail = await client.get(location)
     assert re.search(r'data-total="vat">375,00', detail.text)
 
 
@@ -395,7 +408,7 @@ async def test_bad_input_re_renders_the_form_and_writes_nothing(
     async with sessions() as session, session.begin():
         customer = await make_customer(session)
         await make_invoice(session, customer, number="TAKEN-1")
-    token = await _sign_in(client)
+    token = await _sign_in(client, language="en")
     before = await _count(sessions, Invoice), await _count(sessions, InvoiceLine)
     response = await client.post("/invoices", data=_form(token, customer.id, **overrides))
     assert response.status_code == 422
@@ -469,7 +482,7 @@ async def test_edit_and_void_are_refused_when_paid_in_part_or_in_an_active_reque
         await _payment_request(
             session, customer.id, [busy], reference="refuse-busy-0002", status="pending"
         )
-    token = await _sign_in(client)
+    token = await _sign_in(client, language="en")
     for invoice, reason, void_reason in [
         (partly, "has payments on it", "refund them before voiding"),
         (busy, "is in a payment request waiting for the customer", "Cancel that request first"),
@@ -530,7 +543,7 @@ async def test_void_takes_the_invoice_out_of_the_balance(
         drop = await make_invoice(session, customer, number="V-DROP", amount=70_000)
         [before] = await ledger.balances(session, customer.id)
     assert before.open == 100_000
-    token = await _sign_in(client)
+    token = await _sign_in(client, language="en")
     response = await client.post(f"/invoices/{drop.id}/void", data={"csrf": token})
     assert response.status_code == 303
     detail = await client.get(f"/invoices/{drop.id}")
@@ -568,7 +581,7 @@ async def test_a_readonly_user_gets_403_on_every_post(
     client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     invoice_id, paths = await _posts(sessions)
-    token = await _sign_in(client, READER)
+    token = await _sign_in(client, READER, language="en")
     form = await client.get("/invoices/new")
     assert form.status_code == 200 and "Your role can only view" in form.text
     async with sessions() as session:

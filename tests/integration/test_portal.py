@@ -90,6 +90,11 @@ async def test_an_expired_link_is_refused(
 ) -> None:
     customer = await _portal_customer(sessions, "Ola Hansen", "+4792345678")
     token = await _link(sessions, customer.id, lifetime=timedelta(seconds=-1))
+    start = await app_client.get("/portal/start")
+    await app_client.post(  # choose English in the page: the assertion reads English
+        "/portal/language",
+        data={"language": "en", "csrf": _csrf(start.text), "back": "/portal/start"},
+    )
     response = await app_client.get(f"/portal/link/{token}")
     assert response.status_code == 410
     assert "expired" in response.text

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import tempfile
 import time
 from datetime import timedelta
@@ -81,6 +82,9 @@ async def _run(database: str, invoices: int, requests: int, tmp: Path) -> list[f
     settings = load_settings(database_url=database, var_dir=tmp, public_url="http://bench")
     app = create_app(settings, run_worker=False)
     customer_id = await _seed(app, invoices)
+    # What the app's lifespan does once start-up is done (ASGITransport runs no lifespan).
+    gc.collect()
+    gc.freeze()
     transport = httpx.ASGITransport(app=app)
     timings: list[float] = []
     async with httpx.AsyncClient(transport=transport, base_url="http://bench") as http:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -92,6 +93,10 @@ def create_app(
             if in_sandbox:
                 task = asyncio.create_task(_register_webhook_when_up(runtime))
                 stack.push_async_callback(_cancel, task)
+            # Everything built at start-up lives as long as the process: keep it out of the
+            # garbage collector's full passes, which otherwise stall requests for ~100 ms.
+            gc.collect()
+            gc.freeze()
             yield
 
     app = FastAPI(title="payrequest", version=__version__, lifespan=lifespan)

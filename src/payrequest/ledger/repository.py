@@ -41,20 +41,31 @@ async def invoice_balances(
     }
 
 
-async def open_by_currency(session: AsyncSession, customer_id: int) -> dict[str, int]:
-    """Sum of open amounts of the customer's non-void invoices, per currency."""
-    allocated = (
-        select(Allocation.invoice_id, func.sum(Allocation.amount).label("paid"))
-        .group_by(Allocation.invoice_id)
+def _open_invoices(customer_ids: Sequence[int]) -> Subquery:
+    """Per non-void invoice of these customers: its open amount (total minus allocations).
+
+    Allocations are joined only for these customers' invoices and grouped by invoice, so the
+    cost follows the customers asked about, not the size of the whole ledger.
+    """
+    return (
+        select(
+            Invoice.id,
+            Invoice.customer_id,
+            Invoice.currency,
+            Invoice.due_date,
+            (Invoice.total - func.coalesce(func.sum(Allocation.amount), 0)).label("open"),
+        )
+        .outerjoin(Allocation, Allocation.invoice_id == Invoice.id)
+        .where(Invoice.customer_id.in_(customer_ids), Invoice.voided_at.is_(None))
+        .group_by(Invoice.id)
         .subquery()
     )
-    open_amount = Invoice.total - func.coalesce(allocated.c.paid, 0)
-    stmt = (
-        select(Invoice.currency, func.sum(open_amount))
-        .outerjoin(allocated, allocated.c.invoice_id == Invoice.id)
-        .where(Invoice.customer_id == customer_id, Invoice.voided_at.is_(None))
-        .group_by(Invoice.currency)
-    )
+
+
+async def open_by_currency(session: AsyncSession, customer_id: int) -> dict[str, int]:
+    """Sum of open amounts of the customer's non-void invoices, per currency."""
+    invoices = _open_invoices([customer_id])
+    stmt = select(invoices.c.currency, func.sum(invoices.c.open)).group_by(invoices.c.currency)
     return {currency: int(total) for currency, total in await session.execute(stmt)}
 
 
@@ -156,19 +167,14 @@ async def customer_summaries(
     """Balance and overdue count for a page of customers, in two queries."""
     if not customer_ids:
         return {}
-    paid = (
-        select(Allocation.invoice_id, func.sum(Allocation.amount).label("paid"))
-        .group_by(Allocation.invoice_id)
-        .subquery()
-    )
-    open_amount = Invoice.total - func.coalesce(paid.c.paid, 0)
-    overdue = case((and_(open_amount > 0, Invoice.due_date < today), 1), else_=0)
-    stmt = (
-        select(Invoice.customer_id, Invoice.currency, func.sum(open_amount), func.sum(overdue))
-        .outerjoin(paid, paid.c.invoice_id == Invoice.id)
-        .where(Invoice.customer_id.in_(customer_ids), Invoice.voided_at.is_(None))
-        .group_by(Invoice.customer_id, Invoice.currency)
-    )
+    invoices = _open_invoices(customer_ids)
+    overdue = case((and_(invoices.c.open > 0, invoices.c.due_date < today), 1), else_=0)
+    stmt = select(
+        invoices.c.customer_id,
+        invoices.c.currency,
+        func.sum(invoices.c.open),
+        func.sum(overdue),
+    ).group_by(invoices.c.customer_id, invoices.c.currency)
     opens: dict[int, dict[str, int]] = {i: {} for i in customer_ids}
     late: dict[int, int] = dict.fromkeys(customer_ids, 0)
     for customer_id, currency, amount, overdue_count in await session.execute(stmt):
@@ -322,13 +328,6 @@ async def invoices_with_balance(
     session: AsyncSession, customer_id: int
 ) -> list[InvoiceWithBalance]:
     """Every invoice of a customer with its balance, in one query, oldest due first."""
-    paid = (
-        select(Allocation.invoice_id, func.sum(Allocation.amount).label("paid"))
-        .join(Invoice, Invoice.id == Allocation.invoice_id)
-        .where(Invoice.customer_id == customer_id)
-        .group_by(Allocation.invoice_id)
-        .subquery()
-    )
     stmt = (
         select(
             Invoice.id,
@@ -337,10 +336,11 @@ async def invoices_with_balance(
             Invoice.currency,
             Invoice.total,
             Invoice.voided_at.is_not(None),
-            func.coalesce(paid.c.paid, 0),
+            func.coalesce(func.sum(Allocation.amount), 0),
         )
-        .outerjoin(paid, paid.c.invoice_id == Invoice.id)
+        .outerjoin(Allocation, Allocation.invoice_id == Invoice.id)
         .where(Invoice.customer_id == customer_id)
+        .group_by(Invoice.id)
         .order_by(Invoice.due_date, Invoice.id)
     )
     return [

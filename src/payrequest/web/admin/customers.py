@@ -154,6 +154,7 @@ async def update_customer(
 
 
 SETTLED_SHOWN = 20  # paid and void invoices on the card; the invoice list has them all
+OPEN_SHOWN = 200  # the oldest open invoices: as many as one request may cover
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,7 +206,8 @@ async def _customer(session: SessionDep | ReadSessionDep, customer_id: int) -> C
 
 async def card_context(session: ReadSessionDep, customer: Customer) -> dict[str, Any]:
     rows = await ledger_repo.invoices_with_balance(session, customer.id)
-    open_rows = [r for r in rows if r.balance.open_amount > 0]
+    all_open = [r for r in rows if r.balance.open_amount > 0]
+    open_rows = all_open[:OPEN_SHOWN]  # rows come oldest due first
     settled = [r for r in rows if r.balance.open_amount <= 0]
     recent = sorted(settled, key=lambda r: (r.due_date, r.id), reverse=True)[:SETTLED_SHOWN]
     shown = sorted(open_rows + recent, key=lambda r: (r.due_date, r.id))
@@ -215,6 +217,7 @@ async def card_context(session: ReadSessionDep, customer: Customer) -> dict[str,
         "customer": customer,
         "rows": card_rows(shown, busy, utcnow().date()),
         "hidden_settled": len(settled) - len(recent),
+        "hidden_open": len(all_open) - len(open_rows),
         "balances": await ledger.balances(session, customer.id),
         "requests": await requests_repo.for_customer(session, customer.id, limit=20),
     }

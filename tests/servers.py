@@ -7,6 +7,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -63,3 +65,15 @@ def stop(process: subprocess.Popen[str]) -> str:
         process.kill()
         out, _ = process.communicate()
     return out
+
+
+@contextmanager
+def running_demo(tmp_path: Path, **extra: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """`payrequest demo` on a free port until the block ends: (base URL, process)."""
+    port = free_port()
+    process = start(tmp_path, "demo", "--port", str(port), **extra)
+    try:
+        wait_healthy(port, process)
+        yield f"http://127.0.0.1:{port}", process
+    finally:
+        stop(process)

@@ -27,21 +27,12 @@ class Demo:
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    tmp: Path = tmp_path_factory.mktemp("demo-invoices")
-    port = servers.free_port()
-    process = servers.start(
-        tmp,
-        "demo",
-        "--port",
-        str(port),
+    with servers.running_demo(
+        tmp_path_factory.mktemp("demo-invoices"),
         PAYREQUEST_ADMIN_EMAIL=EMAIL,
         PAYREQUEST_ADMIN_PASSWORD=PASSWORD,
-    )
-    try:
-        servers.wait_healthy(port, process)
-        yield Demo(f"http://127.0.0.1:{port}", process)
-    finally:
-        servers.stop(process)
+    ) as (url, process):
+        yield Demo(url, process)
 
 
 async def _choose_language(page: Page, language: str) -> None:

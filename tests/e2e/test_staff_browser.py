@@ -6,7 +6,6 @@ import re
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from playwright.async_api import Page, expect
@@ -25,21 +24,12 @@ class Demo:
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    tmp: Path = tmp_path_factory.mktemp("demo")
-    port = servers.free_port()
-    process = servers.start(
-        tmp,
-        "demo",
-        "--port",
-        str(port),
+    with servers.running_demo(
+        tmp_path_factory.mktemp("demo"),
         PAYREQUEST_ADMIN_EMAIL=EMAIL,
         PAYREQUEST_ADMIN_PASSWORD=PASSWORD,
-    )
-    try:
-        servers.wait_healthy(port, process)
-        yield Demo(f"http://127.0.0.1:{port}", process)
-    finally:
-        servers.stop(process)
+    ) as (url, process):
+        yield Demo(url, process)
 
 
 async def _sign_in(page: Page, demo: Demo, password: str = PASSWORD) -> None:

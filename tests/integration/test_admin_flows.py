@@ -13,48 +13,29 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from payrequest.app import create_app
 from payrequest.automations.models import Flow, FlowAction, FlowRun
-from payrequest.config import load_settings
 from payrequest.events.models import OutboxEvent
 from payrequest.jobs.models import Job
-from payrequest.users import service as users
 from tests.factories import make_customer, make_invoice
+from tests.staff import app_client, create_staff, csrf_of, sign_in
 
-BASE = "http://testserver"
 Sessions = async_sessionmaker[AsyncSession]
-PASSWORD = "correct horse"
 
 
 @pytest.fixture
 async def client(
     database_url: str, sessions: Sessions, tmp_path: Path
 ) -> AsyncIterator[httpx.AsyncClient]:
-    settings = load_settings(database_url=database_url, var_dir=tmp_path, public_url=BASE)
-    app = create_app(settings, run_worker=False)
-    async with sessions() as session, session.begin():
-        for role in ("owner", "readonly"):
-            await users.create_user(
-                session, email=f"{role}@example.no", password=PASSWORD, role=role, locale="en"
-            )
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url=BASE) as http:
+    await create_staff(sessions, roles=("owner", "readonly"))
+    async with app_client(database_url, tmp_path, run_worker=False) as http:
         yield http
-    await app.state.runtime.close()
 
 
-def _csrf(html: str) -> str:
-    match = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert match, "form has no CSRF token"
-    return match.group(1)
+_csrf = csrf_of
 
 
 async def _sign_in(client: httpx.AsyncClient, role: str = "owner") -> str:
-    token = _csrf((await client.get("/login")).text)
-    response = await client.post(
-        "/login", data={"email": f"{role}@example.no", "password": PASSWORD, "csrf": token}
-    )
-    assert response.status_code == 303
+    await sign_in(client, role)
     return _csrf((await client.get("/flows/new")).text)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -12,8 +11,6 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from payrequest.app import create_app
-from payrequest.config import load_settings
 from payrequest.inbound.models import InboundEvent
 from payrequest.jobs import queue
 from payrequest.jobs.models import Job
@@ -23,44 +20,24 @@ from payrequest.payment_requests.service import Lifetime, create_request
 from payrequest.providers.base import Capabilities
 from payrequest.ratelimit import service as ratelimit
 from payrequest.ratelimit.models import RateLimitHit
-from payrequest.users import service as users
 from payrequest.web.webhooks import REJECTED_KEY
 from tests.factories import make_customer, make_invoice
+from tests.staff import app_client, create_staff, csrf_of, sign_in
 
-BASE = "http://testserver"
 Sessions = async_sessionmaker[AsyncSession]
-PASSWORD = "correct horse"
 
 
 @pytest.fixture
 async def client(
     database_url: str, sessions: Sessions, tmp_path: Path
 ) -> AsyncIterator[httpx.AsyncClient]:
-    settings = load_settings(database_url=database_url, var_dir=tmp_path, public_url=BASE)
-    app = create_app(settings)
-    async with sessions() as session, session.begin():
-        for role in ("owner", "staff", "readonly"):
-            await users.create_user(
-                session, email=f"{role}@example.no", password=PASSWORD, role=role, locale="en"
-            )
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url=BASE) as http:
+    await create_staff(sessions)
+    async with app_client(database_url, tmp_path) as http:
         yield http
-    await app.state.engine.dispose()
 
 
-def _csrf(html: str) -> str:
-    match = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert match, "form has no CSRF token"
-    return match.group(1)
-
-
-async def _sign_in(client: httpx.AsyncClient, role: str = "staff") -> None:
-    token = _csrf((await client.get("/login")).text)
-    response = await client.post(
-        "/login", data={"email": f"{role}@example.no", "password": PASSWORD, "csrf": token}
-    )
-    assert response.status_code == 303
+_csrf = csrf_of
+_sign_in = sign_in
 
 
 async def _inbox_event(

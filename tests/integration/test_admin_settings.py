@@ -15,12 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from payrequest.app import create_app
 from payrequest.config import Settings, VippsSettings, load_settings
-from payrequest.users import service as users
+from tests.staff import BASE, create_staff, csrf_of, sign_in
 
-BASE = "http://testserver"
 HTTPS_BASE = "https://payrequest.example.no"
 Sessions = async_sessionmaker[AsyncSession]
-PASSWORD = "correct horse"
 CLIENT_SECRET = "cs-7f3a9b21d4e8c6f0a5b2"
 SUBSCRIPTION_KEY = "sk-0e1d2c3b4a59687766554433"
 
@@ -54,11 +52,7 @@ async def make_client(
 ) -> AsyncIterator[Callable[[str], httpx.AsyncClient]]:
     """`async with make_client(mode) as http:` a client on an app in that provider mode."""
     apps: list[Any] = []
-    async with sessions() as session, session.begin():
-        for role in ("owner", "staff", "readonly"):
-            await users.create_user(
-                session, email=f"{role}@example.no", password=PASSWORD, role=role, locale="en"
-            )
+    await create_staff(sessions)
 
     def build(mode: str = "sandbox") -> httpx.AsyncClient:
         app = create_app(_settings(database_url, tmp_path, mode))
@@ -79,18 +73,12 @@ async def client(
         yield http
 
 
-def _csrf(html: str) -> str:
-    match = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert match, "form has no CSRF token"
-    return match.group(1)
+_csrf = csrf_of
 
 
 async def _sign_in(client: httpx.AsyncClient, role: str = "staff") -> str:
     token = _csrf((await client.get("/login")).text)
-    response = await client.post(
-        "/login", data={"email": f"{role}@example.no", "password": PASSWORD, "csrf": token}
-    )
-    assert response.status_code == 303
+    await sign_in(client, role)
     return token
 
 

@@ -177,3 +177,4 @@ async def test_create_and_edit_a_customer_and_bad_input_writes_nothing(
             "+4520123456",
             False,
         )
+

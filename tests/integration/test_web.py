@@ -177,4 +177,3 @@ async def test_create_and_edit_a_customer_and_bad_input_writes_nothing(
             "+4520123456",
             False,
         )
-

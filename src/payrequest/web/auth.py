@@ -62,11 +62,16 @@ async def require_user(request: Request, runtime: RuntimeDep) -> User:
     return user
 
 
-async def require_member(request: Request, user: Annotated[User, Depends(require_user)]) -> User:
-    """Any signed-in user, on a request with a valid CSRF token (their own settings)."""
+async def check_form_csrf(request: Request) -> None:
+    """The CSRF check for a form post (token in the `csrf` field) or a header call."""
     form = await request.form() if _is_form(request) else None
     submitted = form.get("csrf") if form is not None else None
     check_csrf(request, submitted if isinstance(submitted, str) else None)
+
+
+async def require_member(request: Request, user: Annotated[User, Depends(require_user)]) -> User:
+    """Any signed-in user, on a request with a valid CSRF token (their own settings)."""
+    await check_form_csrf(request)
     return user
 
 

@@ -16,6 +16,7 @@ from payrequest.inbound import service
 from payrequest.providers.base import WebhookRejected
 from payrequest.ratelimit import service as ratelimit
 from payrequest.runtime import Runtime
+from payrequest.web.nudge import wake
 
 router = APIRouter()
 log = logging.getLogger(__name__)
@@ -45,10 +46,5 @@ async def vipps_webhook(request: Request) -> JSONResponse:
         received = await service.receive(
             session, provider=runtime.provider.name, event=event, body=body, headers=headers
         )
-    worker = getattr(request.app.state, "worker", None)
-    if worker is not None:
-        worker.notify()  # a capture may be due
-    tail = getattr(request.app.state, "tail", None)
-    if tail is not None:
-        tail.wake()  # browsers should hear of it now
+    wake(request)  # a capture may be due; browsers should hear of it now
     return JSONResponse({"status": received.status})

@@ -21,6 +21,7 @@ from payrequest.web import i18n
 from payrequest.web.auth import WRITERS, StaffUser, Writer
 from payrequest.web.deps import ReadSessionDep, RuntimeDep
 from payrequest.web.flash import flash
+from payrequest.web.nudge import wake
 from payrequest.web.render import render
 
 router = APIRouter()
@@ -29,12 +30,6 @@ ACTION_FIELDS = ("to", "subject", "text", "html", "url", "minutes", "channel")
 
 def _see_other(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=status.HTTP_303_SEE_OTHER)
-
-
-def _wake(request: Request) -> None:
-    worker = getattr(request.app.state, "worker", None)
-    if worker is not None:
-        worker.notify()
 
 
 def _minor(text: str, field: str, errors: dict[str, str]) -> int | None:
@@ -197,7 +192,7 @@ async def retry_action(
     except PayrequestError as exc:
         flash(request, exc.message, "error")
     else:
-        _wake(request)
+        wake(request)
         flash(request, i18n.gettext("The action is queued again."))
     return _see_other(f"/flows/runs/{run_id}")
 
@@ -326,6 +321,6 @@ async def test_run(
     except PayrequestError as exc:
         flash(request, exc.message, "error")
         return _see_other(f"/flows/{flow_id}")
-    _wake(request)
+    wake(request)
     flash(request, i18n.gettext("Test run started."))
     return _see_other(f"/flows/runs/{run_id}")

@@ -23,6 +23,7 @@ from payrequest.web import i18n
 from payrequest.web.auth import WRITERS, StaffUser, Writer
 from payrequest.web.deps import ReadSessionDep, RuntimeDep
 from payrequest.web.flash import flash
+from payrequest.web.nudge import wake
 from payrequest.web.render import render
 from payrequest.web.webhooks import REJECTED_KEY
 
@@ -135,9 +136,7 @@ async def retry_job(
     except PayrequestError as exc:
         flash(request, exc.message, "error")
         return back
-    worker = getattr(request.app.state, "worker", None)
-    if worker is not None:
-        worker.notify()  # committed: let this process's worker take it now
+    wake(request)  # committed: let this process's worker take it now
     flash(
         request,
         i18n.gettext("Job {id} ({kind}) is queued again.").format(id=job_id, kind=kind),

@@ -27,6 +27,7 @@ from payrequest.web import i18n
 from payrequest.web.auth import StaffUser, Writer
 from payrequest.web.deps import ReadSessionDep, RuntimeDep
 from payrequest.web.flash import flash
+from payrequest.web.nudge import send_now, wake
 from payrequest.web.render import render
 
 router = APIRouter()
@@ -35,28 +36,6 @@ PAGE_SIZE = 50
 
 def _back(customer_id: int) -> RedirectResponse:
     return RedirectResponse(f"/customers/{customer_id}", status_code=status.HTTP_303_SEE_OTHER)
-
-
-def _wake(request: Request) -> None:
-    """Have this process's worker and live tail look at once (jobs, notices)."""
-    worker = getattr(request.app.state, "worker", None)
-    if worker is not None:
-        worker.notify()
-    tail = getattr(request.app.state, "tail", None)
-    if tail is not None:
-        tail.wake()
-
-
-async def _send_now(request: Request, runtime: Runtime, reference: str) -> None:
-    """Try the provider call right away; the send job does it if this fails or we crash."""
-    with contextlib.suppress(ProviderError):  # the job retries with the same idempotency key
-        await workflows.send(
-            runtime.sessions,
-            runtime.provider,
-            reference=reference,
-            return_url=f"{runtime.settings.public_url}/portal/returned",
-        )
-    _wake(request)
 
 
 @router.post("/customers/{customer_id}/requests")
@@ -88,7 +67,7 @@ async def send_request(
     except (PayrequestError, ValidationError) as exc:
         flash(request, _message(exc), "error")
         return _back(customer_id)
-    await _send_now(request, runtime, reference)
+    await send_now(request, runtime, reference)
     flash(request, i18n.gettext("Payment request sent."))
     return _back(customer_id)
 
@@ -104,7 +83,7 @@ async def cancel_request(
     except (PayrequestError, ProviderError) as exc:
         flash(request, _message(exc), "error")
         return await _back_to_request(runtime, request_id)
-    _wake(request)
+    wake(request)
     flash(request, i18n.gettext("Request cancelled."))
     return _back(cancelled.customer_id)
 
@@ -130,7 +109,7 @@ async def retry(
     except (PayrequestError, ValidationError) as exc:
         flash(request, _message(exc), "error")
         return await _back_to_request(runtime, request_id)
-    await _send_now(request, runtime, reference)
+    await send_now(request, runtime, reference)
     flash(request, i18n.gettext("A new request was sent."))
     return _back(customer_id)
 
@@ -163,7 +142,7 @@ async def refund(
         return RedirectResponse(f"/requests/{request_id}", status.HTTP_303_SEE_OTHER)
     with contextlib.suppress(ProviderError):  # the refund job retries with the same key
         await refunds.send_refund(runtime.sessions, runtime.provider, refund_id=refund_id)
-    _wake(request)
+    wake(request)
     flash(request, i18n.gettext("Refund sent."))
     return RedirectResponse(f"/requests/{request_id}", status.HTTP_303_SEE_OTHER)
 

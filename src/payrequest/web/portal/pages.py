@@ -4,7 +4,6 @@ request or receipt answers 404, exactly like one that does not exist."""
 
 from __future__ import annotations
 
-import contextlib
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -21,16 +20,15 @@ from payrequest.kit.clock import utcnow
 from payrequest.kit.phone import parse_phone
 from payrequest.ledger import repository as ledger_repo
 from payrequest.ledger import service as ledger
-from payrequest.payment_requests import workflows
 from payrequest.payment_requests.models import PaymentRequest
 from payrequest.payment_requests.schemas import NewPaymentRequest
 from payrequest.payment_requests.service import create_request, retry_request
-from payrequest.providers.base import ProviderError, UserFlow
+from payrequest.providers.base import UserFlow
 from payrequest.ratelimit import service as ratelimit
 from payrequest.ratelimit.service import Limit
-from payrequest.runtime import Runtime
 from payrequest.web import i18n
 from payrequest.web.deps import ReadSessionDep, RuntimeDep
+from payrequest.web.nudge import send_now
 from payrequest.web.portal.session import PortalAction, PortalCustomer
 from payrequest.web.render import render
 
@@ -180,26 +178,12 @@ async def pay(
             error=message,
             phone=phone,
         )
-    await _send_now(request, runtime, reference)
+    await send_now(request, runtime, reference)
     return RedirectResponse(f"/portal/payments/{reference}", status_code=status.HTTP_303_SEE_OTHER)
 
 
 def customer_currency(customer: Customer) -> str:
     return {"NO": "NOK", "DK": "DKK", "FI": "EUR", "SE": "SEK"}[customer.country]
-
-
-async def _send_now(request: Request, runtime: Runtime, reference: str) -> None:
-    with contextlib.suppress(ProviderError):  # the send job retries with the same key
-        await workflows.send(
-            runtime.sessions,
-            runtime.provider,
-            reference=reference,
-            return_url=f"{runtime.settings.public_url}/portal/returned",
-        )
-    for name, method in (("worker", "notify"), ("tail", "wake")):
-        target = getattr(request.app.state, name, None)
-        if target is not None:
-            getattr(target, method)()
 
 
 async def _payment_context(
@@ -250,7 +234,7 @@ async def retry(
             new_reference = new.reference
     except PayrequestError:
         return RedirectResponse(f"/portal/payments/{reference}", status.HTTP_303_SEE_OTHER)
-    await _send_now(request, runtime, new_reference)
+    await send_now(request, runtime, new_reference)
     return RedirectResponse(f"/portal/payments/{new_reference}", status.HTTP_303_SEE_OTHER)
 
 

@@ -9,7 +9,7 @@ from fastapi import Depends, HTTPException, Request, status
 
 from payrequest.customers.models import Customer
 from payrequest.web import i18n
-from payrequest.web.auth import check_csrf
+from payrequest.web.auth import check_form_csrf
 from payrequest.web.deps import RuntimeDep
 
 SESSION_CUSTOMER = "portal_customer_id"
@@ -48,10 +48,7 @@ async def require_customer_action(
     request: Request, customer: Annotated[Customer, Depends(require_customer)]
 ) -> Customer:
     """A portal customer, on a request with a valid CSRF token."""
-    kind = request.headers.get("content-type", "")
-    form = await request.form() if kind.startswith("application/x-www-form-urlencoded") else None
-    submitted = form.get("csrf") if form is not None else None
-    check_csrf(request, submitted if isinstance(submitted, str) else None)
+    await check_form_csrf(request)
     return customer
 
 

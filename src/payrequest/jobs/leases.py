@@ -10,12 +10,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    String,
+    Table,
+    Update,
+    and_,
+    bindparam,
+    literal_column,
+    select,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from payrequest.jobs.models import Job
+from payrequest.db.types import UTCDateTime
+from payrequest.jobs.models import JOB_STATUSES, Job
 
 LAST_ERROR_LENGTH = 2000
 LOST_WORKER_ERROR = "lease expired on the last attempt: the worker running it was lost"
@@ -37,14 +49,81 @@ class Claimed:
         return self.attempts >= self.max_attempts
 
 
-def _due(due_before: datetime) -> ColumnElement[bool]:
+JOBS = cast(Table, Job.__table__)  # Core statements on the table: no ORM bookkeeping per job
+_c = JOBS.c
+
+# CLAIM and COMPLETE are built once with named parameters: SQLAlchemy memoizes their cache
+# keys, so running one costs a compiled-cache lookup, not a statement build. Clock values are
+# bound from Python (the worker's clock), never the database's now().
+
+# The limit is written into the SQL at execution (one prepared statement per limit): a generic plan that
+# knows the limit joins the few candidates by primary key instead of hashing every due row.
+_LIMIT = bindparam("limit", type_=Integer, literal_execute=True)
+_DUE_BEFORE = bindparam("due_before", type_=UTCDateTime())
+_NOW = bindparam("now", type_=UTCDateTime())
+
+
+def _status(name: str) -> ColumnElement[str]:
+    """A status written into the SQL, not bound: a prepared statement's generic plan can then
+    still use the partial index on `status = 'queued'`."""
+    assert name in JOB_STATUSES
+    return literal_column(f"'{name}'", String)
+
+
+def _due() -> ColumnElement[bool]:
     """Queued and due. Expired leases are put back in the queue by `reap`, so this stays one
     range on the partial index `ix_jobs_queued_run_at` however long the backlog is."""
-    return and_(Job.status == "queued", Job.run_at <= due_before)
+    return and_(_c.status == _status("queued"), _c.run_at <= _DUE_BEFORE)
+
+
+def _claim_statement() -> Update:
+    # A materialized CTE runs the locking SELECT exactly once. As `id IN (subquery)`, PostgreSQL
+    # may plan a semi join that re-runs the LIMIT ... SKIP LOCKED subquery per row and so
+    # claims far more than `limit` rows.
+    candidates = (
+        select(_c.id)
+        .where(_due(), _c.kind.in_(bindparam("kinds", expanding=True)))
+        .order_by(_c.run_at, _c.id)
+        .limit(_LIMIT)
+        .with_for_update(skip_locked=True)
+        .cte("candidates")
+        .prefix_with("MATERIALIZED")
+    )
+    return (
+        update(JOBS)
+        .where(_c.id == candidates.c.id, _due())
+        .values(
+            status=_status("running"),
+            locked_by=bindparam("worker_id"),
+            locked_until=bindparam("lease_until", type_=UTCDateTime()),
+            attempts=_c.attempts + 1,
+            updated_at=_NOW,
+        )
+        .returning(_c.id, _c.kind, _c.payload, _c.attempts, _c.max_attempts, _c.run_at)
+    )
+
+
+CLAIM = _claim_statement()
+
+# The lease guard of every write after the claim. (Parameter names must not be column names:
+# Core would read those as SET values.)
+_HELD = and_(
+    _c.id == bindparam("job_id"),
+    _c.status == _status("running"),
+    _c.locked_by == bindparam("worker_id"),
+    _c.attempts == bindparam("held_attempts"),
+)
+
+COMPLETE = (
+    update(JOBS)
+    .where(_HELD)
+    .values(status=_status("done"), locked_until=None, finished_at=_NOW, updated_at=_NOW)
+    .returning(_c.id)
+)
 
 
 async def claim(
-    session: AsyncSession,
+    executor: AsyncSession | AsyncConnection,
     *,
     worker_id: str,
     kinds: Sequence[str],
@@ -58,68 +137,42 @@ async def claim(
     PostgreSQL: the inner SELECT takes row locks with SKIP LOCKED, so concurrent workers pass
     over each other's rows instead of queueing behind them. SQLite: the UPDATE holds the
     database's single write lock from start to end, so two workers never see the same row.
-    The outer WHERE repeats the due condition as a guard either way.
+    The outer WHERE repeats the due condition as a guard either way. One statement, so it may
+    run in a transaction of its own (autocommit): it claims all of its rows or none.
     """
     if limit <= 0 or not kinds:
         return []
-    due = _due(due_before or now)
-    # A materialized CTE runs the locking SELECT exactly once. As `id IN (subquery)`, PostgreSQL
-    # may plan a semi join that re-runs the LIMIT ... SKIP LOCKED subquery per row and so
-    # claims far more than `limit` rows.
-    candidates = (
-        select(Job.id)
-        .where(due, Job.kind.in_(kinds))
-        .order_by(Job.run_at, Job.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-        .cte("candidates")
-        .prefix_with("MATERIALIZED")
-    )
-    statement = (
-        update(Job)
-        .where(Job.id == candidates.c.id, due)
-        .values(
-            status="running",
-            locked_by=worker_id,
-            locked_until=now + lease,
-            attempts=Job.attempts + 1,
-            updated_at=now,
-        )
-        .returning(Job.id, Job.kind, Job.payload, Job.attempts, Job.max_attempts, Job.run_at)
-        .execution_options(synchronize_session=False)
-    )
-    rows = (await session.execute(statement)).all()
+    params = {
+        "kinds": list(kinds),
+        "limit": limit,
+        "due_before": due_before or now,
+        "worker_id": worker_id,
+        "lease_until": now + lease,
+        "now": now,
+    }
+    rows = (await executor.execute(CLAIM, params)).all()
     claimed = [Claimed(*row) for row in rows]
-    return sorted(claimed, key=lambda job: (job.run_at, job.id))
+    if len(claimed) > 1:
+        claimed.sort(key=lambda job: (job.run_at, job.id))
+    return claimed
 
 
-def _held(job: Claimed, worker_id: str) -> ColumnElement[bool]:
-    return and_(
-        Job.id == job.id,
-        Job.status == "running",
-        Job.locked_by == worker_id,
-        Job.attempts == job.attempts,
-    )
+def _held(job: Claimed, worker_id: str) -> dict[str, Any]:
+    return {"job_id": job.id, "worker_id": worker_id, "held_attempts": job.attempts}
 
 
 async def _guarded_update(
     session: AsyncSession, job: Claimed, worker_id: str, **values: Any
 ) -> bool:
-    statement = (
-        update(Job)
-        .where(_held(job, worker_id))
-        .values(**values)
-        .returning(Job.id)
-        .execution_options(synchronize_session=False)
-    )
-    return (await session.execute(statement)).first() is not None
+    statement = update(JOBS).where(_HELD).values(**values).returning(_c.id)
+    return (await session.execute(statement, _held(job, worker_id))).first() is not None
 
 
 async def complete(session: AsyncSession, *, job: Claimed, worker_id: str, now: datetime) -> bool:
     """Mark done if this worker still holds the lease; False means the lease was lost."""
-    return await _guarded_update(
-        session, job, worker_id, status="done", locked_until=None, finished_at=now, updated_at=now
-    )
+    params = _held(job, worker_id)
+    params["now"] = now
+    return (await session.execute(COMPLETE, params)).first() is not None
 
 
 async def fail(

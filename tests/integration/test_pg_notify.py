@@ -128,7 +128,7 @@ async def test_writes_notify_once_per_transaction_on_commit_only(
                 await outbox.record(session, name="x.happened", aggregate_type="x", aggregate_id=2)
                 job = await queue.enqueue(session, kind="k", payload={})
                 assert job is not None
-                ids = (first.id, job.id)
+                ids = (first.aggregate_id, job.id)  # the outbox notice names the aggregate
             async with session.begin():  # a second transaction on the same session notifies again
                 await outbox.record(session, name="y", aggregate_type="x", aggregate_id=3)
             await session.begin()

@@ -9,17 +9,23 @@ from email.utils import format_datetime
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from payrequest.config import secret_key
 from payrequest.events.models import OutboxEvent
 from payrequest.inbound.models import InboundEvent
 from payrequest.inbound.registrations import WebhookRegistration
+from payrequest.jobs.models import Job
 from payrequest.kit.crypto import SecretBox
 from payrequest.kit.money import Money
 from payrequest.ledger.models import Allocation
 from payrequest.payment_requests import apply
+from payrequest.payment_requests.models import (
+    PaymentRequest,
+    PaymentRequestEvent,
+    PaymentRequestInvoice,
+)
 from payrequest.providers.base import PaymentSnapshot, ProviderState
 from payrequest.providers.vipps import signature
 from payrequest.providers.vipps.provider import VippsProvider
@@ -168,3 +174,81 @@ async def test_concurrent_deliveries_allocate_exactly_once(
         ).scalar_one()
     assert sorted(allocations) == sorted((i.id, i.total) for i in invoices)
     assert paid_events == 1
+
+
+async def test_an_event_that_fails_to_apply_is_kept_acknowledged_and_retried(
+    sessions: Sessions, live: LiveServer, provider: VippsProvider
+) -> None:
+    """Applying fails (here: a link edited by hand to another customer's invoice). The webhook
+    still gets 200, nothing of the failed attempt is left behind, the event is kept as `failed`
+    with a retry job, and once the data is repaired the job applies it."""
+    async with sessions() as session, session.begin():
+        customer = await make_customer(session)
+        own = await make_invoice(session, customer, amount=1_000)
+        stranger = await make_customer(session, name="Ola Nordmann", phone="+47 912 34 568")
+        foreign = await make_invoice(session, stranger, amount=1_000)
+    reference = await send_request(
+        sessions, provider, customer_id=customer.id, invoice_ids=[own.id]
+    )
+    async with sessions() as session, session.begin():
+        await session.execute(
+            update(PaymentRequestInvoice)
+            .where(PaymentRequestInvoice.invoice_id == own.id)
+            .values(invoice_id=foreign.id)
+        )
+    secret = await _secret(sessions, live)
+    url = f"{live.url}/webhooks/vipps"
+    body = _body(reference=reference, name="CAPTURED", psp="capture-f")
+
+    response = await _post(live, body, _headers(secret, url, body))
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "failed"}
+    async with sessions() as session:
+        row = (
+            await session.execute(
+                select(InboundEvent).where(
+                    InboundEvent.reference == reference, InboundEvent.event_name == "captured"
+                )
+            )
+        ).scalar_one()
+        assert row.status == "failed"
+        assert row.error is not None and "another customer" in row.error
+        request = (
+            await session.execute(
+                select(PaymentRequest).where(PaymentRequest.reference == reference)
+            )
+        ).scalar_one()
+        assert request.status == "pending"  # the failed attempt left nothing behind
+        signals = await session.execute(
+            select(func.count(PaymentRequestEvent.id)).where(
+                PaymentRequestEvent.payment_request_id == request.id,
+                PaymentRequestEvent.provider_event == "captured",
+            )
+        )
+        assert signals.scalar_one() == 0
+        retry = await session.execute(
+            select(func.count(Job.id)).where(Job.dedupe_key == f"inbound:{row.id}")
+        )
+        assert retry.scalar_one() == 1
+
+    async with sessions() as session, session.begin():  # repaired: the retry job applies it
+        await session.execute(
+            update(PaymentRequestInvoice)
+            .where(PaymentRequestInvoice.invoice_id == foreign.id)
+            .values(invoice_id=own.id)
+        )
+    for _ in range(200):
+        async with sessions() as session:
+            status = (
+                await session.execute(select(InboundEvent.status).where(InboundEvent.id == row.id))
+            ).scalar_one()
+            paid = (
+                await session.execute(
+                    select(PaymentRequest.status).where(PaymentRequest.reference == reference)
+                )
+            ).scalar_one()
+        if status == "applied" and paid == "paid":
+            break
+        await asyncio.sleep(0.1)
+    assert (status, paid) == ("applied", "paid")

@@ -21,7 +21,10 @@ async def record(
 ) -> OutboxEvent:
     """Written with the change it describes: both commit, or neither does.
 
-    On PostgreSQL the commit also NOTIFYs every process's outbox tail (once per transaction)."""
+    Added to the session, not flushed: the session's next flush writes every event of the
+    transaction in one INSERT. On PostgreSQL the commit also NOTIFYs every process's outbox
+    tail (once per transaction; the payload is the aggregate's id, the tails re-read the
+    table whatever it says)."""
     event = OutboxEvent(
         name=name,
         aggregate_type=aggregate_type,
@@ -29,7 +32,8 @@ async def record(
         customer_id=customer_id,
         payload=payload or {},
     )
+    # NOTIFY first: running it flushes what is pending, and this event should wait for the
+    # transaction's other events to go out in one INSERT.
+    await notify(session, OUTBOX_CHANNEL, aggregate_id)
     session.add(event)
-    await session.flush()
-    await notify(session, OUTBOX_CHANNEL, event.id)
     return event

@@ -1,9 +1,11 @@
 """Receive a verified provider webhook: store it once, apply it, always acknowledge.
 
 A duplicate (same dedupe key) is a no-op. An event we cannot place yet (unknown reference) is
-kept as `unmatched`. If applying fails unexpectedly, the row is kept as `failed` with a retry
-job, and the webhook is still acknowledged: a non-2xx would hold back every later event for
-that payment at Vipps MobilePay.
+kept as `unmatched`. If applying fails unexpectedly, the caller rolls its transaction back and
+calls `keep_failed` in a new one: the row is kept as `failed` with a retry job, and the webhook
+is still acknowledged (a non-2xx would hold back every later event for that payment at Vipps
+MobilePay). The common case, applied at once, is one INSERT of the row already marked `applied`:
+no savepoint, no second write to the row.
 """
 
 from __future__ import annotations
@@ -12,9 +14,9 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from payrequest.db.dialect import insert_for
 from payrequest.inbound.models import InboundEvent
 from payrequest.jobs import queue
 from payrequest.kit.clock import utcnow
@@ -46,9 +48,12 @@ async def store(
     event: ProviderEvent,
     body: bytes,
     headers: dict[str, str],
+    status: str,
+    error: str | None = None,
 ) -> InboundEvent | None:
     """Insert the raw event unless its dedupe key is already stored (then None)."""
     kept = {k: v for k, v in headers.items() if k.lower() in KEPT_HEADERS}
+    now = utcnow()
     values: dict[str, Any] = {
         "provider": provider,
         "dedupe_key": dedupe_key(event),
@@ -56,20 +61,19 @@ async def store(
         "event_name": event.name.value,
         "body": body.decode("utf-8", "replace"),
         "headers": kept,
-        "status": "received",
-        "received_at": utcnow(),
+        "status": status,
+        "error": error,
+        "received_at": now,
+        "applied_at": now if status == "applied" else None,
     }
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     statement = (
-        insert(InboundEvent)
+        insert_for(session)(InboundEvent)
         .values(**values)
         .on_conflict_do_nothing(index_elements=["provider", "dedupe_key"])
-        .returning(InboundEvent.id)
+        .returning(InboundEvent)
     )
-    inbound_id = (await session.execute(statement)).scalar_one_or_none()
-    if inbound_id is None:
-        return None
-    return await session.get(InboundEvent, inbound_id)
+    inbound: InboundEvent | None = (await session.scalars(statement)).one_or_none()
+    return inbound
 
 
 async def receive(
@@ -80,30 +84,63 @@ async def receive(
     body: bytes,
     headers: dict[str, str],
 ) -> Received:
-    inbound = await store(session, provider=provider, event=event, body=body, headers=headers)
+    """Store and apply in the caller's transaction.
+
+    An exception from applying leaves the transaction unusable: roll it back and call
+    `keep_failed` in a fresh one."""
+    inbound = await store(
+        session, provider=provider, event=event, body=body, headers=headers, status="applied"
+    )
     if inbound is None:
         return Received(None, "duplicate")
-    await apply_stored(session, inbound=inbound, event=event)
+    result = await apply.apply_event(session, event=event, source="webhook")
+    if result.request is None:
+        inbound.status = "unmatched"
+        inbound.applied_at = None
+    return Received(inbound.id, inbound.status)
+
+
+async def keep_failed(
+    session: AsyncSession,
+    *,
+    provider: str,
+    event: ProviderEvent,
+    body: bytes,
+    headers: dict[str, str],
+    error: BaseException,
+) -> Received:
+    """Keep an event whose application failed, with a job that applies it again later."""
+    log.error("applying webhook %s failed", dedupe_key(event), exc_info=error)
+    inbound = await store(
+        session,
+        provider=provider,
+        event=event,
+        body=body,
+        headers=headers,
+        status="failed",
+        error=_describe(error),
+    )
+    if inbound is None:  # another delivery stored it meanwhile
+        return Received(None, "duplicate")
+    await queue.enqueue(
+        session,
+        kind=APPLY_JOB,
+        payload={"inbound_id": inbound.id},
+        dedupe_key=f"inbound:{inbound.id}",
+    )
     return Received(inbound.id, inbound.status)
 
 
 async def apply_stored(
     session: AsyncSession, *, inbound: InboundEvent, event: ProviderEvent
 ) -> None:
-    try:
-        async with session.begin_nested():
-            result = await apply.apply_event(session, event=event, source="webhook")
-    except Exception as exc:
-        log.exception("applying webhook %s failed", inbound.dedupe_key)
-        inbound.status = "failed"
-        inbound.error = f"{exc.__class__.__name__}: {exc}"[:2000]
-        await queue.enqueue(
-            session,
-            kind=APPLY_JOB,
-            payload={"inbound_id": inbound.id},
-            dedupe_key=f"inbound:{inbound.id}",
-        )
-        return
+    """Apply a stored event again (the retry job); an exception fails that job's attempt."""
+    result = await apply.apply_event(session, event=event, source="webhook")
     inbound.status = "applied" if result.request is not None else "unmatched"
     inbound.applied_at = utcnow()
+    inbound.error = None
     await session.flush()
+
+
+def _describe(error: BaseException) -> str:
+    return f"{error.__class__.__name__}: {error}"[:2000]

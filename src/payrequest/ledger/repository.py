@@ -117,6 +117,14 @@ async def allocations_for_request(
     return list((await session.execute(stmt)).scalars())
 
 
+async def request_has_money_placed(session: AsyncSession, payment_request_id: int) -> bool:
+    """Whether a request's payment was already allocated or turned into credit (one query)."""
+    allocated = select(Allocation.id).where(Allocation.payment_request_id == payment_request_id)
+    credited = select(Credit.id).where(Credit.payment_request_id == payment_request_id)
+    stmt = select(or_(allocated.exists(), credited.exists()))
+    return bool((await session.execute(stmt)).scalar_one())
+
+
 async def credit_for_request(session: AsyncSession, payment_request_id: int) -> Credit | None:
     stmt = select(Credit).where(Credit.payment_request_id == payment_request_id)
     return (await session.execute(stmt)).scalar_one_or_none()

@@ -22,6 +22,7 @@ class AllocationResult:
     allocations: tuple[Allocation, ...]
     credit: Credit | None
     already_applied: bool
+    settled: tuple[Invoice, ...] = ()  # invoices this payment left fully paid
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,9 +51,9 @@ async def allocate_payment(
     Idempotent: a request that already has allocations or a credit is left as it is. The
     caller holds the payment request's row lock; unique constraints back this up.
     """
-    existing = await repository.allocations_for_request(session, payment_request_id)
-    credit = await repository.credit_for_request(session, payment_request_id)
-    if existing or credit is not None:
+    if await repository.request_has_money_placed(session, payment_request_id):
+        existing = await repository.allocations_for_request(session, payment_request_id)
+        credit = await repository.credit_for_request(session, payment_request_id)
         return AllocationResult(tuple(existing), credit, already_applied=True)
     if amount.amount <= 0:
         raise ValidationFailed("Captured amount must be positive", field="amount")
@@ -84,7 +85,9 @@ async def allocate_payment(
         )
         session.add(new_credit)
     await session.flush()
-    return AllocationResult(allocations, new_credit, already_applied=False)
+    parts = dict(plan.parts)
+    settled = tuple(i for i in rows if 0 < balances[i.id].open_amount == parts.get(i.id, 0))
+    return AllocationResult(allocations, new_credit, already_applied=False, settled=settled)
 
 
 def _check_invoices(rows: Sequence[Invoice], *, customer_id: int, currency: str) -> None:

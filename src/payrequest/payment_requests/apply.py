@@ -15,11 +15,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from payrequest.events import names, outbox
-from payrequest.invoices import repository as invoices_repo
 from payrequest.jobs import queue
 from payrequest.kit.clock import utcnow
 from payrequest.kit.money import Money
-from payrequest.ledger import repository as ledger_repo
 from payrequest.ledger import service as ledger
 from payrequest.payment_requests import repository
 from payrequest.payment_requests.models import PaymentRequest, PaymentRequestEvent
@@ -47,24 +45,21 @@ async def apply_event(session: AsyncSession, *, event: ProviderEvent, source: st
     request = await repository.lock(session, reference=event.reference)
     if request is None:
         return Applied(None, ())
-    name = event.name.value
-    if await repository.has_provider_event(
-        session, request_id=request.id, name=name, provider_ref=event.psp_reference
-    ):
-        return Applied(request, (), duplicate=True)
-    session.add(
-        PaymentRequestEvent(
-            payment_request_id=request.id,
-            kind="provider_signal",
-            source=source,
-            provider_event=name,
-            provider_ref=event.psp_reference,
-            amount=event.amount.amount,
-            occurred_at=event.occurred_at,
-            message=None if event.success else "The provider reports this operation failed",
-            details={"success": event.success, "idempotency_key": event.idempotency_key},
-        )
+    new = await repository.record_provider_event(
+        session,
+        {
+            "payment_request_id": request.id,
+            "source": source,
+            "provider_event": event.name.value,
+            "provider_ref": event.psp_reference,
+            "amount": event.amount.amount,
+            "occurred_at": event.occurred_at,
+            "message": None if event.success else "The provider reports this operation failed",
+            "details": {"success": event.success, "idempotency_key": event.idempotency_key},
+        },
     )
+    if not new:
+        return Applied(request, (), duplicate=True)
     outcome = from_event(event, amount=request.amount)
     moved = await _move(session, request, outcome, source=source, at=event.occurred_at)
     return Applied(request, moved)
@@ -114,18 +109,55 @@ async def _move(
     failure: Failure | None = None,
     note: str | None = None,
 ) -> tuple[Status, ...]:
+    """Walk the request through the statuses the outcome implies, then act on them.
+
+    Every step is written to the timeline and announced; the side effects (a capture job when
+    authorized, the allocation when paid) run once after the walk, so that the whole move is a
+    handful of statements: one UPDATE of the request, one INSERT per table."""
     if outcome.captured is not None and outcome.captured > request.captured_amount:
         request.captured_amount = outcome.captured
     if outcome.refunded is not None and outcome.refunded > request.refunded_amount:
         request.refunded_amount = min(outcome.refunded, request.captured_amount)
-    moves = steps(request.status_enum, outcome)
-    for step in moves:
-        await _enter(session, request, step, source=source, at=at, failure=failure, note=note)
+    moves = tuple(steps(request.status_enum, outcome))
+    announced = [
+        _enter(session, request, step, source=source, at=at, failure=failure, note=note)
+        for step in moves
+    ]
+    extra: list[tuple[str, str, int, dict[str, Any]]] = []
+    if Status.paid in moves:
+        allocation, extra = await _allocate(session, request)
+        announced[moves.index(Status.paid)]["allocation"] = allocation
+    if Status.authorized in moves:
+        await queue.enqueue(
+            session,
+            kind=CAPTURE_JOB,
+            payload={"reference": request.reference},
+            dedupe_key=f"capture:{request.reference}",
+            max_attempts=200,
+        )
+    for payload in announced:
+        await outbox.record(
+            session,
+            name=names.STATUS_EVENTS[payload["status"]],
+            aggregate_type="payment_request",
+            aggregate_id=request.id,
+            customer_id=request.customer_id,
+            payload=payload,
+        )
+    for name, aggregate_type, aggregate_id, payload in extra:
+        await outbox.record(
+            session,
+            name=name,
+            aggregate_type=aggregate_type,
+            aggregate_id=aggregate_id,
+            customer_id=request.customer_id,
+            payload=payload,
+        )
     await session.flush()
-    return tuple(moves)
+    return moves
 
 
-async def _enter(
+def _enter(
     session: AsyncSession,
     request: PaymentRequest,
     status: Status,
@@ -134,7 +166,8 @@ async def _enter(
     at: datetime,
     failure: Failure | None,
     note: str | None,
-) -> None:
+) -> dict[str, Any]:
+    """One step: the request's fields and its timeline entry. Returns what to announce."""
     previous = request.status
     request.status = status.value
     payload: dict[str, Any] = {
@@ -155,18 +188,8 @@ async def _enter(
         request.next_poll_at = None
         for link in request.invoice_links:
             link.active = False
-    if status is Status.authorized:
-        await queue.enqueue(
-            session,
-            kind=CAPTURE_JOB,
-            payload={"reference": request.reference},
-            dedupe_key=f"capture:{request.reference}",
-            max_attempts=200,
-        )
-    if status is Status.paid:
-        if request.captured_amount < request.amount:
-            request.captured_amount = request.amount
-        payload["allocation"] = await _allocate(session, request)
+    if status is Status.paid and request.captured_amount < request.amount:
+        request.captured_amount = request.amount
     session.add(
         PaymentRequestEvent(
             payment_request_id=request.id,
@@ -179,17 +202,16 @@ async def _enter(
             details={"code": failure.code} if failure and failure.code else {},
         )
     )
-    await outbox.record(
-        session,
-        name=names.STATUS_EVENTS[status.value],
-        aggregate_type="payment_request",
-        aggregate_id=request.id,
-        customer_id=request.customer_id,
-        payload=payload,
-    )
+    return payload
 
 
-async def _allocate(session: AsyncSession, request: PaymentRequest) -> dict[str, Any]:
+async def _allocate(
+    session: AsyncSession, request: PaymentRequest
+) -> tuple[dict[str, Any], list[tuple[str, str, int, dict[str, Any]]]]:
+    """Split the captured amount over the request's invoices.
+
+    Returns the allocation (for the `paid` announcement) and the further events to announce:
+    each invoice now fully paid, and the credit an overpayment became."""
     invoice_ids = [link.invoice_id for link in request.invoice_links]
     result = await ledger.allocate_payment(
         session,
@@ -199,30 +221,28 @@ async def _allocate(session: AsyncSession, request: PaymentRequest) -> dict[str,
         invoice_ids=invoice_ids,
     )
     if result.already_applied:
-        return {"already_applied": True}
-    touched = [a.invoice_id for a in result.allocations]
-    rows = await invoices_repo.many(session, touched)
-    balances = await ledger_repo.invoice_balances(session, rows)
-    for invoice in rows:
-        if balances[invoice.id].status.value == "paid":
-            await outbox.record(
-                session,
-                name=names.INVOICE_PAID,
-                aggregate_type="invoice",
-                aggregate_id=invoice.id,
-                customer_id=request.customer_id,
-                payload={"number": invoice.number, "payment_request": request.reference},
-            )
-    if result.credit is not None:
-        await outbox.record(
-            session,
-            name=names.CREDIT_CREATED,
-            aggregate_type="credit",
-            aggregate_id=result.credit.id,
-            customer_id=request.customer_id,
-            payload={"amount": result.credit.amount, "currency": result.credit.currency},
+        return {"already_applied": True}, []
+    events: list[tuple[str, str, int, dict[str, Any]]] = [
+        (
+            names.INVOICE_PAID,
+            "invoice",
+            invoice.id,
+            {"number": invoice.number, "payment_request": request.reference},
         )
-    return {
+        for invoice in result.settled
+    ]
+    if result.credit is not None:
+        credit = result.credit
+        events.append(
+            (
+                names.CREDIT_CREATED,
+                "credit",
+                credit.id,
+                {"amount": credit.amount, "currency": credit.currency},
+            )
+        )
+    allocation = {
         "invoices": {str(a.invoice_id): a.amount for a in result.allocations},
         "credit": result.credit.amount if result.credit else 0,
     }
+    return allocation, events

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
+from payrequest.db.dialect import insert_for
 from payrequest.payment_requests.models import (
     PaymentRequest,
     PaymentRequestEvent,
@@ -22,14 +24,15 @@ async def get(session: AsyncSession, request_id: int) -> PaymentRequest | None:
 
 
 async def lock(session: AsyncSession, *, reference: str) -> PaymentRequest | None:
-    """The request, locked until the transaction ends (SELECT ... FOR UPDATE)."""
+    """The request with its invoice links, the request row locked until the transaction ends
+    (one SELECT ... JOIN ... FOR UPDATE OF payment_requests)."""
     stmt = (
         select(PaymentRequest)
         .where(PaymentRequest.reference == reference)
-        .options(selectinload(PaymentRequest.invoice_links))
-        .with_for_update()
+        .options(joinedload(PaymentRequest.invoice_links))
+        .with_for_update(of=PaymentRequest)
     )
-    return (await session.execute(stmt)).scalar_one_or_none()
+    return (await session.execute(stmt)).unique().scalar_one_or_none()
 
 
 async def by_reference(session: AsyncSession, reference: str) -> PaymentRequest | None:
@@ -81,15 +84,19 @@ async def due_for_poll(session: AsyncSession, *, now: datetime, limit: int) -> l
     return list((await session.execute(stmt)).scalars())
 
 
-async def has_provider_event(
-    session: AsyncSession, *, request_id: int, name: str, provider_ref: str
-) -> bool:
-    stmt = select(func.count(PaymentRequestEvent.id)).where(
-        PaymentRequestEvent.payment_request_id == request_id,
-        PaymentRequestEvent.provider_event == name,
-        PaymentRequestEvent.provider_ref == provider_ref,
+async def record_provider_event(session: AsyncSession, values: dict[str, Any]) -> bool:
+    """Add a provider signal to a request's timeline unless that same event (request, name,
+    provider reference) is already there: one INSERT ... ON CONFLICT DO NOTHING. Returns
+    whether it was new."""
+    stmt = (
+        insert_for(session)(PaymentRequestEvent)
+        .values(kind="provider_signal", **values)
+        .on_conflict_do_nothing(
+            index_elements=["payment_request_id", "provider_event", "provider_ref"]
+        )
+        .returning(PaymentRequestEvent.id)
     )
-    return bool((await session.execute(stmt)).scalar_one())
+    return (await session.execute(stmt)).scalar_one_or_none() is not None
 
 
 async def chain_length(session: AsyncSession, root_id: int) -> int:

@@ -2,7 +2,8 @@
 
 The signature is checked against the configured public URL over the raw body bytes. A forged
 or unreadable request gets 401 and nothing is stored; every genuine event gets 200, even a
-duplicate or one we cannot place (a non-2xx would hold back later events for the payment).
+duplicate, one we cannot place, or one whose application failed (kept and retried by a job;
+a non-2xx would hold back later events for the payment).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from payrequest.inbound import service
-from payrequest.providers.base import WebhookRejected
+from payrequest.providers.base import ProviderEvent, WebhookRejected
 from payrequest.ratelimit import service as ratelimit
 from payrequest.runtime import Runtime
 from payrequest.web.nudge import wake
@@ -29,22 +30,38 @@ async def vipps_webhook(request: Request) -> JSONResponse:
     runtime: Runtime = request.app.state.runtime
     body = await request.body()
     headers = dict(request.headers)
-    async with runtime.sessions() as session, session.begin():
-        secrets = await runtime.webhook_secrets.get(session)
+    provider = runtime.provider
+    event: ProviderEvent | None = None
+    async with runtime.sessions() as session:
         try:
-            event = runtime.provider.parse_webhook(body, headers, secrets=secrets)
+            async with session.begin():
+                secrets = await runtime.webhook_secrets.get(session)
+                event = provider.parse_webhook(body, headers, secrets=secrets)
+                received = await service.receive(
+                    session, provider=provider.name, event=event, body=body, headers=headers
+                )
         except WebhookRejected as exc:
             log.warning(
                 "rejected webhook from %s: %s",
                 request.client.host if request.client else "?",
                 exc,
             )
-            # Counted in this transaction (it holds SQLite's write lock, so a second session
-            # would wait on it); leaving the block commits the count with the 401.
-            await ratelimit.hit(session, key=REJECTED_KEY)
+            async with session.begin():
+                await ratelimit.hit(session, key=REJECTED_KEY)
             return JSONResponse({"error": "invalid signature"}, status_code=401)
-        received = await service.receive(
-            session, provider=runtime.provider.name, event=event, body=body, headers=headers
-        )
+        except Exception as exc:
+            if event is None:  # not even read: answer 500, Vipps MobilePay sends it again
+                raise
+            # Applying failed and took the transaction with it: keep the event in a new one,
+            # with a job that applies it again.
+            async with session.begin():
+                received = await service.keep_failed(
+                    session,
+                    provider=provider.name,
+                    event=event,
+                    body=body,
+                    headers=headers,
+                    error=exc,
+                )
     wake(request)  # a capture may be due; browsers should hear of it now
     return JSONResponse({"status": received.status})

@@ -11,16 +11,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-import httpx
-
 from bench.report import record
-from bench.support import ROOT, free_port, scalar, scratch_database, seed_sql, server_env
+from bench.support import scalar, scratch_database, seed_sql, standalone_emulator
 from payrequest import __version__
 from payrequest.config import load_settings
 from payrequest.db.session import create_engine, session_factory
@@ -66,27 +62,17 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="postgresql")
     args = parser.parse_args(argv)
-    port = free_port()
-    emulator = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
-        process = subprocess.Popen(  # noqa: S603 - our own CLI
-            [sys.executable, "-m", "payrequest", "sandbox", "--port", str(port), "--state", ""],
-            env=server_env("sqlite:///unused.db", tmp, port),
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-        )
-        try:
-            _wait_and_switch_off_limits(emulator)
-            with scratch_database(args.database, tmp) as url:
-                asyncio.run(seed_sql(url, args.requests, requests=False))
-                summary, elapsed = asyncio.run(_run(url, emulator, args.concurrency, args.requests))
-                pending = asyncio.run(
-                    scalar(url, "SELECT count(*) FROM payment_requests WHERE status = 'pending'")
-                )
-        finally:
-            process.terminate()
-            process.wait(timeout=20)
+        with (
+            standalone_emulator(tmp, rate_limits=False) as emulator,
+            scratch_database(args.database, tmp) as url,
+        ):
+            asyncio.run(seed_sql(url, args.requests, requests=False))
+            summary, elapsed = asyncio.run(_run(url, emulator, args.concurrency, args.requests))
+            pending = asyncio.run(
+                scalar(url, "SELECT count(*) FROM payment_requests WHERE status = 'pending'")
+            )
     rate = summary.handled / elapsed
     load = Path("/proc/loadavg").read_text().split()[:3]
     record(
@@ -100,16 +86,3 @@ def main(argv: list[str]) -> None:
             f"- extrapolated to 10 000 requests: {10_000 / rate / 60:.1f} min",
         ],
     )
-
-
-def _wait_and_switch_off_limits(base: str, within: float = 30) -> None:
-    deadline = time.monotonic() + within
-    while True:
-        try:
-            response = httpx.patch(f"{base}/faults", json={"rate_limits": False}, timeout=2)
-            response.raise_for_status()
-            return
-        except httpx.HTTPError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import httpx
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -116,9 +117,17 @@ class Served:
             self.process.wait(timeout=5)
 
 
-def serve(env: dict[str, str], port: int, *, worker: bool = False, within: float = 30) -> Served:
-    """`python -m bench.server` (the app under uvicorn, access log off) as its own process."""
-    args = [sys.executable, "-m", "bench.server", "--port", str(port)]
+def serve(
+    env: dict[str, str],
+    port: int,
+    *,
+    worker: bool = False,
+    workers: int = 1,
+    within: float = 30,
+) -> Served:
+    """`python -m bench.server` (the app under uvicorn, access log off) as its own process,
+    with `workers` web processes."""
+    args = [sys.executable, "-m", "bench.server", "--port", str(port), "--workers", str(workers)]
     if worker:
         args.append("--worker")
     process = subprocess.Popen(args, env=env, cwd=ROOT)  # noqa: S603 - our own module
@@ -135,6 +144,39 @@ def serve(env: dict[str, str], port: int, *, worker: bool = False, within: float
                 process.kill()
                 raise RuntimeError("server did not start") from None
             time.sleep(0.1)
+
+
+@contextmanager
+def standalone_emulator(tmp: Path, *, rate_limits: bool = True) -> Iterator[str]:
+    """`payrequest sandbox` (in memory) as its own process; yields its base URL. Several web
+    processes must share one emulator: each would otherwise mount its own."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen(  # noqa: S603 - our own CLI
+        [sys.executable, "-m", "payrequest", "sandbox", "--port", str(port), "--state", ""],
+        env=server_env("sqlite:///unused.db", tmp, port),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        _wait_for_emulator(base, rate_limits=rate_limits)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def _wait_for_emulator(base: str, *, rate_limits: bool, within: float = 30) -> None:
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            response = httpx.patch(f"{base}/faults", json={"rate_limits": rate_limits}, timeout=2)
+            response.raise_for_status()
+            return
+        except httpx.HTTPError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 async def seed_pending(

@@ -56,8 +56,9 @@ _c = JOBS.c
 # keys, so running one costs a compiled-cache lookup, not a statement build. Clock values are
 # bound from Python (the worker's clock), never the database's now().
 
-# The limit is written into the SQL at execution (one prepared statement per limit): a generic plan that
-# knows the limit joins the few candidates by primary key instead of hashing every due row.
+# The limit is written into the SQL at execution (one prepared statement per limit): a generic
+# plan that knows the limit joins the few candidates by primary key instead of hashing every
+# due row.
 _LIMIT = bindparam("limit", type_=Integer, literal_execute=True)
 _DUE_BEFORE = bindparam("due_before", type_=UTCDateTime())
 _NOW = bindparam("now", type_=UTCDateTime())

@@ -199,6 +199,8 @@ class Worker:
         return max(wait, MIN_WAIT_SECONDS)
 
     async def _wait(self, seconds: float) -> None:
+        if self._signal.is_set():  # woken while claiming: go again without a timer task
+            return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._signal.wait(), timeout=seconds)
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from payrequest.db.dialect import insert_for
+from payrequest.db.dialect import per_dialect
 from payrequest.inbound.models import InboundEvent
 from payrequest.jobs import queue
 from payrequest.kit.clock import utcnow
@@ -66,14 +66,17 @@ async def store(
         "received_at": now,
         "applied_at": now if status == "applied" else None,
     }
-    statement = (
-        insert_for(session)(InboundEvent)
-        .values(**values)
+    inbound: InboundEvent | None = (await session.scalars(_STORE(session), values)).one_or_none()
+    return inbound
+
+
+_STORE = per_dialect(
+    lambda insert: (
+        insert(InboundEvent)
         .on_conflict_do_nothing(index_elements=["provider", "dedupe_key"])
         .returning(InboundEvent)
     )
-    inbound: InboundEvent | None = (await session.scalars(statement)).one_or_none()
-    return inbound
+)
 
 
 async def receive(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -38,10 +38,12 @@ async def for_customer(session: AsyncSession, customer_id: int) -> list[Invoice]
 async def many(
     session: AsyncSession, invoice_ids: Sequence[int], *, for_update: bool = False
 ) -> list[Invoice]:
-    stmt = select(Invoice).where(Invoice.id.in_(invoice_ids)).order_by(Invoice.id)
-    if for_update:
-        stmt = stmt.with_for_update()
-    return list((await session.execute(stmt)).scalars())
+    stmt = _MANY_FOR_UPDATE if for_update else _MANY
+    return list((await session.execute(stmt, {"ids": list(invoice_ids)})).scalars())
+
+
+_MANY = select(Invoice).where(Invoice.id.in_(bindparam("ids", expanding=True))).order_by(Invoice.id)
+_MANY_FOR_UPDATE = _MANY.with_for_update()  # built once: every payment runs it
 
 
 async def lock(session: AsyncSession, invoice_id: int) -> Invoice | None:

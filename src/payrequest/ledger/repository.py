@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import ColumnElement, Subquery, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, Subquery, and_, bindparam, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from payrequest.customers.models import Customer
@@ -18,12 +18,15 @@ from payrequest.ledger.models import Allocation, Credit, Refund
 async def allocated_by_invoice(session: AsyncSession, invoice_ids: Sequence[int]) -> dict[int, int]:
     if not invoice_ids:
         return {}
-    stmt = (
-        select(Allocation.invoice_id, func.sum(Allocation.amount))
-        .where(Allocation.invoice_id.in_(invoice_ids))
-        .group_by(Allocation.invoice_id)
-    )
-    return {invoice_id: int(total) for invoice_id, total in await session.execute(stmt)}
+    rows = await session.execute(_ALLOCATED_BY_INVOICE, {"ids": list(invoice_ids)})
+    return {invoice_id: int(total) for invoice_id, total in rows}
+
+
+_ALLOCATED_BY_INVOICE = (
+    select(Allocation.invoice_id, func.sum(Allocation.amount))
+    .where(Allocation.invoice_id.in_(bindparam("ids", expanding=True)))
+    .group_by(Allocation.invoice_id)
+)
 
 
 async def invoice_balances(
@@ -119,10 +122,16 @@ async def allocations_for_request(
 
 async def request_has_money_placed(session: AsyncSession, payment_request_id: int) -> bool:
     """Whether a request's payment was already allocated or turned into credit (one query)."""
-    allocated = select(Allocation.id).where(Allocation.payment_request_id == payment_request_id)
-    credited = select(Credit.id).where(Credit.payment_request_id == payment_request_id)
-    stmt = select(or_(allocated.exists(), credited.exists()))
-    return bool((await session.execute(stmt)).scalar_one())
+    result = await session.execute(_MONEY_PLACED, {"request": payment_request_id})
+    return bool(result.scalar_one())
+
+
+_MONEY_PLACED = select(  # built once: every payment runs it
+    or_(
+        select(Allocation.id).where(Allocation.payment_request_id == bindparam("request")).exists(),
+        select(Credit.id).where(Credit.payment_request_id == bindparam("request")).exists(),
+    )
+)
 
 
 async def credit_for_request(session: AsyncSession, payment_request_id: int) -> Credit | None:

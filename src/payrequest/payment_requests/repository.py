@@ -6,11 +6,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
-from payrequest.db.dialect import insert_for
+from payrequest.db.dialect import per_dialect
+from payrequest.kit.clock import utcnow
 from payrequest.payment_requests.models import (
     PaymentRequest,
     PaymentRequestEvent,
@@ -26,13 +27,16 @@ async def get(session: AsyncSession, request_id: int) -> PaymentRequest | None:
 async def lock(session: AsyncSession, *, reference: str) -> PaymentRequest | None:
     """The request with its invoice links, the request row locked until the transaction ends
     (one SELECT ... JOIN ... FOR UPDATE OF payment_requests)."""
-    stmt = (
-        select(PaymentRequest)
-        .where(PaymentRequest.reference == reference)
-        .options(joinedload(PaymentRequest.invoice_links))
-        .with_for_update(of=PaymentRequest)
-    )
-    return (await session.execute(stmt)).unique().scalar_one_or_none()
+    result = await session.execute(_LOCK, {"reference": reference})
+    return result.unique().scalar_one_or_none()
+
+
+_LOCK = (  # built once: every webhook runs it
+    select(PaymentRequest)
+    .where(PaymentRequest.reference == bindparam("reference"))
+    .options(joinedload(PaymentRequest.invoice_links))
+    .with_for_update(of=PaymentRequest)
+)
 
 
 async def by_reference(session: AsyncSession, reference: str) -> PaymentRequest | None:
@@ -88,15 +92,22 @@ async def record_provider_event(session: AsyncSession, values: dict[str, Any]) -
     """Add a provider signal to a request's timeline unless that same event (request, name,
     provider reference) is already there: one INSERT ... ON CONFLICT DO NOTHING. Returns
     whether it was new."""
-    stmt = (
-        insert_for(session)(PaymentRequestEvent)
-        .values(kind="provider_signal", **values)
+    row = {**_EVENT_DEFAULTS, **values, "kind": "provider_signal", "recorded_at": utcnow()}
+    return (await session.execute(_RECORD_SIGNAL(session), row)).scalar_one_or_none() is not None
+
+
+_EVENT_DEFAULTS: dict[str, Any] = dict.fromkeys(
+    ("from_status", "to_status", "provider_ref", "amount", "message"), None
+) | {"details": {}}
+_RECORD_SIGNAL = per_dialect(
+    lambda insert: (
+        insert(PaymentRequestEvent)
         .on_conflict_do_nothing(
             index_elements=["payment_request_id", "provider_event", "provider_ref"]
         )
         .returning(PaymentRequestEvent.id)
     )
-    return (await session.execute(stmt)).scalar_one_or_none() is not None
+)
 
 
 async def chain_length(session: AsyncSession, root_id: int) -> int:

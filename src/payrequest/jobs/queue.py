@@ -12,9 +12,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from payrequest.db.dialect import insert_for
 from payrequest.errors import Conflict, NotFound
 from payrequest.jobs.models import JOB_STATUSES, Job
 from payrequest.kit.clock import utcnow
@@ -23,16 +23,6 @@ from payrequest.realtime.pg_notify import JOBS_CHANNEL, notify
 DEFAULT_MAX_ATTEMPTS = 20
 DEFAULT_LIST_LIMIT = 100
 MAX_LIST_LIMIT = 1000
-
-
-def _insert_for(session: AsyncSession) -> Any:
-    """The dialect's INSERT, which knows ON CONFLICT DO NOTHING."""
-    name = session.get_bind().dialect.name
-    if name == "postgresql":
-        return postgresql.insert
-    if name == "sqlite":
-        return sqlite.insert
-    raise NotImplementedError(f"jobs do not support the {name!r} database")
 
 
 async def enqueue(
@@ -61,7 +51,7 @@ async def enqueue(
         "created_at": now,
         "updated_at": now,
     }
-    insert = _insert_for(session)
+    insert = insert_for(session)
     statement = insert(Job).values(**values).returning(Job)
     if dedupe_key is not None:
         statement = statement.on_conflict_do_nothing(index_elements=[Job.dedupe_key])

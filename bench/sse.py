@@ -194,6 +194,7 @@ async def _run(
                     event = await outbox.record(
                         session, name="bench.ping", aggregate_type="bench", aggregate_id=k
                     )
+                    await session.flush()  # the id, before the commit (record() leaves it pending)
                     event_id = event.id
                     committed[event_id] = time.perf_counter()  # COMMIT goes out next
                 await asyncio.sleep(args.gap_ms / 1000)

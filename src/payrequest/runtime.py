@@ -14,7 +14,12 @@ from payrequest.automations import jobs as automation_jobs
 from payrequest.automations.execution import Services as AutomationServices
 from payrequest.automations.outgoing import WebhookSender
 from payrequest.config import Settings, secret_key
-from payrequest.db.session import create_engine, read_only_factory, session_factory
+from payrequest.db.session import (
+    create_engine,
+    read_only_factory,
+    session_factory,
+    writer_engine,
+)
 from payrequest.inbound import jobs as inbound_jobs
 from payrequest.inbound import registrations
 from payrequest.jobs import maintenance
@@ -57,7 +62,8 @@ class WebhookSecrets:
 @dataclass
 class Runtime:
     settings: Settings
-    engine: AsyncEngine
+    engine: AsyncEngine  # for writers (see db.session.writer_engine)
+    read_engine: AsyncEngine  # the same engine on PostgreSQL
     sessions: async_sessionmaker[AsyncSession]
     read_sessions: async_sessionmaker[AsyncSession]  # for pages and streams that only read
     provider: PaymentProvider
@@ -81,10 +87,15 @@ class Runtime:
         await self.sms.close()
         await self.webhooks.close()
         await self.engine.dispose()
+        if self.read_engine is not self.engine:
+            await self.read_engine.dispose()
 
 
 def build_runtime(settings: Settings, *, provider: PaymentProvider | None = None) -> Runtime:
-    engine = create_engine(settings.database_url)
+    engine = writer_engine(settings.database_url)
+    read_engine = (
+        engine if engine.dialect.name == "postgresql" else create_engine(settings.database_url)
+    )
     sessions = session_factory(engine)
     provider = provider or build_provider(settings, version=__version__)
     box = SecretBox(secret_key(settings))
@@ -107,8 +118,9 @@ def build_runtime(settings: Settings, *, provider: PaymentProvider | None = None
     return Runtime(
         settings=settings,
         engine=engine,
+        read_engine=read_engine,
         sessions=sessions,
-        read_sessions=read_only_factory(engine),
+        read_sessions=read_only_factory(read_engine),
         provider=provider,
         box=box,
         webhook_secrets=WebhookSecrets(box, provider.name),

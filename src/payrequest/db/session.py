@@ -65,6 +65,19 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     return engine
 
 
+def writer_engine(url: str) -> AsyncEngine:
+    """The engine for sessions that write.
+
+    On a SQLite file it holds one connection. SQLite lets one writer in at a time anyway; a
+    writer waiting for the pool's single connection is woken the moment it is free, first come
+    first served, where one waiting inside SQLite's busy handler sleeps up to 100 ms between
+    tries, which is what made the slowest webhook acknowledgements slow. Readers use their own
+    engine (`create_engine`), so pages and live streams never wait for it."""
+    if sqlite_path(async_url(url)) is not None:
+        return create_engine(url, pool_size=1, max_overflow=0)
+    return create_engine(url)
+
+
 READ_ONLY = "payrequest_read_only"
 
 

@@ -9,7 +9,6 @@ SQL statements one apply issues. No HTTP: the difference to `bench webhooks` is 
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -19,10 +18,8 @@ from sqlalchemy import event
 
 from bench.report import record
 from bench.support import scratch_database, seed_sql
-from bench.webhooks import event_body
+from bench.webhooks import apply_captured
 from payrequest.db.session import create_engine, session_factory
-from payrequest.inbound import service
-from payrequest.providers.vipps import wire
 
 WARM_UP = 50
 
@@ -37,26 +34,13 @@ async def _run(url: str, events: int) -> tuple[float, float, float]:
         engine.sync_engine, "before_cursor_execute", lambda *a: statements.append(str(a[2]))
     )
 
-    async def apply(n: int) -> None:
-        body = event_body(references[n], n)
-        async with sessions() as session, session.begin():
-            received = await service.receive(
-                session,
-                provider="vipps",
-                event=wire.parse_event(json.loads(body)),
-                body=body,
-                headers={},
-            )
-        if received.status != "applied":
-            raise RuntimeError(f"event {n} was {received.status}")
-
     try:
         for n in range(events, events + WARM_UP):
-            await apply(n)
+            await apply_captured(sessions, references[n], n)
         per_apply = len(statements) / WARM_UP
         wall, cpu = time.perf_counter(), time.process_time()
         for n in range(events):
-            await apply(n)
+            await apply_captured(sessions, references[n], n)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     finally:
         await engine.dispose()

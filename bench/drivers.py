@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -29,12 +28,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bench.report import percentile, record
 from bench.support import scratch_database, seed_sql
-from bench.webhooks import event_body
+from bench.webhooks import apply_captured
 from payrequest.db.session import session_factory
-from payrequest.inbound import service
 from payrequest.jobs import leases
 from payrequest.kit.clock import utcnow
-from payrequest.providers.vipps import wire
 
 DRIVERS = ("asyncpg", "psycopg")
 KIND = "bench.noop"
@@ -70,18 +67,7 @@ async def _webhooks(url: str, driver: str, concurrency: int, seconds: float, see
     counter = iter(range(10**9))
 
     async def apply() -> None:
-        reference = next(references)
-        body = event_body(reference, next(counter))
-        async with sessions() as session, session.begin():
-            received = await service.receive(
-                session,
-                provider="vipps",
-                event=wire.parse_event(json.loads(body)),
-                body=body,
-                headers={},
-            )
-        if received.status != "applied":
-            raise RuntimeError(f"{reference}: {received.status}")
+        await apply_captured(sessions, next(references), next(counter))
 
     try:
         await apply()  # warm the pool and the prepared statements

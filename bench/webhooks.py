@@ -33,6 +33,7 @@ from email.utils import format_datetime
 from pathlib import Path
 
 from sqlalchemy import event, select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bench.report import percentile, record
 from bench.support import (
@@ -286,6 +287,24 @@ def pg_script(notify: bool) -> str:
     return "\n".join([lines[0], *typed]) + "\n"
 
 
+async def apply_captured(
+    sessions: async_sessionmaker[AsyncSession], reference: str, n: int
+) -> None:
+    """One CAPTURED event for `reference`, stored and applied as the webhook handler does it,
+    in its own transaction."""
+    body = event_body(reference, n)
+    async with sessions() as session, session.begin():
+        received = await service.receive(
+            session,
+            provider="vipps",
+            event=wire.parse_event(json.loads(body)),
+            body=body,
+            headers={},
+        )
+    if received.status != "applied":
+        raise RuntimeError(f"{reference}: {received.status}")
+
+
 async def captured_statements(url: str, reference: str) -> list[str]:
     """The SQL one apply issues (used to check the script still matches the code)."""
     engine = create_engine(url)
@@ -295,17 +314,8 @@ async def captured_statements(url: str, reference: str) -> list[str]:
         statements.append(str(args[2]))
 
     event.listen(engine.sync_engine, "before_cursor_execute", capture)
-    body = event_body(reference, 10**9)
     try:
-        async with session_factory(engine)() as session, session.begin():
-            received = await service.receive(
-                session,
-                provider="vipps",
-                event=wire.parse_event(json.loads(body)),
-                body=body,
-                headers={},
-            )
-            assert received.status == "applied", received
+        await apply_captured(session_factory(engine), reference, 10**9)
     finally:
         await engine.dispose()
     return statements

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import secrets
@@ -228,27 +229,20 @@ class Worker:
     async def _claim(self, limit: int, *, due_before: datetime | None = None) -> list[Claimed]:
         if limit <= 0:
             return []
+        claim = functools.partial(
+            leases.claim,
+            worker_id=self.worker_id,
+            kinds=self._kinds,
+            limit=limit,
+            now=self._clock(),
+            lease=self._lease,
+            due_before=due_before,
+        )
         if self._autocommit is not None:
             async with self._autocommit.connect() as connection:
-                return await leases.claim(
-                    connection,
-                    worker_id=self.worker_id,
-                    kinds=self._kinds,
-                    limit=limit,
-                    now=self._clock(),
-                    lease=self._lease,
-                    due_before=due_before,
-                )
+                return await claim(connection)
         async with self._sessions() as session, session.begin():
-            return await leases.claim(
-                session,
-                worker_id=self.worker_id,
-                kinds=self._kinds,
-                limit=limit,
-                now=self._clock(),
-                lease=self._lease,
-                due_before=due_before,
-            )
+            return await claim(session)
 
     async def _reap(self) -> None:
         async with self._sessions() as session, session.begin():

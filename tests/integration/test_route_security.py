@@ -17,9 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from payrequest.app import create_app
 from payrequest.config import load_settings
 from payrequest.tables import metadata
-from payrequest.users import service as users
+from tests.staff import app_client, create_staff, csrf_of, sign_in
 
-BASE = "http://testserver"
 # Reachable without signing in, on purpose.
 PUBLIC = {
     "/healthz",
@@ -58,15 +57,9 @@ def _routes(method: str) -> list[str]:
 async def client(
     database_url: str, sessions: async_sessionmaker[AsyncSession], tmp_path: Path
 ) -> AsyncIterator[httpx.AsyncClient]:
-    settings = load_settings(database_url=database_url, var_dir=tmp_path, public_url=BASE)
-    app = create_app(settings)
-    async with sessions() as session, session.begin():
-        await users.create_user(
-            session, email="o@example.no", password="owner password", role="owner"
-        )
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as http:
+    await create_staff(sessions, roles=("owner",), locale="nb")
+    async with app_client(database_url, tmp_path) as http:
         yield http
-    await app.state.runtime.close()
 
 
 async def _row_counts(sessions: async_sessionmaker[AsyncSession]) -> dict[str, int]:
@@ -89,20 +82,14 @@ async def test_every_page_refuses_anonymous_visitors(client: httpx.AsyncClient, 
 async def test_every_state_change_needs_a_csrf_token(
     client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession], path: str
 ) -> None:
-    login = await client.get("/login")
-    token = re.search(r'name="csrf" value="([^"]+)"', login.text)
-    assert token
-    signed_in = await client.post(
-        "/login",
-        data={"email": "o@example.no", "password": "owner password", "csrf": token.group(1)},
-    )
-    assert signed_in.status_code == 303
+    await sign_in(client, "owner")
+    token = csrf_of((await client.get("/customers")).text)
     before = await _row_counts(sessions)
     for data in ({}, {"csrf": "forged"}):
         response = await client.post(path, data=data)
         assert response.status_code == 403, f"POST {path} with {data} -> {response.status_code}"
     cross_site = await client.post(
-        path, data={"csrf": token.group(1)}, headers={"Sec-Fetch-Site": "cross-site"}
+        path, data={"csrf": token}, headers={"Sec-Fetch-Site": "cross-site"}
     )
     assert cross_site.status_code == 403
     assert await _row_counts(sessions) == before

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -12,40 +11,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from payrequest.app import create_app
 from payrequest.config import load_settings
-from payrequest.users import service as users
 from tests.factories import make_customer, make_invoice
-
-BASE = "http://testserver"
+from tests.staff import BASE, PASSWORD, app_client, create_staff, csrf_of, sign_in
 
 
 @pytest.fixture
 async def client(
     database_url: str, sessions: async_sessionmaker[AsyncSession], tmp_path: Path
 ) -> AsyncIterator[httpx.AsyncClient]:
-    settings = load_settings(database_url=database_url, var_dir=tmp_path, public_url=BASE)
-    app = create_app(settings)
-    async with sessions() as session, session.begin():
-        await users.create_user(
-            session, email="staff@example.no", password="correct horse", role="staff"
-        )
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url=BASE) as http:
+    await create_staff(sessions, roles=("staff",), locale="nb")
+    async with app_client(database_url, tmp_path) as http:
         yield http
-    await app.state.engine.dispose()
-
-
-def _csrf(html: str) -> str:
-    match = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert match, "form has no CSRF token"
-    return match.group(1)
-
-
-async def _sign_in(client: httpx.AsyncClient) -> None:
-    token = _csrf((await client.get("/login")).text)
-    response = await client.post(
-        "/login", data={"email": "staff@example.no", "password": "correct horse", "csrf": token}
-    )
-    assert response.status_code == 303
 
 
 async def test_healthz_reports_database_up(client: httpx.AsyncClient) -> None:
@@ -76,7 +52,7 @@ async def test_sign_in_shows_customers_and_card(
     async with sessions() as session, session.begin():
         customer = await make_customer(session, name="Fjordbakeriet AS")
         await make_invoice(session, customer, amount=123_450, number="INV-77")
-    await _sign_in(client)
+    await sign_in(client)
     listing = await client.get("/customers")
     assert listing.status_code == 200 and "Fjordbakeriet AS" in listing.text
     assert "1\u00a0234,50\u00a0kr" in listing.text
@@ -88,7 +64,7 @@ async def test_sign_in_shows_customers_and_card(
 
 
 async def test_wrong_password_is_refused(client: httpx.AsyncClient) -> None:
-    token = _csrf((await client.get("/login")).text)
+    token = csrf_of((await client.get("/login")).text)
     response = await client.post(
         "/login", data={"email": "staff@example.no", "password": "guess", "csrf": token}
     )
@@ -99,17 +75,15 @@ async def test_wrong_password_is_refused(client: httpx.AsyncClient) -> None:
 
 async def test_state_changes_need_a_csrf_token(client: httpx.AsyncClient) -> None:
     await client.get("/login")  # a session exists, but the token is not sent
-    no_token = await client.post(
-        "/login", data={"email": "staff@example.no", "password": "correct horse"}
-    )
+    no_token = await client.post("/login", data={"email": "staff@example.no", "password": PASSWORD})
     assert no_token.status_code == 403
-    await _sign_in(client)
+    await sign_in(client)
     forged = await client.post("/logout", data={"csrf": "not-the-token"})
     assert forged.status_code == 403
     assert (await client.get("/customers")).status_code == 200  # still signed in
     cross_site = await client.post(
         "/logout",
-        data={"csrf": _csrf((await client.get("/customers")).text)},
+        data={"csrf": csrf_of((await client.get("/customers")).text)},
         headers={"Sec-Fetch-Site": "cross-site"},
     )
     assert cross_site.status_code == 403
@@ -128,8 +102,8 @@ async def test_create_and_edit_a_customer_and_bad_input_writes_nothing(
 
     from payrequest.customers.models import Customer
 
-    await _sign_in(client)
-    token = _csrf((await client.get("/customers/new")).text)
+    await sign_in(client)
+    token = csrf_of((await client.get("/customers/new")).text)
     bad = await client.post(
         "/customers", data={"csrf": token, "name": "Fjord AS", "phone": "12345"}
     )

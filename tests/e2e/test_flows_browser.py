@@ -8,8 +8,8 @@ from pathlib import Path
 
 from playwright.async_api import Browser, Page, expect
 
+from tests.e2e.demo import Demo
 from tests.e2e.test_staff_flow_browser import (  # noqa: F401 - `demo` is a fixture
-    Demo,
     demo,
     open_card,
     phone_page,

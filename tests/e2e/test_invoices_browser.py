@@ -4,41 +4,14 @@ page's script, and finds it in the list."""
 from __future__ import annotations
 
 import re
-import subprocess
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
 from playwright.async_api import Page, expect
 
-from tests import servers
+from tests.e2e.demo import OWNER, Demo, choose_language
 
-EMAIL = "kari@example.no"
-PASSWORD = "a demo password"
+EMAIL, PASSWORD = OWNER
 SHOTS = Path(__file__).resolve().parents[2] / "test-results"
-
-
-@dataclass
-class Demo:
-    url: str
-    process: subprocess.Popen[str]
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    with servers.running_demo(
-        tmp_path_factory.mktemp("demo-invoices"),
-        PAYREQUEST_ADMIN_EMAIL=EMAIL,
-        PAYREQUEST_ADMIN_PASSWORD=PASSWORD,
-    ) as (url, process):
-        yield Demo(url, process)
-
-
-async def _choose_language(page: Page, language: str) -> None:
-    """The language menu in the page header; the demo's staff read Norwegian by default."""
-    await page.locator("#language").select_option(language)
-    await expect(page.locator("html")).to_have_attribute("lang", language)
 
 
 async def test_create_an_invoice_by_hand(page: Page, demo: Demo) -> None:
@@ -47,7 +20,7 @@ async def test_create_an_invoice_by_hand(page: Page, demo: Demo) -> None:
     await page.get_by_label("Password").fill(PASSWORD)
     await page.get_by_role("button", name="Sign in").click()
     await expect(page).to_have_url(re.compile(r"/invoices$"))
-    await _choose_language(page, "en")  # English pages for stable selectors
+    await choose_language(page, "en")  # English pages for stable selectors
     await expect(page.get_by_role("heading", name="Invoices")).to_be_visible()
 
     await page.get_by_role("link", name="New invoice").click()
@@ -69,11 +42,11 @@ async def test_create_an_invoice_by_hand(page: Page, demo: Demo) -> None:
     # 40 x 45,50 = 1 820,00 + 15 % VAT 273,00; delivery 150,00 + 25 % 37,50: 2 280,50.
     await expect(page.get_by_role("heading", name=re.compile("Invoice BROWSER-1"))).to_be_visible()
     await expect(page.get_by_role("status")).to_have_text("Invoice BROWSER-1 created.")
-    await _choose_language(page, "nb")  # amounts as a Norwegian reads them
+    await choose_language(page, "nb")  # amounts as a Norwegian reads them
     await expect(page.locator('[data-total="total"]')).to_contain_text("2\u00a0280,50")
     await expect(page.locator("table.invoice-lines tbody tr")).to_have_count(2)
     await page.screenshot(path=str(SHOTS / "invoice_detail.png"), full_page=True)
-    await _choose_language(page, "en")
+    await choose_language(page, "en")
 
     await page.get_by_role("link", name="Invoices", exact=True).first.click()
     await page.get_by_label("Search invoices").fill("browser")

@@ -5,40 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
 
-import pytest
 from playwright.async_api import Browser, BrowserContext, Page, expect
 from sqlalchemy import select
 
 from payrequest.customers.models import Customer
 from payrequest.db.session import create_engine, session_factory
 from payrequest.portal import service as portal
-from tests import servers
+from tests.e2e.demo import Demo
 
 
 async def _phone_context(browser: Browser) -> BrowserContext:
     """A phone-sized window."""
     return await browser.new_context(viewport={"width": 390, "height": 844}, locale="en-GB")
-
-
-@dataclass
-class Demo:
-    url: str
-    database_url: str
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    tmp = tmp_path_factory.mktemp("portal")
-    port = servers.free_port()
-    process = servers.start(tmp, "demo", "--port", str(port))
-    try:
-        servers.wait_healthy(port, process)
-        yield Demo(f"http://127.0.0.1:{port}", f"sqlite:///{tmp / 'payrequest.db'}")
-    finally:
-        servers.stop(process)
 
 
 async def _link_for(demo: Demo, name: str, *, expired: bool = False) -> str:

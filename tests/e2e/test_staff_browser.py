@@ -3,33 +3,12 @@
 from __future__ import annotations
 
 import re
-import subprocess
-from collections.abc import Iterator
-from dataclasses import dataclass
 
-import pytest
 from playwright.async_api import Page, expect
 
-from tests import servers
+from tests.e2e.demo import OWNER, Demo, choose_language
 
-EMAIL = "kari@example.no"
-PASSWORD = "a demo password"
-
-
-@dataclass
-class Demo:
-    url: str
-    process: subprocess.Popen[str]
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    with servers.running_demo(
-        tmp_path_factory.mktemp("demo"),
-        PAYREQUEST_ADMIN_EMAIL=EMAIL,
-        PAYREQUEST_ADMIN_PASSWORD=PASSWORD,
-    ) as (url, process):
-        yield Demo(url, process)
+EMAIL, PASSWORD = OWNER
 
 
 async def _sign_in(page: Page, demo: Demo, password: str = PASSWORD) -> None:
@@ -40,15 +19,9 @@ async def _sign_in(page: Page, demo: Demo, password: str = PASSWORD) -> None:
     await page.get_by_role("button", name="Sign in").click()
 
 
-async def _choose_language(page: Page, language: str) -> None:
-    """The language menu in the page header; the demo's staff read Norwegian by default."""
-    await page.locator("#language").select_option(language)
-    await expect(page.locator("html")).to_have_attribute("lang", language)
-
-
 async def test_sign_in_and_open_a_customer_card(page: Page, demo: Demo) -> None:
     await _sign_in(page, demo)
-    await _choose_language(page, "en")  # English pages for stable selectors
+    await choose_language(page, "en")  # English pages for stable selectors
     await expect(page.get_by_role("heading", name="Customers")).to_be_visible()
     await expect(page.get_by_role("link", name="Café Havnen ApS")).to_be_visible()
     await page.get_by_label("Search customers").fill("fjord")
@@ -59,7 +32,7 @@ async def test_sign_in_and_open_a_customer_card(page: Page, demo: Demo) -> None:
     rows = page.locator("table.invoices tbody tr")
     await expect(rows).to_have_count(3)
     await expect(page.locator("[data-invoice-status=paid]")).to_have_count(1)
-    await _choose_language(page, "nb")  # amounts as a Norwegian reads them
+    await choose_language(page, "nb")  # amounts as a Norwegian reads them
     await expect(page.locator(".balance strong")).to_contain_text("kr")
 
 

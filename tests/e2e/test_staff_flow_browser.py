@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -14,25 +13,15 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from tests import servers
+from tests.e2e.demo import OWNER, Demo, start_demo
 
-OWNER = ("kari@example.no", "a demo password")
 READER = ("les@example.no", "only looking here")
-
-
-@dataclass
-class Demo:
-    url: str
-    tmp: Path
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    tmp = tmp_path_factory.mktemp("flow")
-    port = servers.free_port()
-    env = {"PAYREQUEST_ADMIN_EMAIL": OWNER[0], "PAYREQUEST_ADMIN_PASSWORD": OWNER[1]}
-    process = servers.start(tmp, "demo", "--port", str(port), **env)
-    try:
-        servers.wait_healthy(port, process)
+    """The demo with a second, read-only account (READER) besides the owner."""
+    with start_demo(tmp_path_factory.mktemp("flow")) as running:
         created = subprocess.run(
             [
                 *servers.PAYREQUEST,
@@ -47,17 +36,15 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
                 "--locale",
                 "en",
             ],
-            env=servers.payrequest_env(tmp),
-            cwd=tmp,
+            env=servers.payrequest_env(running.tmp),
+            cwd=running.tmp,
             capture_output=True,
             text=True,
             timeout=60,
             check=False,
         )
         assert created.returncode == 0, created.stderr
-        yield Demo(f"http://127.0.0.1:{port}", tmp)
-    finally:
-        servers.stop(process)
+        yield running
 
 
 async def sign_in(page: Page, demo: Demo, who: tuple[str, str] = OWNER) -> None:

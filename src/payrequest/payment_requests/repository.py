@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
 from payrequest.db.dialect import per_dialect
-from payrequest.kit.clock import utcnow
 from payrequest.payment_requests.models import (
     PaymentRequest,
     PaymentRequestEvent,
@@ -92,13 +91,10 @@ async def record_provider_event(session: AsyncSession, values: dict[str, Any]) -
     """Add a provider signal to a request's timeline unless that same event (request, name,
     provider reference) is already there: one INSERT ... ON CONFLICT DO NOTHING. Returns
     whether it was new."""
-    row = {**_EVENT_DEFAULTS, **values, "kind": "provider_signal", "recorded_at": utcnow()}
+    row = {**values, "kind": "provider_signal"}  # the columns' defaults fill in the rest
     return (await session.execute(_RECORD_SIGNAL(session), row)).scalar_one_or_none() is not None
 
 
-_EVENT_DEFAULTS: dict[str, Any] = dict.fromkeys(
-    ("from_status", "to_status", "provider_ref", "amount", "message"), None
-) | {"details": {}}
 _RECORD_SIGNAL = per_dialect(
     lambda insert: (
         insert(PaymentRequestEvent)

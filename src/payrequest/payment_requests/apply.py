@@ -35,6 +35,16 @@ class Failure:
 
 
 @dataclass(frozen=True, slots=True)
+class Announcement:
+    """An outbox event to record once the move is done."""
+
+    name: str
+    aggregate_type: str
+    aggregate_id: int
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
 class Applied:
     request: PaymentRequest | None  # None: no request has this reference
     steps: tuple[Status, ...]  # the statuses passed through, in order
@@ -123,10 +133,10 @@ async def _move(
         _enter(session, request, step, source=source, at=at, failure=failure, note=note)
         for step in moves
     ]
-    extra: list[tuple[str, str, int, dict[str, Any]]] = []
     if Status.paid in moves:
-        allocation, extra = await _allocate(session, request)
-        announced[moves.index(Status.paid)]["allocation"] = allocation
+        allocation, settled = await _allocate(session, request)
+        announced[moves.index(Status.paid)].payload["allocation"] = allocation
+        announced += settled
     if Status.authorized in moves:
         await queue.enqueue(
             session,
@@ -135,23 +145,14 @@ async def _move(
             dedupe_key=f"capture:{request.reference}",
             max_attempts=200,
         )
-    for payload in announced:
+    for announcement in announced:
         await outbox.record(
             session,
-            name=names.STATUS_EVENTS[payload["status"]],
-            aggregate_type="payment_request",
-            aggregate_id=request.id,
+            name=announcement.name,
+            aggregate_type=announcement.aggregate_type,
+            aggregate_id=announcement.aggregate_id,
             customer_id=request.customer_id,
-            payload=payload,
-        )
-    for name, aggregate_type, aggregate_id, payload in extra:
-        await outbox.record(
-            session,
-            name=name,
-            aggregate_type=aggregate_type,
-            aggregate_id=aggregate_id,
-            customer_id=request.customer_id,
-            payload=payload,
+            payload=announcement.payload,
         )
     await session.flush()
     return moves
@@ -166,7 +167,7 @@ def _enter(
     at: datetime,
     failure: Failure | None,
     note: str | None,
-) -> dict[str, Any]:
+) -> Announcement:
     """One step: the request's fields and its timeline entry. Returns what to announce."""
     previous = request.status
     request.status = status.value
@@ -202,12 +203,12 @@ def _enter(
             details={"code": failure.code} if failure and failure.code else {},
         )
     )
-    return payload
+    return Announcement(names.STATUS_EVENTS[status.value], "payment_request", request.id, payload)
 
 
 async def _allocate(
     session: AsyncSession, request: PaymentRequest
-) -> tuple[dict[str, Any], list[tuple[str, str, int, dict[str, Any]]]]:
+) -> tuple[dict[str, Any], list[Announcement]]:
     """Split the captured amount over the request's invoices.
 
     Returns the allocation (for the `paid` announcement) and the further events to announce:
@@ -222,8 +223,8 @@ async def _allocate(
     )
     if result.already_applied:
         return {"already_applied": True}, []
-    events: list[tuple[str, str, int, dict[str, Any]]] = [
-        (
+    events = [
+        Announcement(
             names.INVOICE_PAID,
             "invoice",
             invoice.id,
@@ -234,7 +235,7 @@ async def _allocate(
     if result.credit is not None:
         credit = result.credit
         events.append(
-            (
+            Announcement(
                 names.CREDIT_CREATED,
                 "credit",
                 credit.id,

@@ -20,7 +20,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from payrequest.sandbox import Faults, SandboxConfig, create_sandbox_app, sandbox_of_app
-from payrequest.sandbox.runtime import Sandbox
+from payrequest.sandbox.emulator import Sandbox
 from tests.sandbox.helpers import (
     FAST_RETRIES,
     Api,

@@ -22,7 +22,7 @@ from starlette.types import Receive, Scope, Send
 from payrequest.sandbox import sandbox_of_app
 from payrequest.sandbox.config import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_MSN
 from payrequest.sandbox.config import DEFAULT_SUBSCRIPTION_KEY as SUB_KEY
-from payrequest.sandbox.runtime import Sandbox
+from payrequest.sandbox.emulator import Sandbox
 from tests.sandbox.contract import checker
 
 FAST_RETRIES = (0.05, 0.1, 0.2)

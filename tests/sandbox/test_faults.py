@@ -13,7 +13,7 @@ import pytest
 import uvicorn
 
 from payrequest.sandbox import Faults, SandboxConfig, create_sandbox_app, sandbox_of_app
-from payrequest.sandbox.runtime import Sandbox
+from payrequest.sandbox.emulator import Sandbox
 from tests.sandbox.helpers import (
     Api,
     Receiver,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from payrequest.sandbox.runtime import Sandbox
+from payrequest.sandbox.emulator import Sandbox
 from tests.sandbox.helpers import Api, error_code, new_reference
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from payrequest.sandbox import SandboxConfig, create_sandbox_app
-from payrequest.sandbox.runtime import Sandbox
+from payrequest.sandbox.emulator import Sandbox
 from tests.sandbox.helpers import (
     RECEIPT,
     Api,

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from payrequest.sandbox.runtime import Sandbox
+from payrequest.sandbox.emulator import Sandbox
 from tests.sandbox.contract import checker
 from tests.sandbox.helpers import Api, Receiver, new_reference
 

@@ -18,7 +18,7 @@ Mounting inside another FastAPI app (the mounted app's lifespan does not run)::
 
 from payrequest.sandbox.app import create_sandbox_app, sandbox_of_app
 from payrequest.sandbox.config import SandboxConfig
+from payrequest.sandbox.emulator import Sandbox
 from payrequest.sandbox.faults import Faults
-from payrequest.sandbox.runtime import Sandbox
 
 __all__ = ["Faults", "Sandbox", "SandboxConfig", "create_sandbox_app", "sandbox_of_app"]

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from payrequest.sandbox import payments as ops
+from payrequest.sandbox.emulator import Sandbox
 from payrequest.sandbox.gateway import check_bearer, rate_limit, sandbox_of
 from payrequest.sandbox.model import Payment
 from payrequest.sandbox.problems import (
@@ -26,7 +27,6 @@ from payrequest.sandbox.problems import (
     problem_body,
     validation,
 )
-from payrequest.sandbox.runtime import Sandbox
 from payrequest.sandbox.store import IdempotencyRecord
 from payrequest.sandbox.validation import (
     SalesUnit,

@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from payrequest.sandbox import api_control, api_epayment, api_token, api_webhooks, phone
 from payrequest.sandbox.api_epayment import route_path
 from payrequest.sandbox.config import SandboxConfig
+from payrequest.sandbox.emulator import Sandbox
 from payrequest.sandbox.fault_middleware import FaultMiddleware
 from payrequest.sandbox.gateway import GatewayError
 from payrequest.sandbox.problems import (
@@ -28,7 +29,6 @@ from payrequest.sandbox.problems import (
     problem_body,
     problem_response,
 )
-from payrequest.sandbox.runtime import Sandbox
 
 
 def create_sandbox_app(config: SandboxConfig | None = None) -> FastAPI:
@@ -58,7 +58,7 @@ def create_sandbox_app(config: SandboxConfig | None = None) -> FastAPI:
 
 
 def sandbox_of_app(app: FastAPI) -> Sandbox:
-    """The runtime behind an app made by `create_sandbox_app` (for start/stop and tests)."""
+    """The running emulator behind an app made by `create_sandbox_app` (for start/stop, tests)."""
     sandbox: Sandbox = app.state.sandbox
     return sandbox
 

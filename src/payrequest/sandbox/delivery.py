@@ -20,7 +20,7 @@ from payrequest.sandbox.signing import signed_headers
 from payrequest.sandbox.store import Delivery
 
 if TYPE_CHECKING:
-    from payrequest.sandbox.runtime import Sandbox
+    from payrequest.sandbox.emulator import Sandbox
 
 Stream = tuple[str, str]  # (webhook id, payment reference)
 IDLE_WAIT = 1.0

@@ -14,7 +14,7 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from payrequest.sandbox.runtime import Sandbox
+from payrequest.sandbox.emulator import Sandbox
 
 API_PREFIXES = ("/accesstoken", "/accessToken", "/epayment", "/webhooks")
 SERVER_ERRORS = (500, 502, 503)

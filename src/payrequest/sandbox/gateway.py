@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
-from payrequest.sandbox.runtime import Sandbox
+from payrequest.sandbox.emulator import Sandbox
 from payrequest.sandbox.tokens import read_token
 
 SUBSCRIPTION_HEADER = "Ocp-Apim-Subscription-Key"

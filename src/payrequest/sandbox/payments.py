@@ -17,7 +17,7 @@ from payrequest.sandbox.problems import ApiError
 from payrequest.sandbox.validation import CreateRequest
 
 if TYPE_CHECKING:
-    from payrequest.sandbox.runtime import Sandbox
+    from payrequest.sandbox.emulator import Sandbox
 
 STANDARD_LIFETIME = timedelta(minutes=10)
 UNKNOWN_RESULT_HOLD = timedelta(hours=1)

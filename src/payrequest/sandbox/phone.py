@@ -32,10 +32,10 @@ from pydantic import BaseModel, Field
 from payrequest.kit.money import Money
 from payrequest.sandbox import payments as ops
 from payrequest.sandbox.api_epayment import base_url
+from payrequest.sandbox.emulator import Sandbox
 from payrequest.sandbox.gateway import sandbox_of
 from payrequest.sandbox.model import Payment
 from payrequest.sandbox.problems import ApiError
-from payrequest.sandbox.runtime import Sandbox
 from payrequest.sandbox.validation import MSISDN_RE
 
 router = APIRouter(tags=["phone simulator"])

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import and_, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -29,7 +29,7 @@ from payrequest.customers.models import Customer
 from payrequest.errors import PayrequestError, ValidationFailed
 from payrequest.invoices.models import Invoice
 from payrequest.kit.clock import utcnow
-from payrequest.ledger.models import Allocation
+from payrequest.ledger.repository import allocated_per_invoice, open_amount
 from payrequest.payment_requests import workflows
 from payrequest.payment_requests.models import PaymentRequest, PaymentRequestInvoice
 from payrequest.payment_requests.schemas import NewPaymentRequest
@@ -151,12 +151,8 @@ async def plan(
 async def _eligible(
     session: AsyncSession, bulk_filter: BulkFilter, batch_id: str, today: date
 ) -> list[Planned]:
-    paid = (
-        select(Allocation.invoice_id, func.sum(Allocation.amount).label("paid"))
-        .group_by(Allocation.invoice_id)
-        .subquery()
-    )
-    open_amount = Invoice.total - func.coalesce(paid.c.paid, 0)
+    paid = allocated_per_invoice()
+    remaining = open_amount(paid)
     busy = exists().where(
         and_(PaymentRequestInvoice.invoice_id == Invoice.id, PaymentRequestInvoice.active)
     )
@@ -167,14 +163,14 @@ async def _eligible(
             Customer.name,
             Customer.phone,
             Invoice.id,
-            open_amount,
+            remaining,
         )
         .join(Invoice, Invoice.customer_id == Customer.id)
         .outerjoin(paid, paid.c.invoice_id == Invoice.id)
         .where(
             Invoice.voided_at.is_(None),
             Invoice.currency == bulk_filter.currency,
-            open_amount > 0,
+            remaining > 0,
             ~busy,
         )
         .order_by(Customer.number, Invoice.due_date, Invoice.id)

@@ -192,13 +192,15 @@ async def qr_image(request: Request, token: str, ext: str, size: int = 1024) -> 
     target = f"{base_url(request)}/landing?token={token}"
     qr = segno.make(target, error="m")
     if ext == "svg":
-        return Response(qr.svg_inline(scale=8), media_type="image/svg+xml")
+        return Response(_image(qr, "svg", 8), media_type="image/svg+xml")
     width = int(qr.symbol_size()[0])
     scale = max(1, min(2000, max(100, size)) // width)
-    return Response(_png(qr, scale), media_type="image/png")
+    return Response(_image(qr, "png", scale), media_type="image/png")
 
 
-def _png(qr: Any, scale: int) -> bytes:
+def _image(qr: Any, kind: str, scale: int) -> bytes:
+    """A standalone image file on a white background. (An SVG must be a whole document with
+    the SVG namespace: browsers refuse an inline-style `<svg>` as an `<img>` source.)"""
     buffer = io.BytesIO()
-    qr.save(buffer, kind="png", scale=scale)
+    qr.save(buffer, kind=kind, scale=scale, light="#fff")
     return buffer.getvalue()

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from payrequest.errors import ValidationFailed
+from payrequest.kit.markets import COUNTRIES
 from payrequest.kit.money import SUPPORTED_CURRENCIES
 
 ORIGINS = ("staff", "portal", "bulk", "api")
-COUNTRIES = ("NO", "DK", "FI", "SE")
 LANGUAGES = ("nb", "da", "en")
 KEYS = ("amount_min", "amount_max", "currency", "origin", "country", "language")
 

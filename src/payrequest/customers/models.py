@@ -9,8 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from payrequest.db.base import Base
 from payrequest.db.types import created_at_column, sql_in, updated_at_column
-
-COUNTRIES = ("NO", "DK", "FI", "SE")
+from payrequest.kit.markets import COUNTRIES
 
 
 class Customer(Base):

@@ -17,10 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from payrequest.inbound.models import InboundEvent
 from payrequest.kit.ids import random_token
+from payrequest.kit.markets import currency_of
 from payrequest.kit.money import Money
 from payrequest.providers.base import CreatePayment, EventName, PaymentProvider, UserFlow
 
-MARKET_CURRENCY = {"NO": "NOK", "DK": "DKK", "FI": "EUR"}
 # What the inbox holds for a payment created and then cancelled before approval (Vipps
 # MobilePay: CREATED, TERMINATED).
 EXPECTED_EVENTS: tuple[str, ...] = (EventName.created.value, EventName.terminated.value)
@@ -103,7 +103,7 @@ async def round_trip(
     await provider.create_payment(
         CreatePayment(
             reference=reference,
-            amount=Money(CHECK_AMOUNT, MARKET_CURRENCY[market]),
+            amount=Money(CHECK_AMOUNT, currency_of(market)),
             description="payrequest connection check",
             user_flow=UserFlow.qr,
             idempotency_key=f"create-{reference}",

@@ -23,9 +23,8 @@ from payrequest.db.types import (
     sql_in,
     updated_at_column,
 )
+from payrequest.kit.markets import CURRENCIES
 from payrequest.kit.money import Money
-
-CURRENCIES = ("NOK", "DKK", "EUR", "SEK")
 
 
 class Invoice(Base):

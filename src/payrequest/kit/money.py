@@ -14,8 +14,9 @@ from functools import lru_cache
 from babel.numbers import format_currency, get_currency_precision
 
 from payrequest.errors import CurrencyMismatch, ValidationFailed
+from payrequest.kit.markets import CURRENCIES
 
-SUPPORTED_CURRENCIES = frozenset({"NOK", "DKK", "EUR", "SEK"})
+SUPPORTED_CURRENCIES = frozenset(CURRENCIES)
 
 # Locale used for formatting when none is given, per currency.
 DEFAULT_LOCALE = {"NOK": "nb_NO", "DKK": "da_DK", "EUR": "fi_FI", "SEK": "sv_SE"}

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from payrequest.kit.clock import utcnow
+from payrequest.kit.markets import currency_of
 from payrequest.kit.money import Money
 from payrequest.providers.base import (
     Capabilities,
@@ -32,12 +33,10 @@ ALREADY_CREATED_CODES = frozenset({"4020", "4150"})
 MAX_MINUTES = 60 * 24 * 60
 
 
-MARKET_CURRENCY = {"NO": "NOK", "DK": "DKK", "FI": "EUR"}
-
 
 def capabilities_for(market: str, *, long_living: bool) -> Capabilities:
     """A sales unit takes its market's currency only (API-FACTS §4.1)."""
-    currencies = frozenset({MARKET_CURRENCY[market]})
+    currencies = frozenset({currency_of(market)})
     if not long_living:
         return Capabilities(long_living=False, max_lifetime_minutes=10, currencies=currencies)
     limit = NORWAY_MAX_MINUTES if market == "NO" else MAX_MINUTES

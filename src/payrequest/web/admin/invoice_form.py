@@ -16,12 +16,12 @@ from starlette.datastructures import FormData
 from payrequest.customers.models import Customer
 from payrequest.errors import PayrequestError, ValidationFailed
 from payrequest.invoices.lines import line_amounts
-from payrequest.invoices.models import CURRENCIES, Invoice
+from payrequest.invoices.models import Invoice
 from payrequest.invoices.schemas import InvoiceInput, InvoiceLineInput
+from payrequest.kit.markets import COUNTRY_CURRENCY, CURRENCIES
 from payrequest.kit.money import Money, parse_money
 from payrequest.web import i18n
 
-COUNTRY_CURRENCY = {"NO": "NOK", "DK": "DKK", "FI": "EUR", "SE": "SEK"}
 VAT_RATES = ("25", "15", "12", "0")  # percent: standard, food, transport/hotels, exempt
 BLANK_ROWS = 5  # empty line rows on a new invoice; at least two more when editing
 MAX_LINE_TOTAL = 10**13  # minor units; far beyond any invoice, well inside BIGINT

@@ -18,15 +18,15 @@ from payrequest.customers.models import Customer
 from payrequest.errors import Conflict, PayrequestError, ValidationFailed
 from payrequest.invoices import repository as invoices
 from payrequest.invoices import service as invoice_service
-from payrequest.invoices.models import CURRENCIES, Invoice
+from payrequest.invoices.models import Invoice
 from payrequest.kit.clock import utcnow
+from payrequest.kit.markets import COUNTRY_CURRENCY, CURRENCIES
 from payrequest.ledger import repository as ledger_repo
 from payrequest.ledger import service as ledger
 from payrequest.payment_requests import repository as requests_repo
 from payrequest.payment_requests.models import PaymentRequest, PaymentRequestInvoice
 from payrequest.web import i18n
 from payrequest.web.admin.invoice_form import (
-    COUNTRY_CURRENCY,
     VAT_RATES,
     FormValues,
     currency_for,

@@ -18,6 +18,7 @@ from payrequest.inbound import check as webhook_check
 from payrequest.inbound import registrations
 from payrequest.inbound.setup import ensure_webhook
 from payrequest.kit.clock import utcnow
+from payrequest.kit.markets import COUNTRY_CURRENCY
 from payrequest.providers.base import ProviderError
 from payrequest.providers.registry import vipps_base_url, webhook_url
 from payrequest.ratelimit import service as ratelimit
@@ -33,7 +34,6 @@ router = APIRouter()
 MASK = "••••"
 SHOWN = 4  # leading characters of a secret shown, and only when it is at least 3 × as long
 TEST_WAIT = 10.0  # seconds the webhook test waits for its events
-CURRENCIES = {"NO": "NOK", "DK": "DKK", "FI": "EUR"}
 
 
 def mask(secret: str | SecretStr | None) -> str:
@@ -100,7 +100,7 @@ def setting_rows(settings: Settings) -> list[Row]:
         "FI": i18n.gettext("Finland"),
     }
     country = countries.get(vipps.market, vipps.market)
-    currency = CURRENCIES.get(vipps.market, "?")
+    currency = COUNTRY_CURRENCY.get(vipps.market, "?")
     return [
         Row(i18n.gettext("Provider mode"), settings.provider_mode.value, env_name("provider_mode")),
         Row(i18n.gettext("Public address"), settings.public_url, env_name("public_url")),

@@ -17,6 +17,7 @@ from payrequest.customers.models import Customer
 from payrequest.errors import PayrequestError
 from payrequest.invoices.models import Invoice
 from payrequest.kit.clock import utcnow
+from payrequest.kit.markets import currency_of
 from payrequest.kit.phone import parse_phone
 from payrequest.ledger import repository as ledger_repo
 from payrequest.ledger import service as ledger
@@ -173,17 +174,13 @@ async def pay(
             customer=customer,
             rows=rows,
             total=sum(r.balance.open_amount for r in rows),
-            currency=rows[0].currency if rows else customer_currency(customer),
+            currency=rows[0].currency if rows else currency_of(customer.country),
             on_phone=_is_phone(request),
             error=message,
             phone=phone,
         )
     await send_now(request, runtime, reference)
     return RedirectResponse(f"/portal/payments/{reference}", status_code=status.HTTP_303_SEE_OTHER)
-
-
-def customer_currency(customer: Customer) -> str:
-    return {"NO": "NOK", "DK": "DKK", "FI": "EUR", "SE": "SEK"}[customer.country]
 
 
 async def _payment_context(

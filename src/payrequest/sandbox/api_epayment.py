@@ -85,9 +85,10 @@ def redirect_url(request: Request, payment: Payment) -> str | None:
 
 
 def payment_body(request: Request, payment: Payment) -> dict[str, Any]:
+    # `sub` once the user who shared the profile has authorized; `{}` before and without scope.
     profile = (
-        {"sub": f"sandbox-{payment.phone}"}
-        if (payment.profile_scope and payment.state == "AUTHORIZED" and payment.phone)
+        {"sub": payment.profile_sub}
+        if (payment.profile_sub and payment.state == "AUTHORIZED")
         else {}
     )
     body: dict[str, Any] = {
@@ -200,6 +201,7 @@ async def create(request: Request) -> Response:
         cfg.push_message_allowed,
         cfg.allow_http_loopback,
         cfg.unknown_users,
+        cfg.restricted_scopes_allowed,
     )
     key = request.headers.get("Idempotency-Key", "")
 
@@ -303,5 +305,5 @@ async def force_approve(reference: str, request: Request) -> Response:
     phone = customer.get("phoneNumber") if isinstance(customer, dict) else None
     if phone is not None and payment.phone not in (None, phone):
         raise ApiError(10010, why="The customer is not the one the payment was sent to.")
-    ops.approve(sb, payment, phone)
+    ops.approve(sb, payment, phone, consent=True)  # the test user shares what is asked for
     return Response(status_code=200)

@@ -1,7 +1,8 @@
 """`create_sandbox_app(config)`: the emulator as a FastAPI app.
 
-The API sits at the root paths (`/accesstoken/get`, `/epayment/v1/...`, `/webhooks/v1/...`),
-the phone simulator at `/phone...`, the controls at `/faults`, `/clock/advance`, `/deliveries`.
+The API sits at the root paths (`/accesstoken/get`, `/epayment/v1/...`, `/webhooks/v1/...`,
+`/vipps-userinfo-api/userinfo/{sub}`), the phone simulator at `/phone...`, the controls at
+`/faults`, `/clock/advance`, `/deliveries`.
 Every URL it builds is relative to where it is mounted (`root_path`), so it works standalone
 and mounted, e.g. under `/sandbox/vipps`. A mounted app's lifespan does not run: call
 `sandbox_of_app(app).start()` / `.stop()` from the parent's lifespan.
@@ -15,7 +16,14 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from payrequest.sandbox import api_control, api_epayment, api_token, api_webhooks, phone
+from payrequest.sandbox import (
+    api_control,
+    api_epayment,
+    api_token,
+    api_userinfo,
+    api_webhooks,
+    phone,
+)
 from payrequest.sandbox.api_epayment import route_path
 from payrequest.sandbox.config import SandboxConfig
 from payrequest.sandbox.emulator import Sandbox
@@ -50,7 +58,7 @@ def create_sandbox_app(config: SandboxConfig | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.sandbox = sandbox
-    for module in (api_token, api_epayment, api_webhooks, api_control, phone):
+    for module in (api_token, api_epayment, api_userinfo, api_webhooks, api_control, phone):
         app.include_router(module.router)
     _add_handlers(app)
     app.add_middleware(FaultMiddleware, sandbox=sandbox)

@@ -50,6 +50,7 @@ class SandboxConfig:
     long_living_allowed: bool = True  # sales unit approved for expiresAt (else 5050)
     push_message_allowed: bool = True  # sales unit approved for PUSH_MESSAGE (else 5080)
     full_capture_only: bool = False  # sales unit configured for full capture only (6140)
+    restricted_scopes_allowed: bool = False  # may ask for profile scopes nin, accountNumbers (5030)
     # Local development convenience: accept http:// URLs whose host is loopback for
     # returnUrl, receiptUrl and webhook registrations (the real API demands https).
     allow_http_loopback: bool = True

@@ -35,6 +35,7 @@ class Sandbox:
             self.faults = self.faults.model_copy(update={"clock_speed": config.clock_speed})
         self.clock = SandboxClock(self.faults.clock_speed)
         self.token_key = self.store.meta("token_key", secrets.token_hex(32)).encode("ascii")
+        self.subject_key = self.store.meta("subject_key", secrets.token_hex(32)).encode("ascii")
         self.deliverer = Deliverer(self)
         self.busy: set[tuple[str, str]] = set()  # payments with an operation in progress
         self.version = 0  # bumps on every change; the phone page polls it

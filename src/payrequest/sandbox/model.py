@@ -36,6 +36,7 @@ class Payment:
     processing: bool = False  # magic amount 201: approval result unknown
     decline_reason: str | None = None  # last failed approval, shown on the phone
     profile_scope: str | None = None
+    profile_sub: str | None = None  # set when the user shares the profile (consent screen)
     authorized_at: datetime | None = None
     finished_at: datetime | None = None
     authorized: int = 0

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from payrequest.sandbox.faults import APPROVAL_MAGIC, REFUND_MAGIC, UNKNOWN_RESULT_AMOUNT
 from payrequest.sandbox.model import Payment
 from payrequest.sandbox.problems import ApiError
+from payrequest.sandbox.profile import subject, words
 from payrequest.sandbox.validation import CreateRequest
 
 if TYPE_CHECKING:
@@ -66,18 +67,28 @@ def expire_if_due(sb: Sandbox, payment: Payment) -> Payment:
     return payment
 
 
-def approve(sb: Sandbox, payment: Payment, phone: str | None = None) -> None:
-    """The user approves in the app (or force approve). Magic amounts fail as in test."""
+def approve(
+    sb: Sandbox, payment: Payment, phone: str | None = None, *, consent: bool = False
+) -> None:
+    """The user approves in the app (or force approve). Magic amounts fail as in test.
+
+    A payment that asks for profile information needs the user's consent first: given on the
+    phone's consent screen (`share_profile`), or here with `consent=True` (force approve).
+    """
     expire_if_due(sb, payment)
     refused = APPROVE_REFUSED.get(payment.state)
     if refused is not None:
         raise ApiError(refused, why=f"The payment is {payment.state}.")
     if payment.processing:
         raise ApiError(10010, why="The payment is being processed.")
-    if sb.faults.magic_amounts and payment.value in APPROVAL_MAGIC:
-        _decline(sb, payment)
     if phone and payment.phone is None:
         payment.phone = phone
+    if payment.profile_scope and payment.profile_sub is None:
+        if not consent:
+            raise ApiError(10010, why="The user has not shared the information asked for.")
+        share_profile(sb, payment)
+    if sb.faults.magic_amounts and payment.value in APPROVAL_MAGIC:
+        _decline(sb, payment)
     payment.state = "AUTHORIZED"
     payment.authorized = payment.value
     payment.authorized_at = sb.clock.now()
@@ -95,6 +106,20 @@ def _decline(sb: Sandbox, payment: Payment) -> None:
     sb.store.save_payment(payment)
     sb.changed()
     raise ApiError(10010, why=reason)
+
+
+def share_profile(sb: Sandbox, payment: Payment) -> None:
+    """The user agrees, on the consent screen, to share what the payment's scope asks for."""
+    expire_if_due(sb, payment)
+    if payment.state != "CREATED" or not payment.profile_scope:
+        raise ApiError(10010, why="The payment asks for no information now.")
+    if payment.phone is None:
+        raise ApiError(10010, why="Who shares is unknown: give customer.phoneNumber.")
+    sub = subject(sb.subject_key, payment.msn, payment.phone)
+    sb.store.grant_consent(payment.msn, sub, payment.phone, words(payment.profile_scope))
+    payment.profile_sub = sub
+    sb.store.save_payment(payment)
+    sb.changed()
 
 
 def reject(sb: Sandbox, payment: Payment) -> None:

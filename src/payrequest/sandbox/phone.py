@@ -3,7 +3,9 @@
 Pages (relative to where the emulator is mounted):
 - `GET /phone` — phones that have payment requests or SMS.
 - `GET /phone/{msisdn}` — the "app": pending requests with Approve / Reject, history, SMS.
-  It re-fetches `GET /phone/{msisdn}/live` (an HTML fragment) every 1.5 s.
+  A request that asks for profile information first shows a consent screen (Share & continue /
+  Decline; declining aborts the payment, as in the real app). It re-fetches
+  `GET /phone/{msisdn}/live` (an HTML fragment) every 1.5 s.
 - `GET /landing?token=...` — the landing page a redirectUrl or QR code opens.
 
 SMS inbox API (for payrequest's sandbox SMS gateway):
@@ -19,6 +21,7 @@ from __future__ import annotations
 import html
 import io
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,12 +39,20 @@ from payrequest.sandbox.emulator import Sandbox
 from payrequest.sandbox.gateway import sandbox_of
 from payrequest.sandbox.model import Payment
 from payrequest.sandbox.problems import ApiError
+from payrequest.sandbox.profile import consent_text
 from payrequest.sandbox.validation import MSISDN_RE
 
 router = APIRouter(tags=["phone simulator"])
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 URL_RE = re.compile(r"https?://[^\s<>\"']+")
 HISTORY = 10
+# Buttons on a request: action -> (what it does, what the phone says after it).
+ACTIONS: dict[str, tuple[Callable[[Sandbox, Payment], None], str]] = {
+    "approve": (ops.approve, "Payment approved"),
+    "reject": (ops.reject, "Payment rejected"),
+    "share": (ops.share_profile, "Information shared"),
+    "decline": (ops.reject, "Payment cancelled: you did not share the information"),
+}
 
 
 class SmsIn(BaseModel):
@@ -78,6 +89,11 @@ def _card(sb: Sandbox, payment: Payment) -> dict[str, Any]:
         "p": payment,
         "amount": format_amount(payment.currency, payment.value),
         "remaining_ms": max(0, int(remaining * 1000)),
+        "asks_for": (
+            consent_text(payment.profile_scope)
+            if payment.profile_scope and payment.profile_sub is None
+            else None
+        ),
         "lines": [
             {
                 "name": line.get("name", ""),
@@ -129,11 +145,11 @@ async def phone_live(msisdn: str, request: Request) -> Response:
 async def phone_action(msisdn: str, reference: str, action: str, request: Request) -> Response:
     sb = sandbox_of(request)
     payment = sb.store.payment(sb.config.msn, reference)
-    if payment is None or payment.phone != _msisdn(msisdn) or action not in ("approve", "reject"):
+    if payment is None or payment.phone != _msisdn(msisdn) or action not in ACTIONS:
         raise HTTPException(404, "No such payment request on this phone")
-    message = "Payment approved" if action == "approve" else "Payment rejected"
+    operation, message = ACTIONS[action]
     try:
-        ops.approve(sb, payment) if action == "approve" else ops.reject(sb, payment)
+        operation(sb, payment)
     except ApiError as error:
         message = f"Payment failed: {error.why}"
     context = _live_context(request, msisdn, message)

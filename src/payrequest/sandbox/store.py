@@ -1,5 +1,6 @@
 """The emulator's own SQLite file (or memory): payments, events, idempotency records, webhook
-registrations, the delivery queue and SMS. It shares no tables or models with the product.
+registrations, the delivery queue, SMS and profile consents. It shares no tables or models with
+the product.
 
 The stdlib `sqlite3` is used directly: every call is a short local transaction, which is fine
 for an emulator on the event loop, and a lock makes it safe across threads.
@@ -45,6 +46,9 @@ CREATE TABLE IF NOT EXISTS sms (
     id INTEGER PRIMARY KEY AUTOINCREMENT, msisdn TEXT NOT NULL, sender TEXT NOT NULL,
     text TEXT NOT NULL, idempotency_key TEXT NOT NULL UNIQUE, received_at TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS sms_msisdn ON sms (msisdn);
+CREATE TABLE IF NOT EXISTS consents (
+    msn TEXT NOT NULL, sub TEXT NOT NULL, msisdn TEXT NOT NULL, scopes TEXT NOT NULL,
+    PRIMARY KEY (msn, sub));
 """
 
 
@@ -64,6 +68,14 @@ class Webhook:
     url: str
     events: list[str]
     secret: str
+
+
+@dataclass
+class Consent:
+    """What one user agreed to share with one sales unit (scopes in the order first given)."""
+
+    msisdn: str
+    scopes: list[str]
 
 
 @dataclass
@@ -281,6 +293,21 @@ class Store:
             return [_delivery(r) for r in self._all("SELECT * FROM deliveries ORDER BY id")]
         rows = self._all("SELECT * FROM deliveries WHERE reference = ? ORDER BY id", (reference,))
         return [_delivery(r) for r in rows]
+
+    # profile consents ------------------------------------------------------------------
+    def grant_consent(self, msn: str, sub: str, msisdn: str, scopes: list[str]) -> None:
+        """Add `scopes` to what the user `sub` shares with `msn`."""
+        with self._lock:
+            known = self.consent(msn, sub)
+            merged = list(dict.fromkeys((known.scopes if known else []) + scopes))
+            self._run(
+                "INSERT OR REPLACE INTO consents (msn, sub, msisdn, scopes) VALUES (?, ?, ?, ?)",
+                (msn, sub, msisdn, " ".join(merged)),
+            )
+
+    def consent(self, msn: str, sub: str) -> Consent | None:
+        row = self._one("SELECT * FROM consents WHERE msn = ? AND sub = ?", (msn, sub))
+        return Consent(row["msisdn"], str(row["scopes"]).split()) if row else None
 
     # sms -------------------------------------------------------------------------------
     def add_sms(

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from payrequest.sandbox.clock import parse_rfc3339
 from payrequest.sandbox.problems import ApiError, validation
+from payrequest.sandbox.profile import RESTRICTED_SCOPES, SCOPES
 
 REFERENCE_PATTERN = "^[a-zA-Z0-9-]{8,64}$"
 REFERENCE_RE = re.compile(REFERENCE_PATTERN)
@@ -26,8 +27,6 @@ CURRENCIES = ("NOK", "DKK", "EUR")
 USER_FLOWS = ("PUSH_MESSAGE", "NATIVE_REDIRECT", "WEB_REDIRECT", "QR")
 PAYMENT_METHODS = ("WALLET", "CARD")
 QR_FORMATS = ("TEXT/TARGETURL", "IMAGE/SVG+XML", "IMAGE/PNG")
-SCOPES = frozenset({"name", "address", "email", "phoneNumber", "birthDate", "nin"})
-RESTRICTED_SCOPES = frozenset({"nin", "accountNumbers"})
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 CREATE_FIELDS = frozenset(
     {
@@ -154,6 +153,7 @@ class SalesUnit:
     push_message_allowed: bool
     allow_http_loopback: bool
     unknown_users: frozenset[str] = frozenset()
+    restricted_scopes_allowed: bool = False  # approved for profile scopes nin, accountNumbers
 
 
 def check_create(body: dict[str, Any], unit: SalesUnit, now: datetime) -> CreateRequest:
@@ -188,7 +188,7 @@ def check_create(body: dict[str, Any], unit: SalesUnit, now: datetime) -> Create
     description = _check_description(body.get("paymentDescription"))
     metadata = _check_metadata(body.get("metadata"))
     qr_format, qr_size = _check_qr(body.get("qrFormat"), flow)
-    scope = _check_profile(body.get("profile"))
+    scope = _check_profile(body.get("profile"), unit)
     receipt = _check_receipt(body.get("receipt"))
     expires_at = _check_expiry(body.get("expiresAt"), flow, receipt, unit, now)
     _check_age(body.get("minimumUserAge"))
@@ -297,20 +297,25 @@ def _check_qr(qr: Any, flow: str) -> tuple[str | None, int | None]:
     return fmt, size
 
 
-def _check_profile(profile: Any) -> str | None:
+def _check_profile(profile: Any, unit: SalesUnit) -> str | None:
+    """The space-separated scope (4080 for an unknown value, 5030 for a restricted one)."""
     if profile is None:
         return None
-    scope = profile.get("scope") if isinstance(profile, dict) else None
+    if not isinstance(profile, dict):
+        raise validation("profile", "profile must be an object with a scope string.")
+    scope = profile.get("scope")
     if scope is None:
         return None
-    words = set(str(scope).split())
-    bad = sorted(words - SCOPES - RESTRICTED_SCOPES)
+    if not isinstance(scope, str):
+        raise validation("profile.scope", "scope must be a space-separated string.")
+    words = scope.split()
+    bad = [word for word in words if word not in SCOPES + RESTRICTED_SCOPES]
     if bad or not words:
         raise ApiError(4080, why=" ".join(bad) or "(empty)")
-    restricted = sorted(words & RESTRICTED_SCOPES)
-    if restricted:
+    restricted = [word for word in words if word in RESTRICTED_SCOPES]
+    if restricted and not unit.restricted_scopes_allowed:
         raise ApiError(5030, why=" ".join(restricted))
-    return str(scope)
+    return " ".join(dict.fromkeys(words))
 
 
 _LINE_INTS = ("totalAmount", "totalAmountExcludingTax", "totalTaxAmount")

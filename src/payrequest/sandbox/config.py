@@ -22,6 +22,8 @@ UNKNOWN_USERS = frozenset({"4799999999", "4599999999", "358999999999"})
 
 # Sales-unit market -> the only currency it may charge in (API-FACTS §4.1).
 MARKET_CURRENCY = {"NO": "NOK", "DK": "DKK", "FI": "EUR"}
+# Sales-unit market -> the time zone its users' phones show times in.
+MARKET_TIMEZONE = {"NO": "Europe/Oslo", "DK": "Europe/Copenhagen", "FI": "Europe/Helsinki"}
 
 # Nominal webhook retry schedule in seconds (API-FACTS §10.4): ~2 s apart for the first
 # attempts, then 60 s, 120 s, then hourly. The last value repeats until `webhook_max_age`.
@@ -73,3 +75,7 @@ class SandboxConfig:
     @property
     def currency(self) -> str:
         return MARKET_CURRENCY[self.market]
+
+    @property
+    def timezone(self) -> str:
+        return MARKET_TIMEZONE[self.market]

@@ -24,6 +24,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import segno
 from fastapi import APIRouter, Form, HTTPException, Request, Response
@@ -83,12 +84,16 @@ def linkify(text: str) -> Markup:
 
 
 def _card(sb: Sandbox, payment: Payment) -> dict[str, Any]:
+    """What a request card shows. A long-living request (`expiresAt`) shows when it expires, in
+    the market's local time; a standard 10-minute one a countdown."""
     remaining = (payment.expires_at - sb.clock.now()).total_seconds()
+    local_expiry = payment.expires_at.astimezone(ZoneInfo(sb.config.timezone))
     lines = (payment.receipt or {}).get("orderLines", [])
     return {
         "p": payment,
         "amount": format_amount(payment.currency, payment.value),
         "remaining_ms": max(0, int(remaining * 1000)),
+        "expires": f"{local_expiry.day} {local_expiry:%b %Y, %H:%M %Z}",
         "asks_for": (
             consent_text(payment.profile_scope)
             if payment.profile_scope and payment.profile_sub is None

@@ -1,5 +1,5 @@
 """Fixtures for the emulator tests: a fresh in-memory emulator per test, an API client whose
-every response is checked against the official OpenAPI files, a real local webhook receiver,
+every response is checked against the contract (tests/contract), a real local webhook receiver,
 and a real browser (Debian's Chromium) against the emulator under uvicorn, mounted under
 `/sandbox/vipps` the way the demo mounts it.
 """

@@ -23,7 +23,7 @@ from payrequest.sandbox import sandbox_of_app
 from payrequest.sandbox.config import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_MSN
 from payrequest.sandbox.config import DEFAULT_SUBSCRIPTION_KEY as SUB_KEY
 from payrequest.sandbox.emulator import Sandbox
-from tests.sandbox.contract import checker
+from tests.contract.checker import checker
 
 FAST_RETRIES = (0.05, 0.1, 0.2)
 RECEIPT = {
@@ -73,6 +73,7 @@ def create_body(reference: str, **overrides: Any) -> dict[str, Any]:
 
 
 async def check_contract(response: httpx.Response) -> None:
+    """An httpx response hook: the answer must keep the contract (tests/contract/checker.py)."""
     await response.aread()
     checker().check(
         response.request.method,
@@ -80,6 +81,7 @@ async def check_contract(response: httpx.Response) -> None:
         response.status_code,
         response.headers.get("content-type", ""),
         response.content,
+        request_body=response.request.content,
     )
 
 

@@ -1,4 +1,4 @@
-"""ePayment wire format (API-FACTS §4, §5, §7, §8, §10.3) and VippsProvider.create_payment."""
+"""ePayment wire format (docs/vipps.md) and VippsProvider.create_payment."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import copy
 import json
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta, timezone
-from functools import cache
 from typing import Any
 
 import httpx
@@ -14,8 +13,6 @@ import jsonschema
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from referencing import Resource
-from referencing.jsonschema import DRAFT4
 
 from payrequest.kit.money import Money
 from payrequest.providers.base import (
@@ -40,7 +37,9 @@ from payrequest.providers.vipps.mapping import (
 )
 from payrequest.providers.vipps.provider import VippsProvider, capabilities_for
 from payrequest.providers.vipps.signature import authorization, content_hash
-from tests.sandbox.contract import checker
+from tests.contract.checker import checker
+from tests.contract.official import require_official
+from tests.contract.vipps_wire import validate
 from tests.unit.vipps_fakes import FakeVipps, Harness, Harnesses, problem, read_timeout
 
 REFERENCE = "acme-shop-123-order123abc"
@@ -52,32 +51,9 @@ KEY = "create-acme-shop-123-order123abc-1"
 # --- the schema ------------------------------------------------------------------------------
 
 
-@cache
-def create_request_validator() -> jsonschema.Draft4Validator:
-    """`CreatePaymentRequest` from the official file, Receipt resolved offline (contract.py).
-
-    Spec quirk: the `Customer` oneOf alternatives have no `required`, so every object matches
-    all three and oneOf always fails. Each alternative is made to require its own field here.
-    """
-    base = checker()
-    spec = copy.deepcopy(base.specs["epayment-v1.yaml"])
-    schemas = spec["components"]["schemas"]
-    for name, field in (
-        ("CustomerPhoneNumber", "phoneNumber"),
-        ("PersonalQrCode", "personalQr"),
-        ("CustomerToken", "customerToken"),
-    ):
-        schemas[name]["required"] = [field]
-    registry = base.registry.with_resource(
-        "epayment-v1.yaml", Resource.from_contents(spec, default_specification=DRAFT4)
-    )
-    return jsonschema.Draft4Validator(
-        {"$ref": "epayment-v1.yaml#/components/schemas/CreatePaymentRequest"}, registry=registry
-    )
-
-
 def assert_valid_create_body(body: dict[str, Any]) -> None:
-    create_request_validator().validate(body)
+    """The body keeps the contract (tests/contract; the official files too when present)."""
+    checker().check_request("POST", PAYMENTS, body)
     assert_no_floats(body)
 
 
@@ -255,7 +231,7 @@ def test_parse_payment_reads_amounts_and_references() -> None:
 
 
 def test_parse_payment_of_the_official_example() -> None:
-    """EP-DOCS get_info.md: authorized, then cancelled before capture."""
+    """The documented example: authorized, then cancelled before capture."""
     snapshot = wire.parse_payment(payment_json(authorized=49900, cancelled=49900))
     assert snapshot.state is ProviderState.authorized
     assert snapshot.cancelled == 49900 and snapshot.captured == 0
@@ -528,8 +504,7 @@ def test_quantity_is_a_plain_decimal_string(quantity: str, wire_quantity: str) -
     assert_valid_create_body(body)
 
 
-def test_the_schema_check_is_live() -> None:
-    """The validator must refuse what Vipps refuses, or the tests above prove nothing."""
+def broken_create_bodies() -> list[dict[str, Any]]:
     good = wire.create_body(
         request(order_lines=[line()], expires_at=datetime(2026, 1, 1, tzinfo=UTC))
     )
@@ -540,9 +515,30 @@ def test_the_schema_check_is_live() -> None:
     broken[2]["receipt"]["orderLines"][0]["totalAmount"] = 100.5
     broken[3]["customer"] = {"phoneNumber": "+47 912 34 567"}
     broken[4]["userFlow"] = "PUSH"
-    for body in broken:
+    return broken
+
+
+def test_the_schema_check_is_live() -> None:
+    """Our description must refuse what Vipps refuses, or the tests above prove nothing."""
+    for body in broken_create_bodies():
         with pytest.raises(jsonschema.ValidationError):
-            create_request_validator().validate(body)
+            validate("create_request", body)
+
+
+def test_the_official_schema_check_is_live() -> None:
+    specs = require_official()
+    for body in broken_create_bodies():
+        with pytest.raises(jsonschema.ValidationError):
+            specs.check_request("POST", PAYMENTS, body)
+
+
+def test_the_answers_scripted_here_keep_the_contract() -> None:
+    validate("payment", payment_json(authorized=49900, captured=20000, refunded=5000))
+    validate("webhook_event", event_json())
+    log_entry = event_json("CAPTURED", idempotencyKey=None)
+    del log_entry["msn"]
+    validate("payment_event", log_entry)
+    validate("problem", problem(400, "Cannot capture before reservation", code="6080").json())
 
 
 amounts = st.integers(min_value=0, max_value=10_000_000)
@@ -581,17 +577,18 @@ def test_any_create_body_is_valid_and_float_free(
     lines: list[OrderLine],
     minutes: int | None,
 ) -> None:
-    expires = (
-        None if minutes is None else datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=minutes)
-    )
+    # expiresAt goes with push and QR only (docs/vipps.md#long-living-payments).
+    long_living = minutes is not None and flow is not UserFlow.redirect
+    expires = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=minutes or 0)
+    expires_at = expires if long_living else None
     body = wire.create_body(
         request(
             amount=Money(value, currency),
             user_flow=flow,
             phone_msisdn="4791234567" if flow is UserFlow.push else None,
             return_url="https://pay.example.com/r" if flow is UserFlow.redirect else None,
-            order_lines=lines if lines or expires is None else [line()],
-            expires_at=expires,
+            order_lines=lines if lines or expires_at is None else [line()],
+            expires_at=expires_at,
         )
     )
     assert body["amount"] == {"currency": currency, "value": value}
@@ -733,6 +730,33 @@ async def test_an_unknown_refusal_keeps_the_providers_words(small: Harness) -> N
         await provider(small).create_payment(request())
     assert caught.value.message == "Invalid URL: returnUrl"
     assert caught.value.code == "4090"
+
+
+async def test_every_request_the_provider_sends_keeps_the_contract(small: Harness) -> None:
+    hooks, hook_id = "/webhooks/v1/webhooks", "0f8a5c1e-4ad4-4f7c-9b0e-2a77e1b2c3d4"
+    changed = {k: v for k, v in payment_json().items() if k not in ("paymentMethod", "profile")}
+    small.fake.on("POST", PAYMENTS, created())
+    for operation in ("capture", "refund", "cancel"):
+        small.fake.on("POST", f"{ONE}/{operation}", httpx.Response(200, json=changed))
+    small.fake.on("GET", ONE, got(), got(), got(), got())
+    small.fake.on("GET", f"{ONE}/events", httpx.Response(200, json=[]))
+    small.fake.on("POST", hooks, httpx.Response(201, json={"id": hook_id, "secret": "s"}))
+    small.fake.on("GET", hooks, httpx.Response(200, json={"webhooks": []}))
+    small.fake.on("DELETE", f"{hooks}/{hook_id}", httpx.Response(204))
+    vipps = provider(small)
+    await vipps.create_payment(request(order_lines=[line()], expires_at=datetime.now(UTC)))
+    await vipps.capture(REFERENCE, Money(100, "NOK"), idempotency_key="capture-1")
+    await vipps.refund(REFERENCE, Money(100, "NOK"), idempotency_key="refund-1")
+    await vipps.cancel(REFERENCE, idempotency_key="cancel-1")
+    await vipps.get_payment(REFERENCE)
+    await vipps.get_events(REFERENCE)
+    await vipps.register_webhook("https://pay.example.com/hooks/vipps")
+    await vipps.list_webhooks()
+    await vipps.delete_webhook(hook_id)
+    assert small.fake.leftovers() == {}
+    for sent in small.fake.requests:
+        body = json.loads(sent.content) if sent.content else None
+        checker().check_request(sent.method, sent.url.path, body)
 
 
 # --- webhooks through the provider ----------------------------------------------------------

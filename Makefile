@@ -53,11 +53,11 @@ pytest: install-test chromium
 test: lint typecheck layers pytest
 
 # Messages of the pages: re-extract them from the source (what babel.cfg names) into
-# src/payrequest/web/locale/messages.pot, then merge new and changed ones into nb.po and da.po.
+# src/payrequest/i18n/locale/messages.pot, then merge new and changed ones into nb.po and da.po.
 # Fill in the new, empty (or "fuzzy") entries by hand afterwards;
 # tests/unit/test_translations.py fails until every message has both translations.
 # The POT-Creation-Date line is dropped so that a run without new messages changes nothing.
-LOCALE := src/payrequest/web/locale
+LOCALE := src/payrequest/i18n/locale
 translations: install
 	$(BIN)/pybabel -q extract -F babel.cfg --no-location --omit-header -o $(LOCALE)/messages.pot .
 	for lang in nb da; do \

@@ -197,7 +197,7 @@ async def test_retry_puts_a_dead_letter_back_on_the_queue(
     assert f"Job {job_id} (payment.send) is queued again." in page
     again = await client.post(f"/operations/jobs/{job_id}/retry", data={"csrf": token})
     assert again.status_code == 303
-    assert "only dead jobs can be retried" in (await client.get("/operations")).text
+    assert "only a job that gave up can be retried" in (await client.get("/operations")).text
     missing = await client.post("/operations/jobs/999999/retry", data={"csrf": token})
     assert missing.status_code == 303
     assert "does not exist" in (await client.get("/operations")).text

@@ -61,8 +61,8 @@ def test_valid_message_passes() -> None:
     [
         ({"to": "4791234567"}, "is not an E.164 number"),
         ({"to": "91234567"}, "is not an E.164 number"),
-        ({"to": "+4712"}, "Cannot send an SMS: '+4712' is not a valid phone number"),
-        ({"to": "+12025550123"}, "MobilePay and Vipps need"),
+        ({"to": "+4712"}, "Cannot send an SMS: “+4712” is not a valid phone number"),
+        ({"to": "+12025550123"}, "mobile number is needed"),
         ({"to": "+4722123456"}, "is not a mobile number"),  # Oslo landline
         ({"text": ""}, "Cannot send an empty SMS"),
         ({"text": " \n "}, "Cannot send an empty SMS"),

@@ -1,7 +1,7 @@
 """Every message of the pages has a Norwegian (bokmål) and a Danish translation.
 
 The messages are extracted from the source as it is now, with the mapping in babel.cfg
-(the same one `make translations` uses), and looked up in web/locale/{nb,da}.po.
+(the same one `make translations` uses), and looked up in i18n/locale/{nb,da}.po.
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ from payrequest.web import i18n
 from payrequest.web.render import templates
 
 ROOT = Path(__file__).resolve().parents[2]
-LOCALE_DIR = ROOT / "src" / "payrequest" / "web" / "locale"
+LOCALE_DIR = ROOT / "src" / "payrequest" / "i18n" / "locale"
 LANGUAGES = ("nb", "da")
 WHAT_TO_DO = (
-    "run `make translations` and fill in the new entries in src/payrequest/web/locale/{nb,da}.po"
+    "run `make translations` and fill in the new entries in src/payrequest/i18n/locale/{nb,da}.po"
 )
 
 # Named %-placeholders (`%(number)s`, `%(n)d`), a literal `%%`, and str.format fields
@@ -119,7 +119,7 @@ def test_translations_keep_the_placeholders_of_their_message() -> None:
                     )
     summary = (
         "Translations must keep the placeholders of their msgid exactly "
-        "(fix them in src/payrequest/web/locale/{nb,da}.po):"
+        "(fix them in src/payrequest/i18n/locale/{nb,da}.po):"
     )
     assert not problems, "\n".join([summary, *problems])
 

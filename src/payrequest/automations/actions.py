@@ -11,7 +11,7 @@ from typing import Any
 from payrequest.automations import templating
 from payrequest.automations.context import sample_context
 from payrequest.automations.destinations import check_url
-from payrequest.errors import ValidationFailed
+from payrequest.errors import N_, ValidationFailed
 from payrequest.kit.phone import parse_phone
 
 KINDS = ("sms", "email", "webhook", "wait", "portal_link")
@@ -47,35 +47,36 @@ async def clean(
 ) -> dict[str, Any]:
     """The config as stored; raises ValidationFailed with field `a<index>_<key>`."""
 
-    def fail(key: str, message: str) -> ValidationFailed:
-        return ValidationFailed(message, field=f"a{index}_{key}")
+    def fail(key: str, message: str, **params: Any) -> ValidationFailed:
+        field = f"a{index}_{key}"
+        return ValidationFailed(message, field=field, **params)
 
     def template(key: str, *, required: bool = True, html: bool = False, link: bool = False) -> str:
         source = config.get(key) or ""
         if not isinstance(source, str):
-            raise fail(key, "Text expected")
+            raise fail(key, N_("Text expected"))
         if required and not source.strip():
-            raise fail(key, "Required")
+            raise fail(key, N_("Required"))
         try:
             templating.check(source, sample_context(portal_link=link), field=key, html=html)
         except ValidationFailed as exc:
-            raise fail(key, exc.message) from None
+            raise fail(key, exc.template, **exc.params) from None
         return source
 
     if kind == "sms":
         to = _str(config, "to")
         if not to:
-            raise fail("to", "Enter 'customer' or a mobile number")
+            raise fail("to", N_("Enter 'customer' or a mobile number"))
         if to != CUSTOMER:
             try:
                 to = parse_phone(to).e164
             except ValidationFailed as exc:
-                raise fail("to", exc.message) from None
+                raise fail("to", exc.template, **exc.params) from None
         return {"to": to, "text": template("text")}
     if kind == "email":
         to = _str(config, "to")
         if to != CUSTOMER and not _EMAIL.match(to):
-            raise fail("to", "Enter an email address, or 'customer'")
+            raise fail("to", N_("Enter an email address, or 'customer'"))
         return {
             "to": to,
             "subject": template("subject"),
@@ -87,26 +88,27 @@ async def clean(
         try:
             await check_url(url, allow=allow)
         except ValidationFailed as exc:
-            raise fail("url", exc.message) from None
+            raise fail("url", exc.template, **exc.params) from None
         return {"url": url}
     if kind == "wait":
         try:
             minutes = int(str(config.get("minutes", "")).strip())
         except ValueError:
-            raise fail("minutes", "Enter whole minutes") from None
+            raise fail("minutes", N_("Enter whole minutes")) from None
         if not 1 <= minutes <= MAX_WAIT_MINUTES:
-            raise fail("minutes", f"Between 1 and {MAX_WAIT_MINUTES} minutes")
+            raise fail("minutes", N_("Between 1 and %(most)s minutes"), most=MAX_WAIT_MINUTES)
         return {"minutes": minutes}
     if kind == "portal_link":
         channel = _str(config, "channel")
         if channel not in ("sms", "email"):
-            raise fail("channel", "Choose SMS or email")
+            raise fail("channel", N_("Choose SMS or email"))
         text = template("text", link=True)
         if "portal_link" not in text:
-            raise fail("text", "The text must contain {{ portal_link }}")
+            raise fail("text", N_("The text must contain {{ portal_link }}"))
         subject = template("subject", required=channel == "email", link=True)
         return {"channel": channel, "text": text, "subject": subject}
-    raise ValidationFailed(f"Unknown action {kind!r}", field=f"a{index}_kind")
+    field = f"a{index}_kind"
+    raise ValidationFailed("Unknown action “%(kind)s”", field=field, kind=kind)
 
 
 def recipient(to: str, context: dict[str, Any], *, channel: str) -> str:
@@ -114,8 +116,9 @@ def recipient(to: str, context: dict[str, Any], *, channel: str) -> str:
         return to
     value = str(context.get("customer_phone" if channel == "sms" else "customer_email") or "")
     if not value:
-        what = "mobile number" if channel == "sms" else "email address"
-        raise ValidationFailed(f"The customer has no {what}")
+        if channel == "sms":
+            raise ValidationFailed("The customer has no mobile number")
+        raise ValidationFailed("The customer has no email address")
     return value
 
 

@@ -62,7 +62,7 @@ def clean(raw: dict[str, Any]) -> dict[str, Any]:
         if value in (None, ""):
             continue
         if value not in allowed:
-            raise ValidationFailed(f"Unknown value {value!r}", field=key)
+            raise ValidationFailed("Unknown value “%(value)s”", field=key, value=str(value))
         out[key] = value
     return out
 

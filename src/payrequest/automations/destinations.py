@@ -88,17 +88,22 @@ async def check_url(
         try:
             addresses = await resolver(host, port)
         except OSError as exc:
-            raise DestinationRefused(f"Cannot resolve {host}: {exc}", field="url") from None
+            raise DestinationRefused(
+                "Cannot resolve %(host)s: %(detail)s", field="url", host=host, detail=str(exc)
+            ) from None
         if not addresses:
-            raise DestinationRefused(f"{host} has no address", field="url")
+            raise DestinationRefused("%(host)s has no address", field="url", host=host)
     parsed = [ipaddress.ip_address(a.split("%", 1)[0]) for a in addresses]
     if _allowed(host, parsed, allow):
         return addresses
     bad = [str(a) for a in parsed if forbidden(a)]
     if bad:
         raise DestinationRefused(
-            f"{host} resolves to {', '.join(bad)}, a loopback, private, link-local or metadata "
-            "address; allow it with PAYREQUEST_AUTOMATIONS__WEBHOOK_ALLOW if that is intended",
+            "%(host)s resolves to %(addresses)s, a loopback, private, link-local or metadata "
+            "address; allow it with %(setting)s if that is intended",
             field="url",
+            host=host,
+            addresses=bad,
+            setting="PAYREQUEST_AUTOMATIONS__WEBHOOK_ALLOW",
         )
     return addresses

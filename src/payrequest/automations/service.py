@@ -24,6 +24,7 @@ from payrequest.events.models import OutboxEvent
 from payrequest.jobs import queue
 from payrequest.jobs.models import Job
 from payrequest.kit.crypto import SecretBox
+from payrequest.kit.urls import PublicUrls
 
 TRIGGERS = names.ALL_EVENTS
 MAX_ACTIONS = 10
@@ -49,9 +50,9 @@ class Draft:
 
 
 class FlowInvalid(ValidationFailed):
-    """Some fields are wrong; `errors` maps each form field to its message."""
+    """Some fields are wrong; `errors` maps each form field to its error."""
 
-    def __init__(self, errors: dict[str, str]) -> None:
+    def __init__(self, errors: dict[str, ValidationFailed]) -> None:
         super().__init__("Please correct the marked fields")
         self.errors = errors
 
@@ -60,20 +61,20 @@ async def check(
     draft: Draft, *, allow: Iterable[str]
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Clean conditions and actions; raises FlowInvalid with every error found."""
-    errors: dict[str, str] = {}
+    errors: dict[str, ValidationFailed] = {}
     if not draft.name.strip() or len(draft.name.strip()) > 120:
-        errors["name"] = "A name of 1-120 characters"
+        errors["name"] = ValidationFailed("A name of 1-120 characters")
     if draft.trigger not in TRIGGERS:
-        errors["trigger"] = "Choose an event"
+        errors["trigger"] = ValidationFailed("Choose an event")
     try:
         cleaned_conditions = conditions.clean(draft.conditions)
     except ValidationFailed as exc:
-        errors[exc.field or "conditions"] = exc.message
+        errors[exc.field or "conditions"] = exc
         cleaned_conditions = {}
     if not draft.actions:
-        errors["actions"] = "Add at least one action"
+        errors["actions"] = ValidationFailed("Add at least one action")
     if len(draft.actions) > MAX_ACTIONS:
-        errors["actions"] = f"At most {MAX_ACTIONS} actions"
+        errors["actions"] = ValidationFailed("At most %(most)s actions", most=MAX_ACTIONS)
     cleaned: list[dict[str, Any]] = []
     for index, action in enumerate(draft.actions):
         try:
@@ -81,7 +82,7 @@ async def check(
                 action["kind"], action.get("config") or {}, index=index, allow=allow
             )
         except ValidationFailed as exc:
-            errors[exc.field or f"a{index}_kind"] = exc.message
+            errors[exc.field or f"a{index}_kind"] = exc
             continue
         cleaned.append({"kind": action["kind"], "config": config})
     if errors:
@@ -200,18 +201,18 @@ class Preview:
 
 
 async def preview(
-    session: AsyncSession, *, draft: Draft, event_id: int, public_url: str
+    session: AsyncSession, *, draft: Draft, event_id: int, urls: PublicUrls
 ) -> list[Preview]:
     """Each action rendered against a real past event (a portal link is shown as a sample)."""
     event = await session.get(OutboxEvent, event_id)
     if event is None:
         raise NotFound("No such event")
-    data = await event_data(session, event, public_url=public_url)
+    data = await event_data(session, event, urls=urls)
     out = []
     for index, action in enumerate(draft.actions):
         context = dict(data.context)
         if action["kind"] == "portal_link":
-            context["portal_link"] = f"{public_url}/portal/link/(a fresh link when it runs)"
+            context["portal_link"] = urls.portal_link("(a fresh link when it runs)")
         try:
             rendered = actions.render(action["kind"], action.get("config") or {}, context)
             out.append(Preview(index, action["kind"], rendered, None))

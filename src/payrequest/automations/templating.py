@@ -34,14 +34,16 @@ def render(source: str, context: dict[str, Any], *, html: bool = False) -> str:
 def check(source: str, sample: dict[str, Any], *, field: str, html: bool = False) -> None:
     """Refuse a template that does not compile or uses an unknown variable."""
     if len(source) > MAX_TEMPLATE:
-        raise ValidationFailed(f"At most {MAX_TEMPLATE} characters", field=field)
+        raise ValidationFailed("At most %(most)s characters", field=field, most=MAX_TEMPLATE)
     try:
         render(source, sample, html=html)
     except TemplateError as exc:
         line = getattr(exc, "lineno", None)
-        where = f" (line {line})" if line else ""
-        raise ValidationFailed(
-            f"Template error{where}: {exc.message or exc}", field=field
-        ) from None
+        detail = str(exc.message or exc)
+        if line:
+            raise ValidationFailed(
+                "Template error (line %(line)s): %(detail)s", field=field, line=line, detail=detail
+            ) from None
+        raise ValidationFailed("Template error: %(detail)s", field=field, detail=detail) from None
     except Exception as exc:  # a filter raising on sample data, e.g. a bad format spec
-        raise ValidationFailed(f"Template error: {exc}", field=field) from None
+        raise ValidationFailed("Template error: %(detail)s", field=field, detail=str(exc)) from None

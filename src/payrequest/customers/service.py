@@ -21,14 +21,16 @@ def _normalised_email(email: str | None) -> str | None:
     if not email:
         return None
     if "@" not in email or email.startswith("@") or email.endswith("@"):
-        raise ValidationFailed(f"{email!r} is not an email address", field="email")
+        raise ValidationFailed("“%(email)s” is not an email address", field="email", email=email)
     return email.lower()
 
 
 async def create_customer(session: AsyncSession, *, data: CustomerInput) -> Customer:
     number = data.number or await repository.next_number(session)
     if await repository.get_by_number(session, number) is not None:
-        raise Conflict(f"Customer number {number} is already in use", field="number")
+        raise Conflict(
+            "Customer number %(number)s is already in use", field="number", number=number
+        )
     customer = Customer(
         number=number,
         name=data.name,
@@ -51,7 +53,9 @@ async def update_customer(
         raise NotFound("No such customer")
     if data.number and data.number != customer.number:
         if await repository.get_by_number(session, data.number) is not None:
-            raise Conflict(f"Customer number {data.number} is already in use", field="number")
+            raise Conflict(
+                "Customer number %(number)s is already in use", field="number", number=data.number
+            )
         customer.number = data.number
     customer.name = data.name
     customer.email = _normalised_email(data.email)

@@ -38,7 +38,7 @@ def line_amounts(quantity: Decimal | int | str, unit_price: int, vat_rate_bp: in
     if unit_price < 0:
         raise ValidationFailed("Unit price cannot be negative", field="unit_price")
     if not 0 <= vat_rate_bp <= BASIS_POINTS:
-        raise ValidationFailed("VAT rate must be between 0 and 100 %", field="vat_rate")
+        raise ValidationFailed("VAT rate must be between 0 and 100 %%", field="vat_rate")
     milli = quantity_to_milli(quantity)
     net = div_round_half_up(milli * unit_price, QUANTITY_SCALE)
     vat = div_round_half_up(net * vat_rate_bp, BASIS_POINTS)

@@ -21,7 +21,9 @@ async def create_invoice(session: AsyncSession, *, data: InvoiceInput) -> Invoic
     if await customers.get(session, data.customer_id) is None:
         raise NotFound("No such customer")
     if await repository.get_by_number(session, data.number) is not None:
-        raise Conflict(f"Invoice number {data.number} already exists", field="number")
+        raise Conflict(
+            "Invoice number %(number)s already exists", field="number", number=data.number
+        )
     lines = _build_lines(data)
     total = _total(lines)
     invoice = Invoice(
@@ -48,7 +50,11 @@ async def void_invoice(session: AsyncSession, *, invoice_id: int, allocated: int
     if invoice.voided_at is not None:
         return invoice
     if allocated > 0:
-        raise Conflict(f"Invoice {invoice.number} has payments on it; refund them before voiding")
+        raise Conflict(
+            "Invoice %(number)s has payments on it; refund them before voiding",
+            code="invoice_has_payments",
+            number=invoice.number,
+        )
     invoice.voided_at = utcnow()
     await session.flush()
     await _announce(session, invoice, names.INVOICE_VOIDED)
@@ -100,25 +106,38 @@ async def update_invoice(
     if invoice is None:
         raise NotFound("No such invoice")
     if invoice.voided_at is not None:
-        raise Conflict(f"Invoice {invoice.number} is void and cannot be changed")
+        raise Conflict(
+            "Invoice %(number)s is void and cannot be changed",
+            code="invoice_void",
+            number=invoice.number,
+        )
     if allocated > 0:
-        raise Conflict(f"Invoice {invoice.number} has payments on it and cannot be changed")
+        raise Conflict(
+            "Invoice %(number)s has payments on it and cannot be changed",
+            code="invoice_has_payments",
+            number=invoice.number,
+        )
     if in_active_request:
         raise Conflict(
-            f"Invoice {invoice.number} is in a payment request waiting for the customer; "
-            "cancel the request before changing the invoice"
+            "Invoice %(number)s is in a payment request waiting for the customer; "
+            "cancel the request before changing the invoice",
+            code="invoice_busy",
+            number=invoice.number,
         )
     if data.customer_id != invoice.customer_id:
         raise ValidationFailed("An invoice cannot move to another customer", field="customer_id")
     if data.currency != invoice.currency and in_any_request:
         raise Conflict(
-            f"Invoice {invoice.number} has been in a payment request; its currency cannot change",
+            "Invoice %(number)s has been in a payment request; its currency cannot change",
             field="currency",
+            number=invoice.number,
         )
     if data.due_date < data.issue_date:
         raise ValidationFailed("The due date cannot be before the issue date", field="due_date")
     if await repository.number_taken(session, data.number, except_id=invoice.id):
-        raise Conflict(f"Invoice number {data.number} already exists", field="number")
+        raise Conflict(
+            "Invoice number %(number)s already exists", field="number", number=data.number
+        )
     lines = _build_lines(data)
     total = _total(lines)
     # Old lines go first: (invoice_id, position) is unique and the new ones reuse positions.

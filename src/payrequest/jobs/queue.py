@@ -64,7 +64,7 @@ async def enqueue(
 async def get_job(session: AsyncSession, *, job_id: int) -> Job:
     job = await session.get(Job, job_id)
     if job is None:
-        raise NotFound(f"job {job_id} does not exist")
+        raise NotFound("Job %(id)s does not exist", id=job_id)
     return job
 
 
@@ -74,9 +74,13 @@ async def retry_dead(session: AsyncSession, *, job_id: int, run_at: datetime | N
         await session.scalars(select(Job).where(Job.id == job_id).with_for_update())
     ).one_or_none()
     if job is None:
-        raise NotFound(f"job {job_id} does not exist")
+        raise NotFound("Job %(id)s does not exist", id=job_id)
     if job.status != "dead":
-        raise Conflict(f"job {job_id} is {job.status}, only dead jobs can be retried")
+        raise Conflict(
+            "Job %(id)s is %(status)s; only a job that gave up can be retried",
+            id=job_id,
+            status=job.status,
+        )
     now = utcnow()
     job.status = "queued"
     job.attempts = 0

@@ -6,6 +6,7 @@ Parse and format only at the edges (forms, templates, provider wire code).
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -28,9 +29,10 @@ _GROUP_SPACES = re.compile(r"[ \u00a0\u202f\u2009]")
 def _check_currency(currency: str) -> str:
     if currency not in SUPPORTED_CURRENCIES:
         raise ValidationFailed(
-            f"Unsupported currency {currency!r}; use one of "
-            + ", ".join(sorted(SUPPORTED_CURRENCIES)),
+            "Unsupported currency %(currency)s; use one of %(currencies)s",
             field="currency",
+            currency=currency,
+            currencies=sorted(SUPPORTED_CURRENCIES),
         )
     return currency
 
@@ -61,7 +63,10 @@ class Money:
             raise TypeError(f"cannot combine Money with {type(other)!r}")
         if other.currency != self.currency:
             raise CurrencyMismatch(
-                f"Cannot combine {self.currency} and {other.currency}", field="currency"
+                "Cannot combine %(first)s and %(second)s",
+                field="currency",
+                first=self.currency,
+                second=other.currency,
             )
 
     def __add__(self, other: Money) -> Money:
@@ -145,8 +150,8 @@ def _layout(locale: str, currency: str) -> _Layout:
     digits = minor_digits(currency)
     fraction = "8" * digits
     sample = Decimal(f"{_SENTINEL}.{fraction}") if digits else Decimal(_SENTINEL)
-    positive = str(format_currency(sample, currency, locale=locale))
-    negative = str(format_currency(-sample, currency, locale=locale))
+    positive = spaced(str(format_currency(sample, currency, locale=locale)))
+    negative = spaced(str(format_currency(-sample, currency, locale=locale)))
     start, end = positive.index("1"), positive.rindex("8" if digits else "7") + 1
     number = positive[start:end]
     group = number[1 : number.index("2")]
@@ -160,6 +165,28 @@ def _layout(locale: str, currency: str) -> _Layout:
         decimal=decimal,
         digits=digits,
     )
+
+
+_NO_BREAK_SPACE = "\u00a0"
+
+
+def spaced(formatted: str) -> str:
+    """CLDR's currency spacing, which Babel's `format_currency` leaves out: a currency written
+    in letters (`NOK`, `kr`) is kept apart from an adjacent digit by a no-break space, as the
+    locale data's `currencySpacing` says (`NOK 1,234.50`), while a symbol (`€`) is not
+    (`€1,234.50`)."""
+    out: list[str] = []
+    for index, char in enumerate(formatted):
+        if index and _needs_space(formatted[index - 1], char):
+            out.append(_NO_BREAK_SPACE)
+        out.append(char)
+    return "".join(out)
+
+
+def _needs_space(before: str, after: str) -> bool:
+    letter_then_digit = unicodedata.category(before).startswith("L") and after.isdigit()
+    digit_then_letter = before.isdigit() and unicodedata.category(after).startswith("L")
+    return letter_then_digit or digit_then_letter
 
 
 def total(items: Iterable[Money], currency: str) -> Money:
@@ -230,7 +257,9 @@ def parse_money(text: str, currency: str) -> Money:
             body = body.replace(",", ".")
         value = Decimal(body).scaleb(digits)
         return Money(-int(value) if negative else int(value), currency)
-    raise ValidationFailed(f"{text!r} is not an amount (example: 1 234,50)", field="amount")
+    raise ValidationFailed(
+        "“%(text)s” is not an amount (example: 1 234,50)", field="amount", text=text
+    )
 
 
 def div_round_half_up(numerator: int, denominator: int) -> int:

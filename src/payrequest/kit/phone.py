@@ -47,25 +47,29 @@ def parse_phone(text: str, default_region: str = "NO") -> Phone:
         parsed = phonenumbers.parse(cleaned, default_region.upper())
     except NumberParseException as exc:
         raise ValidationFailed(
-            f"{text!r} does not look like a phone number", field="phone"
+            "“%(text)s” does not look like a phone number", field="phone", text=text
         ) from exc
     if not phonenumbers.is_valid_number(parsed):
         raise ValidationFailed(
-            f"{text!r} is not a valid phone number (check the number of digits "
+            "“%(text)s” is not a valid phone number (check the number of digits "
             "and the country code)",
             field="phone",
+            text=text,
         )
     region = phonenumbers.region_code_for_number(parsed) or default_region
     if region not in MARKETS:
         raise ValidationFailed(
-            f"{text!r} is a {region} number; MobilePay and Vipps need a Norwegian, "
-            "Danish, Finnish or Swedish mobile number",
+            "“%(text)s” is a %(region)s number; a Norwegian, Danish, Finnish or Swedish "
+            "mobile number is needed",
             field="phone",
+            text=text,
+            region=region,
         )
     if phonenumbers.number_type(parsed) not in _MOBILE_TYPES:
         raise ValidationFailed(
-            f"{text!r} is not a mobile number; MobilePay needs the customer's mobile",
+            "“%(text)s” is not a mobile number; the customer's mobile number is needed",
             field="phone",
+            text=text,
         )
     e164 = phonenumbers.format_number(parsed, PhoneNumberFormat.E164)
     return Phone(e164=str(e164), region=region)

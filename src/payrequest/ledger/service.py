@@ -93,10 +93,15 @@ async def allocate_payment(
 def _check_invoices(rows: Sequence[Invoice], *, customer_id: int, currency: str) -> None:
     for invoice in rows:
         if invoice.customer_id != customer_id:
-            raise ValidationFailed(f"Invoice {invoice.number} belongs to another customer")
+            raise ValidationFailed(
+                "Invoice %(number)s belongs to another customer", number=invoice.number
+            )
         if invoice.currency != currency:
             raise CurrencyMismatch(
-                f"Invoice {invoice.number} is in {invoice.currency}, the payment in {currency}"
+                "Invoice %(number)s is in %(invoice_currency)s, the payment in %(currency)s",
+                number=invoice.number,
+                invoice_currency=invoice.currency,
+                currency=currency,
             )
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from payrequest.errors import N_
 from payrequest.events import names, outbox
 from payrequest.jobs import queue
 from payrequest.kit.clock import utcnow
@@ -64,7 +65,7 @@ async def apply_event(session: AsyncSession, *, event: ProviderEvent, source: st
             "provider_ref": event.psp_reference,
             "amount": event.amount.amount,
             "occurred_at": event.occurred_at,
-            "message": None if event.success else "The provider reports this operation failed",
+            "message": None if event.success else N_("The provider reports this operation failed"),
             "details": {"success": event.success, "idempotency_key": event.idempotency_key},
         },
     )

@@ -58,7 +58,7 @@ async def request_refund(
         raise Conflict("Only a paid request can be refunded")
     refundable = await _refundable(session, request.id, request.captured_amount)
     amount = refundable if amount is None else amount
-    _check_amount(amount, refundable)
+    _check_amount(amount, refundable, request.currency)
     credit_id, from_credit = await ledger.plan_refund(
         session, payment_request_id=request.id, amount=amount
     )
@@ -89,7 +89,7 @@ async def refund_credit(
         raise Conflict("This credit did not come from a payment, so there is nothing to refund to")
     available = await ledger_repo.credit_available(session, credit.id)
     amount = available if amount is None else amount
-    _check_amount(amount, available)
+    _check_amount(amount, available, credit.currency)
     return await _pending(
         session,
         request_id=credit.payment_request_id,
@@ -102,11 +102,13 @@ async def refund_credit(
     )
 
 
-def _check_amount(amount: int, limit: int) -> None:
+def _check_amount(amount: int, limit: int, currency: str) -> None:
     if amount <= 0:
         raise ValidationFailed("The refund must be more than zero", field="amount")
     if amount > limit:
-        raise ValidationFailed(f"At most {limit} (minor units) can be refunded", field="amount")
+        raise ValidationFailed(
+            "At most %(limit)s can be refunded", field="amount", limit=Money(limit, currency)
+        )
 
 
 async def _pending(

@@ -85,16 +85,23 @@ async def create_request(
         raise CurrencyMismatch("All invoices in one request must have the same currency")
     if currency not in lifetime.capabilities.currencies:
         raise CurrencyMismatch(
-            f"MobilePay here takes {', '.join(sorted(lifetime.capabilities.currencies))} only; "
-            f"this invoice is in {currency}"
+            "Payments here can only be taken in %(currencies)s; this invoice is in %(currency)s",
+            code="currency_not_payable",
+            currencies=sorted(lifetime.capabilities.currencies),
+            currency=currency,
         )
     busy = await repository.active_for_invoices(session, [i.id for i in invoices])
     if busy:
-        raise Conflict("One of these invoices already has a payment request waiting")
+        numbers = [i.number for i in invoices if i.id in {link.invoice_id for link in busy}]
+        raise Conflict(
+            "Invoice %(numbers)s already has a payment request waiting for the customer",
+            code="invoice_busy",
+            numbers=numbers,
+        )
     phone = parse_phone(data.phone, default_region=customer.country) if data.phone else None
     flow = data.user_flow or (UserFlow.push if phone else UserFlow.qr)
     if flow is UserFlow.push and phone is None:
-        raise ValidationFailed("Enter the customer's MobilePay number", field="phone")
+        raise ValidationFailed("Enter the customer's mobile number", field="phone")
     balances = await ledger_repo.invoice_balances(session, invoices)
     planned = {i.id: balances[i.id].open_amount for i in invoices}
     duration, _ = lifetime.expires_in(data.lifetime_minutes)
@@ -151,7 +158,7 @@ async def _open_invoices(
     balances = await ledger_repo.invoice_balances(session, rows)
     closed = [i.number for i in rows if balances[i.id].open_amount <= 0]
     if closed:
-        raise Conflict(f"Invoice {', '.join(closed)} is not open")
+        raise Conflict("Invoice %(numbers)s is not open", code="invoice_not_open", numbers=closed)
     return sorted(rows, key=lambda i: (i.due_date, i.id))
 
 

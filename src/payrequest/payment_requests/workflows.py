@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
-from payrequest.errors import Conflict, NotFound
+from payrequest.errors import N_, Conflict, NotFound
 from payrequest.invoices.models import Invoice
 from payrequest.kit.clock import utcnow
 from payrequest.kit.phone import Phone
@@ -151,7 +151,7 @@ async def capture(
         if exc.retryable:
             raise
         snapshot = None
-        failure = apply.Failure(exc.code, f"Capture refused: {exc.message}")
+        failure = apply.Failure(exc.code, exc.message)
     async with _transaction(sessions, apply_in) as session:
         if snapshot is not None:
             await apply.apply_snapshot(session, snapshot=snapshot, source="system")
@@ -197,7 +197,7 @@ async def cancel(
                 reference=reference,
                 target=Status.cancelled,
                 source="user",
-                note=f"Cancelled by user {user_id}" if user_id else "Cancelled",
+                note=N_("Cancelled by staff") if user_id else N_("Cancelled"),
             )
         assert result.request is not None
         return result.request

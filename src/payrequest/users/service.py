@@ -30,17 +30,21 @@ async def create_user(
 ) -> User:
     email = email.strip().lower()
     if "@" not in email:
-        raise ValidationFailed(f"{email!r} is not an email address", field="email")
+        raise ValidationFailed("“%(email)s” is not an email address", field="email", email=email)
     if role not in ROLES:
-        raise ValidationFailed(f"Role must be one of {', '.join(ROLES)}", field="role")
+        raise ValidationFailed("Role must be one of %(roles)s", field="role", roles=ROLES)
     if locale not in LOCALES:
-        raise ValidationFailed(f"Language must be one of {', '.join(LOCALES)}", field="locale")
+        raise ValidationFailed(
+            "Language must be one of %(languages)s", field="locale", languages=LOCALES
+        )
     if len(password) < MIN_LENGTH:
         raise ValidationFailed(
-            f"The password must be at least {MIN_LENGTH} characters", field="password"
+            "The password must be at least %(length)s characters",
+            field="password",
+            length=MIN_LENGTH,
         )
     if await get_by_email(session, email) is not None:
-        raise Conflict(f"A user with email {email} already exists", field="email")
+        raise Conflict("A user with email %(email)s already exists", field="email", email=email)
     user = User(
         email=email,
         name=name or email.split("@")[0],

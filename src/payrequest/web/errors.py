@@ -10,7 +10,7 @@ from payrequest.errors import PayrequestError
 
 async def _payrequest_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, PayrequestError)
-    body: dict[str, str] = {"error": exc.message}
+    body: dict[str, str] = {"error": exc.message, "code": exc.code}
     if exc.field:
         body["field"] = exc.field
     return JSONResponse(body, status_code=exc.status_code)

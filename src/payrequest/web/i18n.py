@@ -1,48 +1,30 @@
-"""Languages of the pages (Norwegian bokmål, Danish, English) and locale-aware formatting.
+"""The language of the current request, and the helpers pages and handlers use with it.
 
-Messages live in `web/locale/<lang>.po` and are compiled in memory at start-up, so no
-generated file is kept in the repository. The language of a request is held in a context
-variable set by `use_language`, which every template helper reads.
+The language is held in a context variable set by `use_language` / `set_language` (per
+request); every helper here reads it and calls `payrequest.i18n`, where the catalogs and the
+formatting live.
 """
 
 from __future__ import annotations
 
-import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import date, datetime
-from functools import cache, lru_cache
-from pathlib import Path
-from zoneinfo import ZoneInfo
+from typing import Any
 
-from babel.dates import format_date, format_datetime
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
-from babel.support import NullTranslations, Translations
+from pydantic import ValidationError
 
-from payrequest.kit.money import Money
+from payrequest import i18n as catalogs
+from payrequest.errors import PayrequestError
+from payrequest.i18n import BABEL_LOCALES, LANGUAGES, TIMEZONE
 from payrequest.kit.phone import Phone
+from payrequest.kit.validation import from_pydantic
+from payrequest.providers.base import ProviderError
 
-LANGUAGES = {"nb": "Norsk bokmål", "da": "Dansk", "en": "English"}
-BABEL_LOCALES = {"nb": "nb_NO", "da": "da_DK", "en": "en_GB"}
-LOCALE_DIR = Path(__file__).parent / "locale"
-TIMEZONE = ZoneInfo("Europe/Oslo")  # Nordic business hours; Copenhagen shares the offset
+__all__ = ["BABEL_LOCALES", "LANGUAGES", "TIMEZONE"]
 
 _language: ContextVar[str] = ContextVar("payrequest_language", default="en")
-
-
-@cache
-def translations(language: str) -> NullTranslations:
-    path = LOCALE_DIR / f"{language}.po"
-    if not path.exists():
-        return NullTranslations()
-    with path.open("rb") as handle:
-        catalog = read_po(handle, locale=BABEL_LOCALES[language])
-    buffer = io.BytesIO()
-    write_mo(buffer, catalog)
-    buffer.seek(0)
-    return Translations(fp=buffer)
 
 
 def current_language() -> str:
@@ -51,7 +33,7 @@ def current_language() -> str:
 
 @contextmanager
 def use_language(language: str) -> Iterator[None]:
-    token = _language.set(language if language in LANGUAGES else "en")
+    token = _language.set(catalogs.known(language))
     try:
         yield
     finally:
@@ -60,42 +42,63 @@ def use_language(language: str) -> Iterator[None]:
 
 def set_language(language: str) -> None:
     """For the length of one request (the context is per request)."""
-    _language.set(language if language in LANGUAGES else "en")
+    _language.set(catalogs.known(language))
 
 
 def gettext(message: str) -> str:
-    return str(translations(current_language()).gettext(message))
+    return catalogs.gettext(current_language(), message)
 
 
 def ngettext(singular: str, plural: str, n: int) -> str:
-    return str(translations(current_language()).ngettext(singular, plural, n))
+    return catalogs.ngettext(current_language(), singular, plural, n)
 
 
 _ = gettext
 
 
+def translate(message: str | None) -> str:
+    """A stored message id (a failure reason, a timeline note) in the reader's language; a
+    text that is not in the catalog comes back as it is."""
+    return gettext(message) if message else ""
+
+
 def babel_locale() -> str:
-    return BABEL_LOCALES[current_language()]
+    return catalogs.babel_locale(current_language())
 
 
 def money(amount: int, currency: str) -> str:
-    return Money(amount, currency).format(babel_locale())
+    return catalogs.money(current_language(), amount, currency)
 
 
 def day(value: date | None) -> str:
-    return "" if value is None else _day(value, babel_locale())
-
-
-@lru_cache(maxsize=4096)
-def _day(value: date, locale: str) -> str:
-    return str(format_date(value, "medium", locale=locale))
+    return catalogs.day(current_language(), value)
 
 
 def moment(value: datetime | None) -> str:
-    if value is None:
-        return ""
-    return str(format_datetime(value, "short", tzinfo=TIMEZONE, locale=babel_locale()))
+    return catalogs.moment(current_language(), value)
 
 
 def phone(e164: str | None) -> str:
     return Phone(e164=e164, region="").pretty() if e164 else "—"
+
+
+def render(template: str, params: Mapping[str, Any] | None = None) -> str:
+    return catalogs.render(current_language(), template, params)
+
+
+def error_text(error: PayrequestError) -> str:
+    """An expected error as the reader should see it: translated, parameters formatted."""
+    return catalogs.error_text(current_language(), error)
+
+
+def problem(exc: Exception, labels: Mapping[str, str] | None = None) -> str:
+    """Any error a handler shows a person, in their language: our own errors, pydantic's
+    (the field named by `labels`, English msgids), and a provider's refusal (its message
+    is a message id where the provider adapter knows one)."""
+    if isinstance(exc, PayrequestError):
+        return error_text(exc)
+    if isinstance(exc, ValidationError):
+        return error_text(from_pydantic(exc, labels or {}))
+    if isinstance(exc, ProviderError):
+        return translate(exc.message)
+    return str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__

@@ -22,7 +22,9 @@ environment.install_gettext_callables(  # type: ignore[attr-defined]
     gettext=i18n.gettext, ngettext=i18n.ngettext, newstyle=True
 )
 templates = Jinja2Templates(env=environment)
-templates.env.filters.update(money=i18n.money, day=i18n.day, moment=i18n.moment, phone=i18n.phone)
+templates.env.filters.update(
+    money=i18n.money, day=i18n.day, moment=i18n.moment, phone=i18n.phone, t=i18n.translate
+)
 templates.env.globals.update(languages=i18n.LANGUAGES)
 
 

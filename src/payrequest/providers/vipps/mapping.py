@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from payrequest.errors import N_
 from payrequest.providers.base import EventName, ProviderState, UserFlow
 
 STATE_FROM_WIRE: dict[str, ProviderState] = {
@@ -48,18 +49,19 @@ WEBHOOK_EVENTS: tuple[str, ...] = tuple(
 RETRYABLE_CODES = frozenset({"6160", "6280", "3010"})
 RETRYABLE_STATUSES = frozenset({408, 423, 429, 500, 502, 503, 504})
 
-# Human explanations for the refusals staff will actually see.
+# Human explanations for the refusals staff will actually see: English message ids, shown
+# translated where they are read (they are stored as a request's failure reason).
 STAFF_MESSAGES: dict[str, str] = {
-    "7010": "This phone number has no Vipps/MobilePay user who can pay businesses.",
-    "4070": "The phone number is not valid for Vipps/MobilePay.",
-    "5080": "Push requests are not enabled for this sales unit; use a QR code or link.",
-    "5040": "The currency does not match the Vipps/MobilePay sales unit's country.",
-    "5050": "Long-living requests are not enabled for this sales unit.",
-    "6010": "The amount is below the minimum Vipps/MobilePay accepts.",
-    "4150": "A payment with this reference already exists at Vipps/MobilePay.",
-    "5070": "Vipps/MobilePay could not create this payment.",
-    "6070": "The authorization was cancelled before capture.",
-    "6100": "The capture deadline has passed.",
-    "6200": "The payment is no longer in a state that can be captured.",
-    "6260": "The customer's bank released the reserved money; ask for a new payment.",
+    "7010": N_("This phone number has no Vipps/MobilePay user who can pay businesses."),
+    "4070": N_("The phone number is not valid for Vipps/MobilePay."),
+    "5080": N_("Push requests are not enabled for this sales unit; use a QR code or link."),
+    "5040": N_("The currency does not match the Vipps/MobilePay sales unit's country."),
+    "5050": N_("Long-living requests are not enabled for this sales unit."),
+    "6010": N_("The amount is below the minimum Vipps/MobilePay accepts."),
+    "4150": N_("A payment with this reference already exists at Vipps/MobilePay."),
+    "5070": N_("Vipps/MobilePay could not create this payment."),
+    "6070": N_("The authorization was cancelled before capture."),
+    "6100": N_("The capture deadline has passed."),
+    "6200": N_("The payment is no longer in a state that can be captured."),
+    "6260": N_("The customer's bank released the reserved money; ask for a new payment."),
 }

@@ -15,7 +15,7 @@ from payrequest.customers import repository as customers
 from payrequest.customers import service as customer_service
 from payrequest.customers.models import Customer
 from payrequest.customers.schemas import CustomerInput
-from payrequest.errors import PayrequestError
+from payrequest.errors import N_, PayrequestError
 from payrequest.kit.clock import utcnow
 from payrequest.kit.phone import parse_phone
 from payrequest.ledger import repository as ledger_repo
@@ -31,6 +31,14 @@ from payrequest.web.portal.links import deliver_link
 from payrequest.web.render import render
 
 router = APIRouter()
+LABELS = {
+    "name": N_("Name"),
+    "number": N_("Customer number"),
+    "email": N_("Email"),
+    "phone": N_("Mobile"),
+    "country": N_("Country"),
+    "locale": N_("Language"),
+}
 PAGE_SIZE = 25
 
 
@@ -105,7 +113,7 @@ async def _save(
             status_code=422,
             customer=customer,
             values=form.model_dump(),
-            error=_message(exc),
+            error=i18n.problem(exc, LABELS),
         )
     flash(
         request, i18n.gettext("Customer saved.") if customer else i18n.gettext("Customer created.")
@@ -191,12 +199,6 @@ def card_rows(shown: list[InvoiceWithBalance], busy: set[int], today: date) -> l
     ]
 
 
-def _message(exc: Exception) -> str:
-    if isinstance(exc, PayrequestError):
-        return exc.message
-    return str(exc).splitlines()[0]
-
-
 async def _customer(session: SessionDep | ReadSessionDep, customer_id: int) -> Customer:
     customer = await customers.get(session, customer_id)
     if customer is None:
@@ -248,7 +250,7 @@ async def phone_check(user: StaffUser, phone: str, country: str = "NO") -> JSONR
     try:
         parsed = parse_phone(phone, default_region=country)
     except PayrequestError as exc:
-        return JSONResponse({"ok": False, "message": exc.message})
+        return JSONResponse({"ok": False, "message": i18n.error_text(exc)})
     return JSONResponse({"ok": True, "e164": parsed.e164, "pretty": parsed.pretty()})
 
 
@@ -269,7 +271,7 @@ async def send_portal_link(
             )
         await deliver_link(runtime, customer=customer, channel=channel, issued=issued)
     except (PayrequestError, ValueError) as exc:
-        flash(request, _message(exc), "error")
+        flash(request, i18n.problem(exc, LABELS), "error")
     except Exception as exc:
         flash(
             request, i18n.gettext("The link could not be sent: %(error)s") % {"error": exc}, "error"

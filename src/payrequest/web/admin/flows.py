@@ -176,7 +176,7 @@ async def run_log(
         run = await service.get_run(session, run_id)
         flow = await service.get(session, run.flow_id)
     except PayrequestError as exc:
-        flash(request, exc.message, "error")
+        flash(request, i18n.error_text(exc), "error")
         return render(request, "flows/run.html", status_code=404, run=None, flow=None)
     return render(request, "flows/run.html", run=run, flow=flow, can_write=user.role in WRITERS)
 
@@ -190,7 +190,7 @@ async def retry_action(
         async with runtime.sessions() as session, session.begin():
             await service.retry_action(session, run_id=run_id, position=position)
     except PayrequestError as exc:
-        flash(request, exc.message, "error")
+        flash(request, i18n.error_text(exc), "error")
     else:
         wake(request)
         flash(request, i18n.gettext("The action is queued again."))
@@ -222,7 +222,7 @@ async def _builder_post(request: Request, runtime: Any, flow_id: int | None) -> 
             return await _page(request, runtime, draft=draft, flow_id=flow_id, errors=errors)
         async with runtime.read_sessions() as session:
             previews = await service.preview(
-                session, draft=draft, event_id=int(raw), public_url=runtime.settings.public_url
+                session, draft=draft, event_id=int(raw), urls=runtime.urls
             )
         return await _page(
             request, runtime, draft=draft, flow_id=flow_id, previews=previews,
@@ -235,7 +235,7 @@ async def _builder_post(request: Request, runtime: Any, flow_id: int | None) -> 
     try:
         checked = await service.check(draft, allow=allow)  # DNS for webhooks: no session held
     except service.FlowInvalid as exc:
-        errors.update(exc.errors)
+        errors.update({field: i18n.error_text(error) for field, error in exc.errors.items()})
     if errors:
         return await _page(
             request, runtime, draft=draft, flow_id=flow_id, errors=errors, status_code=422
@@ -267,7 +267,7 @@ async def update_flow(
         async with runtime.read_sessions() as session:
             await service.get(session, flow_id)
     except PayrequestError as exc:
-        flash(request, exc.message, "error")
+        flash(request, i18n.error_text(exc), "error")
         return _see_other("/flows")
     result: HTMLResponse | RedirectResponse = await _builder_post(request, runtime, flow_id)
     return result
@@ -291,11 +291,11 @@ async def toggle_flow(
                 allow=runtime.settings.automations.webhook_allow,
             )
     except service.FlowInvalid as exc:
-        detail = "; ".join(exc.errors.values())
+        detail = "; ".join(i18n.error_text(error) for error in exc.errors.values())
         flash(request, i18n.gettext("Complete the flow before switching it on:") + " " + detail,
               "error")  # fmt: skip
     except PayrequestError as exc:
-        flash(request, exc.message, "error")
+        flash(request, i18n.error_text(exc), "error")
     else:
         flash(
             request,
@@ -319,7 +319,7 @@ async def test_run(
             run = await service.test_run(session, flow_id=flow_id, event_id=int(raw))
             run_id = run.id
     except PayrequestError as exc:
-        flash(request, exc.message, "error")
+        flash(request, i18n.error_text(exc), "error")
         return _see_other(f"/flows/{flow_id}")
     wake(request)
     flash(request, i18n.gettext("Test run started."))

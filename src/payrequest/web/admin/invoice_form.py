@@ -14,12 +14,13 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from payrequest.customers.models import Customer
-from payrequest.errors import PayrequestError, ValidationFailed
+from payrequest.errors import N_, Msg, PayrequestError, ValidationFailed
 from payrequest.invoices.lines import line_amounts
 from payrequest.invoices.models import Invoice
 from payrequest.invoices.schemas import InvoiceInput, InvoiceLineInput
 from payrequest.kit.markets import COUNTRY_CURRENCY, CURRENCIES
 from payrequest.kit.money import Money, parse_money
+from payrequest.kit.validation import from_pydantic
 from payrequest.web import i18n
 
 VAT_RATES = ("25", "15", "12", "0")  # percent: standard, food, transport/hotels, exempt
@@ -82,7 +83,7 @@ def _date(text: str, label: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise ValidationFailed(
-            i18n.gettext("Enter the %(label)s as a date (YYYY-MM-DD).") % {"label": label}
+            "Enter the %(label)s as a date (YYYY-MM-DD).", label=Msg(label)
         ) from None
 
 
@@ -97,29 +98,27 @@ def _decimal(text: str) -> Decimal | None:
 def _vat_bp(text: str) -> int:
     value = _decimal(text.removesuffix("%"))
     if value is None or not 0 <= value <= 100 or (value * 100) % 1:
-        raise ValidationFailed(i18n.gettext("choose a VAT rate between 0 and 100 %"))
+        raise ValidationFailed("choose a VAT rate between 0 and 100 %%")
     return int(value * 100)
 
 
 def _line(row: LineValues, currency: str) -> InvoiceLineInput:
     description = row.description.strip()
     if not description:
-        raise ValidationFailed(i18n.gettext("enter a description"))
+        raise ValidationFailed("enter a description")
     if len(description) > 200:
-        raise ValidationFailed(i18n.gettext("the description is longer than 200 characters"))
+        raise ValidationFailed("the description is longer than 200 characters")
     if not row.unit_price.strip():
-        raise ValidationFailed(i18n.gettext("enter a unit price"))
+        raise ValidationFailed("enter a unit price")
     price = parse_money(row.unit_price, currency).amount
     if price < 0:
-        raise ValidationFailed(i18n.gettext("the unit price cannot be negative"))
+        raise ValidationFailed("the unit price cannot be negative")
     quantity = _decimal(row.quantity or "1")
     if quantity is None:
-        raise ValidationFailed(
-            i18n.gettext("the quantity %(value)s is not a number") % {"value": row.quantity}
-        )
+        raise ValidationFailed("the quantity %(value)s is not a number", value=row.quantity)
     vat_bp = _vat_bp(row.vat_rate)
     if line_amounts(quantity, price, vat_bp).total > MAX_LINE_TOTAL:
-        raise ValidationFailed(i18n.gettext("the amount is too large"))
+        raise ValidationFailed("the amount is too large")
     return InvoiceLineInput(
         description=description, quantity=quantity, unit_price=price, vat_rate_bp=vat_bp
     )
@@ -127,8 +126,8 @@ def _line(row: LineValues, currency: str) -> InvoiceLineInput:
 
 def to_input(values: FormValues, *, customer_id: int, currency: str) -> InvoiceInput:
     """Everything the person typed, checked; a message names the field or line at fault."""
-    issue = _date(values.issue_date, i18n.gettext("issue date"))
-    due = _date(values.due_date, i18n.gettext("due date"))
+    issue = _date(values.issue_date, N_("issue date"))
+    due = _date(values.due_date, N_("due date"))
     lines = []
     for index, row in enumerate(values.lines, start=1):
         if row.is_blank():
@@ -136,12 +135,12 @@ def to_input(values: FormValues, *, customer_id: int, currency: str) -> InvoiceI
         try:
             lines.append(_line(row, currency))
         except PayrequestError as exc:
-            message = i18n.gettext("Line %(n)d: %(message)s") % {"n": index, "message": exc.message}
-            raise ValidationFailed(message, field="lines") from None
+            raise ValidationFailed(
+                "Line %(n)s: %(problem)s", field="lines", n=index, problem=exc
+            ) from None
     if not lines:
         raise ValidationFailed(
-            i18n.gettext("Add at least one line with a description and a unit price."),
-            field="lines",
+            "Add at least one line with a description and a unit price.", field="lines"
         )
     try:
         return InvoiceInput(
@@ -154,17 +153,10 @@ def to_input(values: FormValues, *, customer_id: int, currency: str) -> InvoiceI
             note=values.note.strip() or None,
         )
     except ValidationError as exc:
-        raise ValidationFailed(_pydantic_message(exc)) from None
+        raise from_pydantic(exc, FIELD_LABELS) from None
 
 
-FIELD_LABELS = {"number": "Invoice number", "note": "Note", "currency": "Currency"}
-
-
-def _pydantic_message(exc: ValidationError) -> str:
-    first = exc.errors()[0]
-    name = str(first["loc"][0]) if first["loc"] else ""
-    label = i18n.gettext(FIELD_LABELS.get(name, name))
-    return f"{label}: {first['msg']}" if label else str(first["msg"])
+FIELD_LABELS = {"number": N_("Invoice number"), "note": N_("Note"), "currency": N_("Currency")}
 
 
 def currency_for(chosen: str, customer: Customer) -> str:
@@ -172,7 +164,7 @@ def currency_for(chosen: str, customer: Customer) -> str:
     if chosen in CURRENCIES:
         return chosen
     if chosen:
-        raise ValidationFailed(i18n.gettext("Choose a currency."), field="currency")
+        raise ValidationFailed("Choose a currency.", field="currency")
     return COUNTRY_CURRENCY.get(customer.country, "NOK")
 
 

@@ -236,7 +236,7 @@ async def _form_page(
 
 def _error_message(exc: Exception, number: str) -> str:
     if isinstance(exc, PayrequestError):
-        return exc.message
+        return i18n.error_text(exc)
     # IntegrityError: another person saved the same number a moment ago.
     return i18n.gettext("Invoice number %(number)s already exists") % {"number": number.strip()}
 
@@ -253,7 +253,7 @@ async def create_invoice(request: Request, user: Writer, session: SessionDep) ->
     customer = await customers.get(session, picked) if picked is not None else None
     try:
         if customer is None:
-            raise ValidationFailed(i18n.gettext("Choose a customer."), field="customer_id")
+            raise ValidationFailed("Choose a customer.", field="customer_id")
         data = to_input(
             values, customer_id=customer.id, currency=currency_for(values.currency, customer)
         )
@@ -358,7 +358,7 @@ async def void_invoice(
         async with session.begin_nested():
             await ledger.void_invoice(session, invoice_id=invoice_id)
     except PayrequestError as exc:
-        flash(request, exc.message, "error")
+        flash(request, i18n.error_text(exc), "error")
         return back
     flash(request, i18n.gettext("Invoice %(number)s is void.") % {"number": number})
     return back

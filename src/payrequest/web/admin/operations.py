@@ -134,7 +134,7 @@ async def retry_job(
             job = await queue.retry_dead(session, job_id=job_id)
             kind = job.kind
     except PayrequestError as exc:
-        flash(request, exc.message, "error")
+        flash(request, i18n.error_text(exc), "error")
         return back
     wake(request)  # committed: let this process's worker take it now
     flash(

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from payrequest.customers.models import Customer
-from payrequest.errors import PayrequestError
+from payrequest.errors import N_, PayrequestError
 from payrequest.invoices.models import Invoice
 from payrequest.kit.money import parse_money
 from payrequest.ledger import repository as ledger_repo
@@ -31,6 +31,7 @@ from payrequest.web.nudge import send_now, wake
 from payrequest.web.render import render
 
 router = APIRouter()
+LABELS = {"phone": N_("Mobile number"), "invoice_ids": N_("Invoices")}
 PAGE_SIZE = 50
 
 
@@ -65,7 +66,7 @@ async def send_request(
             )
             reference = created.reference
     except (PayrequestError, ValidationError) as exc:
-        flash(request, _message(exc), "error")
+        flash(request, i18n.problem(exc, LABELS), "error")
         return _back(customer_id)
     await send_now(request, runtime, reference)
     flash(request, i18n.gettext("Payment request sent."))
@@ -81,7 +82,7 @@ async def cancel_request(
             runtime.sessions, runtime.provider, request_id=request_id, user_id=user.id
         )
     except (PayrequestError, ProviderError) as exc:
-        flash(request, _message(exc), "error")
+        flash(request, i18n.problem(exc, LABELS), "error")
         return await _back_to_request(runtime, request_id)
     wake(request)
     flash(request, i18n.gettext("Request cancelled."))
@@ -107,7 +108,7 @@ async def retry(
             )
             reference, customer_id = new.reference, new.customer_id
     except (PayrequestError, ValidationError) as exc:
-        flash(request, _message(exc), "error")
+        flash(request, i18n.problem(exc, LABELS), "error")
         return await _back_to_request(runtime, request_id)
     await send_now(request, runtime, reference)
     flash(request, i18n.gettext("A new request was sent."))
@@ -138,7 +139,7 @@ async def refund(
             )
             refund_id = created.id
     except PayrequestError as exc:
-        flash(request, exc.message, "error")
+        flash(request, i18n.error_text(exc), "error")
         return RedirectResponse(f"/requests/{request_id}", status.HTTP_303_SEE_OTHER)
     with contextlib.suppress(ProviderError):  # the refund job retries with the same key
         await refunds.send_refund(runtime.sessions, runtime.provider, refund_id=refund_id)
@@ -153,14 +154,6 @@ async def _back_to_request(runtime: Runtime, request_id: int) -> RedirectRespons
     if stored is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND)
     return _back(stored.customer_id)
-
-
-def _message(exc: Exception) -> str:
-    if isinstance(exc, PayrequestError | ProviderError):
-        return exc.message
-    if isinstance(exc, ValidationError):
-        return "; ".join(str(e["msg"]) for e in exc.errors())
-    return str(exc)
 
 
 @router.get("/requests", response_class=HTMLResponse)

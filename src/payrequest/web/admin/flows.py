@@ -13,9 +13,10 @@ from starlette.datastructures import FormData
 
 from payrequest.automations import actions as action_kinds
 from payrequest.automations import service
-from payrequest.automations.conditions import COUNTRIES, LANGUAGES, ORIGINS
+from payrequest.automations.conditions import LANGUAGES, ORIGINS
 from payrequest.automations.context import VARIABLES
 from payrequest.errors import PayrequestError
+from payrequest.kit.markets import COUNTRIES
 from payrequest.kit.money import SUPPORTED_CURRENCIES
 from payrequest.web import i18n
 from payrequest.web.auth import WRITERS, StaffUser, Writer

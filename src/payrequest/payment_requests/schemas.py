@@ -19,4 +19,8 @@ class NewPaymentRequest(BaseModel):
     origin: Annotated[str, Field(pattern=r"^(staff|portal|bulk|api)$")] = "staff"
     created_by_user_id: int | None = None
     lifetime_minutes: Annotated[int | None, Field(ge=10, le=60 * 24 * 60)] = None
+    # Less than the open amount of the invoices (an instalment); None: everything still open.
+    amount: Annotated[int | None, Field(gt=0)] = None
+    share_phone: bool = False  # ask the payer to share their phone number with us
+    save_phone: bool = False  # the customer agreed to keep a shared number on file
     reference: Annotated[str | None, Field(pattern=r"^[a-zA-Z0-9-]{8,64}$")] = None

@@ -66,6 +66,7 @@ class CreatePayment:
     return_url: str | None = None
     order_lines: Sequence[OrderLine] = ()
     metadata: Mapping[str, str] = field(default_factory=dict)
+    share_phone: bool = False  # ask the payer to share their phone number (with consent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +87,7 @@ class PaymentSnapshot:
     cancelled: int
     refunded: int
     psp_reference: str | None = None
+    payer_phone: str | None = None  # E.164, when the payer shared it (see CreatePayment)
 
 
 @dataclass(frozen=True, slots=True)

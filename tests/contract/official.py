@@ -147,6 +147,10 @@ class OfficialSpecs:
             )
         return loaded
 
+    def covers(self, path: str) -> bool:
+        """Whether the files describe this API path (they have no Userinfo API)."""
+        return path.lower().startswith(("/accesstoken/", "/epayment/", "/webhooks/"))
+
     def validate(self, spec: str, schema: dict[str, Any], instance: Any) -> None:
         """Validate against a schema whose `#/...` refs point into `spec`."""
         validator = jsonschema.Draft4Validator(_absolute(schema, spec), registry=self.registry)

@@ -120,12 +120,21 @@ OPERATIONS: tuple[Operation, ...] = (
         None,
         {204: Answer(None), **_webhook_problems(400, 403, 404)},
     ),
+    Operation(
+        "GET",
+        "/vipps-userinfo-api/userinfo/{sub}",
+        None,
+        {
+            200: Answer("userinfo"),
+            **{status: Answer("userinfo_problem", PROBLEM_JSON) for status in (403, 404)},
+        },
+    ),
 )
 
 
 def api_path(path: str) -> str | None:
     """The API path inside `path` (a mount prefix dropped); None for paths of no Vipps API."""
-    found = re.search(r"/(accesstoken|epayment|webhooks)/", path, re.IGNORECASE)
+    found = re.search(r"/(accesstoken|epayment|webhooks|vipps-userinfo-api)/", path, re.IGNORECASE)
     return path[found.start() :] if found else None
 
 

@@ -86,7 +86,13 @@ TOKEN: dict[str, Any] = {
     "resource": "00000002-0000-0000-c000-000000000000",
     "access_token": "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.eyJleHAiOjF9.c2ln",
 }
+USERINFO: dict[str, Any] = {
+    "sub": "c06c4afe-d9e1-4c5d-939a-177d752a0944",
+    "phone_number": "4791234567",
+    "phone_number_verified": True,
+}
 GOOD = {
+    "userinfo": USERINFO,
     "create_request": CREATE,
     "payment": PAYMENT,
     "webhook_event": EVENT,
@@ -179,6 +185,8 @@ BROKEN: list[tuple[str, str, Change]] = [
     ),
     ("problem", "instance with the /epayment prefix", put("/epayment/v1/payments", "instance")),
     ("problem", "status as text", put("400", "status")),
+    ("userinfo", "missing sub", drop("sub")),
+    ("userinfo", "phone number with a plus", put("+4791234567", "phone_number")),
     ("token_response", "expires_in as a number", put(3600, "expires_in")),
     ("token_response", "token that is no JWT", put("opaque-token", "access_token")),
 ]

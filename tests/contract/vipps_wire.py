@@ -1,9 +1,9 @@
 """The Vipps MobilePay wire format as payrequest relies on it, written down as JSON Schemas.
 
-This is the project's own description of the bodies of the Access Token, ePayment and Webhooks
-APIs; docs/vipps.md gives the same rules in prose. Every emulator answer and every request body
-our provider sends is checked against it in every test run (tests/contract/checker.py). The
-official OpenAPI files, when present, are an extra layer on top (tests/contract/official.py).
+This is the project's own description of the bodies of the Access Token, ePayment, Webhooks and
+Userinfo APIs; docs/vipps.md gives the same rules in prose. Every emulator answer and every
+request body our provider sends is checked against it in every test run (checker.py). The
+official OpenAPI files, when present, are an extra layer on top (official.py).
 
 Where it costs nothing the description is stricter than the real API: objects are closed (an
 unknown or misspelt field fails), amounts are integers, timestamps carry a zone, a field that
@@ -19,57 +19,18 @@ import jsonschema
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from tests.contract.schema_parts import (
+    Schema,
+    Validator,
+    closed,
+    nullable,
+    ref,
+    text,
+    when,
+    whole,
+)
+
 URN = "urn:payrequest:vipps-wire"
-Schema = dict[str, Any]
-
-
-# --- building blocks -------------------------------------------------------------------------
-
-
-def ref(name: str) -> Schema:
-    return {"$ref": f"#/$defs/{name}"}
-
-
-def closed(required: dict[str, Any], optional: dict[str, Any] | None = None) -> Schema:
-    """An object with all of `required`, any of `optional` and nothing else."""
-    return {
-        "type": "object",
-        "properties": {**required, **(optional or {})},
-        "required": list(required),
-        "additionalProperties": False,
-    }
-
-
-def text(pattern: str | None = None, *, least: int = 1, most: int | None = None) -> Schema:
-    schema: Schema = {"type": "string", "minLength": least}
-    if pattern is not None:
-        schema["pattern"] = pattern
-    if most is not None:
-        schema["maxLength"] = most
-    return schema
-
-
-def whole(least: int | None = None, most: int | None = None) -> Schema:
-    schema: Schema = {"type": "integer"}
-    if least is not None:
-        schema["minimum"] = least
-    if most is not None:
-        schema["maximum"] = most
-    return schema
-
-
-def nullable(schema: Schema) -> Schema:
-    return {"anyOf": [schema, {"type": "null"}]}
-
-
-def when(field: str, value: Any, then: Schema) -> Schema:
-    """`then` applies to objects whose `field` equals `value`."""
-    return {"if": {"properties": {field: {"const": value}}, "required": [field]}, "then": then}
-
-
-def forbids(*fields: str) -> Schema:
-    return {"not": {"anyOf": [{"required": [name]} for name in fields]}}
-
 
 # RFC 3339 date-time with a zone; up to 9 fractional digits (Vipps sends up to 7).
 TIMESTAMP = r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
@@ -81,7 +42,7 @@ JWT = r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$"
 TRACEPARENT = r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"
 DIGITS = r"^[0-9]+$"
 # profile.scope: space-separated words, each one of these.
-SCOPE_WORD = "(name|address|email|phoneNumber|birthDate|nin)"
+SCOPE_WORD = "(name|address|email|phoneNumber|birthDate|nin|accountNumbers)"
 SCOPE = f"^{SCOPE_WORD}( {SCOPE_WORD})*$"
 # Webhook event names: `<api>.<object>.<event>.v<n>`; the ePayment ones are spelt out below.
 WEBHOOK_EVENT_NAME = r"^[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)+\.v[0-9]+$"
@@ -147,15 +108,9 @@ TOKEN: dict[str, Schema] = {
 
 # --- errors ----------------------------------------------------------------------------------
 
-ERRORS: dict[str, Schema] = {
-    # What the API gateway answers by itself: bad key or token, rate limit, outages.
-    "gateway_error": closed({"statusCode": whole(400, 599), "message": text()}),
-    "extra_detail": {
-        **closed({"name": text(), "reason": text()}),
-        **when("name", "ErrorCode", {"properties": {"reason": text(r"^[0-9]{4,5}$")}}),
-    },
-    # RFC 7807 problem of the ePayment API; domain errors name their ErrorCode in extraDetails.
-    "problem": closed(
+
+def problem(*, instance: Schema) -> Schema:
+    return closed(
         {
             "type": text(r"^https?://"),
             "title": text(),
@@ -164,10 +119,24 @@ ERRORS: dict[str, Schema] = {
         },
         {
             "detail": {"type": "string"},
-            "instance": text(r"^/v1/"),  # the path without the /epayment prefix
+            "instance": instance,
             "extraDetails": {"type": "array", "items": ref("extra_detail")},
         },
-    ),
+    )
+
+
+ERRORS: dict[str, Schema] = {
+    # What the API gateway answers by itself: bad key or token, rate limit, outages.
+    "gateway_error": closed({"statusCode": whole(400, 599), "message": text()}),
+    "extra_detail": {
+        **closed({"name": text(), "reason": text()}),
+        **when("name", "ErrorCode", {"properties": {"reason": text(r"^[0-9]{4,5}$")}}),
+    },
+    # RFC 7807 problem of the ePayment API; domain errors name their ErrorCode in extraDetails.
+    # `instance` is the path without the /epayment prefix.
+    "problem": problem(instance=text(r"^/v1/")),
+    # The same, from the Userinfo API.
+    "userinfo_problem": problem(instance=text(r"^/")),
     # The Webhooks API's problem: the same fields, each of them optional and nullable.
     "webhook_problem": closed(
         {},
@@ -379,23 +348,54 @@ WEBHOOKS: dict[str, Schema] = {
     ),
 }
 
+# --- the Userinfo API: the profile a user shared in a payment ---------------------------------
+
+ADDRESS = closed(
+    {},
+    {
+        name: text(least=0)
+        for name in (
+            "street_address",
+            "postal_code",
+            "region",
+            "country",
+            "formatted",
+            "address_type",
+        )
+    },
+)
+USERINFO: dict[str, Schema] = {
+    # OpenID Connect claims: `sub`, and those of each scope the user agreed to share.
+    "userinfo": closed(
+        {"sub": text()},
+        {
+            "name": text(),  # scope name
+            "given_name": text(),
+            "family_name": text(),
+            "address": ADDRESS,  # scope address
+            "other_addresses": {"type": "array", "items": ADDRESS},
+            "email": text(),  # scope email
+            "email_verified": {"type": "boolean"},
+            "phone_number": ref("msisdn"),  # scope phoneNumber: digits, country code first
+            "phone_number_verified": {"type": "boolean"},
+            "birthdate": text(r"^\d{4}-\d{2}-\d{2}$"),  # scope birthDate
+            "nin": text(),  # scope nin
+            "accounts": {  # scope accountNumbers
+                "type": "array",
+                "items": closed(
+                    {"account_name": text(), "account_number": text(), "bank_name": text()}
+                ),
+            },
+        },
+    ),
+}
+
 DESCRIPTION: Schema = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "$id": URN,
-    "$defs": {**VALUES, **TOKEN, **ERRORS, **PAYMENTS, **EVENTS, **WEBHOOKS},
+    "$defs": {**VALUES, **TOKEN, **ERRORS, **PAYMENTS, **EVENTS, **WEBHOOKS, **USERINFO},
 }
 NAMES = frozenset(DESCRIPTION["$defs"])
-
-
-def _is_integer(_: object, instance: object) -> bool:
-    """An integer is an int on the wire: `499.0` is not one (JSON Schema would say it is)."""
-    return isinstance(instance, int) and not isinstance(instance, bool)
-
-
-Validator = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
-    jsonschema.Draft202012Validator,
-    type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer),
-)
 
 
 @cache

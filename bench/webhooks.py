@@ -53,9 +53,10 @@ from payrequest.db.session import create_engine, session_factory
 from payrequest.inbound import service
 from payrequest.inbound.registrations import WebhookRegistration
 from payrequest.kit.crypto import SecretBox
+from payrequest.kit.urls import WEBHOOK
 from payrequest.providers.vipps import signature, wire
 
-PATH = "/webhooks/vipps"
+PATH = WEBHOOK.format(provider="vipps")
 VERIFY_SQL = """
 SELECT count(*) FROM payment_requests r
 WHERE r.status = 'paid'

@@ -21,13 +21,13 @@ from payrequest import __version__
 from payrequest.config import ProviderMode, Settings, load_settings, secret_key
 from payrequest.inbound.setup import ensure_webhook
 from payrequest.jobs.process import running
+from payrequest.kit import urls
 from payrequest.realtime.broker import OutboxTail
 from payrequest.realtime.pg_notify import JOBS_CHANNEL, OUTBOX_CHANNEL, listener_for
 from payrequest.runtime import Runtime, build_runtime
 from payrequest.sandbox import SandboxConfig, create_sandbox_app, sandbox_of_app
 from payrequest.web import admin, errors, health, portal, sse, webhooks
 
-SANDBOX_MOUNT = "/sandbox/vipps"
 STATIC = Path(__file__).parent / "web" / "static"
 REGISTER_WITHIN = 60.0  # seconds to keep trying to register the sandbox webhook
 log = logging.getLogger(__name__)
@@ -120,7 +120,7 @@ def create_app(
     )
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     if sandbox_app is not None:
-        app.mount(SANDBOX_MOUNT, sandbox_app)
+        app.mount(urls.SANDBOX, sandbox_app)
     return app
 
 

@@ -26,6 +26,7 @@ from payrequest.demo.setup import prepare_demo
 from payrequest.errors import PayrequestError
 from payrequest.jobs.process import run_until_signalled
 from payrequest.kit.clock import utcnow
+from payrequest.kit.urls import PublicUrls
 from payrequest.payment_requests import bulk
 from payrequest.realtime.pg_notify import JOBS_CHANNEL, is_postgresql, listener_for
 from payrequest.runtime import build_runtime
@@ -188,7 +189,7 @@ def demo(
             "  Password:       as printed at the first run "
             "(or set a new one: payrequest users create ...)"
         )
-    console.print(f"  Phone emulator: {base}/sandbox/vipps/phone   (approve requests here)")
+    console.print(f"  Phone emulator: {PublicUrls(base).sandbox()}/phone   (approve requests here)")
     console.print(f"  Health:         {base}/healthz")
     console.print(f"  API docs:       {base}/docs\n")
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
@@ -272,7 +273,7 @@ def requests_send_bulk(
                     bulk_filter=spec,
                     batch_id=batch_id,
                     concurrency=concurrency,
-                    return_url=f"{settings.public_url}/portal/returned",
+                    return_url=runtime.urls.portal_returned(),
                     on_planned=lambda p: progress.update(task, total=len(p.items)),
                     on_done=lambda _item, _outcome: progress.advance(task),
                     stop_after=stop_after,

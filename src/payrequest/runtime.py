@@ -26,13 +26,14 @@ from payrequest.jobs import maintenance
 from payrequest.jobs.registry import JobRegistry
 from payrequest.jobs.runner import Worker
 from payrequest.kit.crypto import SecretBox
+from payrequest.kit.urls import PublicUrls
 from payrequest.notify.email.smtp import EmailSender
 from payrequest.notify.factory import build_email_sender, build_sms_gateway
 from payrequest.notify.sms.base import SmsGateway
 from payrequest.payment_requests import jobs as payment_jobs
 from payrequest.payment_requests.service import Lifetime
 from payrequest.providers.base import PaymentProvider
-from payrequest.providers.registry import SANDBOX_PATH, build_provider, webhook_url
+from payrequest.providers.registry import build_provider
 
 WORKER_LEASE = timedelta(seconds=60)  # a crashed worker's jobs are taken over after this
 SECRETS_TTL = 5.0  # seconds a process trusts its cached list of webhook secrets
@@ -62,6 +63,7 @@ class WebhookSecrets:
 @dataclass
 class Runtime:
     settings: Settings
+    urls: PublicUrls  # every public URL we hand out, under settings.public_url
     engine: AsyncEngine  # for writers (see db.session.writer_engine)
     read_engine: AsyncEngine  # the same engine on PostgreSQL
     sessions: async_sessionmaker[AsyncSession]
@@ -77,7 +79,7 @@ class Runtime:
 
     @property
     def webhook_url(self) -> str:
-        return webhook_url(self.settings)
+        return self.urls.webhook(self.provider.name)
 
     def worker(self, **options: object) -> Worker:
         return Worker(self.sessions, self.registry, lease=WORKER_LEASE, **options)  # type: ignore[arg-type]
@@ -99,24 +101,26 @@ def build_runtime(settings: Settings, *, provider: PaymentProvider | None = None
     sessions = session_factory(engine)
     provider = provider or build_provider(settings, version=__version__)
     box = SecretBox(secret_key(settings))
+    urls = PublicUrls(settings.public_url)
     registry = JobRegistry()
     payment_jobs.install(
         registry,
         sessions=sessions,
         provider=provider,
-        return_url=f"{settings.public_url}/portal/returned",
+        return_url=urls.portal_returned(),
     )
     inbound_jobs.install(registry, provider=provider)
     maintenance.install(registry)
-    sms = build_sms_gateway(settings, sandbox_base_url=settings.public_url + SANDBOX_PATH)
+    sms = build_sms_gateway(settings, sandbox_base_url=urls.sandbox())
     email = build_email_sender(settings)
     webhooks = WebhookSender(allow=settings.automations.webhook_allow)
     automation_jobs.install(
         registry,
-        AutomationServices(sessions, sms, email, webhooks, box, settings.public_url),
+        AutomationServices(sessions, sms, email, webhooks, box, urls),
     )
     return Runtime(
         settings=settings,
+        urls=urls,
         engine=engine,
         read_engine=read_engine,
         sessions=sessions,

@@ -36,6 +36,7 @@ from payrequest.automations.outgoing import WebhookSender
 from payrequest.config import secret_key
 from payrequest.events.models import OutboxEvent
 from payrequest.kit.crypto import SecretBox
+from payrequest.kit.urls import PublicUrls
 from payrequest.notify.email.smtp import EmailSender, message_id_for
 from payrequest.notify.sms.sandbox import SandboxSms
 from payrequest.providers.vipps.provider import VippsProvider
@@ -353,8 +354,8 @@ async def test_a_worker_killed_between_send_and_done_does_not_send_twice(
     sms = SandboxSms(base_url=live.url + SANDBOX)
     mail = EmailSender.from_settings(live.settings.smtp)
     webhooks = WebhookSender(allow=["127.0.0.1"])
-    real = Services(sessions, sms, mail, webhooks, box_of(live), live.url)
-    dying = Services(sessions, sms, mail, webhooks, box_of(live), live.url)
+    real = Services(sessions, sms, mail, webhooks, box_of(live), PublicUrls(live.url))
+    dying = Services(sessions, sms, mail, webhooks, box_of(live), PublicUrls(live.url))
     dying.sms = DiesAfterSend(sms)  # type: ignore[assignment]
     dying.email = DiesAfterSend(mail)  # type: ignore[assignment]
     dying.webhooks = DiesAfterSend(webhooks)  # type: ignore[assignment]

@@ -20,8 +20,10 @@ from payrequest.customers.models import Customer
 from payrequest.events.models import OutboxEvent
 from payrequest.invoices.models import Invoice
 from payrequest.kit.money import Money
+from payrequest.kit.urls import PublicUrls
 from payrequest.payment_requests.models import PaymentRequest, PaymentRequestInvoice
 
+SAMPLE_URLS = PublicUrls("https://example.no")
 BABEL_LOCALES = {"nb": "nb_NO", "da": "da_DK", "en": "en_GB"}
 
 VARIABLES: dict[str, str] = {
@@ -37,12 +39,12 @@ VARIABLES: dict[str, str] = {
     "status": "paid",
     "invoice_numbers": "10023, 10024",
     "due_date": "1. feb. 2027",
-    "receipt_link": "https://example.no/portal/receipts/inv-10023-a1b2c3",
+    "receipt_link": SAMPLE_URLS.receipt("inv-10023-a1b2c3"),
     "event_name": "payment_request.paid",
     "event_id": "1",
     "occurred_at": "2027-01-15T10:30:00+00:00",
 }
-PORTAL_LINK_SAMPLE = "https://example.no/portal/link/sample-token"
+PORTAL_LINK_SAMPLE = SAMPLE_URLS.portal_link("sample-token")
 
 
 def sample_context(*, portal_link: bool = False) -> dict[str, Any]:
@@ -67,7 +69,7 @@ def _day(value: date | None, locale: str) -> str:
     return "" if value is None else str(format_date(value, "medium", locale=locale))
 
 
-async def event_data(session: AsyncSession, event: OutboxEvent, *, public_url: str) -> EventData:
+async def event_data(session: AsyncSession, event: OutboxEvent, *, urls: PublicUrls) -> EventData:
     customer = await session.get(Customer, event.customer_id) if event.customer_id else None
     language = customer.locale if customer is not None else "nb"
     locale = BABEL_LOCALES.get(language, "nb_NO")
@@ -102,7 +104,7 @@ async def event_data(session: AsyncSession, event: OutboxEvent, *, public_url: s
     if request is not None:
         context.update(
             reference=request.reference,
-            receipt_link=f"{public_url}/portal/receipts/{request.reference}",
+            receipt_link=urls.receipt(request.reference),
         )
         rows = await session.execute(
             select(Invoice, PaymentRequestInvoice.planned_amount)

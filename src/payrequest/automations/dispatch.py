@@ -21,6 +21,7 @@ from payrequest.automations.execution import enqueue_action
 from payrequest.automations.models import Flow, FlowRun
 from payrequest.events.models import OutboxEvent
 from payrequest.kit.clock import utcnow
+from payrequest.kit.urls import PublicUrls
 
 DISPATCH_JOB = "automations.dispatch"
 BATCH = 200
@@ -56,7 +57,7 @@ async def start_run(
     return run
 
 
-async def dispatch(session: AsyncSession, *, public_url: str, limit: int = BATCH) -> int:
+async def dispatch(session: AsyncSession, *, urls: PublicUrls, limit: int = BATCH) -> int:
     """Dispatch up to `limit` events; returns how many rows were taken."""
     events = list(
         (
@@ -87,7 +88,7 @@ async def dispatch(session: AsyncSession, *, public_url: str, limit: int = BATCH
         data: EventData | None = None
         for flow in by_trigger.get(event.name, []):
             if flow.conditions:
-                data = data or await event_data(session, event, public_url=public_url)
+                data = data or await event_data(session, event, urls=urls)
                 if not matches(flow.conditions, data.facts):
                     continue
             await start_run(session, flow=flow, event=event)

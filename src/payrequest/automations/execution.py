@@ -40,6 +40,7 @@ from payrequest.jobs import queue
 from payrequest.jobs.context import PermanentJobError
 from payrequest.kit.clock import utcnow
 from payrequest.kit.crypto import SecretBox
+from payrequest.kit.urls import PublicUrls
 from payrequest.notify.email.smtp import EmailSender
 from payrequest.notify.errors import NotifyError
 from payrequest.notify.sms.base import SmsGateway
@@ -58,7 +59,7 @@ class Services:
     email: EmailSender | None
     webhooks: WebhookSender
     box: SecretBox
-    public_url: str
+    urls: PublicUrls
 
 
 def idempotency_key(flow_run_id: int, position: int) -> str:
@@ -101,14 +102,14 @@ async def _render(
     event = await session.get(OutboxEvent, run.outbox_event_id)
     if event is None:
         raise PayrequestError("The event of this run no longer exists")
-    data = await event_data(session, event, public_url=services.public_url)
+    data = await event_data(session, event, urls=services.urls)
     kind, config = action["kind"], action["config"]
     if kind != "portal_link":
         return actions.render(kind, config, data.context)
     if data.customer is None:
         raise PayrequestError("The event has no customer")
     issued = await issue_link(session, customer_id=data.customer.id, channel=config["channel"])
-    context = {**data.context, "portal_link": f"{services.public_url}/portal/link/{issued.token}"}
+    context = {**data.context, "portal_link": services.urls.portal_link(issued.token)}
     rendered = actions.render(kind, config, context)
     sealed = services.box.seal(json.dumps(rendered))
     masked = rendered["text"].replace(issued.token, "•" * 8)

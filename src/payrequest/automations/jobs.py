@@ -19,7 +19,7 @@ ACTION_TIMEOUT = timedelta(seconds=40)
 def install(registry: JobRegistry, services: Services) -> None:
     @registry.periodic(DISPATCH_JOB, every=DISPATCH_EVERY)
     async def dispatch_events(session: AsyncSession, _payload: dict[str, Any]) -> None:
-        await dispatch(session, public_url=services.public_url)
+        await dispatch(session, urls=services.urls)
 
     @registry.job(ACTION_JOB, max_attempts=ACTION_MAX_ATTEMPTS, timeout=ACTION_TIMEOUT)
     async def run_action(session: AsyncSession, payload: dict[str, Any]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 
 from payrequest.config import ProviderMode, Settings
+from payrequest.kit.urls import PublicUrls
 from payrequest.providers.base import PaymentProvider
 from payrequest.providers.vipps.client import Credentials, RetryPolicy, VippsClient
 from payrequest.providers.vipps.provider import VippsProvider, capabilities_for
@@ -13,21 +14,19 @@ VIPPS_BASE_URLS = {
     ProviderMode.production: "https://api.vipps.no",
     ProviderMode.test: "https://apitest.vipps.no",
 }
-SANDBOX_PATH = "/sandbox/vipps"
-WEBHOOK_PATH = "/webhooks/vipps"
 
 
 def vipps_base_url(settings: Settings) -> str:
     if settings.vipps.base_url:
         return settings.vipps.base_url.rstrip("/")
     if settings.provider_mode is ProviderMode.sandbox:
-        return settings.public_url + SANDBOX_PATH
+        return PublicUrls(settings.public_url).sandbox()
     return VIPPS_BASE_URLS[settings.provider_mode]
 
 
 def webhook_url(settings: Settings) -> str:
     """The public URL Vipps MobilePay calls, and signs, for our webhooks."""
-    return settings.public_url + WEBHOOK_PATH
+    return PublicUrls(settings.public_url).webhook(VippsProvider.name)
 
 
 def vipps_credentials(settings: Settings) -> Credentials:

@@ -31,6 +31,6 @@ async def send_now(request: Request, runtime: Runtime, reference: str) -> None:
             runtime.sessions,
             runtime.provider,
             reference=reference,
-            return_url=f"{runtime.settings.public_url}/portal/returned",
+            return_url=runtime.urls.portal_returned(),
         )
     wake(request)

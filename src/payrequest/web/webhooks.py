@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from payrequest.inbound import service
+from payrequest.kit import urls
 from payrequest.providers.base import ProviderEvent, WebhookRejected
 from payrequest.ratelimit import service as ratelimit
 from payrequest.runtime import Runtime
@@ -25,7 +26,7 @@ log = logging.getLogger(__name__)
 REJECTED_KEY = "webhook:rejected"
 
 
-@router.post("/webhooks/vipps", include_in_schema=False)
+@router.post(urls.WEBHOOK.format(provider="vipps"), include_in_schema=False)
 async def vipps_webhook(request: Request) -> JSONResponse:
     runtime: Runtime = request.app.state.runtime
     body = await request.body()

@@ -20,7 +20,7 @@ from payrequest.inbound.setup import ensure_webhook
 from payrequest.kit.clock import utcnow
 from payrequest.kit.markets import COUNTRY_CURRENCY
 from payrequest.providers.base import ProviderError
-from payrequest.providers.registry import vipps_base_url, webhook_url
+from payrequest.providers.registry import vipps_base_url
 from payrequest.ratelimit import service as ratelimit
 from payrequest.runtime import Runtime
 from payrequest.web import i18n
@@ -154,7 +154,7 @@ async def settings_page(
     runtime: RuntimeDep,
     session: ReadSessionDep,
 ) -> HTMLResponse:
-    url = webhook_url(settings)
+    url = runtime.webhook_url
     active = await registrations.active(
         session, provider=runtime.provider.name, merchant_id=runtime.provider.merchant_id
     )
@@ -181,7 +181,7 @@ def _back() -> RedirectResponse:
 
 @router.post("/settings/webhook/register")
 async def register_webhook(request: Request, user: Owner, runtime: RuntimeDep) -> RedirectResponse:
-    url = webhook_url(runtime.settings)
+    url = runtime.webhook_url
     try:
         result = await ensure_webhook(runtime.sessions, runtime.provider, url=url, box=runtime.box)
     except ProviderError as exc:
@@ -224,7 +224,7 @@ async def test_webhook(request: Request, user: Writer, runtime: RuntimeDep) -> R
             "error",
         )
         return _back()
-    url = webhook_url(settings)
+    url = runtime.webhook_url
     async with runtime.read_sessions() as session:
         active = await registrations.active(
             session, provider=runtime.provider.name, merchant_id=runtime.provider.merchant_id

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from payrequest.kit import urls
 from payrequest.portal import service as portal
 from payrequest.ratelimit import service as ratelimit
 from payrequest.ratelimit.service import Limit
@@ -78,7 +79,7 @@ async def request_link(
     return render(request, "portal/start.html", sent=True)
 
 
-@router.get("/portal/link/{token}", response_class=HTMLResponse)
+@router.get(urls.PORTAL_LINK, response_class=HTMLResponse)
 async def open_link(request: Request, runtime: RuntimeDep, token: str) -> Response:
     async with runtime.sessions() as session, session.begin():
         customer_id = await portal.redeem_link(session, token=token)

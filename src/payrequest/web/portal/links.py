@@ -8,15 +8,11 @@ from payrequest.runtime import Runtime
 from payrequest.web import i18n
 
 
-def link_url(runtime: Runtime, token: str) -> str:
-    return f"{runtime.settings.public_url}/portal/link/{token}"
-
-
 async def deliver_link(
     runtime: Runtime, *, customer: Customer, channel: str, issued: IssuedLink
 ) -> None:
     """Send the link; raises the gateway's error (the caller decides what to tell whom)."""
-    url = link_url(runtime, issued.token)
+    url = runtime.urls.portal_link(issued.token)
     minutes = int(LINK_LIFETIME.total_seconds() // 60)
     with i18n.use_language(customer.locale):
         text = i18n.gettext(

@@ -16,6 +16,7 @@ from sqlalchemy.orm import selectinload
 from payrequest.customers.models import Customer
 from payrequest.errors import PayrequestError
 from payrequest.invoices.models import Invoice
+from payrequest.kit import urls
 from payrequest.kit.clock import utcnow
 from payrequest.kit.markets import currency_of
 from payrequest.kit.phone import parse_phone
@@ -235,7 +236,7 @@ async def retry(
     return RedirectResponse(f"/portal/payments/{new_reference}", status.HTTP_303_SEE_OTHER)
 
 
-@router.get("/portal/receipts/{reference}", response_class=HTMLResponse)
+@router.get(urls.PORTAL_RECEIPT, response_class=HTMLResponse)
 async def receipt(
     request: Request, customer: PortalCustomer, session: ReadSessionDep, reference: str
 ) -> HTMLResponse:
@@ -263,7 +264,7 @@ async def receipt(
     )
 
 
-@router.get("/portal/returned")
+@router.get(urls.PORTAL_RETURNED)
 async def returned(reference: str = "") -> RedirectResponse:
     """Where the Vipps MobilePay app or landing page sends the customer back to."""
     target = f"/portal/payments/{reference}" if reference else "/portal"

@@ -25,7 +25,6 @@ from payrequest.jobs import queue
 from payrequest.jobs.models import Job
 from payrequest.kit.crypto import SecretBox
 from payrequest.kit.urls import PublicUrls
-from payrequest.kit.urls import PublicUrls
 
 TRIGGERS = names.ALL_EVENTS
 MAX_ACTIONS = 10

@@ -1,7 +1,7 @@
 """Webhooks: registration API, signed delivery to a real receiver, ordering and retries.
 
-The signature verifier here is written from API-FACTS §10.5 independently of the emulator's
-signer, and is first checked against the official test vector.
+The signature verifier here is written from docs/vipps.md#webhook-signatures independently of the
+emulator's signer, and is first checked against the official test vector.
 """
 
 from __future__ import annotations

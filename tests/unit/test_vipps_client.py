@@ -1,4 +1,4 @@
-"""VippsClient against a scripted Vipps on httpx.MockTransport (API-FACTS §2, §3, §4.6, §8, §12)."""
+"""VippsClient against a scripted Vipps on httpx.MockTransport (docs/vipps.md)."""
 
 from __future__ import annotations
 
@@ -87,7 +87,7 @@ async def test_token_is_fetched_once_and_reused(harnesses: Harnesses) -> None:
 async def test_token_is_refreshed_after_its_lifetime_minus_the_margin(
     harnesses: Harnesses, lifetime: str | int
 ) -> None:
-    """`expires_in` arrives as a string (API-FACTS §2); it must be read as seconds."""
+    """`expires_in` arrives as a string (docs/vipps.md#access-token); it must be read as seconds."""
     h = harnesses(FakeVipps(token_lifetime=lifetime))
     assert await h.client.access_token() == "token-1"
     usable = 3600 - TOKEN_REFRESH_MARGIN

@@ -1,4 +1,4 @@
-"""Webhook HMAC (API-FACTS §10.5): the official and the derived vector, and what verify refuses."""
+"""Webhook HMAC (docs/vipps.md#webhook-signatures): the official and our vector; what is refused."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from payrequest.providers.vipps.signature import (
 
 PREFIX = "HMAC-SHA256 SignedHeaders=x-ms-date;host;x-ms-content-sha256&Signature="
 
-# Official vector (WH-DOCS request-authentication.md, API-FACTS §10.5).
+# The official test vector, published with the signing scheme.
 SECRET = "A0+AeKBRG2KRGvnNwJpQlb6IJFk48CKXCIcrLoHncVJKDILsQSxS6NWCccwWm6r6FhGKhiHTBsG2wo/xU6FY/A=="
 URL = "https://webhook.site/e2cee29b-012e-4f1d-8ef4-e95fd74a7a63"
 BODY = b'{"some-unique-content":"ee6e441b-cc4a-46f8-895d-a5af79bcc233/hello-world"}'
@@ -40,7 +40,7 @@ AUTHORIZATION = PREFIX + "agAiSyogQbDHpeucoNwYz+yAr5nJ+v+zasdkSbqzv+U="
 # The same request signed with the base64-DECODED secret as key (a classic mistake).
 DECODED_KEY_AUTHORIZATION = PREFIX + "T3+NXHMmhNVEjW5PeJ4Gql70nf0MOXCAY9CoZDxuVQw="
 
-# Second vector (derived, API-FACTS §10.5): query string and a non-default port.
+# A second vector of ours, same algorithm: a query string and a non-default port.
 SECRET_2 = "090a478d-37ff-4e77-970e-d457aeb26a3a"
 URL_2 = "https://example.com:8443/hooks/vipps?env=test"
 DATE_2 = "Mon, 19 Jan 2026 16:26:33 GMT"
@@ -240,7 +240,7 @@ def test_no_secrets_at_all_is_rejected() -> None:
 
 
 def test_base64_decoded_secret_signature_is_rejected() -> None:
-    """API-FACTS negative vector: the secret is used as UTF-8 text, never decoded."""
+    """The negative case: the secret is used as UTF-8 text, never decoded."""
     assert rejected(hdrs=headers(auth=DECODED_KEY_AUTHORIZATION))
 
 

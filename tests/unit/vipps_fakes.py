@@ -48,7 +48,7 @@ def problem(
     trace_id: str = "00-813b63975adcaaeef2b0ec7c103c40e3-706492e906541d31-01",
     headers: dict[str, str] | None = None,
 ) -> httpx.Response:
-    """An RFC 7807 answer shaped like API-FACTS §8.1."""
+    """An RFC 7807 answer shaped as docs/vipps.md#errors describes."""
     body: dict[str, Any] = {
         "type": f"https://httpstatuses.io/{status}",
         "title": title,

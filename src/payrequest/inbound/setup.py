@@ -1,8 +1,8 @@
 """Keep exactly one webhook registration per merchant and public URL, with a known secret.
 
 Several registrations for one URL make Vipps MobilePay send every event once per registration,
-each signed with its own secret (API-FACTS §13.2); so we delete the ones we have no secret for
-and the ones left behind when the public URL changed.
+each signed with its own secret (docs/vipps.md#webhooks-api); so we delete the ones we have no
+secret for and the ones left behind when the public URL changed.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Payment request states and the forward-only moves between them (DESIGN.md §4).
+"""Payment request states and the forward-only moves between them
+(docs/vipps.md#how-vipps-signals-move-our-states).
 
 sending --create ok--> pending --authorized--> authorized --capture ok--> paid --> refunded
    |                     |-- rejected / expired / cancelled          |

@@ -2,7 +2,7 @@
 
 Every modifying call is idempotent per (MSN, Idempotency-Key): an identical replay returns the
 stored answer (4xx included), a changed body is 409 (4010 capture, 4150 refund, 4020 otherwise),
-and a key reused for another operation or payment is 409 4020 (API-FACTS §4.6).
+and a key reused for another operation or payment is 409 4020 (docs/vipps.md#idempotency).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from payrequest.sandbox.validation import (
 )
 
 router = APIRouter(prefix="/epayment/v1")
-MODIFY_LIMIT = 5  # per minute per reference + MSN (API-FACTS §9)
+MODIFY_LIMIT = 5  # a minute per reference + MSN (docs/vipps.md#rate-limits-and-polling)
 READ_LIMIT = 120  # per minute per reference + subscription key
 CONFLICT_CODE = {"capture": 4010, "refund": 4150, "cancel": 4020, "create": 4020}
 NOT_STORED = frozenset({423, 429})  # transient answers; a retry with the key may succeed

@@ -1,4 +1,4 @@
-"""Access Token API: `POST /accesstoken/get` (API-FACTS §2)."""
+"""Access Token API: `POST /accesstoken/get` (docs/vipps.md#access-token)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Webhooks API v1: register, list and delete registrations (API-FACTS §10.1–§10.2)."""
+"""Webhooks API v1: register, list and delete registrations (docs/vipps.md#webhooks-api)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from payrequest.sandbox.store import Webhook
 from payrequest.sandbox.validation import check_url, parse_body
 
 router = APIRouter(prefix="/webhooks/v1")
-MAX_PER_EVENT = 25  # per event type per MSN (SITE events, 2025; the 2023 spec says 5)
+MAX_PER_EVENT = 25  # per event type per MSN (docs/vipps.md#webhooks-api)
 
 EPAYMENT_EVENTS = tuple(
     f"epayments.payment.{name}.v1"

@@ -20,13 +20,14 @@ DEFAULT_MERCHANT_NAME = "Sandbox Merchant"
 DEFAULT_PORT = 8100
 UNKNOWN_USERS = frozenset({"4799999999", "4599999999", "358999999999"})
 
-# Sales-unit market -> the only currency it may charge in (API-FACTS §4.1).
+# Sales-unit market -> the only currency it may charge in (docs/vipps.md#amounts-and-currencies).
 MARKET_CURRENCY = {"NO": "NOK", "DK": "DKK", "FI": "EUR"}
 # Sales-unit market -> the time zone its users' phones show times in.
 MARKET_TIMEZONE = {"NO": "Europe/Oslo", "DK": "Europe/Copenhagen", "FI": "Europe/Helsinki"}
 
-# Nominal webhook retry schedule in seconds (API-FACTS §10.4): ~2 s apart for the first
-# attempts, then 60 s, 120 s, then hourly. The last value repeats until `webhook_max_age`.
+# Nominal webhook retry schedule in seconds (docs/vipps.md#webhook-delivery-retries-and-ordering):
+# ~2 s apart for the first attempts, then 60 s, 120 s, then hourly. The last value repeats
+# until `webhook_max_age`.
 DEFAULT_RETRY_SCHEDULE: tuple[float, ...] = (2.0, 2.0, 2.0, 60.0, 120.0, 3600.0)
 SEVEN_DAYS = 7 * 24 * 3600.0
 

@@ -12,8 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 Rate = Annotated[float, Field(ge=0.0, le=1.0)]
 
-# Payment amounts (minor units) whose approval fails in the real test environment (API-FACTS
-# §11) -> reason shown to the user and put in the force-approve error.
+# Payment amounts (minor units) whose approval fails in the real test environment
+# (docs/vipps.md#the-test-environment) -> reason shown to the user and put in the force-approve
+# error.
 APPROVAL_MAGIC: dict[int, str] = {
     151: "Insufficient funds",
     182: "Refused by issuer",
@@ -49,7 +50,7 @@ class Faults(BaseModel):
     webhook_duplicate_rate: Rate = 0.0  # events delivered twice
     webhook_reorder_rate: Rate = 0.0  # a held-back event overtaken by the next one
     magic_amounts: bool = True  # approval/refund failures for the test-environment amounts
-    rate_limits: bool = True  # per-reference rate limits of API-FACTS §9
+    rate_limits: bool = True  # per-reference limits (docs/vipps.md#rate-limits-and-polling)
     clock_speed: Annotated[float, Field(gt=0.0, le=100_000.0)] = 1.0
 
 

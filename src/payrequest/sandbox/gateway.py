@@ -1,6 +1,6 @@
 """What Azure API Management checks before a request reaches the API: subscription key, bearer
 token, MSN and rate limits. Its errors are APIM-shaped (`{"statusCode", "message"}`), not
-RFC 7807 (API-FACTS §2, §8.1).
+RFC 7807 (docs/vipps.md#errors).
 """
 
 from __future__ import annotations

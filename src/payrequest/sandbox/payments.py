@@ -1,4 +1,4 @@
-"""The payment state machine and its money operations (API-FACTS §5.4–§5.7, §6).
+"""The payment state machine and its money operations (docs/vipps.md#states-and-events).
 
 States only move forward: CREATED -> AUTHORIZED | ABORTED | EXPIRED | TERMINATED. Capture,
 cancel and refund after authorization move only the aggregate amounts. Which error a request

@@ -1,4 +1,4 @@
-"""RFC 7807 problem bodies and the ErrorCode table (API-FACTS §8), kept as data.
+"""RFC 7807 problem bodies and the ErrorCode table (docs/vipps.md#errors), kept as data.
 
 Domain errors carry `extraDetails: [{"name": "ErrorCode", "reason": "<code>"}]`; validation
 errors are `400 Bad Request` with one `extraDetails` entry per field and no ErrorCode.
@@ -178,7 +178,7 @@ def problem_response(
 
 
 def instance_of(path: str) -> str:
-    """`instance` is the path without the `/epayment` prefix (API-FACTS §8.1)."""
+    """`instance` is the path without the `/epayment` prefix (docs/vipps.md#errors)."""
     return path.removeprefix("/epayment")
 
 

@@ -1,4 +1,4 @@
-"""Webhook request signing exactly as Vipps MobilePay does it (API-FACTS §10.5).
+"""Webhook request signing exactly as Vipps MobilePay does it (docs/vipps.md#webhook-signatures).
 
 string_to_sign = "POST\\n" + path_and_query + "\\n" + x-ms-date + ";" + host + ";" + hash,
 signed with HMAC-SHA256 keyed by the UTF-8 bytes of the secret (never base64-decoded), where

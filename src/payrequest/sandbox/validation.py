@@ -1,7 +1,7 @@
 """Validation of ePayment request bodies, in the order and with the codes Vipps uses.
 
 Field-format problems are `400 Bad Request` with per-field `extraDetails`; business rules raise
-an ErrorCode (API-FACTS §4, §5.1, §8.2).
+an ErrorCode (docs/vipps.md#creating-a-payment, docs/vipps.md#errors).
 """
 
 from __future__ import annotations

@@ -1,1 +1,1 @@
-"""Vipps MobilePay ePayment, Webhooks and Access Token APIs (see shared/vipps/API-FACTS.md)."""
+"""Vipps MobilePay ePayment, Webhooks and Access Token APIs (rules: docs/vipps.md)."""

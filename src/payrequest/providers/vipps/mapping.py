@@ -45,7 +45,7 @@ WEBHOOK_EVENTS: tuple[str, ...] = tuple(
     )
 )
 
-# ErrorCodes after which a retry with the same key can succeed (API-FACTS §8.2).
+# ErrorCodes after which a retry with the same key can succeed (docs/vipps.md#errors).
 RETRYABLE_CODES = frozenset({"6160", "6280", "3010"})
 RETRYABLE_STATUSES = frozenset({408, 423, 429, 500, 502, 503, 504})
 

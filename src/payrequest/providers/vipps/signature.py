@@ -1,6 +1,6 @@
 """Webhook authentication: HMAC-SHA256 over method, path+query, date, host and body hash.
 
-The exact scheme is in shared/vipps/API-FACTS.md §10.5. The URL is the *registered* public URL,
+The exact scheme is in docs/vipps.md#webhook-signatures. The URL is the *registered* public URL,
 never the one a proxy forwarded; the secret is used as UTF-8 bytes, never base64-decoded.
 """
 

@@ -28,14 +28,14 @@ from payrequest.providers.vipps.mapping import STAFF_MESSAGES, WEBHOOK_EVENTS
 PAYMENTS = "/epayment/v1/payments"
 WEBHOOKS = "/webhooks/v1/webhooks"
 NORWAY_MAX_MINUTES = 24 * 60
-# Create refused because the key or the reference was used before (API-FACTS §4.6).
+# Create refused because the key or the reference was used before (docs/vipps.md#idempotency).
 ALREADY_CREATED_CODES = frozenset({"4020", "4150"})
 MAX_MINUTES = 60 * 24 * 60
 
 
 
 def capabilities_for(market: str, *, long_living: bool) -> Capabilities:
-    """A sales unit takes its market's currency only (API-FACTS §4.1)."""
+    """A sales unit takes its market's currency only (docs/vipps.md#amounts-and-currencies)."""
     currencies = frozenset({currency_of(market)})
     if not long_living:
         return Capabilities(long_living=False, max_lifetime_minutes=10, currencies=currencies)

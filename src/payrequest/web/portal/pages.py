@@ -35,7 +35,7 @@ from payrequest.web.portal.session import PortalAction, PortalCustomer
 from payrequest.web.render import render
 
 router = APIRouter()
-# A pay button sends pushes to a phone (GOALS S4).
+# A pay button sends pushes to a phone (docs/goals.md#security, S4).
 PHONE_LIMITS = (Limit(3, timedelta(minutes=10)), Limit(10, timedelta(days=1)))
 CUSTOMER_LIMITS = (Limit(10, timedelta(hours=1)), Limit(30, timedelta(days=1)))
 IP_LIMITS = (Limit(20, timedelta(hours=1)),)

@@ -8,7 +8,7 @@ from payrequest.inbound.models import InboundEvent
 from payrequest.inbound.registrations import WebhookRegistration
 from payrequest.invoices.models import Invoice, InvoiceLine
 from payrequest.jobs.models import Job
-from payrequest.ledger.models import Allocation, Credit, Refund
+from payrequest.ledger.models import Allocation, Credit, ManualPayment, Refund
 from payrequest.payment_requests.models import (
     PaymentRequest,
     PaymentRequestEvent,
@@ -32,6 +32,7 @@ __all__ = [
     "Invoice",
     "InvoiceLine",
     "Job",
+    "ManualPayment",
     "OutboxEvent",
     "PaymentRequest",
     "PaymentRequestEvent",

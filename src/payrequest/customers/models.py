@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Boolean, CheckConstraint, String
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, event
 from sqlalchemy.orm import Mapped, mapped_column
 
 from payrequest.db.base import Base
 from payrequest.db.types import created_at_column, sql_in, updated_at_column
 from payrequest.kit.markets import COUNTRIES
+from payrequest.kit.search import search_text
 
 
 class Customer(Base):
@@ -27,5 +29,22 @@ class Customer(Base):
     country: Mapped[str] = mapped_column(String(2), default="NO")
     locale: Mapped[str] = mapped_column(String(5), default="nb")
     portal_access: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Casefolded name, number, email and phone digits (kit.search.fold), kept by the service:
+    # case-insensitive search that treats Ø, Å and Æ like any other letter on both databases.
+    search_text: Mapped[str] = mapped_column(String(600), default="", server_default="")
+    # A number the customer shared when paying, waiting for staff to use it or dismiss it.
+    suggested_phone: Mapped[str | None] = mapped_column(String(16), nullable=True)  # E.164
+    suggested_phone_request_id: Mapped[int | None] = mapped_column(
+        Integer, ForeignKey("payment_requests.id", use_alter=True), nullable=True
+    )
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = updated_at_column()
+
+
+@event.listens_for(Customer, "before_insert")
+@event.listens_for(Customer, "before_update")
+def _keep_search_text(_mapper: Any, _connection: Any, customer: Customer) -> None:
+    """Whatever path writes a customer (forms, the seed, an import), its search text follows."""
+    customer.search_text = search_text(
+        [customer.name, customer.number, customer.email, customer.phone]
+    )[:600]

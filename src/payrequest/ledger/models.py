@@ -1,12 +1,14 @@
-"""Allocations (money applied to an invoice) and credits (money held for a customer)."""
+"""Allocations (money applied to an invoice), credits (money held for a customer), refunds,
+and manual payments (money that arrived outside the provider)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
+    Date,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
@@ -14,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -21,15 +24,49 @@ from sqlalchemy.orm import Mapped, mapped_column
 from payrequest.db.base import Base
 from payrequest.db.types import UTCDateTime, created_at_column, currency_column, sql_in
 
+MANUAL_METHODS = ("bank_transfer", "cash", "card", "other")
+
+
+class ManualPayment(Base):
+    """Money a customer paid outside the provider (a bank transfer, cash), recorded by staff.
+
+    It is allocated like a captured payment (oldest due first, the rest becomes credit). Undoing
+    it keeps the row (`undone_at`) and takes the money back with reversal allocations.
+    """
+
+    __tablename__ = "manual_payments"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint(sql_in("method", MANUAL_METHODS), name="method"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    currency: Mapped[str] = currency_column()
+    amount: Mapped[int] = mapped_column(BigInteger)
+    received_on: Mapped[date] = mapped_column(Date)
+    method: Mapped[str] = mapped_column(String(16))
+    reference: Mapped[str | None] = mapped_column(String(100), nullable=True)  # bank ref, KID
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    created_at: Mapped[datetime] = created_at_column()
+    undone_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    undone_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    undo_reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
 
 class Credit(Base):
-    """Money a customer has with us: an overpayment, or a manual credit."""
+    """Money a customer has with us: an overpayment of a request or of a manual payment.
+
+    A voided credit (its manual payment was undone) no longer counts.
+    """
 
     __tablename__ = "credits"
     __table_args__ = (
         CheckConstraint("amount > 0", name="amount_positive"),
         # One overpayment credit per payment request, however often the capture is applied.
         UniqueConstraint("payment_request_id"),
+        UniqueConstraint("manual_payment_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -39,26 +76,34 @@ class Credit(Base):
     payment_request_id: Mapped[int | None] = mapped_column(
         ForeignKey("payment_requests.id"), nullable=True
     )
+    manual_payment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("manual_payments.id"), nullable=True
+    )
     reason: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = created_at_column()
+    voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class Allocation(Base):
-    """Part of a captured payment (or of a credit) applied to one invoice.
+    """Part of a payment applied to one invoice.
 
-    Exactly one source: a payment request or a credit. A refund reverses allocations with
-    negative rows that name the refund; rows are never updated or deleted. The composite
-    foreign key on (invoice_id, currency) makes a currency mix impossible in the database.
+    Exactly one source: a payment request, a credit or a manual payment. Rows are never
+    updated or deleted: money is taken back by a negative `reversal` row of the same source (a
+    refund's also names the refund). The composite foreign key on (invoice_id, currency) makes
+    a currency mix impossible in the database.
     """
 
     __tablename__ = "allocations"
     __table_args__ = (
         CheckConstraint(
-            "(refund_id IS NULL AND amount > 0) OR (refund_id IS NOT NULL AND amount < 0)",
+            "(reversal AND amount < 0) OR (NOT reversal AND amount > 0 AND refund_id IS NULL)",
             name="sign_matches_kind",
         ),
         CheckConstraint(
-            "(payment_request_id IS NULL) <> (credit_id IS NULL)", name="exactly_one_source"
+            "(CASE WHEN payment_request_id IS NULL THEN 0 ELSE 1 END"
+            " + CASE WHEN credit_id IS NULL THEN 0 ELSE 1 END"
+            " + CASE WHEN manual_payment_id IS NULL THEN 0 ELSE 1 END) = 1",
+            name="exactly_one_source",
         ),
         # One allocation per request and invoice, however often a capture is applied.
         Index(
@@ -70,6 +115,8 @@ class Allocation(Base):
             postgresql_where=text("refund_id IS NULL"),
         ),
         UniqueConstraint("refund_id", "invoice_id"),
+        # One allocation and at most one reversal per manual payment and invoice.
+        UniqueConstraint("manual_payment_id", "invoice_id", "reversal"),
         ForeignKeyConstraint(["invoice_id", "currency"], ["invoices.id", "invoices.currency"]),
     )
 
@@ -83,7 +130,11 @@ class Allocation(Base):
     credit_id: Mapped[int | None] = mapped_column(
         ForeignKey("credits.id"), nullable=True, index=True
     )
+    manual_payment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("manual_payments.id"), nullable=True, index=True
+    )
     refund_id: Mapped[int | None] = mapped_column(ForeignKey("refunds.id"), nullable=True)
+    reversal: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = created_at_column()
 
 

@@ -158,6 +158,7 @@ async def reverse_allocations(session: AsyncSession, *, refund: Refund) -> list[
                 amount=-part,
                 payment_request_id=refund.payment_request_id,
                 refund_id=refund.id,
+                reversal=True,
             )
         )
         to_reverse -= part

@@ -7,6 +7,7 @@ import logging.config
 from typing import Any, Literal
 
 from alembic import context
+from sqlalchemy import event
 from sqlalchemy.engine import Connection
 
 from payrequest.config import load_settings
@@ -43,10 +44,26 @@ def _run(connection: Connection) -> None:
         context.run_migrations()
 
 
+def _foreign_keys_off(dbapi_connection: Any, _record: Any) -> None:
+    """Batch mode rebuilds a SQLite table (copy, drop, rename); with foreign keys enforced the
+    drop of a table that other rows point at fails. They are checked after the migration."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=OFF")
+    cursor.close()
+
+
 async def _run_online() -> None:
     engine = create_engine(_database_url())
+    if engine.dialect.name == "sqlite":
+        event.listen(engine.sync_engine, "connect", _foreign_keys_off)
     async with engine.connect() as connection:
         await connection.run_sync(_run)
+        await connection.commit()
+        if connection.dialect.name == "sqlite":
+            broken = (await connection.exec_driver_sql("PRAGMA foreign_key_check")).all()
+            await connection.rollback()
+            if broken:
+                raise RuntimeError(f"the migration broke foreign keys: {broken[:5]}")
     await engine.dispose()
 
 

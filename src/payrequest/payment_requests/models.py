@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -74,6 +75,9 @@ class PaymentRequest(Base):
     failure_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
     failure_message: Mapped[str | None] = mapped_column(Text, nullable=True)
     next_poll_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    share_phone: Mapped[bool] = mapped_column(default=False, server_default=false())
+    save_phone: Mapped[bool] = mapped_column(default=False, server_default=false())
+    payer_phone: Mapped[str | None] = mapped_column(String(16), nullable=True)  # E.164, shared
     poll_count: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = updated_at_column()

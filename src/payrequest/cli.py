@@ -26,6 +26,7 @@ from payrequest.demo.setup import prepare_demo
 from payrequest.errors import PayrequestError
 from payrequest.jobs.process import run_until_signalled
 from payrequest.kit.clock import utcnow
+from payrequest.kit.money import Money
 from payrequest.kit.urls import PublicUrls
 from payrequest.payment_requests import bulk
 from payrequest.realtime.pg_notify import JOBS_CHANNEL, is_postgresql, listener_for
@@ -254,7 +255,7 @@ def requests_send_bulk(
             spec = bulk.BulkFilter(
                 currency=chosen,
                 overdue_only=overdue_only,
-                min_amount=int(min_amount * 100),
+                min_amount=Money.from_decimal(min_amount, chosen).amount,
                 customer_numbers=tuple(customer_number or ()),
             )
             batch_id = bulk.clean_batch_id(batch or spec.derived_batch_id(utcnow().date()))
@@ -308,7 +309,7 @@ def _print_plan(plan: bulk.Plan) -> None:
             item.reference,
             f"{item.customer_number} {item.customer_name}",
             "(exists, send again)" if item.resend else str(len(item.invoice_ids)),
-            f"{Decimal(item.amount) / 100:.2f} {item.currency}",
+            str(Money(item.amount, item.currency)),
             "push" if item.phone else "qr",
         )
     console.print(table)

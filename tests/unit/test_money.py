@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -9,7 +11,10 @@ from payrequest.kit.money import (
     Money,
     div_round_half_up,
     parse_money,
+    shared_minor_digits,
     split_proportionally,
+    to_major,
+    to_minor,
     total,
 )
 
@@ -129,3 +134,33 @@ def test_fast_formatting_matches_babel_exactly(amount: int, currency: str, local
 
     expected = format_currency(Decimal(amount).scaleb(-2), currency, locale=locale)
     assert Money(amount, currency).format(locale) == spaced(expected)
+
+
+def test_minor_units_from_and_to_decimals() -> None:
+    assert to_minor(Decimal("99.5"), 2) == 9950
+    assert to_minor(Decimal("-0.01"), 2) == -1
+    assert to_minor(Decimal("1E+2"), 2) == 10_000
+    assert to_major(9950, 2) == Decimal("99.50") and str(to_major(9950, 2)) == "99.50"
+    assert to_major(-1, 2) == Decimal("-0.01")
+    for finer_or_not_a_number in ("0.001", "NaN", "Infinity"):
+        with pytest.raises(ValueError):
+            to_minor(Decimal(finer_or_not_a_number), 2)
+
+
+@given(amount=amounts, currency=currencies)
+def test_decimal_round_trip_is_exact(amount: int, currency: str) -> None:
+    money = Money(amount, currency)
+    assert Money.from_decimal(money.to_decimal(), currency) == money
+
+
+def test_from_decimal_refuses_fractions_of_the_minor_unit() -> None:
+    assert Money.from_decimal(Decimal("100.50"), "NOK") == Money(10_050, "NOK")
+    with pytest.raises(ValidationFailed) as refused:
+        Money.from_decimal(Decimal("100.505"), "NOK")
+    assert refused.value.field == "amount"
+    with pytest.raises(ValidationFailed, match="Unsupported currency"):
+        Money.from_decimal(Decimal(1), "USD")
+
+
+def test_every_supported_currency_shares_two_minor_digits() -> None:
+    assert shared_minor_digits() == 2

@@ -42,6 +42,31 @@ def minor_digits(currency: str) -> int:
     return int(get_currency_precision(_check_currency(currency)))
 
 
+def shared_minor_digits() -> int:
+    """The minor digits every supported currency has, for an amount that holds in any of
+    them (an automation's amount condition). RuntimeError if a supported currency differs."""
+    digits = {minor_digits(currency) for currency in SUPPORTED_CURRENCIES}
+    if len(digits) != 1:
+        raise RuntimeError("the supported currencies differ in their minor digits")
+    return digits.pop()
+
+
+def to_minor(major: Decimal, digits: int) -> int:
+    """A decimal amount of major units in minor units: `Decimal("99.5")`, 2 digits -> 9950.
+
+    ValueError if it is not a finite number or has more decimals than the minor unit.
+    """
+    scaled = major.scaleb(digits) if major.is_finite() else None
+    if scaled is None or scaled != scaled.to_integral_value():
+        raise ValueError(f"{major} is not a whole number of minor units")
+    return int(scaled)
+
+
+def to_major(minor: int, digits: int) -> Decimal:
+    """Minor units as a decimal amount of major units: 9950, 2 digits -> `Decimal("99.50")`."""
+    return Decimal(minor).scaleb(-digits)
+
+
 @dataclass(frozen=True, slots=True, order=False)
 class Money:
     """An amount in minor units (øre, cents) of one currency."""
@@ -57,6 +82,18 @@ class Money:
     @classmethod
     def zero(cls, currency: str) -> Money:
         return cls(0, currency)
+
+    @classmethod
+    def from_decimal(cls, major: Decimal, currency: str) -> Money:
+        """`Decimal("99.50")` NOK is 9950 øre; more decimals than the currency has are refused."""
+        digits = minor_digits(currency)
+        try:
+            minor = to_minor(major, digits)
+        except ValueError:
+            raise ValidationFailed(
+                "“%(text)s” is not an amount (example: 1 234,50)", field="amount", text=str(major)
+            ) from None
+        return cls(minor, currency)
 
     def _same(self, other: Money) -> None:
         if not isinstance(other, Money):
@@ -103,7 +140,7 @@ class Money:
         return self.amount > 0
 
     def to_decimal(self) -> Decimal:
-        return Decimal(self.amount).scaleb(-minor_digits(self.currency))
+        return to_major(self.amount, minor_digits(self.currency))
 
     def allocate(self, weights: Sequence[int]) -> list[Money]:
         """Split by integer weights; the parts always add up to exactly this amount."""

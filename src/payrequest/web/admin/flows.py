@@ -17,7 +17,7 @@ from payrequest.automations.conditions import LANGUAGES, ORIGINS
 from payrequest.automations.context import VARIABLES
 from payrequest.errors import PayrequestError
 from payrequest.kit.markets import COUNTRIES
-from payrequest.kit.money import SUPPORTED_CURRENCIES
+from payrequest.kit.money import SUPPORTED_CURRENCIES, shared_minor_digits, to_major, to_minor
 from payrequest.web import i18n
 from payrequest.web.auth import WRITERS, StaffUser, Writer
 from payrequest.web.deps import ReadSessionDep, RuntimeDep
@@ -38,18 +38,19 @@ def _minor(text: str, field: str, errors: dict[str, str]) -> int | None:
     if not text:
         return None
     try:
-        value = Decimal(text)
-    except InvalidOperation:
-        errors[field] = i18n.gettext("Enter an amount such as 100 or 99.50")
-        return None
-    if value < 0 or value != value.quantize(Decimal("0.01")):
-        errors[field] = i18n.gettext("Enter an amount such as 100 or 99.50")
-        return None
-    return int(value * 100)
+        minor = to_minor(Decimal(text), shared_minor_digits())
+    except (InvalidOperation, ValueError):
+        minor = -1  # not a number, or finer than the minor unit
+    if minor >= 0:
+        return minor
+    errors[field] = i18n.gettext("Enter an amount such as 100 or 99.50")
+    return None
 
 
 def _major(minor: Any) -> str:
-    return "" if minor in (None, "") else f"{Decimal(int(minor)) / 100:f}"
+    if minor in (None, ""):
+        return ""
+    return f"{to_major(int(minor), shared_minor_digits()).normalize():f}"
 
 
 def draft_from_form(form: FormData) -> tuple[service.Draft, dict[str, str]]:

@@ -1,4 +1,5 @@
-"""Housekeeping: finished jobs are deleted after a day (the poller alone adds one per second)."""
+"""Housekeeping: finished jobs are deleted after a day (the poller and the automation
+dispatcher alone add one each per second)."""
 
 from __future__ import annotations
 

@@ -8,9 +8,10 @@
     @registry.periodic("payments.poll", every=timedelta(seconds=5))
     async def poll(session: AsyncSession, payload: dict[str, Any]) -> None: ...
 
-Domain packages expose `register_jobs(registry)` functions; entry points combine them with
-`build_registry(payment_requests.register_jobs, automations.register_jobs, ...)` and hand the
-result to the `Worker`. Handlers must be idempotent: a job runs at least once (see runner.py).
+Each domain package with jobs has an `install(registry, ...)` function that registers its
+handlers, closing over the services they need (sessions, the provider, gateways);
+`runtime.build_runtime` creates one registry, calls every `install` and hands the registry to
+the `Worker`. Handlers must be idempotent: a job runs at least once (see runner.py).
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from payrequest.jobs import queue
 from payrequest.jobs.models import Job
 
 Handler = Callable[[AsyncSession, dict[str, Any]], Awaitable[None]]
-Installer = Callable[["JobRegistry"], None]
 
 DEFAULT_TIMEOUT = timedelta(seconds=30)
 PERIODIC_MAX_ATTEMPTS = 1  # a failed periodic run is not retried: the next period is the retry
@@ -126,10 +126,6 @@ class JobRegistry:
 
         return register
 
-    def include(self, installer: Installer) -> JobRegistry:
-        installer(self)
-        return self
-
     def spec(self, kind: str) -> JobSpec:
         try:
             return self._specs[kind]
@@ -173,11 +169,3 @@ class JobRegistry:
             dedupe_key=dedupe_key,
             max_attempts=spec.max_attempts if max_attempts is None else max_attempts,
         )
-
-
-def build_registry(*installers: Installer) -> JobRegistry:
-    """A registry filled by each domain package's `register_jobs(registry)`."""
-    registry = JobRegistry()
-    for installer in installers:
-        installer(registry)
-    return registry

@@ -1,1 +1,2 @@
-"""Pure helpers with no I/O: money, phone numbers, clocks, ids."""
+"""Pure helpers with no I/O: money, markets, public URLs, phone numbers, clocks, ids,
+encryption of stored secrets, and validation errors."""

@@ -1,4 +1,5 @@
-"""Encrypting stored secrets (provider webhook secrets) with a key derived from settings."""
+"""Encrypting what is stored secret (provider and automation webhook secrets, portal-link texts)
+with a key derived from settings."""
 
 from __future__ import annotations
 

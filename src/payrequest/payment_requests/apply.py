@@ -1,7 +1,8 @@
-"""`apply_provider_state`: the one way a provider signal changes a payment request.
+"""The one way a signal changes a payment request: `apply_event` (a provider webhook),
+`apply_snapshot` (what a poll, a capture or a cancel returned) and `apply_outcome` (our own
+decisions: created, refused, cancelled by staff).
 
-Webhooks, the poller, capture and cancel results and the user's own actions all come here,
-with the request locked. States only move forward along TRANSITIONS; a repeated or stale
+Each locks the request first. States only move forward along TRANSITIONS; a repeated or stale
 signal changes nothing. Every step is written to the timeline and announced in the outbox in
 the caller's transaction.
 """

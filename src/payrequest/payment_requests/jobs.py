@@ -1,4 +1,5 @@
-"""Background work for payment requests: send, capture, and the poller (webhook safety net)."""
+"""Background work for payment requests: send, capture, refund (from `refunds`), and the
+poller (webhook safety net)."""
 
 from __future__ import annotations
 

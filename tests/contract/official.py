@@ -53,8 +53,9 @@ def spec_dir() -> tuple[Path | None, str]:
     if not missing:
         return folder, ""
     where = f"{ENV}={configured}" if configured else f"{ENV} is not set and {folder}"
+    lacks = f"lacks {', '.join(missing)}" if folder.is_dir() else "does not exist"
     return None, (
-        f"official OpenAPI files not found ({where} lacks {', '.join(missing)}); "
+        f"official OpenAPI files not found ({where} {lacks}); "
         f"set {ENV} to the folder holding {', '.join(FILES)} to check against them as well"
     )
 

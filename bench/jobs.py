@@ -51,7 +51,7 @@ from bench.report import record
 from bench.support import pg_dsn, scalar, scratch_database
 from payrequest.db.session import create_engine, session_factory
 from payrequest.jobs import leases
-from payrequest.jobs.registry import JobRegistry
+from payrequest.jobs.handlers import JobHandlers
 from payrequest.jobs.runner import Worker
 
 KIND = "bench.noop"
@@ -155,16 +155,16 @@ def _child(
     leases.claim = counting_claim  # the worker calls it as leases.claim
 
     async def run() -> None:
-        registry = JobRegistry()
+        handlers = JobHandlers()
 
-        @registry.job(KIND, timeout=timedelta(seconds=5))
+        @handlers.job(KIND, timeout=timedelta(seconds=5))
         async def noop(_session: AsyncSession, _payload: dict[str, Any]) -> None:
             return None
 
         engine = create_engine(url, pool_size=concurrency + 2)
         worker = Worker(
             session_factory(engine),
-            registry,
+            handlers,
             concurrency=concurrency,
             poll_interval=timedelta(seconds=1),
         )

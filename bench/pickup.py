@@ -26,7 +26,7 @@ from bench.report import percentile, record
 from bench.support import scratch_database
 from payrequest.db.session import create_engine, session_factory
 from payrequest.jobs import queue
-from payrequest.jobs.registry import JobRegistry
+from payrequest.jobs.handlers import JobHandlers
 from payrequest.jobs.runner import Worker
 from payrequest.realtime.pg_notify import JOBS_CHANNEL, PgListener
 
@@ -36,9 +36,9 @@ KIND = "bench.noop"
 async def _run(url: str, *, jobs: int, use_notify: bool, gap_ms: float) -> list[float]:
     started: dict[int, float] = {}
     committed: dict[int, float] = {}
-    registry = JobRegistry()
+    handlers = JobHandlers()
 
-    @registry.job(KIND, timeout=timedelta(seconds=5))
+    @handlers.job(KIND, timeout=timedelta(seconds=5))
     async def noop(_session: AsyncSession, payload: dict[str, Any]) -> None:
         started.setdefault(int(payload["n"]), time.perf_counter())
 
@@ -46,7 +46,7 @@ async def _run(url: str, *, jobs: int, use_notify: bool, gap_ms: float) -> list[
     listener = PgListener(url) if use_notify else None
     worker = Worker(
         session_factory(worker_engine),
-        registry,
+        handlers,
         poll_interval=timedelta(seconds=1),
         wakeups=listener.wakeups(JOBS_CHANNEL) if listener else None,
     )

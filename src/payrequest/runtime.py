@@ -1,5 +1,6 @@
 """Everything a payrequest process needs, built once from settings: database, provider,
-job registry and worker. Shared by the web app (`app.py`), `payrequest worker` and the CLI."""
+public URLs, gateways, job handlers and worker. Shared by the web app (`app.py`),
+`payrequest worker` and the CLI."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from payrequest.db.session import (
 from payrequest.inbound import jobs as inbound_jobs
 from payrequest.inbound import registrations
 from payrequest.jobs import maintenance
-from payrequest.jobs.registry import JobRegistry
+from payrequest.jobs.handlers import JobHandlers
 from payrequest.jobs.runner import Worker
 from payrequest.kit.crypto import SecretBox
 from payrequest.kit.urls import PublicUrls
@@ -33,7 +34,7 @@ from payrequest.notify.sms.base import SmsGateway
 from payrequest.payment_requests import jobs as payment_jobs
 from payrequest.payment_requests.service import Lifetime
 from payrequest.providers.base import PaymentProvider
-from payrequest.providers.registry import build_provider
+from payrequest.providers.factory import build_provider
 
 WORKER_LEASE = timedelta(seconds=60)  # a crashed worker's jobs are taken over after this
 SECRETS_TTL = 5.0  # seconds a process trusts its cached list of webhook secrets
@@ -71,7 +72,7 @@ class Runtime:
     provider: PaymentProvider
     box: SecretBox
     webhook_secrets: WebhookSecrets
-    registry: JobRegistry
+    handlers: JobHandlers
     lifetime: Lifetime
     sms: SmsGateway
     email: EmailSender | None  # None: no SMTP server configured
@@ -82,7 +83,7 @@ class Runtime:
         return self.urls.webhook(self.provider.name)
 
     def worker(self, **options: object) -> Worker:
-        return Worker(self.sessions, self.registry, lease=WORKER_LEASE, **options)  # type: ignore[arg-type]
+        return Worker(self.sessions, self.handlers, lease=WORKER_LEASE, **options)  # type: ignore[arg-type]
 
     async def close(self) -> None:
         await self.provider.close()
@@ -102,20 +103,20 @@ def build_runtime(settings: Settings, *, provider: PaymentProvider | None = None
     provider = provider or build_provider(settings, version=__version__)
     box = SecretBox(secret_key(settings))
     urls = PublicUrls(settings.public_url)
-    registry = JobRegistry()
+    handlers = JobHandlers()
     payment_jobs.install(
-        registry,
+        handlers,
         sessions=sessions,
         provider=provider,
         return_url=urls.portal_returned(),
     )
-    inbound_jobs.install(registry, provider=provider)
-    maintenance.install(registry)
+    inbound_jobs.install(handlers, provider=provider)
+    maintenance.install(handlers)
     sms = build_sms_gateway(settings, sandbox_base_url=urls.sandbox())
     email = build_email_sender(settings)
     webhooks = WebhookSender(allow=settings.automations.webhook_allow)
     automation_jobs.install(
-        registry,
+        handlers,
         AutomationServices(sessions, sms, email, webhooks, box, urls),
     )
     return Runtime(
@@ -128,7 +129,7 @@ def build_runtime(settings: Settings, *, provider: PaymentProvider | None = None
         provider=provider,
         box=box,
         webhook_secrets=WebhookSecrets(box, provider.name),
-        registry=registry,
+        handlers=handlers,
         lifetime=Lifetime(settings.vipps.default_lifetime_minutes, provider.capabilities),
         sms=sms,
         email=email,

@@ -17,8 +17,8 @@ from payrequest.errors import Conflict, NotFound
 from payrequest.jobs import queue
 from payrequest.jobs.backoff import Backoff
 from payrequest.jobs.context import PermanentJobError, current_job
+from payrequest.jobs.handlers import JobHandlers
 from payrequest.jobs.models import Job
-from payrequest.jobs.registry import JobRegistry
 from payrequest.jobs.runner import Worker
 from payrequest.kit.clock import utcnow
 
@@ -39,25 +39,25 @@ class FakeClock:
 
 
 def make_worker(
-    sessions: Sessions, registry: JobRegistry, clock: Callable[[], datetime], **options: Any
+    sessions: Sessions, handlers: JobHandlers, clock: Callable[[], datetime], **options: Any
 ) -> Worker:
     options.setdefault("lease", LEASE)
     options.setdefault("poll_interval", timedelta(milliseconds=20))
-    return Worker(sessions, registry, clock=clock, **options)
+    return Worker(sessions, handlers, clock=clock, **options)
 
 
 async def add(
     sessions: Sessions,
     clock: FakeClock,
     kind: str,
-    registry: JobRegistry | None = None,
+    handlers: JobHandlers | None = None,
     **options: Any,
 ) -> int:
-    """Enqueue one job due now (by the fake clock) and commit; return its id. With a registry,
-    through `registry.enqueue` (the kind's max_attempts applies)."""
+    """Enqueue one job due now (by the fake clock) and commit; return its id. With a handlers,
+    through `handlers.enqueue` (the kind's max_attempts applies)."""
     options.setdefault("payload", {})
     options.setdefault("run_at", clock.now)
-    enqueue = queue.enqueue if registry is None else registry.enqueue
+    enqueue = queue.enqueue if handlers is None else handlers.enqueue
     async with sessions() as session, session.begin():
         job = await enqueue(session, kind=kind, **options)
         assert job is not None
@@ -77,27 +77,27 @@ async def count_jobs(sessions: Sessions, **filters: Any) -> int:
         return int((await session.scalar(query)) or 0)
 
 
-def recording_registry(calls: list[dict[str, Any]]) -> JobRegistry:
+def recording_registry(calls: list[dict[str, Any]]) -> JobHandlers:
     """Kinds: "ok" records its payload and enqueues a "followup" job in its own transaction;
     "boom" fails (max 3 attempts); "permanent" gives up at once."""
-    registry = JobRegistry()
+    handlers = JobHandlers()
 
-    @registry.job("ok")
+    @handlers.job("ok")
     async def ok(session: AsyncSession, payload: dict[str, Any]) -> None:
         calls.append({**payload, "attempt": current_job().attempt})
         await queue.enqueue(session, kind="followup", payload={"after": current_job().job_id})
 
-    @registry.job("boom", max_attempts=3)
+    @handlers.job("boom", max_attempts=3)
     async def boom(session: AsyncSession, payload: dict[str, Any]) -> None:
         calls.append(payload)
         await queue.enqueue(session, kind="followup", payload={"from": "boom"})
         raise ValueError("boom")
 
-    @registry.job("permanent")
+    @handlers.job("permanent")
     async def permanent(session: AsyncSession, payload: dict[str, Any]) -> None:
         raise PermanentJobError("invoice no longer exists")
 
-    return registry
+    return handlers
 
 
 @pytest.fixture
@@ -159,10 +159,10 @@ async def test_failures_back_off_exponentially_then_dead_letter_then_retry(
     sessions: Sessions, clock: FakeClock
 ) -> None:
     calls: list[dict[str, Any]] = []
-    registry = recording_registry(calls)
+    handlers = recording_registry(calls)
     highest = Backoff(base=timedelta(seconds=1), uniform=lambda _low, high: high)
-    worker = make_worker(sessions, registry, clock, backoff=highest)
-    job_id = await add(sessions, clock, "boom", registry)
+    worker = make_worker(sessions, handlers, clock, backoff=highest)
+    job_id = await add(sessions, clock, "boom", handlers)
 
     for attempt, ceiling in ((1, 1), (2, 2)):
         assert await worker.run_once() == 1
@@ -213,15 +213,15 @@ async def test_permanent_error_is_a_dead_letter_at_once(
 
 
 async def test_timeout_counts_as_failure(sessions: Sessions, clock: FakeClock) -> None:
-    registry = JobRegistry()
+    handlers = JobHandlers()
 
-    @registry.job("slow", timeout=timedelta(milliseconds=50), max_attempts=2)
+    @handlers.job("slow", timeout=timedelta(milliseconds=50), max_attempts=2)
     async def slow(session: AsyncSession, payload: dict[str, Any]) -> None:
         import asyncio
 
         await asyncio.sleep(30)
 
-    worker = make_worker(sessions, registry, clock)
+    worker = make_worker(sessions, handlers, clock)
     job_id = await add(sessions, clock, "slow", max_attempts=2)
     assert await worker.run_once() == 1
     job = await load(sessions, job_id)
@@ -240,10 +240,10 @@ async def test_worker_claims_only_kinds_it_knows(sessions: Sessions, clock: Fake
 
 
 async def test_registry_enqueue_uses_the_kinds_max_attempts(sessions: Sessions) -> None:
-    registry = recording_registry([])
+    handlers = recording_registry([])
     async with sessions() as session, session.begin():
-        boom = await registry.enqueue(session, kind="boom", payload={})
-        ok = await registry.enqueue(session, kind="ok", payload={}, max_attempts=2)
+        boom = await handlers.enqueue(session, kind="boom", payload={})
+        ok = await handlers.enqueue(session, kind="ok", payload={}, max_attempts=2)
     assert boom is not None and boom.max_attempts == 3
     assert ok is not None and ok.max_attempts == 2
 

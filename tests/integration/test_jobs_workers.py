@@ -14,9 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from payrequest.db.session import create_engine, session_factory
 from payrequest.jobs import leases, queue
 from payrequest.jobs.context import current_job
+from payrequest.jobs.handlers import JobHandlers
 from payrequest.jobs.models import Job
 from payrequest.jobs.process import running
-from payrequest.jobs.registry import JobRegistry
 from payrequest.jobs.runner import Worker
 from payrequest.kit.clock import utcnow
 from tests.integration.test_jobs import (
@@ -35,13 +35,13 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-def noting_registry(ran: list[tuple[int, str]]) -> JobRegistry:
+def noting_registry(ran: list[tuple[int, str]]) -> JobHandlers:
     """Kind "note": records (job id, worker id) and enqueues a marker job
     "marker:<job>:<worker>" in the handler's own transaction, so a rolled-back run leaves no
     marker. A run first waits for `GATES["<worker>#<attempt>"]` when that gate exists."""
-    registry = JobRegistry()
+    handlers = JobHandlers()
 
-    @registry.job("note")
+    @handlers.job("note")
     async def note(session: AsyncSession, payload: dict[str, Any]) -> None:
         job = current_job()
         gate = GATES.get(f"{job.worker_id}#{job.attempt}")
@@ -52,7 +52,7 @@ def noting_registry(ran: list[tuple[int, str]]) -> JobRegistry:
             session, kind="marker", payload={}, dedupe_key=f"marker:{job.job_id}:{job.worker_id}"
         )
 
-    return registry
+    return handlers
 
 
 GATES: dict[str, asyncio.Event] = {}
@@ -104,9 +104,9 @@ async def test_a_lost_lease_cannot_mark_done(
     ran: list[tuple[int, str]] = []
     GATES.clear()
     late, rescue = GATES["a#1"], GATES[f"{rescuer}#2"] = asyncio.Event(), asyncio.Event()
-    registry = noting_registry(ran)
-    stalled = make_worker(sessions, registry, clock, worker_id="a")
-    rescuing = make_worker(sessions, registry, clock, worker_id=rescuer)
+    handlers = noting_registry(ran)
+    stalled = make_worker(sessions, handlers, clock, worker_id="a")
+    rescuing = make_worker(sessions, handlers, clock, worker_id=rescuer)
     job_id = await add(sessions, clock, "note")
 
     a_run = asyncio.create_task(stalled.run_once())
@@ -158,11 +158,11 @@ async def test_workers_share_the_queue_and_run_every_job_exactly_once(
     dialect = sessions.kw["bind"].dialect.name
     total = 200 if dialect == "postgresql" else 60
     ran: list[tuple[int, str]] = []
-    registry = noting_registry(ran)
+    handlers = noting_registry(ran)
     engines = [create_engine(database_url) for _ in range(3)]
     try:
         workers = [
-            Worker(session_factory(engine), registry, worker_id=f"w{n}", concurrency=4)
+            Worker(session_factory(engine), handlers, worker_id=f"w{n}", concurrency=4)
             for n, engine in enumerate(engines)
         ]
         async with sessions() as session, session.begin():
@@ -185,15 +185,15 @@ async def test_periodic_job_is_scheduled_once_per_period_across_workers(
     sessions: Sessions, clock: FakeClock
 ) -> None:
     slots: list[tuple[int, str]] = []
-    registry = JobRegistry()
+    handlers = JobHandlers()
 
-    @registry.periodic("poll", every=timedelta(minutes=1))
+    @handlers.periodic("poll", every=timedelta(minutes=1))
     async def poll(session: AsyncSession, payload: dict[str, Any]) -> None:
         slots.append((payload["slot"], current_job().worker_id))
 
     minute = int(utcnow().timestamp()) // 60
     clock.now = datetime.fromtimestamp(minute * 60 + 10, UTC)  # 10 s into a period
-    workers = [make_worker(sessions, registry, clock, worker_id=f"w{n}") for n in range(2)]
+    workers = [make_worker(sessions, handlers, clock, worker_id=f"w{n}") for n in range(2)]
 
     async def run_both() -> int:
         return sum(await asyncio.gather(*(worker.run_once() for worker in workers)))
@@ -209,7 +209,7 @@ async def test_periodic_job_is_scheduled_once_per_period_across_workers(
     assert await count_jobs(sessions, kind="poll") == 2
     assert await count_jobs(sessions, dedupe_key=f"periodic:poll:{minute}", status="done") == 1
     # a worker started later, in the same period, does not schedule it again
-    late = make_worker(sessions, registry, clock, worker_id="late")
+    late = make_worker(sessions, handlers, clock, worker_id="late")
     assert await late.run_once() == 0
 
 

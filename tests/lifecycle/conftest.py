@@ -28,7 +28,7 @@ from payrequest.payment_requests import workflows
 from payrequest.payment_requests.models import PaymentRequest
 from payrequest.payment_requests.schemas import NewPaymentRequest
 from payrequest.payment_requests.service import Lifetime, create_request
-from payrequest.providers.registry import build_vipps
+from payrequest.providers.factory import build_vipps
 from payrequest.providers.vipps.client import RetryPolicy
 from payrequest.providers.vipps.provider import VippsProvider
 from tests.servers import free_port

@@ -12,7 +12,7 @@ portal link), each action exactly once per (event, flow, action).
   with the same key (SMS sandbox dedupes on it, email keeps its Message-ID, webhooks their
   `webhook-id`). Retries back off exponentially (the job runner); a failed action can be
   queued again by hand (`service.retry_action`).
-- `jobs`: installs the dispatcher (periodic) and the action job in the job registry.
+- `jobs`: installs the dispatcher (periodic) and the action job in the worker's `JobHandlers`.
 - `conditions`, `templating` (sandboxed Jinja2, checked at save time), `context` (the variables),
   `actions` (per-kind config checks and rendering), `signing` (Standard Webhooks),
   `destinations` (SSRF allowlist), `outgoing` (the webhook HTTP client), `service` (admin).

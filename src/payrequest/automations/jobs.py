@@ -10,18 +10,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from payrequest.automations.dispatch import DISPATCH_JOB, dispatch
 from payrequest.automations.execution import ACTION_JOB, ACTION_MAX_ATTEMPTS, Services, perform
 from payrequest.jobs.context import current_job
-from payrequest.jobs.registry import JobRegistry
+from payrequest.jobs.handlers import JobHandlers
 
 DISPATCH_EVERY = timedelta(seconds=1)
 ACTION_TIMEOUT = timedelta(seconds=40)
 
 
-def install(registry: JobRegistry, services: Services) -> None:
-    @registry.periodic(DISPATCH_JOB, every=DISPATCH_EVERY)
+def install(handlers: JobHandlers, services: Services) -> None:
+    @handlers.periodic(DISPATCH_JOB, every=DISPATCH_EVERY)
     async def dispatch_events(session: AsyncSession, _payload: dict[str, Any]) -> None:
         await dispatch(session, urls=services.urls)
 
-    @registry.job(ACTION_JOB, max_attempts=ACTION_MAX_ATTEMPTS, timeout=ACTION_TIMEOUT)
+    @handlers.job(ACTION_JOB, max_attempts=ACTION_MAX_ATTEMPTS, timeout=ACTION_TIMEOUT)
     async def run_action(session: AsyncSession, payload: dict[str, Any]) -> None:
         job = current_job()
         await perform(

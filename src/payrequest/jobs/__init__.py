@@ -2,7 +2,7 @@
 
 Public API (see each module for details):
 
-- `registry`: `JobRegistry` (`@registry.job`, `@registry.periodic`)
+- `handlers`: `JobHandlers` (`@handlers.job`, `@handlers.periodic`)
 - `queue`: `enqueue`, `retry_dead`, `list_jobs`, `count_by_status`, `purge_done`, `get_job`
 - `runner`: `Worker` (`run`, `run_once`, `stop`, `notify`)
 - `process`: `running(worker)` for an app lifespan, `run_until_signalled(worker)` for a process
@@ -12,14 +12,14 @@ Public API (see each module for details):
 
 from payrequest.jobs.backoff import Backoff
 from payrequest.jobs.context import JobContext, PermanentJobError, current_job
+from payrequest.jobs.handlers import JobHandlers
 from payrequest.jobs.queue import enqueue, list_jobs, retry_dead
-from payrequest.jobs.registry import JobRegistry
 from payrequest.jobs.runner import Worker
 
 __all__ = [
     "Backoff",
     "JobContext",
-    "JobRegistry",
+    "JobHandlers",
     "PermanentJobError",
     "Worker",
     "current_job",

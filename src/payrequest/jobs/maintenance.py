@@ -9,13 +9,13 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from payrequest.jobs import queue
-from payrequest.jobs.registry import JobRegistry
+from payrequest.jobs.handlers import JobHandlers
 
 PURGE_JOB = "jobs.purge"
 KEEP_DONE = timedelta(days=1)
 
 
-def install(registry: JobRegistry) -> None:
-    @registry.periodic(PURGE_JOB, every=timedelta(minutes=10))
+def install(handlers: JobHandlers) -> None:
+    @handlers.periodic(PURGE_JOB, every=timedelta(minutes=10))
     async def purge(session: AsyncSession, _payload: dict[str, Any]) -> None:
         await queue.purge_done(session, older_than=KEEP_DONE)

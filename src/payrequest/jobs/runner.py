@@ -34,8 +34,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from payrequest.jobs import leases
 from payrequest.jobs.backoff import Backoff
 from payrequest.jobs.context import JobContext, PermanentJobError, set_current_job
+from payrequest.jobs.handlers import JobHandlers
 from payrequest.jobs.leases import Claimed
-from payrequest.jobs.registry import JobRegistry
 from payrequest.kit.clock import utcnow
 
 logger = logging.getLogger("payrequest.jobs")
@@ -79,7 +79,7 @@ class Worker:
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
-        registry: JobRegistry,
+        handlers: JobHandlers,
         *,
         worker_id: str | None = None,
         lease: timedelta = timedelta(seconds=45),
@@ -95,12 +95,12 @@ class Worker:
             raise ValueError("concurrency must be at least 1")
         if poll_interval <= timedelta(0):
             raise ValueError("poll_interval must be positive")
-        too_slow = [spec.kind for spec in registry if spec.timeout >= lease]
+        too_slow = [spec.kind for spec in handlers if spec.timeout >= lease]
         if too_slow:
             raise ValueError(f"lease {lease} must exceed the timeout of {', '.join(too_slow)}")
         self._sessions = sessions
         self._autocommit = _autocommit_engine(sessions)
-        self._registry = registry
+        self._handlers = handlers
         self.worker_id = (worker_id or default_worker_id())[:64]
         self._lease = lease
         self._poll = poll_interval.total_seconds()
@@ -108,7 +108,7 @@ class Worker:
         self._backoff = backoff or Backoff()
         self._clock = clock
         self._wakeups = wakeups
-        self._kinds = registry.kinds
+        self._kinds = handlers.kinds
         self._signal = asyncio.Event()
         self._tasks: dict[asyncio.Task[None], Claimed] = {}
         self._scheduled: dict[str, int] = {}
@@ -194,7 +194,7 @@ class Worker:
     def _next_wait(self) -> float:
         now = self._clock()
         wait = self._poll
-        for spec in self._registry.periodic_specs:
+        for spec in self._handlers.periodic_specs:
             next_start = spec.slot_start(spec.slot(now) + 1)
             wait = min(wait, (next_start - now).total_seconds())
         return max(wait, MIN_WAIT_SECONDS)
@@ -252,14 +252,14 @@ class Worker:
 
     async def _schedule_periodic(self) -> None:
         now = self._clock()
-        due = [(spec, spec.slot(now)) for spec in self._registry.periodic_specs]
+        due = [(spec, spec.slot(now)) for spec in self._handlers.periodic_specs]
         due = [(spec, slot) for spec, slot in due if self._scheduled.get(spec.kind) != slot]
         if not due:
             return
         async with self._sessions() as session, session.begin():
             for spec, slot in due:
                 start = spec.slot_start(slot)
-                await self._registry.enqueue(
+                await self._handlers.enqueue(
                     session,
                     kind=spec.kind,
                     payload={"slot": slot, "scheduled_for": start.isoformat()},
@@ -269,7 +269,7 @@ class Worker:
         self._scheduled.update({spec.kind: slot for spec, slot in due})
 
     async def _execute(self, job: Claimed) -> None:
-        spec = self._registry.spec(job.kind)
+        spec = self._handlers.spec(job.kind)
         set_current_job(
             JobContext(job.id, job.kind, job.attempts, job.max_attempts, self.worker_id)
         )

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from payrequest.jobs.registry import JobRegistry
+from payrequest.jobs.handlers import JobHandlers
 from payrequest.kit.clock import utcnow
 from payrequest.payment_requests import refunds, repository, workflows
 from payrequest.payment_requests.apply import CAPTURE_JOB
@@ -25,13 +25,13 @@ log = logging.getLogger(__name__)
 
 
 def install(
-    registry: JobRegistry,
+    handlers: JobHandlers,
     *,
     sessions: async_sessionmaker[AsyncSession],
     provider: PaymentProvider,
     return_url: str | None = None,
 ) -> None:
-    @registry.job(SEND_JOB, max_attempts=30, timeout=JOB_TIMEOUT)
+    @handlers.job(SEND_JOB, max_attempts=30, timeout=JOB_TIMEOUT)
     async def send(_session: AsyncSession, payload: dict[str, Any]) -> None:
         await workflows.send(
             sessions, provider, reference=str(payload["reference"]), return_url=return_url
@@ -39,15 +39,15 @@ def install(
 
     # Never give up silently: ~200 attempts with backoff capped at minutes span days, and a
     # dead capture stays visible on the operations page with a Retry button.
-    @registry.job(CAPTURE_JOB, max_attempts=200, timeout=JOB_TIMEOUT)
+    @handlers.job(CAPTURE_JOB, max_attempts=200, timeout=JOB_TIMEOUT)
     async def capture(session: AsyncSession, payload: dict[str, Any]) -> None:
         await workflows.capture(
             sessions, provider, reference=str(payload["reference"]), apply_in=session
         )
 
-    refunds.install(registry, sessions=sessions, provider=provider)
+    refunds.install(handlers, sessions=sessions, provider=provider)
 
-    @registry.periodic(POLL_JOB, every=POLL_EVERY, timeout=JOB_TIMEOUT)
+    @handlers.periodic(POLL_JOB, every=POLL_EVERY, timeout=JOB_TIMEOUT)
     async def poll_due(_session: AsyncSession, _payload: dict[str, Any]) -> None:
         await poll_due_requests(sessions, provider)
 

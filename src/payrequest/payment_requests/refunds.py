@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from payrequest.errors import Conflict, NotFound, ValidationFailed
 from payrequest.events import names, outbox
 from payrequest.jobs import queue
-from payrequest.jobs.registry import JobRegistry
+from payrequest.jobs.handlers import JobHandlers
 from payrequest.kit.clock import utcnow
 from payrequest.kit.money import Money
 from payrequest.ledger import repository as ledger_repo
@@ -197,7 +197,7 @@ async def _finish(session: AsyncSession, refund_id: int, *, failure: str | None)
     )
 
 
-def install(registry: JobRegistry, *, sessions: Sessions, provider: PaymentProvider) -> None:
-    @registry.job(REFUND_JOB, max_attempts=50, timeout=JOB_TIMEOUT)
+def install(handlers: JobHandlers, *, sessions: Sessions, provider: PaymentProvider) -> None:
+    @handlers.job(REFUND_JOB, max_attempts=50, timeout=JOB_TIMEOUT)
     async def send(_session: AsyncSession, payload: dict[str, Any]) -> None:
         await send_refund(sessions, provider, refund_id=int(payload["refund_id"]))

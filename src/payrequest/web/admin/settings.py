@@ -20,7 +20,7 @@ from payrequest.inbound.setup import ensure_webhook
 from payrequest.kit.clock import utcnow
 from payrequest.kit.markets import COUNTRY_CURRENCY
 from payrequest.providers.base import ProviderError
-from payrequest.providers.registry import vipps_base_url
+from payrequest.providers.factory import vipps_base_url
 from payrequest.ratelimit import service as ratelimit
 from payrequest.runtime import Runtime
 from payrequest.web import i18n

@@ -1,4 +1,4 @@
-"""Build the configured payment provider from settings."""
+"""Build the configured payment provider from settings (the one provider this process uses)."""
 
 from __future__ import annotations
 

@@ -1,17 +1,18 @@
-"""Which handler runs which kind of job: an explicit registry object, no module-global state.
+"""Which handler runs which kind of job: an explicit `JobHandlers` object, no module-global
+state.
 
-    registry = JobRegistry()
+    handlers = JobHandlers()
 
-    @registry.job("payments.capture", max_attempts=50, timeout=timedelta(seconds=20))
+    @handlers.job("payments.capture", max_attempts=50, timeout=timedelta(seconds=20))
     async def capture(session: AsyncSession, payload: dict[str, Any]) -> None: ...
 
-    @registry.periodic("payments.poll", every=timedelta(seconds=5))
+    @handlers.periodic("payments.poll", every=timedelta(seconds=5))
     async def poll(session: AsyncSession, payload: dict[str, Any]) -> None: ...
 
-Each domain package with jobs has an `install(registry, ...)` function that registers its
+Each domain package with jobs has an `install(handlers, ...)` function that registers its
 handlers, closing over the services they need (sessions, the provider, gateways);
-`runtime.build_runtime` creates one registry, calls every `install` and hands the registry to
-the `Worker`. Handlers must be idempotent: a job runs at least once (see runner.py).
+`runtime.build_runtime` creates one `JobHandlers`, calls every `install` and hands it to the
+`Worker`. Handlers must be idempotent: a job runs at least once (see runner.py).
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ class PeriodicSpec:
         return f"periodic:{self.kind}:{slot}"
 
 
-class JobRegistry:
+class JobHandlers:
     """kind -> handler (+ retry policy), and the periodic schedule."""
 
     def __init__(self) -> None:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, or_, select
+import re
+
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from payrequest.customers.models import Customer
+from payrequest.kit.search import ESCAPE, like_pattern
+
+_PHONE_LIKE = re.compile(r"\+?[\d\s().-]+")  # digits with the separators people type
 
 
 async def get(session: AsyncSession, customer_id: int) -> Customer | None:
@@ -20,18 +25,34 @@ async def get_by_number(session: AsyncSession, number: str) -> Customer | None:
 async def search(
     session: AsyncSession, *, query: str = "", limit: int = 50, offset: int = 0
 ) -> list[Customer]:
+    """Customers by name, number, email or phone, case-insensitive in every alphabet (the
+    folded `search_text`); `%` and `_` mean themselves. A phone number matches however it is
+    spaced ("918 34 562", "+47 918 34 562")."""
     stmt = select(Customer).order_by(Customer.name, Customer.id).limit(limit).offset(offset)
-    if query:
-        like = f"%{query.lower()}%"
-        stmt = stmt.where(
-            or_(
-                func.lower(Customer.name).like(like),
-                func.lower(Customer.number).like(like),
-                func.lower(func.coalesce(Customer.email, "")).like(like),
-                func.coalesce(Customer.phone, "").like(like),
-            )
-        )
+    if query.strip():
+        stmt = stmt.where(or_(*matching(query)))
     return list((await session.execute(stmt)).scalars())
+
+
+async def total_count(session: AsyncSession) -> int:
+    return int((await session.execute(select(func.count(Customer.id)))).scalar_one())
+
+
+def matching(query: str) -> list[ColumnElement[bool]]:
+    """The conditions under which a customer matches `query` (any of them)."""
+    conditions = [Customer.search_text.like(like_pattern(query), escape=ESCAPE)]
+    digits = phone_digits(query)
+    if digits:
+        conditions.append(Customer.search_text.like(f"%{digits}%"))
+    return conditions
+
+
+def phone_digits(query: str) -> str | None:
+    """The digits of a query that looks like a phone number typed with spaces or dashes."""
+    if not _PHONE_LIKE.fullmatch(query.strip()):
+        return None
+    digits = "".join(ch for ch in query if ch.isdigit())
+    return digits if len(digits) >= 3 else None
 
 
 async def next_number(session: AsyncSession) -> str:

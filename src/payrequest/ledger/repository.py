@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from payrequest.customers.models import Customer
 from payrequest.invoices.models import Invoice
 from payrequest.invoices.status import InvoiceBalance
+from payrequest.kit.search import ESCAPE, like_pattern
 from payrequest.ledger.models import Allocation, Credit, Refund
 
 
@@ -243,13 +244,14 @@ def _invoice_where(*, query: str, customer_id: int | None) -> list[ColumnElement
     where: list[ColumnElement[bool]] = []
     if customer_id is not None:
         where.append(Invoice.customer_id == customer_id)
-    if query:
-        escaped = query.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        like = f"%{escaped}%"
+    if query.strip():
+        # The customer side is its folded search text (name, number, email, phone), so "Øster"
+        # finds "ØSTERGAARD" on SQLite too; invoice numbers are ASCII, where lower() folds.
+        like = like_pattern(query)
         where.append(
             or_(
-                func.lower(Invoice.number).like(like, escape="\\"),
-                func.lower(Customer.name).like(like, escape="\\"),
+                func.lower(Invoice.number).like(like, escape=ESCAPE),
+                Customer.search_text.like(like, escape=ESCAPE),
             )
         )
     return where

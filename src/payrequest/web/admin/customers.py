@@ -9,7 +9,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel
-from sqlalchemy import func, select
 
 from payrequest.customers import repository as customers
 from payrequest.customers import service as customer_service
@@ -40,31 +39,31 @@ LABELS = {
     "locale": N_("Language"),
 }
 PAGE_SIZE = 25
+MAX_PAGE = 100_000
 
 
 @router.get("/customers", response_class=HTMLResponse)
 async def customer_list(
-    request: Request, user: StaffUser, session: ReadSessionDep, q: str = "", page: int = 1
+    request: Request, user: StaffUser, session: ReadSessionDep, q: str = "", page: str = "1"
 ) -> HTMLResponse:
-    page = max(page, 1)
+    page_number = int(page) if page.isdigit() and 0 < int(page) <= MAX_PAGE else 1  # typo: 1
     query = q.strip()
     rows = await customers.search(
-        session, query=query, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE
+        session, query=query, limit=PAGE_SIZE + 1, offset=(page_number - 1) * PAGE_SIZE
     )
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     summaries = await ledger_repo.customer_summaries(
         session, [c.id for c in rows], today=utcnow().date()
     )
-    total = (await session.execute(select(func.count(Customer.id)))).scalar_one()
     return render(
         request,
         "customers/list.html",
         rows=[(c, summaries[c.id]) for c in rows],
         q=query,
-        page=page,
+        page=page_number,
         more=more,
-        total=total,
+        total=await customers.total_count(session),
     )
 
 

@@ -266,7 +266,7 @@ def pg_script(notify: bool) -> str:
         "INSERT INTO allocations (invoice_id, currency, amount, payment_request_id, credit_id, "
         "refund_id, created_at) VALUES (:i, 'NOK', 12500, :i, NULL, NULL, now()) RETURNING id;",
         "INSERT INTO jobs (kind, payload, dedupe_key, status, run_at, attempts, max_attempts, "
-        "created_at, updated_at) VALUES ('payment_request.capture', "
+        "created_at, updated_at) VALUES ('payment_requests.capture', "
         f"json_build_object('reference', {REF}), concat_ws(chr(58), 'capture', {REF}), 'queued', "
         "now(), 0, 200, now(), now()) ON CONFLICT (dedupe_key) DO NOTHING "
         f"RETURNING {JOB_COLUMNS};",
@@ -390,7 +390,7 @@ def sqlite_loop(path: str, count: int, seconds: float) -> tuple[int, float]:
         ).fetchall()
         x(
             "INSERT INTO jobs (kind, payload, dedupe_key, status, run_at, attempts, "
-            "max_attempts, created_at, updated_at) VALUES ('payment_request.capture', ?, ?, "
+            "max_attempts, created_at, updated_at) VALUES ('payment_requests.capture', ?, ?, "
             "'queued', ?, 0, 200, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING "
             f"RETURNING {JOB_COLUMNS}",
             (json.dumps({"reference": ref}), f"capture:{ref}", now, now, now),

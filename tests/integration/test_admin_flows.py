@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from payrequest.automations.execution import ACTION_JOB
 from payrequest.automations.models import Flow, FlowAction, FlowRun
 from payrequest.events.models import OutboxEvent
 from payrequest.jobs.models import Job
@@ -126,7 +127,7 @@ async def test_build_save_preview_and_switch_on(
     async with sessions() as session:
         run = (await session.scalars(select(FlowRun))).one()
         assert run.is_test
-        job = (await session.scalars(select(Job).where(Job.kind == "automations.action"))).one()
+        job = (await session.scalars(select(Job).where(Job.kind == ACTION_JOB))).one()
         assert job.dedupe_key == f"flowrun-{run.id}-action-0"
 
 

@@ -1,6 +1,6 @@
 """Running one action of one flow run, exactly once per (event, flow, action).
 
-Each action is its own job (`automations.action`, payload `{flow_run_id, position}`). The job:
+Each action is its own job (`automations.run_action`, payload `{flow_run_id, position}`). The job:
 
 1. records the action run in its own committed transaction BEFORE any gateway call: the rendered
    message is stored (portal-link texts sealed, the token is never kept in clear), the status
@@ -46,7 +46,7 @@ from payrequest.notify.errors import NotifyError
 from payrequest.notify.sms.base import SmsGateway
 from payrequest.portal.service import issue_link
 
-ACTION_JOB = "automations.action"
+ACTION_JOB = "automations.run_action"
 ACTION_MAX_ATTEMPTS = 12  # backoff from the job runner: seconds, then minutes, for hours
 
 log = logging.getLogger(__name__)

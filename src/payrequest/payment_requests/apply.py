@@ -27,7 +27,7 @@ from payrequest.payment_requests.signals import Outcome, from_event, from_snapsh
 from payrequest.payment_requests.state import ACTIVE, Status
 from payrequest.providers.base import PaymentSnapshot, ProviderEvent
 
-CAPTURE_JOB = "payment_request.capture"
+CAPTURE_JOB = "payment_requests.capture"
 
 
 @dataclass(frozen=True, slots=True)

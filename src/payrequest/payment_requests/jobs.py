@@ -17,7 +17,7 @@ from payrequest.payment_requests.service import SEND_JOB
 from payrequest.payment_requests.workflows import JOB_TIMEOUT
 from payrequest.providers.base import PaymentProvider, ProviderError
 
-POLL_JOB = "payment_request.poll"
+POLL_JOB = "payment_requests.poll"
 POLL_EVERY = timedelta(seconds=1)
 POLL_BATCH = 50
 

@@ -26,7 +26,7 @@ from payrequest.payment_requests.state import Status
 from payrequest.payment_requests.workflows import JOB_TIMEOUT
 from payrequest.providers.base import PaymentProvider, ProviderError
 
-REFUND_JOB = "refund.send"
+REFUND_JOB = "payment_requests.refund"
 Sessions = async_sessionmaker[AsyncSession]
 
 

@@ -32,7 +32,7 @@ from payrequest.payment_requests.schemas import NewPaymentRequest
 from payrequest.payment_requests.state import RETRYABLE, Status
 from payrequest.providers.base import Capabilities, UserFlow
 
-SEND_JOB = "payment_request.send"
+SEND_JOB = "payment_requests.send"
 FIRST_POLL_AFTER = timedelta(seconds=5)
 STANDARD_LIFETIME = timedelta(minutes=10)
 

@@ -115,8 +115,12 @@ class VippsClient:
         *,
         json: Any = None,
         idempotency_key: str | None = None,
+        retry: RetryPolicy | None = None,
     ) -> httpx.Response:
-        """Send an authenticated API call; returns the final response (2xx or 4xx)."""
+        """Send an authenticated API call; returns the final response (2xx or 4xx).
+
+        `retry` overrides the client's policy for this call (e.g. one try for a call whose
+        caller simply asks again later)."""
         token = await self.access_token()
         headers = {
             "Authorization": f"Bearer {token}",
@@ -126,18 +130,21 @@ class VippsClient:
         }
         if idempotency_key is not None:
             headers["Idempotency-Key"] = idempotency_key
-        response = await self._send(method, path, headers=headers, json=json)
+        response = await self._send(method, path, retry, headers=headers, json=json)
         if response.status_code == 401:
             self._token = None  # expired or revoked: one fresh token, one more try
             headers["Authorization"] = f"Bearer {await self.access_token()}"
-            response = await self._send(method, path, headers=headers, json=json)
+            response = await self._send(method, path, retry, headers=headers, json=json)
         return response
 
-    async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    async def _send(
+        self, method: str, path: str, retry: RetryPolicy | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        policy = retry or self.retry
         last_error: Exception | None = None
-        for attempt in range(self.retry.attempts):
+        for attempt in range(policy.attempts):
             if attempt:
-                await self._sleep(self.retry.delay(attempt - 1, _retry_after(last_error)))
+                await self._sleep(policy.delay(attempt - 1, _retry_after(last_error)))
             try:
                 response = await self._http.request(method, path, **kwargs)
             except httpx.TransportError as exc:  # timeouts, refused or broken connections
@@ -150,7 +157,7 @@ class VippsClient:
         if isinstance(last_error, _RetryableResponse):
             raise wire.problem(last_error.response)
         raise OutcomeUnknown(
-            f"{method} {path}: no answer after {self.retry.attempts} tries "
+            f"{method} {path}: no answer after {policy.attempts} tries "
             f"({last_error.__class__.__name__})"
         )
 

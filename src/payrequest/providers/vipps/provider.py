@@ -1,9 +1,10 @@
-"""VippsProvider: the neutral PaymentProvider on top of the ePayment and Webhooks APIs."""
+"""VippsProvider: the neutral PaymentProvider on the ePayment, Webhooks and Userinfo APIs."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from payrequest.kit.clock import utcnow
@@ -24,6 +25,7 @@ from payrequest.providers.base import (
 from payrequest.providers.vipps import signature, wire
 from payrequest.providers.vipps.client import VippsClient
 from payrequest.providers.vipps.mapping import STAFF_MESSAGES, WEBHOOK_EVENTS
+from payrequest.providers.vipps.userinfo import SharedPhones
 
 PAYMENTS = "/epayment/v1/payments"
 WEBHOOKS = "/webhooks/v1/webhooks"
@@ -31,7 +33,6 @@ NORWAY_MAX_MINUTES = 24 * 60
 # Create refused because the key or the reference was used before (docs/vipps.md#idempotency).
 ALREADY_CREATED_CODES = frozenset({"4020", "4150"})
 MAX_MINUTES = 60 * 24 * 60
-
 
 
 def capabilities_for(market: str, *, long_living: bool) -> Capabilities:
@@ -59,6 +60,7 @@ class VippsProvider:
         self.webhook_url = webhook_url
         self.capabilities = capabilities
         self.check_webhook_date = check_webhook_date
+        self.shared_phones = SharedPhones(client)
 
     async def close(self) -> None:
         await self.client.close()
@@ -104,10 +106,17 @@ class VippsProvider:
         raise OutcomeUnknown(f"create {reference}: outcome unknown ({error})")
 
     async def get_payment(self, reference: str) -> PaymentSnapshot:
+        """The payment, with the phone number its payer shared (when it asked for sharing)."""
         response = await self.client.call("GET", f"{PAYMENTS}/{reference}")
         if response.status_code != 200:
             raise wire.problem(response)
-        return wire.parse_payment(response.json())
+        data = response.json()
+        snapshot = wire.parse_payment(data)
+        sub = wire.profile_sub(data)
+        if sub is None:
+            return snapshot
+        phone = await self.shared_phones.phone(reference, sub)
+        return replace(snapshot, payer_phone=phone) if phone else snapshot
 
     async def get_events(self, reference: str) -> list[ProviderEvent]:
         response = await self.client.call("GET", f"{PAYMENTS}/{reference}/events")

@@ -1,8 +1,9 @@
-"""Request bodies and response parsing for the ePayment API. Pure functions, no I/O."""
+"""Request bodies and answers of the ePayment and Userinfo APIs. Pure functions, no I/O."""
 
 from __future__ import annotations
 
 import itertools
+import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -25,6 +26,9 @@ from payrequest.providers.vipps.mapping import (
     STATE_FROM_WIRE,
     USER_FLOW_TO_WIRE,
 )
+
+PHONE_SCOPE = "phoneNumber"  # profile sharing: the payer's phone number
+MSISDN = re.compile(r"[1-9][0-9]{7,14}")  # country code and number, digits only
 
 
 def amount_to_wire(money: Money) -> dict[str, Any]:
@@ -99,6 +103,8 @@ def create_body(request: CreatePayment) -> dict[str, Any]:
         }
     if request.metadata:
         body["metadata"] = dict(request.metadata)
+    if request.share_phone:
+        body["profile"] = {"scope": PHONE_SCOPE}
     return body
 
 
@@ -117,6 +123,23 @@ def parse_payment(data: dict[str, Any]) -> PaymentSnapshot:
         refunded=money_from_wire(aggregate["refundedAmount"]).amount,
         psp_reference=data.get("pspReference"),
     )
+
+
+def profile_sub(data: dict[str, Any]) -> str | None:
+    """The payer's `sub` in a GET payment answer: there once a payment that asked for profile
+    sharing is approved (docs/vipps.md#profile-sharing-and-userinfo)."""
+    profile = data.get("profile")
+    sub = profile.get("sub") if isinstance(profile, dict) else None
+    return sub if isinstance(sub, str) and sub else None
+
+
+def shared_phone(claims: Any) -> str | None:
+    """The phone number in a Userinfo answer, in E.164 (`4791234567` -> `+4791234567`); None
+    when the payer shared none or it is not a plausible MSISDN."""
+    msisdn = claims.get("phone_number") if isinstance(claims, dict) else None
+    if not isinstance(msisdn, str) or not MSISDN.fullmatch(msisdn):
+        return None
+    return f"+{msisdn}"
 
 
 def parse_event(data: dict[str, Any]) -> ProviderEvent:

@@ -22,7 +22,7 @@ from payrequest.cli_vipps import vipps_app
 from payrequest.config import ConfigurationError, Settings, load_settings
 from payrequest.db.migrate import upgrade
 from payrequest.db.session import create_engine, session_factory
-from payrequest.demo.setup import prepare_demo
+from payrequest.demo.setup import DEMO_BUSINESS, prepare_demo
 from payrequest.errors import PayrequestError
 from payrequest.jobs.process import run_until_signalled
 from payrequest.kit.clock import utcnow
@@ -169,6 +169,8 @@ def demo(
     if "PAYREQUEST_VIPPS__LONG_LIVING_APPROVED" not in os.environ:
         # The emulated sales unit is approved for long-living requests (Norway: 24 h).
         settings.vipps.long_living_approved = True
+    if not settings.business.name:
+        settings.business = DEMO_BUSINESS
     upgrade(settings.database_url)
     ready = _in_transaction(settings, lambda s: prepare_demo(s, settings))
     base = f"http://{host}:{port}"  # where we listen (the public URL may differ)

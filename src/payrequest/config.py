@@ -147,6 +147,28 @@ class AutomationsSettings(BaseModel):
         return value
 
 
+class BusinessSettings(BaseModel):
+    """Who is paid: the seller as receipts name it. Empty values are left off the receipt."""
+
+    name: Annotated[str, Field(max_length=100)] = ""
+    organisation_number: Annotated[str, Field(pattern=r"^[A-Za-z0-9 .-]{0,30}$")] = ""
+    address: Annotated[str, Field(max_length=200)] = ""  # one line: `Storgata 1, 0155 Oslo`
+
+    @field_validator("name", "organisation_number", "address")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        if "\r" in value or "\n" in value:
+            raise ValueError("must be one line")
+        return value.strip()
+
+
+class PortalSettings(BaseModel):
+    """The customer portal. `partial_payments`: customers may pay less than the open total
+    of the invoices they chose (an instalment)."""
+
+    partial_payments: bool = False
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -170,6 +192,8 @@ class Settings(BaseSettings):
     smtp: SmtpSettings = SmtpSettings()
     sms: SmsSettings = SmsSettings()
     automations: AutomationsSettings = AutomationsSettings()
+    business: BusinessSettings = BusinessSettings()
+    portal: PortalSettings = PortalSettings()
 
     @field_validator("database_url")
     @classmethod

@@ -101,8 +101,9 @@ def build_runtime(settings: Settings, *, provider: PaymentProvider | None = None
     )
     sessions = session_factory(engine)
     provider = provider or build_provider(settings, version=__version__)
-    box = SecretBox(secret_key(settings))
-    urls = PublicUrls(settings.public_url)
+    key = secret_key(settings)
+    box = SecretBox(key)
+    urls = PublicUrls(settings.public_url, signing_key=key)
     handlers = JobHandlers()
     payment_jobs.install(
         handlers,

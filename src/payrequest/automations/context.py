@@ -23,7 +23,7 @@ from payrequest.kit.money import Money
 from payrequest.kit.urls import PublicUrls
 from payrequest.payment_requests.models import PaymentRequest, PaymentRequestInvoice
 
-SAMPLE_URLS = PublicUrls("https://example.no")
+SAMPLE_URLS = PublicUrls("https://example.no", signing_key="sample links only")
 BABEL_LOCALES = {"nb": "nb_NO", "da": "da_DK", "en": "en_GB"}
 
 VARIABLES: dict[str, str] = {

@@ -6,13 +6,19 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from payrequest.config import Settings
+from payrequest.config import BusinessSettings, Settings
 from payrequest.demo.seed import SeedSummary, seed_demo
 from payrequest.kit.clock import utcnow
 from payrequest.kit.ids import random_token
 from payrequest.users import service as users
 
 DEFAULT_ADMIN_EMAIL = "admin@payrequest.local"
+# The seller the demo's receipts name, unless PAYREQUEST_BUSINESS__NAME says otherwise.
+DEMO_BUSINESS = BusinessSettings(
+    name="Payrequest Demo AS",
+    organisation_number="999 888 777 MVA",
+    address="Storgata 1, 0155 Oslo",
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 from collections.abc import Mapping
+from decimal import Decimal
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date, format_datetime, format_timedelta
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from babel.numbers import format_percent
 from babel.support import NullTranslations, Translations
 
 from payrequest.errors import Msg, PayrequestError
@@ -65,6 +67,12 @@ def babel_locale(language: str) -> str:
 
 def money(language: str, amount: int, currency: str) -> str:
     return Money(amount, currency).format(babel_locale(language))
+
+
+def percent(language: str, basis_points: int) -> str:
+    """A rate in basis points (2500 = 25 %), written the language's way."""
+    share = Decimal(basis_points) / 10_000
+    return str(format_percent(share, locale=babel_locale(language), decimal_quantization=False))
 
 
 def day(language: str, value: dt.date | None) -> str:

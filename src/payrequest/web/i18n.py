@@ -78,6 +78,11 @@ def moment(value: datetime | None) -> str:
     return catalogs.moment(current_language(), value)
 
 
+def percent(basis_points: int) -> str:
+    """A rate in basis points as the reader writes percentages: `25 %`, `12,5 %`, `25%`."""
+    return catalogs.percent(current_language(), basis_points)
+
+
 def phone(e164: str | None) -> str:
     return Phone(e164=e164, region="").pretty() if e164 else "—"
 

@@ -23,7 +23,12 @@ environment.install_gettext_callables(  # type: ignore[attr-defined]
 )
 templates = Jinja2Templates(env=environment)
 templates.env.filters.update(
-    money=i18n.money, day=i18n.day, moment=i18n.moment, phone=i18n.phone, t=i18n.translate
+    money=i18n.money,
+    day=i18n.day,
+    moment=i18n.moment,
+    phone=i18n.phone,
+    percent=i18n.percent,
+    t=i18n.translate,
 )
 templates.env.globals.update(languages=i18n.LANGUAGES)
 

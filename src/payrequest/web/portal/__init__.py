@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from payrequest.web.portal import access, pages
+from payrequest.web.portal import access, pages, payments, receipts
 
 router = APIRouter(include_in_schema=False)
-for module in (access, pages):
+for module in (access, pages, payments, receipts):
     router.include_router(module.router)

@@ -21,6 +21,7 @@ from payrequest.web.portal.session import (
     SESSION_CUSTOMER,
     SESSION_LANGUAGE,
     current_customer,
+    portal_language,
 )
 from payrequest.web.render import render
 
@@ -31,8 +32,9 @@ IP_LIMITS = (Limit(10, timedelta(hours=1)),)
 
 
 def _language(request: Request) -> None:
-    chosen = request.session.get(SESSION_LANGUAGE)
-    i18n.set_language(chosen if isinstance(chosen, str) else "nb")
+    """Before sign-in: the language chosen on the page, else the installation's default."""
+    default = request.app.state.settings.default_locale
+    i18n.set_language(portal_language(request, None, default=default))
 
 
 @router.get("/portal/start", response_class=HTMLResponse)
@@ -119,5 +121,6 @@ async def choose_language(
     check_csrf(request, csrf)
     if language in i18n.LANGUAGES:
         request.session[SESSION_LANGUAGE] = language
-    target = back if back.startswith("/portal") and not back.startswith("//") else "/portal"
+    ours = back.startswith(("/portal", "/receipts/")) and not back.startswith("//")
+    target = back if ours else "/portal"
     return RedirectResponse(target, status_code=status.HTTP_303_SEE_OTHER)

@@ -1,33 +1,33 @@
-"""The portal pages a customer uses: open invoices, paying, the payment's live status,
-receipts. Everything is read through the signed-in customer: another customer's invoice,
-request or receipt answers 404, exactly like one that does not exist."""
+"""The portal pages a customer uses to see and pay invoices: open invoices, one invoice with
+its lines, paying. Everything is read through the signed-in customer: another customer's
+invoice or request answers 404, exactly like one that does not exist."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
+from decimal import Decimal
 from typing import Annotated, Any
 
+from babel.numbers import format_decimal
 from fastapi import APIRouter, Form, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from payrequest.customers.models import Customer
-from payrequest.errors import PayrequestError
-from payrequest.invoices.models import Invoice
+from payrequest.errors import N_, Conflict, PayrequestError
+from payrequest.invoices.lines import QUANTITY_SCALE
 from payrequest.kit import urls
 from payrequest.kit.clock import utcnow
 from payrequest.kit.markets import currency_of
+from payrequest.kit.money import Money, minor_digits
 from payrequest.kit.phone import parse_phone
-from payrequest.ledger import repository as ledger_repo
-from payrequest.ledger import service as ledger
-from payrequest.payment_requests.models import PaymentRequest
-from payrequest.payment_requests.schemas import NewPaymentRequest
-from payrequest.payment_requests.service import create_request, retry_request
+from payrequest.portal import paying, views
+from payrequest.portal.paying import PortalPayment
 from payrequest.providers.base import UserFlow
 from payrequest.ratelimit import service as ratelimit
 from payrequest.ratelimit.service import Limit
+from payrequest.runtime import Runtime
 from payrequest.web import i18n
 from payrequest.web.deps import ReadSessionDep, RuntimeDep
 from payrequest.web.nudge import send_now
@@ -39,42 +39,50 @@ router = APIRouter()
 PHONE_LIMITS = (Limit(3, timedelta(minutes=10)), Limit(10, timedelta(days=1)))
 CUSTOMER_LIMITS = (Limit(10, timedelta(hours=1)), Limit(30, timedelta(days=1)))
 IP_LIMITS = (Limit(20, timedelta(hours=1)),)
+FLOWS = {"push": UserFlow.push, "app": UserFlow.redirect, "qr": UserFlow.qr}
+LABELS = {"phone": N_("Your MobilePay number"), "amount": N_("Amount to pay")}
 
 
-async def _request_of(
-    session: ReadSessionDep, customer: Customer, reference: str
-) -> PaymentRequest:
-    stmt = (
-        select(PaymentRequest)
-        .where(PaymentRequest.reference == reference, PaymentRequest.customer_id == customer.id)
-        .options(selectinload(PaymentRequest.invoice_links))
-    )
-    found = (await session.execute(stmt)).scalar_one_or_none()
-    if found is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND)
-    return found
+def remaining_ms(waiting: views.Waiting) -> int:
+    """Milliseconds until a waiting request expires (for the page's countdown)."""
+    return max(0, int((waiting.expires_at - utcnow()).total_seconds() * 1000))
 
 
 @router.get("/portal", response_class=HTMLResponse)
 async def home(request: Request, customer: PortalCustomer, session: ReadSessionDep) -> HTMLResponse:
-    rows = await ledger_repo.invoices_with_balance(session, customer.id)
-    stmt = (
-        select(PaymentRequest)
-        .where(PaymentRequest.customer_id == customer.id)
-        .order_by(PaymentRequest.id.desc())
-        .limit(30)
-    )
-    payments = list((await session.execute(stmt)).scalars())
+    view = await views.home_of(session, customer.id)
     return render(
         request,
         "portal/home.html",
         customer=customer,
-        open_rows=[r for r in rows if r.balance.open_amount > 0],
-        paid_rows=[r for r in rows if r.balance.status.value == "paid"][-20:],
-        balances=await ledger.balances(session, customer.id),
-        payments=payments,
+        view=view,
+        remaining_ms=remaining_ms,
         today=utcnow().date(),
     )
+
+
+@router.get("/portal/invoices/{invoice_id}", response_class=HTMLResponse)
+async def invoice_page(
+    request: Request, customer: PortalCustomer, session: ReadSessionDep, invoice_id: int
+) -> HTMLResponse:
+    view = await views.invoice_of(session, customer.id, invoice_id)
+    if view is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND)
+    return render(
+        request,
+        "portal/invoice.html",
+        customer=customer,
+        view=view,
+        quantity=_quantity,
+        remaining_ms=remaining_ms,
+        today=utcnow().date(),
+    )
+
+
+def _quantity(milli: int) -> str:
+    """A line's quantity as the reader writes numbers: `1,5` (nb, da), `1.5` (en)."""
+    value = Decimal(milli) / QUANTITY_SCALE
+    return str(format_decimal(value, locale=i18n.babel_locale(), decimal_quantization=False))
 
 
 def _is_phone(request: Request) -> bool:
@@ -82,37 +90,68 @@ def _is_phone(request: Request) -> bool:
     return any(word in agent for word in ("iphone", "android", "mobile"))
 
 
+def _amount_text(amount: Money) -> str:
+    """An amount as the reader types it into a field: `1234,50` (nb, da), `1234.50` (en)."""
+    pattern = "0." + "0" * minor_digits(amount.currency)
+    return str(format_decimal(amount.to_decimal(), pattern, locale=i18n.babel_locale()))
+
+
+async def _pay_page(
+    request: Request,
+    session: Any,
+    *,
+    customer: Customer,
+    runtime: Runtime,
+    invoice_ids: Sequence[int],
+    status_code: int = 200,
+    **form: Any,
+) -> Response:
+    """The pay page for the chosen invoices: those still open and free to pay, and those
+    a request is already waiting on (to follow instead)."""
+    rows = await paying.open_invoices(session, customer.id, invoice_ids)
+    waiting = await views.waiting_by_invoice(session, customer.id, [r.id for r in rows])
+    payable = [r for r in rows if r.id not in waiting]
+    if not rows:
+        return RedirectResponse("/portal", status_code=status.HTTP_303_SEE_OTHER)
+    currency = payable[0].currency if payable else currency_of(customer.country)
+    total = Money(sum(r.balance.open_amount for r in payable), currency)
+    form.setdefault("phone", customer.phone or "")
+    form.setdefault("amount", _amount_text(total))
+    return render(
+        request,
+        "portal/pay.html",
+        status_code=status_code,
+        customer=customer,
+        rows=payable,
+        busy=[(r, waiting[r.id]) for r in rows if r.id in waiting],
+        total=total,
+        partial=runtime.settings.portal.partial_payments,
+        minimum=paying.minimum_part(currency),
+        on_phone=_is_phone(request),
+        remaining_ms=remaining_ms,
+        error=form.pop("error", None),
+        follow=form.pop("follow", None),
+        **form,
+    )
+
+
 @router.get("/portal/pay", response_class=HTMLResponse)
 async def pay_form(
     request: Request,
     customer: PortalCustomer,
     session: ReadSessionDep,
+    runtime: RuntimeDep,
     invoice_ids: Annotated[list[int], Query()] = [],  # noqa: B006 - FastAPI query default
 ) -> Response:
-    rows = [
-        r
-        for r in await ledger_repo.invoices_with_balance(session, customer.id)
-        if r.id in set(invoice_ids) and r.balance.open_amount > 0
-    ]
-    if not rows:
-        return RedirectResponse("/portal", status_code=status.HTTP_303_SEE_OTHER)
-    return render(
-        request,
-        "portal/pay.html",
-        customer=customer,
-        rows=rows,
-        total=sum(r.balance.open_amount for r in rows),
-        currency=rows[0].currency,
-        on_phone=_is_phone(request),
-        error=None,
-        phone=customer.phone or "",
+    return await _pay_page(
+        request, session, customer=customer, runtime=runtime, invoice_ids=invoice_ids
     )
 
 
-async def _limits(
+async def check_limits(
     session: Any, *, customer: Customer, phone: str | None, address: str
-) -> str | None:
-    """A friendly reason if a limit is reached; counts this attempt otherwise."""
+) -> None:
+    """Raises a friendly refusal if a limit is reached; counts this attempt otherwise."""
     checks = [(f"pay:customer:{customer.id}", CUSTOMER_LIMITS), (f"pay:ip:{address}", IP_LIMITS)]
     if phone:
         checks.append((f"pay:phone:{phone}", PHONE_LIMITS))
@@ -120,13 +159,14 @@ async def _limits(
         verdict = await ratelimit.check(session, key=key, limits=limits)
         if not verdict.allowed:
             minutes = max(1, int((verdict.retry_after or timedelta()).total_seconds() // 60))
-            return i18n.gettext(
+            raise PayrequestError(
                 "You have asked for several payments in a short time. "
-                "Please wait {minutes} minutes and try again."
-            ).format(minutes=minutes)
+                "Please wait %(minutes)s minutes and try again.",
+                code="rate_limited",
+                minutes=minutes,
+            )
     for key, _limits in checks:
         await ratelimit.hit(session, key=key)
-    return None
 
 
 @router.post("/portal/pay", response_model=None)
@@ -137,131 +177,68 @@ async def pay(
     invoice_ids: Annotated[list[int], Form()] = [],  # noqa: B006 - FastAPI form default
     phone: Annotated[str, Form()] = "",
     method: Annotated[str, Form()] = "push",
+    amount: Annotated[str | None, Form(max_length=40)] = None,
 ) -> Response:
-    flow = {"push": UserFlow.push, "app": UserFlow.redirect, "qr": UserFlow.qr}.get(method)
+    flow = FLOWS.get(method)
     address = request.client.host if request.client else "unknown"
     try:
         normalised = parse_phone(phone, customer.country).e164 if flow is UserFlow.push else None
         if flow is None:
-            raise PayrequestError(i18n.gettext("Choose how you want to pay"))
+            raise PayrequestError("Choose how you want to pay")
         async with runtime.sessions() as session, session.begin():
-            refused = await _limits(session, customer=customer, phone=normalised, address=address)
-            if refused:
-                raise PayrequestError(refused)
-            created = await create_request(
+            await check_limits(session, customer=customer, phone=normalised, address=address)
+            created = await paying.start_payment(
                 session,
-                data=NewPaymentRequest(
+                payment=PortalPayment(
                     customer_id=customer.id,
                     invoice_ids=invoice_ids,
+                    flow=flow,
                     phone=normalised,
-                    user_flow=flow,
-                    origin="portal",
+                    amount_text=amount,
+                    partial_allowed=runtime.settings.portal.partial_payments,
                 ),
                 lifetime=runtime.lifetime,
             )
             reference = created.reference
     except (PayrequestError, ValidationError) as exc:
-        async with runtime.read_sessions() as session:
-            rows = [
-                r
-                for r in await ledger_repo.invoices_with_balance(session, customer.id)
-                if r.id in set(invoice_ids) and r.balance.open_amount > 0
-            ]
-        message = exc.message if isinstance(exc, PayrequestError) else str(exc)
-        return render(
-            request,
-            "portal/pay.html",
-            status_code=422,
-            customer=customer,
-            rows=rows,
-            total=sum(r.balance.open_amount for r in rows),
-            currency=rows[0].currency if rows else currency_of(customer.country),
-            on_phone=_is_phone(request),
-            error=message,
-            phone=phone,
-        )
+        return await _refused(request, customer, runtime, exc, invoice_ids, phone, amount)
     await send_now(request, runtime, reference)
     return RedirectResponse(f"/portal/payments/{reference}", status_code=status.HTTP_303_SEE_OTHER)
 
 
-async def _payment_context(
-    session: ReadSessionDep, customer: Customer, reference: str
-) -> dict[str, Any]:
-    payment = await _request_of(session, customer, reference)
-    ids = [link.invoice_id for link in payment.invoice_links]
-    invoices = list((await session.execute(select(Invoice).where(Invoice.id.in_(ids)))).scalars())
-    remaining = max(0, int((payment.expires_at - utcnow()).total_seconds() * 1000))
-    return {
-        "customer": customer,
-        "payment": payment,
-        "invoices": invoices,
-        "remaining_ms": remaining,
-    }
-
-
-@router.get("/portal/payments/{reference}", response_class=HTMLResponse)
-async def payment_page(
-    request: Request, customer: PortalCustomer, session: ReadSessionDep, reference: str
-) -> HTMLResponse:
-    return render(
-        request, "portal/payment.html", **await _payment_context(session, customer, reference)
-    )
-
-
-@router.get("/portal/payments/{reference}/live", response_class=HTMLResponse)
-async def payment_part(
-    request: Request, customer: PortalCustomer, session: ReadSessionDep, reference: str
-) -> HTMLResponse:
-    return render(
-        request, "portal/_payment.html", **await _payment_context(session, customer, reference)
-    )
-
-
-@router.post("/portal/payments/{reference}/retry")
-async def retry(
-    request: Request, customer: PortalAction, runtime: RuntimeDep, reference: str
-) -> RedirectResponse:
-    address = request.client.host if request.client else "unknown"
-    try:
-        async with runtime.sessions() as session, session.begin():
-            old = await _request_of(session, customer, reference)
-            refused = await _limits(session, customer=customer, phone=old.phone, address=address)
-            if refused:
-                raise PayrequestError(refused)
-            new = await retry_request(session, request_id=old.id, lifetime=runtime.lifetime)
-            new_reference = new.reference
-    except PayrequestError:
-        return RedirectResponse(f"/portal/payments/{reference}", status.HTTP_303_SEE_OTHER)
-    await send_now(request, runtime, new_reference)
-    return RedirectResponse(f"/portal/payments/{new_reference}", status.HTTP_303_SEE_OTHER)
-
-
-@router.get(urls.PORTAL_RECEIPT, response_class=HTMLResponse)
-async def receipt(
-    request: Request, customer: PortalCustomer, session: ReadSessionDep, reference: str
-) -> HTMLResponse:
-    payment = await _request_of(session, customer, reference)
-    if payment.status not in ("paid", "refunded"):
-        raise HTTPException(status.HTTP_404_NOT_FOUND)
-    allocations = await ledger_repo.allocations_for_request(session, payment.id)
-    ids = [a.invoice_id for a in allocations]
-    invoices = {
-        i.id: i
-        for i in (
-            await session.execute(
-                select(Invoice).where(Invoice.id.in_(ids)).options(selectinload(Invoice.lines))
-            )
-        ).scalars()
-    }
-    return render(
-        request,
-        "portal/receipt.html",
-        customer=customer,
-        payment=payment,
-        allocations=allocations,
-        invoices=invoices,
-        credit=await ledger_repo.credit_for_request(session, payment.id),
-    )
+async def _refused(
+    request: Request,
+    customer: Customer,
+    runtime: Runtime,
+    exc: Exception,
+    invoice_ids: Sequence[int],
+    phone: str,
+    amount: str | None,
+) -> Response:
+    """The pay page again with what went wrong; a request that got to an invoice first (a
+    race with another tab or staff) is named, with a link to follow it."""
+    follow = None
+    async with runtime.read_sessions() as session:
+        if isinstance(exc, Conflict) and exc.code == "invoice_busy":
+            waiting = await views.waiting_by_invoice(session, customer.id, invoice_ids)
+            follow = next(iter(waiting.values()), None)
+        message = (
+            i18n.gettext("A payment for this invoice is already waiting for your approval.")
+            if follow is not None
+            else i18n.problem(exc, LABELS)
+        )
+        form: dict[str, Any] = {"phone": phone} | ({"amount": amount} if amount else {})
+        return await _pay_page(
+            request,
+            session,
+            customer=customer,
+            runtime=runtime,
+            invoice_ids=invoice_ids,
+            status_code=409 if follow is not None else 422,
+            error=message,
+            follow=follow,
+            **form,
+        )
 
 
 @router.get(urls.PORTAL_RETURNED)

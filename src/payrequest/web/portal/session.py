@@ -16,11 +16,12 @@ SESSION_CUSTOMER = "portal_customer_id"
 SESSION_LANGUAGE = "portal_language"
 
 
-def portal_language(request: Request, customer: Customer | None) -> str:
+def portal_language(request: Request, customer: Customer | None, *, default: str = "nb") -> str:
+    """The language chosen on a portal page, else the customer's own, else `default`."""
     chosen = request.session.get(SESSION_LANGUAGE)
     if isinstance(chosen, str) and chosen in i18n.LANGUAGES:
         return chosen
-    return customer.locale if customer is not None else "nb"
+    return customer.locale if customer is not None else default
 
 
 async def current_customer(request: Request, runtime: RuntimeDep) -> Customer | None:

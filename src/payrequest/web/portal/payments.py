@@ -1,0 +1,89 @@
+"""A portal payment as it happens: its live status with the countdown, the QR code or app
+link it needs, and trying again. Only the signed-in customer's own requests are found."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request, status
+from fastapi.responses import HTMLResponse, RedirectResponse
+from markupsafe import Markup
+
+from payrequest.customers.models import Customer
+from payrequest.errors import PayrequestError
+from payrequest.kit.clock import utcnow
+from payrequest.payment_requests.models import PaymentRequest
+from payrequest.payment_requests.service import retry_request
+from payrequest.portal import views
+from payrequest.web import i18n
+from payrequest.web.deps import ReadSessionDep, RuntimeDep
+from payrequest.web.nudge import send_now
+from payrequest.web.portal.pages import check_limits
+from payrequest.web.portal.session import PortalAction, PortalCustomer
+from payrequest.web.qr import inline_svg
+from payrequest.web.render import render
+
+router = APIRouter()
+
+
+def _qr(payment: PaymentRequest) -> Markup | None:
+    """The QR code of a waiting QR request: the provider's link, drawn here."""
+    if payment.user_flow != "qr" or not payment.redirect_url:
+        return None
+    return inline_svg(
+        payment.redirect_url, title=i18n.gettext("QR code: scan it with the Vipps MobilePay app")
+    )
+
+
+async def _payment_context(
+    session: ReadSessionDep, customer: Customer, reference: str
+) -> dict[str, Any]:
+    view = await views.payment_of(session, customer.id, reference)
+    if view is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND)
+    remaining = max(0, int((view.payment.expires_at - utcnow()).total_seconds() * 1000))
+    return {
+        "customer": customer,
+        "payment": view.payment,
+        "invoices": view.invoices,
+        "balances": view.balances,
+        "remaining_ms": remaining,
+        "qr": _qr(view.payment),
+    }
+
+
+@router.get("/portal/payments/{reference}", response_class=HTMLResponse)
+async def payment_page(
+    request: Request, customer: PortalCustomer, session: ReadSessionDep, reference: str
+) -> HTMLResponse:
+    return render(
+        request, "portal/payment.html", **await _payment_context(session, customer, reference)
+    )
+
+
+@router.get("/portal/payments/{reference}/live", response_class=HTMLResponse)
+async def payment_part(
+    request: Request, customer: PortalCustomer, session: ReadSessionDep, reference: str
+) -> HTMLResponse:
+    return render(
+        request, "portal/_payment.html", **await _payment_context(session, customer, reference)
+    )
+
+
+@router.post("/portal/payments/{reference}/retry")
+async def retry(
+    request: Request, customer: PortalAction, runtime: RuntimeDep, reference: str
+) -> RedirectResponse:
+    address = request.client.host if request.client else "unknown"
+    try:
+        async with runtime.sessions() as session, session.begin():
+            old = await views.request_of(session, customer.id, reference)
+            if old is None:
+                raise HTTPException(status.HTTP_404_NOT_FOUND)
+            await check_limits(session, customer=customer, phone=old.phone, address=address)
+            new = await retry_request(session, request_id=old.id, lifetime=runtime.lifetime)
+            new_reference = new.reference
+    except PayrequestError:
+        return RedirectResponse(f"/portal/payments/{reference}", status.HTTP_303_SEE_OTHER)
+    await send_now(request, runtime, new_reference)
+    return RedirectResponse(f"/portal/payments/{new_reference}", status.HTTP_303_SEE_OTHER)

@@ -1,0 +1,175 @@
+"""Receipts: a signed, expiring link that works without portal access (what the SMS receipt
+sends), the seller and the VAT per rate on it, money and dates in the reader's language, and
+links that are too old or not ours answered with a page in words, never a stack trace."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from payrequest.automations.context import event_data
+from payrequest.events.models import OutboxEvent
+from payrequest.i18n import money, percent
+from payrequest.kit.clock import utcnow
+from payrequest.kit.urls import RECEIPT_LIFETIME
+from payrequest.payment_requests import repository
+from tests.integration import portal_helpers as h
+from tests.integration.portal_helpers import BASE, Sessions
+
+BUSINESS = {
+    "name": "Fjordkassa AS",
+    "organisation_number": "NO 987 654 321 MVA",
+    "address": "Strandkaien 2, 5013 Bergen",
+}
+
+
+@pytest.fixture
+async def app(
+    database_url: str, sessions: Sessions, tmp_path: Path
+) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    async with h.portal_app(database_url, tmp_path, business=BUSINESS) as running:
+        yield running
+
+
+def _path(url: str) -> str:
+    assert url.startswith(BASE + "/receipts/"), url
+    return url.removeprefix(BASE)
+
+
+async def _paid_without_portal(sessions: Sessions, *, locale: str = "nb") -> str:
+    """Sander has no portal access; he paid invoice R-1 in full and R-2 in part."""
+    sander = await h.customer(sessions, "Sander Bakke", locale=locale, portal_access=False)
+    first = await h.invoice_with_vat(sessions, sander, number="R-1", due=utcnow().date())
+    second = await h.invoice_with_vat(sessions, sander, number="R-2")
+    request = await h.paid_request(
+        sessions, sander, [first, second], amount=111_500 + 55_750, reference="pr-receipt-001"
+    )
+    return request.reference
+
+
+async def test_a_receipt_link_opens_the_receipt_without_portal_access(
+    app: tuple[FastAPI, httpx.AsyncClient], sessions: Sessions
+) -> None:
+    api, http = app
+    reference = await _paid_without_portal(sessions)
+    link = api.state.runtime.urls.receipt(reference)
+
+    page = await http.get(_path(link))
+
+    assert page.status_code == 200, page.text
+    assert "Sander Bakke" in page.text and "R-1" in page.text and "R-2" in page.text
+    assert "/portal/logout" not in page.text and "data-live-stream" not in page.text
+    assert 'lang="nb"' in page.text
+
+
+async def test_the_sms_receipt_link_is_a_signed_receipt_link_that_opens(
+    app: tuple[FastAPI, httpx.AsyncClient], sessions: Sessions
+) -> None:
+    api, http = app
+    reference = await _paid_without_portal(sessions)
+    async with sessions() as session:
+        request = await repository.by_reference(session, reference)
+        assert request is not None
+        event = OutboxEvent(
+            id=1,
+            name="payment_request.paid",
+            aggregate_type="payment_request",
+            aggregate_id=request.id,
+            customer_id=request.customer_id,
+            payload={},
+        )
+        data = await event_data(session, event, urls=api.state.runtime.urls)
+
+    page = await http.get(_path(data.context["receipt_link"]))
+
+    assert page.status_code == 200 and "R-1" in page.text
+
+
+@pytest.mark.parametrize("locale", ["nb", "da", "en"])
+async def test_the_receipt_names_the_seller_and_the_vat_per_rate_in_the_readers_language(
+    app: tuple[FastAPI, httpx.AsyncClient], sessions: Sessions, locale: str
+) -> None:
+    api, http = app
+    reference = await _paid_without_portal(sessions, locale=locale)
+
+    page = (await http.get(_path(api.state.runtime.urls.receipt(reference)))).text
+
+    seller = re.search(r'<address class="seller">(.*?)</address>', page, re.S)
+    assert seller, page
+    assert all(value in seller.group(1) for value in BUSINESS.values())
+    vat = re.search(r'<table class="list vat">(.*?)</table>', page, re.S)
+    assert vat, "no VAT breakdown"
+    rows = re.findall(r"<tr><td>(.*?)</td>" + r'<td class="num">(.*?)</td>' * 3, vat.group(1))
+    # R-1 in full (800.00 + 200.00 VAT at 25 %, 100.00 + 15.00 at 15 %) and half of R-2
+    assert rows == [
+        (
+            percent(locale, 1500),
+            money(locale, 15_000, "NOK"),
+            money(locale, 2_250, "NOK"),
+            money(locale, 17_250, "NOK"),
+        ),
+        (
+            percent(locale, 2500),
+            money(locale, 120_000, "NOK"),
+            money(locale, 30_000, "NOK"),
+            money(locale, 150_000, "NOK"),
+        ),
+    ]
+    assert f'lang="{locale}"' in page
+
+
+async def test_a_link_that_is_too_old_says_so(
+    app: tuple[FastAPI, httpx.AsyncClient], sessions: Sessions
+) -> None:
+    api, http = app
+    reference = await _paid_without_portal(sessions)
+    old = api.state.runtime.urls.receipt(reference, now=utcnow() - RECEIPT_LIFETIME - timedelta(1))
+
+    page = await http.get(_path(old))
+
+    assert page.status_code == 410
+    assert "text/html" in page.headers["content-type"]
+    assert "Denne kvitteringslenken er utløpt" in page.text  # the installation's language
+    assert "R-1" not in page.text
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "pr-receipt-001",  # a bare reference
+        "pr-receipt-001.aaaaaa.bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",  # made up
+        "%C3%B8" * 20,
+        "x" * 1000,
+    ],
+)
+async def test_a_link_that_is_not_ours_finds_nothing_and_says_so(
+    app: tuple[FastAPI, httpx.AsyncClient], sessions: Sessions, token: str
+) -> None:
+    _api, http = app
+    await _paid_without_portal(sessions)
+
+    page = await http.get(f"/receipts/{token}")
+
+    assert page.status_code == 404
+    assert "text/html" in page.headers["content-type"]
+    assert "Vi fant ingen kvittering for denne lenken" in page.text
+    assert "R-1" not in page.text
+
+
+async def test_a_genuine_link_to_a_payment_that_is_not_paid_finds_nothing(
+    app: tuple[FastAPI, httpx.AsyncClient], sessions: Sessions
+) -> None:
+    api, http = app
+    kari = await h.customer(sessions)
+    invoice = await h.invoice_with_vat(sessions, kari, number="R-9")
+    await h.waiting_request(sessions, kari, [invoice], reference="pr-not-paid-01")
+
+    page = await http.get(_path(api.state.runtime.urls.receipt("pr-not-paid-01")))
+
+    assert page.status_code == 404 and "R-9" not in page.text

@@ -30,11 +30,13 @@ def csrf_token(request: Request) -> str:
 def check_csrf(request: Request, submitted: str | None) -> None:
     """Refuse a state change without the session's token or from another site."""
     if request.headers.get("sec-fetch-site") == "cross-site":
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "Cross-site request refused")
+        raise HTTPException(status.HTTP_403_FORBIDDEN, i18n.gettext("Cross-site request refused"))
     expected = request.session.get(SESSION_CSRF)
     given = submitted or request.headers.get(CSRF_HEADER)
     if not isinstance(expected, str) or not given or not hmac.compare_digest(expected, given):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "Missing or invalid CSRF token")
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, i18n.gettext("Missing or invalid CSRF token")
+        )
 
 
 async def current_user(request: Request, runtime: RuntimeDep) -> User | None:

@@ -161,7 +161,7 @@ async def _paid_request(
         phone=phone,
         user_flow="push",
         description=f"Invoice {invoice.number}",
-        status=Status.paid.value,
+        status=Status.paid,
         origin="staff",
         expires_at=when + timedelta(days=1),
         captured_amount=invoice.total,

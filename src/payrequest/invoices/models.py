@@ -24,7 +24,6 @@ from payrequest.db.types import (
     updated_at_column,
 )
 from payrequest.kit.markets import CURRENCIES
-from payrequest.kit.money import Money
 
 
 class Invoice(Base):
@@ -52,10 +51,6 @@ class Invoice(Base):
     lines: Mapped[list[InvoiceLine]] = relationship(
         back_populates="invoice", order_by="InvoiceLine.position", cascade="all, delete-orphan"
     )
-
-    @property
-    def total_money(self) -> Money:
-        return Money(self.total, self.currency)
 
 
 class InvoiceLine(Base):

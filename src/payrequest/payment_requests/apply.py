@@ -130,7 +130,7 @@ async def _move(
         request.captured_amount = outcome.captured
     if outcome.refunded is not None and outcome.refunded > request.refunded_amount:
         request.refunded_amount = min(outcome.refunded, request.captured_amount)
-    moves = tuple(steps(request.status_enum, outcome))
+    moves = tuple(steps(request.status, outcome))
     announced = [
         _enter(session, request, step, source=source, at=at, failure=failure, note=note)
         for step in moves
@@ -172,7 +172,7 @@ def _enter(
 ) -> Announcement:
     """One step: the request's fields and its timeline entry. Returns what to announce."""
     previous = request.status
-    request.status = status.value
+    request.status = status
     payload: dict[str, Any] = {
         "reference": request.reference,
         "status": status.value,

@@ -142,9 +142,9 @@ async def plan(
         for item in await _eligible(session, bulk_filter, batch_id, today or utcnow().date())
         if item.reference not in existing
     ]
-    resend = [r for r, status in existing.items() if status == Status.sending.value]
+    resend = [r for r, status in existing.items() if status == Status.sending]
     items.extend(await _resend_items(session, resend))
-    done = sum(1 for status in existing.values() if status != Status.sending.value)
+    done = sum(1 for status in existing.values() if status != Status.sending)
     return Plan(batch_id, items, done)
 
 
@@ -283,7 +283,7 @@ async def run(
                     select(PaymentRequest.status).where(PaymentRequest.reference == item.reference)
                 )
             ).scalar_one()
-        return "failed" if status == Status.failed.value else "sent"
+        return "failed" if status == Status.failed else "sent"
 
     async def worker() -> None:
         nonlocal finished

@@ -23,13 +23,13 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from payrequest.db.base import Base
 from payrequest.db.types import (
+    StrEnumType,
     UTCDateTime,
     created_at_column,
     currency_column,
     sql_in,
     updated_at_column,
 )
-from payrequest.kit.money import Money
 from payrequest.payment_requests.state import ORIGINS, USER_FLOWS, Status
 
 STATUSES = tuple(s.value for s in Status)
@@ -60,7 +60,7 @@ class PaymentRequest(Base):
     phone: Mapped[str | None] = mapped_column(String(16), nullable=True)  # E.164
     user_flow: Mapped[str] = mapped_column(String(16), default="push")
     description: Mapped[str] = mapped_column(String(100))
-    status: Mapped[str] = mapped_column(String(16), default=Status.sending.value)
+    status: Mapped[Status] = mapped_column(StrEnumType(Status, 16), default=Status.sending)
     origin: Mapped[str] = mapped_column(String(16))
     created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     retry_of_id: Mapped[int | None] = mapped_column(
@@ -92,13 +92,6 @@ class PaymentRequest(Base):
         cascade="all, delete-orphan",
     )
 
-    @property
-    def amount_money(self) -> Money:
-        return Money(self.amount, self.currency)
-
-    @property
-    def status_enum(self) -> Status:
-        return Status(self.status)
 
 
 class PaymentRequestInvoice(Base):

@@ -54,7 +54,7 @@ async def request_refund(
     if request is None:
         raise NotFound("No such payment request")
     await session.refresh(request, with_for_update=True)
-    if request.status_enum not in (Status.paid, Status.refunded):
+    if request.status not in (Status.paid, Status.refunded):
         raise Conflict("Only a paid request can be refunded")
     refundable = await _refundable(session, request.id, request.captured_amount)
     amount = refundable if amount is None else amount

@@ -114,7 +114,7 @@ async def create_request(
         phone=phone.e164 if phone else None,
         user_flow=flow.value,
         description=describe(invoices),
-        status=Status.sending.value,
+        status=Status.sending,
         origin=data.origin,
         created_by_user_id=data.created_by_user_id,
         expires_at=now + duration,
@@ -174,7 +174,7 @@ async def retry_request(
     old = await repository.get(session, request_id)
     if old is None:
         raise NotFound("No such payment request")
-    if old.status_enum not in RETRYABLE:
+    if old.status not in RETRYABLE:
         raise Conflict("Only a failed, rejected, expired or cancelled request can be retried")
     links = await repository.links(session, old.id)
     invoices = await invoices_repo.many(session, [link.invoice_id for link in links])

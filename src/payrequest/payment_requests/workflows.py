@@ -20,6 +20,7 @@ from sqlalchemy.orm import selectinload
 from payrequest.errors import N_, Conflict, NotFound
 from payrequest.invoices.models import Invoice
 from payrequest.kit.clock import utcnow
+from payrequest.kit.money import Money
 from payrequest.kit.phone import Phone
 from payrequest.payment_requests import apply, references, repository
 from payrequest.payment_requests.models import PaymentRequest
@@ -51,7 +52,7 @@ class SendPlan:
 async def _plan_send(sessions: Sessions, reference: str, return_url: str | None) -> SendPlan:
     async with sessions() as session:
         request = await repository.by_reference(session, reference)
-        if request is None or request.status_enum is not Status.sending:
+        if request is None or request.status != Status.sending:
             return SendPlan(None)
         links = await repository.links(session, request.id)
         planned = {link.invoice_id: link.planned_amount for link in links}
@@ -60,7 +61,7 @@ async def _plan_send(sessions: Sessions, reference: str, return_url: str | None)
         return SendPlan(
             CreatePayment(
                 reference=request.reference,
-                amount=request.amount_money,
+                amount=Money(request.amount, request.currency),
                 description=request.description,
                 user_flow=UserFlow(request.user_flow),
                 idempotency_key=references.idempotency_key(request.reference, "create"),
@@ -140,9 +141,9 @@ async def capture(
     """
     async with sessions() as session:
         request = await repository.by_reference(session, reference)
-        if request is None or request.status_enum is not Status.authorized:
+        if request is None or request.status != Status.authorized:
             return
-        amount = request.amount_money
+        amount = Money(request.amount, request.currency)
     try:
         snapshot = await provider.capture(
             reference, amount, idempotency_key=references.idempotency_key(reference, "capture")
@@ -173,7 +174,7 @@ async def cancel(
         request = await repository.get(session, request_id)
         if request is None:
             raise NotFound("No such payment request")
-        if request.status_enum not in (Status.sending, Status.pending):
+        if request.status not in (Status.sending, Status.pending):
             raise Conflict("Only a request that is waiting for the customer can be cancelled")
         reference = request.reference
     try:
@@ -221,7 +222,7 @@ async def poll(
             request = result.request
         else:
             request = await repository.lock(session, reference=reference)
-        if request is not None and request.status_enum in ACTIVE:
+        if request is not None and request.status in ACTIVE:
             request.poll_count += 1
             request.next_poll_at = utcnow() + next_poll_delay(request.poll_count)
 

@@ -17,6 +17,12 @@ async def get(session: AsyncSession, customer_id: int) -> Customer | None:
     return await session.get(Customer, customer_id)
 
 
+async def lock(session: AsyncSession, customer_id: int) -> Customer | None:
+    """The customer, its row locked until the transaction ends (PostgreSQL)."""
+    stmt = select(Customer).where(Customer.id == customer_id).with_for_update()
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
 async def get_by_number(session: AsyncSession, number: str) -> Customer | None:
     result = await session.execute(select(Customer).where(Customer.number == number))
     return result.scalar_one_or_none()

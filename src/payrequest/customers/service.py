@@ -8,7 +8,7 @@ from payrequest.customers import repository
 from payrequest.customers.models import Customer
 from payrequest.customers.schemas import CustomerInput
 from payrequest.errors import Conflict, NotFound, ValidationFailed
-from payrequest.kit.phone import parse_phone
+from payrequest.kit.phone import Phone, parse_phone
 
 
 def _normalised_phone(data: CustomerInput) -> str | None:
@@ -65,3 +65,80 @@ async def update_customer(
     customer.portal_access = data.portal_access
     await session.flush()
     return customer
+
+
+# --- a phone number learned from a payment (payment_requests.phones decides when) ----------
+
+
+def adopt_phone(customer: Customer, phone: str) -> None:
+    """The customer agreed to keep the number they shared: it becomes their number. Only for a
+    customer without one; a suggestion of the same number is settled by it."""
+    if customer.phone is not None:
+        raise Conflict("The customer already has a mobile number")
+    customer.phone = phone
+    if customer.suggested_phone == phone:
+        _clear_suggestion(customer)
+
+
+def suggest_phone(customer: Customer, phone: str, *, request_id: int) -> None:
+    """Offer staff a number the customer shared in payment `request_id` (the newest wins)."""
+    customer.suggested_phone = phone
+    customer.suggested_phone_request_id = request_id
+
+
+async def use_suggested_phone(
+    session: AsyncSession, *, customer_id: int, shown_phone: str | None, shown_suggestion: str
+) -> tuple[Customer, int | None]:
+    """Staff take the suggested number as the customer's number.
+
+    Only if the card still says what staff saw: the customer's number (`shown_phone`, None for
+    none) and the suggestion. Returns the customer and the payment the number came from."""
+    customer = await _with_suggestion(session, customer_id, shown_suggestion)
+    if customer.phone != (shown_phone or None):
+        if customer.phone is None:
+            raise Conflict(
+                "The customer's mobile number was removed meanwhile; nothing was changed. "
+                "Look at the card again before using the suggested number.",
+                code="phone_changed",
+            )
+        raise Conflict(
+            "The customer's mobile number was changed to %(phone)s meanwhile; nothing was "
+            "changed. Look at the card again before using the suggested number.",
+            code="phone_changed",
+            phone=Phone(customer.phone, "").pretty(),
+        )
+    request_id = customer.suggested_phone_request_id
+    customer.phone = shown_suggestion
+    _clear_suggestion(customer)
+    await session.flush()
+    return customer, request_id
+
+
+async def dismiss_suggested_phone(
+    session: AsyncSession, *, customer_id: int, shown_suggestion: str
+) -> tuple[Customer, int | None]:
+    """Staff do not want the suggested number. Returns the customer and the payment it came
+    from (the caller remembers the dismissal there)."""
+    customer = await _with_suggestion(session, customer_id, shown_suggestion)
+    request_id = customer.suggested_phone_request_id
+    _clear_suggestion(customer)
+    await session.flush()
+    return customer, request_id
+
+
+async def _with_suggestion(session: AsyncSession, customer_id: int, shown: str) -> Customer:
+    customer = await repository.lock(session, customer_id)
+    if customer is None:
+        raise NotFound("No such customer")
+    if customer.suggested_phone is None or customer.suggested_phone != shown:
+        raise Conflict(
+            "The suggested number has changed or was handled by someone else meanwhile; "
+            "nothing was changed.",
+            code="suggestion_changed",
+        )
+    return customer
+
+
+def _clear_suggestion(customer: Customer) -> None:
+    customer.suggested_phone = None
+    customer.suggested_phone_request_id = None

@@ -17,6 +17,10 @@ INVOICE_VOIDED = "invoice.voided"
 CREDIT_CREATED = "credit.created"
 REFUND_SUCCEEDED = "refund.succeeded"
 REFUND_FAILED = "refund.failed"
+# A payer shared their phone number: saved as the customer's, or suggested to staff. Then
+# staff used or dismissed a suggestion. For live pages (the customer card), not automations.
+CUSTOMER_PHONE_LEARNED = "customer.phone_learned"
+CUSTOMER_PHONE_DECIDED = "customer.phone_decided"
 
 # Our request status -> the event announcing that the request reached it.
 STATUS_EVENTS: dict[str, str] = {

@@ -21,7 +21,7 @@ from payrequest.jobs import queue
 from payrequest.kit.clock import utcnow
 from payrequest.kit.money import Money
 from payrequest.ledger import service as ledger
-from payrequest.payment_requests import repository
+from payrequest.payment_requests import phones, repository
 from payrequest.payment_requests.models import PaymentRequest, PaymentRequestEvent
 from payrequest.payment_requests.signals import Outcome, from_event, from_snapshot, steps
 from payrequest.payment_requests.state import ACTIVE, Status
@@ -86,6 +86,8 @@ async def apply_snapshot(
     request.provider_state = snapshot.state.value.upper()
     outcome = from_snapshot(snapshot, amount=request.amount)
     moved = await _move(session, request, outcome, source=source, at=utcnow())
+    if snapshot.payer_phone is not None:
+        await phones.learn(session, request, snapshot.payer_phone)  # once per request
     return Applied(request, moved)
 
 

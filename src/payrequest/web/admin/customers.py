@@ -20,6 +20,7 @@ from payrequest.kit.phone import parse_phone
 from payrequest.ledger import repository as ledger_repo
 from payrequest.ledger import service as ledger
 from payrequest.ledger.repository import InvoiceWithBalance
+from payrequest.payment_requests import phones
 from payrequest.payment_requests import repository as requests_repo
 from payrequest.portal import service as portal
 from payrequest.web import i18n
@@ -221,6 +222,7 @@ async def card_context(session: ReadSessionDep, customer: Customer) -> dict[str,
         "hidden_open": len(all_open) - len(open_rows),
         "balances": await ledger.balances(session, customer.id),
         "requests": await requests_repo.for_customer(session, customer.id, limit=20),
+        "suggestion": await phones.suggestion(session, customer),
     }
 
 
@@ -237,7 +239,7 @@ async def customer_card_part(
     request: Request, user: StaffUser, session: ReadSessionDep, customer_id: int, part: str
 ) -> HTMLResponse:
     """A fragment of the card, re-fetched by the page when a live notice names the customer."""
-    if part not in ("summary", "requests"):
+    if part not in ("contact", "summary", "requests"):
         raise HTTPException(status.HTTP_404_NOT_FOUND)
     customer = await _customer(session, customer_id)
     return render(request, f"customers/_{part}.html", **await card_context(session, customer))
@@ -277,4 +279,51 @@ async def send_portal_link(
         )
     else:
         flash(request, i18n.gettext("Portal link sent."))
+    return RedirectResponse(f"/customers/{customer_id}", status_code=status.HTTP_303_SEE_OTHER)
+
+
+@router.post("/customers/{customer_id}/phone/use")
+async def use_learned_phone(
+    request: Request,
+    user: Writer,
+    session: SessionDep,
+    customer_id: int,
+    suggested: Annotated[str, Form()],
+    current: Annotated[str, Form()] = "",
+) -> RedirectResponse:
+    """Take the number learned from a payment, if the card was up to date (`current`)."""
+    try:
+        async with session.begin_nested():
+            await phones.use_learned_phone(
+                session,
+                customer_id=customer_id,
+                shown_phone=current or None,
+                shown_suggestion=suggested,
+                user_id=user.id,
+            )
+    except PayrequestError as exc:
+        flash(request, i18n.error_text(exc), "error")
+    else:
+        flash(request, i18n.gettext("The number is now the customer's mobile number."))
+    return RedirectResponse(f"/customers/{customer_id}", status_code=status.HTTP_303_SEE_OTHER)
+
+
+@router.post("/customers/{customer_id}/phone/dismiss")
+async def dismiss_learned_phone(
+    request: Request,
+    user: Writer,
+    session: SessionDep,
+    customer_id: int,
+    suggested: Annotated[str, Form()],
+) -> RedirectResponse:
+    """Do not offer the number learned from a payment (nor the same number again)."""
+    try:
+        async with session.begin_nested():
+            await phones.dismiss_learned_phone(
+                session, customer_id=customer_id, shown_suggestion=suggested, user_id=user.id
+            )
+    except PayrequestError as exc:
+        flash(request, i18n.error_text(exc), "error")
+    else:
+        flash(request, i18n.gettext("The suggested number was dismissed."))
     return RedirectResponse(f"/customers/{customer_id}", status_code=status.HTTP_303_SEE_OTHER)

@@ -169,6 +169,14 @@ class PortalSettings(BaseModel):
     partial_payments: bool = False
 
 
+class LedgerSettings(BaseModel):
+    """Money on the books. `auto_apply_credit`: a customer's credit (an overpayment, what a
+    manual payment left over) is applied to their open invoices by itself, oldest due first,
+    new invoices included; off, staff apply it from the customer card."""
+
+    auto_apply_credit: bool = False
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -192,6 +200,7 @@ class Settings(BaseSettings):
     smtp: SmtpSettings = SmtpSettings()
     sms: SmsSettings = SmsSettings()
     automations: AutomationsSettings = AutomationsSettings()
+    ledger: LedgerSettings = LedgerSettings()
     business: BusinessSettings = BusinessSettings()
     portal: PortalSettings = PortalSettings()
 

@@ -28,10 +28,12 @@ from payrequest.jobs.handlers import JobHandlers
 from payrequest.jobs.runner import Worker
 from payrequest.kit.crypto import SecretBox
 from payrequest.kit.urls import PublicUrls
+from payrequest.ledger import jobs as ledger_jobs
 from payrequest.notify.email.smtp import EmailSender
 from payrequest.notify.factory import build_email_sender, build_sms_gateway
 from payrequest.notify.sms.base import SmsGateway
 from payrequest.payment_requests import jobs as payment_jobs
+from payrequest.payment_requests import repository as payment_repository
 from payrequest.payment_requests.service import Lifetime
 from payrequest.providers.base import PaymentProvider
 from payrequest.providers.factory import build_provider
@@ -112,6 +114,11 @@ def build_runtime(settings: Settings, *, provider: PaymentProvider | None = None
         return_url=urls.portal_returned(),
     )
     inbound_jobs.install(handlers, provider=provider)
+    ledger_jobs.install(
+        handlers,
+        in_requests=payment_repository.invoices_in_active_requests,
+        auto_apply=settings.ledger.auto_apply_credit,
+    )
     maintenance.install(handlers)
     sms = build_sms_gateway(settings, sandbox_base_url=urls.sandbox())
     email = build_email_sender(settings)

@@ -15,6 +15,9 @@ INVOICE_CREATED = "invoice.created"
 INVOICE_UPDATED = "invoice.updated"
 INVOICE_VOIDED = "invoice.voided"
 CREDIT_CREATED = "credit.created"
+CREDIT_APPLIED = "credit.applied"
+MANUAL_PAYMENT_RECORDED = "manual_payment.recorded"
+MANUAL_PAYMENT_UNDONE = "manual_payment.undone"
 REFUND_SUCCEEDED = "refund.succeeded"
 REFUND_FAILED = "refund.failed"
 # A payer shared their phone number: saved as the customer's, or suggested to staff. Then
@@ -41,6 +44,9 @@ ALL_EVENTS: tuple[str, ...] = (
     INVOICE_UPDATED,
     INVOICE_VOIDED,
     CREDIT_CREATED,
+    CREDIT_APPLIED,
+    MANUAL_PAYMENT_RECORDED,
+    MANUAL_PAYMENT_UNDONE,
     REFUND_SUCCEEDED,
     REFUND_FAILED,
 )

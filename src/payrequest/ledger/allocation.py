@@ -9,6 +9,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from payrequest.errors import N_
+
+# Why the rest of a payment became credit (a message id, translated where it is shown).
+LEFTOVER_REASON = N_("Paid more than was open on the invoices")
+
 
 @dataclass(frozen=True, slots=True)
 class OpenInvoice:
@@ -41,3 +46,32 @@ def plan_allocation(amount: int, invoices: Sequence[OpenInvoice]) -> AllocationP
             parts.append((invoice.invoice_id, share))
             remaining -= share
     return AllocationPlan(parts=tuple(parts), leftover=remaining)
+
+
+@dataclass(frozen=True, slots=True)
+class CreditPart:
+    credit_id: int
+    invoice_id: int
+    amount: int  # > 0
+
+
+def plan_credit_application(
+    credits: Sequence[tuple[int, int]], invoices: Sequence[OpenInvoice], *, limit: int
+) -> tuple[CreditPart, ...]:
+    """Spend credits `(credit_id, available)`, oldest credit first, on `invoices`, oldest due
+    first, each invoice up to its open amount, `limit` (minor units, >= 0) in all."""
+    if limit < 0:
+        raise ValueError("cannot apply a negative amount")
+    wallet = [[credit_id, available] for credit_id, available in sorted(credits) if available > 0]
+    plan = plan_allocation(min(limit, sum(available for _, available in wallet)), invoices)
+    parts: list[CreditPart] = []
+    for invoice_id, need in plan.parts:
+        while need:
+            credit = wallet[0]
+            take = min(need, credit[1])
+            parts.append(CreditPart(credit[0], invoice_id, take))
+            need -= take
+            credit[1] -= take
+            if credit[1] == 0:
+                wallet.pop(0)
+    return tuple(parts)

@@ -104,9 +104,11 @@ async def credit_by_currency(session: AsyncSession, customer_id: int) -> dict[st
     return (await credits_by_customer(session, [customer_id])).get(customer_id, {})
 
 
-async def credits_by_customer(
-    session: AsyncSession, customer_ids: Sequence[int]
-) -> dict[int, dict[str, int]]:
+def credit_remaining() -> tuple[ColumnElement[int], Subquery, Subquery]:
+    """A credit's amount minus what was applied to invoices and what was refunded (or is being
+    refunded) from it: `(expression, used, refunded)`, the two subqueries to outer-join on
+    `Credit.id`. A voided credit (its manual payment was undone) still has this expression;
+    every reader of available credit also filters `live_credit()`."""
     used = (
         select(Allocation.credit_id, func.sum(Allocation.amount).label("used"))
         .where(Allocation.credit_id.is_not(None))
@@ -122,11 +124,23 @@ async def credits_by_customer(
     remaining = (
         Credit.amount - func.coalesce(used.c.used, 0) - func.coalesce(refunded.c.refunded, 0)
     )
+    return remaining, used, refunded
+
+
+def live_credit() -> ColumnElement[bool]:
+    """A credit that counts: not voided."""
+    return Credit.voided_at.is_(None)
+
+
+async def credits_by_customer(
+    session: AsyncSession, customer_ids: Sequence[int]
+) -> dict[int, dict[str, int]]:
+    remaining, used, refunded = credit_remaining()
     stmt = (
         select(Credit.customer_id, Credit.currency, func.sum(remaining))
         .outerjoin(used, used.c.credit_id == Credit.id)
         .outerjoin(refunded, refunded.c.credit_id == Credit.id)
-        .where(Credit.customer_id.in_(customer_ids))
+        .where(Credit.customer_id.in_(customer_ids), live_credit())
         .group_by(Credit.customer_id, Credit.currency)
     )
     result: dict[int, dict[str, int]] = {}
@@ -168,9 +182,9 @@ async def credit_for_request(session: AsyncSession, payment_request_id: int) -> 
 
 async def credit_available(session: AsyncSession, credit_id: int) -> int:
     """A credit's amount minus what was applied to invoices and what was refunded (or is
-    being refunded) from it."""
+    being refunded) from it; 0 for a voided credit."""
     credit = await session.get(Credit, credit_id)
-    if credit is None:
+    if credit is None or credit.voided_at is not None:
         return 0
     applied = (
         await session.execute(

@@ -13,7 +13,7 @@ from payrequest.invoices import service as invoice_service
 from payrequest.invoices.models import Invoice
 from payrequest.kit.money import Money
 from payrequest.ledger import repository
-from payrequest.ledger.allocation import OpenInvoice, plan_allocation
+from payrequest.ledger.allocation import LEFTOVER_REASON, OpenInvoice, plan_allocation
 from payrequest.ledger.models import Allocation, Credit, Refund
 
 
@@ -81,7 +81,7 @@ async def allocate_payment(
             currency=amount.currency,
             amount=plan.leftover,
             payment_request_id=payment_request_id,
-            reason="Paid more than was open on the invoices",
+            reason=LEFTOVER_REASON,
         )
         session.add(new_credit)
     await session.flush()

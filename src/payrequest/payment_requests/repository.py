@@ -52,6 +52,13 @@ async def active_for_invoices(
     return list((await session.execute(stmt)).scalars())
 
 
+async def invoices_in_active_requests(
+    session: AsyncSession, invoice_ids: Sequence[int]
+) -> set[int]:
+    """Which of these invoices a payment request is collecting (the ledger's `InRequests`)."""
+    return {link.invoice_id for link in await active_for_invoices(session, invoice_ids)}
+
+
 async def links(session: AsyncSession, request_id: int) -> list[PaymentRequestInvoice]:
     stmt = select(PaymentRequestInvoice).where(
         PaymentRequestInvoice.payment_request_id == request_id

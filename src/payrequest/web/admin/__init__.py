@@ -9,11 +9,12 @@ from payrequest.web.admin import (
     flows,
     invoices,
     operations,
+    payments,
     requests,
     session,
     settings,
 )
 
 router = APIRouter(include_in_schema=False)
-for module in (session, customers, invoices, requests, flows, operations, settings):
+for module in (session, customers, invoices, payments, requests, flows, operations, settings):
     router.include_router(module.router)

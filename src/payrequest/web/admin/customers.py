@@ -24,6 +24,7 @@ from payrequest.payment_requests import phones
 from payrequest.payment_requests import repository as requests_repo
 from payrequest.portal import service as portal
 from payrequest.web import i18n
+from payrequest.web.admin.payments import money_context
 from payrequest.web.auth import StaffUser, Writer
 from payrequest.web.deps import ReadSessionDep, RuntimeDep, SessionDep
 from payrequest.web.flash import flash
@@ -223,6 +224,7 @@ async def card_context(session: ReadSessionDep, customer: Customer) -> dict[str,
         "balances": await ledger.balances(session, customer.id),
         "requests": await requests_repo.for_customer(session, customer.id, limit=20),
         "suggestion": await phones.suggestion(session, customer),
+        **await money_context(session, customer),
     }
 
 
@@ -239,7 +241,7 @@ async def customer_card_part(
     request: Request, user: StaffUser, session: ReadSessionDep, customer_id: int, part: str
 ) -> HTMLResponse:
     """A fragment of the card, re-fetched by the page when a live notice names the customer."""
-    if part not in ("contact", "summary", "requests"):
+    if part not in ("contact", "summary", "requests", "money"):
         raise HTTPException(status.HTTP_404_NOT_FOUND)
     customer = await _customer(session, customer_id)
     return render(request, f"customers/_{part}.html", **await card_context(session, customer))

@@ -21,6 +21,7 @@ from payrequest.invoices import service as invoice_service
 from payrequest.invoices.models import Invoice
 from payrequest.kit.clock import utcnow
 from payrequest.kit.markets import COUNTRY_CURRENCY, CURRENCIES
+from payrequest.ledger import read as ledger_read
 from payrequest.ledger import repository as ledger_repo
 from payrequest.ledger import service as ledger
 from payrequest.payment_requests import repository as requests_repo
@@ -160,6 +161,9 @@ async def detail_context(session: AsyncSession, invoice_id: int) -> dict[str, An
         "vat": sum(line.vat_amount for line in invoice.lines),
         "allocations": allocations,
         "credits": await ledger_repo.credits_by_id(session, credit_ids),
+        "manual_payments": await ledger_read.manual_payments_by_id(
+            session, [a.manual_payment_id for a in allocations if a.manual_payment_id]
+        ),
         "payment_requests": payment_requests,
         "references": {payment.id: payment.reference for payment, _ in payment_requests},
         "today": utcnow().date(),

@@ -1,0 +1,225 @@
+"""Money that does not come through a payment request, from the customer card: record a
+payment received by hand (bank transfer, cash, ...), undo one, and apply customer credit to
+open invoices. `money_context` is what the card's money section (customers/_money.html) shows.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, HTTPException, Request, status
+from fastapi.responses import RedirectResponse
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from payrequest.customers import repository as customers
+from payrequest.customers.models import Customer
+from payrequest.errors import N_, PayrequestError, ValidationFailed
+from payrequest.kit.markets import currency_of
+from payrequest.kit.money import parse_money
+from payrequest.ledger import credit as credits
+from payrequest.ledger import manual, read
+from payrequest.ledger.models import MANUAL_METHODS
+from payrequest.payment_requests.repository import invoices_in_active_requests
+from payrequest.users.models import User
+from payrequest.web import i18n
+from payrequest.web.auth import Writer
+from payrequest.web.deps import SessionDep, SettingsDep
+from payrequest.web.flash import flash
+
+router = APIRouter()
+LABELS = {
+    "amount": N_("Amount"),
+    "currency": N_("Currency"),
+    "method": N_("Method"),
+    "received_on": N_("Date received"),
+    "reference": N_("Reference"),
+    "note": N_("Note"),
+    "reason": N_("Reason"),
+    "invoice_ids": N_("Invoices"),
+}
+
+
+async def money_context(session: AsyncSession, customer: Customer) -> dict[str, Any]:
+    """What customers/_money.html needs besides the card's invoice rows."""
+    money = await read.customer_money(session, customer.id)
+    return {
+        "money": money,
+        "money_methods": MANUAL_METHODS,
+        "money_currencies": sorted(
+            {currency_of(customer.country), *(p.currency for p in money.received)}
+        ),
+        "money_today": manual.business_today().isoformat(),
+        "may_undo": lambda who, recorded_by: manual.may_undo(_actor(who), recorded_by),
+    }
+
+
+def _actor(user: User) -> manual.Actor:
+    return manual.Actor(user.id, user.role)
+
+
+def _back(customer_id: int) -> RedirectResponse:
+    return RedirectResponse(
+        f"/customers/{customer_id}#money", status_code=status.HTTP_303_SEE_OTHER
+    )
+
+
+async def _customer(session: AsyncSession, customer_id: int) -> Customer:
+    customer = await customers.get(session, customer_id)
+    if customer is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, i18n.gettext("No such customer"))
+    return customer
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise ValidationFailed(
+            "Enter the date the money was received", field="received_on"
+        ) from None
+
+
+def _chosen(invoice_ids: list[int]) -> tuple[int, ...] | None:
+    """Ticked invoices; none ticked means the open invoices, oldest due first."""
+    return tuple(invoice_ids) or None
+
+
+@router.post("/customers/{customer_id}/payments")
+async def record_payment(
+    request: Request,
+    user: Writer,
+    session: SessionDep,
+    settings: SettingsDep,
+    customer_id: int,
+    amount: Annotated[str, Form()] = "",
+    currency: Annotated[str, Form()] = "",
+    method: Annotated[str, Form()] = "",
+    received_on: Annotated[str, Form()] = "",
+    reference: Annotated[str, Form()] = "",
+    note: Annotated[str, Form()] = "",
+    invoice_ids: Annotated[list[int] | None, Form()] = None,
+) -> RedirectResponse:
+    customer = await _customer(session, customer_id)
+    try:
+        async with session.begin_nested():
+            recorded = await manual.record(
+                session,
+                data=manual.NewManualPayment(
+                    customer_id=customer.id,
+                    amount=parse_money(amount, currency or currency_of(customer.country)),
+                    received_on=_day(received_on),
+                    method=method,
+                    reference=reference,
+                    note=note,
+                    invoice_ids=_chosen(invoice_ids or []),
+                    recorded_by=user.id,
+                ),
+                in_requests=invoices_in_active_requests,
+                auto_apply=settings.ledger.auto_apply_credit,
+            )
+    except PayrequestError as exc:
+        flash(request, i18n.problem(exc, LABELS), "error")
+        return _back(customer_id)
+    flash(request, _recorded_text(recorded))
+    return _back(customer_id)
+
+
+def _recorded_text(recorded: manual.Recorded) -> str:
+    payment = recorded.payment
+    parts = [
+        i18n.gettext("Payment of %(amount)s recorded.")
+        % {"amount": i18n.money(payment.amount, payment.currency)}
+    ]
+    if recorded.credit is not None:
+        parts.append(
+            i18n.gettext("%(amount)s was more than was open and became customer credit.")
+            % {"amount": i18n.money(recorded.credit.amount, payment.currency)}
+        )
+    if recorded.applied is not None:
+        parts.append(
+            i18n.gettext("%(amount)s of credit was applied to other open invoices.")
+            % {"amount": i18n.money(recorded.applied.amount.amount, payment.currency)}
+        )
+    if recorded.skipped:
+        parts.append(_skipped_text(recorded.skipped))
+    return " ".join(parts)
+
+
+def _skipped_text(skipped: Any) -> str:
+    return i18n.gettext(
+        "Left alone, because a payment request is collecting it: invoice %(numbers)s."
+    ) % {"numbers": ", ".join(invoice.number for invoice in skipped)}
+
+
+@router.post("/manual-payments/{payment_id}/undo")
+async def undo_payment(
+    request: Request,
+    user: Writer,
+    session: SessionDep,
+    payment_id: int,
+    reason: Annotated[str, Form()] = "",
+) -> RedirectResponse:
+    try:
+        async with session.begin_nested():
+            undone = await manual.undo(
+                session, payment_id=payment_id, actor=_actor(user), reason=reason
+            )
+    except PayrequestError as exc:
+        if exc.code == "not_found":
+            raise HTTPException(status.HTTP_404_NOT_FOUND, i18n.error_text(exc)) from None
+        if exc.code == "not_allowed":
+            raise HTTPException(status.HTTP_403_FORBIDDEN, i18n.error_text(exc)) from None
+        flash(request, i18n.problem(exc, LABELS), "error")
+        return _back(await _customer_of(session, payment_id))
+    payment = undone.payment
+    amount = i18n.money(payment.amount, payment.currency)
+    if undone.already:
+        flash(
+            request,
+            i18n.gettext("This payment of %(amount)s was already undone %(when)s; nothing changed.")
+            % {"amount": amount, "when": i18n.moment(payment.undone_at)},
+        )
+    else:
+        flash(request, i18n.gettext("Payment of %(amount)s undone.") % {"amount": amount})
+    return _back(payment.customer_id)
+
+
+async def _customer_of(session: AsyncSession, payment_id: int) -> int:
+    payment = await read.manual_payments_by_id(session, [payment_id])
+    return payment[payment_id].customer_id
+
+
+@router.post("/customers/{customer_id}/credit/apply")
+async def apply_credit(
+    request: Request,
+    user: Writer,
+    session: SessionDep,
+    customer_id: int,
+    currency: Annotated[str, Form()] = "",
+    amount: Annotated[str, Form()] = "",
+    invoice_ids: Annotated[list[int] | None, Form()] = None,
+) -> RedirectResponse:
+    customer = await _customer(session, customer_id)
+    currency = currency or currency_of(customer.country)
+    try:
+        async with session.begin_nested():
+            applied = await credits.apply_credit(
+                session,
+                customer_id=customer.id,
+                currency=currency,
+                amount=parse_money(amount, currency).amount if amount.strip() else None,
+                invoice_ids=_chosen(invoice_ids or []),
+                in_requests=invoices_in_active_requests,
+            )
+    except PayrequestError as exc:
+        flash(request, i18n.problem(exc, LABELS), "error")
+        return _back(customer_id)
+    text = i18n.gettext("%(amount)s of credit applied to invoice %(numbers)s.") % {
+        "amount": i18n.money(applied.amount.amount, currency),
+        "numbers": ", ".join(applied.numbers),
+    }
+    if applied.skipped:
+        text += " " + _skipped_text(applied.skipped)
+    flash(request, text)
+    return _back(customer_id)

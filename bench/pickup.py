@@ -24,11 +24,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bench.report import percentile, record
 from bench.support import scratch_database
+from payrequest.db.pg_notify import JOBS_CHANNEL, PgListener
 from payrequest.db.session import create_engine, session_factory
 from payrequest.jobs import queue
 from payrequest.jobs.handlers import JobHandlers
 from payrequest.jobs.runner import Worker
-from payrequest.realtime.pg_notify import JOBS_CHANNEL, PgListener
 
 KIND = "bench.noop"
 

@@ -19,11 +19,11 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from payrequest import __version__
 from payrequest.config import ProviderMode, Settings, load_settings, secret_key
+from payrequest.db.pg_notify import JOBS_CHANNEL, OUTBOX_CHANNEL, listener_for
 from payrequest.inbound.setup import ensure_webhook
 from payrequest.jobs.process import running
 from payrequest.kit import urls
 from payrequest.realtime.broker import OutboxTail
-from payrequest.realtime.pg_notify import JOBS_CHANNEL, OUTBOX_CHANNEL, listener_for
 from payrequest.runtime import Runtime, build_runtime
 from payrequest.sandbox import SandboxConfig, create_sandbox_app, sandbox_of_app
 from payrequest.web import admin, errors, health, portal, sse, webhooks

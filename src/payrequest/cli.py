@@ -21,6 +21,7 @@ from payrequest.app import RUN_WORKER_ENV, create_app
 from payrequest.cli_vipps import vipps_app
 from payrequest.config import ConfigurationError, Settings, load_settings
 from payrequest.db.migrate import upgrade
+from payrequest.db.pg_notify import JOBS_CHANNEL, is_postgresql, listener_for
 from payrequest.db.session import create_engine, session_factory
 from payrequest.demo.setup import DEMO_BUSINESS, prepare_demo
 from payrequest.errors import PayrequestError
@@ -29,7 +30,6 @@ from payrequest.kit.clock import utcnow
 from payrequest.kit.money import Money
 from payrequest.kit.urls import PublicUrls
 from payrequest.payment_requests import bulk
-from payrequest.realtime.pg_notify import JOBS_CHANNEL, is_postgresql, listener_for
 from payrequest.runtime import build_runtime
 from payrequest.sandbox.cli import sandbox_command
 from payrequest.users import service as users

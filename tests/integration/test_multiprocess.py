@@ -21,10 +21,10 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 
+from payrequest.db.pg_notify import plain_dsn
 from payrequest.db.session import create_engine, session_factory
 from payrequest.jobs.models import Job
 from payrequest.payment_requests.apply import CAPTURE_JOB
-from payrequest.realtime.pg_notify import plain_dsn
 from payrequest.users import service as users
 from tests import servers
 from tests.conftest import IN_CI, POSTGRES_ADMIN_URL

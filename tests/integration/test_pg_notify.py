@@ -9,9 +9,7 @@ import asyncpg  # type: ignore[import-untyped]
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from payrequest.events import outbox
-from payrequest.jobs import queue
-from payrequest.realtime.pg_notify import (
+from payrequest.db.pg_notify import (
     CATCH_UP,
     JOBS_CHANNEL,
     OUTBOX_CHANNEL,
@@ -20,6 +18,8 @@ from payrequest.realtime.pg_notify import (
     notify,
     plain_dsn,
 )
+from payrequest.events import outbox
+from payrequest.jobs import queue
 
 pytestmark = pytest.mark.postgres
 

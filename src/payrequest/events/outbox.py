@@ -6,8 +6,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from payrequest.db.pg_notify import OUTBOX_CHANNEL, notify
 from payrequest.events.models import OutboxEvent
-from payrequest.realtime.pg_notify import OUTBOX_CHANNEL, notify
 
 
 async def record(

@@ -15,10 +15,10 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from payrequest.db.dialect import insert_for
+from payrequest.db.pg_notify import JOBS_CHANNEL, notify
 from payrequest.errors import Conflict, NotFound
 from payrequest.jobs.models import JOB_STATUSES, Job
 from payrequest.kit.clock import utcnow
-from payrequest.realtime.pg_notify import JOBS_CHANNEL, notify
 
 DEFAULT_MAX_ATTEMPTS = 20
 DEFAULT_LIST_LIMIT = 100

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from payrequest.customers import repository as customers
 from payrequest.errors import ValidationFailed
 from payrequest.kit.money import Money, minor_digits, parse_money
 from payrequest.ledger import repository as ledger_repo
@@ -26,6 +27,7 @@ class PortalPayment:
     phone: str | None = None  # E.164, for a push to the phone
     amount_text: str | None = None  # as typed (`1 234,50`); None or empty: all that is open
     partial_allowed: bool = False  # the business lets customers pay part of it
+    save_phone: bool = False  # keep the number they share in the app (QR/app, no number known)
 
 
 async def open_invoices(
@@ -72,6 +74,10 @@ async def start_payment(
         chosen = parse_money(typed, total.currency)
         check_amount(chosen, total, partial_allowed=payment.partial_allowed)
         amount = chosen.amount if chosen < total else None
+    # Without a number on file, a QR or app payment asks the app for it (the customer sees a
+    # consent screen there); it is kept only if they ticked "save my number" here.
+    customer = await customers.get(session, payment.customer_id)
+    share = payment.flow is not UserFlow.push and customer is not None and not customer.phone
     return await create_request(
         session,
         data=NewPaymentRequest(
@@ -81,6 +87,8 @@ async def start_payment(
             user_flow=payment.flow,
             origin="portal",
             amount=amount,
+            share_phone=share,
+            save_phone=share and payment.save_phone,
         ),
         lifetime=lifetime,
     )

@@ -178,6 +178,7 @@ async def pay(
     phone: Annotated[str, Form()] = "",
     method: Annotated[str, Form()] = "push",
     amount: Annotated[str | None, Form(max_length=40)] = None,
+    save_phone: Annotated[bool, Form()] = False,
 ) -> Response:
     flow = FLOWS.get(method)
     address = request.client.host if request.client else "unknown"
@@ -196,6 +197,7 @@ async def pay(
                     phone=normalised,
                     amount_text=amount,
                     partial_allowed=runtime.settings.portal.partial_payments,
+                    save_phone=save_phone,
                 ),
                 lifetime=runtime.lifetime,
             )

@@ -93,7 +93,6 @@ class PaymentRequest(Base):
     )
 
 
-
 class PaymentRequestInvoice(Base):
     """An invoice covered by a request, with the amount planned for it.
 

@@ -121,3 +121,45 @@ async def test_a_reused_or_expired_link_is_refused(browser: Browser, demo: Demo)
     await context.close()
     await other.context.close()
     await asyncio.sleep(0)
+
+
+async def test_a_qr_code_shows_and_a_phone_can_open_its_link(browser: Browser, demo: Demo) -> None:
+    page = await _portal_page(browser, demo, "Nordlys Frisør")
+    await page.locator(".invoice-card").first.get_by_role("link", name="Pay with MobilePay").click()
+    await page.get_by_role("button", name="Show a QR code to scan").click()
+    await expect(page.get_by_text("Waiting for you to approve")).to_be_visible()
+
+    code = page.locator("figure.qr-code svg")
+    await expect(code).to_be_visible()
+    box = await code.bounding_box()
+    assert box is not None and box["width"] > 100 and box["height"] > 100
+    open_app = page.get_by_role("link", name=re.compile("Open the Vipps MobilePay app"))
+    assert (await open_app.get_attribute("href") or "").startswith(
+        f"{demo.url}/sandbox/vipps/landing?"
+    )
+    await page.screenshot(path="test-results/portal-qr.png", full_page=True)
+    await page.context.close()
+
+
+async def test_an_invoice_with_a_waiting_request_is_followed_not_paid_again(
+    browser: Browser, demo: Demo
+) -> None:
+    page = await _portal_page(browser, demo, "Fjordbakeriet AS")
+    first = page.locator(".invoice-card").first
+    number = (await first.locator(".invoice-link").inner_text()).strip()
+    await first.get_by_role("link", name="Pay with MobilePay").click()
+    await page.get_by_role("button", name="Send the request to my phone").click()
+    await expect(page.get_by_text("Waiting for you to approve")).to_be_visible()
+    payment_url = page.url
+
+    await page.goto(f"{demo.url}/portal")
+    card = page.locator(".invoice-card", has_text=number)
+    await expect(card.get_by_role("link", name="Follow")).to_be_visible()
+    await expect(card.locator("[data-countdown-ms]")).to_have_text(re.compile(r"\d"))
+    await expect(card.get_by_role("checkbox")).to_have_count(0)
+    await expect(card.get_by_role("link", name="Pay with MobilePay")).to_have_count(0)
+    await page.screenshot(path="test-results/portal-waiting-invoice.png", full_page=True)
+    await card.get_by_role("link", name="Follow").click()
+    await expect(page.get_by_text("Waiting for you to approve")).to_be_visible()
+    assert page.url == payment_url
+    await page.context.close()

@@ -36,9 +36,10 @@ async def test_an_invoice_number_opens_the_invoice_with_its_lines_and_a_pay_butt
     page = await http.get(f"/portal/invoices/{invoice.id}")
 
     assert page.status_code == 200
-    lines = re.findall(r"<tr><td>(Consulting|Lunch)</td>(.*?)</tr>", page.text)
-    assert [name for name, _cells in lines] == ["Consulting", "Lunch"]
-    assert money("da", 100_000, "NOK") in lines[0][1] and percent("da", 2500) in lines[0][1]
+    lines = re.findall(r'<span class="what">(Consulting|Lunch)</span>(.*?)</li>', page.text, re.S)
+    assert [name for name, _rest in lines] == ["Consulting", "Lunch"]
+    assert money("da", 100_000, "NOK") in lines[0][1]  # 800 + 25 % VAT
+    assert f"1 × {money('da', 80_000, 'NOK')}, moms {percent('da', 2500)}" in lines[0][1]
     assert "Moms" in page.text  # Danish
     assert f'href="/portal/pay?invoice_ids={invoice.id}"' in page.text
 

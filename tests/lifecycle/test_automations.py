@@ -354,8 +354,9 @@ async def test_a_worker_killed_between_send_and_done_does_not_send_twice(
     sms = SandboxSms(base_url=live.url + SANDBOX)
     mail = EmailSender.from_settings(live.settings.smtp)
     webhooks = WebhookSender(allow=["127.0.0.1"])
-    real = Services(sessions, sms, mail, webhooks, box_of(live), PublicUrls(live.url))
-    dying = Services(sessions, sms, mail, webhooks, box_of(live), PublicUrls(live.url))
+    urls = PublicUrls(live.url, signing_key=secret_key(live.settings))
+    real = Services(sessions, sms, mail, webhooks, box_of(live), urls)
+    dying = Services(sessions, sms, mail, webhooks, box_of(live), urls)
     dying.sms = DiesAfterSend(sms)  # type: ignore[assignment]
     dying.email = DiesAfterSend(mail)  # type: ignore[assignment]
     dying.webhooks = DiesAfterSend(webhooks)  # type: ignore[assignment]

@@ -173,3 +173,20 @@ async def test_a_genuine_link_to_a_payment_that_is_not_paid_finds_nothing(
     page = await http.get(_path(api.state.runtime.urls.receipt("pr-not-paid-01")))
 
     assert page.status_code == 404 and "R-9" not in page.text
+
+
+async def test_the_reader_can_switch_the_receipts_language_and_stay_on_it(
+    app: tuple[FastAPI, httpx.AsyncClient], sessions: Sessions
+) -> None:
+    api, http = app
+    reference = await _paid_without_portal(sessions, locale="nb")
+    path = _path(api.state.runtime.urls.receipt(reference))
+    norwegian = await http.get(path)
+
+    switched = await http.post(
+        "/portal/language", data={"language": "en", "csrf": h.csrf(norwegian.text), "back": path}
+    )
+
+    assert switched.status_code == 303 and switched.headers["location"] == path
+    english = await http.get(path)
+    assert 'lang="en"' in english.text and "Receipt" in english.text

@@ -4,6 +4,8 @@ number staff entered; staff use or dismiss a suggestion. On SQLite and PostgreSQ
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -70,7 +72,7 @@ async def _apply(sessions: Sessions, snapshot: PaymentSnapshot) -> None:
         await apply.apply_snapshot(session, snapshot=snapshot, source="system")
 
 
-async def _state(sessions: Sessions, customer_id: int, reference: str) -> dict[str, object]:
+async def _state(sessions: Sessions, customer_id: int, reference: str) -> dict[str, Any]:
     async with sessions() as session:
         customer = await session.get(Customer, customer_id)
         assert customer is not None

@@ -220,13 +220,14 @@ async def _refused(
     """The pay page again with what went wrong; a request that got to an invoice first (a
     race with another tab or staff) is named, with a link to follow it."""
     follow = None
+    busy = isinstance(exc, Conflict) and exc.code == "invoice_busy"
     async with runtime.read_sessions() as session:
-        if isinstance(exc, Conflict) and exc.code == "invoice_busy":
+        if busy:
             waiting = await views.waiting_by_invoice(session, customer.id, invoice_ids)
             follow = next(iter(waiting.values()), None)
         message = (
             i18n.gettext("A payment for this invoice is already waiting for your approval.")
-            if follow is not None
+            if busy
             else i18n.problem(exc, LABELS)
         )
         form: dict[str, Any] = {"phone": phone} | ({"amount": amount} if amount else {})
@@ -236,7 +237,7 @@ async def _refused(
             customer=customer,
             runtime=runtime,
             invoice_ids=invoice_ids,
-            status_code=409 if follow is not None else 422,
+            status_code=409 if busy else 422,
             error=message,
             follow=follow,
             **form,

@@ -125,7 +125,7 @@ def build_runtime(settings: Settings, *, provider: PaymentProvider | None = None
     webhooks = WebhookSender(allow=settings.automations.webhook_allow)
     automation_jobs.install(
         handlers,
-        AutomationServices(sessions, sms, email, webhooks, box, urls),
+        AutomationServices(sessions, sms, email, webhooks, box, urls, settings.default_locale),
     )
     return Runtime(
         settings=settings,

@@ -77,6 +77,8 @@ async def test_staff_pages_answer_errors_in_the_staff_members_language(
     assert NOT_FOUND["nb"] in missing and "Fant ikke kunden" in missing
     assert 'href="/customers"' in missing  # the way back
     assert NOT_FOUND["nb"] in _page(await client.get("/no/such/page"), 404, "nb")
+    flow = _page(await client.get("/flows/424242"), 404, "nb")
+    assert NOT_FOUND["nb"] in flow
     wrong_method = await client.get("/requests/1/cancel")
     assert "POST" in wrong_method.headers["allow"]
     assert "Ikke mulig her" in _page(wrong_method, 405, "nb")

@@ -9,6 +9,7 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import importlib
 import json
 import time
 from collections.abc import Iterator
@@ -145,10 +146,13 @@ async def make_flow(
         return flow.id
 
 
-async def pay(sessions: Sessions, provider: VippsProvider, emulator: Emulator) -> str:
+async def pay(
+    sessions: Sessions, provider: VippsProvider, emulator: Emulator, *, locale: str = "nb"
+) -> str:
     async with sessions() as session, session.begin():
         customer = await make_customer(session, name="Ola Nordmann")
         customer.email = "ola@example.no"
+        customer.locale = locale
         invoice = await make_invoice(session, customer, amount=123_450, number="10023")
         customer_id, invoice_id = customer.id, invoice.id
     reference = await send_request(
@@ -222,6 +226,25 @@ async def test_paid_request_sends_the_sms_receipt_to_the_phone_inbox(
 
 async def _texts(live: LiveServer, needle: str) -> list[str]:
     return [m["text"] for m in await inbox(live) if needle in m["text"]]
+
+
+async def test_the_ready_made_receipt_reaches_each_customer_in_their_language(
+    sessions: Sessions, live: LiveServer, provider: VippsProvider, emulator: Emulator
+) -> None:
+    """The SMS receipt as migration 0008 leaves it: a Danish customer reads Danish."""
+    flow_texts = importlib.import_module("payrequest.migrations.versions.20261130_flow_texts")
+    (name, trigger, kind), config = next(iter(flow_texts.AS_INSERTED.items()))
+    receipt = {"kind": kind, "config": flow_texts.with_variants(name, config)}
+    flow_id = await make_flow(sessions, live, trigger=trigger, actions=[receipt])
+    await pay(sessions, provider, emulator, locale="da")
+    await finished_run(sessions, flow_id)
+
+    messages = await eventually(lambda: _texts(live, "Kvittering"), what="the Danish receipt")
+    assert messages[0].startswith("Tak, Ola Nordmann! Vi har modtaget 1.234,50")
+    assert "for faktura 10023. Kvittering: " in messages[0]
+    async with sessions() as session:
+        [action] = (await session.scalars(select(ActionRun))).all()
+    assert action.rendered is not None and action.rendered["language"] == "da"
 
 
 async def test_email_flow_delivers_to_a_real_smtp_server(

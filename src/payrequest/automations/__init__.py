@@ -14,6 +14,8 @@ portal link), each action exactly once per (event, flow, action).
   queued again by hand (`service.retry_action`).
 - `jobs`: installs the dispatcher (periodic) and the action job in the worker's `JobHandlers`.
 - `conditions`, `templating` (sandboxed Jinja2, checked at save time), `context` (the variables),
-  `actions` (per-kind config checks and rendering), `signing` (Standard Webhooks),
+  `actions` (per-kind config checks and rendering), `messages` (a message's texts per language:
+  the customer reads theirs, staff the default), `ready_made` (the shipped flows' names),
+  `signing` (Standard Webhooks),
   `destinations` (SSRF allowlist), `outgoing` (the webhook HTTP client), `service` (admin).
 """

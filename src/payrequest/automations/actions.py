@@ -8,33 +8,27 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from payrequest.automations import templating
+from payrequest.automations import messages, templating
 from payrequest.automations.context import sample_context
 from payrequest.automations.destinations import check_url
 from payrequest.errors import N_, ValidationFailed
 from payrequest.kit.phone import parse_phone
 
+CUSTOMER = messages.CUSTOMER
+
 KINDS = ("sms", "email", "webhook", "wait", "portal_link")
-CUSTOMER = "customer"  # `to` value: the event's customer
 MAX_WAIT_MINUTES = 60 * 24 * 30
 _EMAIL = re.compile(r"^[^@\s<>,;:\"()\[\]\\]+@[^@\s<>,;:\"()\[\]\\]+\.[^@\s]+$")
 
-DEFAULTS: dict[str, dict[str, Any]] = {
-    "sms": {"to": CUSTOMER, "text": "Thank you, {{ customer_name }}! We received {{ amount }}."},
-    "email": {
-        "to": CUSTOMER,
-        "subject": "Payment {{ reference }}",
-        "text": "Hello {{ customer_name }},\n\n{{ amount }} for {{ invoice_numbers }}.",
-        "html": "",
-    },
-    "webhook": {"url": "https://"},
-    "wait": {"minutes": 10},
-    "portal_link": {
-        "channel": "sms",
-        "subject": "Your invoices",
-        "text": "Hello {{ customer_name }}, see and pay your invoices: {{ portal_link }}",
-    },
-}
+
+def default_config(kind: str, language: str) -> dict[str, Any]:
+    """What a newly added action holds; message texts in every language, `language`'s first."""
+    if kind == "webhook":
+        return {"url": "https://"}
+    if kind == "wait":
+        return {"minutes": 10}
+    start: dict[str, Any] = {"channel": "sms"} if kind == "portal_link" else {"to": CUSTOMER}
+    return {**start, **messages.default_texts(kind, language)}
 
 
 def _str(config: dict[str, Any], key: str) -> str:
@@ -42,71 +36,118 @@ def _str(config: dict[str, Any], key: str) -> str:
     return value.strip() if isinstance(value, str) else str(value)
 
 
-async def clean(
-    kind: str, config: dict[str, Any], *, index: int, allow: Iterable[str]
-) -> dict[str, Any]:
-    """The config as stored; raises ValidationFailed with field `a<index>_<key>`."""
+class _Checker:
+    """Checks one action's fields; errors name the form field `a<index>_<key>[_<language>]`."""
 
-    def fail(key: str, message: str, **params: Any) -> ValidationFailed:
-        field = f"a{index}_{key}"
+    def __init__(self, config: dict[str, Any], index: int) -> None:
+        self.config = config
+        self.index = index
+
+    def fail(self, key: str, message: str, **params: Any) -> ValidationFailed:
+        field = f"a{self.index}_{key}"
         return ValidationFailed(message, field=field, **params)
 
-    def template(key: str, *, required: bool = True, html: bool = False, link: bool = False) -> str:
-        source = config.get(key) or ""
+    def template(
+        self,
+        key: str,
+        *,
+        required: bool = True,
+        html: bool = False,
+        link: bool = False,
+        language: str | None = None,
+    ) -> str:
+        texts = self.config if language is None else messages.variant(self.config, language) or {}
+        field = key if language is None else f"{key}_{language}"
+        source = texts.get(key) or ""
         if not isinstance(source, str):
-            raise fail(key, N_("Text expected"))
+            raise self.fail(field, N_("Text expected"))
         if required and not source.strip():
-            raise fail(key, N_("Required"))
+            raise self.fail(field, N_("Required"))
+        if link and key == "text" and source.strip() and "portal_link" not in source:
+            raise self.fail(field, N_("The text must contain {{ portal_link }}"))
         try:
             templating.check(source, sample_context(portal_link=link), field=key, html=html)
         except ValidationFailed as exc:
-            raise fail(key, exc.template, **exc.params) from None
+            raise self.fail(field, exc.template, **exc.params) from None
         return source
 
+    def texts(self, kind: str, *, default_language: str, channel: str = "") -> dict[str, Any]:
+        """The message texts in the config's language and every variant, each checked."""
+        own = messages.language_of(self.config, default_language)
+        cleaned: dict[str, Any] = {**self._texts(kind, None, channel), "language": own}
+        variants: dict[str, dict[str, str]] = {}
+        for language in messages.others(own):
+            given = messages.variant(self.config, language) or {}
+            if any(str(given.get(key) or "").strip() for key in messages.MESSAGE_KEYS[kind]):
+                variants[language] = self._texts(kind, language, channel)
+        cleaned["variants"] = variants
+        return cleaned
+
+    def _texts(self, kind: str, language: str | None, channel: str) -> dict[str, str]:
+        if kind == "sms":
+            return {"text": self.template("text", language=language)}
+        if kind == "email":
+            return {
+                "subject": self.template("subject", language=language),
+                "text": self.template("text", language=language),
+                "html": self.template("html", required=False, html=True, language=language),
+            }
+        return {  # portal_link
+            "text": self.template("text", link=True, language=language),
+            "subject": self.template(
+                "subject", required=channel == "email", link=True, language=language
+            ),
+        }
+
+
+async def clean(
+    kind: str,
+    config: dict[str, Any],
+    *,
+    index: int,
+    allow: Iterable[str],
+    default_language: str = "nb",
+) -> dict[str, Any]:
+    """The config as stored; raises ValidationFailed with field `a<index>_<key>` (a variant's
+    field: `a<index>_<key>_<language>`). `default_language`: the language of texts saved
+    without one."""
+    check = _Checker(config, index)
     if kind == "sms":
         to = _str(config, "to")
         if not to:
-            raise fail("to", N_("Enter 'customer' or a mobile number"))
+            raise check.fail("to", N_("Enter a mobile number, or choose the customer"))
         if to != CUSTOMER:
             try:
                 to = parse_phone(to).e164
             except ValidationFailed as exc:
-                raise fail("to", exc.template, **exc.params) from None
-        return {"to": to, "text": template("text")}
+                raise check.fail("to", exc.template, **exc.params) from None
+        return {"to": to, **check.texts(kind, default_language=default_language)}
     if kind == "email":
         to = _str(config, "to")
         if to != CUSTOMER and not _EMAIL.match(to):
-            raise fail("to", N_("Enter an email address, or 'customer'"))
-        return {
-            "to": to,
-            "subject": template("subject"),
-            "text": template("text"),
-            "html": template("html", required=False, html=True),
-        }
+            raise check.fail("to", N_("Enter an email address, or choose the customer"))
+        return {"to": to, **check.texts(kind, default_language=default_language)}
     if kind == "webhook":
         url = _str(config, "url")
         try:
             await check_url(url, allow=allow)
         except ValidationFailed as exc:
-            raise fail("url", exc.template, **exc.params) from None
+            raise check.fail("url", exc.template, **exc.params) from None
         return {"url": url}
     if kind == "wait":
         try:
             minutes = int(str(config.get("minutes", "")).strip())
         except ValueError:
-            raise fail("minutes", N_("Enter whole minutes")) from None
+            raise check.fail("minutes", N_("Enter whole minutes")) from None
         if not 1 <= minutes <= MAX_WAIT_MINUTES:
-            raise fail("minutes", N_("Between 1 and %(most)s minutes"), most=MAX_WAIT_MINUTES)
+            raise check.fail("minutes", N_("Between 1 and %(most)s minutes"), most=MAX_WAIT_MINUTES)
         return {"minutes": minutes}
     if kind == "portal_link":
         channel = _str(config, "channel")
         if channel not in ("sms", "email"):
-            raise fail("channel", N_("Choose SMS or email"))
-        text = template("text", link=True)
-        if "portal_link" not in text:
-            raise fail("text", N_("The text must contain {{ portal_link }}"))
-        subject = template("subject", required=channel == "email", link=True)
-        return {"channel": channel, "text": text, "subject": subject}
+            raise check.fail("channel", N_("Choose SMS or email"))
+        texts = check.texts(kind, default_language=default_language, channel=channel)
+        return {"channel": channel, **texts}
     field = f"a{index}_kind"
     raise ValidationFailed("Unknown action “%(kind)s”", field=field, kind=kind)
 
@@ -122,20 +163,27 @@ def recipient(to: str, context: dict[str, Any], *, channel: str) -> str:
     return value
 
 
-def render(kind: str, config: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
-    """What will be sent, as shown in the run log. Raises TemplateError/ValidationFailed."""
+def render(
+    kind: str, config: dict[str, Any], context: dict[str, Any], *, language: str | None = None
+) -> dict[str, Any]:
+    """What will be sent, as shown in the run log; a message in `language`'s variant if the
+    config has one (see `messages`). Raises TemplateError/ValidationFailed."""
+    texts = messages.pick(kind, config, language)
+    written = {"language": language} if language and kind in messages.MESSAGE_KEYS else {}
     if kind == "sms":
         return {
             "to": recipient(config["to"], context, channel="sms"),
-            "text": templating.render(config["text"], context),
+            "text": templating.render(texts["text"], context),
+            **written,
         }
     if kind == "email":
-        html = config.get("html") or ""
+        html = texts["html"]
         return {
             "to": recipient(config["to"], context, channel="email"),
-            "subject": templating.render(config["subject"], context).strip(),
-            "text": templating.render(config["text"], context),
+            "subject": templating.render(texts["subject"], context).strip(),
+            "text": templating.render(texts["text"], context),
             "html": templating.render(html, context, html=True) if html.strip() else None,
+            **written,
         }
     if kind == "webhook":
         data = {k: v for k, v in context.items() if k not in ("portal_link",)}
@@ -152,7 +200,8 @@ def render(kind: str, config: dict[str, Any], context: dict[str, Any]) -> dict[s
         return {
             "channel": channel,
             "to": recipient(CUSTOMER, context, channel=channel),
-            "subject": templating.render(config.get("subject") or "", context).strip(),
-            "text": templating.render(config["text"], context),
+            "subject": templating.render(texts["subject"], context).strip(),
+            "text": templating.render(texts["text"], context),
+            **written,
         }
     raise ValueError(f"unknown action kind {kind!r}")

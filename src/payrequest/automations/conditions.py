@@ -19,12 +19,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from payrequest import i18n
 from payrequest.errors import ValidationFailed
 from payrequest.kit.markets import COUNTRIES
 from payrequest.kit.money import SUPPORTED_CURRENCIES
+from payrequest.payment_requests.state import ORIGINS
 
-ORIGINS = ("staff", "portal", "bulk", "api")
-LANGUAGES = ("nb", "da", "en")
+LANGUAGES = tuple(i18n.LANGUAGES)
 KEYS = ("amount_min", "amount_max", "currency", "origin", "country", "language")
 
 

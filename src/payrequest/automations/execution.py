@@ -29,12 +29,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from payrequest.automations import actions
+from payrequest.automations import actions, messages
 from payrequest.automations.context import event_data
 from payrequest.automations.models import ActionRun, Flow, FlowRun
 from payrequest.automations.outgoing import WebhookSender
 from payrequest.automations.templating import TemplateError
-from payrequest.errors import PayrequestError
+from payrequest.errors import N_, PayrequestError
 from payrequest.events.models import OutboxEvent
 from payrequest.jobs import queue
 from payrequest.jobs.context import PermanentJobError
@@ -60,6 +60,7 @@ class Services:
     webhooks: WebhookSender
     box: SecretBox
     urls: PublicUrls
+    default_language: str = "nb"  # messages to staff (a fixed number or address) are in it
 
 
 def idempotency_key(flow_run_id: int, position: int) -> str:
@@ -87,13 +88,23 @@ async def _action_run(session: AsyncSession, flow_run_id: int, position: int) ->
 
 
 def _fail_run(run: FlowRun, action: ActionRun, message: str) -> None:
+    """`message`: a message id where there is one (the run log translates it); which action
+    failed is the failed action run's position."""
     now = utcnow()
     action.status = "failed"
     action.last_error = message
     action.finished_at = now
     run.status = "failed"
-    run.error = f"action {action.position + 1} ({action.kind}): {message}"
+    run.error = message
     run.finished_at = now
+
+
+def stored_error(exc: Exception) -> str:
+    """What the run log keeps of an error: the message id of one without parameters (shown
+    translated), else its English text."""
+    if isinstance(exc, PayrequestError) and not exc.params:
+        return exc.template
+    return getattr(exc, "message", None) or str(exc)
 
 
 async def _render(
@@ -104,13 +115,19 @@ async def _render(
         raise PayrequestError("The event of this run no longer exists")
     data = await event_data(session, event, urls=services.urls)
     kind, config = action["kind"], action["config"]
+    language = messages.reader_language(
+        kind,
+        config,
+        customer=data.customer.locale if data.customer is not None else None,
+        default=services.default_language,
+    )
     if kind != "portal_link":
-        return actions.render(kind, config, data.context)
+        return actions.render(kind, config, data.context, language=language)
     if data.customer is None:
         raise PayrequestError("The event has no customer")
     issued = await issue_link(session, customer_id=data.customer.id, channel=config["channel"])
     context = {**data.context, "portal_link": services.urls.portal_link(issued.token)}
-    rendered = actions.render(kind, config, context)
+    rendered = actions.render(kind, config, context, language=language)
     sealed = services.box.seal(json.dumps(rendered))
     masked = rendered["text"].replace(issued.token, "•" * 8)
     return {**rendered, "text": masked, "sealed": sealed, "portal_link_id": issued.link_id}
@@ -127,7 +144,7 @@ async def _deliver(
         return {"gateway": sms.gateway, "message_id": sms.message_id}
     if kind == "email":
         if services.email is None:
-            raise NotifyError("Email is switched off: no SMTP server configured", False)
+            raise NotifyError(N_("Email is switched off: no SMTP server configured"), False)
         mail = await services.email.send(
             to=rendered["to"],
             subject=rendered["subject"] or "-",
@@ -138,7 +155,7 @@ async def _deliver(
         return {"message_id": mail.message_id, "response": mail.response}
     if kind == "webhook":
         if not secret:
-            raise NotifyError("The flow has no webhook secret", False)
+            raise NotifyError(N_("The flow has no webhook secret"), False)
         hook = await services.webhooks.send(
             url=rendered["url"], body=rendered["body"], secret=secret, msg_id=key
         )
@@ -176,7 +193,7 @@ async def perform(
                 try:
                     record.rendered = await _render(own, services, run, action)
                 except (PayrequestError, TemplateError, KeyError, ValueError) as exc:
-                    failure = getattr(exc, "message", None) or str(exc)
+                    failure = stored_error(exc)
                     record.attempts += 1
                     _fail_run(run, record, failure)
             if failure is None:

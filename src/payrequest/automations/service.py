@@ -12,10 +12,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from payrequest.automations import actions, conditions, signing
+from payrequest.automations import actions, conditions, messages, signing
 from payrequest.automations.context import event_data
 from payrequest.automations.dispatch import start_run
-from payrequest.automations.execution import enqueue_action, idempotency_key
+from payrequest.automations.execution import enqueue_action, idempotency_key, stored_error
 from payrequest.automations.models import ActionRun, Flow, FlowAction, FlowRun
 from payrequest.automations.templating import TemplateError
 from payrequest.errors import Conflict, NotFound, PayrequestError, ValidationFailed
@@ -58,9 +58,10 @@ class FlowInvalid(ValidationFailed):
 
 
 async def check(
-    draft: Draft, *, allow: Iterable[str]
+    draft: Draft, *, allow: Iterable[str], default_language: str = "nb"
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Clean conditions and actions; raises FlowInvalid with every error found."""
+    """Clean conditions and actions; raises FlowInvalid with every error found.
+    `default_language`: the language of message texts saved without one."""
     errors: dict[str, ValidationFailed] = {}
     if not draft.name.strip() or len(draft.name.strip()) > 120:
         errors["name"] = ValidationFailed("A name of 1-120 characters")
@@ -79,7 +80,11 @@ async def check(
     for index, action in enumerate(draft.actions):
         try:
             config = await actions.clean(
-                action["kind"], action.get("config") or {}, index=index, allow=allow
+                action["kind"],
+                action.get("config") or {},
+                index=index,
+                allow=allow,
+                default_language=default_language,
             )
         except ValidationFailed as exc:
             errors[exc.field or f"a{index}_kind"] = exc
@@ -134,12 +139,17 @@ async def get(session: AsyncSession, flow_id: int) -> Flow:
 
 
 async def set_enabled(
-    session: AsyncSession, *, flow_id: int, enabled: bool, allow: Iterable[str] = ()
+    session: AsyncSession,
+    *,
+    flow_id: int,
+    enabled: bool,
+    allow: Iterable[str] = (),
+    default_language: str = "nb",
 ) -> Flow:
     """Switching on checks the flow as saved (a ready-made flow may still miss an address)."""
     flow = await get(session, flow_id)
     if enabled and not flow.enabled:
-        await check(Draft.of(flow), allow=allow)
+        await check(Draft.of(flow), allow=allow, default_language=default_language)
     flow.enabled = enabled
     await session.flush()
     return flow
@@ -197,28 +207,38 @@ class Preview:
     position: int
     kind: str
     rendered: dict[str, Any] | None
-    error: str | None
+    error: str | None  # a message id where there is one (see execution.stored_error)
 
 
 async def preview(
-    session: AsyncSession, *, draft: Draft, event_id: int, urls: PublicUrls
+    session: AsyncSession,
+    *,
+    draft: Draft,
+    event_id: int,
+    urls: PublicUrls,
+    default_language: str = "nb",
 ) -> list[Preview]:
-    """Each action rendered against a real past event (a portal link is shown as a sample)."""
+    """Each action rendered against a real past event, in the language it would be sent in
+    (a portal link is shown as a sample)."""
     event = await session.get(OutboxEvent, event_id)
     if event is None:
         raise NotFound("No such event")
     data = await event_data(session, event, urls=urls)
+    customer = data.customer.locale if data.customer is not None else None
     out = []
     for index, action in enumerate(draft.actions):
+        kind, config = action["kind"], action.get("config") or {}
         context = dict(data.context)
-        if action["kind"] == "portal_link":
-            context["portal_link"] = urls.portal_link("(a fresh link when it runs)")
+        if kind == "portal_link":
+            context["portal_link"] = urls.portal_link("sample")
+        language = messages.reader_language(
+            kind, config, customer=customer, default=default_language
+        )
         try:
-            rendered = actions.render(action["kind"], action.get("config") or {}, context)
-            out.append(Preview(index, action["kind"], rendered, None))
+            rendered = actions.render(kind, config, context, language=language)
+            out.append(Preview(index, kind, rendered, None))
         except (TemplateError, PayrequestError, KeyError, ValueError) as exc:
-            message = getattr(exc, "message", None) or str(exc)
-            out.append(Preview(index, action["kind"], None, message))
+            out.append(Preview(index, kind, None, stored_error(exc)))
     return out
 
 

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
 
-from payrequest.web import i18n
+from payrequest.web import i18n, labels
 from payrequest.web.auth import csrf_token
 from payrequest.web.flash import pop_flashes
 
@@ -30,6 +30,7 @@ templates.env.filters.update(
     percent=i18n.percent,
     t=i18n.translate,
 )
+templates.env.filters["label"] = labels.label  # a stored code in words: origin | label("origin")
 templates.env.globals.update(languages=i18n.LANGUAGES)
 
 

@@ -12,12 +12,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.datastructures import FormData
 
 from payrequest.automations import actions as action_kinds
-from payrequest.automations import service
-from payrequest.automations.conditions import LANGUAGES, ORIGINS
+from payrequest.automations import messages, service
+from payrequest.automations.conditions import LANGUAGES
 from payrequest.automations.context import VARIABLES
+from payrequest.automations.ready_made import is_ready_made_name
 from payrequest.errors import PayrequestError
 from payrequest.kit.markets import COUNTRIES
 from payrequest.kit.money import SUPPORTED_CURRENCIES, shared_minor_digits, to_major, to_minor
+from payrequest.payment_requests.state import ORIGINS
 from payrequest.web import i18n
 from payrequest.web.auth import WRITERS, StaffUser, Writer
 from payrequest.web.deps import ReadSessionDep, RuntimeDep
@@ -27,6 +29,7 @@ from payrequest.web.render import render
 
 router = APIRouter()
 ACTION_FIELDS = ("to", "subject", "text", "html", "url", "minutes", "channel")
+FIXED = "fixed"  # `a<i>_recipient`: a fixed number or address (in `a<i>_to`), not the customer
 
 
 def _see_other(url: str) -> RedirectResponse:
@@ -53,7 +56,9 @@ def _major(minor: Any) -> str:
     return f"{to_major(int(minor), shared_minor_digits()).normalize():f}"
 
 
-def draft_from_form(form: FormData) -> tuple[service.Draft, dict[str, str]]:
+def draft_from_form(form: FormData, language: str) -> tuple[service.Draft, dict[str, str]]:
+    """The builder form as a draft. Message texts: `a<i>_<key>` in `language` (the default
+    language), `a<i>_<key>_<other language>` for the variants."""
     errors: dict[str, str] = {}
 
     def value(name: str) -> str:
@@ -75,7 +80,18 @@ def draft_from_form(form: FormData) -> tuple[service.Draft, dict[str, str]]:
         kind = value(f"a{index}_kind")
         if kind not in action_kinds.KINDS:
             continue
-        config = {key: value(f"a{index}_{key}") for key in ACTION_FIELDS}
+        config: dict[str, Any] = {key: value(f"a{index}_{key}") for key in ACTION_FIELDS}
+        recipient = value(f"a{index}_recipient")
+        if recipient and recipient != FIXED:
+            config["to"] = action_kinds.CUSTOMER
+        if kind in messages.MESSAGE_KEYS:
+            config["language"] = language
+            config["variants"] = {
+                other: {
+                    key: value(f"a{index}_{key}_{other}") for key in messages.MESSAGE_KEYS[kind]
+                }
+                for other in messages.others(language)
+            }
         found.append({"kind": kind, "config": config})
     draft = service.Draft(
         name=value("name"), trigger=value("trigger"), conditions=conditions, actions=found
@@ -83,11 +99,11 @@ def draft_from_form(form: FormData) -> tuple[service.Draft, dict[str, str]]:
     return draft, errors
 
 
-def _apply_op(draft: service.Draft, op: str, add_kind: str) -> None:
+def _apply_op(draft: service.Draft, op: str, add_kind: str, language: str) -> None:
     """Builder buttons that change the draft without saving it."""
     items = draft.actions
     if op == "add" and add_kind in action_kinds.KINDS and len(items) < service.MAX_ACTIONS:
-        items.append({"kind": add_kind, "config": dict(action_kinds.DEFAULTS[add_kind])})
+        items.append({"kind": add_kind, "config": action_kinds.default_config(add_kind, language)})
         return
     verb, _, where = op.partition(":")
     if not where.isdigit() or int(where) >= len(items):
@@ -129,12 +145,18 @@ async def _page(
         runs = await service.recent_runs(session, flow_id=flow_id) if flow_id else []
     can_write = user.role in WRITERS
     secret = service.webhook_secret(flow, runtime.box) if flow is not None and can_write else None
+    language = _default_language(runtime)
     return render(
         request,
         "flows/edit.html",
         status_code=status_code,
         flow=flow,
+        flow_name=flow_name,
         draft=draft,
+        name_value=flow_name(draft.name),
+        text_languages=[language, *messages.others(language)],
+        message_keys=messages.MESSAGE_KEYS,
+        to_customer=action_kinds.CUSTOMER,
         conditions=_form_values(draft),
         errors=errors or {},
         previews={p.position: p for p in previews or []},
@@ -153,6 +175,23 @@ async def _page(
     )
 
 
+def _default_language(runtime: Any) -> str:
+    """The language of the texts staff write first (and that fixed recipients read)."""
+    return str(runtime.settings.default_locale)
+
+
+def flow_name(name: str) -> str:
+    """A ready-made flow's unchanged name in the reader's language; others as staff wrote them."""
+    return i18n.gettext(name) if is_ready_made_name(name) else name
+
+
+def _kept_name(submitted: str, stored: str | None) -> str:
+    """A ready-made name shown translated and saved unchanged stays the message id."""
+    if stored is not None and is_ready_made_name(stored) and submitted.strip() == flow_name(stored):
+        return stored
+    return submitted
+
+
 @router.get("/flows", response_class=HTMLResponse)
 async def flow_list(request: Request, user: StaffUser, session: ReadSessionDep) -> HTMLResponse:
     return render(
@@ -160,13 +199,15 @@ async def flow_list(request: Request, user: StaffUser, session: ReadSessionDep) 
         "flows/list.html",
         rows=await service.list_flows(session),
         can_write=user.role in WRITERS,
+        flow_name=flow_name,
     )
 
 
 @router.get("/flows/new", response_class=HTMLResponse)
 async def new_flow(request: Request, user: StaffUser, runtime: RuntimeDep) -> HTMLResponse:
     del user
-    draft = service.Draft(actions=[{"kind": "sms", "config": dict(action_kinds.DEFAULTS["sms"])}])
+    first = action_kinds.default_config("sms", _default_language(runtime))
+    draft = service.Draft(actions=[{"kind": "sms", "config": first}])
     return await _page(request, runtime, draft=draft, flow_id=None)
 
 
@@ -174,13 +215,16 @@ async def new_flow(request: Request, user: StaffUser, runtime: RuntimeDep) -> HT
 async def run_log(
     request: Request, user: StaffUser, session: ReadSessionDep, run_id: int
 ) -> HTMLResponse:
-    try:
-        run = await service.get_run(session, run_id)
-        flow = await service.get(session, run.flow_id)
-    except PayrequestError as exc:
-        flash(request, i18n.error_text(exc), "error")
-        return render(request, "flows/run.html", status_code=404, run=None, flow=None)
-    return render(request, "flows/run.html", run=run, flow=flow, can_write=user.role in WRITERS)
+    run = await service.get_run(session, run_id)  # NotFound: the error page
+    flow = await service.get(session, run.flow_id)
+    return render(
+        request,
+        "flows/run.html",
+        run=run,
+        flow=flow,
+        flow_name=flow_name,
+        can_write=user.role in WRITERS,
+    )
 
 
 @router.post("/flows/runs/{run_id}/actions/{position}/retry")
@@ -205,17 +249,21 @@ async def edit_flow(
 ) -> HTMLResponse:
     del user
     async with runtime.read_sessions() as session:
-        try:
-            flow = await service.get(session, flow_id)
-        except PayrequestError:
-            return render(request, "flows/list.html", status_code=404, rows=[], can_write=False)
+        flow = await service.get(session, flow_id)  # NotFound: the error page
         draft = service.Draft.of(flow)
+    language = _default_language(runtime)
+    for action in draft.actions:  # the editor's first text field is the default language's
+        action["config"] = messages.rebased(action["kind"], action["config"], language)
     return await _page(request, runtime, draft=draft, flow_id=flow_id)
 
 
-async def _builder_post(request: Request, runtime: Any, flow_id: int | None) -> Any:
+async def _builder_post(
+    request: Request, runtime: Any, flow_id: int | None, stored_name: str | None = None
+) -> Any:
     form = await request.form()
-    draft, errors = draft_from_form(form)
+    language = _default_language(runtime)
+    draft, errors = draft_from_form(form, language)
+    draft.name = _kept_name(draft.name, stored_name)
     op = str(form.get("op") or "save")
     if op == "preview":
         raw = str(form.get("preview_event") or "")
@@ -224,18 +272,23 @@ async def _builder_post(request: Request, runtime: Any, flow_id: int | None) -> 
             return await _page(request, runtime, draft=draft, flow_id=flow_id, errors=errors)
         async with runtime.read_sessions() as session:
             previews = await service.preview(
-                session, draft=draft, event_id=int(raw), urls=runtime.urls
+                session,
+                draft=draft,
+                event_id=int(raw),
+                urls=runtime.urls,
+                default_language=language,
             )
         return await _page(
             request, runtime, draft=draft, flow_id=flow_id, previews=previews,
             preview_event=int(raw),
         )  # fmt: skip
     if op != "save":
-        _apply_op(draft, op, str(form.get("add_kind") or ""))
+        _apply_op(draft, op, str(form.get("add_kind") or ""), language)
         return await _page(request, runtime, draft=draft, flow_id=flow_id, errors=errors)
     allow = runtime.settings.automations.webhook_allow
     try:
-        checked = await service.check(draft, allow=allow)  # DNS for webhooks: no session held
+        # DNS for webhooks: no session held
+        checked = await service.check(draft, allow=allow, default_language=language)
     except service.FlowInvalid as exc:
         errors.update({field: i18n.error_text(error) for field, error in exc.errors.items()})
     if errors:
@@ -267,11 +320,14 @@ async def update_flow(
     del user
     try:
         async with runtime.read_sessions() as session:
-            await service.get(session, flow_id)
+            stored = await service.get(session, flow_id)
+            stored_name = stored.name
     except PayrequestError as exc:
         flash(request, i18n.error_text(exc), "error")
         return _see_other("/flows")
-    result: HTMLResponse | RedirectResponse = await _builder_post(request, runtime, flow_id)
+    result: HTMLResponse | RedirectResponse = await _builder_post(
+        request, runtime, flow_id, stored_name
+    )
     return result
 
 
@@ -291,6 +347,7 @@ async def toggle_flow(
                 flow_id=flow_id,
                 enabled=enabled,
                 allow=runtime.settings.automations.webhook_allow,
+                default_language=_default_language(runtime),
             )
     except service.FlowInvalid as exc:
         detail = "; ".join(i18n.error_text(error) for error in exc.errors.values())

@@ -46,7 +46,9 @@ async def total_count(session: AsyncSession) -> int:
 
 def matching(query: str) -> list[ColumnElement[bool]]:
     """The conditions under which a customer matches `query` (any of them)."""
-    conditions = [Customer.search_text.like(like_pattern(query), escape=ESCAPE)]
+    conditions: list[ColumnElement[bool]] = [
+        Customer.search_text.like(like_pattern(query), escape=ESCAPE)
+    ]
     digits = phone_digits(query)
     if digits:
         conditions.append(Customer.search_text.like(f"%{digits}%"))

@@ -277,7 +277,10 @@ async def send_portal_link(
         flash(request, i18n.problem(exc, LABELS), "error")
     except Exception as exc:
         flash(
-            request, i18n.gettext("The link could not be sent: %(error)s") % {"error": exc}, "error"
+            request,
+            i18n.gettext("The link could not be sent: %(error)s")
+            % {"error": i18n.translate(getattr(exc, "message", None) or str(exc))},
+            "error",
         )
     else:
         flash(request, i18n.gettext("Portal link sent."))

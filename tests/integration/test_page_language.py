@@ -289,3 +289,19 @@ async def test_the_void_button_is_a_verb_and_the_status_a_participle(
     assert re.search(rf"<button[^>]*data-void[^>]*>{verb}</button>", open_invoice)
     assert re.search(rf'data-invoice-status="void">{status}<', voided)
     assert "data-void" not in voided
+
+
+async def test_a_portal_link_that_cannot_be_sent_says_why_in_the_staff_language(
+    client: httpx.AsyncClient, shown: Shown, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    async with sessions() as session, session.begin():
+        customer = await session.get(Customer, shown.customer)
+        assert customer is not None
+        customer.phone = None
+    await sign_in(client, role="owner")
+    card = f"/customers/{shown.customer}"
+    token = csrf_of((await client.get(card)).text)
+    sent = await client.post(f"{card}/portal-link", data={"csrf": token, "channel": "sms"})
+    assert sent.status_code == 303
+    page = (await client.get(card)).text
+    assert "Kunden har ikke noe mobilnummer" in page

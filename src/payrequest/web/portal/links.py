@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from payrequest.customers.models import Customer
+from payrequest.errors import ValidationFailed
 from payrequest.portal.service import LINK_LIFETIME, IssuedLink
 from payrequest.runtime import Runtime
 from payrequest.web import i18n
@@ -11,7 +12,8 @@ from payrequest.web import i18n
 async def deliver_link(
     runtime: Runtime, *, customer: Customer, channel: str, issued: IssuedLink
 ) -> None:
-    """Send the link; raises the gateway's error (the caller decides what to tell whom)."""
+    """Send the link; raises ValidationFailed when the customer cannot get it that way, or
+    the gateway's error (the caller decides what to tell whom)."""
     url = runtime.urls.portal_link(issued.token)
     minutes = int(LINK_LIFETIME.total_seconds() // 60)
     with i18n.use_language(customer.locale):
@@ -22,9 +24,11 @@ async def deliver_link(
     key = f"portal-link-{issued.link_id}"
     if channel == "sms":
         if not customer.phone:
-            raise ValueError("customer has no mobile number")
+            raise ValidationFailed("The customer has no mobile number")
         await runtime.sms.send(to=customer.phone, text=text, idempotency_key=key)
     else:
-        if not customer.email or runtime.email is None:
-            raise ValueError("no email address or no SMTP server configured")
+        if not customer.email:
+            raise ValidationFailed("The customer has no email address")
+        if runtime.email is None:
+            raise ValidationFailed("Email is switched off: no SMTP server configured")
         await runtime.email.send(to=customer.email, subject=subject, text=text, idempotency_key=key)

@@ -1,25 +1,45 @@
-"""Receipt lines for the provider, built from the invoices a request covers."""
+"""Receipt lines for the provider, built from the invoices a request covers.
+
+An invoice asked for in full keeps its own lines. Any other becomes one line for the part
+asked for, named in the customer's language: what remains of an invoice paid in part before,
+or a part payment (an instalment that leaves some of the invoice open).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
+from payrequest import i18n
+from payrequest.errors import N_
 from payrequest.invoices.lines import QUANTITY_SCALE
 from payrequest.invoices.models import Invoice
+from payrequest.invoices.vat import vat_in_part
 from payrequest.kit.money import div_round_half_up
 from payrequest.providers.base import OrderLine
 
+REMAINING = N_("Invoice %(number)s, remaining amount")
+PART = N_("Invoice %(number)s, part payment")
 
-def order_lines(invoices: Sequence[Invoice], planned: dict[int, int]) -> list[OrderLine]:
-    """Each invoice line as is; an invoice paid only in part becomes one line for the rest."""
+
+def order_lines(
+    invoices: Sequence[Invoice],
+    planned: Mapping[int, int],
+    *,
+    open_amounts: Mapping[int, int],
+    language: str,
+) -> list[OrderLine]:
+    """The lines for `planned` (invoice id -> amount asked for), given what is open on each
+    invoice besides this request, in the customer's `language`."""
     lines: list[OrderLine] = []
     for invoice in invoices:
         amount = planned[invoice.id]
         if amount == invoice.total:
             lines.extend(_full(invoice))
         else:
-            lines.append(_remaining(invoice, amount))
+            template = PART if amount < open_amounts.get(invoice.id, amount) else REMAINING
+            name = i18n.render(language, template, {"number": invoice.number})
+            lines.append(_remaining(invoice, amount, name))
     return lines
 
 
@@ -39,15 +59,14 @@ def _full(invoice: Invoice) -> list[OrderLine]:
     ]
 
 
-def _remaining(invoice: Invoice, amount: int) -> OrderLine:
-    """What is left of a partly paid invoice, VAT in proportion to the invoice's VAT."""
-    vat_total = sum(line.vat_amount for line in invoice.lines)
-    tax = div_round_half_up(amount * vat_total, invoice.total) if invoice.total else 0
+def _remaining(invoice: Invoice, amount: int, name: str) -> OrderLine:
+    """One line for a part of an invoice, VAT in proportion to the invoice's VAT."""
+    tax = vat_in_part(invoice, amount)
     net = amount - tax
     rate = div_round_half_up(tax * 10_000, net) if net else 0
     return OrderLine(
         line_id=f"{invoice.number}-rest",
-        name=f"Invoice {invoice.number}, remaining amount"[:100],
+        name=name[:100],
         quantity="1",
         unit_price=net,
         total=amount,

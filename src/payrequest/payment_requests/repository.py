@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -117,3 +117,39 @@ async def chain_length(session: AsyncSession, root_id: int) -> int:
     """How many retries hang off the first request of a chain."""
     stmt = select(func.count(PaymentRequest.id)).where(PaymentRequest.retry_of_id == root_id)
     return int((await session.execute(stmt)).scalar_one())
+
+
+async def newest_in_chain(
+    session: AsyncSession, root_id: int, *, customer_id: int
+) -> PaymentRequest:
+    """The newest attempt of the chain that starts at `root_id` (the root itself if it was
+    never retried). A chain belongs to one customer, which keeps this on their index."""
+    stmt = (
+        select(PaymentRequest)
+        .where(
+            PaymentRequest.customer_id == customer_id,
+            or_(PaymentRequest.id == root_id, PaymentRequest.retry_of_id == root_id),
+        )
+        .order_by(PaymentRequest.id.desc())
+        .limit(1)
+    )
+    return (await session.execute(stmt)).scalar_one()
+
+
+async def newest_attempts(
+    session: AsyncSession, customer_id: int, requests: Sequence[PaymentRequest]
+) -> set[int]:
+    """Which of `requests` (one customer's) are the newest attempt of their chain: only
+    those may be retried."""
+    roots = {r.retry_of_id or r.id for r in requests}
+    if not roots:
+        return set()
+    stmt = select(PaymentRequest.id, PaymentRequest.retry_of_id).where(
+        PaymentRequest.customer_id == customer_id,
+        or_(PaymentRequest.id.in_(roots), PaymentRequest.retry_of_id.in_(roots)),
+    )
+    newest: dict[int, int] = {}
+    for request_id, retry_of_id in (await session.execute(stmt)).all():
+        root = retry_of_id or request_id
+        newest[root] = max(newest.get(root, 0), request_id)
+    return set(newest.values())

@@ -8,9 +8,9 @@ back through `apply`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,11 +18,15 @@ from payrequest.customers import repository as customers
 from payrequest.errors import Conflict, CurrencyMismatch, NotFound, ValidationFailed
 from payrequest.invoices import repository as invoices_repo
 from payrequest.invoices.models import Invoice
+from payrequest.invoices.status import InvoiceBalance
 from payrequest.jobs import queue
 from payrequest.kit.clock import utcnow
+from payrequest.kit.money import Money
 from payrequest.kit.phone import parse_phone
 from payrequest.ledger import repository as ledger_repo
+from payrequest.ledger.allocation import OpenInvoice, plan_allocation
 from payrequest.payment_requests import references, repository
+from payrequest.payment_requests.description import describe
 from payrequest.payment_requests.models import (
     PaymentRequest,
     PaymentRequestEvent,
@@ -34,62 +38,106 @@ from payrequest.providers.base import Capabilities, UserFlow
 
 SEND_JOB = "payment_requests.send"
 FIRST_POLL_AFTER = timedelta(seconds=5)
-STANDARD_LIFETIME = timedelta(minutes=10)
+
+LIFETIME_MARGIN_MINUTES = 5
+# Staff's choices of expiry, in minutes: 1 hour, 1 day, 7 days, 30 days (and a date of their
+# own). Only those within what the provider allows, margins applied, are offered.
+PRESET_MINUTES = (60, 24 * 60, 7 * 24 * 60, 30 * 24 * 60)
 
 
 @dataclass(frozen=True, slots=True)
 class Lifetime:
-    """How long requests live: the configured default, within what the provider allows."""
+    """How long a new request stays open: the one home for these rules.
 
-    default_minutes: int
+    The provider states its limits (`Capabilities`); here they get a margin of
+    LIFETIME_MARGIN_MINUTES on each side, so that a clock a few minutes off (ours or the
+    provider's) or a send that waits a little never makes the provider refuse the expiry as
+    too late or too soon. A flow that cannot be long-living gets the standard lifetime.
+    """
+
+    default_minutes: int  # the setting; kept within the bounds (or the standard lifetime)
     capabilities: Capabilities
 
-    def expires_in(self, requested_minutes: int | None) -> tuple[timedelta, bool]:
-        """(lifetime, long_living) for a new request."""
-        if not self.capabilities.long_living:
-            return STANDARD_LIFETIME, False
-        minutes = min(
-            requested_minutes or self.default_minutes, self.capabilities.max_lifetime_minutes
-        )
-        if minutes <= 10:
-            return STANDARD_LIFETIME, False
-        return timedelta(minutes=minutes), True
+    @property
+    def standard(self) -> timedelta:
+        return timedelta(minutes=self.capabilities.min_lifetime_minutes)
 
+    def bounds(self, flow: UserFlow) -> tuple[int, int] | None:
+        """(shortest, longest) lifetime in minutes of a long-living request of this flow;
+        None when it can only have the standard lifetime."""
+        caps = self.capabilities
+        if not caps.long_living or flow not in caps.long_living_flows:
+            return None
+        shortest = caps.min_lifetime_minutes + LIFETIME_MARGIN_MINUTES
+        longest = caps.max_lifetime_minutes - LIFETIME_MARGIN_MINUTES
+        return (shortest, longest) if shortest <= longest else None
 
-def describe(invoices: Sequence[Invoice]) -> str:
-    """`Invoice 10023, due 1 Feb 2027` or `Invoices 10023, 10024, due 1 Feb 2027` (≤ 100)."""
-    due = min(i.due_date for i in invoices)
-    label = "Invoice" if len(invoices) == 1 else "Invoices"
-    numbers = ", ".join(i.number for i in invoices)
-    text = f"{label} {numbers}, due {_day(due)}"
-    if len(text) > 100:
-        text = f"{len(invoices)} invoices, first due {_day(due)}"
-    return text
+    def presets(self, flow: UserFlow) -> list[int]:
+        """The preset lifetimes (minutes) a request of this flow may be given."""
+        bounds = self.bounds(flow)
+        if bounds is None:
+            return []
+        return [minutes for minutes in PRESET_MINUTES if bounds[0] <= minutes <= bounds[1]]
 
+    def allows(self, minutes: int, flow: UserFlow) -> bool:
+        """Whether a request of this flow may be given this lifetime (minutes)."""
+        bounds = self.bounds(flow)
+        if minutes == self.capabilities.min_lifetime_minutes:
+            return True
+        return bounds is not None and bounds[0] <= minutes <= bounds[1]
 
-def _day(value: date) -> str:
-    return f"{value.day} {value.strftime('%b')} {value.year}"
+    def default_for(self, flow: UserFlow) -> timedelta:
+        """The lifetime a request gets when nobody chose one."""
+        return self.expires_in(None, flow)[0]
+
+    def expires_in(
+        self, requested_minutes: int | None, flow: UserFlow = UserFlow.push
+    ) -> tuple[timedelta, bool]:
+        """(lifetime, long_living) for a new request. A requested lifetime outside the
+        bounds is refused; the configured default is brought within them."""
+        bounds = self.bounds(flow)
+        standard_minutes = self.capabilities.min_lifetime_minutes
+        if requested_minutes is None:
+            if bounds is None or self.default_minutes <= standard_minutes:
+                return self.standard, False
+            shortest, longest = bounds
+            return timedelta(minutes=min(max(self.default_minutes, shortest), longest)), True
+        if requested_minutes == standard_minutes:
+            return self.standard, False
+        if bounds is None:
+            raise ValidationFailed(
+                "This request can only stay open for the standard %(standard)s",
+                field="lifetime",
+                code="lifetime_standard_only",
+                standard=self.standard,
+            )
+        if not bounds[0] <= requested_minutes <= bounds[1]:
+            now = utcnow()
+            raise ValidationFailed(
+                "Choose an expiry between %(earliest)s and %(latest)s",
+                field="lifetime",
+                code="lifetime_out_of_range",
+                earliest=now + timedelta(minutes=bounds[0]),
+                latest=now + timedelta(minutes=bounds[1]),
+            )
+        return timedelta(minutes=requested_minutes), True
 
 
 async def create_request(
     session: AsyncSession, *, data: NewPaymentRequest, lifetime: Lifetime
 ) -> PaymentRequest:
     """Validate, then write the request as `sending` with its send job. Bad input writes
-    nothing; an invoice already in an active request is refused by the database too."""
+    nothing; an invoice already in an active request is refused by the database too.
+
+    With `data.amount` below what is open (an instalment) the amount is planned over the
+    invoices oldest due first, as the payment will be allocated; invoices it does not reach
+    stay out of the request.
+    """
     customer = await customers.get(session, data.customer_id)
     if customer is None:
         raise NotFound("No such customer")
     invoices = await _open_invoices(session, customer_id=customer.id, ids=data.invoice_ids)
-    currency = invoices[0].currency
-    if any(i.currency != currency for i in invoices):
-        raise CurrencyMismatch("All invoices in one request must have the same currency")
-    if currency not in lifetime.capabilities.currencies:
-        raise CurrencyMismatch(
-            "Payments here can only be taken in %(currencies)s; this invoice is in %(currency)s",
-            code="currency_not_payable",
-            currencies=sorted(lifetime.capabilities.currencies),
-            currency=currency,
-        )
+    currency = _payable_currency(invoices, lifetime.capabilities)
     busy = await repository.active_for_invoices(session, [i.id for i in invoices])
     if busy:
         numbers = [i.number for i in invoices if i.id in {link.invoice_id for link in busy}]
@@ -98,13 +146,17 @@ async def create_request(
             code="invoice_busy",
             numbers=numbers,
         )
-    phone = parse_phone(data.phone, default_region=customer.country) if data.phone else None
-    flow = data.user_flow or (UserFlow.push if phone else UserFlow.qr)
-    if flow is UserFlow.push and phone is None:
-        raise ValidationFailed("Enter the customer's mobile number", field="phone")
+    flow = data.user_flow or (UserFlow.push if data.phone else UserFlow.qr)
+    phone = None
+    if flow is UserFlow.push:  # the other flows reach the customer through a code or link
+        if not data.phone:
+            raise ValidationFailed("Enter the customer's mobile number", field="phone")
+        phone = parse_phone(data.phone, default_region=customer.country)
     balances = await ledger_repo.invoice_balances(session, invoices)
-    planned = {i.id: balances[i.id].open_amount for i in invoices}
-    duration, _ = lifetime.expires_in(data.lifetime_minutes)
+    open_total = sum(balances[i.id].open_amount for i in invoices)
+    planned = _planned(invoices, balances, data.amount, currency)
+    covered = [i for i in invoices if i.id in planned]
+    duration, _ = lifetime.expires_in(data.lifetime_minutes, flow)
     now = utcnow()
     request = PaymentRequest(
         reference=data.reference or references.new_reference(customer.number),
@@ -113,15 +165,20 @@ async def create_request(
         amount=sum(planned.values()),
         phone=phone.e164 if phone else None,
         user_flow=flow.value,
-        description=describe(invoices),
+        description=describe(
+            covered, language=customer.locale, part=sum(planned.values()) < open_total
+        ),
         status=Status.sending,
         origin=data.origin,
         created_by_user_id=data.created_by_user_id,
         expires_at=now + duration,
         next_poll_at=now + FIRST_POLL_AFTER,
+        # Without a number on file, a code or link payment asks the payer to share theirs.
+        share_phone=data.share_phone or (flow is not UserFlow.push and not customer.phone),
+        save_phone=data.save_phone,
         invoice_links=[
             PaymentRequestInvoice(invoice_id=i.id, currency=currency, planned_amount=planned[i.id])
-            for i in invoices
+            for i in covered
         ],
         timeline=[
             PaymentRequestEvent(
@@ -143,6 +200,43 @@ async def create_request(
         max_attempts=30,
     )
     return request
+
+
+def _payable_currency(invoices: Sequence[Invoice], capabilities: Capabilities) -> str:
+    currency = invoices[0].currency
+    if any(i.currency != currency for i in invoices):
+        raise CurrencyMismatch("All invoices in one request must have the same currency")
+    if currency not in capabilities.currencies:
+        raise CurrencyMismatch(
+            "Payments here can only be taken in %(currencies)s; this invoice is in %(currency)s",
+            code="currency_not_payable",
+            currencies=sorted(capabilities.currencies),
+            currency=currency,
+        )
+    return currency
+
+
+def _planned(
+    invoices: Sequence[Invoice],
+    balances: Mapping[int, InvoiceBalance],
+    amount: int | None,
+    currency: str,
+) -> dict[int, int]:
+    """Invoice id -> the part of `amount` (None: everything open) asked for it, oldest due
+    first; only invoices with a part are in it."""
+    open_total = sum(balances[i.id].open_amount for i in invoices)
+    if amount is not None and amount > open_total:
+        raise ValidationFailed(
+            "You can ask for at most %(open)s, what is open on these invoices",
+            field="amount",
+            code="amount_over_open",
+            open=Money(open_total, currency),
+        )
+    plan = plan_allocation(
+        open_total if amount is None else amount,
+        [OpenInvoice(i.id, i.due_date, balances[i.id].open_amount) for i in invoices],
+    )
+    return dict(plan.parts)
 
 
 async def _open_invoices(
@@ -169,32 +263,53 @@ async def retry_request(
     lifetime: Lifetime,
     created_by_user_id: int | None = None,
     phone: str | None = None,
+    user_flow: UserFlow | None = None,
 ) -> PaymentRequest:
-    """A new request (new reference) for the invoices of a finished one that are still open."""
+    """A new request (new reference) for the invoices of a finished one that are still open.
+
+    Only the newest attempt of a chain can be retried. `phone` and `user_flow` change the
+    number or the way the customer is reached (the same number would fail the same way);
+    by default the new attempt keeps them, the amount of an instalment, and the lifetime
+    staff chose when the new flow allows it.
+    """
     old = await repository.get(session, request_id)
     if old is None:
         raise NotFound("No such payment request")
-    if old.status not in RETRYABLE:
+    if Status(old.status) not in RETRYABLE:
         raise Conflict("Only a failed, rejected, expired or cancelled request can be retried")
+    root_id = old.retry_of_id or old.id
+    newest = await repository.newest_in_chain(session, root_id, customer_id=old.customer_id)
+    if newest.id != old.id:
+        raise Conflict(
+            "Only the newest attempt can be retried; %(reference)s is newer",
+            code="not_newest_attempt",
+            reference=newest.reference,
+        )
     links = await repository.links(session, old.id)
     invoices = await invoices_repo.many(session, [link.invoice_id for link in links])
     balances = await ledger_repo.invoice_balances(session, invoices)
     still_open = [i.id for i in invoices if balances[i.id].open_amount > 0]
     if not still_open:
         raise Conflict("The invoices of this request are no longer open")
-    root_id = old.retry_of_id or old.id
+    open_total = sum(balances[i].open_amount for i in still_open)
     root = await repository.get(session, root_id)
     assert root is not None
     attempt = await repository.chain_length(session, root_id) + 1
+    flow = user_flow or UserFlow(old.user_flow)
+    kept_minutes = round((old.expires_at - old.created_at) / timedelta(minutes=1))
     request = await create_request(
         session,
         data=NewPaymentRequest(
             customer_id=old.customer_id,
             invoice_ids=still_open,
-            phone=phone or old.phone,
-            user_flow=UserFlow(old.user_flow),
+            phone=(phone or old.phone) if flow is UserFlow.push else None,
+            user_flow=flow,
             origin=old.origin,
             created_by_user_id=created_by_user_id,
+            amount=old.amount if old.amount < open_total else None,
+            lifetime_minutes=kept_minutes if lifetime.allows(kept_minutes, flow) else None,
+            share_phone=old.share_phone and flow is not UserFlow.push,
+            save_phone=old.save_phone,
             reference=references.retry_reference(root.reference, attempt),
         ),
         lifetime=lifetime,

@@ -17,17 +17,19 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
+from payrequest.customers import repository as customers
 from payrequest.errors import N_, Conflict, NotFound
 from payrequest.invoices.models import Invoice
 from payrequest.kit.clock import utcnow
 from payrequest.kit.money import Money
 from payrequest.kit.phone import Phone
+from payrequest.ledger import repository as ledger_repo
 from payrequest.payment_requests import apply, references, repository
 from payrequest.payment_requests.models import PaymentRequest
 from payrequest.payment_requests.receipt import order_lines
-from payrequest.payment_requests.service import STANDARD_LIFETIME
 from payrequest.payment_requests.state import ACTIVE, Status
 from payrequest.providers.base import (
+    Capabilities,
     CreatePayment,
     OutcomeUnknown,
     PaymentNotFound,
@@ -49,21 +51,31 @@ class SendPlan:
     create: CreatePayment | None  # None: nothing to send (not `sending` any more)
 
 
-async def _plan_send(sessions: Sessions, reference: str, return_url: str | None) -> SendPlan:
+async def _plan_send(
+    sessions: Sessions, reference: str, return_url: str | None, capabilities: Capabilities
+) -> SendPlan:
     async with sessions() as session:
         request = await repository.by_reference(session, reference)
-        if request is None or request.status != Status.sending:
+        if request is None or Status(request.status) is not Status.sending:
             return SendPlan(None)
+        customer = await customers.get(session, request.customer_id)
+        assert customer is not None
         links = await repository.links(session, request.id)
         planned = {link.invoice_id: link.planned_amount for link in links}
         invoices = await _invoices_with_lines(session, list(planned))
-        long_living = request.expires_at - request.created_at > STANDARD_LIFETIME
+        balances = await ledger_repo.invoice_balances(session, invoices)
+        flow = UserFlow(request.user_flow)
+        standard = timedelta(minutes=capabilities.min_lifetime_minutes)
+        long_living = (
+            flow in capabilities.long_living_flows
+            and request.expires_at - request.created_at > standard
+        )
         return SendPlan(
             CreatePayment(
                 reference=request.reference,
                 amount=Money(request.amount, request.currency),
                 description=request.description,
-                user_flow=UserFlow(request.user_flow),
+                user_flow=flow,
                 idempotency_key=references.idempotency_key(request.reference, "create"),
                 phone_msisdn=Phone(request.phone, "").msisdn if request.phone else None,
                 expires_at=request.expires_at if long_living else None,
@@ -71,11 +83,17 @@ async def _plan_send(sessions: Sessions, reference: str, return_url: str | None)
                 # sender (inline, job, retry) sends the same body with the same key.
                 return_url=(
                     f"{return_url}?reference={request.reference}"
-                    if return_url and request.user_flow == UserFlow.redirect.value
+                    if return_url and flow is UserFlow.redirect
                     else None
                 ),
-                order_lines=order_lines(invoices, planned),
+                order_lines=order_lines(
+                    invoices,
+                    planned,
+                    open_amounts={i.id: balances[i.id].open_amount for i in invoices},
+                    language=customer.locale,
+                ),
                 metadata={"customer": str(request.customer_id)},
+                share_phone=request.share_phone,
             )
         )
 
@@ -98,7 +116,7 @@ async def send(
     return_url: str | None = None,
 ) -> None:
     """Create the payment at the provider. Raises OutcomeUnknown to be tried again later."""
-    plan = await _plan_send(sessions, reference, return_url)
+    plan = await _plan_send(sessions, reference, return_url, provider.capabilities)
     if plan.create is None:
         return
     try:

@@ -106,11 +106,18 @@ class ProviderEvent:
 
 @dataclass(frozen=True, slots=True)
 class Capabilities:
+    """What the account at the provider allows. A long-living request (one with its own
+    expiry) must live longer than `min_lifetime_minutes` and at most `max_lifetime_minutes`,
+    and only the flows in `long_living_flows` may have one; the others get the standard
+    lifetime (`min_lifetime_minutes`)."""
+
     push: bool = True
     qr: bool = True
     redirect: bool = True
     long_living: bool = False
     max_lifetime_minutes: int = 10
+    min_lifetime_minutes: int = 10
+    long_living_flows: frozenset[UserFlow] = frozenset({UserFlow.push, UserFlow.qr})
     refunds: bool = True
     currencies: frozenset[str] = frozenset({"NOK", "DKK", "EUR"})  # what the account takes
 

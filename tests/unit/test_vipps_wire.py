@@ -430,8 +430,10 @@ def test_create_body_push() -> None:
 def test_create_body_qr() -> None:
     body = wire.create_body(request(user_flow=UserFlow.qr, phone_msisdn=None))
     assert body["userFlow"] == "QR"
-    assert body["qrFormat"] == {"format": "IMAGE/SVG+XML"}
-    assert body["customerInteraction"] == "CUSTOMER_PRESENT"
+    # The link itself (we draw the code and can send the link); the payer of an invoice is
+    # not standing at a till.
+    assert body["qrFormat"] == {"format": "TEXT/TARGETURL"}
+    assert body["customerInteraction"] == "CUSTOMER_NOT_PRESENT"
     assert "customer" not in body and "returnUrl" not in body
     assert_valid_create_body(body)
 

@@ -90,8 +90,11 @@ def create_body(request: CreatePayment) -> dict[str, Any]:
     if request.return_url:
         body["returnUrl"] = request.return_url
     if request.user_flow.value == "qr":
-        body["qrFormat"] = {"format": "IMAGE/SVG+XML"}
-        body["customerInteraction"] = "CUSTOMER_PRESENT"
+        # The link the code stands for, not an image: we draw the code ourselves and can send
+        # the same link by SMS or email. An invoice's payer is seldom at a till when they scan
+        # or open it (docs/vipps.md#creating-a-payment).
+        body["qrFormat"] = {"format": "TEXT/TARGETURL"}
+        body["customerInteraction"] = "CUSTOMER_NOT_PRESENT"
     if request.expires_at is not None:
         body["expiresAt"] = rfc3339(request.expires_at)
     if request.order_lines:

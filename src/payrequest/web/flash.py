@@ -7,9 +7,11 @@ from fastapi import Request
 KEY = "flash"
 
 
-def flash(request: Request, message: str, kind: str = "ok") -> None:
+def flash(request: Request, message: str, kind: str = "ok", *, topic: str | None = None) -> None:
+    """`topic`: a live topic (`request:<reference>`); the page drops the message once a
+    live update about it changes what the page shows (static/live.js)."""
     messages = request.session.get(KEY) or []
-    messages.append({"kind": kind, "text": message})
+    messages.append({"kind": kind, "text": message, **({"topic": topic} if topic else {})})
     request.session[KEY] = messages[-5:]
 
 

@@ -23,8 +23,10 @@ from payrequest.ledger.repository import InvoiceWithBalance
 from payrequest.payment_requests import phones
 from payrequest.payment_requests import repository as requests_repo
 from payrequest.portal import service as portal
+from payrequest.runtime import Runtime
 from payrequest.web import i18n
 from payrequest.web.admin.payments import money_context
+from payrequest.web.admin.request_forms import requests_view, send_options
 from payrequest.web.auth import StaffUser, Writer
 from payrequest.web.deps import ReadSessionDep, RuntimeDep, SessionDep
 from payrequest.web.flash import flash
@@ -207,7 +209,9 @@ async def _customer(session: SessionDep | ReadSessionDep, customer_id: int) -> C
     return customer
 
 
-async def card_context(session: ReadSessionDep, customer: Customer) -> dict[str, Any]:
+async def card_context(
+    session: ReadSessionDep, customer: Customer, runtime: Runtime
+) -> dict[str, Any]:
     rows = await ledger_repo.invoices_with_balance(session, customer.id)
     all_open = [r for r in rows if r.balance.open_amount > 0]
     open_rows = all_open[:OPEN_SHOWN]  # rows come oldest due first
@@ -216,13 +220,16 @@ async def card_context(session: ReadSessionDep, customer: Customer) -> dict[str,
     shown = sorted(open_rows + recent, key=lambda r: (r.due_date, r.id))
     active = await requests_repo.active_for_invoices(session, [r.id for r in open_rows])
     busy = {link.invoice_id for link in active}
+    requests = await requests_repo.for_customer(session, customer.id, limit=20)
     return {
         "customer": customer,
         "rows": card_rows(shown, busy, utcnow().date()),
         "hidden_settled": len(settled) - len(recent),
         "hidden_open": len(all_open) - len(open_rows),
         "balances": await ledger.balances(session, customer.id),
-        "requests": await requests_repo.for_customer(session, customer.id, limit=20),
+        "requests": requests,
+        **await requests_view(session, customer, requests),
+        "send": send_options(runtime, customer, [r.currency for r in open_rows]),
         "suggestion": await phones.suggestion(session, customer),
         **await money_context(session, customer),
     }
@@ -230,21 +237,32 @@ async def card_context(session: ReadSessionDep, customer: Customer) -> dict[str,
 
 @router.get("/customers/{customer_id}", response_class=HTMLResponse)
 async def customer_card(
-    request: Request, user: StaffUser, session: ReadSessionDep, customer_id: int
+    request: Request,
+    user: StaffUser,
+    session: ReadSessionDep,
+    runtime: RuntimeDep,
+    customer_id: int,
 ) -> HTMLResponse:
     customer = await _customer(session, customer_id)
-    return render(request, "customers/card.html", **await card_context(session, customer))
+    context = await card_context(session, customer, runtime)
+    return render(request, "customers/card.html", **context)
 
 
 @router.get("/customers/{customer_id}/live/{part}", response_class=HTMLResponse)
 async def customer_card_part(
-    request: Request, user: StaffUser, session: ReadSessionDep, customer_id: int, part: str
+    request: Request,
+    user: StaffUser,
+    session: ReadSessionDep,
+    runtime: RuntimeDep,
+    customer_id: int,
+    part: str,
 ) -> HTMLResponse:
     """A fragment of the card, re-fetched by the page when a live notice names the customer."""
     if part not in ("contact", "summary", "requests", "money"):
         raise HTTPException(status.HTTP_404_NOT_FOUND)
     customer = await _customer(session, customer_id)
-    return render(request, f"customers/_{part}.html", **await card_context(session, customer))
+    context = await card_context(session, customer, runtime)
+    return render(request, f"customers/_{part}.html", **context)
 
 
 @router.get("/api/phone-check")

@@ -40,7 +40,7 @@ from payrequest.web.admin.invoice_form import (
     with_blank_rows,
 )
 from payrequest.web.auth import StaffUser, Writer
-from payrequest.web.deps import ReadSessionDep, SessionDep
+from payrequest.web.deps import ReadSessionDep, SessionDep, get_runtime
 from payrequest.web.flash import flash
 from payrequest.web.render import render
 
@@ -232,6 +232,7 @@ async def _form_page(
         choices=choices,
         country_currency=COUNTRY_CURRENCY,
         currencies=CURRENCIES,
+        payable=sorted(get_runtime(request).provider.capabilities.currencies),
         vat_rates=rates,
         editing=editing,
         error=error,

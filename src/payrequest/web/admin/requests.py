@@ -12,18 +12,29 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from payrequest.customers.models import Customer
-from payrequest.errors import N_, PayrequestError
+from payrequest.errors import PayrequestError
 from payrequest.invoices.models import Invoice
+from payrequest.kit.clock import utcnow
 from payrequest.kit.money import parse_money
 from payrequest.ledger import repository as ledger_repo
+from payrequest.notify.errors import NotifyError
 from payrequest.payment_requests import refunds, repository, workflows
 from payrequest.payment_requests.models import PaymentRequest, PaymentRequestEvent
 from payrequest.payment_requests.schemas import NewPaymentRequest
 from payrequest.payment_requests.service import create_request, retry_request
 from payrequest.payment_requests.state import Status
-from payrequest.providers.base import ProviderError
+from payrequest.providers.base import ProviderError, UserFlow
 from payrequest.runtime import Runtime
 from payrequest.web import i18n
+from payrequest.web.admin.request_forms import (
+    LABELS,
+    amount_minor,
+    chosen_flow,
+    lifetime_minutes,
+    qr_code,
+    shows_code,
+)
+from payrequest.web.admin.request_link import send_link
 from payrequest.web.auth import StaffUser, Writer
 from payrequest.web.deps import ReadSessionDep, RuntimeDep
 from payrequest.web.flash import flash
@@ -31,7 +42,6 @@ from payrequest.web.nudge import send_now, wake
 from payrequest.web.render import render
 
 router = APIRouter()
-LABELS = {"phone": N_("Mobile number"), "invoice_ids": N_("Invoices")}
 PAGE_SIZE = 50
 
 
@@ -47,29 +57,35 @@ async def send_request(
     customer_id: int,
     invoice_ids: Annotated[list[int], Form()] = [],  # noqa: B006 - FastAPI form default
     phone: Annotated[str, Form()] = "",
+    flow: Annotated[str, Form()] = "",
+    amount: Annotated[str, Form()] = "",
+    currency: Annotated[str, Form()] = "NOK",
+    expiry: Annotated[str, Form()] = "",
+    expiry_date: Annotated[str, Form()] = "",
 ) -> RedirectResponse:
     if not invoice_ids:
         flash(request, i18n.gettext("Tick at least one open invoice."), "error")
         return _back(customer_id)
+    user_flow = chosen_flow(flow, phone)
     try:
+        data = NewPaymentRequest(
+            customer_id=customer_id,
+            invoice_ids=invoice_ids,
+            phone=phone.strip() if user_flow is UserFlow.push else None,
+            user_flow=user_flow,
+            amount=amount_minor(amount, currency),
+            lifetime_minutes=lifetime_minutes(expiry, expiry_date, utcnow()),
+            created_by_user_id=user.id,
+            origin="staff",
+        )
         async with runtime.sessions() as session, session.begin():
-            created = await create_request(
-                session,
-                data=NewPaymentRequest(
-                    customer_id=customer_id,
-                    invoice_ids=invoice_ids,
-                    phone=phone or None,
-                    created_by_user_id=user.id,
-                    origin="staff",
-                ),
-                lifetime=runtime.lifetime,
-            )
+            created = await create_request(session, data=data, lifetime=runtime.lifetime)
             reference = created.reference
     except (PayrequestError, ValidationError) as exc:
         flash(request, i18n.problem(exc, LABELS), "error")
         return _back(customer_id)
     await send_now(request, runtime, reference)
-    flash(request, i18n.gettext("Payment request sent."))
+    flash(request, i18n.gettext("Payment request sent."), topic=f"request:{reference}")
     return _back(customer_id)
 
 
@@ -96,7 +112,10 @@ async def retry(
     runtime: RuntimeDep,
     request_id: int,
     phone: Annotated[str, Form()] = "",
+    flow: Annotated[str, Form()] = "",
 ) -> RedirectResponse:
+    """A new attempt; the form may change the number or the flow (push <-> QR/link)."""
+    user_flow = chosen_flow(flow, phone) if flow else None
     try:
         async with runtime.sessions() as session, session.begin():
             new = await retry_request(
@@ -104,15 +123,48 @@ async def retry(
                 request_id=request_id,
                 lifetime=runtime.lifetime,
                 created_by_user_id=user.id,
-                phone=phone or None,
+                phone=phone.strip() or None,
+                user_flow=user_flow,
             )
             reference, customer_id = new.reference, new.customer_id
     except (PayrequestError, ValidationError) as exc:
         flash(request, i18n.problem(exc, LABELS), "error")
         return await _back_to_request(runtime, request_id)
     await send_now(request, runtime, reference)
-    flash(request, i18n.gettext("A new request was sent."))
+    flash(request, i18n.gettext("A new request was sent."), topic=f"request:{reference}")
     return _back(customer_id)
+
+
+@router.post("/requests/{request_id}/link")
+async def send_payment_link(
+    request: Request,
+    user: Writer,
+    runtime: RuntimeDep,
+    request_id: int,
+    channel: Annotated[str, Form()] = "",
+    back: Annotated[str, Form()] = "",
+) -> RedirectResponse:
+    """Send a QR request's link to the customer's phone or email on file."""
+    try:
+        payment = await send_link(runtime, request_id=request_id, channel=channel)
+    except PayrequestError as exc:
+        flash(request, i18n.problem(exc, LABELS), "error")
+    except NotifyError as exc:
+        flash(
+            request, i18n.gettext("The link could not be sent: %(error)s") % {"error": exc}, "error"
+        )
+    else:
+        flash(
+            request,
+            i18n.gettext("Payment link sent by SMS.")
+            if channel == "sms"
+            else i18n.gettext("Payment link sent by email."),
+        )
+        if back != "request":
+            return _back(payment.customer_id)
+    if back == "request":
+        return RedirectResponse(f"/requests/{request_id}", status.HTTP_303_SEE_OTHER)
+    return await _back_to_request(runtime, request_id)
 
 
 @router.post("/requests/{request_id}/refund")
@@ -223,6 +275,7 @@ async def detail_context(session: ReadSessionDep, request_id: int) -> dict[str, 
         "allocations": allocations,
         "credit": await ledger_repo.credit_for_request(session, request_id),
         "refunds": await ledger_repo.refunds_for_request(session, request_id),
+        "qr": qr_code(payment) if shows_code(payment) else None,
     }
 
 

@@ -8,9 +8,9 @@ function tick() {
     const minutes = Math.floor(left / 60000);
     const hours = Math.floor(minutes / 60);
     const seconds = Math.floor((left % 60000) / 1000);
-    element.textContent = hours > 0
-      ? `${hours} h ${minutes % 60} min`
-      : `${minutes}:${String(seconds).padStart(2, "0")}`;
+    if (hours >= 48) element.textContent = `${Math.floor(hours / 24)} d ${hours % 24} h`;
+    else if (hours > 0) element.textContent = `${hours} h ${minutes % 60} min`;
+    else element.textContent = `${minutes}:${String(seconds).padStart(2, "0")}`;
   }
 }
 tick();

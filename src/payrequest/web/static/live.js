@@ -5,6 +5,8 @@
 // a notice names one of their topics; the server renders the fragment, as it did the page.
 // EventSource reconnects by itself and sends Last-Event-ID, so nothing is missed.
 
+import "./countdown.js"; // waiting requests on the card count down to their expiry
+
 const LOCALES = { nb: "nb-NO", da: "da-DK", en: "en-GB" };
 
 function topicsOf(notice) {
@@ -15,22 +17,50 @@ function topicsOf(notice) {
   return topics;
 }
 
+// What a person typed, ticked or opened inside a live fragment survives its re-render: fields
+// by id, ticks and radio choices by form and value, folded sections by position in their row.
+function fieldKey(field) {
+  if (field.type === "checkbox" || field.type === "radio") {
+    return `${field.form?.getAttribute("action") || ""}|${field.name}|${field.value}`;
+  }
+  return field.id && field.type !== "hidden" ? `#${field.id}` : null;
+}
+
+function detailsKey(details) {
+  const row = details.closest("[data-request]");
+  return row ? `${row.dataset.request}|${[...row.querySelectorAll("details")].indexOf(details)}` : null;
+}
+
 function saveState(root) {
-  const checked = [...root.querySelectorAll("input[type=checkbox][name=invoice_ids]:checked")]
-    .map((box) => box.value);
-  const phone = root.querySelector("input[name=phone]");
+  const fields = new Map();
+  for (const field of root.querySelectorAll("input, select")) {
+    const key = fieldKey(field);
+    if (!key) continue;
+    const ticked = field.type === "checkbox" || field.type === "radio";
+    fields.set(key, { value: ticked ? field.checked : field.value, edited: field.dataset.edited });
+  }
+  const opened = new Map();
+  for (const details of root.querySelectorAll("details")) {
+    const key = detailsKey(details);
+    if (key) opened.set(key, details.open);
+  }
   const focused = document.activeElement && root.contains(document.activeElement)
     ? document.activeElement.id : null;
-  return { checked, phone: phone ? phone.value : null, focused };
+  return { fields, opened, focused };
 }
 
 function restoreState(root, state) {
-  for (const value of state.checked) {
-    const box = root.querySelector(`input[name=invoice_ids][value="${value}"]`);
-    if (box) box.checked = true;
+  for (const field of root.querySelectorAll("input, select")) {
+    const saved = state.fields.get(fieldKey(field));
+    if (!saved) continue;
+    if (field.type === "checkbox" || field.type === "radio") field.checked = saved.value;
+    else field.value = saved.value;
+    if (saved.edited) field.dataset.edited = saved.edited;
   }
-  const phone = root.querySelector("input[name=phone]");
-  if (phone && state.phone !== null) phone.value = state.phone;
+  for (const details of root.querySelectorAll("details")) {
+    const open = state.opened.get(detailsKey(details));
+    if (open !== undefined) details.open = open;
+  }
   if (state.focused) document.getElementById(state.focused)?.focus();
 }
 
@@ -80,9 +110,17 @@ function formatMoney(minor, currency) {
     .format(minor / 100);
 }
 
+function plainAmount(minor) {
+  const language = document.documentElement.lang || "en";
+  return new Intl.NumberFormat(LOCALES[language] || "en-GB", {
+    minimumFractionDigits: 2, maximumFractionDigits: 2, useGrouping: false,
+  }).format(minor / 100);
+}
+
+// The send form: the total of the ticked invoices, the amount to request (kept in step with
+// the total until the person types their own), and whether Send may be pressed.
 function updateTotal(form) {
   const output = form.querySelector("[data-request-total]");
-  const button = form.querySelector("[data-send-button]");
   if (!output) return;
   const totals = new Map();
   for (const box of form.querySelectorAll("input[name=invoice_ids]:checked")) {
@@ -91,7 +129,37 @@ function updateTotal(form) {
   }
   if (totals.size === 0) output.textContent = "—";
   else output.textContent = [...totals].map(([c, v]) => formatMoney(v, c)).join(" + ");
-  if (button) button.disabled = totals.size !== 1;
+  const amount = form.querySelector("[data-request-amount]");
+  const [single] = totals.size === 1 ? [...totals] : [];
+  if (amount && !amount.dataset.edited) amount.value = single ? plainAmount(single[1]) : "";
+  const currency = form.querySelector("[data-request-currency]");
+  if (currency && single) currency.value = single[0];
+  updateSubmit(form, totals.size === 1);
+}
+
+// A push needs a number that the server has checked; a QR code / link needs none.
+function updateSubmit(form, ready = true) {
+  const button = form.querySelector("[data-send-button]") || form.querySelector("button[type=submit]");
+  const qr = form.querySelector("input[name=flow][value=qr]")?.checked;
+  const phone = form.querySelector("input[name=phone]");
+  const note = form.querySelector("[data-qr-note]");
+  if (note) note.hidden = !qr;
+  const numberOk = qr || !phone || phone.getAttribute("aria-invalid") === "false";
+  if (phone && !qr && !phone.value.trim()) showHint(phone, phone.dataset.emptyHint || "", "no");
+  if (phone && qr && phone.getAttribute("aria-invalid") !== "false") showHint(phone, "", "");
+  if (button) button.disabled = !ready || !numberOk;
+}
+
+function showHint(input, text, ok) {
+  const hint = input.parentElement.querySelector("[data-phone-hint]");
+  if (!hint) return;
+  hint.textContent = text;
+  hint.dataset.ok = ok;
+}
+
+function updateForm(form) {
+  if (form.matches("[data-send-form]")) updateTotal(form);
+  else updateSubmit(form);
 }
 
 const timers = new WeakMap();
@@ -100,11 +168,13 @@ function checkPhone(input) {
   const hint = input.parentElement.querySelector("[data-phone-hint]")
     || input.form?.querySelector("[data-phone-hint]");
   clearTimeout(timers.get(input));
+  input.removeAttribute("aria-invalid"); // unknown until the server has checked it
   if (!input.value.trim()) {
     if (hint) hint.textContent = "";
-    input.removeAttribute("aria-invalid");
+    if (input.form) updateForm(input.form);
     return;
   }
+  if (input.form) updateForm(input.form);
   timers.set(input, setTimeout(async () => {
     const country = input.dataset.country
       || input.form?.querySelector("select[name=country]")?.value || "NO";
@@ -117,13 +187,47 @@ function checkPhone(input) {
       hint.textContent = result.ok ? `✓ ${result.pretty}` : result.message;
       hint.dataset.ok = result.ok ? "yes" : "no";
     }
+    if (input.form) updateForm(input.form);
   }, 250));
 }
 
+function updateExpiry(select) {
+  const day = select.parentElement.querySelector("[data-expiry-date]");
+  if (!day) return;
+  day.hidden = select.value !== "custom";
+  day.required = select.value === "custom";
+}
+
+// A success message about a request goes once the live status of that request arrives:
+// when the card shows it in another state than when the page was loaded.
+function statusShown(topic) {
+  const reference = topic.split(":").slice(1).join(":");
+  const row = document.querySelector(`[data-request="${CSS.escape(reference)}"] [data-status]`);
+  return row ? row.dataset.status : null;
+}
+
+function watchMessages() {
+  for (const message of document.querySelectorAll("[data-live-dismiss]")) {
+    message.dataset.shownStatus = statusShown(message.dataset.liveDismiss) || "";
+  }
+  document.addEventListener("live:updated", () => {
+    for (const message of document.querySelectorAll("[data-live-dismiss]")) {
+      const now = statusShown(message.dataset.liveDismiss);
+      if (now && now !== message.dataset.shownStatus) message.remove();
+    }
+  });
+}
+
 function enhance(root) {
-  for (const form of root.querySelectorAll("[data-send-form]")) {
-    updateTotal(form);
-    form.addEventListener("change", () => updateTotal(form));
+  for (const form of root.querySelectorAll("[data-send-form], [data-retry-form]")) {
+    form.addEventListener("change", () => updateForm(form));
+    const amount = form.querySelector("[data-request-amount]");
+    amount?.addEventListener("input", () => { amount.dataset.edited = amount.value ? "yes" : ""; });
+    updateForm(form);
+  }
+  for (const select of root.querySelectorAll("[data-expiry]")) {
+    select.addEventListener("change", () => updateExpiry(select));
+    updateExpiry(select);
   }
   for (const input of root.querySelectorAll("[data-phone-check]")) {
     input.addEventListener("input", () => checkPhone(input));
@@ -131,5 +235,10 @@ function enhance(root) {
   }
 }
 
+document.addEventListener("click", (event) => {
+  if (event.target.closest?.("[data-print]")) window.print();
+});
+
 enhance(document);
+watchMessages();
 connect();

@@ -33,7 +33,7 @@ LABELS = {
     "currency": N_("Currency"),
     "method": N_("Method"),
     "received_on": N_("Date received"),
-    "reference": N_("Reference"),
+    "reference": N_("Reference (bank reference, KID)"),
     "note": N_("Note"),
     "reason": N_("Reason"),
     "invoice_ids": N_("Invoices"),

@@ -253,7 +253,7 @@ def requests_send_bulk(
             known = sorted(runtime.provider.capabilities.currencies)
             chosen = (currency or (known[0] if len(known) == 1 else "")).upper()
             if not chosen:
-                raise PayrequestError(f"Choose --currency ({', '.join(known)})")
+                raise PayrequestError("Choose --currency (%(currencies)s)", currencies=known)
             spec = bulk.BulkFilter(
                 currency=chosen,
                 overdue_only=overdue_only,

@@ -188,7 +188,7 @@ async def register_webhook(request: Request, user: Owner, runtime: RuntimeDep) -
         flash(
             request,
             i18n.gettext("The webhook could not be registered: {reason}").format(
-                reason=exc.message
+                reason=i18n.problem(exc)
             ),
             "error",
         )
@@ -244,7 +244,9 @@ async def test_webhook(request: Request, user: Writer, runtime: RuntimeDep) -> R
     except ProviderError as exc:
         flash(
             request,
-            i18n.gettext("The test payment could not be made: {reason}").format(reason=exc.message),
+            i18n.gettext("The test payment could not be made: {reason}").format(
+                reason=i18n.problem(exc)
+            ),
             "error",
         )
         return _back()

@@ -183,3 +183,20 @@ async def test_the_card_works_on_a_390_px_phone(browser: Browser, demo: Demo) ->
     )
     await no_sideways_scroll(page)
     await context.close()
+
+
+async def test_the_customer_form_saves_with_the_number_left_empty(page: Page, demo: Demo) -> None:
+    """Only the forms that send a request wait for a checked number, not a customer's own."""
+    await sign_in(page, demo)
+    await open_card(page, demo, "Haugen Rørlegger AS")
+    await page.get_by_role("link", name="Edit").click()
+    await page.get_by_label("Mobile").fill("")
+    save = page.get_by_role("button", name="Save")
+    await expect(save).to_be_enabled()
+    await page.get_by_label("Mobile").fill("12")
+    await expect(page.locator("[data-phone-hint]")).not_to_be_empty()  # the check answered
+    await expect(save).to_be_enabled()
+    await page.get_by_label("Mobile").fill("")
+    await save.click()
+    await expect(page.get_by_role("heading", name="Haugen Rørlegger AS")).to_be_visible()
+    await expect(page.locator(".contact")).to_contain_text("—")

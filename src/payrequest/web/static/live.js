@@ -157,9 +157,11 @@ function showHint(input, text, ok) {
   hint.dataset.ok = ok;
 }
 
+// Only the forms that send a request wait for the number; a customer's own form saves with
+// an empty or unchecked number (the server checks it and says what is wrong).
 function updateForm(form) {
   if (form.matches("[data-send-form]")) updateTotal(form);
-  else updateSubmit(form);
+  else if (form.matches("[data-retry-form]")) updateSubmit(form);
 }
 
 const timers = new WeakMap();

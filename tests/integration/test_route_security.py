@@ -28,6 +28,7 @@ PUBLIC = {
     "/redoc",
     "/openapi.json",
     "/docs/oauth2-redirect",
+    "/receipts/{token}",  # a receipt link: its signed token is the key (test_receipt_links.py)
 }
 PUBLIC_PREFIXES = ("/portal", "/static", "/sandbox")
 

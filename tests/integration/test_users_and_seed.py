@@ -9,6 +9,7 @@ from payrequest.demo.seed import seed_demo
 from payrequest.errors import Conflict, ValidationFailed
 from payrequest.invoices.models import Invoice
 from payrequest.ledger import repository as ledger
+from payrequest.payment_requests.models import PaymentRequest
 from payrequest.users import service as users
 from tests.factories import TODAY
 
@@ -50,3 +51,23 @@ async def test_demo_seed_is_realistic_and_idempotent(
     assert any(b.is_overdue(TODAY) for b in balances.values())
     assert any(b.status.value == "paid" for b in balances.values())
     assert any(b.status.value == "open" and not b.is_overdue(TODAY) for b in balances.values())
+
+
+async def test_demo_payments_are_described_in_each_customers_language(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """What the customer saw in the app: Norwegian for nb customers, Danish for da ones."""
+    async with sessions() as session, session.begin():
+        await seed_demo(session, today=TODAY)
+    async with sessions() as session:
+        rows = (
+            await session.execute(
+                select(Customer.locale, PaymentRequest.description).join(
+                    PaymentRequest, PaymentRequest.customer_id == Customer.id
+                )
+            )
+        ).all()
+    words = {"nb": ", forfall ", "da": ", forfald "}
+    assert {locale for locale, _ in rows} == {"nb", "da"}
+    for locale, description in rows:
+        assert description.startswith("Faktura ") and words[locale] in description, description

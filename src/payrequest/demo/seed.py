@@ -21,6 +21,7 @@ from payrequest.invoices.schemas import InvoiceInput, InvoiceLineInput
 from payrequest.kit.clock import utcnow
 from payrequest.kit.money import Money
 from payrequest.ledger import service as ledger
+from payrequest.payment_requests.description import describe
 from payrequest.payment_requests.models import (
     PaymentRequest,
     PaymentRequestEvent,
@@ -142,14 +143,23 @@ async def seed_demo(session: AsyncSession, *, today: date) -> SeedSummary:
         if c_index % 3 == 0:
             oldest = min(created, key=lambda inv: inv.due_date)
             await _paid_request(
-                session, customer_id=customer.id, phone=customer.phone, invoice=oldest
+                session,
+                customer_id=customer.id,
+                phone=customer.phone,
+                invoice=oldest,
+                language=customer.locale,
             )
             paid += 1
     return SeedSummary(True, len(CUSTOMERS), invoice_count, paid)
 
 
 async def _paid_request(
-    session: AsyncSession, *, customer_id: int, phone: str | None, invoice: Invoice
+    session: AsyncSession,
+    *,
+    customer_id: int,
+    phone: str | None,
+    invoice: Invoice,
+    language: str,
 ) -> None:
     """A past, completed MobilePay payment for one invoice, with its timeline."""
     when = utcnow() - timedelta(days=3)
@@ -160,7 +170,7 @@ async def _paid_request(
         amount=invoice.total,
         phone=phone,
         user_flow="push",
-        description=f"Invoice {invoice.number}",
+        description=describe([invoice], language=language),
         status=Status.paid,
         origin="staff",
         expires_at=when + timedelta(days=1),

@@ -24,6 +24,7 @@ from payrequest.providers.factory import vipps_base_url
 from payrequest.ratelimit import service as ratelimit
 from payrequest.runtime import Runtime
 from payrequest.web import i18n
+from payrequest.web.admin.request_forms import duration_label
 from payrequest.web.auth import WRITERS, Owner, StaffUser, Writer
 from payrequest.web.deps import ReadSessionDep, RuntimeDep, SettingsDep
 from payrequest.web.flash import flash
@@ -63,16 +64,6 @@ class Row:
     value: str  # already masked where it is a secret
     env: str
     secret: bool = False
-
-
-def _duration(minutes: int) -> str:
-    if minutes % (60 * 24) == 0:
-        days = minutes // (60 * 24)
-        return i18n.ngettext("{n} day", "{n} days", days).format(n=days)
-    if minutes % 60 == 0:
-        hours = minutes // 60
-        return i18n.ngettext("{n} hour", "{n} hours", hours).format(n=hours)
-    return i18n.ngettext("{n} minute", "{n} minutes", minutes).format(n=minutes)
 
 
 def mode_meaning(mode: ProviderMode) -> str:
@@ -135,7 +126,7 @@ def setting_rows(settings: Settings) -> list[Row]:
         ),
         Row(
             i18n.gettext("Default request lifetime"),
-            _duration(vipps.default_lifetime_minutes),
+            duration_label(vipps.default_lifetime_minutes),
             env_name("vipps", "default_lifetime_minutes"),
         ),
     ]
@@ -143,7 +134,7 @@ def setting_rows(settings: Settings) -> list[Row]:
 
 def _effective_lifetime(runtime: Runtime) -> str:
     lifetime, _long_living = runtime.lifetime.expires_in(None)
-    return _duration(int(lifetime / timedelta(minutes=1)))
+    return duration_label(int(lifetime / timedelta(minutes=1)))
 
 
 @router.get("/settings", response_class=HTMLResponse)
@@ -165,7 +156,7 @@ async def settings_page(
         mode_meaning=mode_meaning(settings.provider_mode),
         rows=setting_rows(settings),
         effective_lifetime=_effective_lifetime(runtime),
-        configured_lifetime=_duration(settings.vipps.default_lifetime_minutes),
+        configured_lifetime=duration_label(settings.vipps.default_lifetime_minutes),
         webhook_url=url,
         registrations=active,
         registered=[r for r in active if r.url == url],

@@ -4,7 +4,8 @@ number staff entered; staff use or dismiss a suggestion. On SQLite and PostgreSQ
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import timedelta
+from typing import Any, cast
 
 import pytest
 from sqlalchemy import select
@@ -16,13 +17,20 @@ from payrequest.customers.schemas import CustomerInput
 from payrequest.errors import Conflict
 from payrequest.events import names
 from payrequest.events.models import OutboxEvent
+from payrequest.jobs.models import Job
+from payrequest.kit.clock import utcnow
 from payrequest.kit.money import Money
-from payrequest.payment_requests import apply, phones
+from payrequest.payment_requests import apply, phones, workflows
 from payrequest.payment_requests.models import PaymentRequest, PaymentRequestEvent
 from payrequest.payment_requests.schemas import NewPaymentRequest
 from payrequest.payment_requests.service import Lifetime, create_request
 from payrequest.payment_requests.state import Status
-from payrequest.providers.base import Capabilities, PaymentSnapshot, ProviderState
+from payrequest.providers.base import (
+    Capabilities,
+    PaymentProvider,
+    PaymentSnapshot,
+    ProviderState,
+)
 from tests.factories import make_customer, make_invoice
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -269,3 +277,72 @@ async def test_dismissing_a_suggestion_that_changed_meanwhile_is_refused(
                 session, customer_id=customer_id, shown_suggestion="+4740000001", user_id=None
             )
     assert (await _state(sessions, customer_id, reference))["suggested"] == SHARED
+
+
+class _Provider:
+    """Answers GET payment with the snapshots given, in order (the rest of the protocol unused)."""
+
+    def __init__(self, *answers: PaymentSnapshot) -> None:
+        self.answers = list(answers)
+        self.reads = 0
+
+    async def get_payment(self, reference: str) -> PaymentSnapshot:
+        self.reads += 1
+        return self.answers.pop(0)
+
+
+async def test_a_number_lost_on_the_way_is_read_again_later(sessions: Sessions) -> None:
+    """The provider's lookup failed when the payment was captured (no number in its answer):
+    one job reads the payment again, backing off until the number comes."""
+    customer_id, reference = await _request(sessions)
+    await _apply(sessions, _captured(reference, phone=None))
+    await _apply(sessions, _captured(reference, phone=None))  # a poll: still one job
+    async with sessions() as session:
+        jobs = (
+            (await session.execute(select(Job).where(Job.kind == phones.LEARN_AGAIN_JOB)))
+            .scalars()
+            .all()
+        )
+    assert [job.payload for job in jobs] == [{"reference": reference}]
+    assert jobs[0].run_at > utcnow() + timedelta(seconds=30)  # a little later, not at once
+
+    provider = cast(
+        PaymentProvider, _Provider(_captured(reference, phone=None), _captured(reference))
+    )
+    with pytest.raises(workflows.PayerPhoneNotYetKnown):  # the job tries again later
+        async with sessions() as session, session.begin():
+            await workflows.learn_phone_again(
+                sessions,
+                provider,
+                reference=reference,
+                apply_in=session,
+            )
+    async with sessions() as session, session.begin():
+        await workflows.learn_phone_again(
+            sessions,
+            provider,
+            reference=reference,
+            apply_in=session,
+        )
+    state = await _state(sessions, customer_id, reference)
+    assert (state["payer_phone"], state["suggested"]) == (SHARED, SHARED)
+    assert cast(_Provider, provider).reads == 2
+
+
+async def test_a_request_that_did_not_ask_is_not_read_again(sessions: Sessions) -> None:
+    _customer_id, reference = await _request(sessions)
+    async with sessions() as session, session.begin():
+        request = (
+            await session.execute(
+                select(PaymentRequest).where(PaymentRequest.reference == reference)
+            )
+        ).scalar_one()
+        request.share_phone = False
+    await _apply(sessions, _captured(reference, phone=None))
+    async with sessions() as session:
+        count = (
+            (await session.execute(select(Job).where(Job.kind == phones.LEARN_AGAIN_JOB)))
+            .scalars()
+            .all()
+        )
+    assert count == []

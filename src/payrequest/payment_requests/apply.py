@@ -88,6 +88,8 @@ async def apply_snapshot(
     moved = await _move(session, request, outcome, source=source, at=utcnow())
     if snapshot.payer_phone is not None:
         await phones.learn(session, request, snapshot.payer_phone)  # once per request
+    elif phones.still_to_learn(request, snapshot):
+        await phones.learn_later(session, request)
     return Applied(request, moved)
 
 

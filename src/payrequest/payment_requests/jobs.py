@@ -1,5 +1,5 @@
-"""Background work for payment requests: send, capture, refund (from `refunds`), and the
-poller (webhook safety net)."""
+"""Background work for payment requests: send, capture, refund (from `refunds`), reading an
+approved payment again for the payer's shared number, and the poller (webhook safety net)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from payrequest.jobs.handlers import JobHandlers
 from payrequest.kit.clock import utcnow
-from payrequest.payment_requests import refunds, repository, workflows
+from payrequest.payment_requests import phones, refunds, repository, workflows
 from payrequest.payment_requests.apply import CAPTURE_JOB
 from payrequest.payment_requests.service import SEND_JOB
 from payrequest.payment_requests.workflows import JOB_TIMEOUT
@@ -46,6 +46,14 @@ def install(
         )
 
     refunds.install(handlers, sessions=sessions, provider=provider)
+
+    @handlers.job(
+        phones.LEARN_AGAIN_JOB, max_attempts=phones.LEARN_AGAIN_ATTEMPTS, timeout=JOB_TIMEOUT
+    )
+    async def learn_phone(session: AsyncSession, payload: dict[str, Any]) -> None:
+        await workflows.learn_phone_again(
+            sessions, provider, reference=str(payload["reference"]), apply_in=session
+        )
 
     @handlers.periodic(POLL_JOB, every=POLL_EVERY, timeout=JOB_TIMEOUT)
     async def poll_due(_session: AsyncSession, _payload: dict[str, Any]) -> None:

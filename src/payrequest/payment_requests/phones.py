@@ -19,7 +19,7 @@ writes a timeline note and announces a `customer.phone_*` event for the live car
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import select
@@ -30,9 +30,17 @@ from payrequest.customers import service as customer_service
 from payrequest.customers.models import Customer
 from payrequest.errors import N_
 from payrequest.events import names, outbox
+from payrequest.jobs import queue
 from payrequest.kit.clock import utcnow
 from payrequest.payment_requests import repository
 from payrequest.payment_requests.models import PaymentRequest, PaymentRequestEvent
+from payrequest.providers.base import PaymentSnapshot, ProviderState
+
+# The payer approved and shared their number, but the provider's answer came without it (its
+# lookup failed): read the payment again a little later, a few times, so it is not lost.
+LEARN_AGAIN_JOB = "payment_requests.learn_phone"
+LEARN_AGAIN_AFTER = timedelta(minutes=1)
+LEARN_AGAIN_ATTEMPTS = 8
 
 
 class PhoneOutcome(StrEnum):
@@ -70,6 +78,28 @@ class PhoneNews:
 
     def payload(self) -> dict[str, str]:
         return {key: str(value) for key, value in asdict(self).items()}
+
+
+def still_to_learn(request: PaymentRequest, snapshot: PaymentSnapshot) -> bool:
+    """An approved payment that asked for the payer's number, which we do not have yet."""
+    return (
+        request.share_phone
+        and request.payer_phone is None
+        and snapshot.payer_phone is None
+        and snapshot.state is ProviderState.authorized
+    )
+
+
+async def learn_later(session: AsyncSession, request: PaymentRequest) -> None:
+    """Queue one more read of the payment (once per request: the dedupe key)."""
+    await queue.enqueue(
+        session,
+        kind=LEARN_AGAIN_JOB,
+        payload={"reference": request.reference},
+        run_at=utcnow() + LEARN_AGAIN_AFTER,
+        dedupe_key=f"learn-phone:{request.reference}",
+        max_attempts=LEARN_AGAIN_ATTEMPTS,
+    )
 
 
 async def learn(session: AsyncSession, request: PaymentRequest, phone: str) -> PhoneOutcome | None:

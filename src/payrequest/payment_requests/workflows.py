@@ -245,6 +245,22 @@ async def poll(
             request.next_poll_at = utcnow() + next_poll_delay(request.poll_count)
 
 
+class PayerPhoneNotYetKnown(Exception):
+    """The payment still comes without the number its payer shared: try again later."""
+
+
+async def learn_phone_again(
+    sessions: Sessions, provider: PaymentProvider, *, reference: str, apply_in: AsyncSession
+) -> None:
+    """Read an approved payment again for the number its payer shared (`phones.learn_later`).
+    Raises PayerPhoneNotYetKnown while the provider's answer still lacks it, so the job backs
+    off and tries again."""
+    snapshot = await provider.get_payment(reference)
+    result = await apply.apply_snapshot(apply_in, snapshot=snapshot, source="poll")
+    if result.request is not None and result.request.payer_phone is None:
+        raise PayerPhoneNotYetKnown(reference)
+
+
 def next_poll_delay(poll_count: int) -> timedelta:
     """2 s, 2 s, 2 s, then doubling up to a minute (Vipps' guideline: 5 s, then every 2 s)."""
     seconds = 2.0 * (2 ** max(0, poll_count - 3))

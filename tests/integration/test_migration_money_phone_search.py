@@ -4,22 +4,17 @@ search text, and the new rules hold (one source per allocation, signs match the 
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from payrequest.db.migrate import alembic_config, upgrade
+from payrequest.db.migrate import alembic_config
 from payrequest.db.session import create_engine
-from tests.conftest import POSTGRES_ADMIN_URL, _admin_execute, _run
+from tests.integration.conftest import migrate_to
 
 REVISION = "0007"
 
@@ -30,24 +25,6 @@ def _before() -> str:
     down = script.get_revision(REVISION).down_revision
     assert isinstance(down, str)
     return down
-
-
-def _migrate(url: str, revision: str) -> None:
-    with ThreadPoolExecutor(1) as pool:
-        pool.submit(upgrade, url, revision).result()
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database of each kind, only for this test."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'old.db'}"
-        return
-    request.getfixturevalue("postgresql_url")  # skips (or fails in CI) without PostgreSQL
-    name = f"payrequest_mig_{uuid.uuid4().hex[:10]}"
-    _run(_admin_execute(f'CREATE DATABASE "{name}"'))
-    yield make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    _run(_admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 NOW = datetime(2026, 11, 1, 10, 0, tzinfo=UTC)
@@ -80,12 +57,12 @@ async def _old_data(engine: AsyncEngine) -> None:
 
 
 async def test_existing_rows_are_carried_over(fresh_url: str) -> None:
-    _migrate(fresh_url, _before())
+    migrate_to(fresh_url, _before())
     engine = create_engine(fresh_url)
     try:
         await _old_data(engine)
         await engine.dispose()
-        _migrate(fresh_url, "head")
+        migrate_to(fresh_url, "head")
         async with engine.connect() as connection:
             rows = (
                 await connection.execute(

@@ -3,6 +3,8 @@ signed webhook -> our server -> capture job -> paid and allocated."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker

@@ -62,6 +62,26 @@ async def _request(
         return customer.id, reference
 
 
+async def _another_request(
+    sessions: Sessions, customer_id: int, *, share_phone: bool = False
+) -> str:
+    """A further QR request of the same customer, for a new invoice; its reference."""
+    async with sessions() as session, session.begin():
+        customer = await session.get(Customer, customer_id)
+        assert customer is not None
+        invoice = await make_invoice(session, customer, amount=25_000)
+        request = await create_request(
+            session,
+            data=NewPaymentRequest(
+                customer_id=customer_id, invoice_ids=[invoice.id], user_flow="qr"
+            ),
+            lifetime=LIFETIME,
+        )
+        if share_phone:  # the payer is asked to share their number
+            request.share_phone = True
+        return request.reference
+
+
 def _captured(reference: str, phone: str | None = SHARED) -> PaymentSnapshot:
     return PaymentSnapshot(
         reference,
@@ -232,36 +252,13 @@ async def test_a_dismissed_number_is_not_suggested_again(sessions: Sessions) -> 
     assert (state["phone"], state["suggested"]) == (STAFF_NUMBER, None)
     assert state["notes"] == ["suggested", "dismissed"]
 
-    async with sessions() as session, session.begin():  # the same customer pays again
-        customer = await session.get(Customer, customer_id)
-        assert customer is not None
-        invoice = await make_invoice(session, customer, amount=25_000)
-        second = await create_request(
-            session,
-            data=NewPaymentRequest(
-                customer_id=customer_id, invoice_ids=[invoice.id], user_flow="qr"
-            ),
-            lifetime=LIFETIME,
-        )
-        second.share_phone = True
-        reference = second.reference
+    reference = await _another_request(sessions, customer_id, share_phone=True)  # pays again
     await _apply(sessions, _captured(reference))
     state = await _state(sessions, customer_id, reference)
     assert (state["payer_phone"], state["suggested"]) == (SHARED, None)
     assert state["notes"] == ["dismissed_before"]
 
-    async with sessions() as session, session.begin():  # but another number is offered
-        customer = await session.get(Customer, customer_id)
-        assert customer is not None
-        invoice = await make_invoice(session, customer, amount=25_000)
-        third = await create_request(
-            session,
-            data=NewPaymentRequest(
-                customer_id=customer_id, invoice_ids=[invoice.id], user_flow="qr"
-            ),
-            lifetime=LIFETIME,
-        )
-        reference = third.reference
+    reference = await _another_request(sessions, customer_id)  # but another number is offered
     await _apply(sessions, _captured(reference, phone="+4740000001"))
     assert (await _state(sessions, customer_id, reference))["suggested"] == "+4740000001"
 

@@ -6,40 +6,15 @@ from __future__ import annotations
 
 import importlib
 import json
-import uuid
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
-import pytest
-from alembic import command
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
-from payrequest.db.migrate import alembic_config, upgrade
 from payrequest.db.session import create_engine
-from tests.conftest import POSTGRES_ADMIN_URL, _admin_execute, _run
+from tests.integration.conftest import downgrade_to, migrate_to
 
 flow_texts = importlib.import_module("payrequest.migrations.versions.20261130_flow_texts")
 CHANGED = {"to": "owner@example.no", "subject": "Feilet", "text": "Se {{ reference }}", "html": ""}
-
-
-def _in_thread(step: Any, *args: Any) -> None:
-    with ThreadPoolExecutor(1) as pool:
-        pool.submit(step, *args).result()
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'old.db'}"
-        return
-    request.getfixturevalue("postgresql_url")  # skips (or fails in CI) without PostgreSQL
-    name = f"payrequest_mig_{uuid.uuid4().hex[:10]}"
-    _run(_admin_execute(f'CREATE DATABASE "{name}"'))
-    yield make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    _run(_admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 async def _configs(url: str) -> dict[str, dict[str, Any]]:
@@ -76,9 +51,9 @@ async def _staff_fill_in_the_address(url: str) -> None:
 
 
 async def test_unchanged_ready_made_flows_get_their_translations(fresh_url: str) -> None:
-    _in_thread(upgrade, fresh_url, "0007")
+    migrate_to(fresh_url, "0007")
     await _staff_fill_in_the_address(fresh_url)
-    _in_thread(upgrade, fresh_url, "0008")
+    migrate_to(fresh_url, "0008")
     configs = await _configs(fresh_url)
     receipt = configs[flow_texts.RECEIPT]
     assert receipt["text"].startswith("Thank you, {{ customer_name }}")  # unchanged, English
@@ -87,14 +62,14 @@ async def test_unchanged_ready_made_flows_get_their_translations(fresh_url: str)
     assert receipt["variants"]["da"]["text"].startswith("Tak, {{ customer_name }}! Vi har")
     assert configs[flow_texts.STAFF_ALERT] == CHANGED  # staff's own: left alone
 
-    _in_thread(command.downgrade, alembic_config(fresh_url), "0007")
+    downgrade_to(fresh_url, "0007")
     configs = await _configs(fresh_url)
     assert "variants" not in configs[flow_texts.RECEIPT]
     assert configs[flow_texts.STAFF_ALERT] == CHANGED
 
 
 async def test_a_fresh_installation_has_both_flows_in_three_languages(fresh_url: str) -> None:
-    _in_thread(upgrade, fresh_url, "0008")
+    migrate_to(fresh_url, "0008")
     configs = await _configs(fresh_url)
     assert set(configs) == {flow_texts.RECEIPT, flow_texts.STAFF_ALERT}
     for config in configs.values():

@@ -75,6 +75,17 @@ def _send_form_phone(html: str) -> str:
     return match.group(1)
 
 
+async def _press_use(
+    client: httpx.AsyncClient, customer_id: int, card: str, *, follow_redirects: bool = False
+) -> httpx.Response:
+    """'Use this number' on the card as shown (no number on file, SHARED suggested)."""
+    return await client.post(
+        f"/customers/{customer_id}/phone/use",
+        data={"csrf": csrf_of(card), "suggested": SHARED, "current": ""},
+        follow_redirects=follow_redirects,
+    )
+
+
 async def test_the_card_offers_the_number_and_use_takes_it(
     client: httpx.AsyncClient, sessions: Sessions
 ) -> None:
@@ -89,10 +100,7 @@ async def test_the_card_offers_the_number_and_use_takes_it(
     live = await client.get(f"/customers/{customer_id}/live/contact")
     assert live.status_code == 200 and "Use this number" in live.text
 
-    used = await client.post(
-        f"/customers/{customer_id}/phone/use",
-        data={"csrf": csrf_of(card.text), "suggested": SHARED, "current": ""},
-    )
+    used = await _press_use(client, customer_id, card.text)
     assert used.status_code == 303
     card = await client.get(f"/customers/{customer_id}")
     assert "The number is now the customer&#39;s mobile number." in card.text
@@ -120,11 +128,7 @@ async def test_use_is_refused_when_staff_changed_the_number_meanwhile(
             customer_id=customer_id,
             data=CustomerInput(name="Fjordbakeriet AS", phone="+4791234567"),
         )
-    refused = await client.post(
-        f"/customers/{customer_id}/phone/use",
-        data={"csrf": csrf_of(card.text), "suggested": SHARED, "current": ""},
-        follow_redirects=True,
-    )
+    refused = await _press_use(client, customer_id, card.text, follow_redirects=True)
     assert refused.status_code == 200
     assert "changed to +47 91 23 45 67 meanwhile; nothing was changed" in refused.text
     customer = await _customer(sessions, customer_id)
@@ -155,10 +159,7 @@ async def test_read_only_members_see_the_text_only(
     card = await client.get(f"/customers/{customer_id}")
     assert "use it for next requests?" in card.text
     assert "Use this number" not in card.text and "/phone/use" not in card.text
-    refused = await client.post(
-        f"/customers/{customer_id}/phone/use",
-        data={"csrf": csrf_of(card.text), "suggested": SHARED, "current": ""},
-    )
+    refused = await _press_use(client, customer_id, card.text)
     assert refused.status_code == 403
     assert (await _customer(sessions, customer_id)).suggested_phone == SHARED
 

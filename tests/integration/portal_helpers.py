@@ -1,5 +1,6 @@
 """Builders for the portal's HTTP tests: an app on a test database, a signed-in customer,
-waiting and paid requests written as the services leave them."""
+waiting and paid requests written as the services leave them, the pay form pressed, the error
+a page shows."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from payrequest.ledger import service as ledger
 from payrequest.payment_requests.models import PaymentRequest, PaymentRequestInvoice
 from payrequest.portal import service as portal
 from tests.factories import make_customer
+from tests.staff import csrf_of
 
 BASE = "http://testserver"
 Sessions = async_sessionmaker[AsyncSession]
@@ -65,10 +67,20 @@ async def sign_in(http: httpx.AsyncClient, sessions: Sessions, customer_id: int)
     assert (await http.get(f"/portal/link/{token}")).status_code == 303
 
 
-def csrf(html: str) -> str:
-    match = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert match
-    return match.group(1)
+async def submit_pay(
+    http: httpx.AsyncClient, form: str, invoice_ids: list[int], **fields: str
+) -> httpx.Response:
+    """Press Pay on the pay form as shown (`form`, the page: its CSRF token) for these invoices,
+    with the other fields filled in (`method`, `phone`, `amount`, ...)."""
+    data = {"csrf": csrf_of(form), "invoice_ids": [str(i) for i in invoice_ids], **fields}
+    return await http.post("/portal/pay", data=data)
+
+
+def alert(html: str) -> str:
+    """The error a portal page shows its reader."""
+    match = re.search(r'<p class="error" role="alert">(.*?)</p>', html, re.S)
+    assert match, "no error shown"
+    return match.group(1).strip()
 
 
 async def invoice_with_vat(

@@ -21,12 +21,6 @@ async def _requests(sessions: Sessions) -> int:
         return int((await session.execute(select(func.count(PaymentRequest.id)))).scalar_one())
 
 
-def _alert(html: str) -> str:
-    match = re.search(r'<p class="error" role="alert">(.*?)</p>', html, re.S)
-    assert match, "no error shown"
-    return match.group(1).strip()
-
-
 async def test_without_the_setting_the_pay_form_asks_for_everything_that_is_open(
     database_url: str, sessions: Sessions, tmp_path: Path
 ) -> None:
@@ -36,17 +30,9 @@ async def test_without_the_setting_the_pay_form_asks_for_everything_that_is_open
         await h.sign_in(http, sessions, kari.id)
         form = await http.get(f"/portal/pay?invoice_ids={invoice.id}")
         assert 'name="amount"' not in form.text
-        refused = await http.post(
-            "/portal/pay",
-            data={
-                "csrf": h.csrf(form.text),
-                "invoice_ids": str(invoice.id),
-                "method": "qr",
-                "amount": "100",
-            },
-        )
+        refused = await h.submit_pay(http, form.text, [invoice.id], method="qr", amount="100")
         assert refused.status_code == 422
-        assert _alert(refused.text) == "Pay the whole amount, NOK\u00a01,115.00"
+        assert h.alert(refused.text) == "Pay the whole amount, NOK\u00a01,115.00"
         assert await _requests(sessions) == 0
 
 
@@ -88,16 +74,8 @@ async def test_an_amount_out_of_bounds_is_refused_in_the_customers_language(
         invoice = await h.invoice_with_vat(sessions, kari, number="P-3")
         await h.sign_in(http, sessions, kari.id)
         form = await http.get(f"/portal/pay?invoice_ids={invoice.id}")
-        refused = await http.post(
-            "/portal/pay",
-            data={
-                "csrf": h.csrf(form.text),
-                "invoice_ids": str(invoice.id),
-                "method": "qr",
-                "amount": typed,
-            },
-        )
+        refused = await h.submit_pay(http, form.text, [invoice.id], method="qr", amount=typed)
         assert refused.status_code == 422
-        assert error in _alert(refused.text)
+        assert error in h.alert(refused.text)
         assert f'value="{typed}"' in refused.text  # what they typed is kept to correct
         assert await _requests(sessions) == 0

@@ -88,22 +88,13 @@ async def test_a_request_that_got_there_first_is_named_with_a_link_in_the_custom
     # ... and staff (or another tab) sent a request for it before they pressed the button
     await h.waiting_request(sessions, kari, [invoice], reference=f"pr-race-{locale}-01")
 
-    refused = await http.post(
-        "/portal/pay",
-        data={
-            "csrf": h.csrf(form.text),
-            "invoice_ids": str(invoice.id),
-            "phone": "+4791234567",
-            "method": "push",
-        },
-    )
+    refused = await h.submit_pay(http, form.text, [invoice.id], phone="+4791234567", method="push")
 
     assert refused.status_code == 409
     assert "text/html" in refused.headers["content-type"]
-    alert = re.search(r'<p class="error" role="alert">(.*?)</p>', refused.text, re.S)
-    assert alert, refused.text
-    assert expected in alert.group(1)
-    assert f'href="/portal/payments/pr-race-{locale}-01"' in alert.group(1)
+    alert = h.alert(refused.text)
+    assert expected in alert
+    assert f'href="/portal/payments/pr-race-{locale}-01"' in alert
     assert "for the customer" not in refused.text  # the staff wording never reaches customers
     async with sessions() as session:
         count = (await session.execute(select(func.count(PaymentRequest.id)))).scalar_one()

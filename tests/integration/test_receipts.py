@@ -21,6 +21,7 @@ from payrequest.kit.urls import RECEIPT_LIFETIME
 from payrequest.payment_requests import repository
 from tests.integration import portal_helpers as h
 from tests.integration.portal_helpers import BASE, Sessions
+from tests.staff import csrf_of
 
 BUSINESS = {
     "name": "Fjordkassa AS",
@@ -184,7 +185,7 @@ async def test_the_reader_can_switch_the_receipts_language_and_stay_on_it(
     norwegian = await http.get(path)
 
     switched = await http.post(
-        "/portal/language", data={"language": "en", "csrf": h.csrf(norwegian.text), "back": path}
+        "/portal/language", data={"language": "en", "csrf": csrf_of(norwegian.text), "back": path}
     )
 
     assert switched.status_code == 303 and switched.headers["location"] == path

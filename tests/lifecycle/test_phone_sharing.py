@@ -20,6 +20,7 @@ from payrequest.portal import service as portal
 from payrequest.providers.base import CreatePayment, ProviderState, UserFlow
 from payrequest.providers.vipps.provider import VippsProvider
 from tests.factories import make_customer, make_invoice
+from tests.integration.portal_helpers import submit_pay
 from tests.lifecycle.conftest import (
     SANDBOX,
     Emulator,
@@ -157,10 +158,7 @@ async def _portal(
 async def _pay_by_qr(http: httpx.AsyncClient, invoice_id: int, **extra: str) -> tuple[str, str]:
     """Pay with a QR code from the pay page; returns (the page as shown, the reference)."""
     page = await http.get("/portal/pay", params={"invoice_ids": invoice_id})
-    token = re.search(r'name="csrf" value="([^"]+)"', page.text)
-    assert token
-    data = {"csrf": token.group(1), "method": "qr", "invoice_ids": str(invoice_id), **extra}
-    paid = await http.post("/portal/pay", data=data)
+    paid = await submit_pay(http, page.text, [invoice_id], method="qr", **extra)
     assert paid.status_code == 303, paid.text
     return page.text, paid.headers["location"].rsplit("/", 1)[1]
 

@@ -33,15 +33,8 @@ async def test_a_part_payment_leaves_the_rest_open(
     async with httpx.AsyncClient(base_url=live.url, timeout=15) as http:
         await h.sign_in(http, sessions, kari.id)
         form = await http.get(f"/portal/pay?invoice_ids={invoice.id}")
-        sent = await http.post(
-            "/portal/pay",
-            data={
-                "csrf": h.csrf(form.text),
-                "invoice_ids": str(invoice.id),
-                "phone": "912 34 567",
-                "method": "push",
-                "amount": "400.00",
-            },
+        sent = await h.submit_pay(
+            http, form.text, [invoice.id], phone="912 34 567", method="push", amount="400.00"
         )
         assert sent.status_code == 303, sent.text
         reference = sent.headers["location"].rsplit("/", 1)[1]

@@ -12,7 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from payrequest.payment_requests.models import PaymentRequest
 from payrequest.portal import service as portal
 from tests.factories import make_customer, make_invoice
+from tests.integration.portal_helpers import submit_pay
 from tests.lifecycle.conftest import Emulator, LiveServer, wait_for_status
+from tests.staff import csrf_of
 
 pytestmark = pytest.mark.usefixtures("webhook_ready")
 Sessions = async_sessionmaker[AsyncSession]
@@ -33,23 +35,11 @@ async def _portal_client(
     return http, ids
 
 
-def _csrf(html: str) -> str:
-    match = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert match
-    return match.group(1)
-
-
 async def _pay(
     http: httpx.AsyncClient, invoice_ids: list[int], method: str = "push"
 ) -> httpx.Response:
     form = await http.get("/portal/pay", params=[("invoice_ids", i) for i in invoice_ids])
-    data = {
-        "csrf": _csrf(form.text),
-        "phone": "912 34 567",
-        "method": method,
-        "invoice_ids": [str(i) for i in invoice_ids],
-    }
-    return await http.post("/portal/pay", data=data)
+    return await submit_pay(http, form.text, invoice_ids, phone="912 34 567", method=method)
 
 
 async def test_pay_two_invoices_from_the_portal(
@@ -126,7 +116,7 @@ async def test_a_requested_link_arrives_by_sms_on_the_phone_and_opens_the_portal
     async with httpx.AsyncClient(base_url=live.url, timeout=15) as http:
         start = await http.get("/portal/start")
         sent = await http.post(
-            "/portal/start", data={"contact": "912 34 567", "csrf": _csrf(start.text)}
+            "/portal/start", data={"contact": "912 34 567", "csrf": csrf_of(start.text)}
         )
         assert sent.status_code == 200
         inbox = await http.get("/sandbox/vipps/phone/4791234567/sms")

@@ -1,7 +1,9 @@
-"""The running demo the browser tests drive, and the steps they share."""
+"""The running demo the browser tests drive, and the steps they share: choosing the language,
+signing in, opening a customer card."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,3 +38,24 @@ async def choose_language(page: Page, language: str) -> None:
     """The language menu in the page header; the demo's staff read Norwegian by default."""
     await page.locator("#language").select_option(language)
     await expect(page.locator("html")).to_have_attribute("lang", language)
+
+
+async def sign_in(page: Page, demo: Demo, who: tuple[str, str] = OWNER) -> None:
+    """Sign in as `who` (email, password) and read the pages in English, for stable selectors
+    (the language menu is found by its id, whatever the language)."""
+    await page.goto(f"{demo.url}/login")
+    await page.get_by_label("Email").fill(who[0])
+    await page.get_by_label("Password").fill(who[1])
+    await page.get_by_role("button", name="Sign in").click()
+    await choose_language(page, "en")
+    await expect(page.get_by_role("heading", name=re.compile("Customers"))).to_be_visible()
+    await expect(page.get_by_role("link", name="Customers", exact=True)).to_be_visible()
+
+
+async def open_card(page: Page, demo: Demo, name: str) -> None:
+    """The customer card of `name`, found by searching its first word, with its live stream
+    open."""
+    await page.goto(f"{demo.url}/customers?q={name.split()[0]}")
+    await page.get_by_role("link", name=name).click()
+    await expect(page.get_by_role("heading", name=name)).to_be_visible()
+    await expect(page.locator("[data-live-state][data-on]")).to_have_count(1)  # stream open

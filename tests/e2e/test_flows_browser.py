@@ -8,13 +8,11 @@ from pathlib import Path
 
 from playwright.async_api import Browser, Page, expect
 
-from tests.e2e.demo import Demo
+from tests.e2e.demo import Demo, open_card, sign_in
 from tests.e2e.test_staff_flow_browser import (  # noqa: F401 - `demo` is a fixture
     demo,
-    open_card,
     phone_page,
     send_for,
-    sign_in,
 )
 
 SHOTS = Path("test-results")

@@ -12,26 +12,10 @@ from sqlalchemy import select
 from payrequest.customers.models import Customer
 from payrequest.db.session import create_engine, session_factory
 from payrequest.payment_requests.models import PaymentRequest
-from tests.e2e.demo import OWNER, Demo
+from tests.e2e.demo import Demo, open_card, sign_in
 
 CUSTOMER = "Sander Bakke"
 MSISDN = "4791834562"  # +47 918 34 562
-
-
-async def sign_in(page: Page, demo: Demo) -> None:
-    await page.goto(f"{demo.url}/login")
-    await page.get_by_label("Email").fill(OWNER[0])
-    await page.get_by_label("Password").fill(OWNER[1])
-    await page.get_by_role("button", name="Sign in").click()
-    await page.locator("#language").select_option("en")
-    await expect(page.get_by_role("link", name="Customers", exact=True)).to_be_visible()
-
-
-async def open_card(page: Page, demo: Demo) -> None:
-    await page.goto(f"{demo.url}/customers?q=Sander")
-    await page.get_by_role("link", name=CUSTOMER).click()
-    await expect(page.get_by_role("heading", name=CUSTOMER)).to_be_visible()
-    await expect(page.locator("[data-live-state][data-on]")).to_have_count(1)  # stream open
 
 
 async def forget_the_number(demo: Demo) -> None:
@@ -83,7 +67,7 @@ async def test_a_shared_number_is_offered_used_and_pushed_to_next_time(
 ) -> None:
     await forget_the_number(demo)
     await sign_in(page, demo)
-    await open_card(page, demo)
+    await open_card(page, demo, CUSTOMER)
     phone_field = page.locator("#send-phone")
     await expect(phone_field).to_have_value("")
     await page.locator("input[name=invoice_ids]").first.check()

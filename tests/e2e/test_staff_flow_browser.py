@@ -13,7 +13,11 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from tests import servers
-from tests.e2e.demo import OWNER, Demo, start_demo
+from tests.e2e.demo import Demo, start_demo
+
+# test_money_browser still imports these two from here; their home is tests/e2e/demo.py.
+from tests.e2e.demo import open_card as open_card
+from tests.e2e.demo import sign_in as sign_in
 
 READER = ("les@example.no", "only looking here")
 
@@ -45,24 +49,6 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         )
         assert created.returncode == 0, created.stderr
         yield running
-
-
-async def sign_in(page: Page, demo: Demo, who: tuple[str, str] = OWNER) -> None:
-    await page.goto(f"{demo.url}/login")
-    await page.get_by_label("Email").fill(who[0])
-    await page.get_by_label("Password").fill(who[1])
-    await page.get_by_role("button", name="Sign in").click()
-    # English pages for stable selectors; the menu is found by its id, whatever the language.
-    await page.locator("#language").select_option("en")
-    await expect(page.get_by_role("heading", name=re.compile("Customers"))).to_be_visible()
-    await expect(page.get_by_role("link", name="Customers", exact=True)).to_be_visible()
-
-
-async def open_card(page: Page, demo: Demo, name: str) -> None:
-    await page.goto(f"{demo.url}/customers?q={name.split()[0]}")
-    await page.get_by_role("link", name=name).click()
-    await expect(page.get_by_role("heading", name=name)).to_be_visible()
-    await expect(page.locator("[data-live-state][data-on]")).to_have_count(1)  # stream open
 
 
 async def send_for(page: Page, count: int) -> list[str]:

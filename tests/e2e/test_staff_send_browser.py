@@ -9,25 +9,9 @@ import re
 
 from playwright.async_api import Browser, Page, expect
 
-from tests.e2e.demo import OWNER, Demo
+from tests.e2e.demo import Demo, open_card, sign_in
 
 SEND = "Send MobilePay request"
-
-
-async def sign_in(page: Page, demo: Demo) -> None:
-    await page.goto(f"{demo.url}/login")
-    await page.get_by_label("Email").fill(OWNER[0])
-    await page.get_by_label("Password").fill(OWNER[1])
-    await page.get_by_role("button", name="Sign in").click()
-    await page.locator("#language").select_option("en")
-    await expect(page.locator("html")).to_have_attribute("lang", "en")
-
-
-async def open_card(page: Page, demo: Demo, name: str) -> None:
-    await page.goto(f"{demo.url}/customers?q={name.split()[0]}")
-    await page.get_by_role("link", name=name).click()
-    await expect(page.get_by_role("heading", name=name)).to_be_visible()
-    await expect(page.locator("[data-live-state][data-on]")).to_have_count(1)  # stream open
 
 
 async def no_sideways_scroll(page: Page) -> None:

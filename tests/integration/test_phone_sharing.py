@@ -100,6 +100,18 @@ async def _apply(sessions: Sessions, snapshot: PaymentSnapshot) -> None:
         await apply.apply_snapshot(session, snapshot=snapshot, source="system")
 
 
+async def _use(sessions: Sessions, customer_id: int, *, shown_phone: str | None) -> None:
+    """Staff press 'Use this number' on a card that showed `shown_phone` and SHARED."""
+    async with sessions() as session, session.begin():
+        await phones.use_learned_phone(
+            session,
+            customer_id=customer_id,
+            shown_phone=shown_phone,
+            shown_suggestion=SHARED,
+            user_id=None,
+        )
+
+
 async def _state(sessions: Sessions, customer_id: int, reference: str) -> dict[str, Any]:
     async with sessions() as session:
         customer = await session.get(Customer, customer_id)
@@ -204,40 +216,19 @@ async def test_use_sets_the_number_only_if_the_card_was_current(sessions: Sessio
             data=CustomerInput(name="Kari Nordmann", phone=STAFF_NUMBER),
         )
     with pytest.raises(Conflict) as refused:
-        async with sessions() as session, session.begin():
-            await phones.use_learned_phone(
-                session,
-                customer_id=customer_id,
-                shown_phone=None,
-                shown_suggestion=SHARED,
-                user_id=None,
-            )
+        await _use(sessions, customer_id, shown_phone=None)
     assert refused.value.code == "phone_changed"
     assert "+47 91 23 45 67" in refused.value.message
     state = await _state(sessions, customer_id, reference)
     assert (state["phone"], state["suggested"]) == (STAFF_NUMBER, SHARED)
 
-    async with sessions() as session, session.begin():
-        await phones.use_learned_phone(
-            session,
-            customer_id=customer_id,
-            shown_phone=STAFF_NUMBER,
-            shown_suggestion=SHARED,
-            user_id=None,
-        )
+    await _use(sessions, customer_id, shown_phone=STAFF_NUMBER)
     state = await _state(sessions, customer_id, reference)
     assert (state["phone"], state["suggested"]) == (SHARED, None)
     assert state["notes"] == ["suggested", "used"]
     assert state["events"][-1] == (names.CUSTOMER_PHONE_DECIDED, "used")
     with pytest.raises(Conflict) as again:  # a second click, or a colleague's
-        async with sessions() as session, session.begin():
-            await phones.use_learned_phone(
-                session,
-                customer_id=customer_id,
-                shown_phone=STAFF_NUMBER,
-                shown_suggestion=SHARED,
-                user_id=None,
-            )
+        await _use(sessions, customer_id, shown_phone=STAFF_NUMBER)
     assert again.value.code == "suggestion_changed"
 
 

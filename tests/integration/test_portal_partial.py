@@ -6,14 +6,28 @@ language with nothing created."""
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 
 from payrequest.payment_requests.models import PaymentRequest
 from tests.integration import portal_helpers as h
 from tests.integration.portal_helpers import Sessions
+
+
+@pytest.fixture
+async def partial(
+    database_url: str, sessions: Sessions, tmp_path: Path
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the portal of a business that allows part payments."""
+    async with h.portal_app(database_url, tmp_path, portal={"partial_payments": True}) as (
+        _app,
+        http,
+    ):
+        yield http
 
 
 async def _requests(sessions: Sessions) -> int:
@@ -37,20 +51,16 @@ async def test_without_the_setting_the_pay_form_asks_for_everything_that_is_open
 
 
 async def test_the_pay_form_offers_an_amount_filled_in_with_what_is_open(
-    database_url: str, sessions: Sessions, tmp_path: Path
+    partial: httpx.AsyncClient, sessions: Sessions
 ) -> None:
-    async with h.portal_app(database_url, tmp_path, portal={"partial_payments": True}) as (
-        _app,
-        http,
-    ):
-        kari = await h.customer(sessions, locale="nb")
-        first = await h.invoice_with_vat(sessions, kari, number="P-1")
-        second = await h.invoice_with_vat(sessions, kari, number="P-2")
-        await h.sign_in(http, sessions, kari.id)
-        form = await http.get(f"/portal/pay?invoice_ids={first.id}&invoice_ids={second.id}")
-        field = re.search(r'<input id="amount" name="amount"[^>]*value="([^"]*)"', form.text)
-        assert field and field.group(1) == "2230,00"  # as a Norwegian types it
-        assert "minst 1,00\u00a0kr" in form.text
+    kari = await h.customer(sessions, locale="nb")
+    first = await h.invoice_with_vat(sessions, kari, number="P-1")
+    second = await h.invoice_with_vat(sessions, kari, number="P-2")
+    await h.sign_in(partial, sessions, kari.id)
+    form = await partial.get(f"/portal/pay?invoice_ids={first.id}&invoice_ids={second.id}")
+    field = re.search(r'<input id="amount" name="amount"[^>]*value="([^"]*)"', form.text)
+    assert field and field.group(1) == "2230,00"  # as a Norwegian types it
+    assert "minst 1,00\u00a0kr" in form.text
 
 
 @pytest.mark.parametrize(
@@ -64,18 +74,14 @@ async def test_the_pay_form_offers_an_amount_filled_in_with_what_is_open(
     ],
 )
 async def test_an_amount_out_of_bounds_is_refused_in_the_customers_language(
-    database_url: str, sessions: Sessions, tmp_path: Path, typed: str, error: str
+    partial: httpx.AsyncClient, sessions: Sessions, typed: str, error: str
 ) -> None:
-    async with h.portal_app(database_url, tmp_path, portal={"partial_payments": True}) as (
-        _app,
-        http,
-    ):
-        kari = await h.customer(sessions, locale="nb")
-        invoice = await h.invoice_with_vat(sessions, kari, number="P-3")
-        await h.sign_in(http, sessions, kari.id)
-        form = await http.get(f"/portal/pay?invoice_ids={invoice.id}")
-        refused = await h.submit_pay(http, form.text, [invoice.id], method="qr", amount=typed)
-        assert refused.status_code == 422
-        assert error in h.alert(refused.text)
-        assert f'value="{typed}"' in refused.text  # what they typed is kept to correct
-        assert await _requests(sessions) == 0
+    kari = await h.customer(sessions, locale="nb")
+    invoice = await h.invoice_with_vat(sessions, kari, number="P-3")
+    await h.sign_in(partial, sessions, kari.id)
+    form = await partial.get(f"/portal/pay?invoice_ids={invoice.id}")
+    refused = await h.submit_pay(partial, form.text, [invoice.id], method="qr", amount=typed)
+    assert refused.status_code == 422
+    assert error in h.alert(refused.text)
+    assert f'value="{typed}"' in refused.text  # what they typed is kept to correct
+    assert await _requests(sessions) == 0

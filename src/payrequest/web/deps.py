@@ -2,6 +2,9 @@
 
 Rule: a handler that calls the provider (send, cancel, retry, refund) must not hold a request
 session while it does; it opens its own short transactions through `runtime.sessions`.
+
+Web modules take `AsyncSession` from here, to type a helper's session, and import no SQLAlchemy
+themselves: their queries live in the domain's repositories and read models.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession  # re-exported, see above
 
 from payrequest.config import Settings
 from payrequest.runtime import Runtime

@@ -8,18 +8,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
-from payrequest.customers.models import Customer
+from payrequest.customers import repository as customers
 from payrequest.errors import PayrequestError
-from payrequest.invoices.models import Invoice
+from payrequest.invoices import repository as invoices_repo
 from payrequest.kit.clock import utcnow
 from payrequest.kit.money import parse_money
 from payrequest.ledger import repository as ledger_repo
 from payrequest.notify.errors import NotifyError
-from payrequest.payment_requests import refunds, repository, workflows
-from payrequest.payment_requests.models import PaymentRequest, PaymentRequestEvent
+from payrequest.payment_requests import read, refunds, repository, workflows
 from payrequest.payment_requests.schemas import NewPaymentRequest
 from payrequest.payment_requests.service import create_request, retry_request
 from payrequest.payment_requests.state import Status
@@ -36,7 +33,7 @@ from payrequest.web.admin.request_forms import (
 )
 from payrequest.web.admin.request_link import send_link
 from payrequest.web.auth import StaffUser, Writer
-from payrequest.web.deps import ReadSessionDep, RuntimeDep
+from payrequest.web.deps import AsyncSession, ReadSessionDep, RuntimeDep
 from payrequest.web.flash import flash
 from payrequest.web.nudge import send_now, wake
 from payrequest.web.render import render
@@ -217,16 +214,12 @@ async def request_list(
     page: int = 1,
 ) -> HTMLResponse:
     page = max(page, 1)
-    stmt = (
-        select(PaymentRequest, Customer.name)
-        .join(Customer, Customer.id == PaymentRequest.customer_id)
-        .order_by(PaymentRequest.id.desc())
-        .limit(PAGE_SIZE + 1)
-        .offset((page - 1) * PAGE_SIZE)
+    rows = await read.newest_with_customer_names(
+        session,
+        status=status_filter if status_filter in {s.value for s in Status} else None,
+        limit=PAGE_SIZE + 1,
+        offset=(page - 1) * PAGE_SIZE,
     )
-    if status_filter in {s.value for s in Status}:
-        stmt = stmt.where(PaymentRequest.status == status_filter)
-    rows = list((await session.execute(stmt)).tuples())
     return render(
         request,
         "requests/list.html",
@@ -238,37 +231,17 @@ async def request_list(
     )
 
 
-async def detail_context(session: ReadSessionDep, request_id: int) -> dict[str, Any]:
-    stmt = (
-        select(PaymentRequest)
-        .where(PaymentRequest.id == request_id)
-        .options(selectinload(PaymentRequest.invoice_links))
-    )
-    payment = (await session.execute(stmt)).scalar_one_or_none()
+async def detail_context(session: AsyncSession, request_id: int) -> dict[str, Any]:
+    payment = await read.with_invoice_links(session, request_id)
     if payment is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, i18n.gettext("No such payment request"))
-    timeline = (
-        (
-            await session.execute(
-                select(PaymentRequestEvent)
-                .where(PaymentRequestEvent.payment_request_id == request_id)
-                .order_by(PaymentRequestEvent.occurred_at, PaymentRequestEvent.id)
-            )
-        )
-        .scalars()
-        .all()
-    )
+    timeline = await read.timeline(session, request_id)
     invoice_ids = [link.invoice_id for link in payment.invoice_links]
-    invoices = {
-        i.id: i
-        for i in (
-            await session.execute(select(Invoice).where(Invoice.id.in_(invoice_ids)))
-        ).scalars()
-    }
+    invoices = {i.id: i for i in await invoices_repo.many(session, invoice_ids)}
     allocations = await ledger_repo.allocations_for_request(session, request_id)
     return {
         "payment": payment,
-        "customer": await session.get(Customer, payment.customer_id),
+        "customer": await customers.get(session, payment.customer_id),
         "timeline": timeline,
         "links": [(link, invoices[link.invoice_id]) for link in payment.invoice_links],
         "invoices": invoices,

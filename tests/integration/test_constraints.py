@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from payrequest.errors import Conflict, CurrencyMismatch, ValidationFailed
+from payrequest.invoices import repository
 from payrequest.invoices import service as invoices
 from payrequest.invoices.models import Invoice, InvoiceLine
 from payrequest.invoices.schemas import InvoiceInput, InvoiceLineInput
@@ -50,6 +51,41 @@ async def test_duplicate_invoice_number_is_refused_and_writes_nothing(
     async with sessions() as session:
         assert await _count(session, Invoice) == 1
         assert await _count(session, InvoiceLine) == 1
+
+
+async def test_a_number_saved_by_someone_else_meanwhile_is_the_same_conflict(
+    sessions: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The number was free when checked, then another person saved it before this flush: the
+    unique number refuses it, and the caller reads the same Conflict (not a database error)."""
+
+    async def nobody_has_it(*_args: object, **_kwargs: object) -> None:
+        return None
+
+    async with sessions() as session, session.begin():
+        customer = await make_customer(session)
+        await invoices.create_invoice(session, data=_invoice_input(customer.id, "2026-7", 1000))
+        other = await invoices.create_invoice(
+            session, data=_invoice_input(customer.id, "2026-8", 1000)
+        )
+    monkeypatch.setattr(repository, "get_by_number", nobody_has_it)
+    with pytest.raises(Conflict, match="Invoice number 2026-7 already exists"):
+        async with sessions() as session, session.begin():
+            await invoices.create_invoice(session, data=_invoice_input(customer.id, "2026-7", 50))
+    monkeypatch.setattr(repository, "number_taken", nobody_has_it)
+    with pytest.raises(Conflict, match="Invoice number 2026-7 already exists"):
+        async with sessions() as session, session.begin():
+            await invoices.update_invoice(
+                session,
+                invoice_id=other.id,
+                data=_invoice_input(customer.id, "2026-7", 1000),
+                allocated=0,
+                in_active_request=False,
+            )
+    async with sessions() as session:
+        assert await _count(session, Invoice) == 2
+        numbers = set((await session.execute(select(Invoice.number))).scalars())
+        assert numbers == {"2026-7", "2026-8"}
 
 
 async def test_database_itself_refuses_a_duplicate_number(session: AsyncSession) -> None:

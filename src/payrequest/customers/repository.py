@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, Row, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from payrequest.customers.models import Customer
@@ -38,6 +38,12 @@ async def search(
     if query.strip():
         stmt = stmt.where(or_(*matching(query)))
     return list((await session.execute(stmt)).scalars())
+
+
+async def menu(session: AsyncSession) -> list[Row[int, str, str, str]]:
+    """(id, name, number, country) of every customer, by name: a menu to choose one from."""
+    stmt = select(Customer.id, Customer.name, Customer.number, Customer.country)
+    return list((await session.execute(stmt.order_by(Customer.name, Customer.id))).all())
 
 
 async def total_count(session: AsyncSession) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from payrequest.customers import repository as customers
@@ -21,9 +22,7 @@ async def create_invoice(session: AsyncSession, *, data: InvoiceInput) -> Invoic
     if await customers.get(session, data.customer_id) is None:
         raise NotFound("No such customer")
     if await repository.get_by_number(session, data.number) is not None:
-        raise Conflict(
-            "Invoice number %(number)s already exists", field="number", number=data.number
-        )
+        raise _number_taken(data.number)
     lines = _build_lines(data)
     total = _total(lines)
     invoice = Invoice(
@@ -37,7 +36,7 @@ async def create_invoice(session: AsyncSession, *, data: InvoiceInput) -> Invoic
         lines=lines,
     )
     session.add(invoice)
-    await session.flush()
+    await _flush_number(session, data.number)
     await _announce(session, invoice, names.INVOICE_CREATED)
     return invoice
 
@@ -59,6 +58,20 @@ async def void_invoice(session: AsyncSession, *, invoice_id: int, allocated: int
     await session.flush()
     await _announce(session, invoice, names.INVOICE_VOIDED)
     return invoice
+
+
+def _number_taken(number: str) -> Conflict:
+    return Conflict("Invoice number %(number)s already exists", field="number", number=number)
+
+
+async def _flush_number(session: AsyncSession, number: str) -> None:
+    """Write the invoice. The number was checked free, but someone may have saved the same
+    number a moment ago: the database's unique number refuses it, and that reads as the same
+    Conflict."""
+    try:
+        await session.flush()
+    except IntegrityError:
+        raise _number_taken(number) from None
 
 
 def _build_lines(data: InvoiceInput) -> list[InvoiceLine]:
@@ -135,9 +148,7 @@ async def update_invoice(
     if data.due_date < data.issue_date:
         raise ValidationFailed("The due date cannot be before the issue date", field="due_date")
     if await repository.number_taken(session, data.number, except_id=invoice.id):
-        raise Conflict(
-            "Invoice number %(number)s already exists", field="number", number=data.number
-        )
+        raise _number_taken(data.number)
     lines = _build_lines(data)
     total = _total(lines)
     # Old lines go first: (invoice_id, position) is unique and the new ones reuse positions.
@@ -150,7 +161,7 @@ async def update_invoice(
     invoice.note = data.note
     invoice.total = total
     invoice.lines.extend(lines)
-    await session.flush()
+    await _flush_number(session, data.number)
     await _announce(session, invoice, names.INVOICE_UPDATED)
     return invoice
 

@@ -9,9 +9,6 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from payrequest.customers import repository as customers
 from payrequest.customers.models import Customer
@@ -24,8 +21,8 @@ from payrequest.kit.markets import COUNTRY_CURRENCY, CURRENCIES
 from payrequest.ledger import read as ledger_read
 from payrequest.ledger import repository as ledger_repo
 from payrequest.ledger import service as ledger
+from payrequest.payment_requests import read as requests_read
 from payrequest.payment_requests import repository as requests_repo
-from payrequest.payment_requests.models import PaymentRequest, PaymentRequestInvoice
 from payrequest.web import i18n
 from payrequest.web.admin.invoice_form import (
     VAT_RATES,
@@ -40,7 +37,7 @@ from payrequest.web.admin.invoice_form import (
     with_blank_rows,
 )
 from payrequest.web.auth import StaffUser, Writer
-from payrequest.web.deps import ReadSessionDep, SessionDep, get_runtime
+from payrequest.web.deps import AsyncSession, ReadSessionDep, SessionDep, get_runtime
 from payrequest.web.flash import flash
 from payrequest.web.render import render
 
@@ -103,18 +100,6 @@ async def invoice_list(
 # --- Detail -------------------------------------------------------------------------------
 
 
-async def _requests_for(
-    session: AsyncSession, invoice_id: int
-) -> list[tuple[PaymentRequest, PaymentRequestInvoice]]:
-    stmt = (
-        select(PaymentRequest, PaymentRequestInvoice)
-        .join(PaymentRequestInvoice, PaymentRequestInvoice.payment_request_id == PaymentRequest.id)
-        .where(PaymentRequestInvoice.invoice_id == invoice_id)
-        .order_by(PaymentRequest.id.desc())
-    )
-    return [(payment, link) for payment, link in await session.execute(stmt)]
-
-
 async def _invoice(session: AsyncSession, invoice_id: int) -> Invoice:
     invoice = await invoices.get(session, invoice_id, with_lines=True)
     if invoice is None:
@@ -150,7 +135,7 @@ async def detail_context(session: AsyncSession, invoice_id: int) -> dict[str, An
     balance = (await ledger_repo.invoice_balances(session, [invoice]))[invoice.id]
     allocations = await ledger_repo.allocations_for_invoice(session, invoice.id)
     credit_ids = [a.credit_id for a in allocations if a.credit_id is not None]
-    payment_requests = await _requests_for(session, invoice.id)
+    payment_requests = await requests_read.asking_for_invoice(session, invoice.id)
     active = any(link.active for _, link in payment_requests)
     void = invoice.voided_at is not None
     return {
@@ -216,10 +201,7 @@ async def _form_page(
     error: str | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    choices: list[Any] = []
-    if customer is None:
-        stmt = select(Customer.id, Customer.name, Customer.number, Customer.country)
-        choices = list((await session.execute(stmt.order_by(Customer.name, Customer.id))).all())
+    choices = await customers.menu(session) if customer is None else []
     rates = list(VAT_RATES)
     rates += sorted({r.vat_rate for r in values.lines if r.vat_rate and r.vat_rate not in rates})
     return render(
@@ -237,13 +219,6 @@ async def _form_page(
         editing=editing,
         error=error,
     )
-
-
-def _error_message(exc: Exception, number: str) -> str:
-    if isinstance(exc, PayrequestError):
-        return i18n.error_text(exc)
-    # IntegrityError: another person saved the same number a moment ago.
-    return i18n.gettext("Invoice number %(number)s already exists") % {"number": number.strip()}
 
 
 # --- Create, edit, void -------------------------------------------------------------------
@@ -265,13 +240,13 @@ async def create_invoice(request: Request, user: Writer, session: SessionDep) ->
         async with session.begin_nested():
             invoice = await invoice_service.create_invoice(session, data=data)
             invoice_id, number = invoice.id, invoice.number
-    except (PayrequestError, IntegrityError) as exc:
+    except PayrequestError as exc:
         return await _form_page(
             request,
             session,
             values,
             customer=customer if fixed else None,
-            error=_error_message(exc, values.number),
+            error=i18n.error_text(exc),
             status_code=422,
         )
     flash(request, i18n.gettext("Invoice %(number)s created.") % {"number": number})
@@ -316,7 +291,7 @@ async def update_invoice(
     editing = {"id": invoice.id, "number": invoice.number}
     allocations = await ledger_repo.allocations_for_invoice(session, invoice.id)
     active = bool(await requests_repo.active_for_invoices(session, [invoice.id]))
-    linked = bool(await _requests_for(session, invoice.id))
+    linked = bool(await requests_read.asking_for_invoice(session, invoice.id))
     refusal = _refusal(invoice, has_allocations=bool(allocations), active=active)
     try:
         if refusal is not None:
@@ -333,14 +308,14 @@ async def update_invoice(
                 in_active_request=active,
                 in_any_request=linked,
             )
-    except (PayrequestError, IntegrityError) as exc:
+    except PayrequestError as exc:
         return await _form_page(
             request,
             session,
             values,
             customer=customer,
             editing=editing,
-            error=_error_message(exc, values.number),
+            error=i18n.error_text(exc),
             status_code=409 if refusal is not None else 422,
         )
     flash(request, i18n.gettext("Invoice %(number)s saved.") % {"number": data.number})

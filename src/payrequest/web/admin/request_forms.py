@@ -14,7 +14,6 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from markupsafe import Markup
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from payrequest.customers.models import Customer
 from payrequest.errors import N_, ValidationFailed
@@ -27,6 +26,7 @@ from payrequest.payment_requests.service import Lifetime
 from payrequest.providers.base import UserFlow
 from payrequest.runtime import Runtime
 from payrequest.web import i18n
+from payrequest.web.deps import AsyncSession
 from payrequest.web.qr import inline_svg
 
 STAFF_FLOWS = (UserFlow.push, UserFlow.qr)  # a link is sent as the QR code's link

@@ -16,7 +16,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from payrequest.errors import N_
-from payrequest.events import names, outbox
+from payrequest.events import names
+from payrequest.events.announcements import Announcement, announce
 from payrequest.jobs import queue
 from payrequest.kit.clock import utcnow
 from payrequest.kit.money import Money
@@ -34,16 +35,6 @@ CAPTURE_JOB = "payment_requests.capture"
 class Failure:
     code: str | None
     message: str
-
-
-@dataclass(frozen=True, slots=True)
-class Announcement:
-    """An outbox event to record once the move is done."""
-
-    name: str
-    aggregate_type: str
-    aggregate_id: int
-    payload: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,15 +142,7 @@ async def _move(
             dedupe_key=f"capture:{request.reference}",
             max_attempts=200,
         )
-    for announcement in announced:
-        await outbox.record(
-            session,
-            name=announcement.name,
-            aggregate_type=announcement.aggregate_type,
-            aggregate_id=announcement.aggregate_id,
-            customer_id=request.customer_id,
-            payload=announcement.payload,
-        )
+    await announce(session, announced, customer_id=request.customer_id)
     await session.flush()
     return moves
 

@@ -1,5 +1,6 @@
 """The customer card's money section over HTTP (the real app, SQLite and PostgreSQL): record a
-payment received by hand, undo it (who may, and a second undo), apply customer credit; errors
+payment received by hand, undo it (who may, and a second undo), apply customer credit and take
+an application back (from the card and the invoice; who may; once only); errors
 in the reader's language and nothing written."""
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from payrequest.ledger.models import Allocation, ManualPayment
 from payrequest.users import service as users
 from payrequest.users.models import User
 from tests.factories import make_customer, make_invoice
+from tests.language_check import english_words
 from tests.staff import app_client, create_staff, csrf_of, sign_in
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -55,6 +57,13 @@ def _flashes(page: str) -> list[str]:
         html.unescape(re.sub(r"<[^>]+>", "", text)).strip()
         for text in re.findall(r'<p class="flash[^"]*"[^>]*>(.*?)</p>', page, re.S)
     ]
+
+
+def _part(pattern: str, page: str) -> str:
+    """The text of the first group of `pattern` in `page`, as a person reads it."""
+    found = re.search(pattern, page, re.S)
+    assert found is not None, pattern
+    return _text(found.group(1))
 
 
 async def _post(
@@ -263,3 +272,145 @@ async def test_apply_credit_from_the_card(client: httpx.AsyncClient, sessions: S
     )
     assert too_much == ["At most NOK\u00a040.00 of credit is available"]
     assert older and newer
+
+
+async def test_take_back_credit_from_the_invoice_and_the_card_then_undo_the_payment(
+    client: httpx.AsyncClient, sessions: Sessions, database_url: str, tmp_path: Path
+) -> None:
+    customer_id, _ = await _card(sessions)
+    card = f"/customers/{customer_id}"
+    await sign_in(client, "staff")
+    payment_id = await _recorded(client, card, "900")  # pays both, 100 kr credit
+    async with sessions() as session, session.begin():
+        customer = await session.get(Customer, customer_id)
+        assert customer is not None
+        wrong = await make_invoice(session, customer, amount=25_000, due_in_days=20)
+    await _post(
+        client,
+        f"{card}/credit/apply",
+        {"currency": "NOK", "amount": "60", "invoice_ids": [wrong.id]},
+        card=card,
+    )
+    page = (await client.get(card)).text
+    application = int(_part(r'<tr data-applied-credit="(\d+)">', page))
+    row = _part(rf'<tr data-applied-credit="{application}">(.*?)</tr>', page)
+    action = f'action="/credit-applications/{application}/take-back"'
+    assert action in page and wrong.number in row and "NOK 60.00" in row
+    assert action in (await client.get(f"/invoices/{wrong.id}")).text
+
+    # The payment cannot be undone while its credit is on the invoice, and says what to do.
+    refused = await _post(
+        client, f"/manual-payments/{payment_id}/undo", {"reason": "Bounced"}, card=card
+    )
+    assert refused == [
+        "NOK\u00a060.00 of the credit this payment left has been applied to invoices. Take those "
+        "credit applications back first (customer card, Credit applied to invoices), then undo "
+        "the payment."
+    ]
+    assert "Take that back under Credit applied to invoices below" in _text(page)
+
+    # Neither a read-only account nor other staff may take it back.
+    async with sessions() as session, session.begin():
+        await users.create_user(
+            session, email="other@example.no", password="correct horse", role="staff"
+        )
+    for who in ("readonly", "other"):
+        async with app_client(database_url, tmp_path, run_worker=False) as other:
+            token = csrf_of((await other.get("/login")).text)
+            await other.post(
+                "/login",
+                data={"email": f"{who}@example.no", "password": "correct horse", "csrf": token},
+            )
+            seen = (await other.get(card)).text
+            assert "/take-back" not in seen
+            denied = await other.post(
+                f"/credit-applications/{application}/take-back",
+                data={"reason": "x", "csrf": csrf_of(seen)},
+            )
+            assert denied.status_code == 403
+
+    # A reason is needed; then it is taken back from the invoice's page, which it returns to.
+    no_reason = await _post(
+        client,
+        f"/credit-applications/{application}/take-back",
+        {"reason": " ", "back": "invoice"},
+        card=card,
+    )
+    assert len(no_reason) == 1 and "Say why the credit is taken back" in no_reason[0]
+    token = csrf_of((await client.get(f"/invoices/{wrong.id}")).text)
+    response = await client.post(
+        f"/credit-applications/{application}/take-back",
+        data={"reason": "Wrong invoice", "back": "invoice", "csrf": token},
+    )
+    assert response.headers["location"] == f"/invoices/{wrong.id}"
+    detail = (await client.get(f"/invoices/{wrong.id}")).text
+    assert _flashes(detail) == [
+        f"NOK\u00a060.00 of credit taken back from invoice {wrong.number}: the invoice is open "
+        "again by that amount and the credit can be used again."
+    ]
+    text = _text(detail)
+    assert "Taken back · Customer credit" in text and "Wrong invoice" in text
+    assert "Wrong invoice) -NOK 60.00" in text.replace("\u2212", "-")
+    page = (await client.get(card)).text
+    row = _part(rf'data-applied-credit="{application}"[^>]*>(.*?)</tr>', page)
+    assert "Taken back" in row and "Wrong invoice" in row
+    assert "NOK 100.00" in _part(r"data-credit-available>(.*?)</p>", page)
+
+    again = await _post(
+        client, f"/credit-applications/{application}/take-back", {"reason": "again"}, card=card
+    )
+    assert len(again) == 1 and "was already taken back" in again[0], again
+    assert "nothing changed" in again[0]
+    async with sessions() as session:
+        names = (await session.execute(select(OutboxEvent.name))).scalars().all()
+    assert names.count("credit.taken_back") == 1
+
+    # Now the payment can be undone.
+    undone = await _post(
+        client, f"/manual-payments/{payment_id}/undo", {"reason": "Bounced"}, card=card
+    )
+    assert undone == ["Payment of NOK\u00a0900.00 undone."]
+
+
+@pytest.mark.parametrize("language", ["nb", "da"])
+async def test_credit_applications_and_take_backs_read_in_the_staff_members_language(
+    client: httpx.AsyncClient, sessions: Sessions, language: str
+) -> None:
+    customer_id, _ = await _card(sessions)
+    card = f"/customers/{customer_id}"
+    await sign_in(client, "staff")
+    payment_id = await _recorded(client, card, "1000")  # pays both, 200 kr credit
+    async with sessions() as session, session.begin():
+        customer = await session.get(Customer, customer_id)
+        assert customer is not None
+        later = await make_invoice(session, customer, amount=25_000, due_in_days=20)
+    for amount in ("60", "40"):
+        await _post(
+            client,
+            f"{card}/credit/apply",
+            {"currency": "NOK", "amount": amount, "invoice_ids": [later.id]},
+            card=card,
+        )
+    older = int(
+        _part(
+            r'<tr data-applied-credit="\d+">.*?<tr data-applied-credit="(\d+)">',
+            (await client.get(card)).text,
+        )
+    )
+    await _post(
+        client, f"/credit-applications/{older}/take-back", {"reason": "Feil faktura"}, card=card
+    )
+    token = csrf_of((await client.get(card)).text)
+    await client.post("/account/language", data={"language": language, "csrf": token})
+    refused = await _post(
+        client, f"/manual-payments/{payment_id}/undo", {"reason": "Feil"}, card=card
+    )
+
+    problems = {}
+    for page in (card, f"/invoices/{later.id}"):
+        html_ = (await client.get(page)).text
+        assert "/take-back" in html_ and "Feil faktura" in html_, page
+        names = [*re.findall(r"INV-\d+", html_), "staff"]  # invoice numbers, the user's name
+        problems[page] = english_words(html_, language, names)
+    assert not any(problems.values()), problems
+    assert len(refused) == 1 and not english_words(f"<p>{refused[0]}</p>", language), refused

@@ -59,8 +59,15 @@ async def test_staff_apply_credit_oldest_due_first_and_it_is_announced(
     newer = await make_invoice(session, customer, amount=20_000, due_in_days=5)
     older = await make_invoice(session, customer, amount=8_000, due_in_days=-3)
 
+    staff = await users.create_user(
+        session, email="staff@example.no", password="correct horse", role="staff"
+    )
     applied = await credits.apply_credit(
-        session, customer_id=customer.id, currency="NOK", in_requests=invoices_in_active_requests
+        session,
+        customer_id=customer.id,
+        currency="NOK",
+        in_requests=invoices_in_active_requests,
+        applied_by=staff.id,
     )
 
     assert applied.amount == Money(16_000, "NOK")
@@ -86,8 +93,10 @@ async def test_staff_apply_credit_oldest_due_first_and_it_is_announced(
                 "amount": 16_000,
                 "currency": "NOK",
                 "source": "staff",
+                "by": staff.id,
                 "invoices": {str(older.id): 8_000, str(newer.id): 8_000},
                 "credits": {str(first.id): 6_000, str(second.id): 10_000},
+                "allocations": [a.id for a in applied.allocations],
             },
         ),
         ("invoice.paid", {"number": older.number, "credit": True}),

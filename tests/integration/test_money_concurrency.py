@@ -1,6 +1,7 @@
-"""Two staff members at once on PostgreSQL: undoing the same manual payment, or applying the
-same credit. The row locks make the second wait for the first and then see what it did:
-exactly one succeeds, the other is told why, and the books add up."""
+"""Two staff members at once on PostgreSQL: undoing the same manual payment, applying the same
+credit, or taking back the same credit application. The row locks make the second wait for the
+first and then see what it did: exactly one succeeds, the other is told why, and the books add
+up."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from payrequest.errors import Conflict
 from payrequest.kit.money import Money
 from payrequest.ledger import credit as credits
-from payrequest.ledger import manual, repository
+from payrequest.ledger import manual, repository, take_back
 from payrequest.ledger.manual import Actor, NewManualPayment
 from payrequest.ledger.models import Allocation
 from payrequest.payment_requests.repository import invoices_in_active_requests
@@ -141,3 +142,39 @@ async def test_two_applications_of_the_same_credit_at_once_spend_it_once(
     async with pg_sessions() as session:
         assert await repository.credit_by_currency(session, customer_id) == {}
         assert await repository.open_by_currency(session, customer_id) == {"NOK": 5_000}
+
+
+async def test_two_take_backs_of_the_same_application_at_once_give_one_reversal(
+    pg_sessions: Sessions,
+) -> None:
+    customer_id, _, _, owner = await _setup(pg_sessions)
+    async with pg_sessions() as session, session.begin():
+        applied = await credits.apply_credit(
+            session,
+            customer_id=customer_id,
+            currency="NOK",
+            in_requests=invoices_in_active_requests,
+            applied_by=owner.user_id,
+        )
+    [application] = applied.allocations
+
+    first, second = await _race(
+        pg_sessions,
+        lambda session: take_back.take_back(
+            session, allocation_id=application.id, actor=owner, reason="wrong invoice"
+        ),
+    )
+
+    assert isinstance(first, take_back.TakenBack) and not first.already
+    assert isinstance(second, take_back.TakenBack) and second.already, second
+    async with pg_sessions() as session:
+        reversals = (
+            await session.execute(
+                select(func.count()).where(
+                    Allocation.credit_id == application.credit_id, Allocation.reversal.is_(True)
+                )
+            )
+        ).scalar_one()
+        assert reversals == 1
+        assert await repository.credit_by_currency(session, customer_id) == {"NOK": 4_000}
+        assert await repository.open_by_currency(session, customer_id) == {"NOK": 9_000}

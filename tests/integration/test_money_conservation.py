@@ -1,19 +1,22 @@
 """Property: whatever staff do with manual payments, undos and credit, the books add up.
 
-Random sequences of recording a payment (chosen invoices or oldest due first), undoing one,
-applying credit (an amount or all, chosen invoices or oldest due first) and adding an invoice
-run against the real ledger on SQLite and PostgreSQL. After every step, recomputed from rows:
+For a customer who may have credit from the start (paid before anything was invoiced),
+random sequences of recording a payment (chosen invoices or oldest due first), undoing one,
+applying credit (an amount or all, chosen invoices or oldest due first), taking back one credit
+application (some twice) and adding an invoice run against the real ledger on SQLite and
+PostgreSQL. After every step, recomputed from rows:
   - what the customer paid (manual payments not undone) = allocations + live credit left;
   - no invoice has more allocated than its total, nor less than nothing;
   - no credit has a negative amount left, and a voided one is not counted.
-A refused step (a clear error) changes nothing.
+A refused step (a clear error) changes nothing, and so does taking back an application that
+was taken back before.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -23,7 +26,7 @@ from payrequest.errors import PayrequestError
 from payrequest.invoices.models import Invoice
 from payrequest.kit.money import Money
 from payrequest.ledger import credit as credits
-from payrequest.ledger import manual, repository
+from payrequest.ledger import manual, repository, take_back
 from payrequest.ledger.manual import Actor, NewManualPayment
 from payrequest.ledger.models import Allocation, Credit, ManualPayment
 from payrequest.payment_requests.repository import invoices_in_active_requests
@@ -33,15 +36,20 @@ from tests.factories import make_customer, make_invoice
 
 amounts = st.integers(min_value=1, max_value=60_000)
 picks = st.none() | st.lists(st.integers(min_value=0, max_value=5), min_size=1, max_size=3)
+apply = st.tuples(st.just("apply"), st.none() | amounts, picks)
+taking_back = st.tuples(st.just("take_back"), st.integers(min_value=0, max_value=5), st.booleans())
 steps = st.lists(
     st.one_of(
         st.tuples(st.just("record"), amounts, picks),
         st.tuples(st.just("undo"), st.integers(min_value=0, max_value=5)),
-        st.tuples(st.just("apply"), st.none() | amounts, picks),
+        apply,
+        apply,  # twice as often: credit is applied and taken back in more examples
+        taking_back,
+        taking_back,
         st.tuples(st.just("invoice"), amounts, st.integers(min_value=-20, max_value=20)),
     ),
-    min_size=1,
-    max_size=8,
+    min_size=2,
+    max_size=10,
 )
 
 
@@ -88,7 +96,8 @@ def _check(books: dict[str, Any], summary_credit: int) -> None:
 
 async def _step(
     session: AsyncSession, step: tuple[Any, ...], customer: Customer, owner: Actor
-) -> None:
+) -> bool:
+    """Take one step; False when it changed nothing on purpose (a repeated take-back)."""
     invoice_ids = list(
         (
             await session.execute(
@@ -137,8 +146,34 @@ async def _step(
             invoice_ids=chosen(step[2]),
             in_requests=invoices_in_active_requests,
         )
+        event("apply: done")
+    elif kind == "take_back":
+        applications = list(
+            (
+                await session.execute(
+                    select(Allocation.id)
+                    .join(Credit, Credit.id == Allocation.credit_id)
+                    .where(Credit.customer_id == customer.id, Allocation.reversal.is_(False))
+                    .order_by(Allocation.id)
+                )
+            ).scalars()
+        )
+        if applications:
+            picked = applications[step[1] % len(applications)]
+            done = await take_back.take_back(
+                session, allocation_id=picked, actor=owner, reason="test"
+            )
+            event("take back: already taken back" if done.already else "take back: done")
+            if step[2]:  # at once again: nothing changes
+                before = await _books(session, customer.id)
+                again = await take_back.take_back(
+                    session, allocation_id=picked, actor=owner, reason="again"
+                )
+                assert again.already and await _books(session, customer.id) == before
+            return not done.already
     elif kind == "invoice":
         await make_invoice(session, customer, amount=step[1], due_in_days=step[2])
+    return True
 
 
 async def _owner(sessions: async_sessionmaker[AsyncSession]) -> Actor:
@@ -160,6 +195,7 @@ async def _owner(sessions: async_sessionmaker[AsyncSession]) -> Actor:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(
+    credit=st.integers(min_value=0, max_value=60_000),
     invoices=st.lists(
         st.tuples(amounts, st.integers(min_value=-30, max_value=30)), min_size=0, max_size=3
     ),
@@ -167,6 +203,7 @@ async def _owner(sessions: async_sessionmaker[AsyncSession]) -> Actor:
 )
 async def test_manual_payments_undos_and_credit_conserve_money(
     sessions: async_sessionmaker[AsyncSession],
+    credit: int,
     invoices: list[tuple[int, int]],
     plan: list[tuple[Any, ...]],
 ) -> None:
@@ -175,15 +212,20 @@ async def test_manual_payments_undos_and_credit_conserve_money(
         await session.begin()
         try:
             customer = await make_customer(session)
+            if credit:  # paid before anything was invoiced: all of it credit
+                await _step(session, ("record", credit, None), customer, owner)
             for amount, due in invoices:
                 await make_invoice(session, customer, amount=amount, due_in_days=due)
             for step in plan:
                 before = await _books(session, customer.id)
                 try:
                     async with session.begin_nested():
-                        await _step(session, step, customer, owner)
+                        changed = await _step(session, step, customer, owner)
                 except PayrequestError:
                     assert await _books(session, customer.id) == before, step
+                else:
+                    if not changed:
+                        assert await _books(session, customer.id) == before, step
                 books = await _books(session, customer.id)
                 credit = (await repository.credit_by_currency(session, customer.id)).get("NOK", 0)
                 _check(books, credit)

@@ -16,6 +16,8 @@ INVOICE_UPDATED = "invoice.updated"
 INVOICE_VOIDED = "invoice.voided"
 CREDIT_CREATED = "credit.created"
 CREDIT_APPLIED = "credit.applied"
+# Staff took one credit application back: the invoice is open again, the credit available.
+CREDIT_TAKEN_BACK = "credit.taken_back"
 MANUAL_PAYMENT_RECORDED = "manual_payment.recorded"
 MANUAL_PAYMENT_UNDONE = "manual_payment.undone"
 REFUND_SUCCEEDED = "refund.succeeded"
@@ -45,6 +47,7 @@ ALL_EVENTS: tuple[str, ...] = (
     INVOICE_VOIDED,
     CREDIT_CREATED,
     CREDIT_APPLIED,
+    CREDIT_TAKEN_BACK,
     MANUAL_PAYMENT_RECORDED,
     MANUAL_PAYMENT_UNDONE,
     REFUND_SUCCEEDED,

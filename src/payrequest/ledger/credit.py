@@ -53,10 +53,13 @@ async def apply_credit(
     in_requests: InRequests,
     amount: int | None = None,
     invoice_ids: Sequence[int] | None = None,
+    applied_by: int | None = None,
 ) -> Applied:
     """Staff apply the customer's credit in `currency` to the chosen invoices, or to the open
     ones oldest due first (`invoice_ids` None): `amount` minor units, or as much as both the
-    credit and the invoices allow (None). Bad input raises and changes nothing."""
+    credit and the invoices allow (None). `applied_by` (users.id) is announced with the
+    allocation ids: who may take an application back (ledger.take_back) depends on it. Bad
+    input raises and changes nothing."""
     if amount is not None and amount <= 0:
         raise ValidationFailed("The amount must be more than zero", field="amount")
     wallet = await lock_credits(session, customer_id=customer_id, currency=currency)
@@ -89,7 +92,9 @@ async def apply_credit(
             limit=Money(targets.open_total, currency),
         )
     limit = available if amount is None else amount
-    applied = await _spend(session, wallet, targets, currency=currency, limit=limit, source=STAFF)
+    applied = await _spend(
+        session, wallet, targets, currency=currency, limit=limit, source=STAFF, by=applied_by
+    )
     await announce(session, applied.announcements, customer_id=customer_id)
     return applied
 
@@ -157,6 +162,7 @@ async def _spend(
     currency: str,
     limit: int,
     source: str,
+    by: int | None = None,
 ) -> Applied:
     parts = plan_credit_application(wallet, targets.open, limit=limit)
     allocations = tuple(
@@ -180,8 +186,10 @@ async def _spend(
                 "amount": sum(part.amount for part in parts),
                 "currency": currency,
                 "source": source,
+                "by": by,
                 "invoices": _per_invoice(parts),
                 "credits": _per_credit(parts),
+                "allocations": [a.id for a in allocations],
             },
         ),
         *(

@@ -231,8 +231,8 @@ def _recorded(
 async def undo(session: AsyncSession, *, payment_id: int, actor: Actor, reason: str) -> Undone:
     """Take a manual payment back. Idempotent: an undone payment stays as it is (`already`).
 
-    Refused while the credit it left has been applied to invoices or refunded, in part or
-    whole: that has to be undone first."""
+    Refused while the credit it left has been applied to invoices, in part or whole: those
+    applications have to be taken back first (ledger.take_back)."""
     payment = await _lock(session, payment_id)
     if payment.undone_at is not None:
         return Undone(payment, (), None, already=True)
@@ -253,8 +253,9 @@ async def undo(session: AsyncSession, *, payment_id: int, actor: Actor, reason: 
         available = await repository.credit_available(session, leftover.id)
         if available < leftover.amount:
             raise Conflict(
-                "%(used)s of the credit this payment left has already been applied to invoices "
-                "or refunded. Undo that first.",
+                "%(used)s of the credit this payment left has been applied to invoices. Take "
+                "those credit applications back first (customer card, Credit applied to "
+                "invoices), then undo the payment.",
                 code="credit_used",
                 used=Money(leftover.amount - available, leftover.currency),
             )

@@ -1,6 +1,7 @@
 """What the customer card shows about money that did not come through a payment request:
-payments received by hand (with who recorded and who undid them) and the customer's credits.
-A read model: a few queries, plain rows, nothing locked."""
+payments received by hand (with who recorded and who undid them), the customer's credits and
+where credit was applied (with who applied it and who took it back). A read model: a few
+queries, plain rows, nothing locked."""
 
 from __future__ import annotations
 
@@ -12,11 +13,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from payrequest.invoices.models import Invoice
-from payrequest.ledger import repository
+from payrequest.ledger import applications, repository
 from payrequest.ledger.models import Allocation, Credit, ManualPayment
 from payrequest.users.models import User
 
 PAYMENTS_SHOWN = 20
+APPLICATIONS_SHOWN = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,10 +71,34 @@ class LiveCredit:
 
 
 @dataclass(frozen=True, slots=True)
+class AppliedCredit:
+    """Credit placed on one invoice, as the card lists it."""
+
+    id: int  # the allocation: what a take-back names
+    invoice_id: int
+    number: str
+    currency: str
+    amount: int
+    applied_at: datetime
+    applied_by_id: int | None
+    applied_by: str | None  # the staff member's name
+    automatic: bool
+    taken_back_at: datetime | None
+    taken_back_by: str | None
+    take_back_reason: str | None
+
+    @property
+    def taken_back(self) -> bool:
+        return self.taken_back_at is not None
+
+
+@dataclass(frozen=True, slots=True)
 class CustomerMoney:
     received: tuple[Received, ...]
     credits: tuple[LiveCredit, ...]
     more_received: bool  # older payments exist than those listed
+    applied: tuple[AppliedCredit, ...] = ()  # newest first
+    more_applied: bool = False
 
     def available(self) -> dict[str, int]:
         """Available credit per currency."""
@@ -124,7 +150,42 @@ async def customer_money(
         )
         for p in payments
     )
-    return CustomerMoney(received, await live_credits(session, customer_id), more)
+    applied, more_applied = await applied_credit(session, customer_id)
+    return CustomerMoney(
+        received, await live_credits(session, customer_id), more, applied, more_applied
+    )
+
+
+async def applied_credit(
+    session: AsyncSession, customer_id: int, *, limit: int = APPLICATIONS_SHOWN
+) -> tuple[tuple[AppliedCredit, ...], bool]:
+    """The customer's credit applications, newest first, and whether older ones exist."""
+    found, more = await applications.for_customer(session, customer_id, limit=limit)
+    people = await _names(
+        session,
+        {a.record.applied_by for a in found}
+        | {a.record.taken_back.by for a in found if a.record.taken_back},
+    )
+    return tuple(_applied(a, people) for a in found), more
+
+
+def _applied(found: applications.Application, people: dict[int | None, str]) -> AppliedCredit:
+    record = found.record
+    back = record.taken_back
+    return AppliedCredit(
+        id=found.id,
+        invoice_id=found.invoice_id,
+        number=found.number,
+        currency=found.currency,
+        amount=found.amount,
+        applied_at=found.applied_at,
+        applied_by_id=record.applied_by,
+        applied_by=people.get(record.applied_by),
+        automatic=record.automatic,
+        taken_back_at=back.at if back else None,
+        taken_back_by=people.get(back.by) if back else None,
+        take_back_reason=back.reason if back else None,
+    )
 
 
 async def _placed(session: AsyncSession, payment_ids: Sequence[int]) -> dict[int, list[Placed]]:
@@ -204,3 +265,13 @@ async def manual_payments_by_id(
         return {}
     stmt = select(ManualPayment).where(ManualPayment.id.in_(payment_ids))
     return {p.id: p for p in (await session.execute(stmt)).scalars()}
+
+
+async def invoice_of_allocation(session: AsyncSession, allocation_id: int) -> Invoice:
+    """The invoice an allocation is on (where a refused take-back goes back to)."""
+    stmt = (
+        select(Invoice)
+        .join(Allocation, Allocation.invoice_id == Invoice.id)
+        .where(Allocation.id == allocation_id)
+    )
+    return (await session.execute(stmt)).scalar_one()

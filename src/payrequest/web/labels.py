@@ -59,6 +59,7 @@ LABELS: dict[str, dict[str, str]] = {
         "invoice.voided": N_("Invoice voided"),
         "credit.created": N_("Credit created"),
         "credit.applied": N_("Credit applied to invoices"),
+        "credit.taken_back": N_("Credit taken back from an invoice"),
         "manual_payment.recorded": N_("Manual payment recorded"),
         "manual_payment.undone": N_("Manual payment undone"),
         "refund.succeeded": N_("Refund completed"),

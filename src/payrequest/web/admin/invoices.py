@@ -18,6 +18,7 @@ from payrequest.invoices import service as invoice_service
 from payrequest.invoices.models import Invoice
 from payrequest.kit.clock import utcnow
 from payrequest.kit.markets import COUNTRY_CURRENCY, CURRENCIES
+from payrequest.ledger import applications
 from payrequest.ledger import read as ledger_read
 from payrequest.ledger import repository as ledger_repo
 from payrequest.ledger import service as ledger
@@ -36,6 +37,7 @@ from payrequest.web.admin.invoice_form import (
     to_input,
     with_blank_rows,
 )
+from payrequest.web.admin.payments import may_take_back
 from payrequest.web.auth import StaffUser, Writer
 from payrequest.web.deps import AsyncSession, ReadSessionDep, SessionDep, get_runtime
 from payrequest.web.flash import flash
@@ -146,6 +148,8 @@ async def detail_context(session: AsyncSession, invoice_id: int) -> dict[str, An
         "vat": sum(line.vat_amount for line in invoice.lines),
         "allocations": allocations,
         "credits": await ledger_repo.credits_by_id(session, credit_ids),
+        "applications": await applications.for_invoice(session, invoice, allocations),
+        "may_take_back": may_take_back,
         "manual_payments": await ledger_read.manual_payments_by_id(
             session, [a.manual_payment_id for a in allocations if a.manual_payment_id]
         ),

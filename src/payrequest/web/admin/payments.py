@@ -1,6 +1,7 @@
 """Money that does not come through a payment request, from the customer card: record a
-payment received by hand (bank transfer, cash, ...), undo one, and apply customer credit to
-open invoices. `money_context` is what the card's money section (customers/_money.html) shows.
+payment received by hand (bank transfer, cash, ...), undo one, apply customer credit to open
+invoices and take one application back (also from the invoice's payment history).
+`money_context` is what the card's money section (customers/_money.html) shows.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from payrequest.customers import repository as customers
 from payrequest.customers.models import Customer
 from payrequest.errors import N_, PayrequestError, ValidationFailed
+from payrequest.invoices.models import Invoice
 from payrequest.kit.markets import currency_of
 from payrequest.kit.money import parse_money
 from payrequest.ledger import credit as credits
-from payrequest.ledger import manual, read
+from payrequest.ledger import manual, read, take_back
 from payrequest.ledger.models import MANUAL_METHODS
 from payrequest.payment_requests.repository import invoices_in_active_requests
 from payrequest.users.models import User
@@ -51,7 +53,13 @@ async def money_context(session: AsyncSession, customer: Customer) -> dict[str, 
         ),
         "money_today": manual.business_today().isoformat(),
         "may_undo": lambda who, recorded_by: manual.may_undo(_actor(who), recorded_by),
+        "may_take_back": may_take_back,
     }
+
+
+def may_take_back(who: User, applied_by: int | None) -> bool:
+    """For templates: whether `who` may take back a credit application `applied_by` made."""
+    return take_back.may_take_back(_actor(who), applied_by)
 
 
 def _actor(user: User) -> manual.Actor:
@@ -211,6 +219,7 @@ async def apply_credit(
                 amount=parse_money(amount, currency).amount if amount.strip() else None,
                 invoice_ids=_chosen(invoice_ids or []),
                 in_requests=invoices_in_active_requests,
+                applied_by=user.id,
             )
     except PayrequestError as exc:
         flash(request, i18n.problem(exc, LABELS), "error")
@@ -223,3 +232,56 @@ async def apply_credit(
         text += " " + _skipped_text(applied.skipped)
     flash(request, text)
     return _back(customer_id)
+
+
+@router.post("/credit-applications/{allocation_id}/take-back")
+async def take_back_credit(
+    request: Request,
+    user: Writer,
+    session: SessionDep,
+    allocation_id: int,
+    reason: Annotated[str, Form()] = "",
+    back: Annotated[str, Form()] = "",
+) -> RedirectResponse:
+    """Take back one application of credit (`allocation_id`); `back=invoice` returns to the
+    invoice's page, anything else to the customer card."""
+    try:
+        async with session.begin_nested():
+            done = await take_back.take_back(
+                session, allocation_id=allocation_id, actor=_actor(user), reason=reason
+            )
+    except PayrequestError as exc:
+        if exc.code == "not_found":
+            raise HTTPException(status.HTTP_404_NOT_FOUND, i18n.error_text(exc)) from None
+        if exc.code == "not_allowed":
+            raise HTTPException(status.HTTP_403_FORBIDDEN, i18n.error_text(exc)) from None
+        flash(request, i18n.problem(exc, LABELS), "error")
+        return _to(await read.invoice_of_allocation(session, allocation_id), back)
+    flash(request, _taken_back_text(done))
+    return _to(done.invoice, back)
+
+
+def _taken_back_text(done: take_back.TakenBack) -> str:
+    values = {
+        "amount": i18n.money(done.amount.amount, done.amount.currency),
+        "number": done.invoice.number,
+    }
+    if done.earlier is None:
+        return (
+            i18n.gettext(
+                "%(amount)s of credit taken back from invoice %(number)s: the invoice is open "
+                "again by that amount and the credit can be used again."
+            )
+            % values
+        )
+    return i18n.gettext(
+        "This credit of %(amount)s on invoice %(number)s was already taken back %(when)s; "
+        "nothing changed."
+    ) % {**values, "when": i18n.moment(done.earlier.at)}
+
+
+def _to(invoice: Invoice, back: str) -> RedirectResponse:
+    """Where a take-back returns to: the invoice's page (`back=invoice`) or the card."""
+    if back == "invoice":
+        return RedirectResponse(f"/invoices/{invoice.id}", status_code=status.HTTP_303_SEE_OTHER)
+    return _back(invoice.customer_id)

@@ -18,7 +18,8 @@ function topicsOf(notice) {
 }
 
 // What a person typed, ticked or opened inside a live fragment survives its re-render: fields
-// by id, ticks and radio choices by form and value, folded sections by position in their row.
+// by id, ticks and radio choices by form and value, folded sections by their id or position in
+// their row, and the field being typed in keeps the focus and the caret.
 function fieldKey(field) {
   if (field.type === "checkbox" || field.type === "radio") {
     return `${field.form?.getAttribute("action") || ""}|${field.name}|${field.value}`;
@@ -27,6 +28,7 @@ function fieldKey(field) {
 }
 
 function detailsKey(details) {
+  if (details.id) return `#${details.id}`;
   const row = details.closest("[data-request]");
   return row ? `${row.dataset.request}|${[...row.querySelectorAll("details")].indexOf(details)}` : null;
 }
@@ -44,9 +46,11 @@ function saveState(root) {
     const key = detailsKey(details);
     if (key) opened.set(key, details.open);
   }
-  const focused = document.activeElement && root.contains(document.activeElement)
-    ? document.activeElement.id : null;
-  return { fields, opened, focused };
+  const active = document.activeElement;
+  const focused = active && root.contains(active) ? active.id : null;
+  const caret = focused && typeof active.selectionStart === "number"
+    ? [active.selectionStart, active.selectionEnd] : null;
+  return { fields, opened, focused, caret };
 }
 
 function restoreState(root, state) {
@@ -61,7 +65,23 @@ function restoreState(root, state) {
     const open = state.opened.get(detailsKey(details));
     if (open !== undefined) details.open = open;
   }
-  if (state.focused) document.getElementById(state.focused)?.focus();
+  const focused = state.focused ? document.getElementById(state.focused) : null;
+  if (focused && focused !== document.activeElement) {
+    focused.focus();
+    if (state.caret) focused.setSelectionRange?.(...state.caret);
+  }
+}
+
+// data-live-select names the parts of a fragment to replace (the rest of the element, e.g. a
+// form being filled in, stays as it is). The fragment renders every part, empty or not, in the
+// same order; a part whose HTML has not changed is left alone.
+function replaceParts(element, html, selector) {
+  const parts = new DOMParser().parseFromString(html, "text/html").querySelectorAll(selector);
+  const current = element.querySelectorAll(selector);
+  if (parts.length !== current.length) return;
+  current.forEach((old, i) => {
+    if (!old.isEqualNode(parts[i])) old.replaceWith(parts[i]);
+  });
 }
 
 const waiting = new Map();
@@ -75,13 +95,8 @@ function refresh(element) {
     const html = await response.text();
     const state = saveState(element);
     const selector = element.dataset.liveSelect;
-    if (selector) {
-      const part = new DOMParser().parseFromString(html, "text/html").querySelector(selector);
-      const current = element.querySelector(selector);
-      if (part && current) current.replaceWith(part);
-    } else {
-      element.innerHTML = html;
-    }
+    if (selector) replaceParts(element, html, selector);
+    else element.innerHTML = html;
     restoreState(element, state);
     enhance(element);
     element.dispatchEvent(new CustomEvent("live:updated", { bubbles: true }));

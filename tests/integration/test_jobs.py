@@ -53,7 +53,7 @@ async def add(
     handlers: JobHandlers | None = None,
     **options: Any,
 ) -> int:
-    """Enqueue one job due now (by the fake clock) and commit; return its id. With a handlers,
+    """Enqueue one job due now (by the fake clock) and commit; return its id. With `handlers`,
     through `handlers.enqueue` (the kind's max_attempts applies)."""
     options.setdefault("payload", {})
     options.setdefault("run_at", clock.now)
@@ -77,7 +77,7 @@ async def count_jobs(sessions: Sessions, **filters: Any) -> int:
         return int((await session.scalar(query)) or 0)
 
 
-def recording_registry(calls: list[dict[str, Any]]) -> JobHandlers:
+def recording_handlers(calls: list[dict[str, Any]]) -> JobHandlers:
     """Kinds: "ok" records its payload and enqueues a "followup" job in its own transaction;
     "boom" fails (max 3 attempts); "permanent" gives up at once."""
     handlers = JobHandlers()
@@ -109,7 +109,7 @@ async def test_enqueued_job_runs_once_and_is_done_with_its_writes(
     sessions: Sessions, clock: FakeClock
 ) -> None:
     calls: list[dict[str, Any]] = []
-    worker = make_worker(sessions, recording_registry(calls), clock)
+    worker = make_worker(sessions, recording_handlers(calls), clock)
     job_id = await add(sessions, clock, "ok", payload={"invoice": 7})
 
     assert await worker.run_once() == 1
@@ -147,7 +147,7 @@ async def test_enqueue_is_part_of_the_callers_transaction(sessions: Sessions) ->
 
 async def test_a_future_job_waits_until_due(sessions: Sessions, clock: FakeClock) -> None:
     calls: list[dict[str, Any]] = []
-    worker = make_worker(sessions, recording_registry(calls), clock)
+    worker = make_worker(sessions, recording_handlers(calls), clock)
     await add(sessions, clock, "ok", run_at=clock.now + timedelta(minutes=5))
     assert await worker.run_once() == 0
     clock.advance(minutes=5)
@@ -159,7 +159,7 @@ async def test_failures_back_off_exponentially_then_dead_letter_then_retry(
     sessions: Sessions, clock: FakeClock
 ) -> None:
     calls: list[dict[str, Any]] = []
-    handlers = recording_registry(calls)
+    handlers = recording_handlers(calls)
     highest = Backoff(base=timedelta(seconds=1), uniform=lambda _low, high: high)
     worker = make_worker(sessions, handlers, clock, backoff=highest)
     job_id = await add(sessions, clock, "boom", handlers)
@@ -192,7 +192,7 @@ async def test_failures_back_off_exponentially_then_dead_letter_then_retry(
 
 
 async def test_backoff_jitter_stays_within_its_bounds(sessions: Sessions, clock: FakeClock) -> None:
-    worker = make_worker(sessions, recording_registry([]), clock)  # default Backoff: random
+    worker = make_worker(sessions, recording_handlers([]), clock)  # default Backoff: random
     job_ids = [await add(sessions, clock, "boom") for _ in range(20)]
     assert await worker.run_once() == 20
     delays = [(await load(sessions, job_id)).run_at - clock.now for job_id in job_ids]
@@ -203,7 +203,7 @@ async def test_backoff_jitter_stays_within_its_bounds(sessions: Sessions, clock:
 async def test_permanent_error_is_a_dead_letter_at_once(
     sessions: Sessions, clock: FakeClock
 ) -> None:
-    worker = make_worker(sessions, recording_registry([]), clock)
+    worker = make_worker(sessions, recording_handlers([]), clock)
     job_id = await add(sessions, clock, "permanent", max_attempts=10)
     assert await worker.run_once() == 1
     job = await load(sessions, job_id)
@@ -233,14 +233,14 @@ async def test_timeout_counts_as_failure(sessions: Sessions, clock: FakeClock) -
 
 
 async def test_worker_claims_only_kinds_it_knows(sessions: Sessions, clock: FakeClock) -> None:
-    worker = make_worker(sessions, recording_registry([]), clock)
+    worker = make_worker(sessions, recording_handlers([]), clock)
     job_id = await add(sessions, clock, "from-a-newer-release")
     assert await worker.run_once() == 0
     assert (await load(sessions, job_id)).status == "queued"
 
 
-async def test_registry_enqueue_uses_the_kinds_max_attempts(sessions: Sessions) -> None:
-    handlers = recording_registry([])
+async def test_handlers_enqueue_uses_the_kinds_max_attempts(sessions: Sessions) -> None:
+    handlers = recording_handlers([])
     async with sessions() as session, session.begin():
         boom = await handlers.enqueue(session, kind="boom", payload={})
         ok = await handlers.enqueue(session, kind="ok", payload={}, max_attempts=2)
@@ -258,7 +258,7 @@ async def test_retry_dead_refuses_other_jobs(sessions: Sessions, clock: FakeCloc
 
 
 async def test_operations_views_and_purge(sessions: Sessions, clock: FakeClock) -> None:
-    worker = make_worker(sessions, recording_registry([]), clock)
+    worker = make_worker(sessions, recording_handlers([]), clock)
     dead = await add(sessions, clock, "permanent")
     done = await add(sessions, clock, "ok")
     await worker.run_once()

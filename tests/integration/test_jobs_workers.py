@@ -35,7 +35,7 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-def noting_registry(ran: list[tuple[int, str]]) -> JobHandlers:
+def noting_handlers(ran: list[tuple[int, str]]) -> JobHandlers:
     """Kind "note": records (job id, worker id) and enqueues a marker job
     "marker:<job>:<worker>" in the handler's own transaction, so a rolled-back run leaves no
     marker. A run first waits for `GATES["<worker>#<attempt>"]` when that gate exists."""
@@ -72,7 +72,7 @@ async def test_expired_lease_is_reclaimed_by_another_worker(
     ran: list[tuple[int, str]] = []
     job_id = await add(sessions, clock, "note")
     assert [job.id for job in await _claim_and_crash(sessions, clock)] == [job_id]
-    rescuer = make_worker(sessions, noting_registry(ran), clock, worker_id="rescuer")
+    rescuer = make_worker(sessions, noting_handlers(ran), clock, worker_id="rescuer")
 
     clock.advance(seconds=LEASE.total_seconds() - 1)
     assert await rescuer.run_once() == 0  # the lease still holds
@@ -89,7 +89,7 @@ async def test_expired_lease_on_the_last_attempt_is_a_dead_letter(
     job_id = await add(sessions, clock, "note", max_attempts=1)
     await _claim_and_crash(sessions, clock)
     clock.advance(seconds=LEASE.total_seconds() + 1)
-    rescuer = make_worker(sessions, noting_registry([]), clock)
+    rescuer = make_worker(sessions, noting_handlers([]), clock)
     assert await rescuer.run_once() == 0
     job = await load(sessions, job_id)
     assert (job.status, job.last_error) == ("dead", leases.LOST_WORKER_ERROR)
@@ -104,7 +104,7 @@ async def test_a_lost_lease_cannot_mark_done(
     ran: list[tuple[int, str]] = []
     GATES.clear()
     late, rescue = GATES["a#1"], GATES[f"{rescuer}#2"] = asyncio.Event(), asyncio.Event()
-    handlers = noting_registry(ran)
+    handlers = noting_handlers(ran)
     stalled = make_worker(sessions, handlers, clock, worker_id="a")
     rescuing = make_worker(sessions, handlers, clock, worker_id=rescuer)
     job_id = await add(sessions, clock, "note")
@@ -158,7 +158,7 @@ async def test_workers_share_the_queue_and_run_every_job_exactly_once(
     dialect = sessions.kw["bind"].dialect.name
     total = 200 if dialect == "postgresql" else 60
     ran: list[tuple[int, str]] = []
-    handlers = noting_registry(ran)
+    handlers = noting_handlers(ran)
     engines = [create_engine(database_url) for _ in range(3)]
     try:
         workers = [
@@ -231,7 +231,7 @@ async def _wait_for(condition: Callable[[], bool]) -> None:
 
 async def test_notify_wakes_an_idle_worker(sessions: Sessions) -> None:
     ran: list[tuple[int, str]] = []
-    worker = Worker(sessions, noting_registry(ran), poll_interval=timedelta(seconds=30))
+    worker = Worker(sessions, noting_handlers(ran), poll_interval=timedelta(seconds=30))
     runner = asyncio.create_task(worker.run())
     try:
         await asyncio.sleep(0.05)  # first claim done: the worker now sleeps up to 30 s
@@ -255,7 +255,7 @@ async def test_wakeups_seam_wakes_the_worker(sessions: Sessions) -> None:
 
     ran: list[tuple[int, str]] = []
     worker = Worker(
-        sessions, noting_registry(ran), poll_interval=timedelta(seconds=30), wakeups=wakeups()
+        sessions, noting_handlers(ran), poll_interval=timedelta(seconds=30), wakeups=wakeups()
     )
     runner = asyncio.create_task(worker.run())
     try:
@@ -270,7 +270,7 @@ async def test_wakeups_seam_wakes_the_worker(sessions: Sessions) -> None:
 
 async def test_graceful_stop_lets_running_handlers_finish(sessions: Sessions) -> None:
     ran: list[tuple[int, str]] = []
-    worker = Worker(sessions, noting_registry(ran), poll_interval=timedelta(milliseconds=20))
+    worker = Worker(sessions, noting_handlers(ran), poll_interval=timedelta(milliseconds=20))
     GATES[f"{worker.worker_id}#1"] = gate = asyncio.Event()
     job_id = await add(sessions, FakeClock(utcnow()), "note")
     runner = asyncio.create_task(worker.run())
@@ -287,7 +287,7 @@ async def test_graceful_stop_lets_running_handlers_finish(sessions: Sessions) ->
 
 
 async def test_stop_after_grace_cancels_and_gives_the_job_back(sessions: Sessions) -> None:
-    worker = Worker(sessions, noting_registry([]), poll_interval=timedelta(milliseconds=20))
+    worker = Worker(sessions, noting_handlers([]), poll_interval=timedelta(milliseconds=20))
     GATES[f"{worker.worker_id}#1"] = asyncio.Event()  # never set
     job_id = await add(sessions, FakeClock(utcnow()), "note")
     runner = asyncio.create_task(worker.run())
@@ -303,13 +303,13 @@ async def test_stop_after_grace_cancels_and_gives_the_job_back(sessions: Session
 async def test_running_hosts_a_worker_for_a_block(sessions: Sessions) -> None:
     """As in the web app's lifespan; leaving the block at once must not hang."""
     ran: list[tuple[int, str]] = []
-    worker = Worker(sessions, noting_registry(ran), poll_interval=timedelta(seconds=30))
+    worker = Worker(sessions, noting_handlers(ran), poll_interval=timedelta(seconds=30))
     async with asyncio.timeout(2):
         async with running(worker):
             pass
     assert worker.in_flight == 0
 
-    worker = Worker(sessions, noting_registry(ran), poll_interval=timedelta(seconds=30))
+    worker = Worker(sessions, noting_handlers(ran), poll_interval=timedelta(seconds=30))
     async with asyncio.timeout(2), running(worker, grace=1):
         job_id = await add(sessions, FakeClock(utcnow()), "note")
         worker.notify()

@@ -4,6 +4,7 @@ Public API (see each module for details):
 
 - `handlers`: `JobHandlers` (`@handlers.job`, `@handlers.periodic`)
 - `queue`: `enqueue`, `retry_dead`, `list_jobs`, `count_by_status`, `purge_done`, `get_job`
+- `read`: `counts_by_kind`, `failing` (the operations page's views of the queue)
 - `runner`: `Worker` (`run`, `run_once`, `stop`, `notify`)
 - `process`: `running(worker)` for an app lifespan, `run_until_signalled(worker)` for a process
 - `context`: `current_job()` inside a handler, `PermanentJobError`

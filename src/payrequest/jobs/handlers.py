@@ -3,10 +3,10 @@ state.
 
     handlers = JobHandlers()
 
-    @handlers.job("payments.capture", max_attempts=50, timeout=timedelta(seconds=20))
+    @handlers.job("payment_requests.capture", max_attempts=50, timeout=timedelta(seconds=20))
     async def capture(session: AsyncSession, payload: dict[str, Any]) -> None: ...
 
-    @handlers.periodic("payments.poll", every=timedelta(seconds=5))
+    @handlers.periodic("payment_requests.poll", every=timedelta(seconds=5))
     async def poll(session: AsyncSession, payload: dict[str, Any]) -> None: ...
 
 Each domain package with jobs has an `install(handlers, ...)` function that registers its

@@ -89,8 +89,9 @@ class Worker:
         clock: Clock = utcnow,
         wakeups: AsyncIterable[object] | None = None,
     ) -> None:
-        """`wakeups`: anything that yields when new jobs may be due (later: PostgreSQL
-        LISTEN/NOTIFY). Each item wakes the worker; polling stays the fallback."""
+        """`wakeups`: anything that yields when new jobs may be due (the app passes its
+        PostgreSQL LISTEN/NOTIFY listener, db/pg_notify.py). Each item wakes the worker;
+        polling stays the fallback."""
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         if poll_interval <= timedelta(0):

@@ -1,2 +1,2 @@
 """Pure helpers with no I/O: money, markets, public URLs, phone numbers, clocks, ids,
-encryption of stored secrets, and validation errors."""
+encryption of stored secrets, signed link tokens, search folding, and validation errors."""

@@ -147,7 +147,7 @@ def _fold(text: str) -> str:
 
 
 def _fill_search_text() -> None:
-    """The same text customers.service keeps for new rows (kit/search.py, as of this day)."""
+    """The same text customers.models keeps for written rows (kit/search.py, as of this day)."""
     customers = sa.table(
         "customers",
         sa.column("id", sa.Integer()),

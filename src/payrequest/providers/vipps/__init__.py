@@ -1,1 +1,1 @@
-"""Vipps MobilePay ePayment, Webhooks and Access Token APIs (rules: docs/vipps.md)."""
+"""Vipps MobilePay ePayment, Webhooks, Userinfo and Access Token APIs (rules: docs/vipps.md)."""

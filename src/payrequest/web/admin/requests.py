@@ -1,4 +1,5 @@
-"""Payment requests from the staff side: send, cancel, retry, refund; list and detail."""
+"""Payment requests from the staff side: send, cancel, retry, send a QR request's link, refund;
+list and detail."""
 
 from __future__ import annotations
 

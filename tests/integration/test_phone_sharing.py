@@ -279,6 +279,12 @@ class _Provider:
         return self.answers.pop(0)
 
 
+async def _learn_again(sessions: Sessions, provider: PaymentProvider, reference: str) -> None:
+    """One run of the job that reads the payment again for the payer's number."""
+    async with sessions() as session, session.begin():
+        await workflows.learn_phone_again(sessions, provider, reference=reference, apply_in=session)
+
+
 async def test_a_number_lost_on_the_way_is_read_again_later(sessions: Sessions) -> None:
     """The provider's lookup failed when the payment was captured (no number in its answer):
     one job reads the payment again, backing off until the number comes."""
@@ -298,20 +304,8 @@ async def test_a_number_lost_on_the_way_is_read_again_later(sessions: Sessions) 
         PaymentProvider, _Provider(_captured(reference, phone=None), _captured(reference))
     )
     with pytest.raises(workflows.PayerPhoneNotYetKnown):  # the job tries again later
-        async with sessions() as session, session.begin():
-            await workflows.learn_phone_again(
-                sessions,
-                provider,
-                reference=reference,
-                apply_in=session,
-            )
-    async with sessions() as session, session.begin():
-        await workflows.learn_phone_again(
-            sessions,
-            provider,
-            reference=reference,
-            apply_in=session,
-        )
+        await _learn_again(sessions, provider, reference)
+    await _learn_again(sessions, provider, reference)
     state = await _state(sessions, customer_id, reference)
     assert (state["payer_phone"], state["suggested"]) == (SHARED, SHARED)
     assert cast(_Provider, provider).reads == 2

@@ -16,11 +16,10 @@ from payrequest.customers.models import Customer
 from payrequest.kit.money import Money
 from payrequest.payment_requests import repository
 from payrequest.payment_requests.models import PaymentRequest
-from payrequest.portal import service as portal
 from payrequest.providers.base import CreatePayment, ProviderState, UserFlow
 from payrequest.providers.vipps.provider import VippsProvider
 from tests.factories import make_customer, make_invoice
-from tests.integration.portal_helpers import submit_pay
+from tests.integration.portal_helpers import sign_in, submit_pay
 from tests.lifecycle.conftest import (
     SANDBOX,
     Emulator,
@@ -148,10 +147,9 @@ async def _portal(
         customer = await make_customer(session, name="Kari Nordmann", phone=phone)
         customer.portal_access = True
         invoice = await make_invoice(session, customer, amount=25_000)
-        token = (await portal.issue_link(session, customer_id=customer.id, channel="sms")).token
         ids = customer.id, invoice.id
     http = httpx.AsyncClient(base_url=live.url, timeout=15)
-    assert (await http.get(f"/portal/link/{token}")).status_code == 303
+    await sign_in(http, sessions, ids[0])
     return http, *ids
 
 

@@ -10,9 +10,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from payrequest.payment_requests.models import PaymentRequest
-from payrequest.portal import service as portal
 from tests.factories import make_customer, make_invoice
-from tests.integration.portal_helpers import submit_pay
+from tests.integration.portal_helpers import sign_in, submit_pay
 from tests.lifecycle.conftest import Emulator, LiveServer, wait_for_status
 from tests.staff import csrf_of
 
@@ -29,9 +28,8 @@ async def _portal_client(
         ids = [
             (await make_invoice(session, customer, amount=10_000 + n)).id for n in range(invoices)
         ]
-        token = (await portal.issue_link(session, customer_id=customer.id, channel="sms")).token
     http = httpx.AsyncClient(base_url=live.url, timeout=15)
-    assert (await http.get(f"/portal/link/{token}")).status_code == 303
+    await sign_in(http, sessions, customer.id)
     return http, ids
 
 

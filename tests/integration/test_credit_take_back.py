@@ -1,14 +1,17 @@
-"""Taking back one application of customer credit: a reversal row of the same credit opens the
-invoice again and frees the credit; announced; once only (a second take-back says so and
-changes nothing); who may; and the manual payment whose credit was applied can be undone
-once its applications are taken back. Every test runs on SQLite and PostgreSQL."""
+"""Taking back one application of customer credit: a reversal row of the same credit, naming
+the application, opens the invoice again and frees the credit; announced; once only (a second
+take-back says so and changes nothing, and the database refuses a second reversal of the same
+row); who may; the rows alone say who applied and took back what, with no help from the
+outbox; and the manual payment whose credit was applied can be undone once its applications
+are taken back. Every test runs on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from payrequest.customers.models import Customer
@@ -16,9 +19,9 @@ from payrequest.errors import Conflict, NotFound, ValidationFailed
 from payrequest.events.models import OutboxEvent
 from payrequest.invoices.models import Invoice
 from payrequest.kit.money import Money
+from payrequest.ledger import applications, manual, read, repository, take_back
 from payrequest.ledger import credit as credits
 from payrequest.ledger import jobs as ledger_jobs
-from payrequest.ledger import manual, read, repository, take_back
 from payrequest.ledger.manual import Actor, NewManualPayment
 from payrequest.ledger.models import Allocation, Credit
 from payrequest.payment_requests.repository import invoices_in_active_requests
@@ -97,7 +100,7 @@ async def test_take_back_opens_the_invoice_frees_the_credit_and_is_announced(
         session, allocation_id=application.id, actor=staff, reason=" Wrong invoice "
     )
 
-    assert not done.already and done.reversal is not None
+    assert not done.already
     reversal = done.reversal
     assert (
         reversal.invoice_id,
@@ -107,7 +110,22 @@ async def test_take_back_opens_the_invoice_frees_the_credit_and_is_announced(
         reversal.refund_id,
         reversal.manual_payment_id,
         reversal.payment_request_id,
-    ) == (wrong.id, -8_000, credit.id, True, None, None, None)
+        reversal.reverses_allocation_id,
+        reversal.created_by_user_id,
+        reversal.note,
+    ) == (
+        wrong.id,
+        -8_000,
+        credit.id,
+        True,
+        None,
+        None,
+        None,
+        application.id,
+        staff.user_id,
+        "Wrong invoice",
+    )
+    assert application.created_by_user_id == staff.user_id
     assert await _open(session, wrong, right) == [8_000, 5_000]
     assert await repository.credit_available(session, credit.id) == 10_000
     await session.flush()
@@ -152,9 +170,8 @@ async def test_a_second_take_back_changes_nothing_and_says_when_it_was_done(
         session, allocation_id=application.id, actor=owner, reason="again"
     )
 
-    assert again.already and again.reversal is None
-    assert again.earlier is not None and first.reversal is not None
-    assert (again.earlier.reversal_id, again.earlier.reason) == (first.reversal.id, "Wrong invoice")
+    assert again.already and not first.already
+    assert (again.reversal.id, again.reversal.note) == (first.reversal.id, "Wrong invoice")
     assert (await _count(session, Allocation), await _count(session, OutboxEvent)) == (rows, events)
     assert await _open(session, invoice) == [8_000]
 
@@ -285,7 +302,6 @@ async def test_a_reason_is_needed_and_only_a_credit_application_is_taken_back(
         with pytest.raises(NotFound):
             await take_back.take_back(session, allocation_id=not_credit, actor=owner, reason="x")
     done = await take_back.take_back(session, allocation_id=application.id, actor=owner, reason="x")
-    assert done.reversal is not None
     with pytest.raises(NotFound):  # a reversal is not an application
         await take_back.take_back(session, allocation_id=done.reversal.id, actor=owner, reason="x")
     assert await _count(session, Allocation) == rows + 1
@@ -295,9 +311,9 @@ async def test_a_reason_is_needed_and_only_a_credit_application_is_taken_back(
 async def test_never_more_is_taken_back_than_the_credit_still_gives_the_invoice(
     session: AsyncSession,
 ) -> None:
-    """The last guard: should a reversal of this credit on this invoice exist that no event
-    names (written by hand, say), the take-back is refused rather than reopen the invoice by
-    more than the credit gave it."""
+    """The last guard: should a reversal of this credit on this invoice exist that names no
+    application (written by hand, say), the take-back is refused rather than reopen the
+    invoice by more than the credit gave it."""
     customer = await make_customer(session)
     credit = await _credit(session, customer, 10_000)
     invoice = await make_invoice(session, customer, amount=8_000)
@@ -316,4 +332,108 @@ async def test_never_more_is_taken_back_than_the_credit_still_gives_the_invoice(
 
     assert refused.value.code == "not_applied"
     assert await _count(session, Allocation) == rows
+    assert await _open(session, invoice) == [8_000]
+
+
+async def test_the_database_refuses_a_second_reversal_of_the_same_row(
+    session: AsyncSession,
+) -> None:
+    """The constraints themselves, without the command: a row is taken back at most once, and
+    only a reversal takes a row back."""
+    customer = await make_customer(session)
+    credit = await _credit(session, customer, 10_000)
+    invoice = await make_invoice(session, customer, amount=8_000)
+    application = await _apply(session, customer, invoice, 3_000, None)
+    other = await _apply(session, customer, invoice, 2_000, None)
+
+    def row(amount: int, takes_back: int, *, reversal: bool = True) -> Allocation:
+        return Allocation(
+            invoice_id=invoice.id,
+            currency="NOK",
+            amount=amount,
+            credit_id=credit.id,
+            reversal=reversal,
+            reverses_allocation_id=takes_back,
+        )
+
+    async with session.begin_nested():
+        session.add(row(-3_000, application.id))
+    rows = await _count(session, Allocation)
+    with pytest.raises(IntegrityError):
+        async with session.begin_nested():
+            session.add(row(-3_000, application.id))
+    with pytest.raises(IntegrityError):
+        async with session.begin_nested():
+            session.add(row(2_000, other.id, reversal=False))
+    assert await _count(session, Allocation) == rows
+
+
+async def test_a_take_back_that_misses_the_first_ones_row_is_stopped_by_the_database(
+    session: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As if it had got past the credit row lock: its look for an earlier reversal finds none,
+    and the net guard passes (an identical application is still on the invoice), so only the
+    unique column is left: it refuses the row inside a savepoint, and the take-back answers
+    with the first one's reversal, nothing changed."""
+    customer = await make_customer(session)
+    await _credit(session, customer, 10_000)
+    invoice = await make_invoice(session, customer, amount=8_000)
+    owner = await _user(session, "owner")
+    application = await _apply(session, customer, invoice, 3_000, owner)
+    await _apply(session, customer, invoice, 3_000, owner)  # its twin stays on the invoice
+    first = await take_back.take_back(
+        session, allocation_id=application.id, actor=owner, reason="Wrong invoice"
+    )
+    rows, events = await _count(session, Allocation), await _count(session, OutboxEvent)
+    looked: list[int] = []
+    finds = take_back._reversal_of
+
+    async def too_early(session: AsyncSession, allocation_id: int) -> Allocation | None:
+        looked.append(allocation_id)
+        return None if len(looked) == 1 else await finds(session, allocation_id)
+
+    monkeypatch.setattr(take_back, "_reversal_of", too_early)
+    again = await take_back.take_back(
+        session, allocation_id=application.id, actor=owner, reason="again"
+    )
+
+    assert looked == [application.id, application.id]
+    assert again.already and again.reversal.id == first.reversal.id
+    assert (again.amount, again.invoice.number) == (Money(3_000, "NOK"), invoice.number)
+    assert (await _count(session, Allocation), await _count(session, OutboxEvent)) == (rows, events)
+    assert await _open(session, invoice) == [5_000]
+
+
+async def test_the_rows_alone_say_who_applied_and_took_back_what(session: AsyncSession) -> None:
+    """Delivered events may be pruned from the outbox: who applied credit, which application a
+    reversal takes back, and who took it back and why are kept on the allocation rows."""
+    customer = await make_customer(session)
+    await _credit(session, customer, 10_000)
+    invoice = await make_invoice(session, customer, amount=8_000)
+    staff, owner = await _user(session, "staff"), await _user(session, "owner")
+    first = await _apply(session, customer, invoice, 3_000, staff)
+    second = await _apply(session, customer, invoice, 2_000, staff)
+    await take_back.take_back(session, allocation_id=first.id, actor=owner, reason="Wrong invoice")
+
+    await session.execute(delete(OutboxEvent))
+
+    applied, _ = await read.applied_credit(session, customer.id)
+    assert [
+        (a.id, a.applied_by_id, a.automatic, a.taken_back_by, a.take_back_reason) for a in applied
+    ] == [
+        (second.id, staff.user_id, False, None, None),
+        (first.id, staff.user_id, False, "owner", "Wrong invoice"),
+    ]
+    allocations = await repository.allocations_for_invoice(session, invoice.id)
+    on_invoice = await applications.for_invoice(session, invoice, allocations)
+    assert set(on_invoice) == {first.id, second.id}
+    taken = on_invoice[first.id].taken_back
+    assert taken is not None and (taken.by, taken.reason) == (owner.user_id, "Wrong invoice")
+    assert on_invoice[second.id].taken_back is None
+    again = await take_back.take_back(session, allocation_id=first.id, actor=owner, reason="x")
+    assert again.already
+    done = await take_back.take_back(  # staff take back what they applied themselves
+        session, allocation_id=second.id, actor=staff, reason="Also wrong"
+    )
+    assert not done.already
     assert await _open(session, invoice) == [8_000]

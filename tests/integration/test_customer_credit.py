@@ -71,10 +71,12 @@ async def test_staff_apply_credit_oldest_due_first_and_it_is_announced(
     )
 
     assert applied.amount == Money(16_000, "NOK")
-    assert [(a.credit_id, a.invoice_id, a.amount) for a in applied.allocations] == [
-        (first.id, older.id, 6_000),
-        (second.id, older.id, 2_000),
-        (second.id, newer.id, 8_000),
+    assert [
+        (a.credit_id, a.invoice_id, a.amount, a.created_by_user_id) for a in applied.allocations
+    ] == [
+        (first.id, older.id, 6_000, staff.id),
+        (second.id, older.id, 2_000, staff.id),
+        (second.id, newer.id, 8_000, staff.id),
     ]
     assert [i.id for i in applied.settled] == [older.id]
     assert await _open(session, older, newer) == [0, 12_000]

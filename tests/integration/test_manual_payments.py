@@ -239,6 +239,9 @@ async def test_undo_reverses_voids_the_credit_and_a_second_undo_changes_nothing(
         [(older.id, -30_000, True), (newer.id, -50_000, True)]
     )
     assert all(r.manual_payment_id == payment_id for r in undone.reversals)
+    given = {a.invoice_id: a.id for a in recorded.allocations}
+    assert {r.reverses_allocation_id for r in undone.reversals} == set(given.values())
+    assert all(r.reverses_allocation_id == given[r.invoice_id] for r in undone.reversals)
     assert undone.voided is not None and undone.voided.voided_at is not None
     payment = undone.payment
     assert payment.undone_at is not None

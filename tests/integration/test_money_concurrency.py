@@ -167,14 +167,15 @@ async def test_two_take_backs_of_the_same_application_at_once_give_one_reversal(
 
     assert isinstance(first, take_back.TakenBack) and not first.already
     assert isinstance(second, take_back.TakenBack) and second.already, second
+    assert second.reversal.id == first.reversal.id
     async with pg_sessions() as session:
         reversals = (
             await session.execute(
-                select(func.count()).where(
+                select(Allocation.reverses_allocation_id).where(
                     Allocation.credit_id == application.credit_id, Allocation.reversal.is_(True)
                 )
             )
-        ).scalar_one()
-        assert reversals == 1
+        ).all()
+        assert reversals == [(application.id,)]
         assert await repository.credit_by_currency(session, customer_id) == {"NOK": 4_000}
         assert await repository.open_by_currency(session, customer_id) == {"NOK": 9_000}

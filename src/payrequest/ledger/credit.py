@@ -57,9 +57,9 @@ async def apply_credit(
 ) -> Applied:
     """Staff apply the customer's credit in `currency` to the chosen invoices, or to the open
     ones oldest due first (`invoice_ids` None): `amount` minor units, or as much as both the
-    credit and the invoices allow (None). `applied_by` (users.id) is announced with the
-    allocation ids: who may take an application back (ledger.take_back) depends on it. Bad
-    input raises and changes nothing."""
+    credit and the invoices allow (None). `applied_by` (users.id) is kept on the allocations
+    (`created_by_user_id`): who may take an application back (ledger.take_back) depends on it.
+    Bad input raises and changes nothing."""
     if amount is not None and amount <= 0:
         raise ValidationFailed("The amount must be more than zero", field="amount")
     wallet = await lock_credits(session, customer_id=customer_id, currency=currency)
@@ -171,6 +171,7 @@ async def _spend(
             currency=currency,
             amount=part.amount,
             credit_id=part.credit_id,
+            created_by_user_id=by,
         )
         for part in parts
     )

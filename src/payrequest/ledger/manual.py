@@ -4,9 +4,10 @@ the customer's open invoices, and may undo it.
 Recording allocates exactly as a captured payment does: oldest due first, each invoice up to
 what is open on it; what is left becomes customer credit (`credits.manual_payment_id`).
 Undoing never deletes or changes an allocation: each one gets a negative reversal row of the
-same manual payment (the unique (manual_payment_id, invoice_id, reversal) makes a second one
-impossible), its credit is voided, and the payment row keeps who undid it, when and why. The
-manual payment row is locked (SELECT ... FOR UPDATE) first, so two undos at once end in one.
+same manual payment that names it (`reverses_allocation_id`; that column, and the unique
+(manual_payment_id, invoice_id, reversal), make a second one impossible), its credit is voided,
+and the payment row keeps who undid it, when and why. The manual payment row is locked
+(SELECT ... FOR UPDATE) first, so two undos at once end in one.
 """
 
 from __future__ import annotations
@@ -268,6 +269,7 @@ async def undo(session: AsyncSession, *, payment_id: int, actor: Actor, reason: 
             amount=-a.amount,
             manual_payment_id=payment.id,
             reversal=True,
+            reverses_allocation_id=a.id,
         )
         for a in given
     )

@@ -89,8 +89,11 @@ class Allocation(Base):
 
     Exactly one source: a payment request, a credit or a manual payment. Rows are never
     updated or deleted: money is taken back by a negative `reversal` row of the same source (a
-    refund's also names the refund). The composite foreign key on (invoice_id, currency) makes
-    a currency mix impossible in the database.
+    refund's also names the refund). The reversal of a credit application or of a manual
+    payment's allocation names the row it takes back (`reverses_allocation_id`, unique: a row
+    is taken back at most once); the commands that write it keep it on the same source and
+    invoice. The composite foreign key on (invoice_id, currency) makes a currency mix
+    impossible in the database.
     """
 
     __tablename__ = "allocations"
@@ -105,6 +108,12 @@ class Allocation(Base):
             " + CASE WHEN manual_payment_id IS NULL THEN 0 ELSE 1 END) = 1",
             name="exactly_one_source",
         ),
+        # Only a reversal takes a row back; a refund's reversals name the refund instead.
+        CheckConstraint(
+            "reverses_allocation_id IS NULL OR (reversal AND refund_id IS NULL)",
+            name="takes_back_as_reversal",
+        ),
+        UniqueConstraint("reverses_allocation_id"),
         # One allocation per request and invoice, however often a capture is applied.
         Index(
             "uq_allocations_one_per_request_invoice",
@@ -135,6 +144,14 @@ class Allocation(Base):
     )
     refund_id: Mapped[int | None] = mapped_column(ForeignKey("refunds.id"), nullable=True)
     reversal: Mapped[bool] = mapped_column(default=False, server_default=false())
+    reverses_allocation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("allocations.id"), nullable=True
+    )
+    # Who applied the credit (an application) or took it back (its reversal). None: applied
+    # automatically, or written before this was kept; other rows' people are on their source
+    # (manual_payments, refunds).
+    created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    note: Mapped[str | None] = mapped_column(String(200), nullable=True)  # why taken back
     created_at: Mapped[datetime] = created_at_column()
 
 

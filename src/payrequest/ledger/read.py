@@ -163,15 +163,13 @@ async def applied_credit(
     found, more = await applications.for_customer(session, customer_id, limit=limit)
     people = await _names(
         session,
-        {a.record.applied_by for a in found}
-        | {a.record.taken_back.by for a in found if a.record.taken_back},
+        {a.applied_by for a in found} | {a.taken_back.by for a in found if a.taken_back},
     )
     return tuple(_applied(a, people) for a in found), more
 
 
 def _applied(found: applications.Application, people: dict[int | None, str]) -> AppliedCredit:
-    record = found.record
-    back = record.taken_back
+    back = found.taken_back
     return AppliedCredit(
         id=found.id,
         invoice_id=found.invoice_id,
@@ -179,9 +177,9 @@ def _applied(found: applications.Application, people: dict[int | None, str]) -> 
         currency=found.currency,
         amount=found.amount,
         applied_at=found.applied_at,
-        applied_by_id=record.applied_by,
-        applied_by=people.get(record.applied_by),
-        automatic=record.automatic,
+        applied_by_id=found.applied_by,
+        applied_by=people.get(found.applied_by),
+        automatic=found.automatic,
         taken_back_at=back.at if back else None,
         taken_back_by=people.get(back.by) if back else None,
         take_back_reason=back.reason if back else None,

@@ -266,7 +266,7 @@ def _taken_back_text(done: take_back.TakenBack) -> str:
         "amount": i18n.money(done.amount.amount, done.amount.currency),
         "number": done.invoice.number,
     }
-    if done.earlier is None:
+    if not done.already:
         return (
             i18n.gettext(
                 "%(amount)s of credit taken back from invoice %(number)s: the invoice is open "
@@ -277,7 +277,7 @@ def _taken_back_text(done: take_back.TakenBack) -> str:
     return i18n.gettext(
         "This credit of %(amount)s on invoice %(number)s was already taken back %(when)s; "
         "nothing changed."
-    ) % {**values, "when": i18n.moment(done.earlier.at)}
+    ) % {**values, "when": i18n.moment(done.reversal.created_at)}
 
 
 def _to(invoice: Invoice, back: str) -> RedirectResponse:

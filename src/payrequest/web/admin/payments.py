@@ -11,7 +11,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Request, status
 from fastapi.responses import RedirectResponse
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from payrequest.customers import repository as customers
 from payrequest.customers.models import Customer
@@ -26,7 +25,7 @@ from payrequest.payment_requests.repository import invoices_in_active_requests
 from payrequest.users.models import User
 from payrequest.web import i18n
 from payrequest.web.auth import Writer
-from payrequest.web.deps import SessionDep, SettingsDep
+from payrequest.web.deps import AsyncSession, SessionDep, SettingsDep
 from payrequest.web.flash import flash
 
 router = APIRouter()

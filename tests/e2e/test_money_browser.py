@@ -10,8 +10,7 @@ import re
 
 from playwright.async_api import Browser, Page, expect
 
-from tests.e2e.demo import Demo
-from tests.e2e.test_staff_flow_browser import open_card, sign_in
+from tests.e2e.demo import Demo, open_card, sign_in
 
 CUSTOMER = "Haugen Rørlegger AS"
 LIVE_CUSTOMER = "Ingrid Solberg"  # four open invoices, none in a request

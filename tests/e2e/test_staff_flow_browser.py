@@ -13,11 +13,9 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from tests import servers
-from tests.e2e.demo import Demo, start_demo
 
 # test_money_browser still imports these two from here; their home is tests/e2e/demo.py.
-from tests.e2e.demo import open_card as open_card
-from tests.e2e.demo import sign_in as sign_in
+from tests.e2e.demo import Demo, open_card, sign_in, start_demo
 
 READER = ("les@example.no", "only looking here")
 

@@ -34,7 +34,9 @@ log = logging.getLogger(__name__)
 
 
 def sandbox_config(settings: Settings) -> SandboxConfig:
-    """The mounted emulator plays the sales unit our settings describe."""
+    """The mounted emulator plays the sales unit of our keys and market. What that sales unit
+    is approved for is the emulator's own truth (its switches at /sandbox/vipps/faults, default
+    the demo's: approved for long-living payments), not our `long_living_approved` setting."""
     vipps = settings.vipps
     return SandboxConfig(
         client_id=vipps.client_id or "",
@@ -46,7 +48,6 @@ def sandbox_config(settings: Settings) -> SandboxConfig:
         market=vipps.market,
         merchant_name="payrequest demo",
         state_path=settings.var_dir / "sandbox.db" if settings.sandbox_persist else None,
-        long_living_allowed=vipps.long_living_approved,
     )
 
 

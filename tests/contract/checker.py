@@ -21,6 +21,7 @@ from tests.contract.operations import (
     api_path,
     create_rules,
     operation,
+    receipt_rules,
 )
 from tests.contract.vipps_wire import validate
 
@@ -64,7 +65,8 @@ class ContractChecker:
             self._check_answer(op.answers, where, status, content_type, body, data)
             if op.request == "create_request" and status == 201 and request_body is not None:
                 assert isinstance(data, dict)
-                _must(create_rules(json.loads(request_body), data), where)
+                sent = json.loads(request_body)
+                _must(create_rules(sent, data) + receipt_rules(sent), where)
         if self.official is not None and self.official.covers(found):
             self.official.check(method, found, status, content_type, body)
 
@@ -99,6 +101,8 @@ class ContractChecker:
             assert body is None, f"{op.name} takes no body, got {body!r}"
             return
         validate(op.request, body)
+        if op.request == "create_request":
+            _must(receipt_rules(body), f"{method} {found} request")
         if self.official is not None and self.official.covers(found):
             self.official.check_request(method, found, body)
 

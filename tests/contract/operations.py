@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 JSON = "application/json"
@@ -176,4 +177,32 @@ def create_rules(request: dict[str, Any], answer: dict[str, Any]) -> list[str]:
         broken.append("no redirectUrl for PUSH_MESSAGE")
     if not push and "redirectUrl" not in answer:
         broken.append("a redirectUrl for every flow but PUSH_MESSAGE")
+    return broken
+
+
+def receipt_rules(request: dict[str, Any]) -> list[str]:
+    """What the lines of a create request's receipt must satisfy beyond their schema: the
+    totals agree, the two tax fields (if both are sent) agree, and `unitPrice` (per unit,
+    including tax) x `quantity` - `discount` is `totalAmount` within (`quantity` + 1) / 2 minor
+    units, the rounding of a unit price and of a total to whole minor units."""
+    receipt = request.get("receipt") or {}
+    broken = []
+    for index, line in enumerate(receipt.get("orderLines") or []):
+        where = f"receipt.orderLines[{index}]"
+        total = line["totalAmount"]
+        if total != line["totalAmountExcludingTax"] + line["totalTaxAmount"]:
+            broken.append(f"{where}: totalAmount = totalAmountExcludingTax + totalTaxAmount")
+        rate, percent = line.get("taxRate"), line.get("taxPercentage")
+        if rate is not None and percent is not None and rate != percent * 100:
+            broken.append(f"{where}: taxRate = taxPercentage x 100")
+        unit = line.get("unitInfo")
+        if unit is None:
+            continue
+        quantity = Decimal(unit["quantity"])
+        expected = unit["unitPrice"] * quantity - (line.get("discount") or 0)
+        if abs(expected - total) > (quantity + 1) / 2:
+            broken.append(
+                f"{where}: unitPrice (including tax) x quantity - discount = totalAmount "
+                f"({unit['unitPrice']} x {unit['quantity']} is not {total})"
+            )
     return broken

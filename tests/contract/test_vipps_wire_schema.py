@@ -12,7 +12,7 @@ import jsonschema
 import pytest
 
 from tests.contract.checker import ContractChecker
-from tests.contract.operations import aggregate_rules, create_rules
+from tests.contract.operations import aggregate_rules, create_rules, receipt_rules
 from tests.contract.vipps_wire import validate
 
 TRACE = "00-813b63975adcaaeef2b0ec7c103c40e3-706492e906541d31-01"
@@ -171,6 +171,36 @@ BROKEN: list[tuple[str, str, Change]] = [
     ("create_request", "line without tax", drop(*LINE, "taxPercentage")),
     ("create_request", "float line total", put(0.5, *LINE, "totalAmount")),
     ("create_request", "quantity as a number", put(1, *LINE, "unitInfo", "quantity")),
+    ("create_request", "quantity over 10 long", put("1234567.125", *LINE, "unitInfo", "quantity")),
+    ("create_request", "unknown quantity unit", put("HOUR", *LINE, "unitInfo", "quantityUnit")),
+    ("create_request", "unitInfo without unitPrice", drop(*LINE, "unitInfo", "unitPrice")),
+    ("create_request", "negative discount", put(-1, *LINE, "discount")),
+    ("create_request", "tax rate over 100 %", put(10_001, *LINE, "taxRate")),
+    (
+        "create_request",
+        "unknown barcode format",
+        put({"format": "QR", "data": "1"}, "receipt", "bottomLine", "barcode"),
+    ),
+    (
+        "create_request",
+        "unknown payment source",
+        put({"crypto": 1}, "receipt", "bottomLine", "paymentSources"),
+    ),
+    ("create_request", "unknown customerInteraction", put("IN_STORE", "customerInteraction")),
+    (
+        "create_request",
+        "airline data without a passenger",
+        put(
+            {
+                "airlineData": {
+                    "agencyInvoiceNumber": "123456",
+                    "airlineCode": "074",
+                    "airlineDesignatorCode": "KL",
+                }
+            },
+            "industryData",
+        ),
+    ),
     ("create_request", "too much metadata", put({str(i): "v" for i in range(6)}, "metadata")),
     ("create_request", "field unknown to the API", put("x", "orderId")),
     ("webhook_event", "missing msn", drop("msn")),
@@ -212,6 +242,64 @@ def test_aggregate_rules() -> None:
         body = copy.deepcopy(PAYMENT)
         change(body)
         assert any(rule in broken for broken in aggregate_rules(body)), rule
+
+
+def test_a_create_with_all_optional_parts_is_good() -> None:
+    body = copy.deepcopy(CREATE)
+    body["customerInteraction"] = "CUSTOMER_NOT_PRESENT"
+    body["industryData"] = {
+        "airlineData": {
+            "agencyInvoiceNumber": "123456",
+            "airlineCode": "074",
+            "airlineDesignatorCode": "KL",
+            "passengerName": "FLYER / MARY MS.",
+            "ticketNumber": "123-1234567890",
+        }
+    }
+    line = body["receipt"]["orderLines"][0]
+    line.update(taxRate=2500, discount=0, isReturn=False)
+    line["unitInfo"]["quantityUnit"] = "KWH"
+    body["receipt"]["bottomLine"].update(
+        paymentSources={"card": 49900}, barcode={"format": "CODE 39", "data": "10023"}
+    )
+    ContractChecker().check_request("POST", "/epayment/v1/payments", body)
+
+
+def test_receipt_rules() -> None:
+    assert receipt_rules(CREATE) == []
+    rounded = both(
+        put(16633, *LINE, "unitInfo", "unitPrice"), put("3", *LINE, "unitInfo", "quantity")
+    )
+    for change, rule in (
+        (put(39920, *LINE, "unitInfo", "unitPrice"), "unitPrice (including tax) x quantity"),
+        (put(9981, *LINE, "totalTaxAmount"), "totalAmount = totalAmountExcludingTax"),
+        (put(2400, *LINE, "taxRate"), "taxRate = taxPercentage x 100"),
+        (both(rounded, put(49903, *LINE, "totalAmount")), "unitPrice (including tax)"),
+        (put(100, *LINE, "discount"), "unitPrice (including tax)"),
+    ):
+        body = copy.deepcopy(CREATE)
+        change(body)
+        assert any(rule in broken for broken in receipt_rules(body)), rule
+    body = copy.deepcopy(CREATE)
+    rounded(body)  # 3 x 166.33 = 498.99 against 499.00: rounding, within (3 + 1) / 2
+    assert receipt_rules(body) == []
+
+
+def test_receipt_rules_are_checked_on_requests_and_on_accepted_creates() -> None:
+    body = copy.deepcopy(CREATE)
+    put(39920, *LINE, "unitInfo", "unitPrice")(body)  # the net price where gross belongs
+    with pytest.raises(AssertionError, match="unitPrice"):
+        ContractChecker().check_request("POST", "/epayment/v1/payments", body)
+    answer = json.dumps({"reference": CREATE["reference"]}).encode()
+    with pytest.raises(AssertionError, match="unitPrice"):  # an emulator that accepted it
+        ContractChecker().check(
+            "POST",
+            "/epayment/v1/payments",
+            201,
+            "application/json",
+            answer,
+            json.dumps(body).encode(),
+        )
 
 
 def test_create_rules() -> None:

@@ -161,6 +161,9 @@ CUSTOMER = {
         closed({"customerToken": text()}),
     ]
 }
+# A receipt line's amounts must also agree (operations.receipt_rules): totalAmount =
+# totalAmountExcludingTax + totalTaxAmount, and unitPrice (per unit, including tax) x quantity
+# - discount = totalAmount within rounding.
 ORDER_LINE = {
     **closed(
         {
@@ -174,6 +177,7 @@ ORDER_LINE = {
             "taxPercentage": whole(0, 100),  # whole percent (older field)
             "taxRate": whole(0, 10_000),  # hundredths of a percent (newer field)
             "unitInfo": closed(
+                # unitPrice: the price of one unit including tax, before any discount.
                 {"unitPrice": whole(0), "quantity": text(r"^\d+(\.\d{1,8})?$", most=10)},
                 {"quantityUnit": {"enum": ["PCS", "KG", "KM", "MINUTE", "LITRE", "KWH"]}},
             ),
@@ -194,8 +198,12 @@ RECEIPT = closed(
                 "tipAmount": whole(0),
                 "posId": text(),
                 "receiptNumber": text(),
-                "paymentSources": {"type": "object", "additionalProperties": whole(0)},
-                "barcode": closed({"format": text(), "data": text()}),
+                "paymentSources": closed(
+                    {}, {name: whole(0) for name in ("giftCard", "card", "voucher", "cash")}
+                ),
+                "barcode": closed(
+                    {"format": {"enum": ["EAN-13", "CODE 39", "CODE 128"]}, "data": text()}
+                ),
             },
         ),
     }
@@ -227,6 +235,7 @@ CREATE_FIELDS = closed(
         },
         "profile": closed({"scope": text(SCOPE)}),
         "minimumUserAge": nullable(whole(0, 100)),
+        "industryData": closed({}, {"airlineData": ref("airline_data")}),
     },
 )
 CREATE = {
@@ -247,6 +256,16 @@ PAYMENTS: dict[str, Schema] = {
     "customer": CUSTOMER,
     "order_line": ORDER_LINE,
     "receipt": RECEIPT,
+    # industryData.airlineData: its four ids are required together.
+    "airline_data": closed(
+        {
+            "agencyInvoiceNumber": text(most=6),
+            "airlineCode": text(least=3, most=3),
+            "airlineDesignatorCode": text(least=2, most=2),
+            "passengerName": text(most=49),
+        },
+        {"ticketNumber": text(most=150)},
+    ),
     "create_request": CREATE,
     # A payment with expiresAt: push or QR only, and always with a receipt.
     "long_living": {

@@ -9,7 +9,7 @@ import socket
 import time
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -222,6 +222,15 @@ class Receiver:
                 raise AssertionError(f"expected {count} webhook calls, got {len(self.calls)}")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.arrived.wait(), timeout=left)
+
+
+async def until(condition: Callable[[], bool], what: str) -> None:
+    """Wait (a few seconds at most) until `condition()` holds."""
+    for _ in range(1000):
+        if condition():
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError(f"gave up waiting for {what}")
 
 
 async def until_started(server: uvicorn.Server) -> None:

@@ -85,6 +85,12 @@ def test_flags_set_credentials_market_and_faults(runs: list[dict[str, Any]]) -> 
         "0.1,0.2",
         "--seed",
         "9",
+        "--operation-hold-ms",
+        "250",
+        "--no-long-living-approved",
+        "--no-push-message-approved",
+        "--full-capture-only",
+        "--no-bank-account-verified",
     )
     assert result.exit_code == 0, result.output
     assert "real-secret-1" not in result.output  # a non-default secret is masked
@@ -106,6 +112,24 @@ def test_flags_set_credentials_market_and_faults(runs: list[dict[str, Any]]) -> 
     ) == (0.4, 0.5, 0.6)
     assert faults.clock_speed == 60 and sb.clock.speed == 60
     assert faults.magic_amounts is False and faults.rate_limits is False
+    assert faults.operation_hold_ms == 250
+    assert (faults.long_living_approved, faults.push_message_approved) == (False, False)
+    assert (faults.full_capture_only, faults.bank_account_verified) == (True, False)
+    assert (
+        "long-living NOT approved, PUSH_MESSAGE NOT approved, full captures only, "
+        "bank account NOT verified"
+    ) in result.output
+
+
+def test_the_sales_unit_is_the_demos_by_default(runs: list[dict[str, Any]]) -> None:
+    result = invoke("--state", "")
+    faults = runs[0]["sandbox"].faults
+    assert (faults.long_living_approved, faults.push_message_approved) == (True, True)
+    assert (faults.full_capture_only, faults.bank_account_verified) == (False, True)
+    assert faults.operation_hold_ms == 0
+    assert (
+        "long-living approved, PUSH_MESSAGE approved, partial captures, bank account verified"
+    ) in result.output
 
 
 def test_bad_market_is_refused(runs: list[dict[str, Any]]) -> None:

@@ -250,14 +250,15 @@ async def test_market_currency_and_minimums(market: str, currency: str, minimum:
             assert error_code(too_far) == "6110"
 
 
-@pytest.mark.parametrize(
-    ("setting", "overrides", "code"),
-    [
-        ("long_living_allowed", {"expiresAt": _in(timedelta(hours=2)), "receipt": RECEIPT}, "5050"),
-        ("push_message_allowed", {}, "5080"),
-    ],
-)
-async def test_sales_unit_permissions(setting: str, overrides: dict[str, Any], code: str) -> None:
+SITUATIONS: list[tuple[str, dict[str, Any], str]] = [
+    ("long_living_approved", {"expiresAt": _in(timedelta(hours=2)), "receipt": RECEIPT}, "5050"),
+    ("push_message_approved", {}, "5080"),
+    ("bank_account_verified", {}, "5060"),
+]
+
+
+@pytest.mark.parametrize(("setting", "overrides", "code"), SITUATIONS)
+async def test_sales_unit_situations(setting: str, overrides: dict[str, Any], code: str) -> None:
     from payrequest.sandbox import create_sandbox_app
     from tests.sandbox.helpers import check_contract, fetch_token
 
@@ -271,6 +272,66 @@ async def test_sales_unit_permissions(setting: str, overrides: dict[str, Any], c
         response = await api.create(**overrides)
         assert response.status_code == 403
         assert error_code(response) == code
+
+
+@pytest.mark.parametrize(("setting", "overrides", "code"), SITUATIONS)
+async def test_sales_unit_situations_switch_at_runtime(
+    api: Api, client: httpx.AsyncClient, setting: str, overrides: dict[str, Any], code: str
+) -> None:
+    """The switches of `/faults`: the same sales unit is refused, then approved again."""
+    assert (await client.get("/faults")).json()[setting] is True  # the demo's sales unit
+    assert (await api.create(**overrides)).status_code == 201
+    assert (await client.patch("/faults", json={setting: False})).json()[setting] is False
+    refused = await api.create(**overrides)
+    assert refused.status_code == 403 and error_code(refused) == code
+    await client.patch("/faults", json={setting: True})
+    assert (await api.create(**overrides)).status_code == 201
+
+
+async def test_bank_account_not_verified_refuses_every_flow(
+    api: Api, client: httpx.AsyncClient
+) -> None:
+    await client.patch("/faults", json={"bank_account_verified": False})
+    for overrides in (
+        {},
+        {"userFlow": "QR", "customer": None, "qrFormat": {"format": "TEXT/TARGETURL"}},
+        {"userFlow": "WEB_REDIRECT", "customer": None, "returnUrl": "https://shop.example/r"},
+    ):
+        assert error_code(await api.create(**overrides)) == "5060"
+
+
+@pytest.mark.parametrize(
+    ("market", "scheme"), [("NO", "vipps"), ("DK", "mobilepay"), ("FI", "mobilepay")]
+)
+async def test_native_redirect_is_an_app_deep_link(market: str, scheme: str) -> None:
+    from urllib.parse import parse_qs, urlsplit
+
+    from payrequest.sandbox import create_sandbox_app
+    from tests.sandbox.helpers import check_contract, fetch_token
+
+    currency = {"NO": "NOK", "DK": "DKK", "FI": "EUR"}[market]
+    app = create_sandbox_app(SandboxConfig(market=market))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://s",
+        event_hooks={"response": [check_contract]},
+    ) as http:
+        api = Api(http, await fetch_token(http))
+        reference = new_reference()
+        created = await api.create(
+            reference,
+            userFlow="NATIVE_REDIRECT",
+            customer=None,
+            amount={"currency": currency, "value": 1000},
+        )
+        assert created.status_code == 201, created.text
+        link = created.json()["redirectUrl"]
+        parts = urlsplit(link)
+        assert parts.scheme == scheme and not link.startswith("http")
+        assert (await api.get(reference)).json()["redirectUrl"] == link
+        (token,) = parse_qs(parts.query)["token"]
+        assert (await api.approve(reference, {"token": token})).status_code == 200
+        assert (await api.get(reference)).json()["state"] == "AUTHORIZED"
 
 
 @pytest.mark.parametrize(

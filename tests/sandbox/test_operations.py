@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import httpx
 import pytest
 
+from payrequest.sandbox import Faults, SandboxConfig, create_sandbox_app, sandbox_of_app
 from payrequest.sandbox.emulator import Sandbox
-from tests.sandbox.helpers import Api, error_code, new_reference
+from tests.sandbox.helpers import Api, error_code, new_reference, until
 
 
 def agg(body: dict[str, object], name: str) -> int:
@@ -95,11 +99,60 @@ async def test_capture_and_cancel_deadline_in_norway(sb: Sandbox, api: Api) -> N
     assert error_code(await api.modify("cancel", reference)) == "6030"
 
 
-async def test_full_capture_only_sales_unit_is_6140(sb: Sandbox, api: Api) -> None:
-    sb.config.full_capture_only = True
+async def test_full_capture_only_sales_unit_is_6140(api: Api, client: httpx.AsyncClient) -> None:
+    assert (await client.get("/faults")).json()["full_capture_only"] is False
+    partial = await api.authorized(10000)
+    assert (await api.modify("capture", partial, 5000)).status_code == 200
+    await client.patch("/faults", json={"full_capture_only": True})
     reference = await api.authorized(10000)
-    assert error_code(await api.modify("capture", reference, 5000)) == "6140"
+    refused = await api.modify("capture", reference, 5000)
+    assert refused.status_code == 400 and error_code(refused) == "6140"
+    assert agg((await api.get(reference)).json(), "capturedAmount") == 0
     assert (await api.modify("capture", reference, 10000)).status_code == 200
+
+
+async def test_full_capture_only_from_the_config() -> None:
+    app = create_sandbox_app(SandboxConfig(full_capture_only=True))
+    assert sandbox_of_app(app).faults.full_capture_only is True
+    app = create_sandbox_app(SandboxConfig(faults=Faults(full_capture_only=True)))
+    assert sandbox_of_app(app).faults.full_capture_only is True  # None keeps the faults' value
+
+
+@pytest.mark.parametrize("second", ["capture", "refund", "cancel"])
+async def test_a_change_during_another_is_423_6160(
+    sb: Sandbox, api: Api, client: httpx.AsyncClient, second: str
+) -> None:
+    """Two requests at once: the first capture holds the payment (`operation_hold_ms`) while
+    the second arrives; the second is refused as locked and, not stored, may be retried."""
+    reference = await api.authorized(10000)
+    await api.modify("capture", reference, 1000)  # something to refund
+    await client.patch("/faults", json={"operation_hold_ms": 600_000})
+    first = asyncio.create_task(api.modify("capture", reference, 2000, key="first"))
+    await until(lambda: (sb.config.msn, reference) in sb.busy, "the first capture to start")
+    amount = None if second == "cancel" else 500
+    locked = await api.modify(second, reference, amount, key="second")
+    assert locked.status_code == 423 and error_code(locked) == "6160", locked.text
+    assert locked.json()["title"] == "Order processing"
+    assert not first.done()
+    await client.patch("/faults", json={"operation_hold_ms": 0})  # the first one finishes
+    assert (await first).status_code == 200
+    assert agg((await api.get(reference)).json(), "capturedAmount") == 3000
+    retried = await api.modify(second, reference, amount, key="second")
+    assert retried.status_code == 200, retried.text
+
+
+async def test_only_the_same_payment_is_locked(
+    sb: Sandbox, api: Api, client: httpx.AsyncClient
+) -> None:
+    one, other = await api.authorized(10000), await api.authorized(10000)
+    await client.patch("/faults", json={"operation_hold_ms": 600_000})
+    first = asyncio.create_task(api.modify("capture", one, 2000))
+    second = asyncio.create_task(api.modify("capture", other, 2000))
+    both = {(sb.config.msn, one), (sb.config.msn, other)}
+    await until(lambda: both <= sb.busy, "both captures to be processed at once")
+    assert (await api.get(one)).status_code == 200  # reading is never locked
+    await client.patch("/faults", json={"operation_hold_ms": 0})
+    assert [(await first).status_code, (await second).status_code] == [200, 200]
 
 
 async def test_concurrent_operation_is_423_6160(sb: Sandbox, api: Api) -> None:

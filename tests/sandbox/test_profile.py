@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import uuid
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -166,6 +167,76 @@ async def test_force_approve_needs_to_know_who_shares(api: Api) -> None:
     assert approved.status_code == 200
     sub = _sub((await api.get(reference)).json())
     assert (await _userinfo(api, sub, **api.headers())).json()["phone_number"] == OTHER_PHONE
+
+
+def _token_of(created: httpx.Response) -> str:
+    url: str = created.json()["redirectUrl"]
+    (token,) = parse_qs(urlsplit(url).query)["token"]
+    return token
+
+
+@pytest.mark.parametrize(
+    "flow",
+    [
+        {"userFlow": "WEB_REDIRECT", "returnUrl": "https://shop.example/done"},
+        {"userFlow": "QR", "qrFormat": {"format": "TEXT/TARGETURL"}},
+        {"userFlow": "NATIVE_REDIRECT"},
+    ],
+    ids=["WEB_REDIRECT", "QR", "NATIVE_REDIRECT"],
+)
+async def test_force_approve_with_the_token_shares_as_the_test_user(
+    api: Api, flow: dict[str, Any]
+) -> None:
+    """The landing token names the payment, not a user: with nobody's number known, the
+    market's test user (4791234567 in Norway) approves and shares."""
+    reference = new_reference()
+    created = await api.create(
+        reference, customer=None, profile={"scope": "phoneNumber name"}, **flow
+    )
+    assert created.status_code == 201, created.text
+    assert (await api.approve(reference, {"token": _token_of(created)})).status_code == 200
+    payment = (await api.get(reference)).json()
+    assert payment["state"] == "AUTHORIZED"
+    info = (await _userinfo(api, _sub(payment), **api.headers())).json()
+    assert info["phone_number"] == PHONE and "name" in info
+
+
+async def test_force_approve_with_the_token_shares_the_number_given_on_the_landing_page(
+    api: Api, client: httpx.AsyncClient
+) -> None:
+    reference = new_reference()
+    created = await api.create(
+        reference,
+        customer=None,
+        userFlow="QR",
+        qrFormat={"format": "TEXT/TARGETURL"},
+        profile={"scope": "phoneNumber"},
+    )
+    token = _token_of(created)
+    typed = await client.post("/landing", data={"token": token, "phone": "+47 987 65 432"})
+    assert typed.status_code == 303
+    assert (await api.approve(reference, {"token": token})).status_code == 200
+    sub = _sub((await api.get(reference)).json())
+    assert (await _userinfo(api, sub, **api.headers())).json()["phone_number"] == OTHER_PHONE
+
+
+async def test_force_approve_with_the_token_in_denmark_shares_the_danish_test_user() -> None:
+    app = create_sandbox_app(SandboxConfig(market="DK"))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://s") as h:
+        api = Api(h, await fetch_token(h))
+        reference = new_reference()
+        created = await api.create(
+            reference,
+            customer=None,
+            amount={"currency": "DKK", "value": 1000},
+            userFlow="WEB_REDIRECT",
+            returnUrl="https://shop.example/done",
+            profile={"scope": "phoneNumber"},
+        )
+        assert (await api.approve(reference, {"token": _token_of(created)})).status_code == 200
+        sub = _sub((await api.get(reference)).json())
+        info = await _userinfo(api, sub, **{"Ocp-Apim-Subscription-Key": DEFAULT_SUBSCRIPTION_KEY})
+        assert info.json()["phone_number"] == "4512345678"
 
 
 # --- the Userinfo API ---------------------------------------------------------------------

@@ -35,9 +35,19 @@ async def test_token_fields_are_strings_and_token_is_a_jwt(client: httpx.AsyncCl
     assert body["expires_in"] == "3600"
     token = body["access_token"]
     assert len(token.split(".")) == 3
+    assert len(token) > 1000  # as long as a real one: storage sized for less fails here
     claims = _claims(token)
     assert claims["exp"] == int(body["expires_on"])
     assert abs(int(body["not_before"]) - time.time()) < 5
+
+
+async def test_tokens_carry_the_claims_of_a_real_one(client: httpx.AsyncClient) -> None:
+    token = (await client.post("/accesstoken/get", headers=GOOD)).json()["access_token"]
+    claims = _claims(token)
+    for name in ("aud", "iss", "iat", "nbf", "exp", "aio", "appid", "oid", "sub", "tid", "ver"):
+        assert name in claims, name
+    signature = token.split(".")[2]
+    assert len(base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4))) == 256
 
 
 async def test_wrong_secret_is_401_aad_style(client: httpx.AsyncClient) -> None:

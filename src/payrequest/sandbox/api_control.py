@@ -1,7 +1,8 @@
 """Emulator controls that Vipps does not have: fault switches, the clock, the delivery queue.
 
 - `GET /faults` -> current switches; `PUT /faults` replaces them all (omitted fields reset to
-  defaults); `PATCH /faults` changes only the fields given. Body: see `faults.Faults`.
+  defaults); `PATCH /faults` changes only the fields given. Body: see `faults.Faults` (also
+  the sales unit's situation, e.g. `{"long_living_approved": false}`).
 - `POST /clock/advance` `{"seconds": 600}` jumps the emulator's clock forward.
 - `GET /deliveries` lists queued/delivered webhooks (status, attempts, last result).
 """

@@ -3,6 +3,8 @@
 Every modifying call is idempotent per (MSN, Idempotency-Key): an identical replay returns the
 stored answer (4xx included), a changed body is 409 (4010 capture, 4150 refund, 4020 otherwise),
 and a key reused for another operation or payment is 409 4020 (docs/vipps.md#idempotency).
+While one change of a payment is processed, another one of the same payment is 423 with 6160
+(`operation_hold_ms` in the fault switches makes the processing take that long).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from payrequest.sandbox.validation import (
     check_amount,
     check_create,
     check_reference,
+    check_system_headers,
     parse_body,
 )
 
@@ -51,8 +54,9 @@ def route_path(request: Request) -> str:
 
 
 def merchant(request: Request) -> str:
-    """Checks token, subscription key and MSN header; returns the MSN."""
+    """Checks token, subscription key, MSN and `Vipps-System-*` headers; returns the MSN."""
     check_bearer(request)
+    check_system_headers(request.headers)
     msn = request.headers.get("Merchant-Serial-Number")
     if msn is None:
         raise validation("Merchant-Serial-Number", "The Merchant-Serial-Number header is required.")
@@ -73,10 +77,15 @@ def base_url(request: Request) -> str:
 
 
 def redirect_url(request: Request, payment: Payment) -> str | None:
+    """Where the user goes: nothing for PUSH_MESSAGE, the app itself for NATIVE_REDIRECT
+    (`vipps://` in Norway, `mobilepay://` in Denmark and Finland), the QR image or the landing
+    page otherwise."""
     base = base_url(request)
     token = payment.redirect_token
     if payment.user_flow == "PUSH_MESSAGE":
         return None
+    if payment.user_flow == "NATIVE_REDIRECT":
+        return f"{sandbox_of(request).config.app_scheme}://?token={token}"
     if payment.user_flow == "QR" and payment.qr_format == "IMAGE/SVG+XML":
         return f"{base}/qr/{token}.svg"
     if payment.user_flow == "QR" and payment.qr_format == "IMAGE/PNG":
@@ -178,6 +187,8 @@ async def idempotent(
         raise ApiError(6160)
     sb.busy.add((msn, ref))
     try:
+        if operation != "create":
+            await sb.hold_operation()
         status, body = action(raw)
     except ApiError as error:
         status, body = error.status, problem_body(error, instance_of(route_path(request)))
@@ -193,15 +204,16 @@ async def idempotent(
 @router.post("/payments")
 async def create(request: Request) -> Response:
     sb = sandbox_of(request)
-    cfg = sb.config
+    cfg, faults = sb.config, sb.faults
     unit = SalesUnit(
         cfg.market,
         cfg.currency,
-        cfg.long_living_allowed,
-        cfg.push_message_allowed,
+        faults.long_living_approved,
+        faults.push_message_approved,
         cfg.allow_http_loopback,
         cfg.unknown_users,
         cfg.restricted_scopes_allowed,
+        faults.bank_account_verified,
     )
     key = request.headers.get("Idempotency-Key", "")
 
@@ -305,5 +317,8 @@ async def force_approve(reference: str, request: Request) -> Response:
     phone = customer.get("phoneNumber") if isinstance(customer, dict) else None
     if phone is not None and payment.phone not in (None, phone):
         raise ApiError(10010, why="The customer is not the one the payment was sent to.")
+    if token is not None and phone is None and payment.phone is None:
+        # The token names the payment, not a user: the market's test user approves it.
+        phone = sb.config.test_user
     ops.approve(sb, payment, phone, consent=True)  # the test user shares what is asked for
     return Response(status_code=200)

@@ -1,14 +1,23 @@
-"""Access Token API: `POST /accesstoken/get` (docs/vipps.md#access-token)."""
+"""Access Token API: `POST /accesstoken/get` (docs/vipps.md#access-token).
+
+The token carries the claims of the real one (an Azure AD application token: `aud`, `iss`,
+`iat`, `nbf`, `exp`, `aio`, `appid`, `appidacr`, `idp`, `oid`, `rh`, `sub`, `tid`, `uti`,
+`ver`), and the emulator's own `azp` and `msn`; with its long signature it is about 1,400
+characters long, as real ones are.
+"""
 
 from __future__ import annotations
 
+import base64
 import secrets
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from payrequest.sandbox.config import SandboxConfig
 from payrequest.sandbox.gateway import check_subscription_key, same, sandbox_of
 from payrequest.sandbox.tokens import issue_token
 
@@ -44,15 +53,6 @@ async def get_token(request: Request) -> JSONResponse:
         return _aad_error("The client_id or client_secret is wrong.")
     now = int(sb.clock.now().timestamp())
     lifetime = sb.config.token_lifetime
-    claims = {
-        "aud": RESOURCE,
-        "iss": "https://sandbox.payrequest.invalid/",
-        "iat": now,
-        "nbf": now,
-        "exp": now + lifetime,
-        "azp": sb.config.client_id,
-        "msn": sb.config.msn,
-    }
     body = {
         "token_type": "Bearer",
         "expires_in": str(lifetime),
@@ -60,6 +60,39 @@ async def get_token(request: Request) -> JSONResponse:
         "expires_on": str(now + lifetime),
         "not_before": str(now),
         "resource": RESOURCE,
-        "access_token": issue_token(sb.token_key, claims),
+        "access_token": issue_token(sb.token_key, _claims(sb.config, now, lifetime), KEY_ID),
     }
     return JSONResponse(body, media_type=TOKEN_MEDIA_TYPE)
+
+
+KEY_ID = "sandbox-key-1"
+TENANT = "b9c2c1a6-2c60-4f2c-8a8e-6f1b7c0e5d11"  # made up, one for every emulator
+
+
+def _claims(config: SandboxConfig, now: int, lifetime: int) -> dict[str, Any]:
+    """The claims of an application token like the real one's, plus `azp` and `msn`."""
+    app = str(uuid.uuid5(uuid.NAMESPACE_URL, f"sandbox-client:{config.client_id}"))
+    issuer = f"https://sts.windows.net/{TENANT}/"
+    return {
+        "aud": RESOURCE,
+        "iss": issuer,
+        "iat": now,
+        "nbf": now,
+        "exp": now + lifetime,
+        "aio": _random_b64(96),
+        "appid": app,
+        "appidacr": "1",
+        "idp": issuer,
+        "oid": app,
+        "rh": "0." + _random_b64(60).rstrip("=") + ".",
+        "sub": app,
+        "tid": TENANT,
+        "uti": _random_b64(16).rstrip("=").replace("+", "-").replace("/", "_"),
+        "ver": "1.0",
+        "azp": config.client_id,
+        "msn": config.msn,
+    }
+
+
+def _random_b64(size: int) -> str:
+    return base64.b64encode(secrets.token_bytes(size)).decode("ascii")

@@ -13,7 +13,7 @@ from payrequest.sandbox.api_epayment import route_path
 from payrequest.sandbox.gateway import check_bearer, sandbox_of
 from payrequest.sandbox.problems import PROBLEM_JSON, ApiError, PlainProblem, trace_id
 from payrequest.sandbox.store import Webhook
-from payrequest.sandbox.validation import check_url, parse_body
+from payrequest.sandbox.validation import check_system_headers, check_url, parse_body
 
 router = APIRouter(prefix="/webhooks/v1")
 MAX_PER_EVENT = 25  # per event type per MSN (docs/vipps.md#webhooks-api)
@@ -64,7 +64,9 @@ def problem(
 
 
 def _msn(request: Request) -> str:
-    """The sales unit: the MSN header (optional for this API) must be the keys' own MSN."""
+    """The sales unit: the MSN header (optional for this API) must be the keys' own MSN. The
+    `Vipps-System-*` headers are checked here too (every route asks for the MSN)."""
+    check_system_headers(request.headers)
     msn = request.headers.get("Merchant-Serial-Number") or sandbox_of(request).config.msn
     if msn != sandbox_of(request).config.msn:
         raise PlainProblem(

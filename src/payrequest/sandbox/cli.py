@@ -48,6 +48,18 @@ def shown(value: str, default: str) -> str:
     return value if value == default else value[:4] + "…"
 
 
+def situation(faults: Faults) -> str:
+    """The sales unit's situation in a few words (what the switches say)."""
+    return ", ".join(
+        [
+            "long-living " + ("approved" if faults.long_living_approved else "NOT approved"),
+            "PUSH_MESSAGE " + ("approved" if faults.push_message_approved else "NOT approved"),
+            "full captures only" if faults.full_capture_only else "partial captures",
+            "bank account " + ("verified" if faults.bank_account_verified else "NOT verified"),
+        ]
+    )
+
+
 def banner(config: SandboxConfig, url: str) -> str:
     state = config.state_path or "in memory (lost on exit)"
     secret = shown(config.client_secret, DEFAULT_CLIENT_SECRET)
@@ -63,6 +75,7 @@ def banner(config: SandboxConfig, url: str) -> str:
             f"  subscription key    {key}",
             f"  MSN                 {config.msn}  (market {config.market}, {config.currency})",
             f"  merchant name       {config.merchant_name}",
+            f"  sales unit          {situation(config.faults)}",
             f"  state               {state}",
             f"  clock speed         x{config.clock_speed:g}",
         ]
@@ -109,6 +122,21 @@ def sandbox_command(
         bool, typer.Option(help="Fail approval/refund for the test-environment amounts.")
     ] = True,
     rate_limits: Annotated[bool, typer.Option(help="Per-reference rate limits.")] = True,
+    operation_hold_ms: Annotated[
+        int, typer.Option(min=0, help="How long a capture/refund/cancel locks its payment.")
+    ] = 0,
+    long_living_approved: Annotated[
+        bool, typer.Option(help="Sales unit approved for expiresAt (else 5050).")
+    ] = True,
+    push_message_approved: Annotated[
+        bool, typer.Option(help="Sales unit approved for PUSH_MESSAGE (else 5080).")
+    ] = True,
+    full_capture_only: Annotated[
+        bool, typer.Option(help="Sales unit takes full captures only (a partial one is 6140).")
+    ] = False,
+    bank_account_verified: Annotated[
+        bool, typer.Option(help="Merchant's bank account verified (else every create is 5060).")
+    ] = True,
 ) -> None:
     """Run the Vipps MobilePay emulator with its phone simulator."""
     if timeout_mode not in ("hang", "close"):
@@ -127,6 +155,11 @@ def sandbox_command(
         magic_amounts=magic_amounts,
         rate_limits=rate_limits,
         clock_speed=clock_speed,
+        operation_hold_ms=operation_hold_ms,
+        long_living_approved=long_living_approved,
+        push_message_approved=push_message_approved,
+        full_capture_only=full_capture_only,
+        bank_account_verified=bank_account_verified,
     )
     try:
         config = SandboxConfig(

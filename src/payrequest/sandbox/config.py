@@ -6,7 +6,7 @@ nothing else is configured. They are test credentials for the emulator only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from pathlib import Path
 
 from payrequest.sandbox.faults import Faults
@@ -22,6 +22,11 @@ UNKNOWN_USERS = frozenset({"4799999999", "4599999999", "358999999999"})
 
 # Sales-unit market -> the only currency it may charge in (docs/vipps.md#amounts-and-currencies).
 MARKET_CURRENCY = {"NO": "NOK", "DK": "DKK", "FI": "EUR"}
+# Sales-unit market -> the test user who approves a payment force-approved with its landing
+# token when nobody has given a number for it (docs/vipps.md#the-test-environment).
+MARKET_TEST_USER = {"NO": "4791234567", "DK": "4512345678", "FI": "358401234567"}
+# Sales-unit market -> the app a NATIVE_REDIRECT deep link opens.
+MARKET_APP_SCHEME = {"NO": "vipps", "DK": "mobilepay", "FI": "mobilepay"}
 # Sales-unit market -> the time zone its users' phones show times in.
 MARKET_TIMEZONE = {"NO": "Europe/Oslo", "DK": "Europe/Copenhagen", "FI": "Europe/Helsinki"}
 
@@ -50,9 +55,12 @@ class SandboxConfig:
     faults: Faults = field(default_factory=Faults)
     seed: int | None = None
     token_lifetime: int = 3600  # seconds; 1 hour as in the test environment
-    long_living_allowed: bool = True  # sales unit approved for expiresAt (else 5050)
-    push_message_allowed: bool = True  # sales unit approved for PUSH_MESSAGE (else 5080)
-    full_capture_only: bool = False  # sales unit configured for full capture only (6140)
+    # The sales unit's situation at the start; None keeps what `faults` says. They live in
+    # `faults` (switchable with PATCH /faults), see faults.SALES_UNIT_SWITCHES.
+    long_living_approved: InitVar[bool | None] = None  # else create with expiresAt is 5050
+    push_message_approved: InitVar[bool | None] = None  # else PUSH_MESSAGE is 5080
+    full_capture_only: InitVar[bool | None] = None  # a partial capture is 6140
+    bank_account_verified: InitVar[bool | None] = None  # else every create is 5060
     restricted_scopes_allowed: bool = False  # may ask for profile scopes nin, accountNumbers (5030)
     # Local development convenience: accept http:// URLs whose host is loopback for
     # returnUrl, receiptUrl and webhook registrations (the real API demands https).
@@ -62,7 +70,22 @@ class SandboxConfig:
     # found", as the real API does for an unknown user (documented for people trying it out).
     unknown_users: frozenset[str] = field(default_factory=lambda: UNKNOWN_USERS)
 
-    def __post_init__(self) -> None:
+    def __post_init__(
+        self,
+        long_living_approved: bool | None,
+        push_message_approved: bool | None,
+        full_capture_only: bool | None,
+        bank_account_verified: bool | None,
+    ) -> None:
+        situation = {
+            "long_living_approved": long_living_approved,
+            "push_message_approved": push_message_approved,
+            "full_capture_only": full_capture_only,
+            "bank_account_verified": bank_account_verified,
+        }
+        given = {name: value for name, value in situation.items() if value is not None}
+        if given:
+            self.faults = self.faults.model_copy(update=given)
         self.market = self.market.upper()
         if self.market not in MARKET_CURRENCY:
             raise ValueError(f"market must be one of {sorted(MARKET_CURRENCY)}, got {self.market}")
@@ -80,3 +103,11 @@ class SandboxConfig:
     @property
     def timezone(self) -> str:
         return MARKET_TIMEZONE[self.market]
+
+    @property
+    def test_user(self) -> str:
+        return MARKET_TEST_USER[self.market]
+
+    @property
+    def app_scheme(self) -> str:
+        return MARKET_APP_SCHEME[self.market]

@@ -38,6 +38,7 @@ class Sandbox:
         self.subject_key = self.store.meta("subject_key", secrets.token_hex(32)).encode("ascii")
         self.deliverer = Deliverer(self)
         self.busy: set[tuple[str, str]] = set()  # payments with an operation in progress
+        self._released = asyncio.Event()  # set when operation_hold_ms is lowered
         self.version = 0  # bumps on every change; the phone page polls it
         self._calls: dict[tuple[str, ...], deque[float]] = defaultdict(deque)
         self._tasks: list[asyncio.Task[None]] = []
@@ -76,8 +77,19 @@ class Sandbox:
 
     # helpers used by the operations ----------------------------------------------------
     def set_faults(self, faults: Faults) -> None:
+        if faults.operation_hold_ms < self.faults.operation_hold_ms:
+            self._released.set()  # the changes held now go on at once
+            self._released = asyncio.Event()
         self.faults = faults
         self.clock.speed = faults.clock_speed
+
+    async def hold_operation(self) -> None:
+        """A change of a payment takes `operation_hold_ms` while the payment stays locked;
+        lowering the switch (e.g. to 0) lets the changes held at that moment go on."""
+        hold = self.faults.operation_hold_ms
+        if hold:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._released.wait(), hold / 1000)
 
     def chance(self, rate: float) -> bool:
         """True with probability `rate`, from the seedable random source."""

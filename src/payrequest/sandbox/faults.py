@@ -2,6 +2,12 @@
 
 All randomness comes from one seedable `random.Random` owned by the emulator, so a test that
 sets a seed sees the same sequence of faults every run.
+
+Besides faults of the network and the API, the switches hold the sales unit's situation at
+Vipps MobilePay (docs/vipps.md#the-emulators-switches): what it is approved for and how it is
+set up. The emulator is the merchant's truth here, not payrequest's settings; the defaults are
+the demo's sales unit (approved for long-living payments and PUSH_MESSAGE, partial captures
+allowed, bank account verified).
 """
 
 from __future__ import annotations
@@ -52,6 +58,23 @@ class Faults(BaseModel):
     magic_amounts: bool = True  # approval/refund failures for the test-environment amounts
     rate_limits: bool = True  # per-reference limits (docs/vipps.md#rate-limits-and-polling)
     clock_speed: Annotated[float, Field(gt=0.0, le=100_000.0)] = 1.0
+    # How long a capture, refund or cancel keeps its payment locked while it is processed;
+    # another change of that payment meanwhile is 423 with 6160. Read again while it waits,
+    # so setting it to 0 lets a held operation finish at once.
+    operation_hold_ms: Annotated[int, Field(ge=0, le=600_000)] = 0
+    # The sales unit's situation (create: 5050, 5080, 5060; capture: 6140).
+    long_living_approved: bool = True  # may use expiresAt
+    push_message_approved: bool = True  # may use userFlow PUSH_MESSAGE
+    full_capture_only: bool = False  # a capture must take the whole authorized amount
+    bank_account_verified: bool = True  # may receive payments at all
+
+
+SALES_UNIT_SWITCHES = (
+    "long_living_approved",
+    "push_message_approved",
+    "full_capture_only",
+    "bank_account_verified",
+)
 
 
 class FaultsPatch(BaseModel):
@@ -71,6 +94,11 @@ class FaultsPatch(BaseModel):
     magic_amounts: bool | None = None
     rate_limits: bool | None = None
     clock_speed: Annotated[float, Field(gt=0.0, le=100_000.0)] | None = None
+    operation_hold_ms: Annotated[int, Field(ge=0, le=600_000)] | None = None
+    long_living_approved: bool | None = None
+    push_message_approved: bool | None = None
+    full_capture_only: bool | None = None
+    bank_account_verified: bool | None = None
 
     def apply_to(self, current: Faults) -> Faults:
         changes = self.model_dump(exclude_none=True)

@@ -167,7 +167,7 @@ def capture(sb: Sandbox, payment: Payment, currency: str, value: int, key: str) 
         raise ApiError(6170)
     if value > remainder:
         raise ApiError(6090, why=f"{remainder} {payment.currency} minor units")
-    if sb.config.full_capture_only and value != payment.authorized:
+    if sb.faults.full_capture_only and value != payment.authorized:
         raise ApiError(6140)
     payment.captured += value
     _save(sb, payment, "CAPTURED", value, key)

@@ -56,6 +56,11 @@ ERRORS: dict[int, ErrorSpec] = {
         "Long-living payments not allowed",
         "The sales unit is not approved for expiresAt (long-living payments).",
     ),
+    5060: ErrorSpec(
+        403,
+        "Merchant bank account not verified",
+        "The merchant must verify its bank account before it can receive payments.",
+    ),
     5080: ErrorSpec(
         403, "PUSH_MESSAGE not allowed", "The sales unit is not approved for PUSH_MESSAGE."
     ),

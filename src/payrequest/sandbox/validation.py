@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,6 +18,7 @@ from urllib.parse import urlsplit
 from payrequest.sandbox.clock import parse_rfc3339
 from payrequest.sandbox.problems import ApiError, validation
 from payrequest.sandbox.profile import RESTRICTED_SCOPES, SCOPES
+from payrequest.sandbox.receipts import check_industry_data, check_receipt
 
 REFERENCE_PATTERN = "^[a-zA-Z0-9-]{8,64}$"
 REFERENCE_RE = re.compile(REFERENCE_PATTERN)
@@ -27,6 +29,7 @@ CURRENCIES = ("NOK", "DKK", "EUR")
 USER_FLOWS = ("PUSH_MESSAGE", "NATIVE_REDIRECT", "WEB_REDIRECT", "QR")
 PAYMENT_METHODS = ("WALLET", "CARD")
 QR_FORMATS = ("TEXT/TARGETURL", "IMAGE/SVG+XML", "IMAGE/PNG")
+CUSTOMER_INTERACTIONS = ("CUSTOMER_PRESENT", "CUSTOMER_NOT_PRESENT")
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 CREATE_FIELDS = frozenset(
     {
@@ -50,6 +53,14 @@ CREATE_FIELDS = frozenset(
         "blockedSources",
     }
 )
+# Headers that name the calling system for support; each at most 30 characters.
+SYSTEM_HEADERS = (
+    "Vipps-System-Name",
+    "Vipps-System-Version",
+    "Vipps-System-Plugin-Name",
+    "Vipps-System-Plugin-Version",
+)
+SYSTEM_HEADER_MAX = 30
 MIN_EXPIRY = timedelta(minutes=10)
 MAX_EXPIRY = {"NO": timedelta(hours=24), "DK": timedelta(days=60), "FI": timedelta(days=60)}
 MAX_EXPIRY_TEXT = {"NO": "24 hours", "DK": "60 days", "FI": "60 days"}
@@ -77,6 +88,17 @@ def parse_body(raw: bytes, *, required: bool) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise validation("body", "The request body must be a JSON object.")
     return body
+
+
+def check_system_headers(headers: Mapping[str, str]) -> None:
+    """The `Vipps-System-*` headers are optional, but at most 30 characters each."""
+    for name in SYSTEM_HEADERS:
+        value = headers.get(name)
+        if value is not None and len(value) > SYSTEM_HEADER_MAX:
+            raise validation(
+                name,
+                f"The field {name} must be a string with a maximum length of {SYSTEM_HEADER_MAX}.",
+            )
 
 
 def check_reference(reference: str, name: str = "reference") -> None:
@@ -149,11 +171,12 @@ class CreateRequest:
 class SalesUnit:
     market: str
     currency: str
-    long_living_allowed: bool
-    push_message_allowed: bool
+    long_living_approved: bool
+    push_message_approved: bool
     allow_http_loopback: bool
     unknown_users: frozenset[str] = frozenset()
     restricted_scopes_allowed: bool = False  # approved for profile scopes nin, accountNumbers
+    bank_account_verified: bool = True  # else the sales unit cannot receive payments (5060)
 
 
 def check_create(body: dict[str, Any], unit: SalesUnit, now: datetime) -> CreateRequest:
@@ -189,9 +212,13 @@ def check_create(body: dict[str, Any], unit: SalesUnit, now: datetime) -> Create
     metadata = _check_metadata(body.get("metadata"))
     qr_format, qr_size = _check_qr(body.get("qrFormat"), flow)
     scope = _check_profile(body.get("profile"), unit)
-    receipt = _check_receipt(body.get("receipt"))
+    receipt = check_receipt(body.get("receipt"))
+    check_industry_data(body.get("industryData"))
+    _check_interaction(body.get("customerInteraction"))
     expires_at = _check_expiry(body.get("expiresAt"), flow, receipt, unit, now)
     _check_age(body.get("minimumUserAge"))
+    if not unit.bank_account_verified:
+        raise ApiError(5060)
     return CreateRequest(
         reference,
         currency,
@@ -224,7 +251,7 @@ def _check_flow(body: dict[str, Any], unit: SalesUnit) -> tuple[str, str]:
         raise validation("paymentMethod.type", "type must be WALLET or CARD.")
     if method == "CARD" and flow != "WEB_REDIRECT":
         raise validation("userFlow", "paymentMethod CARD can only be used with WEB_REDIRECT.")
-    if flow == "PUSH_MESSAGE" and not unit.push_message_allowed:
+    if flow == "PUSH_MESSAGE" and not unit.push_message_approved:
         raise ApiError(5080)
     return flow, method
 
@@ -318,36 +345,12 @@ def _check_profile(profile: Any, unit: SalesUnit) -> str | None:
     return " ".join(dict.fromkeys(words))
 
 
-_LINE_INTS = ("totalAmount", "totalAmountExcludingTax", "totalTaxAmount")
-
-
-def _check_receipt(receipt: Any) -> dict[str, Any] | None:
-    if receipt is None:
-        return None
-    lines = receipt.get("orderLines") if isinstance(receipt, dict) else None
-    if not isinstance(lines, list) or not lines:
-        raise validation("receipt.orderLines", "orderLines must hold at least one line.")
-    for i, line in enumerate(lines):
-        _check_order_line(line, f"receipt.orderLines[{i}]")
-    bottom = receipt.get("bottomLine")
-    if not isinstance(bottom, dict) or bottom.get("currency") not in CURRENCIES:
-        raise validation("receipt.bottomLine.currency", "bottomLine.currency is required.")
-    return dict(receipt)
-
-
-def _check_order_line(line: Any, where: str) -> None:
-    if not isinstance(line, dict):
-        raise validation(where, "An order line must be an object.")
-    for name in ("name", "id"):
-        if not isinstance(line.get(name), str) or not line[name]:
-            raise validation(f"{where}.{name}", f"{name} is required.")
-    for name in _LINE_INTS:
-        if isinstance(line.get(name), bool) or not isinstance(line.get(name), int):
-            raise validation(f"{where}.{name}", f"{name} must be an integer in minor units.")
-    tax = line.get("taxPercentage", line.get("taxRate"))
-    limit = 100 if "taxPercentage" in line else 10000
-    if isinstance(tax, bool) or not isinstance(tax, int) or not 0 <= tax <= limit:
-        raise validation(f"{where}.taxPercentage", f"taxPercentage must be 0..{limit}.")
+def _check_interaction(interaction: Any) -> None:
+    if interaction is not None and interaction not in CUSTOMER_INTERACTIONS:
+        raise validation(
+            "customerInteraction",
+            f"customerInteraction must be one of {', '.join(CUSTOMER_INTERACTIONS)}.",
+        )
 
 
 def _check_expiry(
@@ -360,7 +363,7 @@ def _check_expiry(
         raise validation("expiresAt", "expiresAt must be an RFC 3339 date-time with a zone.")
     if flow not in ("PUSH_MESSAGE", "QR"):
         raise validation("expiresAt", "expiresAt can only be used with PUSH_MESSAGE or QR.")
-    if not unit.long_living_allowed:
+    if not unit.long_living_approved:
         raise ApiError(5050)
     if moment <= now + MIN_EXPIRY:
         raise ApiError(6120)

@@ -258,12 +258,13 @@ class Settings(BaseSettings):
                     f"{ENV_PREFIX}VIPPS__{name.upper()} is required when "
                     f"{ENV_PREFIX}PROVIDER_MODE={self.provider_mode.value}"
                 )
-        if self.provider_mode is ProviderMode.production and not self.public_url.startswith(
-            "https://"
-        ):
+        if not self.public_url.startswith("https://"):
+            # Both Vipps MobilePay environments refuse http webhook and return URLs
+            # (docs/vipps.md#environments); only the built-in emulator takes them.
             raise ValueError(
-                f"{ENV_PREFIX}PUBLIC_URL must be https:// in production (Vipps only calls "
-                "https webhooks)"
+                f"{ENV_PREFIX}PUBLIC_URL must be https:// when {ENV_PREFIX}PROVIDER_MODE="
+                f"{self.provider_mode.value} (Vipps MobilePay only calls https webhooks and "
+                "return URLs)"
             )
         return self
 

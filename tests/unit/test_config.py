@@ -78,3 +78,36 @@ def test_production_needs_https_public_url(monkeypatch: pytest.MonkeyPatch) -> N
 def test_env_file_is_read() -> None:
     Path(".env").write_text("PAYREQUEST_PUBLIC_URL=https://a.example\n")
     assert load_settings().public_url == "https://a.example"
+
+
+@pytest.mark.parametrize("mode", ["test", "production"])
+def test_vipps_environments_need_an_https_public_url(
+    monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    """apitest.vipps.no refuses http webhook and return URLs as api.vipps.no does: refused at
+    start-up in one line, not by the first payment."""
+    env = {
+        "PAYREQUEST_PROVIDER_MODE": mode,
+        "PAYREQUEST_SECRET_KEY": "k" * 40,
+        "PAYREQUEST_VIPPS__CLIENT_ID": "id",
+        "PAYREQUEST_VIPPS__CLIENT_SECRET": "client-secret",
+        "PAYREQUEST_VIPPS__SUBSCRIPTION_KEY": "sub",
+        "PAYREQUEST_VIPPS__MERCHANT_SERIAL_NUMBER": "123456",
+        "PAYREQUEST_PUBLIC_URL": "http://pay.example.no",
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(ConfigurationError) as refused:
+        load_settings()
+    message = str(refused.value)
+    assert message.startswith(
+        f"PAYREQUEST_PUBLIC_URL must be https:// when PAYREQUEST_PROVIDER_MODE={mode}"
+    )
+    assert "\n" not in message
+    monkeypatch.setenv("PAYREQUEST_PUBLIC_URL", "https://pay.example.no")
+    assert load_settings().public_url == "https://pay.example.no"
+
+
+def test_the_emulator_takes_an_http_public_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PAYREQUEST_PUBLIC_URL", "http://127.0.0.1:8000")
+    assert load_settings().provider_mode is ProviderMode.sandbox

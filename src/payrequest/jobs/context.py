@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import datetime
 
 
 @dataclass(frozen=True)
@@ -39,3 +40,15 @@ def set_current_job(context: JobContext) -> None:
 
 class PermanentJobError(Exception):
     """Raise from a handler when retrying cannot help: the job goes straight to dead letters."""
+
+
+class RetryAt(Exception):
+    """Raise from a handler to run the job again at `when` (an API asked us to wait until
+    then), instead of after the backoff. The run rolls back and counts as one attempt, like a
+    failure, so a wait that never ends still ends in a dead letter; but the job comes back
+    exactly when it may succeed, not early (to be refused again) or late."""
+
+    def __init__(self, when: datetime, reason: str) -> None:
+        super().__init__(reason)
+        self.when = when
+        self.reason = reason

@@ -12,6 +12,9 @@ Semantics (read this before writing a handler):
   job returns to `queued` at now + `Backoff.delay(attempts)`, with `last_error` kept; after
   `max_attempts` runs, or on `PermanentJobError`, it becomes `dead` (a dead letter) until
   `queue.retry_dead`. A lease that expires on the last attempt also makes a dead letter.
+- Waiting (`RetryAt(when, reason)`, e.g. a rate limit's Retry-After): rolled back like a
+  failure and counted as one attempt, but due again at `when` rather than after the backoff,
+  logged as a wait, not an error.
 - Periodic kinds are enqueued with dedupe key `periodic:<kind>:<slot>`, slot = floor(now /
   every), so N workers schedule each period once. Missed periods are not caught up.
 """
@@ -33,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from payrequest.jobs import leases
 from payrequest.jobs.backoff import Backoff
-from payrequest.jobs.context import JobContext, PermanentJobError, set_current_job
+from payrequest.jobs.context import JobContext, PermanentJobError, RetryAt, set_current_job
 from payrequest.jobs.handlers import JobHandlers
 from payrequest.jobs.leases import Claimed
 from payrequest.kit.clock import utcnow
@@ -288,8 +291,23 @@ class Worker:
                 job.id,
                 job.kind,
             )
+        except RetryAt as wait:
+            await self._record_wait(job, wait)
         except Exception as exc:
             await self._record_failure(job, exc, error_summary(exc, timeout=spec.timeout))
+
+    async def _record_wait(self, job: Claimed, wait: RetryAt) -> None:
+        if job.last_attempt:
+            await self._record_failure(job, wait, f"RetryAt: {wait.reason}")
+            return
+        when = max(wait.when, self._clock())
+        logger.info(
+            "job %s (%s) attempt %d/%d waits until %s: %s",
+            *(job.id, job.kind, job.attempts, job.max_attempts),
+            when.isoformat(),
+            wait.reason,
+        )
+        await self._store_failure(job, f"waiting until {when.isoformat()}: {wait.reason}", when)
 
     async def _record_failure(self, job: Claimed, exc: Exception, error: str) -> None:
         now = self._clock()
@@ -303,6 +321,11 @@ class Worker:
             error,
             exc_info=exc,
         )
+        await self._store_failure(job, error, retry_at)
+
+    async def _store_failure(self, job: Claimed, error: str, retry_at: datetime | None) -> None:
+        """Back to the queue at `retry_at` (None: a dead letter), keeping `error`."""
+        now = self._clock()
         try:
             async with self._sessions() as session, session.begin():
                 await leases.fail(

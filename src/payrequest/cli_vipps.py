@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from payrequest.config import ConfigurationError, ProviderMode, Settings, load_settings
 from payrequest.inbound import check as webhook_check
@@ -94,10 +95,23 @@ async def _check(runtime: Runtime, *, round_trip: bool, wait: float) -> bool:
         )
         return _report(trip, wait)
     except ProviderError as exc:
-        console.print(f"[red]✗[/red] {exc}")
+        _refused(exc)
         return False
     finally:
         await runtime.close()
+
+
+def _refused(exc: ProviderError) -> None:
+    """What went wrong in plain words, then the provider's own for a support case."""
+    console.print(f"[red]✗[/red] {escape(exc.message)}")
+    said = [
+        exc.detail or "",
+        f"code {exc.code}" if exc.code else "",
+        f"HTTP {exc.status}" if exc.status else "",
+        f"trace {exc.trace_id}" if exc.trace_id else "",
+    ]
+    if any(said):
+        console.print(f"  Vipps MobilePay said: {' · '.join(p for p in said if p)}", markup=False)
 
 
 def _report(trip: webhook_check.RoundTrip, wait: float) -> bool:

@@ -7,8 +7,8 @@ description (vipps_wire.py), and tests about the official files skip, naming the
 
 The ePayment file `$ref`s the Order Management `Receipt` by a GitHub URL; that ref is pointed
 at the local Order Management file so everything resolves offline. The official files are
-older than the live API and have known mistakes; `_patch_quirks`, `_fallback` and `check`
-handle each one explicitly.
+older than the live API and have known mistakes or gaps (e.g. no `taxRate`); `_patch_quirks`,
+`_fallback` and `check` handle each one explicitly.
 """
 
 from __future__ import annotations
@@ -97,6 +97,14 @@ def _to_json_schema(node: Any) -> Any:
 
 def _patch_quirks(name: str, spec: dict[str, Any]) -> None:
     schemas = spec.get("components", {}).get("schemas", {})
+    if name == "order-management-2.3.24.yaml":
+        # The file predates `taxRate` (hundredths of a percent, 0..10000), which the live API
+        # takes instead of the deprecated whole-percent `taxPercentage`: one of them is needed.
+        line = schemas["OrderLine"]
+        line["properties"]["taxRate"] = {"type": "integer", "minimum": 0, "maximum": 10_000}
+        line["required"] = [r for r in line["required"] if r != "taxPercentage"]
+        line["anyOf"] = [{"required": ["taxPercentage"]}, {"required": ["taxRate"]}]
+        return
     if name != "epayment-v1.yaml":
         return
     # Quirk: PaymentEvent.required lists the removed field `paymentAction` instead of `name`.

@@ -6,14 +6,22 @@ import asyncio
 import json
 import random
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 
 import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from payrequest.providers.base import OutcomeUnknown, PaymentNotFound, ProviderError
+from payrequest.providers.base import (
+    OutcomeUnknown,
+    PaymentNotFound,
+    ProviderError,
+    TryAgainLater,
+)
 from payrequest.providers.vipps.client import TOKEN_REFRESH_MARGIN, RetryPolicy
+from payrequest.providers.vipps.mapping import SUBSCRIPTION_KEY_REFUSED
 from tests.unit.vipps_fakes import (
     CREDENTIALS,
     SYSTEM_NAME,
@@ -139,7 +147,8 @@ async def test_a_failing_token_call_is_a_provider_error_and_no_api_call_is_made(
     with pytest.raises(ProviderError) as caught:
         await h.client.call("GET", ONE)
     assert caught.value.status == 401
-    assert "invalid subscription key" in caught.value.message
+    assert caught.value.message == SUBSCRIPTION_KEY_REFUSED
+    assert caught.value.detail == "Access denied due to invalid subscription key."
     assert not caught.value.retryable
     assert h.fake.api_requests() == []
 
@@ -225,7 +234,7 @@ async def test_transport_errors_are_retried_with_the_same_key(
 
 @pytest.mark.parametrize("status", [429, 503])
 async def test_retry_after_is_honoured(harnesses: Harnesses, status: int) -> None:
-    h = harnesses(retry=RetryPolicy(attempts=3, base_delay=0.5, max_delay=8.0))
+    h = harnesses(retry=RetryPolicy(attempts=3, base_delay=0.5, max_delay=8.0, max_wait=3.0))
     h.fake.on(
         "GET",
         ONE,
@@ -237,17 +246,53 @@ async def test_retry_after_is_honoured(harnesses: Harnesses, status: int) -> Non
     assert h.sleeps.delays == [3.0, 1.5]
 
 
-async def test_retry_after_is_capped_by_max_delay(harnesses: Harnesses) -> None:
-    h = harnesses(retry=RetryPolicy(attempts=2, base_delay=0.5, max_delay=8.0))
-    h.fake.on("GET", ONE, httpx.Response(429, headers={"Retry-After": "120"}), ok())
-    await h.client.call("GET", ONE)
-    assert h.sleeps.delays == [8.0]
+async def test_a_long_retry_after_is_handed_to_the_caller_not_slept(harnesses: Harnesses) -> None:
+    """The 5-a-minute limit per reference answers Retry-After ≈ 58 s: the call ends at once
+    with the wait, instead of sleeping (or retrying early, in vain) inside the request."""
+    h = harnesses(retry=RetryPolicy(attempts=4, base_delay=0.5, max_delay=8.0, max_wait=2.0))
+    limited = httpx.Response(
+        429,
+        json={"statusCode": 429, "message": "Rate limit is exceeded. Try again in 58 seconds."},
+        headers={"Retry-After": "58"},
+    )
+    h.fake.on("POST", f"{ONE}/capture", limited, ok())
+    with pytest.raises(TryAgainLater) as caught:
+        await h.client.call("POST", f"{ONE}/capture", json={}, idempotency_key=KEY)
+    assert caught.value.retry_after == timedelta(seconds=58)
+    assert caught.value.retryable and caught.value.status == 429
+    assert h.sleeps.delays == []
+    assert len(h.fake.api_requests()) == 1
+    assert h.fake.leftovers() == {("POST", f"{ONE}/capture"): 1}
 
 
-async def test_an_unreadable_retry_after_falls_back_to_jitter(harnesses: Harnesses) -> None:
+async def test_a_short_retry_after_on_the_last_attempt_still_names_the_wait(
+    harnesses: Harnesses,
+) -> None:
+    h = harnesses(retry=RetryPolicy(attempts=2, base_delay=0.5, max_delay=8.0, max_wait=2.0))
+    busy = httpx.Response(429, headers={"Retry-After": "1"})
+    h.fake.on("GET", ONE, busy, busy)
+    with pytest.raises(TryAgainLater) as caught:
+        await h.client.call("GET", ONE)
+    assert caught.value.retry_after == timedelta(seconds=1)
+    assert h.sleeps.delays == [1.0]
+
+
+async def test_a_retry_after_date_is_read_as_the_time_until_then(harnesses: Harnesses) -> None:
     h = harnesses(retry=RetryPolicy(attempts=2, base_delay=0.5, max_delay=8.0))
-    later = httpx.Response(429, headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"})
-    h.fake.on("GET", ONE, later, ok())
+    when = format_datetime(datetime.now(UTC) + timedelta(minutes=5), usegmt=True)
+    h.fake.on("GET", ONE, httpx.Response(503, headers={"Retry-After": when}), ok())
+    with pytest.raises(TryAgainLater) as caught:
+        await h.client.call("GET", ONE)
+    assert timedelta(minutes=4) < caught.value.retry_after <= timedelta(minutes=5)
+    assert h.sleeps.delays == []
+
+
+@pytest.mark.parametrize("value", ["soon", "Wed, 21 Oct 2015 07:28:00 GMT"])
+async def test_an_unreadable_or_past_retry_after_retries_at_once_or_with_jitter(
+    harnesses: Harnesses, value: str
+) -> None:
+    h = harnesses(retry=RetryPolicy(attempts=2, base_delay=0.5, max_delay=8.0))
+    h.fake.on("GET", ONE, httpx.Response(429, headers={"Retry-After": value}), ok())
     assert (await h.client.call("GET", ONE)).status_code == 200
     (delay,) = h.sleeps.delays
     assert 0 <= delay <= 0.5

@@ -6,6 +6,7 @@ import copy
 import json
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -15,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from payrequest.kit.money import Money
+from payrequest.payment_requests.receipt import unit_price_including_tax
 from payrequest.providers.base import (
     CreatedPayment,
     CreatePayment,
@@ -75,13 +77,14 @@ def line(
     unit_price: int = 20000,
     rate_bp: int = 2500,
 ) -> OrderLine:
-    net = round(float(quantity) * unit_price)
+    """`quantity` units at `unit_price` excluding VAT, as an invoice states them."""
+    net = round(Decimal(quantity) * unit_price)
     tax = net * rate_bp // 10_000
     return OrderLine(
         line_id=line_id,
         name=f"{line_id}: Consulting",
         quantity=quantity,
-        unit_price=unit_price,
+        unit_price_including_tax=round((net + tax) / Decimal(quantity)),
         total=net + tax,
         total_excluding_tax=net,
         tax_amount=tax,
@@ -359,14 +362,28 @@ def test_problem_title_without_detail() -> None:
     [
         problem(404, "Reference not found", code="5090"),
         problem(400, "Reference not found", code="5090"),
-        httpx.Response(404, json={"title": "Not Found", "status": 404}),
-        httpx.Response(404, text="<html>nope</html>"),
     ],
 )
 def test_problem_marks_not_found(response: httpx.Response) -> None:
     error = wire.problem(response)
     assert isinstance(error, PaymentNotFound)
     assert error.status == response.status_code
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        httpx.Response(404, json={"title": "Not Found", "status": 404}),
+        httpx.Response(404, json={"statusCode": 404, "message": "Resource not found"}),
+        httpx.Response(404, text="<html>nope</html>"),
+        problem(404, "Not Found"),
+    ],
+)
+def test_a_404_without_5090_says_nothing_about_the_payment(response: httpx.Response) -> None:
+    """A gateway's or a routing 404 must not let anyone conclude the payment is gone."""
+    error = wire.problem(response)
+    assert type(error) is ProviderError
+    assert error.status == 404 and error.code is None
 
 
 def test_problem_reads_an_apim_error() -> None:
@@ -479,12 +496,12 @@ def test_create_body_long_living_with_receipt() -> None:
         "totalAmount": 25000,
         "totalAmountExcludingTax": 20000,
         "totalTaxAmount": 5000,
-        "taxPercentage": 25,
-        "unitInfo": {"unitPrice": 10000, "quantity": "2", "quantityUnit": "PCS"},
+        "taxRate": 2500,
+        "unitInfo": {"unitPrice": 12500, "quantity": "2", "quantityUnit": "PCS"},
     }
-    assert second["taxPercentage"] == 15
-    assert second["unitInfo"]["quantity"] == "1.5"
-    assert third["taxPercentage"] == 0
+    assert second["taxRate"] == 1500
+    assert second["unitInfo"] == {"unitPrice": 2300, "quantity": "1.5", "quantityUnit": "PCS"}
+    assert third["taxRate"] == 0
     assert sum(item["totalAmount"] for item in receipt["orderLines"]) == body["amount"]["value"]
     assert_valid_create_body(body)
 
@@ -513,7 +530,7 @@ def broken_create_bodies() -> list[dict[str, Any]]:
     assert_valid_create_body(good)
     broken: list[dict[str, Any]] = [copy.deepcopy(good) for _ in range(5)]
     broken[0]["amount"]["value"] = 499.0
-    del broken[1]["receipt"]["orderLines"][0]["taxPercentage"]
+    del broken[1]["receipt"]["orderLines"][0]["taxRate"]
     broken[2]["receipt"]["orderLines"][0]["totalAmount"] = 100.5
     broken[3]["customer"] = {"phoneNumber": "+47 912 34 567"}
     broken[4]["userFlow"] = "PUSH"
@@ -551,12 +568,12 @@ def order_lines(draw: st.DrawFn) -> OrderLine:
     net = draw(amounts)
     rate_bp = draw(st.sampled_from([0, 600, 1000, 1200, 1500, 2500]))
     tax = net * rate_bp // 10_000
-    milli = draw(st.integers(min_value=1, max_value=99_999_999))
+    milli = draw(st.integers(min_value=1, max_value=99_999_999_999))  # some too long to send
     return OrderLine(
         line_id=draw(st.from_regex(r"[A-Z0-9-]{1,20}", fullmatch=True)),
         name=draw(st.text(min_size=1, max_size=100)),
-        quantity=str(milli / 1000) if milli % 1000 else str(milli // 1000),
-        unit_price=draw(amounts),
+        quantity=str(Decimal(milli) / 1000),
+        unit_price_including_tax=unit_price_including_tax(net + tax, milli),
         total=net + tax,
         total_excluding_tax=net,
         tax_amount=tax,

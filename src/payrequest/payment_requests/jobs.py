@@ -33,17 +33,19 @@ def install(
 ) -> None:
     @handlers.job(SEND_JOB, max_attempts=30, timeout=JOB_TIMEOUT)
     async def send(_session: AsyncSession, payload: dict[str, Any]) -> None:
-        await workflows.send(
-            sessions, provider, reference=str(payload["reference"]), return_url=return_url
-        )
+        with workflows.waits_in_the_queue():
+            await workflows.send(
+                sessions, provider, reference=str(payload["reference"]), return_url=return_url
+            )
 
     # Never give up silently: ~200 attempts with backoff capped at minutes span days, and a
     # dead capture stays visible on the operations page with a Retry button.
     @handlers.job(CAPTURE_JOB, max_attempts=200, timeout=JOB_TIMEOUT)
     async def capture(session: AsyncSession, payload: dict[str, Any]) -> None:
-        await workflows.capture(
-            sessions, provider, reference=str(payload["reference"]), apply_in=session
-        )
+        with workflows.waits_in_the_queue():
+            await workflows.capture(
+                sessions, provider, reference=str(payload["reference"]), apply_in=session
+            )
 
     refunds.install(handlers, sessions=sessions, provider=provider)
 

@@ -23,7 +23,7 @@ from payrequest.ledger import service as ledger
 from payrequest.ledger.models import Credit, Refund
 from payrequest.payment_requests import apply, repository
 from payrequest.payment_requests.state import Status
-from payrequest.payment_requests.workflows import JOB_TIMEOUT
+from payrequest.payment_requests.workflows import JOB_TIMEOUT, waits_in_the_queue
 from payrequest.providers.base import PaymentProvider, ProviderError
 
 REFUND_JOB = "payment_requests.refund"
@@ -200,4 +200,5 @@ async def _finish(session: AsyncSession, refund_id: int, *, failure: str | None)
 def install(handlers: JobHandlers, *, sessions: Sessions, provider: PaymentProvider) -> None:
     @handlers.job(REFUND_JOB, max_attempts=50, timeout=JOB_TIMEOUT)
     async def send(_session: AsyncSession, payload: dict[str, Any]) -> None:
-        await send_refund(sessions, provider, refund_id=int(payload["refund_id"]))
+        with waits_in_the_queue():
+            await send_refund(sessions, provider, refund_id=int(payload["refund_id"]))

@@ -8,8 +8,8 @@ send/capture jobs and the poller, which call the same functions.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -20,6 +20,7 @@ from sqlalchemy.orm import selectinload
 from payrequest.customers import repository as customers
 from payrequest.errors import N_, Conflict, NotFound
 from payrequest.invoices.models import Invoice
+from payrequest.jobs.context import RetryAt
 from payrequest.kit.clock import utcnow
 from payrequest.kit.money import Money
 from payrequest.kit.phone import Phone
@@ -35,6 +36,7 @@ from payrequest.providers.base import (
     PaymentNotFound,
     PaymentProvider,
     ProviderError,
+    TryAgainLater,
     UserFlow,
 )
 
@@ -44,6 +46,18 @@ ALREADY_AUTHORIZED_CODES = frozenset({"6060", "6230"})
 MAX_POLL_INTERVAL = timedelta(seconds=60)
 # A job that calls the provider: the client's own retries (4 tries, 10 s timeout) fit inside.
 JOB_TIMEOUT = timedelta(seconds=50)
+# Added to a wait the provider asked for, so that the job does not come back a moment early.
+WAIT_MARGIN = timedelta(seconds=1)
+
+
+@contextmanager
+def waits_in_the_queue() -> Iterator[None]:
+    """In a job handler: the provider's "try again in N seconds" (TryAgainLater) reschedules
+    the job at that time (RetryAt), to send the same call with the same idempotency key."""
+    try:
+        yield
+    except TryAgainLater as exc:
+        raise RetryAt(utcnow() + exc.retry_after + WAIT_MARGIN, str(exc)) from exc
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from payrequest.kit.money import Money
 
@@ -42,16 +42,20 @@ class UserFlow(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class OrderLine:
-    """One receipt line, amounts in minor units of the payment's currency."""
+    """One receipt line, amounts in minor units of the payment's currency.
+
+    `total` is exact and the lines add up to the payment's amount; the unit price is the
+    price of one unit including VAT, rounded, so unit price × quantity is about `total`."""
 
     line_id: str
     name: str
     quantity: str  # decimal string, e.g. "1.5"
-    unit_price: int  # excluding VAT
+    unit_price_including_tax: int
     total: int  # including VAT
     total_excluding_tax: int
     tax_amount: int
-    tax_rate_bp: int  # 2500 = 25 %
+    tax_rate_bp: int  # hundredths of a percent: 2550 = 25.5 %
+    quantity_label: str = ""  # the quantity as the customer reads it ("1 234 567,125")
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +137,7 @@ class ProviderError(Exception):
         code: str | None = None,
         trace_id: str | None = None,
         retryable: bool = False,
+        detail: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -140,9 +145,12 @@ class ProviderError(Exception):
         self.code = code
         self.trace_id = trace_id
         self.retryable = retryable
+        self.detail = detail  # the provider's own words, untranslated, for support
 
     def __str__(self) -> str:
         parts = [self.message]
+        if self.detail:
+            parts.append(self.detail)
         if self.code:
             parts.append(f"code {self.code}")
         if self.status:
@@ -154,6 +162,15 @@ class ProviderError(Exception):
 
 class PaymentNotFound(ProviderError):
     """The provider has no payment with this reference."""
+
+
+class TryAgainLater(ProviderError):
+    """The provider asked us to wait `retry_after` before sending this call again (a rate
+    limit): the same call, with the same idempotency key, may be sent once that has passed."""
+
+    def __init__(self, message: str, *, retry_after: timedelta, **kwargs: Any) -> None:
+        super().__init__(message, retryable=True, **kwargs)
+        self.retry_after = retry_after
 
 
 class OutcomeUnknown(ProviderError):

@@ -6,13 +6,14 @@ open pages. Other processes hear of it through LISTEN/NOTIFY or their own pollin
 
 from __future__ import annotations
 
-import contextlib
+import math
 
 from fastapi import Request
 
 from payrequest.payment_requests import workflows
-from payrequest.providers.base import ProviderError
+from payrequest.providers.base import ProviderError, TryAgainLater
 from payrequest.runtime import Runtime
+from payrequest.web import i18n
 
 
 def wake(request: Request) -> None:
@@ -24,13 +25,41 @@ def wake(request: Request) -> None:
         tail.wake()
 
 
-async def send_now(request: Request, runtime: Runtime, reference: str) -> None:
-    """Try the provider call right away; the send job does it if this fails or we crash."""
-    with contextlib.suppress(ProviderError):  # the job retries with the same idempotency key
+async def send_now(request: Request, runtime: Runtime, reference: str) -> TryAgainLater | None:
+    """Try the provider call right away; the send job does it if this fails or we crash.
+    Returns the provider's request to wait, if it made one (the job sends after the wait)."""
+    waiting = None
+    try:
         await workflows.send(
             runtime.sessions,
             runtime.provider,
             reference=reference,
             return_url=runtime.urls.portal_returned(),
         )
+    except TryAgainLater as exc:
+        waiting = exc
+    except ProviderError:
+        pass  # the job retries with the same idempotency key
     wake(request)
+    return waiting
+
+
+def waiting_text(wait: TryAgainLater, *, done_later: bool = True) -> str:
+    """Tell staff that the provider asked us to wait, and what happens then: the job does it
+    (`done_later`), or they try again themselves."""
+    seconds = max(1, math.ceil(wait.retry_after.total_seconds()))
+    if done_later:
+        text = i18n.ngettext(
+            "Vipps MobilePay asked us to wait; it will be done in %(seconds)s second.",
+            "Vipps MobilePay asked us to wait; it will be done in %(seconds)s seconds.",
+            seconds,
+        )
+    else:
+        text = i18n.ngettext(
+            "Vipps MobilePay asked us to wait; nothing was changed. Try again in "
+            "%(seconds)s second.",
+            "Vipps MobilePay asked us to wait; nothing was changed. Try again in "
+            "%(seconds)s seconds.",
+            seconds,
+        )
+    return text % {"seconds": seconds}

@@ -1,13 +1,17 @@
 """HTTP client for Vipps MobilePay: access token cache, standard headers, retries.
 
-Retries 5xx/408/423/429 and network errors with jittered exponential backoff (honouring
-Retry-After), always with the same Idempotency-Key; never retries other 4xx. A request whose
-outcome is unknown after the last attempt raises OutcomeUnknown.
+Retries 5xx/408/423/429 and network errors with jittered exponential backoff, always with the
+same Idempotency-Key; never retries other 4xx. A `Retry-After` of a few seconds
+(`RetryPolicy.max_wait`) is slept; a longer one ends the call with TryAgainLater carrying the
+wait, so that a job is rescheduled instead of holding a worker (docs/vipps.md#rate-limits-and-
+polling). A request whose outcome is unknown after the last attempt raises OutcomeUnknown.
+Every error answer is logged with Vipps' traceId and instance, for support.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -21,6 +25,9 @@ from payrequest.providers.vipps import wire
 from payrequest.providers.vipps.mapping import RETRYABLE_STATUSES
 
 TOKEN_REFRESH_MARGIN = 120.0  # seconds before expiry that a new token is fetched
+TOKEN_PATH = "/accesstoken/get"  # noqa: S105 - a path, not a secret
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +43,7 @@ class RetryPolicy:
     attempts: int = 4
     base_delay: float = 0.5
     max_delay: float = 8.0
+    max_wait: float = 2.0  # the longest Retry-After slept inside a call; longer: TryAgainLater
 
     def delay(self, attempt: int, retry_after: float | None) -> float:
         """Full jitter: random between 0 and base * 2^attempt, capped; Retry-After wins."""
@@ -43,6 +51,10 @@ class RetryPolicy:
             return min(retry_after, self.max_delay)
         ceiling = min(self.max_delay, self.base_delay * (2**attempt))
         return random.uniform(0, ceiling)  # noqa: S311 - jitter, not security
+
+    def sleeps(self, retry_after: float | None) -> bool:
+        """Whether a retry after this Retry-After is still made inside the call."""
+        return retry_after is None or retry_after <= self.max_wait
 
 
 @dataclass
@@ -97,9 +109,9 @@ class VippsClient:
                 "Merchant-Serial-Number": self.credentials.merchant_serial_number,
                 **self._system_headers,
             }
-            response = await self._send("POST", "/accesstoken/get", headers=headers, content=b"")
+            response = await self._send("POST", TOKEN_PATH, headers=headers, content=b"")
             if response.status_code != 200:
-                raise wire.problem(response)
+                raise self.problem(response, token=True)
             data = response.json()
             lifetime = float(data.get("expires_in", "3600"))
             self._token = _Token(
@@ -137,6 +149,30 @@ class VippsClient:
             response = await self._send(method, path, retry, headers=headers, json=json)
         return response
 
+    def problem(self, response: httpx.Response, *, token: bool = False) -> ProviderError:
+        """The error an answer carries, logged with what support needs to find the call:
+        Vipps' traceId and instance (the identity provider's trace and correlation ids for
+        the access token)."""
+        error = wire.token_problem(response) if token else wire.problem(response)
+        ids = wire.support_ids(response)
+        request = response.request
+        log.warning(
+            "Vipps MobilePay answered %s %s with HTTP %s%s: %s (%s)",
+            request.method,
+            request.url.path,
+            response.status_code,
+            f" ErrorCode {error.code}" if error.code else "",
+            error.detail or error.message,
+            ", ".join(f"{name} {value}" for name, value in ids.items()) or "no trace id",
+            extra={
+                "vipps_status": response.status_code,
+                "vipps_code": error.code,
+                "vipps_trace_id": ids.get("traceId") or ids.get("trace_id"),
+                "vipps_instance": ids.get("instance"),
+            },
+        )
+        return error
+
     async def _send(
         self, method: str, path: str, retry: RetryPolicy | None = None, **kwargs: Any
     ) -> httpx.Response:
@@ -152,10 +188,12 @@ class VippsClient:
                 continue
             if response.status_code in RETRYABLE_STATUSES:
                 last_error = _RetryableResponse(response)
+                if not policy.sleeps(_retry_after(last_error)):
+                    break  # a long wait is the caller's (a job's) to schedule, not ours to sleep
                 continue
             return response
         if isinstance(last_error, _RetryableResponse):
-            raise wire.problem(last_error.response)
+            raise self.problem(last_error.response)
         raise OutcomeUnknown(
             f"{method} {path}: no answer after {policy.attempts} tries "
             f"({last_error.__class__.__name__})"
@@ -171,11 +209,7 @@ class _RetryableResponse(Exception):
 def _retry_after(error: Exception | None) -> float | None:
     if not isinstance(error, _RetryableResponse):
         return None
-    value = error.response.headers.get("Retry-After")
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
+    return wire.retry_after(error.response)
 
 
 __all__ = ["Credentials", "ProviderError", "RetryPolicy", "VippsClient"]

@@ -48,6 +48,40 @@ WEBHOOK_EVENTS: tuple[str, ...] = tuple(
 # ErrorCodes after which a retry with the same key can succeed (docs/vipps.md#errors).
 RETRYABLE_CODES = frozenset({"6160", "6280", "3010"})
 RETRYABLE_STATUSES = frozenset({408, 423, 429, 500, 502, 503, 504})
+# "Reference not found": the only answer that says a payment does not exist (a bare 404 does
+# not; docs/vipps.md#errors).
+NOT_FOUND_CODE = "5090"
+
+# Why the access token was refused, by the identity provider's error code (its AADSTS number;
+# docs/vipps.md#access-token). English message ids, shown translated.
+TOKEN_REFUSALS: dict[int, str] = {
+    7000215: N_(
+        "The client secret is invalid: Vipps MobilePay did not accept it. "
+        "Check PAYREQUEST_VIPPS__CLIENT_SECRET."
+    ),
+    7000222: N_(
+        "The client secret has expired. Make a new one in the Vipps MobilePay business portal "
+        "and set it in PAYREQUEST_VIPPS__CLIENT_SECRET."
+    ),
+    700016: N_(
+        "Vipps MobilePay does not know this client id. Check PAYREQUEST_VIPPS__CLIENT_ID and "
+        "that the keys belong to this environment (test or production)."
+    ),
+}
+CREDENTIALS_REFUSED = N_(
+    "Vipps MobilePay did not accept the client id and client secret. Check "
+    "PAYREQUEST_VIPPS__CLIENT_ID and PAYREQUEST_VIPPS__CLIENT_SECRET."
+)
+SUBSCRIPTION_KEY_REFUSED = N_(
+    "Vipps MobilePay did not accept the subscription key. Check "
+    "PAYREQUEST_VIPPS__SUBSCRIPTION_KEY and that it belongs to this sales unit and environment."
+)
+# A cancel answered with a 404 that is not 5090, and GET could not settle where the payment
+# stands: nothing is changed on our side (docs/vipps.md#capture-cancel-and-refund).
+CANCEL_UNCONFIRMED = N_(
+    "Vipps MobilePay did not confirm the cancellation, so nothing was changed. "
+    "Try again in a minute."
+)
 
 # Human explanations for the refusals staff will actually see: English message ids, shown
 # translated where they are read (they are stored as a request's failure reason).

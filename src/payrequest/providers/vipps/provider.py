@@ -19,12 +19,14 @@ from payrequest.providers.base import (
     PaymentSnapshot,
     ProviderError,
     ProviderEvent,
+    ProviderState,
+    TryAgainLater,
     WebhookEndpoint,
     WebhookRejected,
 )
 from payrequest.providers.vipps import signature, wire
 from payrequest.providers.vipps.client import VippsClient
-from payrequest.providers.vipps.mapping import STAFF_MESSAGES, WEBHOOK_EVENTS
+from payrequest.providers.vipps.mapping import CANCEL_UNCONFIRMED, STAFF_MESSAGES, WEBHOOK_EVENTS
 from payrequest.providers.vipps.userinfo import SharedPhones
 
 PAYMENTS = "/epayment/v1/payments"
@@ -73,6 +75,8 @@ class VippsProvider:
                 response = await self.client.call(
                     "POST", PAYMENTS, json=body, idempotency_key=request.idempotency_key
                 )
+            except TryAgainLater:
+                raise  # refused before it was made: the caller sends it again after the wait
             except ProviderError as exc:
                 if not exc.retryable:
                     raise
@@ -83,7 +87,7 @@ class VippsProvider:
             if response.status_code in (200, 201):
                 data = response.json()
                 return CreatedPayment(str(data["reference"]), data.get("redirectUrl"))
-            error = wire.problem(response)
+            error = self.client.problem(response)
             if error.code in ALREADY_CREATED_CODES:
                 # Another attempt of ours got there first (a job and an inline send, or a
                 # retry whose answer was lost): the payment exists, and that is success.
@@ -100,7 +104,7 @@ class VippsProvider:
             raise OutcomeUnknown(f"create {reference}: outcome unknown") from None
         if response.status_code == 200:
             return CreatedPayment(reference, response.json().get("redirectUrl"))
-        error = wire.problem(response)
+        error = self.client.problem(response)
         if isinstance(error, PaymentNotFound):
             return None
         raise OutcomeUnknown(f"create {reference}: outcome unknown ({error})")
@@ -109,7 +113,7 @@ class VippsProvider:
         """The payment, with the phone number its payer shared (when it asked for sharing)."""
         response = await self.client.call("GET", f"{PAYMENTS}/{reference}")
         if response.status_code != 200:
-            raise wire.problem(response)
+            raise self.client.problem(response)
         data = response.json()
         snapshot = wire.parse_payment(data)
         sub = wire.profile_sub(data)
@@ -121,7 +125,7 @@ class VippsProvider:
     async def get_events(self, reference: str) -> list[ProviderEvent]:
         response = await self.client.call("GET", f"{PAYMENTS}/{reference}/events")
         if response.status_code != 200:
-            raise wire.problem(response)
+            raise self.client.problem(response)
         return [wire.parse_event(item) for item in response.json()]
 
     async def _modify(
@@ -134,7 +138,7 @@ class VippsProvider:
             idempotency_key=idempotency_key,
         )
         if response.status_code != 200:
-            raise _staff_readable(wire.problem(response))
+            raise _staff_readable(self.client.problem(response))
         return await self.get_payment(reference)
 
     async def capture(
@@ -144,8 +148,39 @@ class VippsProvider:
         return await self._modify(reference, "capture", body, idempotency_key)
 
     async def cancel(self, reference: str, *, idempotency_key: str) -> PaymentSnapshot:
+        """Cancel a payment nobody approved. PaymentNotFound only for 5090 "Reference not
+        found"; any other 404 is settled by GET, or refused with CANCEL_UNCONFIRMED
+        (docs/vipps.md#capture-cancel-and-refund)."""
         body = {"cancelTransactionOnly": True}  # never release an authorization by accident
-        return await self._modify(reference, "cancel", body, idempotency_key)
+        try:
+            return await self._modify(reference, "cancel", body, idempotency_key)
+        except PaymentNotFound:
+            raise
+        except ProviderError as exc:
+            if exc.status != 404:
+                raise
+        return await self._cancel_after_unclear_404(reference, body, idempotency_key)
+
+    async def _cancel_after_unclear_404(
+        self, reference: str, body: dict[str, Any], idempotency_key: str
+    ) -> PaymentSnapshot:
+        """A 404 without 5090 (a gateway's, a routing fault) says nothing about the payment:
+        GET decides. Not found (5090) is definite; a final payment is the answer; one still
+        open is cancelled once more with the same key (the 404 never reached it)."""
+        try:
+            snapshot = await self.get_payment(reference)
+        except (PaymentNotFound, TryAgainLater):
+            raise
+        except ProviderError as exc:
+            raise _unconfirmed(exc) from exc
+        if snapshot.state not in (ProviderState.created, ProviderState.authorized):
+            return snapshot
+        try:
+            return await self._modify(reference, "cancel", body, idempotency_key)
+        except ProviderError as exc:
+            if exc.status == 404:
+                raise _unconfirmed(exc) from exc
+            raise
 
     async def refund(
         self, reference: str, amount: Money, *, idempotency_key: str
@@ -176,7 +211,7 @@ class VippsProvider:
     async def list_webhooks(self) -> list[WebhookEndpoint]:
         response = await self.client.call("GET", WEBHOOKS)
         if response.status_code != 200:
-            raise wire.problem(response)
+            raise self.client.problem(response)
         hooks = response.json().get("webhooks") or []
         return [
             WebhookEndpoint(str(hook["id"]), str(hook["url"]))
@@ -190,14 +225,26 @@ class VippsProvider:
             "POST", WEBHOOKS, json={"url": url, "events": list(WEBHOOK_EVENTS)}
         )
         if response.status_code not in (200, 201):
-            raise wire.problem(response)
+            raise self.client.problem(response)
         data = response.json()
         return str(data["id"]), str(data["secret"])
 
     async def delete_webhook(self, webhook_id: str) -> None:
         response = await self.client.call("DELETE", f"{WEBHOOKS}/{webhook_id}")
         if response.status_code not in (200, 204, 404):
-            raise wire.problem(response)
+            raise self.client.problem(response)
+
+
+def _unconfirmed(cause: ProviderError) -> ProviderError:
+    """The cancel could not be confirmed either way: staff are asked to try again."""
+    return ProviderError(
+        CANCEL_UNCONFIRMED,
+        status=cause.status,
+        code=cause.code,
+        trace_id=cause.trace_id,
+        retryable=True,
+        detail=cause.message,
+    )
 
 
 def _staff_readable(error: ProviderError) -> ProviderError:

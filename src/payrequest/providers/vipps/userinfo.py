@@ -54,7 +54,7 @@ class SharedPhones:
             log.warning(
                 "userinfo for %s failed, asking again on the next read: %s",
                 reference,
-                wire.problem(response),
+                self.client.problem(response),  # logged there with Vipps' traceId
             )
             return None
         self._remember(key, found)

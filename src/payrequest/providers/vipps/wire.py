@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import itertools
 import re
-from datetime import UTC, datetime
-from decimal import Decimal
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -18,17 +19,25 @@ from payrequest.providers.base import (
     PaymentSnapshot,
     ProviderError,
     ProviderEvent,
+    TryAgainLater,
 )
 from payrequest.providers.vipps.mapping import (
+    CREDENTIALS_REFUSED,
     EVENT_FROM_WIRE,
+    NOT_FOUND_CODE,
     RETRYABLE_CODES,
     RETRYABLE_STATUSES,
     STATE_FROM_WIRE,
+    SUBSCRIPTION_KEY_REFUSED,
+    TOKEN_REFUSALS,
     USER_FLOW_TO_WIRE,
 )
 
 PHONE_SCOPE = "phoneNumber"  # profile sharing: the payer's phone number
 MSISDN = re.compile(r"[1-9][0-9]{7,14}")  # country code and number, digits only
+QUANTITY = re.compile(r"\d+(\.\d{1,8})?")  # a receipt line's quantity (docs/vipps.md#receipts)
+QUANTITY_MAX_LENGTH = 10
+NAME_MAX_LENGTH = 100
 
 
 def amount_to_wire(money: Money) -> dict[str, Any]:
@@ -60,21 +69,38 @@ def parse_timestamp(text: str) -> datetime:
     return moment.astimezone(UTC)
 
 
-def _order_line(line: OrderLine, currency: str) -> dict[str, Any]:
-    quantity = Decimal(line.quantity)
+def _order_line(line: OrderLine) -> dict[str, Any]:
+    """One receipt line (docs/vipps.md#receipts): the tax rate in hundredths of a percent
+    (`taxRate`), the unit price including tax. A quantity the receipt cannot hold becomes one
+    unit at the line's total, with the real quantity at the front of the name."""
+    name, quantity, unit_price = (
+        line.name,
+        wire_quantity(line.quantity),
+        line.unit_price_including_tax,
+    )
+    if quantity is None:
+        name = f"{line.quantity_label or line.quantity} × {line.name}"[:NAME_MAX_LENGTH]
+        quantity, unit_price = "1", line.total
     return {
-        "name": line.name,
+        "name": name,
         "id": line.line_id,
         "totalAmount": line.total,
         "totalAmountExcludingTax": line.total_excluding_tax,
         "totalTaxAmount": line.tax_amount,
-        "taxPercentage": int(line.tax_rate_bp // 100),
-        "unitInfo": {
-            "unitPrice": line.unit_price,
-            "quantity": format(quantity.normalize(), "f"),
-            "quantityUnit": "PCS",
-        },
+        "taxRate": line.tax_rate_bp,
+        "unitInfo": {"unitPrice": unit_price, "quantity": quantity, "quantityUnit": "PCS"},
     }
+
+
+def wire_quantity(quantity: str) -> str | None:
+    """A quantity as the receipt takes it (a plain decimal string, at most 8 decimals and 10
+    characters, e.g. "1.5"); None when it does not fit."""
+    try:
+        text = format(Decimal(quantity).normalize(), "f")
+    except InvalidOperation:
+        return None
+    fits = len(text) <= QUANTITY_MAX_LENGTH and QUANTITY.fullmatch(text)
+    return text if fits else None
 
 
 def create_body(request: CreatePayment) -> dict[str, Any]:
@@ -99,9 +125,7 @@ def create_body(request: CreatePayment) -> dict[str, Any]:
         body["expiresAt"] = rfc3339(request.expires_at)
     if request.order_lines:
         body["receipt"] = {
-            "orderLines": [
-                _order_line(line, request.amount.currency) for line in request.order_lines
-            ],
+            "orderLines": [_order_line(line) for line in request.order_lines],
             "bottomLine": {"currency": request.amount.currency},
         }
     if request.metadata:
@@ -162,25 +186,96 @@ def parse_event(data: dict[str, Any]) -> ProviderEvent:
 
 
 def problem(response: httpx.Response) -> ProviderError:
-    """Read an RFC 7807 problem (or an APIM-style error) into a ProviderError."""
-    try:
-        data = response.json()
-    except ValueError:
-        data = {}
-    if not isinstance(data, dict):
-        data = {}
+    """Read an RFC 7807 problem (or an APIM-style error) into a ProviderError.
+
+    Only the documented "Reference not found" (ErrorCode 5090) is PaymentNotFound; a 404
+    without it (a gateway's, a path the API does not serve) says nothing about the payment.
+    A retryable answer with `Retry-After` is TryAgainLater (docs/vipps.md#errors)."""
+    data = _json_object(response)
+    code = error_code(data)
+    title = data.get("title") or data.get("message") or response.reason_phrase
+    detail_text = data.get("detail")
+    message = str(title) if not detail_text else f"{title}: {detail_text}"
+    status = response.status_code
+    retryable = status in RETRYABLE_STATUSES or code in RETRYABLE_CODES
+    trace_id = data.get("traceId")
+    wait = retry_after(response) if retryable else None
+    if wait is not None:
+        return TryAgainLater(
+            message,
+            retry_after=timedelta(seconds=wait),
+            status=status,
+            code=code,
+            trace_id=trace_id,
+        )
+    kind = PaymentNotFound if code == NOT_FOUND_CODE else ProviderError
+    return kind(message, status=status, code=code, trace_id=trace_id, retryable=retryable)
+
+
+def token_problem(response: httpx.Response) -> ProviderError:
+    """Why the access token was refused (docs/vipps.md#access-token): a sentence staff can act
+    on for the known cases, with the identity provider's own words kept as `detail`."""
+    data = _json_object(response)
+    error = data.get("error")
+    if isinstance(error, str):  # the identity provider's answer: client id or secret
+        codes = [c for c in data.get("error_codes") or [] if isinstance(c, int)]
+        known = [TOKEN_REFUSALS[c] for c in codes if c in TOKEN_REFUSALS]
+        description = str(data.get("error_description") or "").strip().splitlines()
+        return ProviderError(
+            known[0] if known else CREDENTIALS_REFUSED,
+            status=response.status_code,
+            trace_id=data.get("trace_id") or data.get("correlation_id"),
+            detail=f"{error}: {description[0]}" if description else error,
+        )
+    if response.status_code == 401 and "statusCode" in data:  # the gateway: subscription key
+        return ProviderError(
+            SUBSCRIPTION_KEY_REFUSED,
+            status=response.status_code,
+            detail=str(data.get("message") or "") or None,
+        )
+    return problem(response)
+
+
+def error_code(data: dict[str, Any]) -> str | None:
+    """The problem's ErrorCode (`extraDetails: [{"name": "ErrorCode", "reason": "6080"}]`)."""
     code = None
     for detail in data.get("extraDetails") or []:
         if isinstance(detail, dict) and detail.get("name") == "ErrorCode":
             code = str(detail.get("reason"))
-    title = data.get("title") or data.get("message") or response.reason_phrase
-    detail_text = data.get("detail")
-    message = str(title) if not detail_text else f"{title}: {detail_text}"
-    kind = PaymentNotFound if code == "5090" or response.status_code == 404 else ProviderError
-    return kind(
-        message,
-        status=response.status_code,
-        code=code,
-        trace_id=data.get("traceId"),
-        retryable=response.status_code in RETRYABLE_STATUSES or code in RETRYABLE_CODES,
-    )
+    return code
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """Seconds the answer asks us to wait (`Retry-After`: seconds or an HTTP date)."""
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
+
+
+SUPPORT_IDS = ("traceId", "instance", "trace_id", "correlation_id")
+
+
+def support_ids(response: httpx.Response) -> dict[str, str]:
+    """What support needs to find a call (docs/vipps.md#errors): a problem's `traceId` and
+    `instance`, or the identity provider's `trace_id` and `correlation_id`."""
+    data = _json_object(response)
+    return {name: str(data[name]) for name in SUPPORT_IDS if data.get(name)}
+
+
+def _json_object(response: httpx.Response) -> dict[str, Any]:
+    try:
+        data = response.json()
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}

@@ -3,7 +3,6 @@ list and detail."""
 
 from __future__ import annotations
 
-import contextlib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Request, status
@@ -21,7 +20,7 @@ from payrequest.payment_requests import read, refunds, repository, workflows
 from payrequest.payment_requests.schemas import NewPaymentRequest
 from payrequest.payment_requests.service import create_request, retry_request
 from payrequest.payment_requests.state import Status
-from payrequest.providers.base import ProviderError, UserFlow
+from payrequest.providers.base import ProviderError, TryAgainLater, UserFlow
 from payrequest.runtime import Runtime
 from payrequest.web import i18n
 from payrequest.web.admin.request_forms import (
@@ -36,7 +35,7 @@ from payrequest.web.admin.request_link import send_link
 from payrequest.web.auth import StaffUser, Writer
 from payrequest.web.deps import AsyncSession, ReadSessionDep, RuntimeDep
 from payrequest.web.flash import flash
-from payrequest.web.nudge import send_now, wake
+from payrequest.web.nudge import send_now, waiting_text, wake
 from payrequest.web.render import render
 
 router = APIRouter()
@@ -82,8 +81,9 @@ async def send_request(
     except (PayrequestError, ValidationError) as exc:
         flash(request, i18n.problem(exc, LABELS), "error")
         return _back(customer_id)
-    await send_now(request, runtime, reference)
-    flash(request, i18n.gettext("Payment request sent."), topic=f"request:{reference}")
+    waiting = await send_now(request, runtime, reference)
+    sent = waiting_text(waiting) if waiting else i18n.gettext("Payment request sent.")
+    flash(request, sent, topic=f"request:{reference}")
     return _back(customer_id)
 
 
@@ -95,6 +95,9 @@ async def cancel_request(
         cancelled = await workflows.cancel(
             runtime.sessions, runtime.provider, request_id=request_id, user_id=user.id
         )
+    except TryAgainLater as exc:  # no job cancels: staff try again after the wait
+        flash(request, waiting_text(exc, done_later=False), "error")
+        return await _back_to_request(runtime, request_id)
     except (PayrequestError, ProviderError) as exc:
         flash(request, i18n.problem(exc, LABELS), "error")
         return await _back_to_request(runtime, request_id)
@@ -128,8 +131,9 @@ async def retry(
     except (PayrequestError, ValidationError) as exc:
         flash(request, i18n.problem(exc, LABELS), "error")
         return await _back_to_request(runtime, request_id)
-    await send_now(request, runtime, reference)
-    flash(request, i18n.gettext("A new request was sent."), topic=f"request:{reference}")
+    waiting = await send_now(request, runtime, reference)
+    sent = waiting_text(waiting) if waiting else i18n.gettext("A new request was sent.")
+    flash(request, sent, topic=f"request:{reference}")
     return _back(customer_id)
 
 
@@ -191,10 +195,15 @@ async def refund(
     except PayrequestError as exc:
         flash(request, i18n.error_text(exc), "error")
         return RedirectResponse(f"/requests/{request_id}", status.HTTP_303_SEE_OTHER)
-    with contextlib.suppress(ProviderError):  # the refund job retries with the same key
+    message = i18n.gettext("Refund sent.")
+    try:
         await refunds.send_refund(runtime.sessions, runtime.provider, refund_id=refund_id)
+    except TryAgainLater as exc:  # the refund job sends it after the wait, with the same key
+        message = waiting_text(exc)
+    except ProviderError:
+        pass  # the refund job retries with the same key
     wake(request)
-    flash(request, i18n.gettext("Refund sent."))
+    flash(request, message)
     return RedirectResponse(f"/requests/{request_id}", status.HTTP_303_SEE_OTHER)
 
 

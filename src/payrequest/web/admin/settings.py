@@ -170,6 +170,13 @@ def _back() -> RedirectResponse:
     return RedirectResponse("/settings#webhook", status_code=status.HTTP_303_SEE_OTHER)
 
 
+def provider_reason(exc: ProviderError) -> str:
+    """A refusal in the reader's language (e.g. "the client secret is invalid"), followed by
+    the provider's own words for a support case (e.g. "invalid_client: AADSTS7000215: ...")."""
+    reason = i18n.problem(exc)
+    return f"{reason} ({exc.detail})" if exc.detail else reason
+
+
 @router.post("/settings/webhook/register")
 async def register_webhook(request: Request, user: Owner, runtime: RuntimeDep) -> RedirectResponse:
     url = runtime.webhook_url
@@ -179,7 +186,7 @@ async def register_webhook(request: Request, user: Owner, runtime: RuntimeDep) -
         flash(
             request,
             i18n.gettext("The webhook could not be registered: {reason}").format(
-                reason=i18n.problem(exc)
+                reason=provider_reason(exc)
             ),
             "error",
         )
@@ -236,7 +243,7 @@ async def test_webhook(request: Request, user: Writer, runtime: RuntimeDep) -> R
         flash(
             request,
             i18n.gettext("The test payment could not be made: {reason}").format(
-                reason=i18n.problem(exc)
+                reason=provider_reason(exc)
             ),
             "error",
         )

@@ -1,5 +1,6 @@
 """Background work for payment requests: send, capture, refund (from `refunds`), reading an
-approved payment again for the payer's shared number, and the poller (webhook safety net)."""
+approved payment again for the payer's shared number, withdrawing a payment created for a
+request that had ended, and the poller (webhook safety net)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from payrequest.jobs.handlers import JobHandlers
 from payrequest.kit.clock import utcnow
-from payrequest.payment_requests import phones, refunds, repository, workflows
+from payrequest.payment_requests import phones, refunds, repository, withdraw, workflows
 from payrequest.payment_requests.apply import CAPTURE_JOB
 from payrequest.payment_requests.service import SEND_JOB
 from payrequest.payment_requests.workflows import JOB_TIMEOUT
@@ -48,6 +49,13 @@ def install(
             )
 
     refunds.install(handlers, sessions=sessions, provider=provider)
+
+    @handlers.job(
+        withdraw.WITHDRAW_JOB, max_attempts=withdraw.WITHDRAW_ATTEMPTS, timeout=JOB_TIMEOUT
+    )
+    async def withdraw_payment(_session: AsyncSession, payload: dict[str, Any]) -> None:
+        with workflows.waits_in_the_queue():
+            await withdraw.withdraw(provider, reference=str(payload["reference"]))
 
     @handlers.job(
         phones.LEARN_AGAIN_JOB, max_attempts=phones.LEARN_AGAIN_ATTEMPTS, timeout=JOB_TIMEOUT

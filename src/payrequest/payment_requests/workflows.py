@@ -25,9 +25,10 @@ from payrequest.kit.clock import utcnow
 from payrequest.kit.money import Money
 from payrequest.kit.phone import Phone
 from payrequest.ledger import repository as ledger_repo
-from payrequest.payment_requests import apply, references, repository
+from payrequest.payment_requests import apply, references, repository, withdraw
 from payrequest.payment_requests.models import PaymentRequest
 from payrequest.payment_requests.receipt import order_lines
+from payrequest.payment_requests.service import LIFETIME_MARGIN_MINUTES
 from payrequest.payment_requests.state import ACTIVE, Status
 from payrequest.providers.base import (
     Capabilities,
@@ -60,9 +61,15 @@ def waits_in_the_queue() -> Iterator[None]:
         raise RetryAt(utcnow() + exc.retry_after + WAIT_MARGIN, str(exc)) from exc
 
 
+# A long-living request whose send was held up (a provider outage, a rate limit) until less
+# than the shortest lifetime plus the margin is left: its expiry would be refused as too soon.
+TOO_LATE = N_("The request could not be sent before its expiry came too close; send a new one")
+
+
 @dataclass(frozen=True, slots=True)
 class SendPlan:
     create: CreatePayment | None  # None: nothing to send (not `sending` any more)
+    too_late: bool = False  # held up until its expiry came too close to send it
 
 
 async def _plan_send(
@@ -84,6 +91,9 @@ async def _plan_send(
             flow in capabilities.long_living_flows
             and request.expires_at - request.created_at > standard
         )
+        margin = timedelta(minutes=LIFETIME_MARGIN_MINUTES)
+        if long_living and request.expires_at - utcnow() < standard + margin:
+            return SendPlan(None, too_late=True)
         return SendPlan(
             CreatePayment(
                 reference=request.reference,
@@ -131,6 +141,16 @@ async def send(
 ) -> None:
     """Create the payment at the provider. Raises OutcomeUnknown to be tried again later."""
     plan = await _plan_send(sessions, reference, return_url, provider.capabilities)
+    if plan.too_late:
+        async with sessions() as session, session.begin():
+            await apply.apply_outcome(
+                session,
+                reference=reference,
+                target=Status.failed,
+                source="system",
+                failure=apply.Failure(None, TOO_LATE),
+            )
+        return
     if plan.create is None:
         return
     try:
@@ -146,17 +166,20 @@ async def send(
                 reference=reference,
                 target=Status.failed,
                 source="system",
-                failure=apply.Failure(exc.code, exc.message),
+                failure=apply.Failure(exc.code, exc.message, exc.refusal),
             )
         return
     async with sessions() as session, session.begin():
-        await apply.apply_outcome(
+        result = await apply.apply_outcome(
             session,
             reference=reference,
             target=Status.pending,
             source="system",
             redirect_url=created.redirect_url,
         )
+        if result.request is not None and result.request.status not in ACTIVE:
+            # It ended (cancelled) while the create was on its way: the payment is unwanted.
+            await withdraw.withdraw_later(session, result.request)
 
 
 async def capture(
@@ -184,7 +207,7 @@ async def capture(
         if exc.retryable:
             raise
         snapshot = None
-        failure = apply.Failure(exc.code, exc.message)
+        failure = apply.Failure(exc.code, exc.message, exc.refusal)
     async with _transaction(sessions, apply_in) as session:
         if snapshot is not None:
             await apply.apply_snapshot(session, snapshot=snapshot, source="system")

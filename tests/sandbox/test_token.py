@@ -51,14 +51,21 @@ async def test_tokens_carry_the_claims_of_a_real_one(client: httpx.AsyncClient) 
 
 
 async def test_wrong_secret_is_401_aad_style(client: httpx.AsyncClient) -> None:
+    """A known client with a wrong secret: invalid_client, AADSTS7000215, as Azure AD says."""
     response = await client.post("/accesstoken/get", headers={**GOOD, "client_secret": "nope"})
     assert response.status_code == 401
-    assert response.json()["error"] == "unauthorized_client"
+    body = response.json()
+    assert (body["error"], body["error_codes"]) == ("invalid_client", [7000215])
+    assert body["error_description"].startswith("AADSTS7000215: Invalid client secret")
 
 
 async def test_wrong_client_id_is_401(client: httpx.AsyncClient) -> None:
+    """An unknown client id: unauthorized_client, AADSTS700016."""
     response = await client.post("/accesstoken/get", headers={**GOOD, "client_id": "other"})
     assert response.status_code == 401
+    body = response.json()
+    assert (body["error"], body["error_codes"]) == ("unauthorized_client", [700016])
+    assert body["error_description"].startswith("AADSTS700016: ")
 
 
 async def test_bad_and_missing_subscription_key_give_apim_401(client: httpx.AsyncClient) -> None:

@@ -26,16 +26,18 @@ TOKEN_MEDIA_TYPE = "application/json;charset=UTF-8"  # noqa: S105 - not a secret
 RESOURCE = "00000002-0000-0000-c000-000000000000"
 
 
-def _aad_error(description: str) -> JSONResponse:
-    """Azure AD style error body, as the token endpoint answers bad client credentials."""
+def _aad_error(error: str, code: int, description: str) -> JSONResponse:
+    """Azure AD style error body, as the token endpoint answers bad client credentials: an
+    unknown client id is `unauthorized_client` 700016, a wrong secret for a known client is
+    `invalid_client` 7000215 (the description starts with AADSTS and the code)."""
     body: dict[str, Any] = {
-        "error": "unauthorized_client",
-        "error_description": description,
-        "error_codes": [700016],
+        "error": error,
+        "error_description": f"AADSTS{code}: {description}",
+        "error_codes": [code],
         "timestamp": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%SZ"),
         "trace_id": secrets.token_hex(16),
         "correlation_id": secrets.token_hex(16),
-        "error_uri": "https://login.windows.net/error?code=700016",
+        "error_uri": f"https://login.windows.net/error?code={code}",
     }
     return JSONResponse(body, status_code=401)
 
@@ -48,9 +50,22 @@ async def get_token(request: Request) -> JSONResponse:
     client_id = request.headers.get("client_id")
     secret = request.headers.get("client_secret")
     if client_id is None or secret is None:
-        return _aad_error("The request must contain the client_id and client_secret headers.")
-    if not same(client_id, sb.config.client_id) or not same(secret, sb.config.client_secret):
-        return _aad_error("The client_id or client_secret is wrong.")
+        return _aad_error(
+            "invalid_request", 900144, "The request body must contain client_id and client_secret."
+        )
+    if not same(client_id, sb.config.client_id):
+        return _aad_error(
+            "unauthorized_client",
+            700016,
+            "Application with the given identifier was not found in the directory.",
+        )
+    if not same(secret, sb.config.client_secret):
+        return _aad_error(
+            "invalid_client",
+            7000215,
+            "Invalid client secret provided. Ensure the secret being sent in the request is the "
+            "client secret value, not the client secret ID.",
+        )
     now = int(sb.clock.now().timestamp())
     lifetime = sb.config.token_lifetime
     body = {

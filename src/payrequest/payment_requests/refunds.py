@@ -22,6 +22,7 @@ from payrequest.ledger import repository as ledger_repo
 from payrequest.ledger import service as ledger
 from payrequest.ledger.models import Credit, Refund
 from payrequest.payment_requests import apply, repository
+from payrequest.payment_requests.models import PaymentRequest
 from payrequest.payment_requests.state import Status
 from payrequest.payment_requests.workflows import JOB_TIMEOUT, waits_in_the_queue
 from payrequest.providers.base import PaymentProvider, ProviderError
@@ -172,7 +173,14 @@ async def send_refund(sessions: Sessions, provider: PaymentProvider, *, refund_i
 
 
 async def _finish(session: AsyncSession, refund_id: int, *, failure: str | None) -> None:
-    refund = await session.get(Refund, refund_id, with_for_update=True)
+    """Settle a refund. Locks in one order, the request first, then the refund: two refunds of
+    one payment finishing together would otherwise each hold what the other needs (its refund
+    row, and the key-share lock its reversal rows take on the request) and deadlock."""
+    found = await session.get(Refund, refund_id)
+    if found is None:
+        return
+    await session.get(PaymentRequest, found.payment_request_id, with_for_update=True)
+    refund = await session.get(Refund, refund_id, with_for_update=True, populate_existing=True)
     if refund is None or refund.status != "pending":
         return
     refund.status = "failed" if failure else "succeeded"

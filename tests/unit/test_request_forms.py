@@ -10,6 +10,7 @@ import pytest
 from payrequest.errors import ValidationFailed
 from payrequest.payment_requests.service import Lifetime
 from payrequest.providers.base import Capabilities, UserFlow
+from payrequest.web import i18n
 from payrequest.web.admin.request_forms import (
     _date_range,
     amount_minor,
@@ -63,3 +64,21 @@ def test_durations_are_written_exactly() -> None:
     assert duration_label(DAY - 5) == "23 hours 55 minutes"
     assert duration_label(7 * DAY) == "7 days"
     assert duration_label(60) == "1 hour"
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [("nb", "23 timer 55 minutter"), ("da", "23 timer 55 minutter"), ("en", "23 hours 55 minutes")],
+)
+def test_durations_are_written_in_the_readers_language(language: str, expected: str) -> None:
+    with i18n.use_language(language):
+        assert duration_label(DAY - 5) == expected
+    with i18n.use_language(language):
+        assert (
+            duration_label(2 * DAY + 1)
+            == {
+                "nb": "2 dager 1 minutt",
+                "da": "2 dage 1 minut",
+                "en": "2 days 1 minute",
+            }[language]
+        )

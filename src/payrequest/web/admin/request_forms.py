@@ -48,19 +48,16 @@ class SendOptions:
 
 
 def duration_label(minutes: int) -> str:
-    """`23 hours 55 minutes`, `7 days`: exact, in the reader's language."""
+    """`23 hours 55 minutes`, `7 days`: exact, in the reader's language. (Each ngettext call
+    is written out, so that `make translations` finds its messages.)"""
     days, rest = divmod(minutes, 24 * 60)
     hours, mins = divmod(rest, 60)
     parts = [
-        i18n.ngettext(singular, plural, n).format(n=n)
-        for n, singular, plural in (
-            (days, "{n} day", "{n} days"),
-            (hours, "{n} hour", "{n} hours"),
-            (mins, "{n} minute", "{n} minutes"),
-        )
-        if n
+        i18n.ngettext("{n} day", "{n} days", days).format(n=days) if days else "",
+        i18n.ngettext("{n} hour", "{n} hours", hours).format(n=hours) if hours else "",
+        i18n.ngettext("{n} minute", "{n} minutes", mins).format(n=mins) if mins else "",
     ]
-    return " ".join(parts)
+    return " ".join(part for part in parts if part)
 
 
 def _common_presets(lifetime: Lifetime) -> list[int]:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import html
+import json
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 
 import httpx
@@ -18,11 +21,12 @@ from payrequest.kit.clock import utcnow
 from payrequest.payment_requests.schemas import NewPaymentRequest
 from payrequest.payment_requests.service import Lifetime, create_request
 from payrequest.providers.base import Capabilities
+from payrequest.providers.vipps import signature
 from payrequest.ratelimit import service as ratelimit
 from payrequest.ratelimit.models import RateLimitHit
-from payrequest.web.webhooks import REJECTED_KEY
+from payrequest.web.webhooks import FOREIGN_KEY, REJECTED_KEY
 from tests.factories import make_customer, make_invoice
-from tests.staff import app_client, create_staff, csrf_of, sign_in
+from tests.staff import BASE, app_client, create_staff, csrf_of, sign_in
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -153,6 +157,54 @@ async def test_forged_webhook_is_counted_not_stored(
         assert await ratelimit.count(session, key=REJECTED_KEY, since=since) == 1
     await _sign_in(client)
     assert 'data-rejected-count="1"' in (await client.get("/operations")).text
+
+
+def _signed(body: dict[str, object], secret: str) -> tuple[bytes, dict[str, str]]:
+    """A delivery as Vipps MobilePay signs it for our address, with `secret`."""
+    raw = json.dumps(body).encode()
+    date = format_datetime(datetime.now(UTC), usegmt=True)
+    return raw, {
+        "Content-Type": "application/json",
+        "x-ms-date": date,
+        "x-ms-content-sha256": signature.content_hash(raw),
+        "Authorization": signature.authorization(secret, f"{BASE}/webhooks/vipps", date, raw),
+    }
+
+
+def _event(msn: str) -> dict[str, object]:
+    return {
+        "msn": msn,
+        "reference": "pr-elsewhere-1",
+        "pspReference": "psp-1",
+        "name": "AUTHORIZED",
+        "amount": {"currency": "NOK", "value": 49_900},
+        "timestamp": "2026-11-30T10:00:00.000Z",
+        "idempotencyKey": None,
+        "success": True,
+    }
+
+
+async def test_a_webhook_signed_by_a_registration_we_hold_no_secret_of_is_named_apart(
+    client: httpx.AsyncClient, sessions: Sessions
+) -> None:
+    """Whole, on time and for our MSN, but signed with a secret we never got: another
+    registration of our address. Refused and not stored all the same, but counted apart."""
+    for msn in ("123456", "999999"):  # ours, and one that is not
+        raw, headers = _signed(_event(msn), "a-secret-we-never-got-" + msn)
+        refused = await client.post("/webhooks/vipps", content=raw, headers=headers)
+        assert refused.status_code == 401
+    async with sessions() as session:
+        assert (await session.execute(select(InboundEvent))).first() is None
+        since = utcnow() - timedelta(minutes=1)
+        assert await ratelimit.count(session, key=FOREIGN_KEY, since=since) == 1
+        assert await ratelimit.count(session, key=REJECTED_KEY, since=since) == 1
+    await _sign_in(client)
+    page = html.unescape((await client.get("/operations")).text)
+    assert 'data-foreign-count="1"' in page and 'data-rejected-count="1"' in page
+    assert (
+        "signed with a webhook registration we do not hold the secret of "
+        "(see payrequest vipps check)" in page
+    )
 
 
 async def test_jobs_counts_failing_and_dead_letters(

@@ -26,7 +26,7 @@ from payrequest.payment_requests import phones, repository
 from payrequest.payment_requests.models import PaymentRequest, PaymentRequestEvent
 from payrequest.payment_requests.signals import Outcome, from_event, from_snapshot, steps
 from payrequest.payment_requests.state import ACTIVE, Status
-from payrequest.providers.base import PaymentSnapshot, ProviderEvent
+from payrequest.providers.base import AccountRefusal, PaymentSnapshot, ProviderEvent
 
 CAPTURE_JOB = "payment_requests.capture"
 
@@ -35,6 +35,7 @@ CAPTURE_JOB = "payment_requests.capture"
 class Failure:
     code: str | None
     message: str
+    refusal: AccountRefusal | None = None  # the account was refused, not this payment
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,10 +190,18 @@ def _enter(
             to_status=status.value,
             occurred_at=at,
             message=failure.message if failure and status is Status.failed else note,
-            details={"code": failure.code} if failure and failure.code else {},
+            details=_failure_details(failure) if status is Status.failed else {},
         )
     )
     return Announcement(names.STATUS_EVENTS[status.value], "payment_request", request.id, payload)
+
+
+def _failure_details(failure: Failure | None) -> dict[str, Any]:
+    """The provider's code and, for a refusal about the account, which (read by retries)."""
+    if failure is None:
+        return {}
+    details = {"code": failure.code, "refusal": failure.refusal}
+    return {key: str(value) for key, value in details.items() if value}
 
 
 async def _allocate(

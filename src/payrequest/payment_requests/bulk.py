@@ -9,6 +9,8 @@ rest. The unique reference stops two runs from creating the same customer's requ
 
 Requests are created and sent one customer at a time through the normal service and workflow
 (`create_request`, then `workflows.send` after the commit), `concurrency` customers at once.
+When the provider answers that the account cannot take payments at all, the batch stops:
+nothing more is sent (the others would be refused the same way) until a re-run.
 """
 
 from __future__ import annotations
@@ -30,12 +32,12 @@ from payrequest.errors import PayrequestError, ValidationFailed
 from payrequest.invoices.models import Invoice
 from payrequest.kit.clock import utcnow
 from payrequest.ledger.repository import allocated_per_invoice, open_amount
-from payrequest.payment_requests import workflows
+from payrequest.payment_requests import repository, workflows
 from payrequest.payment_requests.models import PaymentRequest, PaymentRequestInvoice
 from payrequest.payment_requests.schemas import NewPaymentRequest
 from payrequest.payment_requests.service import Lifetime, create_request
 from payrequest.payment_requests.state import Status
-from payrequest.providers.base import PaymentProvider, ProviderError
+from payrequest.providers.base import AccountRefusal, PaymentProvider, ProviderError
 
 Sessions = async_sessionmaker[AsyncSession]
 PREFIX = "bulk"
@@ -113,6 +115,9 @@ class Summary:
     retry_later: int = 0  # provider unreachable: the send job and a re-run will retry
     already_done: int = 0
     problems: list[str] = field(default_factory=list)
+    # The provider account cannot take payments at all (the refusal's message): the rest of
+    # the batch was not sent; a re-run sends it once someone has fixed the account.
+    stopped: str | None = None
 
     @property
     def handled(self) -> int:
@@ -226,6 +231,24 @@ async def _resend_items(session: AsyncSession, references: Sequence[str]) -> lis
     return sorted(items, key=lambda item: item.customer_number)
 
 
+async def _sent_or_refused(sessions: Sessions, reference: str, summary: Summary) -> str:
+    """ "sent" or "failed"; a refusal saying the account cannot take payments stops the batch
+    (`summary.stopped`): every other request would be refused the same way."""
+    async with sessions() as session:
+        request = await repository.by_reference(session, reference)
+        assert request is not None
+        if request.status != Status.failed:
+            return "sent"
+        refused = await repository.refusal(session, request.id)
+    if refused is AccountRefusal.no_payments and summary.stopped is None:
+        summary.stopped = request.failure_message or refused.value
+        summary.problems.append(
+            f"stopped: {summary.stopped} The rest was not sent; run the batch again once this "
+            "is fixed."
+        )
+    return "failed"
+
+
 async def run(
     sessions: Sessions,
     provider: PaymentProvider,
@@ -277,19 +300,15 @@ async def run(
         except ProviderError as exc:
             summary.problems.append(f"{item.customer_number}: {exc.message} (will retry)")
             return "retry_later"
-        async with sessions() as session:
-            status = (
-                await session.execute(
-                    select(PaymentRequest.status).where(PaymentRequest.reference == item.reference)
-                )
-            ).scalar_one()
-        return "failed" if status == Status.failed else "sent"
+        return await _sent_or_refused(sessions, item.reference, summary)
 
     async def worker() -> None:
         nonlocal finished
         for item in pending:  # a shared iterator: each item is taken by one worker
             if stop_after is not None and finished >= stop_after:
                 raise BulkInterrupted(f"stopped after {finished} requests")
+            if summary.stopped is not None:
+                return
             outcome = await one(item)
             setattr(summary, outcome, getattr(summary, outcome) + 1)
             finished += 1

@@ -17,6 +17,7 @@ from payrequest.payment_requests.models import (
     PaymentRequestInvoice,
 )
 from payrequest.payment_requests.state import ACTIVE
+from payrequest.providers.base import AccountRefusal
 
 
 async def get(session: AsyncSession, request_id: int) -> PaymentRequest | None:
@@ -57,6 +58,26 @@ async def invoices_in_active_requests(
 ) -> set[int]:
     """Which of these invoices a payment request is collecting (the ledger's `InRequests`)."""
     return {link.invoice_id for link in await active_for_invoices(session, invoice_ids)}
+
+
+async def refusal(session: AsyncSession, request_id: int) -> AccountRefusal | None:
+    """Why a failed request was refused, when it was about the provider account (not this
+    payment): kept in the details of its step to `failed` (`apply.Failure`)."""
+    stmt = (
+        select(PaymentRequestEvent.details)
+        .where(
+            PaymentRequestEvent.payment_request_id == request_id,
+            PaymentRequestEvent.kind == "state_changed",
+            PaymentRequestEvent.to_status == "failed",
+        )
+        .order_by(PaymentRequestEvent.id.desc())
+        .limit(1)
+    )
+    details = (await session.execute(stmt)).scalar_one_or_none() or {}
+    try:
+        return AccountRefusal(str(details.get("refusal")))
+    except ValueError:
+        return None  # refused for this payment alone, or not refused
 
 
 async def links(session: AsyncSession, request_id: int) -> list[PaymentRequestInvoice]:

@@ -34,7 +34,7 @@ from payrequest.payment_requests.models import (
 )
 from payrequest.payment_requests.schemas import NewPaymentRequest
 from payrequest.payment_requests.state import RETRYABLE, Status
-from payrequest.providers.base import Capabilities, UserFlow
+from payrequest.providers.base import AccountRefusal, Capabilities, UserFlow
 
 SEND_JOB = "payment_requests.send"
 FIRST_POLL_AFTER = timedelta(seconds=5)
@@ -271,6 +271,10 @@ async def retry_request(
     number or the way the customer is reached (the same number would fail the same way);
     by default the new attempt keeps them, the amount of an instalment, and the lifetime
     staff chose when the new flow allows it.
+
+    After a refusal about the provider account (`repository.refusal`) the new attempt avoids
+    what was refused rather than being refused again: no push when push requests were refused
+    (QR code / link by default), the standard lifetime when a longer one was.
     """
     old = await repository.get(session, request_id)
     if old is None:
@@ -295,8 +299,18 @@ async def retry_request(
     root = await repository.get(session, root_id)
     assert root is not None
     attempt = await repository.chain_length(session, root_id) + 1
-    flow = user_flow or UserFlow(old.user_flow)
+    refused = await repository.refusal(session, old.id) if old.status == Status.failed else None
+    flow = user_flow or (UserFlow.qr if refused is AccountRefusal.push else UserFlow(old.user_flow))
+    if refused is AccountRefusal.push and flow is UserFlow.push:
+        raise ValidationFailed(
+            "Push requests are not allowed for this account at the payment provider; "
+            "choose QR code / link",
+            field="flow",
+            code="push_refused",
+        )
     kept_minutes = round((old.expires_at - old.created_at) / timedelta(minutes=1))
+    if refused is AccountRefusal.long_living:
+        kept_minutes = lifetime.capabilities.min_lifetime_minutes
     request = await create_request(
         session,
         data=NewPaymentRequest(

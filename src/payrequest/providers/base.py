@@ -126,8 +126,19 @@ class Capabilities:
     currencies: frozenset[str] = frozenset({"NOK", "DKK", "EUR"})  # what the account takes
 
 
+class AccountRefusal(StrEnum):
+    """A refusal about what the account at the provider may do, not about one payment: the
+    same request is refused again until the account, or our settings, change."""
+
+    long_living = "long_living"  # not approved for requests with a longer expiry of their own
+    push = "push"  # not approved for push requests
+    partial_capture = "partial_capture"  # captures only the whole amount
+    no_payments = "no_payments"  # cannot receive payments yet (e.g. bank account not verified)
+
+
 class ProviderError(Exception):
-    """The provider refused or failed. `code` is the provider's own error code, if any."""
+    """The provider refused or failed. `code` is the provider's own error code, if any;
+    `refusal` says when the refusal is about the account rather than this payment."""
 
     def __init__(
         self,
@@ -138,6 +149,7 @@ class ProviderError(Exception):
         trace_id: str | None = None,
         retryable: bool = False,
         detail: str | None = None,
+        refusal: AccountRefusal | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -146,6 +158,7 @@ class ProviderError(Exception):
         self.trace_id = trace_id
         self.retryable = retryable
         self.detail = detail  # the provider's own words, untranslated, for support
+        self.refusal = refusal
 
     def __str__(self) -> str:
         parts = [self.message]
@@ -182,6 +195,11 @@ class OutcomeUnknown(ProviderError):
 
 class WebhookRejected(Exception):
     """A webhook that failed authentication or could not be read. Never applied."""
+
+
+class WebhookSecretUnknown(WebhookRejected):
+    """A webhook that is whole and on time but signed with a secret we do not hold: perhaps
+    another registration of our address at the provider (not necessarily a forgery)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,11 @@ The signature is checked against the configured public URL over the raw body byt
 or unreadable request gets 401 and nothing is stored; every genuine event gets 200, even a
 duplicate, one we cannot place, or one whose application failed (kept and retried by a job;
 a non-2xx would hold back later events for the payment).
+
+A refused request is counted for the operations page, in one of two counters: signed with a
+secret we do not hold although whole, on time and about our own account (most likely another
+webhook registration of our address, which `payrequest vipps check` finds), or anything else
+(a bad signature, missing headers, a body that does not match its hash, an old date).
 """
 
 from __future__ import annotations
@@ -15,15 +20,22 @@ from fastapi.responses import JSONResponse
 
 from payrequest.inbound import service
 from payrequest.kit import urls
-from payrequest.providers.base import ProviderEvent, WebhookRejected
+from payrequest.providers.base import (
+    PaymentProvider,
+    ProviderEvent,
+    WebhookRejected,
+    WebhookSecretUnknown,
+)
 from payrequest.ratelimit import service as ratelimit
 from payrequest.runtime import Runtime
 from payrequest.web.nudge import wake
 
 router = APIRouter()
 log = logging.getLogger(__name__)
-# Forged webhooks are counted (for the operations page), never stored.
+# Refused webhooks are counted (for the operations page), never stored: those signed by a
+# registration of our address whose secret we do not hold, and all others.
 REJECTED_KEY = "webhook:rejected"
+FOREIGN_KEY = "webhook:foreign-registration"
 
 
 @router.post(urls.WEBHOOK.format(provider="vipps"), include_in_schema=False)
@@ -42,13 +54,17 @@ async def vipps_webhook(request: Request) -> JSONResponse:
                     session, provider=provider.name, event=event, body=body, headers=headers
                 )
         except WebhookRejected as exc:
+            foreign = signed_elsewhere(provider, body, exc)
             log.warning(
-                "rejected webhook from %s: %s",
+                "rejected webhook from %s: %s%s",
                 request.client.host if request.client else "?",
                 exc,
+                " (whole and for our account: another registration of our address?)"
+                if foreign
+                else "",
             )
             async with session.begin():
-                await ratelimit.hit(session, key=REJECTED_KEY)
+                await ratelimit.hit(session, key=FOREIGN_KEY if foreign else REJECTED_KEY)
             return JSONResponse({"error": "invalid signature"}, status_code=401)
         except Exception as exc:
             if event is None:  # not even read: answer 500, Vipps MobilePay sends it again
@@ -66,3 +82,16 @@ async def vipps_webhook(request: Request) -> JSONResponse:
                 )
     wake(request)  # a capture may be due; browsers should hear of it now
     return JSONResponse({"status": received.status})
+
+
+def signed_elsewhere(provider: PaymentProvider, body: bytes, refused: WebhookRejected) -> bool:
+    """Whether a refused webhook is whole, on time and about our own account, only signed
+    with a secret we do not hold: what another registration of our address delivers. We still
+    cannot verify it (a careful forgery looks the same), so it is refused all the same."""
+    if not isinstance(refused, WebhookSecretUnknown):
+        return False
+    try:
+        event = provider.read_event(body)
+    except WebhookRejected:
+        return False
+    return event.merchant_id == provider.merchant_id

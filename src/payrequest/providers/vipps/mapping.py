@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from payrequest.errors import N_
-from payrequest.providers.base import EventName, ProviderState, UserFlow
+from payrequest.providers.base import AccountRefusal, EventName, ProviderState, UserFlow
 
 STATE_FROM_WIRE: dict[str, ProviderState] = {
     "CREATED": ProviderState.created,
@@ -88,9 +88,26 @@ CANCEL_UNCONFIRMED = N_(
 STAFF_MESSAGES: dict[str, str] = {
     "7010": N_("This phone number has no Vipps/MobilePay user who can pay businesses."),
     "4070": N_("The phone number is not valid for Vipps/MobilePay."),
-    "5080": N_("Push requests are not enabled for this sales unit; use a QR code or link."),
+    "5080": N_(
+        "Vipps MobilePay does not allow push requests for this sales unit. Retry with "
+        "“QR code / link”, or ask Vipps MobilePay to allow push requests."
+    ),
     "5040": N_("The currency does not match the Vipps/MobilePay sales unit's country."),
-    "5050": N_("Long-living requests are not enabled for this sales unit."),
+    "5050": N_(
+        "Vipps MobilePay has not approved this sales unit for requests that stay open longer "
+        "than 10 minutes, although PAYREQUEST_VIPPS__LONG_LIVING_APPROVED says so. Retry sends "
+        "the request to stay open 10 minutes. For longer, ask Vipps MobilePay to approve the "
+        "sales unit, or set PAYREQUEST_VIPPS__LONG_LIVING_APPROVED=false."
+    ),
+    "5060": N_(
+        "Vipps MobilePay cannot take payments for this sales unit yet: its bank account is not "
+        "verified. The business must verify it in the Vipps MobilePay business portal, then "
+        "press Retry."
+    ),
+    "6140": N_(
+        "Vipps MobilePay takes only captures of the whole amount for this sales unit and "
+        "refused this capture. Contact Vipps MobilePay with the request's reference."
+    ),
     "6010": N_("The amount is below the minimum Vipps/MobilePay accepts."),
     "4150": N_("A payment with this reference already exists at Vipps/MobilePay."),
     "5070": N_("Vipps/MobilePay could not create this payment."),
@@ -98,4 +115,13 @@ STAFF_MESSAGES: dict[str, str] = {
     "6100": N_("The capture deadline has passed."),
     "6200": N_("The payment is no longer in a state that can be captured."),
     "6260": N_("The customer's bank released the reserved money; ask for a new payment."),
+}
+
+# Refusals about the sales unit rather than one payment (docs/vipps.md#the-sales-units-situation):
+# the same request would be refused again until the sales unit or our settings change.
+ACCOUNT_REFUSALS: dict[str, AccountRefusal] = {
+    "5050": AccountRefusal.long_living,
+    "5080": AccountRefusal.push,
+    "6140": AccountRefusal.partial_capture,
+    "5060": AccountRefusal.no_payments,
 }

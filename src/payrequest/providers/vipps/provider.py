@@ -26,7 +26,12 @@ from payrequest.providers.base import (
 )
 from payrequest.providers.vipps import signature, wire
 from payrequest.providers.vipps.client import VippsClient
-from payrequest.providers.vipps.mapping import CANCEL_UNCONFIRMED, STAFF_MESSAGES, WEBHOOK_EVENTS
+from payrequest.providers.vipps.mapping import (
+    ACCOUNT_REFUSALS,
+    CANCEL_UNCONFIRMED,
+    STAFF_MESSAGES,
+    WEBHOOK_EVENTS,
+)
 from payrequest.providers.vipps.userinfo import SharedPhones
 
 PAYMENTS = "/epayment/v1/payments"
@@ -248,8 +253,10 @@ def _unconfirmed(cause: ProviderError) -> ProviderError:
 
 
 def _staff_readable(error: ProviderError) -> ProviderError:
-    """Swap the provider's title for a sentence staff can act on, keeping code and trace."""
+    """Swap the provider's title for a sentence staff can act on, keeping code and trace,
+    and say when the refusal is about the sales unit rather than this payment."""
     known = STAFF_MESSAGES.get(error.code or "")
     if known:
         error.message = known
+    error.refusal = ACCOUNT_REFUSALS.get(error.code or "")
     return error

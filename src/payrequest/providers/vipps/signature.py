@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
-from payrequest.providers.base import WebhookRejected
+from payrequest.providers.base import WebhookRejected, WebhookSecretUnknown
 
 SIGNED_HEADERS = "x-ms-date;host;x-ms-content-sha256"
 MAX_CLOCK_SKEW_SECONDS = 300
@@ -67,7 +67,9 @@ def verify(
     secrets: Sequence[str],
     now: datetime | None = None,
 ) -> None:
-    """Raise WebhookRejected unless the request was signed by one of `secrets` for `url`."""
+    """Raise WebhookRejected unless the request was signed by one of `secrets` for `url`:
+    WebhookSecretUnknown when only the signature is wrong (the headers are all there, the body
+    matches its hash, the date is recent), as with another registration's secret."""
     # Some servers strip `Authorization`; Vipps sends the same value as X-Vipps-Authorization.
     given = [
         value
@@ -93,4 +95,4 @@ def verify(
         expected = authorization(secret, url, date, body)
         if any(_same(value, expected) for value in given):
             return
-    raise WebhookRejected("signature does not match")
+    raise WebhookSecretUnknown("signature does not match")

@@ -24,7 +24,7 @@ from payrequest.web.deps import AsyncSession, ReadSessionDep, RuntimeDep
 from payrequest.web.flash import flash
 from payrequest.web.nudge import wake
 from payrequest.web.render import render
-from payrequest.web.webhooks import REJECTED_KEY
+from payrequest.web.webhooks import FOREIGN_KEY, REJECTED_KEY
 
 router = APIRouter()
 INBOX_ROWS = 50
@@ -52,6 +52,9 @@ async def operations_context(session: AsyncSession, *, status_filter: str | None
         "status_filter": status_filter or "",
         "rejected": await ratelimit.count(
             session, key=REJECTED_KEY, since=utcnow() - REJECTED_WINDOW
+        ),
+        "foreign": await ratelimit.count(
+            session, key=FOREIGN_KEY, since=utcnow() - REJECTED_WINDOW
         ),
         "job_counts": await queue.count_by_status(session),
         "job_statuses": JOB_STATUSES,

@@ -1,8 +1,12 @@
-"""`payrequest vipps ...`: webhook registration and a credentials + round-trip check."""
+"""`payrequest vipps ...`: webhook registration, and a check of the credentials, the webhook
+registrations, the sales unit's situation and a webhook round trip (providers/vipps/checkup.py
+says what is looked at and how)."""
 
 from __future__ import annotations
 
 import asyncio
+import sys
+from collections.abc import Callable, Sequence
 from typing import Annotated
 
 import typer
@@ -11,12 +15,15 @@ from rich.markup import escape
 
 from payrequest.config import ConfigurationError, ProviderMode, Settings, load_settings
 from payrequest.inbound import check as webhook_check
+from payrequest.inbound import setup
 from payrequest.inbound.setup import WebhookStatus, ensure_webhook
 from payrequest.providers.base import ProviderError
+from payrequest.providers.vipps import checkup
 from payrequest.runtime import Runtime, build_runtime
 
 vipps_app = typer.Typer(help="Vipps MobilePay setup: webhooks and checks.", no_args_is_help=True)
 console = Console()
+ENGLISH = "en"  # the CLI speaks English
 
 
 def _settings() -> Settings:
@@ -65,35 +72,65 @@ def check(
         ),
     ] = True,
     wait: Annotated[float, typer.Option(help="Seconds to wait for the webhooks.")] = 20.0,
+    remove_foreign: Annotated[
+        bool,
+        typer.Option(
+            help="Remove the webhook registrations for our address whose secret payrequest "
+            "does not hold (otherwise you are asked, when there is someone to ask)."
+        ),
+    ] = False,
 ) -> None:
-    """Check the credentials, the webhook registration and (optionally) a webhook round trip."""
+    """Check the credentials, the webhook registrations, what the sales unit may do (outside
+    production, with throw-away payments), and (optionally) a webhook round trip."""
     settings = _settings()
     runtime = build_runtime(settings)
     if settings.provider_mode is ProviderMode.production:
         round_trip = False
-    ok = asyncio.run(_check(runtime, round_trip=round_trip, wait=wait))
+    ask = _ask if sys.stdin.isatty() else None
+    ok = asyncio.run(
+        _check(runtime, round_trip=round_trip, wait=wait, remove_foreign=remove_foreign, ask=ask)
+    )
     raise typer.Exit(0 if ok else 1)
 
 
-async def _check(runtime: Runtime, *, round_trip: bool, wait: float) -> bool:
-    provider = runtime.provider
+def _ask(ids: Sequence[str]) -> bool:
+    return typer.confirm(f"Remove the registrations {', '.join(ids)}?", default=False)
+
+
+async def _check(
+    runtime: Runtime,
+    *,
+    round_trip: bool,
+    wait: float,
+    remove_foreign: bool = False,
+    ask: Callable[[Sequence[str]], bool] | None = None,
+) -> bool:
+    """Print the findings; True when nothing is left to act on."""
+    settings = runtime.settings
+    url = runtime.webhook_url
     try:
-        hooks = await provider.list_webhooks()
-        console.print(f"[green]✓[/green] credentials accepted by {runtime.settings.provider_mode}")
-        ours = [hook for hook in hooks if hook.url == runtime.webhook_url]
-        if not ours:
-            console.print(
-                f"[red]✗[/red] no webhook for {runtime.webhook_url}: "
-                "run `payrequest vipps register-webhook`"
-            )
-            return False
-        console.print(f"[green]✓[/green] webhook registered for {runtime.webhook_url}")
-        if not round_trip:
-            return True
-        trip = await webhook_check.round_trip(
-            runtime.sessions, provider, market=runtime.settings.vipps.market, wait=wait
+        report = await checkup.run(
+            runtime.provider,
+            look_up=lambda: setup.look_up(runtime.sessions, runtime.provider, url=url),
+            market=settings.vipps.market,
+            try_payments=settings.provider_mode is not ProviderMode.production,
+            long_living_setting=settings.vipps.long_living_approved,
         )
-        return _report(trip, wait)
+        for finding in report.findings:
+            _print(finding)
+        listed = report.listed
+        if listed is None:  # the credentials, or reaching Vipps MobilePay, failed
+            return False
+        ok = all(f.ok is not False for f in report.findings if f.key != "webhook.foreign")
+        if listed.foreign:
+            cleared = await _offer_removal(runtime, listed, remove=remove_foreign, ask=ask)
+            ok = ok and cleared
+        if not round_trip or not listed.ours:
+            return ok
+        trip = await webhook_check.round_trip(
+            runtime.sessions, runtime.provider, market=settings.vipps.market, wait=wait
+        )
+        return _report(trip, wait) and ok
     except ProviderError as exc:
         _refused(exc)
         return False
@@ -101,17 +138,38 @@ async def _check(runtime: Runtime, *, round_trip: bool, wait: float) -> bool:
         await runtime.close()
 
 
+MARKS = {True: "[green]✓[/green]", False: "[red]✗[/red]", None: "[yellow]![/yellow]"}
+
+
+def _print(finding: checkup.Finding) -> None:
+    """One finding as a plain English sentence, and Vipps MobilePay's own words beneath."""
+    console.print(f"{MARKS[finding.ok]} {escape(checkup.shown(ENGLISH, finding))}")
+    if finding.said:
+        console.print(f"  Vipps MobilePay said: {finding.said}", markup=False)
+
+
+async def _offer_removal(
+    runtime: Runtime,
+    listed: checkup.Listed,
+    *,
+    remove: bool,
+    ask: Callable[[Sequence[str]], bool] | None,
+) -> bool:
+    """Remove the foreign registrations if told to or if the person agrees; never silently.
+    True when none is left."""
+    ids = [hook.endpoint_id for hook in listed.foreign]
+    if not remove and (ask is None or not ask(ids)):
+        return False
+    removed = await setup.remove_foreign(
+        runtime.sessions, runtime.provider, url=listed.url, endpoint_ids=ids
+    )
+    console.print(f"[green]✓[/green] removed the registrations {escape(', '.join(removed))}")
+    return set(removed) == set(ids)
+
+
 def _refused(exc: ProviderError) -> None:
     """What went wrong in plain words, then the provider's own for a support case."""
-    console.print(f"[red]✗[/red] {escape(exc.message)}")
-    said = [
-        exc.detail or "",
-        f"code {exc.code}" if exc.code else "",
-        f"HTTP {exc.status}" if exc.status else "",
-        f"trace {exc.trace_id}" if exc.trace_id else "",
-    ]
-    if any(said):
-        console.print(f"  Vipps MobilePay said: {' · '.join(p for p in said if p)}", markup=False)
+    _print(checkup.refused(exc))
 
 
 def _report(trip: webhook_check.RoundTrip, wait: float) -> bool:

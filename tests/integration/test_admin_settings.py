@@ -3,6 +3,7 @@ webhook registration, and the webhook test refused where it must be."""
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -15,7 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from payrequest.app import create_app
 from payrequest.config import Settings, VippsSettings, load_settings
+from payrequest.providers.vipps.provider import VippsProvider, capabilities_for
+from payrequest.runtime import build_runtime
 from tests.staff import BASE, create_staff, csrf_of, sign_in
+from tests.unit.vipps_fakes import FakeVipps, Harnesses
 
 HTTPS_BASE = "https://payrequest.example.no"
 Sessions = async_sessionmaker[AsyncSession]
@@ -170,3 +174,52 @@ async def test_webhook_test_is_refused_in_production(
         assert response.status_code == 303
         html = (await http.get("/settings")).text
         assert "not available in production mode" in html
+
+
+@pytest.fixture
+async def production_with_a_foreign_registration(
+    database_url: str, sessions: Sessions, tmp_path: Path
+) -> AsyncIterator[tuple[httpx.AsyncClient, FakeVipps]]:
+    """The app in production mode on a scripted Vipps MobilePay that lists one registration of
+    our address (whose secret we do not hold) and answers nothing else."""
+    made = Harnesses()
+    harness = made(FakeVipps())
+    url = f"{HTTPS_BASE}/webhooks/vipps"
+    hooks = {"webhooks": [{"id": "elsewhere-1", "url": url, "events": ["x"]}]}
+    harness.fake.on("GET", "/webhooks/v1/webhooks", httpx.Response(200, json=hooks))
+    provider = VippsProvider(
+        harness.client,
+        webhook_url=url,
+        capabilities=capabilities_for("DK", long_living=True),
+    )
+    runtime = build_runtime(_settings(database_url, tmp_path, "production"), provider=provider)
+    app = create_app(runtime.settings, runtime=runtime, run_worker=False)
+    await create_staff(sessions)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url=HTTPS_BASE
+    ) as http:
+        yield http, harness.fake
+    await runtime.close()
+    await made.aclose()
+
+
+async def test_the_check_in_production_tries_no_payment_and_finds_a_foreign_registration(
+    production_with_a_foreign_registration: tuple[httpx.AsyncClient, FakeVipps],
+) -> None:
+    http, fake = production_with_a_foreign_registration
+    await _sign_in(http, "staff")
+    page = (await http.get("/settings")).text
+    checked = html.unescape((await http.post("/settings/check", data={"csrf": _csrf(page)})).text)
+    found = dict(re.findall(r'data-finding="([^"]+)" data-finding-ok="(\w+)"', checked))
+    assert found == {
+        "credentials": "yes",
+        "webhook.missing": "no",
+        "webhook.foreign": "no",
+        "sales_unit.not_tried": "note",
+        "captures": "yes",
+    }
+    assert "whose secret payrequest does not hold: elsewhere-1." in checked
+    assert "In production the sales unit is not tried" in checked
+    assert fake.api_requests("POST") == []  # no payment was made
+    assert "data-remove-foreign" not in checked  # staff may look; only an owner removes
+    assert "Only an owner can remove registrations." in checked

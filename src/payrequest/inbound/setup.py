@@ -1,19 +1,21 @@
 """Keep exactly one webhook registration per merchant and public URL, with a known secret.
 
 Several registrations for one URL make Vipps MobilePay send every event once per registration,
-each signed with its own secret (docs/vipps.md#webhooks-api); so we delete the ones we have no
-secret for and the ones left behind when the public URL changed.
+each signed with its own secret (docs/vipps.md#webhooks-api); so registering (`ensure_webhook`)
+deletes the ones we have no secret for and the ones left behind when the public URL changed.
+A check (`look_up`) only lists them; `remove_foreign` deletes those a person agreed to.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from payrequest.inbound import registrations
 from payrequest.kit.crypto import SecretBox
-from payrequest.providers.base import PaymentProvider
+from payrequest.providers.base import PaymentProvider, WebhookEndpoint
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,3 +72,51 @@ async def ensure_webhook(
                 box=box,
             )
     return WebhookStatus(endpoint_id, url, created, tuple(stale))
+
+
+@dataclass(frozen=True, slots=True)
+class Registrations:
+    """The provider's webhook registrations that concern us, as a check reports them."""
+
+    url: str
+    ours: tuple[WebhookEndpoint, ...]  # for our address, with a secret we hold
+    foreign: tuple[WebhookEndpoint, ...]  # for our address, with a secret we do not hold
+    stale: tuple[WebhookEndpoint, ...]  # with a secret we hold, for another (older) address
+
+
+async def look_up(
+    sessions: async_sessionmaker[AsyncSession], provider: PaymentProvider, *, url: str
+) -> Registrations:
+    """Compare the provider's registrations with the ones we hold the secret of. Changes
+    nothing: a registration for our address without a secret we hold delivers every event
+    once more, signed so that we must refuse it; only a person decides to remove it."""
+    remote = await provider.list_webhooks()
+    async with sessions() as session:
+        known = {
+            r.external_id
+            for r in await registrations.active(
+                session, provider=provider.name, merchant_id=provider.merchant_id
+            )
+        }
+    return Registrations(
+        url,
+        ours=tuple(h for h in remote if h.url == url and h.endpoint_id in known),
+        foreign=tuple(h for h in remote if h.url == url and h.endpoint_id not in known),
+        stale=tuple(h for h in remote if h.url != url and h.endpoint_id in known),
+    )
+
+
+async def remove_foreign(
+    sessions: async_sessionmaker[AsyncSession],
+    provider: PaymentProvider,
+    *,
+    url: str,
+    endpoint_ids: Collection[str],
+) -> tuple[str, ...]:
+    """Delete those of `endpoint_ids` that are still registrations for `url` whose secret we
+    do not hold (a person saw them listed and agreed); returns the ids deleted."""
+    current = await look_up(sessions, provider, url=url)
+    doomed = tuple(h.endpoint_id for h in current.foreign if h.endpoint_id in endpoint_ids)
+    for endpoint_id in doomed:
+        await provider.delete_webhook(endpoint_id)
+    return doomed

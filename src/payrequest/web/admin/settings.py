@@ -8,28 +8,31 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Form, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import SecretStr
 
 from payrequest.config import ENV_PREFIX, ProviderMode, Settings
 from payrequest.inbound import check as webhook_check
-from payrequest.inbound import registrations
+from payrequest.inbound import registrations, setup
 from payrequest.inbound.setup import ensure_webhook
 from payrequest.kit.clock import utcnow
 from payrequest.kit.markets import COUNTRY_CURRENCY
 from payrequest.providers.base import ProviderError
 from payrequest.providers.factory import vipps_base_url
+from payrequest.providers.vipps import checkup
 from payrequest.ratelimit import service as ratelimit
 from payrequest.runtime import Runtime
+from payrequest.users.models import User
 from payrequest.web import i18n
 from payrequest.web.admin.request_forms import duration_label
 from payrequest.web.auth import WRITERS, Owner, StaffUser, Writer
-from payrequest.web.deps import ReadSessionDep, RuntimeDep, SettingsDep
+from payrequest.web.deps import AsyncSession, ReadSessionDep, RuntimeDep, SettingsDep
 from payrequest.web.flash import flash
 from payrequest.web.render import render
-from payrequest.web.webhooks import REJECTED_KEY
+from payrequest.web.webhooks import FOREIGN_KEY, REJECTED_KEY
 
 router = APIRouter()
 MASK = "••••"
@@ -145,6 +148,17 @@ async def settings_page(
     runtime: RuntimeDep,
     session: ReadSessionDep,
 ) -> HTMLResponse:
+    return await _page(request, user, settings, runtime, session)
+
+
+async def _page(
+    request: Request,
+    user: User,
+    settings: Settings,
+    runtime: Runtime,
+    session: AsyncSession,
+    **check: Any,
+) -> HTMLResponse:
     url = runtime.webhook_url
     active = await registrations.active(
         session, provider=runtime.provider.name, merchant_id=runtime.provider.merchant_id
@@ -163,7 +177,78 @@ async def settings_page(
         production=settings.provider_mode is ProviderMode.production,
         can_write=user.role in WRITERS,
         is_owner=user.role == "owner",
+        **check,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """A finding of the check as the page shows it, in the reader's language."""
+
+    key: str
+    ok: bool | None
+    text: str
+    said: str
+
+
+@router.post("/settings/check", response_class=HTMLResponse)
+async def check_connection(
+    request: Request,
+    user: Writer,
+    settings: SettingsDep,
+    runtime: RuntimeDep,
+    session: ReadSessionDep,
+) -> HTMLResponse:
+    """The same check as `payrequest vipps check` (without the round trip: Test the webhook
+    does that), shown on the page; outside production it makes throw-away payments."""
+    url = runtime.webhook_url
+    report = await checkup.run(
+        runtime.provider,
+        look_up=lambda: setup.look_up(runtime.read_sessions, runtime.provider, url=url),
+        market=settings.vipps.market,
+        try_payments=settings.provider_mode is not ProviderMode.production,
+        long_living_setting=settings.vipps.long_living_approved,
+    )
+    language = i18n.current_language()
+    findings = [Shown(f.key, f.ok, checkup.shown(language, f), f.said) for f in report.findings]
+    foreign = [hook.endpoint_id for hook in report.listed.foreign] if report.listed else []
+    return await _page(
+        request, user, settings, runtime, session, findings=findings, foreign=foreign
+    )
+
+
+@router.post("/settings/webhook/remove-foreign")
+async def remove_foreign(
+    request: Request,
+    user: Owner,
+    runtime: RuntimeDep,
+    endpoint_ids: Annotated[list[str], Form()] = [],  # noqa: B006 - FastAPI form default
+) -> RedirectResponse:
+    """Remove the registrations for our address whose secret we do not hold, that the check
+    listed and an owner chose."""
+    try:
+        removed = await setup.remove_foreign(
+            runtime.read_sessions,
+            runtime.provider,
+            url=runtime.webhook_url,
+            endpoint_ids=endpoint_ids,
+        )
+    except ProviderError as exc:
+        flash(
+            request,
+            i18n.gettext("The registrations could not be removed: {reason}").format(
+                reason=provider_reason(exc)
+            ),
+            "error",
+        )
+        return _back()
+    if removed:
+        flash(
+            request, i18n.gettext("Removed the registrations {ids}.").format(ids=", ".join(removed))
+        )
+    else:
+        flash(request, i18n.gettext("None of these registrations was left to remove."))
+    return _back()
 
 
 def _back() -> RedirectResponse:
@@ -258,11 +343,12 @@ async def test_webhook(request: Request, user: Writer, runtime: RuntimeDep) -> R
         return _back()
     async with runtime.read_sessions() as session:
         rejected = await ratelimit.count(session, key=REJECTED_KEY, since=started_at)
-    flash(request, _failure(trip, url=url, rejected=rejected), "error")
+        foreign = await ratelimit.count(session, key=FOREIGN_KEY, since=started_at)
+    flash(request, _failure(trip, url=url, rejected=rejected, foreign=foreign), "error")
     return _back()
 
 
-def _failure(trip: webhook_check.RoundTrip, *, url: str, rejected: int) -> str:
+def _failure(trip: webhook_check.RoundTrip, *, url: str, rejected: int, foreign: int) -> str:
     seconds = f"{TEST_WAIT:.0f}"
     if trip.received:
         return i18n.gettext(
@@ -272,6 +358,12 @@ def _failure(trip: webhook_check.RoundTrip, *, url: str, rejected: int) -> str:
             missing=webhook_check.shown(trip.missing),
             s=seconds,
         )
+    if foreign:
+        return i18n.gettext(
+            "Webhook test failed: {n} webhook(s) arrived during the test, signed with a webhook "
+            "registration we do not hold the secret of. Register the webhook again, and check "
+            "the connection to remove that registration."
+        ).format(n=foreign)
     if rejected:
         return i18n.gettext(
             "Webhook test failed: {n} webhook(s) arrived during the test but their signature "

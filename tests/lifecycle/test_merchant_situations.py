@@ -33,6 +33,8 @@ from payrequest.ratelimit.models import RateLimitHit
 from payrequest.runtime import build_runtime
 from payrequest.web.webhooks import FOREIGN_KEY
 from tests.factories import make_customer, make_invoice
+from tests.integration.portal_helpers import sign_in as portal_sign_in
+from tests.integration.portal_helpers import submit_pay
 from tests.lifecycle.conftest import Emulator, LiveServer, wait_for_status, wait_until
 from tests.staff import create_staff, csrf_of, sign_in
 
@@ -307,3 +309,40 @@ async def test_vipps_check_removes_another_registration_only_when_the_person_agr
     assert removed is True
     assert elsewhere not in {hook.endpoint_id for hook in await provider.list_webhooks()}
     assert f"removed the registrations {elsewhere}" in printed.getvalue()
+
+
+async def test_staff_read_at_once_that_the_request_was_refused(
+    http: httpx.AsyncClient, sessions: Sessions, emulator: Emulator
+) -> None:
+    """A create refused on the spot is not announced as "sent"."""
+    await emulator.faults(bank_account_verified=False)
+    customer_id, ids = await _customer(sessions)
+    card = (await http.get(f"/customers/{customer_id}")).text
+    data = {"csrf": csrf_of(card), "invoice_ids": [str(i) for i in ids], "phone": "91234567"}
+    response = await http.post(
+        f"/customers/{customer_id}/requests", data=data, follow_redirects=True
+    )
+    page = html.unescape(response.text)
+    assert "Forespørselen ble avvist" in page
+    assert "Betalingsforespørselen er sendt." not in page
+
+
+async def test_the_customer_is_not_shown_the_business_settings_reason(
+    live: LiveServer, sessions: Sessions, emulator: Emulator
+) -> None:
+    """The reason for staff names settings and the business portal; the customer paying in
+    the portal reads that the problem is on the business's side."""
+    await emulator.faults(bank_account_verified=False)
+    customer_id, ids = await _customer(sessions)
+    async with sessions() as session, session.begin():
+        customer = await session.get(Customer, customer_id)
+        assert customer is not None
+        customer.portal_access = True
+    async with httpx.AsyncClient(base_url=live.url, timeout=30) as portal:
+        await portal_sign_in(portal, sessions, customer_id)
+        form = (await portal.get(f"/portal/pay?invoice_ids={ids[0]}")).text
+        paid = await submit_pay(portal, form, [ids[0]], method="push", phone="91234567")
+        assert paid.status_code == 303, paid.text
+        page = html.unescape((await portal.get(paid.headers["location"])).text)
+    assert "problem på bedriftens side" in page
+    assert "bankkonto" not in page and "PAYREQUEST_" not in page

@@ -138,21 +138,15 @@ async def send(
     *,
     reference: str,
     return_url: str | None = None,
-) -> None:
-    """Create the payment at the provider. Raises OutcomeUnknown to be tried again later."""
+) -> bool:
+    """Create the payment at the provider. Raises OutcomeUnknown to be tried again later.
+    Returns False when the provider refused it for good (the request is failed, with why)."""
     plan = await _plan_send(sessions, reference, return_url, provider.capabilities)
     if plan.too_late:
-        async with sessions() as session, session.begin():
-            await apply.apply_outcome(
-                session,
-                reference=reference,
-                target=Status.failed,
-                source="system",
-                failure=apply.Failure(None, TOO_LATE),
-            )
-        return
+        await _fail(sessions, reference, apply.Failure(None, TOO_LATE))
+        return False
     if plan.create is None:
-        return
+        return True
     try:
         created = await provider.create_payment(plan.create)
     except OutcomeUnknown:
@@ -160,15 +154,8 @@ async def send(
     except ProviderError as exc:
         if exc.retryable:
             raise
-        async with sessions() as session, session.begin():
-            await apply.apply_outcome(
-                session,
-                reference=reference,
-                target=Status.failed,
-                source="system",
-                failure=apply.Failure(exc.code, exc.message, exc.refusal),
-            )
-        return
+        await _fail(sessions, reference, apply.Failure(exc.code, exc.message, exc.refusal))
+        return False
     async with sessions() as session, session.begin():
         result = await apply.apply_outcome(
             session,
@@ -180,6 +167,14 @@ async def send(
         if result.request is not None and result.request.status not in ACTIVE:
             # It ended (cancelled) while the create was on its way: the payment is unwanted.
             await withdraw.withdraw_later(session, result.request)
+    return True
+
+
+async def _fail(sessions: Sessions, reference: str, failure: apply.Failure) -> None:
+    async with sessions() as session, session.begin():
+        await apply.apply_outcome(
+            session, reference=reference, target=Status.failed, source="system", failure=failure
+        )
 
 
 async def capture(

@@ -146,6 +146,10 @@ class PaymentView:
     payment: PaymentRequest
     invoices: list[Invoice]  # the invoices it asks for, oldest due first
     balances: dict[int, InvoiceBalance]  # what is still open on each, now
+    # It failed on something about the business's account at the provider (not approved for
+    # this kind of request, bank account not verified): the reason is for staff, not for the
+    # customer, who is told the business has to sort it out.
+    business_problem: bool = False
 
 
 async def request_of(
@@ -169,4 +173,7 @@ async def payment_of(session: AsyncSession, customer_id: int, reference: str) ->
     stmt = select(Invoice).where(Invoice.id.in_(ids)).order_by(Invoice.due_date, Invoice.id)
     invoices = list((await session.execute(stmt)).scalars())
     balances = await ledger_repo.invoice_balances(session, invoices)
-    return PaymentView(payment, invoices, balances)
+    problem = payment.status == Status.failed and (
+        await requests_repo.refusal(session, payment.id) is not None
+    )
+    return PaymentView(payment, invoices, balances, business_problem=problem)

@@ -7,6 +7,7 @@ open pages. Other processes hear of it through LISTEN/NOTIFY or their own pollin
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from fastapi import Request
 
@@ -25,23 +26,38 @@ def wake(request: Request) -> None:
         tail.wake()
 
 
-async def send_now(request: Request, runtime: Runtime, reference: str) -> TryAgainLater | None:
-    """Try the provider call right away; the send job does it if this fails or we crash.
-    Returns the provider's request to wait, if it made one (the job sends after the wait)."""
-    waiting = None
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    refused: bool = False  # the provider refused it at once (the request shows why)
+    waiting: TryAgainLater | None = None  # the provider asked us to wait (the job sends later)
+
+
+async def send_now(request: Request, runtime: Runtime, reference: str) -> SendResult:
+    """Try the provider call right away; the send job does it if this fails or we crash."""
+    result = SendResult()
     try:
-        await workflows.send(
+        accepted = await workflows.send(
             runtime.sessions,
             runtime.provider,
             reference=reference,
             return_url=runtime.urls.portal_returned(),
         )
+        result = SendResult(refused=not accepted)
     except TryAgainLater as exc:
-        waiting = exc
+        result = SendResult(waiting=exc)
     except ProviderError:
         pass  # the job retries with the same idempotency key
     wake(request)
-    return waiting
+    return result
+
+
+def sent_text(result: SendResult, sent: str) -> tuple[str, str]:
+    """The message for staff after sending, and its kind: `sent` when it went out."""
+    if result.refused:
+        return i18n.gettext("The request was refused; the reason is shown with it below."), "error"
+    if result.waiting is not None:
+        return waiting_text(result.waiting), "ok"
+    return sent, "ok"
 
 
 def waiting_text(wait: TryAgainLater, *, done_later: bool = True) -> str:

@@ -35,7 +35,7 @@ from payrequest.web.admin.request_link import send_link
 from payrequest.web.auth import StaffUser, Writer
 from payrequest.web.deps import AsyncSession, ReadSessionDep, RuntimeDep
 from payrequest.web.flash import flash
-from payrequest.web.nudge import send_now, waiting_text, wake
+from payrequest.web.nudge import send_now, sent_text, waiting_text, wake
 from payrequest.web.render import render
 
 router = APIRouter()
@@ -81,9 +81,9 @@ async def send_request(
     except (PayrequestError, ValidationError) as exc:
         flash(request, i18n.problem(exc, LABELS), "error")
         return _back(customer_id)
-    waiting = await send_now(request, runtime, reference)
-    sent = waiting_text(waiting) if waiting else i18n.gettext("Payment request sent.")
-    flash(request, sent, topic=f"request:{reference}")
+    result = await send_now(request, runtime, reference)
+    text, kind = sent_text(result, i18n.gettext("Payment request sent."))
+    flash(request, text, kind, topic=f"request:{reference}")
     return _back(customer_id)
 
 
@@ -131,9 +131,9 @@ async def retry(
     except (PayrequestError, ValidationError) as exc:
         flash(request, i18n.problem(exc, LABELS), "error")
         return await _back_to_request(runtime, request_id)
-    waiting = await send_now(request, runtime, reference)
-    sent = waiting_text(waiting) if waiting else i18n.gettext("A new request was sent.")
-    flash(request, sent, topic=f"request:{reference}")
+    result = await send_now(request, runtime, reference)
+    text, kind = sent_text(result, i18n.gettext("A new request was sent."))
+    flash(request, text, kind, topic=f"request:{reference}")
     return _back(customer_id)
 
 

@@ -49,6 +49,7 @@ async def _payment_context(
         "balances": view.balances,
         "remaining_ms": remaining,
         "qr": _qr(view.payment),
+        "business_problem": view.business_problem,
     }
 
 

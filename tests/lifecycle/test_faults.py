@@ -50,7 +50,7 @@ async def test_every_webhook_dropped_still_ends_paid_within_seconds(
     assert await emulator.events(reference) == ["CREATED", "AUTHORIZED", "CAPTURED"]
 
 
-async def _until_ok(action: Callable[[], Awaitable[None]], tries: int = 30) -> None:
+async def _until_ok(action: Callable[[], Awaitable[object]], tries: int = 30) -> None:
     """Retry as a job would: the same call, the same idempotency keys."""
     for _ in range(tries - 1):
         try:

@@ -106,16 +106,8 @@ async def _check(
     ask: Callable[[Sequence[str]], bool] | None = None,
 ) -> bool:
     """Print the findings; True when nothing is left to act on."""
-    settings = runtime.settings
-    url = runtime.webhook_url
     try:
-        report = await checkup.run(
-            runtime.provider,
-            look_up=lambda: setup.look_up(runtime.sessions, runtime.provider, url=url),
-            market=settings.vipps.market,
-            try_payments=settings.provider_mode is not ProviderMode.production,
-            long_living_setting=settings.vipps.long_living_approved,
-        )
+        report = await runtime.check_provider()
         for finding in report.findings:
             _print(finding)
         listed = report.listed
@@ -128,7 +120,7 @@ async def _check(
         if not round_trip or not listed.ours:
             return ok
         trip = await webhook_check.round_trip(
-            runtime.sessions, runtime.provider, market=settings.vipps.market, wait=wait
+            runtime.sessions, runtime.provider, market=runtime.settings.vipps.market, wait=wait
         )
         return _report(trip, wait) and ok
     except ProviderError as exc:

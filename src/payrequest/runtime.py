@@ -14,7 +14,7 @@ from payrequest import __version__
 from payrequest.automations import jobs as automation_jobs
 from payrequest.automations.execution import Services as AutomationServices
 from payrequest.automations.outgoing import WebhookSender
-from payrequest.config import Settings, secret_key
+from payrequest.config import ProviderMode, Settings, secret_key
 from payrequest.db.session import (
     create_engine,
     read_only_factory,
@@ -22,7 +22,7 @@ from payrequest.db.session import (
     writer_engine,
 )
 from payrequest.inbound import jobs as inbound_jobs
-from payrequest.inbound import registrations
+from payrequest.inbound import registrations, setup
 from payrequest.jobs import maintenance
 from payrequest.jobs.handlers import JobHandlers
 from payrequest.jobs.runner import Worker
@@ -37,6 +37,7 @@ from payrequest.payment_requests import repository as payment_repository
 from payrequest.payment_requests.service import Lifetime
 from payrequest.providers.base import PaymentProvider
 from payrequest.providers.factory import build_provider
+from payrequest.providers.vipps import checkup
 
 WORKER_LEASE = timedelta(seconds=60)  # a crashed worker's jobs are taken over after this
 SECRETS_TTL = 5.0  # seconds a process trusts its cached list of webhook secrets
@@ -83,6 +84,19 @@ class Runtime:
     @property
     def webhook_url(self) -> str:
         return self.urls.webhook(self.provider.name)
+
+    async def check_provider(self) -> checkup.Report:
+        """`payrequest vipps check` and the settings page's check: credentials, webhook
+        registrations and, outside production, the sales unit's situation (throw-away
+        payments)."""
+        settings = self.settings
+        return await checkup.run(
+            self.provider,
+            look_up=lambda: setup.look_up(self.read_sessions, self.provider, url=self.webhook_url),
+            market=settings.vipps.market,
+            try_payments=settings.provider_mode is not ProviderMode.production,
+            long_living_setting=settings.vipps.long_living_approved,
+        )
 
     def worker(self, **options: object) -> Worker:
         return Worker(self.sessions, self.handlers, lease=WORKER_LEASE, **options)  # type: ignore[arg-type]

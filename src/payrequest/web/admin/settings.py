@@ -201,14 +201,7 @@ async def check_connection(
 ) -> HTMLResponse:
     """The same check as `payrequest vipps check` (without the round trip: Test the webhook
     does that), shown on the page; outside production it makes throw-away payments."""
-    url = runtime.webhook_url
-    report = await checkup.run(
-        runtime.provider,
-        look_up=lambda: setup.look_up(runtime.read_sessions, runtime.provider, url=url),
-        market=settings.vipps.market,
-        try_payments=settings.provider_mode is not ProviderMode.production,
-        long_living_setting=settings.vipps.long_living_approved,
-    )
+    report = await runtime.check_provider()
     language = i18n.current_language()
     findings = [Shown(f.key, f.ok, checkup.shown(language, f), f.said) for f in report.findings]
     foreign = [hook.endpoint_id for hook in report.listed.foreign] if report.listed else []

@@ -1,5 +1,6 @@
 """Imports every model so that `Base.metadata` knows all tables (Alembic, tests)."""
 
+from payrequest.audit.models import AuditEntry
 from payrequest.automations.models import ActionRun, Flow, FlowAction, FlowRun
 from payrequest.customers.models import Customer
 from payrequest.db.base import Base
@@ -16,6 +17,7 @@ from payrequest.payment_requests.models import (
 )
 from payrequest.portal.models import PortalLink
 from payrequest.ratelimit.models import RateLimitHit
+from payrequest.sessions.models import SignInSession
 from payrequest.users.models import User
 
 metadata = Base.metadata
@@ -23,6 +25,7 @@ metadata = Base.metadata
 __all__ = [
     "ActionRun",
     "Allocation",
+    "AuditEntry",
     "Credit",
     "Customer",
     "Flow",
@@ -40,6 +43,7 @@ __all__ = [
     "PortalLink",
     "RateLimitHit",
     "Refund",
+    "SignInSession",
     "User",
     "WebhookRegistration",
     "metadata",

@@ -11,7 +11,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from payrequest.db.base import Base
 from payrequest.db.types import UTCDateTime, created_at_column, sql_in
 
-INBOX_STATUSES = ("received", "applied", "unmatched", "failed")
+# unusable: authentic (signed) but not an event we can read; kept, answered 2xx, shown to operators.
+INBOX_STATUSES = ("received", "applied", "unmatched", "failed", "unusable")
 
 
 class InboundEvent(Base):

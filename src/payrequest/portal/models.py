@@ -22,3 +22,5 @@ class PortalLink(Base):
     created_at: Mapped[datetime] = created_at_column()
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # A newer link for the same customer replaces this one (it can no longer sign in).
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -13,7 +13,10 @@ from payrequest.db.types import created_at_column
 
 class RateLimitHit(Base):
     __tablename__ = "rate_limit_hits"
-    __table_args__ = (Index("ix_rate_limit_hits_key_created_at", "key", "created_at"),)
+    __table_args__ = (
+        Index("ix_rate_limit_hits_key_created_at", "key", "created_at"),
+        Index("ix_rate_limit_hits_created_at", "created_at"),  # the purge
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(200))  # e.g. "login:ip:203.0.113.5"

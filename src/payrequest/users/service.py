@@ -1,6 +1,9 @@
-"""Staff accounts: create, authenticate."""
+"""Staff accounts: create, find, list, authenticate. (What people do with them, recorded in
+the audit log, is in users.commands.)"""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,11 +15,40 @@ from payrequest.users.passwords import MIN_LENGTH, hash_password, needs_rehash, 
 
 # Verifying against this keeps the time of a login for an unknown email like that of a known one.
 _DUMMY_HASH = hash_password("not-a-real-password-for-timing")
+MAX_EMAIL = 254
+MAX_NAME = 200
+
+
+def _clean_email(email: str) -> str | None:
+    """The email as stored (trimmed, lower case); None if it cannot be one (too long, NUL)."""
+    email = email.strip().lower()
+    if len(email) > MAX_EMAIL or "\x00" in email:
+        return None
+    return email
 
 
 async def get_by_email(session: AsyncSession, email: str) -> User | None:
-    result = await session.execute(select(User).where(User.email == email.strip().lower()))
+    cleaned = _clean_email(email)
+    if cleaned is None:
+        return None
+    result = await session.execute(select(User).where(User.email == cleaned))
     return result.scalar_one_or_none()
+
+
+async def list_users(session: AsyncSession) -> list[User]:
+    """Every account, active first, then by role (owners first) and name."""
+    order = {role: index for index, role in enumerate(ROLES)}
+    found = list(await session.scalars(select(User)))
+    return sorted(found, key=lambda u: (not u.is_active, order.get(u.role, 9), u.name, u.id))
+
+
+async def names(session: AsyncSession, ids: Iterable[int | None]) -> dict[int, str]:
+    """Display names of these accounts (for pages that show who did something)."""
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    rows = await session.execute(select(User.id, User.name).where(User.id.in_(wanted)))
+    return {row.id: row.name for row in rows}
 
 
 async def create_user(
@@ -28,9 +60,15 @@ async def create_user(
     role: str = "staff",
     locale: str = "nb",
 ) -> User:
-    email = email.strip().lower()
-    if "@" not in email:
+    cleaned = _clean_email(email)
+    email = cleaned if cleaned is not None else email.strip().lower()[:MAX_EMAIL]
+    if cleaned is None or "@" not in email:
         raise ValidationFailed("“%(email)s” is not an email address", field="email", email=email)
+    name = name.replace("\x00", "").strip()
+    if len(name) > MAX_NAME:
+        raise ValidationFailed(
+            "The name must be at most %(length)s characters", field="name", length=MAX_NAME
+        )
     if role not in ROLES:
         raise ValidationFailed("Role must be one of %(roles)s", field="role", roles=ROLES)
     if locale not in LOCALES:

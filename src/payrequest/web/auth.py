@@ -1,4 +1,9 @@
-"""Who is asking: the signed-in staff user, their role, and CSRF protection."""
+"""Who is asking: the signed-in staff user, their role, and CSRF protection.
+
+The signed cookie carries only the token of a sign-in session kept on the server
+(sessions.service): signing out, a password change or a deactivation ends that session, and
+every copy of the cookie stops working at once.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +13,12 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 
 from payrequest.kit.ids import random_token
+from payrequest.sessions import service as sessions
 from payrequest.users.models import User
 from payrequest.web import i18n
 from payrequest.web.deps import RuntimeDep
 
-SESSION_USER = "user_id"
+SESSION_TOKEN = "staff_session"  # noqa: S105  (the key under which the cookie keeps it)
 SESSION_CSRF = "csrf"
 CSRF_HEADER = "x-csrf-token"
 # Roles that may change things; `readonly` may only look.
@@ -39,16 +45,28 @@ def check_csrf(request: Request, submitted: str | None) -> None:
         )
 
 
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def session_token(request: Request) -> str:
+    token = request.session.get(SESSION_TOKEN)
+    return token if isinstance(token, str) else ""
+
+
 async def current_user(request: Request, runtime: RuntimeDep) -> User | None:
-    """The signed-in user, read in a short session of its own (never the request's)."""
-    user_id = request.session.get(SESSION_USER)
-    if not isinstance(user_id, int):
+    """The active user of a live sign-in session, read in a short session of its own (never
+    the request's). Sets `request.state.sign_in_session_id` (kept on a password change)."""
+    token = session_token(request)
+    if not token:
         return None
     async with runtime.read_sessions() as session:
-        user = await session.get(User, user_id)
-    if user is None or not user.is_active:
-        request.session.pop(SESSION_USER, None)
+        alive = await sessions.alive(session, token=token, kind="staff")
+        user = await session.get(User, alive.user_id) if alive and alive.user_id else None
+    if alive is None or user is None or not user.is_active:
+        request.session.pop(SESSION_TOKEN, None)
         return None
+    request.state.sign_in_session_id = alive.id
     return user
 
 

@@ -5,16 +5,31 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from payrequest.web.admin import (
+    audit,
     customers,
     flows,
     invoices,
     operations,
+    password,
     payments,
     requests,
     session,
     settings,
+    staff,
 )
 
 router = APIRouter(include_in_schema=False)
-for module in (session, customers, invoices, payments, requests, flows, operations, settings):
+for module in (
+    session,
+    password,
+    customers,
+    invoices,
+    payments,
+    requests,
+    flows,
+    operations,
+    settings,
+    staff,
+    audit,
+):
     router.include_router(module.router)

@@ -1,7 +1,8 @@
-"""Sign in (throttled), sign out, language."""
+"""Sign in (throttled), sign out (ending the session on the server), language."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -11,15 +12,24 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from payrequest.ratelimit import service as ratelimit
 from payrequest.ratelimit.service import Limit
-from payrequest.users import service as users
+from payrequest.users import commands
 from payrequest.users.models import LOCALES, User
 from payrequest.web import i18n
-from payrequest.web.auth import SESSION_USER, Member, StaffUser, check_csrf
-from payrequest.web.deps import SessionDep
+from payrequest.web.auth import (
+    SESSION_TOKEN,
+    Member,
+    StaffUser,
+    check_csrf,
+    client_address,
+    current_user,
+    session_token,
+)
+from payrequest.web.deps import RuntimeDep, SessionDep
 from payrequest.web.render import render
 
 router = APIRouter()
-# Failed sign-ins allowed before a pause: per email, and per address (many emails, one attacker).
+# Sign-in attempts allowed before a pause: per email from one address, and per address (many
+# emails, one attacker).
 EMAIL_LIMITS = (Limit(5, timedelta(minutes=15)),)
 IP_LIMITS = (Limit(30, timedelta(minutes=15)),)
 
@@ -43,51 +53,70 @@ async def login_form(request: Request, next: str = "") -> HTMLResponse:
 @router.post("/login")
 async def login(
     request: Request,
-    session: SessionDep,
-    email: Annotated[str, Form()],
-    password: Annotated[str, Form()],
+    runtime: RuntimeDep,
+    email: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
     csrf: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "",
 ) -> Response:
+    """Each attempt is counted before the password is looked at (so many at once cannot all
+    be tried), per address and per email from that address: someone guessing from elsewhere
+    never locks the owner of the email out. A success forgets the email's count."""
     check_csrf(request, csrf)
-    address = request.client.host if request.client else "unknown"
-    keys = (f"login:email:{email.strip().lower()}", f"login:ip:{address}")
-    for key, limits in zip(keys, (EMAIL_LIMITS, IP_LIMITS), strict=True):
-        verdict = await ratelimit.check(session, key=key, limits=limits)
-        if not verdict.allowed:
-            minutes = max(1, int((verdict.retry_after or timedelta()).total_seconds() // 60))
-            message = i18n.gettext(
-                "Too many failed sign-ins. Try again in {minutes} minutes."
-            ).format(minutes=minutes)
-            return render(
-                request,
-                "login.html",
-                status_code=status.HTTP_429_TOO_MANY_REQUESTS,
-                error=message,
-                email=email,
-                next=_safe_next(next),
-            )
-    user = await users.authenticate(session, email=email, password=password)
-    if user is None:
-        for key in keys:
-            await ratelimit.hit(session, key=key)
-        return render(
-            request,
-            "login.html",
-            status_code=status.HTTP_401_UNAUTHORIZED,
-            error=i18n.gettext("Wrong email or password."),
-            email=email,
-            next=_safe_next(next),
+    address = client_address(request)
+    by_email = login_key(email, address)
+    async with runtime.sessions() as session, session.begin():
+        for key, limits in ((f"login:ip:{address}", IP_LIMITS), (by_email, EMAIL_LIMITS)):
+            verdict = await ratelimit.take(session, key=key, limits=limits)
+            if not verdict.allowed:
+                break
+    if not verdict.allowed:
+        minutes = max(1, -(-int((verdict.retry_after or timedelta()).total_seconds()) // 60))
+        message = i18n.gettext("Too many failed sign-ins. Try again in {minutes} minutes.")
+        return _login_page(
+            request, message.format(minutes=minutes), email, next, status.HTTP_429_TOO_MANY_REQUESTS
         )
-    await ratelimit.forget(session, key=keys[0])
+    async with runtime.sessions() as session, session.begin():
+        signed = await commands.sign_in(session, email=email, password=password, address=address)
+        if signed is not None:
+            await ratelimit.forget(session, key=by_email)
+    if signed is None:
+        message = i18n.gettext("Wrong email or password.")
+        return _login_page(request, message, email, next, status.HTTP_401_UNAUTHORIZED)
     request.session.clear()
-    request.session[SESSION_USER] = user.id
+    request.session[SESSION_TOKEN] = signed.token
     return RedirectResponse(_safe_next(next), status_code=status.HTTP_303_SEE_OTHER)
 
 
+def login_key(email: str, address: str) -> str:
+    """The rate-limit key of one email tried from one address (the email hashed: any length)."""
+    digest = hashlib.sha256(email.strip().lower().encode("utf-8", "replace")).hexdigest()[:32]
+    return f"login:email:{digest}:{address}"
+
+
+def _login_page(request: Request, error: str, email: str, next: str, code: int) -> HTMLResponse:
+    return render(
+        request,
+        "login.html",
+        status_code=code,
+        error=error,
+        email=email[:254],
+        next=_safe_next(next),
+    )
+
+
 @router.post("/logout")
-async def logout(request: Request, csrf: Annotated[str, Form()] = "") -> RedirectResponse:
+async def logout(
+    request: Request, runtime: RuntimeDep, csrf: Annotated[str, Form()] = ""
+) -> RedirectResponse:
+    """Ends the sign-in session on the server: a copy of the cookie stops working too."""
     check_csrf(request, csrf)
+    token = session_token(request)
+    if token:
+        user = await current_user(request, runtime)
+        actor = commands.Actor(user.id if user else None, client_address(request))
+        async with runtime.sessions() as session, session.begin():
+            await commands.sign_out(session, token=token, actor=actor)
     request.session.clear()
     return RedirectResponse("/login", status_code=status.HTTP_303_SEE_OTHER)
 

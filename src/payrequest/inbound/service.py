@@ -6,11 +6,17 @@ calls `keep_failed` in a new one: the row is kept as `failed` with a retry job, 
 is still acknowledged (a non-2xx would hold back every later event for that payment at Vipps
 MobilePay). The common case, applied at once, is one INSERT of the row already marked `applied`:
 no savepoint, no second write to the row.
+
+An authentic body that is not an event we can read (`[]`, `null`, a field missing, a
+reference longer than the inbox keeps) is kept as `unusable` with the reason, for the
+operations page, and acknowledged all the same: it is never applied, and holds nothing back.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +30,10 @@ from payrequest.payment_requests import apply
 from payrequest.providers.base import ProviderEvent
 
 APPLY_JOB = "inbound.apply"
+# The inbox's columns (inbound/models.py): an event whose fields do not fit is kept unusable.
+MAX_REFERENCE = 64
+MAX_DEDUPE_KEY = 255
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 KEPT_HEADERS = ("x-ms-date", "x-ms-content-sha256", "user-agent", "webhook-id", "content-type")
 
 log = logging.getLogger(__name__)
@@ -52,22 +62,93 @@ async def store(
     error: str | None = None,
 ) -> InboundEvent | None:
     """Insert the raw event unless its dedupe key is already stored (then None)."""
+    return await _insert(
+        session,
+        provider=provider,
+        key=dedupe_key(event),
+        reference=event.reference,
+        event_name=event.name.value,
+        body=body,
+        headers=headers,
+        status=status,
+        error=error,
+    )
+
+
+async def _insert(
+    session: AsyncSession,
+    *,
+    provider: str,
+    key: str,
+    reference: str | None,
+    event_name: str | None,
+    body: bytes,
+    headers: dict[str, str],
+    status: str,
+    error: str | None,
+) -> InboundEvent | None:
     kept = {k: v for k, v in headers.items() if k.lower() in KEPT_HEADERS}
     now = utcnow()
     values: dict[str, Any] = {
         "provider": provider,
-        "dedupe_key": dedupe_key(event),
-        "reference": event.reference,
-        "event_name": event.name.value,
-        "body": body.decode("utf-8", "replace"),
+        "dedupe_key": key,
+        "reference": reference,
+        "event_name": event_name,
+        "body": _text(body.decode("utf-8", "replace")),
         "headers": kept,
         "status": status,
-        "error": error,
+        "error": _text(error) if error is not None else None,
         "received_at": now,
         "applied_at": now if status == "applied" else None,
     }
     inbound: InboundEvent | None = (await session.scalars(_STORE(session), values)).one_or_none()
     return inbound
+
+
+def _text(value: str) -> str:
+    """Text as the database keeps it: PostgreSQL refuses NUL."""
+    return value.replace("\x00", "\ufffd")
+
+
+def unusable_reason(event: ProviderEvent) -> str | None:
+    """Why an authentic, parsed event cannot go into the inbox as an event (None: it can)."""
+    texts = (event.reference, event.psp_reference, event.merchant_id, event.idempotency_key)
+    if not all(text is None or isinstance(text, str) for text in texts):
+        return "a field that should be text is not"
+    if any(text and _CONTROL.search(text) for text in texts):
+        return "a field holds a control character"
+    if len(event.reference) > MAX_REFERENCE:
+        return f"the reference is longer than {MAX_REFERENCE} characters"
+    if len(dedupe_key(event)) > MAX_DEDUPE_KEY:
+        return "the reference, pspReference and msn together are too long to be kept"
+    return None
+
+
+async def keep_unusable(
+    session: AsyncSession,
+    *,
+    provider: str,
+    body: bytes,
+    headers: dict[str, str],
+    reason: str,
+) -> Received:
+    """Keep an authentic body that is not an event we can read: never applied, shown on the
+    operations page. The same body delivered again is a duplicate."""
+    log.warning("unusable webhook kept: %s", reason)
+    inbound = await _insert(
+        session,
+        provider=provider,
+        key="unusable:" + hashlib.sha256(body).hexdigest(),
+        reference=None,
+        event_name=None,
+        body=body,
+        headers=headers,
+        status="unusable",
+        error=reason[:2000],
+    )
+    if inbound is None:
+        return Received(None, "duplicate")
+    return Received(inbound.id, inbound.status)
 
 
 _STORE = per_dialect(

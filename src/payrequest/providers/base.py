@@ -197,6 +197,11 @@ class WebhookRejected(Exception):
     """A webhook that failed authentication or could not be read. Never applied."""
 
 
+class WebhookUnreadable(WebhookRejected):
+    """A webhook body that is not an event we can read. From `parse_webhook` it comes only
+    after the signature held: an authentic event, kept as `unusable` and acknowledged."""
+
+
 class WebhookSecretUnknown(WebhookRejected):
     """A webhook that is whole and on time but signed with a secret we do not hold: perhaps
     another registration of our address at the provider (not necessarily a forgery)."""
@@ -233,7 +238,8 @@ class PaymentProvider(Protocol):
     def parse_webhook(
         self, body: bytes, headers: Mapping[str, str], *, secrets: Sequence[str]
     ) -> ProviderEvent:
-        """Authenticate and read one webhook; raise WebhookRejected if it is not genuine."""
+        """Authenticate and read one webhook; raise WebhookRejected if it is not genuine,
+        WebhookUnreadable if it is genuine but not an event we can read."""
         ...
 
     def read_event(self, body: bytes) -> ProviderEvent:

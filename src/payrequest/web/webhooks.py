@@ -1,9 +1,10 @@
 """`POST /webhooks/vipps`: authenticate, store once, apply, acknowledge.
 
 The signature is checked against the configured public URL over the raw body bytes. A forged
-or unreadable request gets 401 and nothing is stored; every genuine event gets 200, even a
-duplicate, one we cannot place, or one whose application failed (kept and retried by a job;
-a non-2xx would hold back later events for the payment).
+request gets 401 and nothing is stored; every genuine event gets 200, even a duplicate, one we
+cannot place, one whose application failed (kept and retried by a job), or an authentic body
+that is no event we can read (`[]`, a reference too long to keep: kept as `unusable` with the
+reason, for the operations page). A non-2xx would hold back later events for the payment.
 
 A refused request is counted for the operations page, in one of two counters: signed with a
 secret we do not hold although whole, on time and about our own account (most likely another
@@ -25,6 +26,7 @@ from payrequest.providers.base import (
     ProviderEvent,
     WebhookRejected,
     WebhookSecretUnknown,
+    WebhookUnreadable,
 )
 from payrequest.ratelimit import service as ratelimit
 from payrequest.runtime import Runtime
@@ -49,10 +51,21 @@ async def vipps_webhook(request: Request) -> JSONResponse:
         try:
             async with session.begin():
                 secrets = await runtime.webhook_secrets.get(session)
-                event = provider.parse_webhook(body, headers, secrets=secrets)
-                received = await service.receive(
-                    session, provider=provider.name, event=event, body=body, headers=headers
-                )
+                try:
+                    event = provider.parse_webhook(body, headers, secrets=secrets)
+                    unusable = service.unusable_reason(event)
+                except WebhookUnreadable as exc:
+                    unusable = str(exc)
+                if unusable is not None:
+                    event = None
+                    received = await service.keep_unusable(
+                        session, provider=provider.name, body=body, headers=headers, reason=unusable
+                    )
+                else:
+                    assert event is not None
+                    received = await service.receive(
+                        session, provider=provider.name, event=event, body=body, headers=headers
+                    )
         except WebhookRejected as exc:
             foreign = signed_elsewhere(provider, body, exc)
             log.warning(

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from payrequest.errors import PayrequestError
 from payrequest.kit.clock import utcnow
 from payrequest.kit.markets import currency_of
 from payrequest.kit.money import Money
@@ -22,7 +23,7 @@ from payrequest.providers.base import (
     ProviderState,
     TryAgainLater,
     WebhookEndpoint,
-    WebhookRejected,
+    WebhookUnreadable,
 )
 from payrequest.providers.vipps import signature, wire
 from payrequest.providers.vipps.client import VippsClient
@@ -207,9 +208,19 @@ class VippsProvider:
 
     def read_event(self, body: bytes) -> ProviderEvent:
         try:
-            return wire.parse_event(json.loads(body))
-        except (ValueError, KeyError, TypeError, ProviderError) as exc:
-            raise WebhookRejected(f"unreadable webhook body: {exc}") from exc
+            data = json.loads(body)
+            if not isinstance(data, dict):
+                raise TypeError(f"a JSON {type(data).__name__}, not an object")
+            return wire.parse_event(data)
+        except (
+            ValueError,
+            KeyError,
+            TypeError,
+            AttributeError,
+            ProviderError,
+            PayrequestError,
+        ) as exc:
+            raise WebhookUnreadable(f"unreadable webhook body: {exc}") from exc
 
     # --- Webhook registrations (setup, not per payment) -----------------------------------
 

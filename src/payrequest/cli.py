@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from payrequest import __version__
 from payrequest.app import RUN_WORKER_ENV, create_app
+from payrequest.cli_staff import staff_app
 from payrequest.cli_vipps import vipps_app
 from payrequest.config import ConfigurationError, Settings, load_settings
 from payrequest.db.migrate import upgrade
@@ -45,6 +46,7 @@ app = typer.Typer(
 users_app = typer.Typer(help="Manage staff accounts.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(vipps_app, name="vipps")
+app.add_typer(staff_app, name="staff")
 requests_app = typer.Typer(help="Payment requests in bulk.", no_args_is_help=True)
 app.add_typer(requests_app, name="requests")
 console = Console()

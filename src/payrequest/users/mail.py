@@ -3,11 +3,15 @@ reader's own language (the account's `locale`)."""
 
 from __future__ import annotations
 
+import hashlib
+
 from payrequest import i18n
 from payrequest.errors import N_
 from payrequest.notify.email.smtp import EmailSender
 from payrequest.users.models import User
 from payrequest.users.tokens import INVITE, LIFETIMES
+
+LINK_PATH = "/password/set"  # the page a link opens (web.admin.password serves it)
 
 SUBJECTS = {
     "reset": N_("Set a new password for payrequest"),
@@ -25,6 +29,15 @@ TEXTS = {
         "to choose your password and sign in:\n\n{url}\n\nThe link works once, for {days} days."
     ),
 }
+
+
+def link_url(base: str, token: str) -> str:
+    """The absolute link under the public URL `base`."""
+    return f"{base.rstrip('/')}{LINK_PATH}?token={token}"
+
+
+def idempotency_key(token: str) -> str:
+    return f"password-link-{hashlib.sha256(token.encode()).hexdigest()[:32]}"
 
 
 async def send_password_link(

@@ -28,11 +28,7 @@ router = APIRouter()
 log = logging.getLogger(__name__)
 FORGOT_EMAIL_LIMITS = (Limit(3, timedelta(hours=1)),)
 FORGOT_IP_LIMITS = (Limit(10, timedelta(hours=1)),)
-SET_PATH = "/password/set"
-
-
-def link_url(runtime: Runtime, token: str) -> str:
-    return f"{runtime.urls.base}{SET_PATH}?token={token}"
+SET_PATH = mail.LINK_PATH
 
 
 def signing_key(runtime: Runtime) -> str:
@@ -41,14 +37,13 @@ def signing_key(runtime: Runtime) -> str:
 
 async def send_link(runtime: Runtime, user: User, token: str, purpose: str) -> bool:
     """Email the link (in the account's language); False when email is off or refused."""
-    key = f"password-link-{hashlib.sha256(token.encode()).hexdigest()[:32]}"
     try:
         return await mail.send_password_link(
             runtime.email,
             user=user,
-            url=link_url(runtime, token),
+            url=mail.link_url(runtime.urls.base, token),
             purpose=purpose,
-            idempotency_key=key,
+            idempotency_key=mail.idempotency_key(token),
         )
     except Exception:
         log.exception("could not email a password link to user %s", user.id)
@@ -81,17 +76,15 @@ async def forgot(
     digest = hashlib.sha256(email.strip().lower().encode("utf-8", "replace")).hexdigest()[:32]
     actor = commands.Actor(user_id=None, address=address)
     async with runtime.sessions() as session, session.begin():
-        by_ip = await ratelimit.take(
-            session, key=f"password-forgot:ip:{address}", limits=FORGOT_IP_LIMITS
-        )
         by_email = (
-            by_ip.allowed
-            and (
-                await ratelimit.take(
-                    session, key=f"password-forgot:email:{digest}", limits=FORGOT_EMAIL_LIMITS
-                )
-            ).allowed
-        )
+            await ratelimit.take_all(
+                session,
+                [
+                    (f"password-forgot:ip:{address}", FORGOT_IP_LIMITS),
+                    (f"password-forgot:email:{digest}", FORGOT_EMAIL_LIMITS),
+                ],
+            )
+        ).allowed
         found = None
         if by_email:
             found = await commands.reset_link(session, actor, key=signing_key(runtime), email=email)

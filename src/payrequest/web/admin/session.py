@@ -66,10 +66,9 @@ async def login(
     address = client_address(request)
     by_email = login_key(email, address)
     async with runtime.sessions() as session, session.begin():
-        for key, limits in ((f"login:ip:{address}", IP_LIMITS), (by_email, EMAIL_LIMITS)):
-            verdict = await ratelimit.take(session, key=key, limits=limits)
-            if not verdict.allowed:
-                break
+        verdict = await ratelimit.take_all(
+            session, [(f"login:ip:{address}", IP_LIMITS), (by_email, EMAIL_LIMITS)]
+        )
     if not verdict.allowed:
         minutes = max(1, -(-int((verdict.retry_after or timedelta()).total_seconds()) // 60))
         message = i18n.gettext("Too many failed sign-ins. Try again in {minutes} minutes.")

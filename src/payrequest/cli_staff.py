@@ -1,0 +1,194 @@
+"""`payrequest staff ...`: list, invite, deactivate, reactivate, reset-password and set-role,
+the same users.commands the admin's Staff page calls (recorded in the audit log as done from
+the command line). Links are emailed when an SMTP server is configured, and printed."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from payrequest.config import ConfigurationError, Settings, load_settings
+from payrequest.errors import NotFound, PayrequestError
+from payrequest.notify.email import EmailError
+from payrequest.runtime import Runtime, build_runtime
+from payrequest.users import commands, mail, tokens
+from payrequest.users import service as users
+from payrequest.users.commands import COMMAND_LINE
+from payrequest.users.models import ROLES, User
+
+T = TypeVar("T")
+staff_app = typer.Typer(
+    help="Staff accounts: list, invite, deactivate, reset.", no_args_is_help=True
+)
+console = Console()
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigurationError as exc:
+        typer.echo(f"configuration error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _run(
+    work: Callable[[Runtime, AsyncSession], Awaitable[T]],
+    *,
+    then: Callable[[Runtime, T], Awaitable[None]] | None = None,
+) -> T:
+    """`work` in one transaction; `then` (an email) after it committed. A refusal is one line
+    on stderr and exit code 1."""
+    runtime = build_runtime(_settings())
+
+    async def run() -> T:
+        try:
+            async with runtime.sessions() as session, session.begin():
+                done = await work(runtime, session)
+            if then is not None:
+                await then(runtime, done)
+            return done
+        finally:
+            await runtime.close()
+
+    try:
+        return asyncio.run(run())
+    except PayrequestError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+
+
+async def _user_id(session: AsyncSession, email: str) -> int:
+    user = await users.get_by_email(session, email)
+    if user is None:
+        raise NotFound("No staff member has the email %(email)s", email=email)
+    return user.id
+
+
+def _key(runtime: Runtime) -> str:
+    return runtime.urls.signing_key or ""
+
+
+async def _send(runtime: Runtime, found: tuple[User, str], purpose: str) -> None:
+    user, token = found
+    url = mail.link_url(runtime.urls.base, token)
+    try:
+        sent = await mail.send_password_link(
+            runtime.email,
+            user=user,
+            url=url,
+            purpose=purpose,
+            idempotency_key=mail.idempotency_key(token),
+        )
+    except EmailError as exc:
+        console.print(f"[yellow]The email could not be sent:[/] {exc}")
+        sent = False
+    lifetime = tokens.LIFETIMES[purpose]
+    console.print(f"{'Emailed to ' + user.email if sent else 'Not emailed (no SMTP server)'}.")
+    console.print(f"Link (works once, for {lifetime}): {url}")
+
+
+@staff_app.command("list")
+def staff_list() -> None:
+    """Every staff account: role, status, last sign-in."""
+
+    async def work(runtime: Runtime, session: AsyncSession) -> list[User]:
+        return await users.list_users(session)
+
+    table = Table("email", "name", "role", "status", "last sign-in")
+    for user in _run(work):
+        last = user.last_login_at.isoformat(timespec="minutes") if user.last_login_at else "never"
+        table.add_row(
+            user.email, user.name, user.role, "active" if user.is_active else "deactivated", last
+        )
+    console.print(table)
+
+
+@staff_app.command("invite")
+def staff_invite(
+    email: Annotated[str, typer.Argument(help="Their sign-in email.")],
+    role: Annotated[str, typer.Option(help=f"One of: {', '.join(ROLES)}.")] = "staff",
+    name: Annotated[str, typer.Option(help="Display name.")] = "",
+    locale: Annotated[str, typer.Option(help="Language: nb, da or en.")] = "nb",
+) -> None:
+    """Create an account and send its owner a link to choose a password."""
+
+    async def work(runtime: Runtime, session: AsyncSession) -> tuple[User, str]:
+        return await commands.invite(
+            session,
+            COMMAND_LINE,
+            key=_key(runtime),
+            email=email,
+            name=name,
+            role=role,
+            locale=locale,
+        )
+
+    async def then(runtime: Runtime, found: tuple[User, str]) -> None:
+        console.print(f"Invited {found[0].role} {found[0].email}")
+        await _send(runtime, found, tokens.INVITE)
+
+    _run(work, then=then)
+
+
+@staff_app.command("reset-password")
+def staff_reset_password(
+    email: Annotated[str, typer.Argument(help="Their sign-in email.")],
+) -> None:
+    """Send a link to set a new password (the current one works until then)."""
+
+    async def work(runtime: Runtime, session: AsyncSession) -> tuple[User, str] | None:
+        return await commands.reset_link(
+            session, COMMAND_LINE, key=_key(runtime), user_id=await _user_id(session, email)
+        )
+
+    async def then(runtime: Runtime, found: tuple[User, str] | None) -> None:
+        if found is not None:
+            await _send(runtime, found, tokens.RESET)
+
+    _run(work, then=then)
+
+
+@staff_app.command("deactivate")
+def staff_deactivate(email: Annotated[str, typer.Argument(help="Their sign-in email.")]) -> None:
+    """They can no longer sign in; their sessions end at once."""
+
+    async def work(runtime: Runtime, session: AsyncSession) -> User:
+        return await commands.deactivate(
+            session, COMMAND_LINE, user_id=await _user_id(session, email)
+        )
+
+    console.print(f"Deactivated {_run(work).email}")
+
+
+@staff_app.command("reactivate")
+def staff_reactivate(email: Annotated[str, typer.Argument(help="Their sign-in email.")]) -> None:
+    """They can sign in again."""
+
+    async def work(runtime: Runtime, session: AsyncSession) -> User:
+        return await commands.reactivate(
+            session, COMMAND_LINE, user_id=await _user_id(session, email)
+        )
+
+    console.print(f"Reactivated {_run(work).email}")
+
+
+@staff_app.command("set-role")
+def staff_set_role(
+    email: Annotated[str, typer.Argument(help="Their sign-in email.")],
+    role: Annotated[str, typer.Argument(help=f"One of: {', '.join(ROLES)}.")],
+) -> None:
+    """Change a role (the last active owner stays owner)."""
+
+    async def work(runtime: Runtime, session: AsyncSession) -> User:
+        return await commands.set_role(
+            session, COMMAND_LINE, user_id=await _user_id(session, email), role=role
+        )
+
+    user = _run(work)
+    console.print(f"{user.email} is now {user.role}")

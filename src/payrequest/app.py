@@ -27,6 +27,7 @@ from payrequest.realtime.broker import OutboxTail
 from payrequest.runtime import Runtime, build_runtime
 from payrequest.sandbox import SandboxConfig, create_sandbox_app, sandbox_of_app
 from payrequest.web import admin, errors, health, portal, sse, webhooks
+from payrequest.web.observe import ObserveRequests
 
 STATIC = Path(__file__).parent / "web" / "static"
 REGISTER_WITHIN = 60.0  # seconds to keep trying to register the sandbox webhook
@@ -119,6 +120,7 @@ def create_app(
         https_only=settings.public_url.startswith("https://"),
         max_age=12 * 3600,
     )
+    app.add_middleware(ObserveRequests)  # request id, log context and metrics around all
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     if sandbox_app is not None:
         app.mount(urls.SANDBOX, sandbox_app)

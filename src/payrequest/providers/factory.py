@@ -7,6 +7,7 @@ import httpx
 from payrequest.config import ProviderMode, Settings
 from payrequest.kit.urls import PublicUrls
 from payrequest.providers.base import PaymentProvider
+from payrequest.providers.measured import measured
 from payrequest.providers.vipps.client import Credentials, RetryPolicy, VippsClient
 from payrequest.providers.vipps.provider import VippsProvider, capabilities_for
 
@@ -66,4 +67,5 @@ def build_vipps(
 
 
 def build_provider(settings: Settings, *, version: str) -> PaymentProvider:
-    return build_vipps(settings, version=version)
+    """The provider, its calls timed and counted for /metrics (providers.measured)."""
+    return measured(build_vipps(settings, version=version))

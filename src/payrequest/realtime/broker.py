@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from payrequest.events.models import OutboxEvent
+from payrequest.observability.metrics import SSE_CONNECTIONS
 
 log = logging.getLogger(__name__)
 QUEUE_LIMIT = 1000  # a subscriber that falls this far behind is dropped and reconnects
@@ -97,6 +98,7 @@ class OutboxTail:
         self._sessions = sessions
         self._interval = interval
         self._subscribers: set[Subscription] = set()
+        self._open: set[Subscription] = set()  # subscribed, not yet unsubscribed (the gauge)
         self._wake = asyncio.Event()
         self._last_id = 0
         self._gaps: dict[int, float] = {}  # id -> loop time when first missed
@@ -116,10 +118,15 @@ class OutboxTail:
     def subscribe(self, accepts: Filter) -> Subscription:
         subscription = Subscription(accepts)
         self._subscribers.add(subscription)
+        self._open.add(subscription)
+        SSE_CONNECTIONS.inc()
         return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:
         self._subscribers.discard(subscription)
+        if subscription in self._open:  # a stream dropped for lagging still counts until here
+            self._open.discard(subscription)
+            SSE_CONNECTIONS.dec()
 
     async def start(self) -> None:
         async with self._sessions() as session:

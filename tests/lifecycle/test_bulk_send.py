@@ -31,7 +31,10 @@ async def _customers(sessions: Sessions, count: int) -> list[str]:
     numbers = []
     async with sessions() as session, session.begin():
         for n in range(count):
-            customer = await make_customer(session, phone="" if n % 3 == 2 else "+4791234567")
+            # One number each: a number gets at most 3 pushes in 10 minutes.
+            customer = await make_customer(
+                session, phone="" if n % 3 == 2 else f"+4791234{500 + n}"
+            )
             for i in range(1 + n % 2):
                 await make_invoice(session, customer, amount=10_000 + n * 100 + i)
             numbers.append(customer.number)

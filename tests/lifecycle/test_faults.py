@@ -22,6 +22,7 @@ from tests.lifecycle.conftest import Emulator, send_request, wait_for_status
 
 pytestmark = pytest.mark.usefixtures("webhook_ready")
 Sessions = async_sessionmaker[AsyncSession]
+MSISDNS = [f"479123456{n}" for n in range(6)]  # a number gets at most 3 pushes in 10 minutes
 
 
 async def _invoice(sessions: Sessions, amount: int = 15_000) -> tuple[int, int]:
@@ -67,12 +68,12 @@ async def test_a_third_of_calls_failing_creates_and_captures_exactly_once(
 ) -> None:
     invoices = [await _invoice(sessions, 10_000 + i) for i in range(6)]
     references = []
-    for customer_id, invoice_id in invoices:
+    for n, (customer_id, invoice_id) in enumerate(invoices):
         async with sessions() as session, session.begin():
             request = await create_request(
                 session,
                 data=NewPaymentRequest(
-                    customer_id=customer_id, invoice_ids=[invoice_id], phone="+4791234567"
+                    customer_id=customer_id, invoice_ids=[invoice_id], phone=f"+{MSISDNS[n]}"
                 ),
                 lifetime=Lifetime(60, provider.capabilities),
             )
@@ -87,7 +88,8 @@ async def test_a_third_of_calls_failing_creates_and_captures_exactly_once(
     for reference in references:
         await _until_ok(partial(workflows.send, sessions, provider, reference=reference))
         await wait_for_status(sessions, reference, "pending", within=20)
-        await _until_ok(partial(emulator.approve, reference, tolerate_done=True))
+        phone = MSISDNS[references.index(reference)]
+        await _until_ok(partial(emulator.approve, reference, phone, tolerate_done=True))
     for reference in references:
         await wait_for_status(sessions, reference, "paid", within=45)
     await emulator.faults(error_rate=0.0, rate_limit_rate=0.0, timeout_rate=0.0)

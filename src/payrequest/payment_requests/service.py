@@ -25,7 +25,7 @@ from payrequest.kit.money import Money
 from payrequest.kit.phone import parse_phone
 from payrequest.ledger import repository as ledger_repo
 from payrequest.ledger.allocation import OpenInvoice, plan_allocation
-from payrequest.payment_requests import references, repository
+from payrequest.payment_requests import push_limits, references, repository
 from payrequest.payment_requests.description import describe
 from payrequest.payment_requests.models import (
     PaymentRequest,
@@ -157,6 +157,8 @@ async def create_request(
     planned = _planned(invoices, balances, data.amount, currency)
     covered = [i for i in invoices if i.id in planned]
     duration, _ = lifetime.expires_in(data.lifetime_minutes, flow)
+    if phone is not None:
+        await push_limits.take(session, e164=phone.e164)
     now = utcnow()
     request = PaymentRequest(
         reference=data.reference or references.new_reference(customer.number),

@@ -35,8 +35,8 @@ from payrequest.web.portal.session import PortalAction, PortalCustomer
 from payrequest.web.render import render
 
 router = APIRouter()
-# A pay button sends pushes to a phone (docs/goals.md#security, S4).
-PHONE_LIMITS = (Limit(3, timedelta(minutes=10)), Limit(10, timedelta(days=1)))
+# A pay button sends pushes (docs/goals.md#security, S4); the limit per phone is counted for
+# every sender in payment_requests.push_limits.
 CUSTOMER_LIMITS = (Limit(10, timedelta(hours=1)), Limit(30, timedelta(days=1)))
 IP_LIMITS = (Limit(20, timedelta(hours=1)),)
 FLOWS = {"push": UserFlow.push, "app": UserFlow.redirect, "qr": UserFlow.qr}
@@ -148,25 +148,20 @@ async def pay_form(
     )
 
 
-async def check_limits(
-    session: Any, *, customer: Customer, phone: str | None, address: str
-) -> None:
-    """Raises a friendly refusal if a limit is reached; counts this attempt otherwise."""
+async def check_limits(session: Any, *, customer: Customer, address: str) -> None:
+    """Count this attempt against the customer's and the address's budget, atomically; a
+    friendly refusal when either is spent. (The phone's own limit is counted where every
+    request is created: payment_requests.push_limits.)"""
     checks = [(f"pay:customer:{customer.id}", CUSTOMER_LIMITS), (f"pay:ip:{address}", IP_LIMITS)]
-    if phone:
-        checks.append((f"pay:phone:{phone}", PHONE_LIMITS))
-    for key, limits in checks:
-        verdict = await ratelimit.check(session, key=key, limits=limits)
-        if not verdict.allowed:
-            minutes = max(1, int((verdict.retry_after or timedelta()).total_seconds() // 60))
-            raise PayrequestError(
-                "You have asked for several payments in a short time. "
-                "Please wait %(minutes)s minutes and try again.",
-                code="rate_limited",
-                minutes=minutes,
-            )
-    for key, _limits in checks:
-        await ratelimit.hit(session, key=key)
+    verdict = await ratelimit.take_all(session, checks)
+    if not verdict.allowed:
+        minutes = max(1, int((verdict.retry_after or timedelta()).total_seconds() // 60))
+        raise PayrequestError(
+            "You have asked for several payments in a short time. "
+            "Please wait %(minutes)s minutes and try again.",
+            code="rate_limited",
+            minutes=minutes,
+        )
 
 
 @router.post("/portal/pay", response_model=None)
@@ -187,7 +182,7 @@ async def pay(
         if flow is None:
             raise PayrequestError("Choose how you want to pay")
         async with runtime.sessions() as session, session.begin():
-            await check_limits(session, customer=customer, phone=normalised, address=address)
+            await check_limits(session, customer=customer, address=address)
             created = await paying.start_payment(
                 session,
                 payment=PortalPayment(

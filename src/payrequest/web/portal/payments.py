@@ -81,7 +81,7 @@ async def retry(
             old = await views.request_of(session, customer.id, reference)
             if old is None:
                 raise HTTPException(status.HTTP_404_NOT_FOUND)
-            await check_limits(session, customer=customer, phone=old.phone, address=address)
+            await check_limits(session, customer=customer, address=address)
             new = await retry_request(session, request_id=old.id, lifetime=runtime.lifetime)
             new_reference = new.reference
     except PayrequestError:

@@ -39,7 +39,7 @@ from payrequest.providers.base import PaymentProvider
 from payrequest.providers.factory import build_provider
 from payrequest.providers.vipps import checkup
 
-WORKER_LEASE = timedelta(seconds=60)  # a crashed worker's jobs are taken over after this
+WORKER_LEASE = timedelta(seconds=15)  # renewed while a job runs; a killed worker loses it
 SECRETS_TTL = 5.0  # seconds a process trusts its cached list of webhook secrets
 
 

@@ -13,11 +13,18 @@ Each domain package with jobs has an `install(handlers, ...)` function that regi
 handlers, closing over the services they need (sessions, the provider, gateways);
 `runtime.build_runtime` creates one `JobHandlers`, calls every `install` and hands it to the
 `Worker`. Handlers must be idempotent: a job runs at least once (see runner.py).
+
+Lanes: kinds may be given worker capacity of their own, which no other kind can take.
+
+    handlers.lane("money", slots=2, kinds=["payment_requests.capture", ...])
+
+Every worker then runs up to 2 jobs of those kinds beside (not instead of) its `concurrency`
+slots for all other kinds, and claims them first. A kind belongs to at most one lane.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -32,6 +39,16 @@ Handler = Callable[[AsyncSession, dict[str, Any]], Awaitable[None]]
 DEFAULT_TIMEOUT = timedelta(seconds=30)
 PERIODIC_MAX_ATTEMPTS = 1  # a failed periodic run is not retried: the next period is the retry
 KIND_MAX_LENGTH = 64
+DEFAULT_LANE = "default"  # every kind outside a declared lane, on the worker's `concurrency`
+
+
+@dataclass(frozen=True)
+class Lane:
+    """Worker slots reserved for some kinds: only they run there, and only there."""
+
+    name: str
+    slots: int
+    kinds: tuple[str, ...]
 
 
 class UnknownJobKind(KeyError):
@@ -68,6 +85,7 @@ class JobHandlers:
     def __init__(self) -> None:
         self._specs: dict[str, JobSpec] = {}
         self._periodic: dict[str, PeriodicSpec] = {}
+        self._lanes: dict[str, Lane] = {}
 
     def add(
         self,
@@ -126,6 +144,24 @@ class JobHandlers:
             return handler
 
         return register
+
+    def lane(self, name: str, *, slots: int, kinds: Sequence[str]) -> Lane:
+        """Reserve `slots` of every worker for `kinds` (claimed first, in declaration order).
+        The kinds need not be registered yet; a worker ignores those that never are."""
+        if slots < 1:
+            raise ValueError("a lane needs at least one slot")
+        if name == DEFAULT_LANE or name in self._lanes:
+            raise ValueError(f"lane {name!r} is already declared")
+        taken = {kind for lane in self._lanes.values() for kind in lane.kinds}
+        if doubled := sorted(taken.intersection(kinds)):
+            raise ValueError(f"already in another lane: {', '.join(doubled)}")
+        lane = Lane(name, slots, tuple(kinds))
+        self._lanes[name] = lane
+        return lane
+
+    @property
+    def lanes(self) -> list[Lane]:
+        return list(self._lanes.values())
 
     def spec(self, kind: str) -> JobSpec:
         try:

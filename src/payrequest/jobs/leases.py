@@ -158,6 +158,24 @@ async def claim(
     return claimed
 
 
+async def renew(
+    session: AsyncSession, *, job_ids: Sequence[int], worker_id: str, until: datetime
+) -> int:
+    """Extend this worker's leases on `job_ids` to `until` (a lease already taken over by
+    another worker is left alone). Returns how many were extended."""
+    statement = (
+        update(JOBS)
+        .where(
+            _c.id.in_(list(job_ids)),
+            _c.status == _status("running"),
+            _c.locked_by == worker_id,
+        )
+        .values(locked_until=until)
+        .returning(_c.id)
+    )
+    return len((await session.execute(statement)).all())
+
+
 def _held(job: Claimed, worker_id: str) -> dict[str, Any]:
     return {"job_id": job.id, "worker_id": worker_id, "held_attempts": job.attempts}
 

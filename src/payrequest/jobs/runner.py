@@ -3,8 +3,10 @@
 Semantics (read this before writing a handler):
 
 - At least once. A job is marked done in the same transaction as its handler's writes, and only
-  while this worker still holds the lease (`locked_by`, `attempts` unchanged). A worker that dies
-  or stalls past its lease loses the job to another worker; its late commit is rolled back. So
+  while this worker still holds the lease (`locked_by`, `attempts` unchanged). A running worker
+  renews the leases of its jobs every third of a lease, so a handler may run longer than one
+  lease (up to its timeout), and a lease can be short: a worker that dies (kill -9) or stalls
+  loses its jobs to another worker within about a lease, and its late commit is rolled back. So
   database effects commit once, but anything outside the database (an HTTP call to a provider,
   an SMS) may happen twice: handlers must be idempotent, e.g. with an idempotency key derived
   from the job id (`payrequest.jobs.context.current_job()`).
@@ -16,7 +18,12 @@ Semantics (read this before writing a handler):
   failure and counted as one attempt, but due again at `when` rather than after the backoff,
   logged as a wait, not an error.
 - Periodic kinds are enqueued with dedupe key `periodic:<kind>:<slot>`, slot = floor(now /
-  every), so N workers schedule each period once. Missed periods are not caught up.
+  every), so N workers schedule each period once. Missed periods are not caught up: a run
+  claimed after this worker has scheduled a later period of its kind is marked done without
+  running (a backlog of a slow periodic kind never piles up ahead of other work).
+- Lanes (`JobHandlers.lane`): each lane's kinds run only in that lane's slots, which no other
+  kind can take; every other kind shares the `concurrency` slots. Lanes are claimed first, in
+  the order they were declared, each claim asking only for its lane's kinds.
 """
 
 from __future__ import annotations
@@ -29,7 +36,8 @@ import os
 import secrets
 import socket
 import traceback
-from collections.abc import AsyncIterable, Callable
+from collections import Counter
+from collections.abc import AsyncIterable, Callable, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -37,7 +45,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from payrequest.jobs import leases
 from payrequest.jobs.backoff import Backoff
 from payrequest.jobs.context import JobContext, PermanentJobError, RetryAt, set_current_job
-from payrequest.jobs.handlers import JobHandlers
+from payrequest.jobs.handlers import DEFAULT_LANE, JobHandlers
 from payrequest.jobs.leases import Claimed
 from payrequest.kit.clock import utcnow
 
@@ -45,6 +53,7 @@ logger = logging.getLogger("payrequest.jobs")
 
 Clock = Callable[[], datetime]
 MIN_WAIT_SECONDS = 0.01
+MIN_LEASE = timedelta(seconds=3)  # renewed every third: a second between renewals at least
 
 
 class LeaseLost(Exception):
@@ -92,27 +101,28 @@ class Worker:
         clock: Clock = utcnow,
         wakeups: AsyncIterable[object] | None = None,
     ) -> None:
-        """`wakeups`: anything that yields when new jobs may be due (the app passes its
-        PostgreSQL LISTEN/NOTIFY listener, db/pg_notify.py). Each item wakes the worker;
-        polling stays the fallback."""
+        """`concurrency`: how many jobs of kinds outside a lane run at once; each lane of
+        `handlers` adds its own slots. `wakeups`: anything that yields when new jobs may be
+        due (the app passes its PostgreSQL LISTEN/NOTIFY listener, db/pg_notify.py). Each item
+        wakes the worker; polling stays the fallback."""
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         if poll_interval <= timedelta(0):
             raise ValueError("poll_interval must be positive")
-        too_slow = [spec.kind for spec in handlers if spec.timeout >= lease]
-        if too_slow:
-            raise ValueError(f"lease {lease} must exceed the timeout of {', '.join(too_slow)}")
+        if lease < MIN_LEASE:
+            raise ValueError(f"lease {lease} must be at least {MIN_LEASE}")
         self._sessions = sessions
         self._autocommit = _autocommit_engine(sessions)
         self._handlers = handlers
         self.worker_id = (worker_id or default_worker_id())[:64]
         self._lease = lease
         self._poll = poll_interval.total_seconds()
-        self._concurrency = concurrency
         self._backoff = backoff or Backoff()
         self._clock = clock
         self._wakeups = wakeups
-        self._kinds = handlers.kinds
+        self._lanes = _lanes(handlers, concurrency)
+        self._lane_of = {kind: name for name, _, kinds in self._lanes for kind in kinds}
+        self._periodic_kinds = {spec.kind for spec in handlers.periodic_specs}
         self._signal = asyncio.Event()
         self._tasks: dict[asyncio.Task[None], Claimed] = {}
         self._scheduled: dict[str, int] = {}
@@ -142,6 +152,7 @@ class Worker:
         self._running = True
         self._stopped.clear()
         follower = asyncio.create_task(self._follow_wakeups()) if self._wakeups else None
+        renewer = asyncio.create_task(self._renew_leases())
         try:
             while not self._stopping:
                 self._signal.clear()
@@ -152,6 +163,7 @@ class Worker:
                 if not self._stopping:
                     await self._wait(self._next_wait())
         finally:
+            renewer.cancel()
             if follower is not None:
                 follower.cancel()
             await self._drain()
@@ -173,7 +185,7 @@ class Worker:
         await self._reap()
         await self._schedule_periodic()
         count = 0
-        while batch := await self._claim(self._concurrency, due_before=cutoff):
+        while batch := await self._claim_lanes(Counter(), due_before=cutoff):
             count += len(batch)
             await asyncio.gather(*(self._execute(job) for job in batch))
         return count
@@ -186,7 +198,8 @@ class Worker:
             await self._reap()
             self._next_reap = now + self._lease / 4  # a lost lease waits at most 1.25 leases
         await self._schedule_periodic()
-        for job in await self._claim(self._concurrency - len(self._tasks)):
+        running = Counter(self._lane_of[job.kind] for job in self._tasks.values())
+        for job in await self._claim_lanes(running):
             task = asyncio.create_task(self._execute(job), name=f"job-{job.id}-{job.kind}")
             self._tasks[task] = job
             task.add_done_callback(self._finished)
@@ -217,6 +230,25 @@ class Worker:
         except Exception:
             logger.exception("job worker %s: wake-ups failed; polling only", self.worker_id)
 
+    async def _renew_leases(self) -> None:
+        """Every third of a lease, extend the leases of the jobs running here."""
+        interval = self._lease.total_seconds() / 3
+        while True:
+            await asyncio.sleep(interval)
+            held = [job.id for job in self._tasks.values()]
+            if not held:
+                continue
+            try:
+                async with self._sessions() as session, session.begin():
+                    await leases.renew(
+                        session,
+                        job_ids=held,
+                        worker_id=self.worker_id,
+                        until=self._clock() + self._lease,
+                    )
+            except Exception:
+                logger.exception("job worker %s: could not renew its leases", self.worker_id)
+
     async def _drain(self) -> None:
         if not self._tasks:
             return
@@ -230,13 +262,24 @@ class Worker:
 
     # --- database steps, each its own short transaction ----------------------------------
 
-    async def _claim(self, limit: int, *, due_before: datetime | None = None) -> list[Claimed]:
-        if limit <= 0:
+    async def _claim_lanes(
+        self, running: Counter[str], *, due_before: datetime | None = None
+    ) -> list[Claimed]:
+        """Fill every lane's free slots, lanes first (declaration order), then the rest."""
+        claimed: list[Claimed] = []
+        for name, slots, kinds in self._lanes:
+            claimed += await self._claim(slots - running[name], kinds, due_before=due_before)
+        return claimed
+
+    async def _claim(
+        self, limit: int, kinds: Sequence[str], *, due_before: datetime | None = None
+    ) -> list[Claimed]:
+        if limit <= 0 or not kinds:
             return []
         claim = functools.partial(
             leases.claim,
             worker_id=self.worker_id,
-            kinds=self._kinds,
+            kinds=kinds,
             limit=limit,
             now=self._clock(),
             lease=self._lease,
@@ -279,8 +322,9 @@ class Worker:
         )
         try:
             async with self._sessions() as session, session.begin():
-                async with asyncio.timeout(spec.timeout.total_seconds()):
-                    await spec.handler(session, dict(job.payload))
+                if not self._superseded(job):
+                    async with asyncio.timeout(spec.timeout.total_seconds()):
+                        await spec.handler(session, dict(job.payload))
                 if not await leases.complete(
                     session, job=job, worker_id=self.worker_id, now=self._clock()
                 ):
@@ -295,6 +339,15 @@ class Worker:
             await self._record_wait(job, wait)
         except Exception as exc:
             await self._record_failure(job, exc, error_summary(exc, timeout=spec.timeout))
+
+    def _superseded(self, job: Claimed) -> bool:
+        """A periodic run of a period before the latest one this worker scheduled: that later
+        run does its work, so this one is skipped."""
+        if job.kind not in self._periodic_kinds:
+            return False
+        slot = job.payload.get("slot")
+        latest = self._scheduled.get(job.kind)
+        return isinstance(slot, int) and latest is not None and slot < latest
 
     async def _record_wait(self, job: Claimed, wait: RetryAt) -> None:
         if job.last_attempt:
@@ -345,3 +398,16 @@ class Worker:
                 await leases.release(session, job=job, worker_id=self.worker_id, now=self._clock())
         except Exception:
             logger.exception("job %s: could not release; its lease will expire", job.id)
+
+
+def _lanes(handlers: JobHandlers, concurrency: int) -> list[tuple[str, int, list[str]]]:
+    """(lane, slots, kinds) in claim order: the declared lanes, then `default` for the rest."""
+    lanes: list[tuple[str, int, list[str]]] = []
+    for lane in handlers.lanes:
+        kinds = sorted(kind for kind in lane.kinds if kind in handlers)
+        if kinds:
+            lanes.append((lane.name, lane.slots, kinds))
+    in_lanes = {kind for _, _, kinds in lanes for kind in kinds}
+    rest = [kind for kind in handlers.kinds if kind not in in_lanes]
+    lanes.append((DEFAULT_LANE, concurrency, rest))
+    return lanes

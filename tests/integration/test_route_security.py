@@ -23,6 +23,8 @@ from tests.staff import app_client, create_staff, csrf_of, sign_in
 PUBLIC = {
     "/healthz",
     "/login",
+    "/password/forgot",  # "forgot your password?" (test_staff_passwords.py)
+    "/password/set",  # a reset or invitation link: its signed token is the key
     "/webhooks/vipps",
     "/docs",
     "/redoc",

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import getpass
+import logging
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -21,20 +24,32 @@ from payrequest.app import RUN_WORKER_ENV, create_app
 from payrequest.cli_staff import staff_app
 from payrequest.cli_vipps import vipps_app
 from payrequest.config import ConfigurationError, Settings, load_settings
-from payrequest.db.migrate import upgrade
-from payrequest.db.pg_notify import JOBS_CHANNEL, is_postgresql, listener_for
+from payrequest.db.backup import BackupRefused, sqlite_backup
+from payrequest.db.migrate import (
+    check_database,
+    missing_folder,
+    readiness,
+    shown_url,
+    unreachable_reason,
+    upgrade,
+)
+from payrequest.db.pg_notify import JOBS_CHANNEL, PgListener, is_postgresql, listener_for
 from payrequest.db.session import create_engine, session_factory
 from payrequest.demo.setup import DEMO_BUSINESS, prepare_demo
 from payrequest.errors import PayrequestError
-from payrequest.jobs.process import run_until_signalled
+from payrequest.jobs.process import run_while_database_allows
+from payrequest.jobs.runner import Worker
 from payrequest.kit.clock import utcnow
 from payrequest.kit.money import Money
 from payrequest.kit.urls import PublicUrls
+from payrequest.observability import logs as observability_logs
+from payrequest.observability.settings import ObservabilitySettings, load_observability
 from payrequest.payment_requests import bulk
-from payrequest.runtime import build_runtime
+from payrequest.runtime import Runtime, build_runtime
 from payrequest.sandbox.cli import sandbox_command
 from payrequest.users import service as users
 from payrequest.users.models import ROLES
+from payrequest.web.health import health_app
 
 T = TypeVar("T")
 
@@ -50,6 +65,7 @@ app.add_typer(staff_app, name="staff")
 requests_app = typer.Typer(help="Payment requests in bulk.", no_args_is_help=True)
 app.add_typer(requests_app, name="requests")
 console = Console()
+log = logging.getLogger(__name__)
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -69,6 +85,55 @@ def _served_settings(host: str, port: int, **overrides: Any) -> Settings:
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
         settings = _settings(public_url=f"http://{shown}:{port}", **overrides)
     return settings
+
+
+def _observability() -> ObservabilitySettings:
+    try:
+        return load_observability()
+    except ConfigurationError as exc:
+        typer.echo(f"configuration error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _ready_or_exit(database_url: str) -> None:
+    """Stop with one line naming the fix when the database is unreachable or not migrated."""
+    state = asyncio.run(check_database(database_url))
+    if not state.ready:
+        typer.echo(f"error: {state.reason}", err=True)
+        raise typer.Exit(1)
+
+
+def _migrate_or_exit(database_url: str, *, create_folder: bool) -> None:
+    """Apply the migrations, or stop with one line: a SQLite folder that does not exist (made
+    only when `create_folder`: the demo's own var/), an unreachable database, a failed
+    migration (its traceback is logged at DEBUG)."""
+    folder = missing_folder(database_url)
+    if folder is not None and create_folder:
+        folder.mkdir(parents=True)
+    elif folder is not None:
+        typer.echo(
+            f"error: cannot create the database at {shown_url(database_url)}: the folder "
+            f"{folder} does not exist (create it, or correct PAYREQUEST_DATABASE_URL)",
+            err=True,
+        )
+        raise typer.Exit(1)
+    state = asyncio.run(check_database(database_url))
+    if state.problem in ("unreachable", "newer"):
+        typer.echo(f"error: {state.reason}", err=True)
+        raise typer.Exit(1)
+    try:
+        upgrade(database_url)
+    except Exception as exc:
+        log.debug("migration failed", exc_info=True)
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if isinstance(exc, OSError | ConnectionError):
+            reason = unreachable_reason(database_url, exc)
+        typer.echo(
+            f"error: migrating {shown_url(database_url)} failed: {reason} "
+            "(PAYREQUEST_LOG_LEVEL=DEBUG shows the traceback)",
+            err=True,
+        )
+        raise typer.Exit(1) from None
 
 
 def _in_transaction(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
@@ -96,14 +161,15 @@ def main_options(
     ] = False,
 ) -> None:
     """Settings come from PAYREQUEST_* environment variables or a .env file."""
+    observability_logs.configure(_observability())
 
 
 @app.command()
 def migrate() -> None:
     """Apply database migrations (safe to run again)."""
     settings = _settings()
-    upgrade(settings.database_url)
-    console.print(f"Database is up to date: {settings.database_url}")
+    _migrate_or_exit(settings.database_url, create_folder=False)
+    console.print(f"Database is up to date: {shown_url(settings.database_url)}")
 
 
 @app.command()
@@ -126,6 +192,7 @@ def serve(
             err=True,
         )
         raise typer.Exit(2)
+    _ready_or_exit(settings.database_url)
     # Each process builds its app from the environment (uvicorn imports the factory there).
     os.environ["PAYREQUEST_PUBLIC_URL"] = settings.public_url
     os.environ[RUN_WORKER_ENV] = "1" if worker else "0"
@@ -135,30 +202,93 @@ def serve(
         workers=workers,
         host=host,
         port=port,
-        log_level="info",
+        log_config=observability_logs.dict_config(_observability()),
     )
 
 
 @app.command("worker")
 def worker_command() -> None:
-    """Run a job worker (captures, sends, polling) without the web app."""
+    """Run a job worker (captures, sends, polling) without the web app.
+
+    While the database is down or not migrated it waits (one log line per try, 1 s, 2 s, 4 s
+    ... at most a minute apart). PAYREQUEST_WORKER_HEALTH_PORT serves /healthz, /readyz and
+    /metrics."""
     settings = _settings()
+    observing = _observability()
 
     async def run() -> None:
         runtime = build_runtime(settings)
-        listener = listener_for(settings.database_url)  # PostgreSQL: woken by NOTIFY at commit
-        try:
-            if listener is None:
-                await run_until_signalled(runtime.worker())
-            else:
-                async with listener:
-                    wakeups = listener.wakeups(JOBS_CHANNEL)
-                    await run_until_signalled(runtime.worker(wakeups=wakeups))
-        finally:
-            await runtime.close()
+        # PostgreSQL: woken by NOTIFY at commit, once the database is there (until then the
+        # listener would log its own retries beside ours).
+        listener = listener_for(settings.database_url)
+        async with contextlib.AsyncExitStack() as stack:
+            stack.push_async_callback(runtime.close)
+            if observing.worker_health_port:
+                await stack.enter_async_context(_health_server(runtime, observing))
+
+            async def probe() -> str | None:
+                state = await readiness(runtime.engine, url=settings.database_url)
+                return None if state.ready else state.reason
+
+            async def make_worker() -> Worker:
+                if listener is None:
+                    return runtime.worker()
+                if listener not in listening:
+                    listening.append(await stack.enter_async_context(listener))
+                return runtime.worker(wakeups=listener.wakeups(JOBS_CHANNEL))
+
+            listening: list[PgListener] = []
+
+            await run_while_database_allows(make_worker, probe)
 
     console.print("Job worker running; stop with Ctrl+C.")
     asyncio.run(run())
+
+
+class _HealthServer(uvicorn.Server):
+    """uvicorn without its signal handlers: the worker's own handle SIGINT and SIGTERM."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+@contextlib.asynccontextmanager
+async def _health_server(runtime: Runtime, observing: ObservabilitySettings) -> AsyncIterator[None]:
+    config = uvicorn.Config(
+        health_app(runtime, observing),
+        host=observing.worker_health_host,
+        port=observing.worker_health_port or 0,
+        log_config=None,  # logging is configured already
+        access_log=False,
+        lifespan="off",
+    )
+    server = _HealthServer(config)
+    task = asyncio.create_task(server.serve(), name="worker-health")
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        await task
+
+
+@app.command()
+def backup(
+    to: Annotated[Path, typer.Option("--to", help="The file to write (must not exist yet).")],
+) -> None:
+    """Copy the SQLite database while payrequest runs (VACUUM INTO); PostgreSQL: use pg_dump."""
+    settings = _settings()
+    try:
+        copied = sqlite_backup(settings.database_url, to)
+    except BackupRefused as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    console.print(
+        f"Backed up {shown_url(settings.database_url)} to {copied.path}: integrity ok, "
+        f"{copied.customers} customers, {copied.invoices} invoices, "
+        f"{copied.payment_requests} payment requests",
+        soft_wrap=True,
+    )
 
 
 @app.command()
@@ -173,7 +303,7 @@ def demo(
         settings.vipps.long_living_approved = True
     if not settings.business.name:
         settings.business = DEMO_BUSINESS
-    upgrade(settings.database_url)
+    _migrate_or_exit(settings.database_url, create_folder=True)
     ready = _in_transaction(settings, lambda s: prepare_demo(s, settings))
     base = f"http://{host}:{port}"  # where we listen (the public URL may differ)
     if ready.seed.created:
@@ -197,7 +327,12 @@ def demo(
     console.print(f"  Phone emulator: {PublicUrls(base).sandbox()}/phone   (approve requests here)")
     console.print(f"  Health:         {base}/healthz")
     console.print(f"  API docs:       {base}/docs\n")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_config=observability_logs.dict_config(_observability()),
+    )
 
 
 @users_app.command("create")

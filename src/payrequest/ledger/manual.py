@@ -18,6 +18,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from payrequest.audit import service as audit
 from payrequest.customers import repository as customers
 from payrequest.errors import Conflict, NotFound, ValidationFailed
 from payrequest.events import names
@@ -121,6 +122,19 @@ async def record(
     )
     session.add(payment)
     await session.flush()
+    await audit.record(
+        session,
+        action="manual_payment.record",
+        user_id=data.recorded_by,
+        subject_type="customer",
+        subject_id=data.customer_id,
+        details={
+            "manual_payment_id": payment.id,
+            "amount": payment.amount,
+            "currency": currency,
+            "method": data.method,
+        },
+    )
     plan = plan_allocation(data.amount.amount, targets.open)
     allocations = tuple(
         Allocation(invoice_id=i, currency=currency, amount=part, manual_payment_id=payment.id)

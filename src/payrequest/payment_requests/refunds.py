@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from payrequest.audit import service as audit
 from payrequest.errors import Conflict, NotFound, ValidationFailed
 from payrequest.events import names, outbox
 from payrequest.jobs import queue
@@ -139,6 +140,20 @@ async def _pending(
     )
     session.add(refund)
     await session.flush()
+    await audit.record(
+        session,
+        action="payment.refund",
+        user_id=user_id,
+        subject_type="payment_request",
+        subject_id=request_id,
+        details={
+            "reference": request.reference,
+            "refund_id": refund.id,
+            "amount": amount,
+            "currency": currency,
+            "reason": refund.reason,
+        },
+    )
     await queue.enqueue(
         session,
         kind=REFUND_JOB,

@@ -14,6 +14,7 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from payrequest.audit import service as audit
 from payrequest.customers import repository as customers
 from payrequest.errors import Conflict, CurrencyMismatch, NotFound, ValidationFailed
 from payrequest.invoices import repository as invoices_repo
@@ -194,6 +195,19 @@ async def create_request(
     )
     session.add(request)
     await session.flush()
+    await audit.record(
+        session,
+        action="payment_request.send",
+        user_id=data.created_by_user_id,
+        subject_type="payment_request",
+        subject_id=request.id,
+        details={
+            "reference": request.reference,
+            "amount": request.amount,
+            "currency": currency,
+            "origin": data.origin,
+        },
+    )
     await queue.enqueue(
         session,
         kind=SEND_JOB,

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
+from payrequest.audit import service as audit
 from payrequest.customers import repository as customers
 from payrequest.errors import N_, Conflict, NotFound
 from payrequest.invoices.models import Invoice
@@ -250,6 +251,14 @@ async def cancel(
                 source="user",
                 note=N_("Cancelled by staff") if user_id else N_("Cancelled"),
             )
+        await audit.record(
+            session,
+            action="payment_request.cancel",
+            user_id=user_id,
+            subject_type="payment_request",
+            subject_id=request_id,
+            details={"reference": reference},
+        )
         assert result.request is not None
         return result.request
 

@@ -1,7 +1,11 @@
-"""Where an outgoing webhook may go: http(s) only, and never to this machine, the private
-network, link-local or cloud metadata addresses — unless the host is allowlisted in
+"""Where an outgoing webhook may go: http(s) only, and only to globally reachable addresses —
+never this machine, the private network, shared address space (100.64.0.0/10, where some clouds
+keep their metadata service), link-local, multicast or reserved addresses, nor IPv6 addresses
+that embed an IPv4 one (IPv4-mapped, 6to4, Teredo, NAT64) — unless the host is allowlisted in
 `PAYREQUEST_AUTOMATIONS__WEBHOOK_ALLOW` (host names, IP addresses or networks such as
-`10.1.0.0/16`). Checked when a flow is saved and again before every delivery (DNS changes).
+`10.1.0.0/16`). Checked when a flow is saved and again before every delivery (DNS changes); the
+delivery then connects to an address this check returned, never to a second lookup's answer
+(see `outgoing`).
 """
 
 from __future__ import annotations
@@ -18,6 +22,14 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 
 METADATA = (ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254"))
+# IPv6 ranges that carry or reach an IPv4 address through a relay or translator: 6to4, Teredo,
+# NAT64 (well-known and local-use prefixes) and the deprecated IPv4-compatible addresses.
+EMBEDDING = tuple(
+    ipaddress.IPv6Network(net)
+    for net in ("2002::/16", "2001::/32", "64:ff9b::/96", "64:ff9b:1::/48", "::/96")
+)
+# IETF protocol assignments that older Pythons count as global (192.0.0.8, 192.0.0.9, ...).
+SPECIAL = (ipaddress.IPv4Network("192.0.0.0/24"),)
 
 
 class DestinationRefused(ValidationFailed):
@@ -31,10 +43,17 @@ async def resolve(host: str, port: int) -> list[str]:
 
 
 def forbidden(address: IPAddress) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return forbidden(address.ipv4_mapped)
+    """Anything but a plain, globally reachable unicast address."""
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return forbidden(address.ipv4_mapped)
+        if any(address in net for net in EMBEDDING):
+            return True
+    elif any(address in net for net in SPECIAL):
+        return True
     return (
-        address in METADATA
+        not address.is_global  # 100.64.0.0/10 and every special-purpose range
+        or address in METADATA
         or address.is_loopback
         or address.is_private  # 10/8, 172.16/12, 192.168/16, fc00::/7 (fd00:ec2::254), ...
         or address.is_link_local  # 169.254.0.0/16, fe80::/10
@@ -61,8 +80,9 @@ def _allowed(host: str, addresses: Iterable[IPAddress], allow: Iterable[str]) ->
 async def check_url(
     url: str, *, allow: Iterable[str] = (), resolver: Resolver = resolve
 ) -> list[str]:
-    """The addresses the URL's host resolves to; raises DestinationRefused if any is not
-    allowed. A host on the allowlist (by name or by network) passes whatever it resolves to."""
+    """The addresses the URL's host resolves to, from one lookup; raises DestinationRefused if
+    any is not allowed. A host on the allowlist (by name or by network) passes whatever it
+    resolves to. A delivery connects only to these addresses."""
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https"):
         raise DestinationRefused("Only http:// and https:// webhook URLs are allowed", field="url")
@@ -83,8 +103,6 @@ async def check_url(
     if literal is not None:
         addresses = [str(literal)]
     else:
-        if host.lower() in [a.strip().lower() for a in allow]:
-            return []
         try:
             addresses = await resolver(host, port)
         except OSError as exc:

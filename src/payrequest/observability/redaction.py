@@ -20,13 +20,15 @@ _HIDDEN_NAMES = (
     r"|subscription_key|ocp-apim-subscription-key|authorization|cookie|set-cookie"
     r"|secret_key|x-vipps-authorization"
 )
-# name=value, name: value, "name": "value", 'name': 'value'
+# name=value, name: value, "name": "value with spaces", 'name': 'value'
 _NAMED_SECRET = re.compile(
     rf"""(?ix)
     (?P<name>["']?(?:[\w-]*_)?(?:{_HIDDEN_NAMES})["']?)
     (?P<sep>\s*[=:]\s*)
-    (?P<quote>["']?)
-    (?P<value>(?:Bearer\s+|Basic\s+)?[^\s"',;&}}]+)
+    (?:
+        (?P<quote>["'])(?:\\.|(?!(?P=quote)).)*(?P=quote)
+      | (?:Bearer\s+|Basic\s+)?[^\s"',;&}}]+
+    )
     """
 )
 _SCHEME_CREDENTIALS = re.compile(r"(?i)\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+")
@@ -44,7 +46,9 @@ def mask_phone(match: re.Match[str]) -> str:
 def redact(text: str) -> str:
     """`text` with secrets, one-time tokens and phone numbers masked."""
     text = _URL_PASSWORD.sub(lambda m: f"{m['prefix']}{MASK}@", text)
-    text = _NAMED_SECRET.sub(lambda m: f"{m['name']}{m['sep']}{m['quote']}{MASK}", text)
+    text = _NAMED_SECRET.sub(
+        lambda m: f"{m['name']}{m['sep']}{m['quote'] or ''}{MASK}{m['quote'] or ''}", text
+    )
     text = _SCHEME_CREDENTIALS.sub(lambda m: f"{m.group(1)} {MASK}", text)
     text = _ONE_TIME_PATH.sub(lambda m: f"{m['prefix']}{MASK}", text)
     return _PHONE.sub(mask_phone, text)

@@ -10,13 +10,17 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from payrequest.app import create_app
 from payrequest.config import load_settings
+from payrequest.db.migrate import head_revision, readiness
+from payrequest.db.session import create_engine
 from payrequest.inbound.models import InboundEvent
 from payrequest.jobs.models import Job
 from payrequest.kit.clock import utcnow
+from tests.integration.conftest import migrate_to
 from tests.staff import BASE, app_client
 
 
@@ -218,3 +222,22 @@ async def test_readyz_names_the_fix_when_not_migrated_or_unreachable(tmp_path: P
         assert "hunter2" not in response.text
         if problem == "unreachable":
             assert sample(metrics.text, "payrequest_database_up") == 0.0
+
+
+async def test_readiness_tells_an_older_and_a_newer_schema_apart(fresh_url: str) -> None:
+    migrate_to(fresh_url, "0009")
+    engine = create_engine(fresh_url)
+    try:
+        older = await readiness(engine, url=fresh_url)
+        assert older.problem == "not_migrated"
+        assert older.reason == (
+            f"database not migrated to this version (at 0009, newest {head_revision()}): "
+            "run `payrequest migrate`"
+        )
+        async with engine.begin() as connection:
+            await connection.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+        newer = await readiness(engine, url=fresh_url)
+        assert newer.problem == "newer"
+        assert "install the newer payrequest" in newer.reason
+    finally:
+        await engine.dispose()

@@ -128,6 +128,7 @@ def test_bad_log_settings_name_the_variable(monkeypatch: pytest.MonkeyPatch) -> 
         ("password=hunter2 and more", "password=*** and more"),
         ("PAYREQUEST_METRICS_TOKEN=abc", "PAYREQUEST_METRICS_TOKEN=***"),
         ("/receipts/eyJyZWYi.sig", "/receipts/***"),
+        ("route=/portal/link/{token}", None),  # a route template is no token
         ("invoice INV-2026-0001 of 12500 øre, job 42, PR-00012345", None),
         ("trace 3fa85f64-5717-4562-b3fc-2c963f66afa6", None),
     ],

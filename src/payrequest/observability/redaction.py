@@ -33,7 +33,7 @@ _NAMED_SECRET = re.compile(
 )
 _SCHEME_CREDENTIALS = re.compile(r"(?i)\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+")
 _URL_PASSWORD = re.compile(r"(?P<prefix>[a-zA-Z][\w+.-]*://[^\s:/@]*:)(?P<password>[^\s@/]+)@")
-_ONE_TIME_PATH = re.compile(r"(?P<prefix>/(?:portal/link|receipts)/)[^\s/?#\"']+")
+_ONE_TIME_PATH = re.compile(r"(?P<prefix>/(?:portal/link|receipts)/)(?!\{)[^\s/?#\"']+")
 
 
 def mask_phone(match: re.Match[str]) -> str:

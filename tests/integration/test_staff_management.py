@@ -1,0 +1,194 @@
+"""Staff management for owners (the Staff page and `payrequest staff`), and the audit log
+page: who did what, newest first, by person and action, in the reader's language."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from payrequest.audit.models import AuditEntry
+from payrequest.users import service as users
+from payrequest.users.models import User
+from tests import servers
+from tests.servers import PAYREQUEST
+from tests.staff import PASSWORD, app_client, create_staff, csrf_of, sign_in
+
+
+@pytest.fixture
+async def owner(
+    database_url: str, sessions: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> AsyncIterator[httpx.AsyncClient]:
+    await create_staff(sessions)
+    async with app_client(database_url, tmp_path, run_worker=False) as http:
+        await sign_in(http, "owner")
+        yield http
+
+
+async def _user(sessions: async_sessionmaker[AsyncSession], role: str) -> User:
+    async with sessions() as session:
+        user = await users.get_by_email(session, f"{role}@example.no")
+    assert user is not None
+    return user
+
+
+async def _post(client: httpx.AsyncClient, path: str, **data: str) -> str:
+    """Post from the Staff page; the flash message the page then shows."""
+    token = csrf_of((await client.get("/staff")).text)
+    response = await client.post(path, data={"csrf": token, **data})
+    assert response.status_code == 303, response.text
+    return (await client.get("/staff")).text
+
+
+async def test_the_staff_page_lists_role_status_and_last_sign_in(
+    owner: httpx.AsyncClient,
+) -> None:
+    page = await owner.get("/staff")
+    assert page.status_code == 200
+    for role in ("owner", "staff", "readonly"):
+        assert f'data-staff="{role}@example.no"' in page.text
+    assert "Never" in page.text  # staff and readonly have not signed in
+
+
+async def test_only_owners_see_staff_and_audit(
+    database_url: str, sessions: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    await create_staff(sessions, roles=("staff",))
+    async with app_client(database_url, tmp_path, run_worker=False) as member:
+        await sign_in(member, "staff")
+        assert (await member.get("/staff")).status_code == 403
+        assert (await member.get("/audit")).status_code == 403
+        assert 'href="/staff"' not in (await member.get("/customers")).text
+
+
+async def test_the_last_active_owner_cannot_be_demoted_or_deactivated(
+    owner: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    me = await _user(sessions, "owner")
+    page = await _post(owner, f"/staff/{me.id}/role", role="staff")
+    assert "is the last active owner" in page
+    page = await _post(owner, f"/staff/{me.id}/deactivate")
+    assert "is the last active owner" in page
+    assert (await _user(sessions, "owner")).role == "owner"
+    assert (await _user(sessions, "owner")).is_active
+
+
+async def test_roles_change_and_accounts_come_and_go_recorded_in_the_audit_log(
+    owner: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    member = await _user(sessions, "staff")
+    await _post(owner, f"/staff/{member.id}/role", role="owner")
+    assert (await _user(sessions, "staff")).role == "owner"
+    me = await _user(sessions, "owner")
+    await _post(owner, f"/staff/{me.id}/role", role="readonly")  # another owner exists now
+    assert (await _user(sessions, "owner")).role == "readonly"
+    assert (await owner.get("/staff")).status_code == 403  # no longer an owner
+
+
+async def test_deactivate_and_reactivate(
+    owner: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    member = await _user(sessions, "staff")
+    page = await _post(owner, f"/staff/{member.id}/deactivate")
+    assert 'data-staff="staff@example.no" data-active="no"' in page
+    page = await _post(owner, f"/staff/{member.id}/reactivate")
+    assert 'data-staff="staff@example.no" data-active="yes"' in page
+    bad = await _post(owner, "/staff/999999/deactivate")
+    assert "No such staff member" in bad
+    async with sessions() as session:
+        actions = list(await session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)))
+    assert actions == ["sign_in.succeeded", "staff.deactivate", "staff.reactivate"]
+
+
+async def test_the_audit_log_page_filters_by_person_and_action_and_pages(
+    owner: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    token = csrf_of((await owner.get("/login")).text)
+    for _ in range(3):
+        await owner.post(
+            "/login", data={"email": "ghost@example.no", "password": "x", "csrf": token}
+        )
+    member = await _user(sessions, "staff")
+    await _post(owner, f"/staff/{member.id}/deactivate")
+    page = await owner.get("/audit")
+    assert page.status_code == 200
+    rows = page.text.split('data-audit-action="')[1:]
+    assert [row.split('"', 1)[0] for row in rows][:2] == ["staff.deactivate", "sign_in.failed"]
+    assert "ghost@example.no" in page.text and "x" not in _details(page.text, "sign_in.failed")
+    failed = await owner.get("/audit", params={"action": "sign_in.failed"})
+    assert failed.text.count('data-audit-action="sign_in.failed"') == 3
+    assert 'data-audit-action="staff.deactivate"' not in failed.text
+    me = await _user(sessions, "owner")
+    mine = await owner.get("/audit", params={"person": str(me.id)})
+    assert 'data-audit-action="sign_in.failed"' not in mine.text
+    assert 'data-audit-action="staff.deactivate"' in mine.text
+    far = await owner.get("/audit", params={"page": str(2**31 - 1), "action": "no.such"})
+    assert far.status_code == 200 and "Nothing recorded yet." in far.text
+    huge = await owner.get("/audit", params={"page": str(2**63), "person": str(2**40)})
+    assert huge.status_code < 500
+
+
+async def test_the_audit_log_is_in_the_readers_language(
+    database_url: str, sessions: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    await create_staff(sessions, roles=("owner",), locale="nb")
+    async with app_client(database_url, tmp_path, run_worker=False) as http:
+        await sign_in(http, "owner")
+        page = await http.get("/audit")
+    assert '<html lang="nb">' in page.text
+
+
+def _details(html: str, action: str) -> str:
+    row = html.split(f'data-audit-action="{action}"', 1)[1].split("</tr>", 1)[0]
+    return row.split("<td>")[4]
+
+
+def _cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*PAYREQUEST, *args],
+        env=servers.payrequest_env(tmp_path),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_the_staff_command(tmp_path: Path) -> None:
+    assert _cli(tmp_path, "migrate").returncode == 0
+    created = _cli(
+        tmp_path,
+        "users",
+        "create",
+        "--email",
+        "boss@example.no",
+        "--role",
+        "owner",
+        "--password",
+        PASSWORD,
+    )
+    assert created.returncode == 0, created.stderr
+    invited = _cli(tmp_path, "staff", "invite", "Kari@Example.no", "--role", "readonly")
+    assert invited.returncode == 0, invited.stderr
+    assert "Not emailed (no SMTP server)" in invited.stdout
+    assert "/password/set?token=" in invited.stdout
+    assert _cli(tmp_path, "staff", "set-role", "kari@example.no", "staff").returncode == 0
+    reset = _cli(tmp_path, "staff", "reset-password", "kari@example.no")
+    assert reset.returncode == 0 and "/password/set?token=" in reset.stdout
+    assert _cli(tmp_path, "staff", "deactivate", "kari@example.no").returncode == 0
+    last = _cli(tmp_path, "staff", "deactivate", "boss@example.no")
+    assert last.returncode == 1
+    assert "last active owner" in last.stderr
+    unknown = _cli(tmp_path, "staff", "deactivate", "nobody@example.no")
+    assert unknown.returncode == 1 and "No staff member has the email" in unknown.stderr
+    listed = _cli(tmp_path, "staff", "list")
+    assert listed.returncode == 0
+    lines = {line.split()[1]: line for line in listed.stdout.splitlines() if "@" in line}
+    assert "deactivated" in lines["kari@example.no"] and "staff" in lines["kari@example.no"]
+    assert "active" in lines["boss@example.no"] and "owner" in lines["boss@example.no"]

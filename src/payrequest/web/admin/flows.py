@@ -1,6 +1,9 @@
 """Automations in the admin: the flow list with on/off switches and last runs, the form-based
 builder (trigger, conditions, actions added, moved and removed by plain form posts, preview
-against a real past event), test runs, and the run log with Retry for failed actions."""
+against a real past event), test runs, and the run log with Retry for failed actions.
+
+Flows send SMS, emails and webhooks to anyone in the business's name, so only owners create,
+edit, switch on, test and retry them; staff and read-only users look."""
 
 from __future__ import annotations
 
@@ -20,8 +23,9 @@ from payrequest.errors import PayrequestError
 from payrequest.kit.markets import COUNTRIES
 from payrequest.kit.money import SUPPORTED_CURRENCIES, shared_minor_digits, to_major, to_minor
 from payrequest.payment_requests.state import ORIGINS
+from payrequest.users.models import User
 from payrequest.web import i18n
-from payrequest.web.auth import WRITERS, StaffUser, Writer
+from payrequest.web.auth import Owner, StaffUser
 from payrequest.web.deps import ReadSessionDep, RuntimeDep
 from payrequest.web.flash import flash
 from payrequest.web.nudge import wake
@@ -30,6 +34,11 @@ from payrequest.web.render import render
 router = APIRouter()
 ACTION_FIELDS = ("to", "subject", "text", "html", "url", "minutes", "channel")
 FIXED = "fixed"  # `a<i>_recipient`: a fixed number or address (in `a<i>_to`), not the customer
+
+
+def may_edit(user: User) -> bool:
+    """Whether the user may change flows (see the module's docstring)."""
+    return user.role == "owner"
 
 
 def _see_other(url: str) -> RedirectResponse:
@@ -143,7 +152,7 @@ async def _page(
         flow = await service.get(session, flow_id) if flow_id is not None else None
         events = await service.recent_events(session, trigger=draft.trigger)
         runs = await service.recent_runs(session, flow_id=flow_id) if flow_id else []
-    can_write = user.role in WRITERS
+    can_write = may_edit(user)
     secret = service.webhook_secret(flow, runtime.box) if flow is not None and can_write else None
     language = _default_language(runtime)
     return render(
@@ -198,7 +207,7 @@ async def flow_list(request: Request, user: StaffUser, session: ReadSessionDep) 
         request,
         "flows/list.html",
         rows=await service.list_flows(session),
-        can_write=user.role in WRITERS,
+        can_write=may_edit(user),
         flow_name=flow_name,
     )
 
@@ -223,13 +232,13 @@ async def run_log(
         run=run,
         flow=flow,
         flow_name=flow_name,
-        can_write=user.role in WRITERS,
+        can_write=may_edit(user),
     )
 
 
 @router.post("/flows/runs/{run_id}/actions/{position}/retry")
 async def retry_action(
-    request: Request, user: Writer, runtime: RuntimeDep, run_id: int, position: int
+    request: Request, user: Owner, runtime: RuntimeDep, run_id: int, position: int
 ) -> RedirectResponse:
     del user
     try:
@@ -306,7 +315,7 @@ async def _builder_post(
 
 @router.post("/flows/new", response_model=None)
 async def create_flow(
-    request: Request, user: Writer, runtime: RuntimeDep
+    request: Request, user: Owner, runtime: RuntimeDep
 ) -> HTMLResponse | RedirectResponse:
     del user
     result: HTMLResponse | RedirectResponse = await _builder_post(request, runtime, None)
@@ -315,7 +324,7 @@ async def create_flow(
 
 @router.post("/flows/{flow_id}", response_model=None)
 async def update_flow(
-    request: Request, user: Writer, runtime: RuntimeDep, flow_id: int
+    request: Request, user: Owner, runtime: RuntimeDep, flow_id: int
 ) -> HTMLResponse | RedirectResponse:
     del user
     try:
@@ -333,7 +342,7 @@ async def update_flow(
 
 @router.post("/flows/{flow_id}/toggle")
 async def toggle_flow(
-    request: Request, user: Writer, runtime: RuntimeDep, flow_id: int
+    request: Request, user: Owner, runtime: RuntimeDep, flow_id: int
 ) -> RedirectResponse:
     del user
     form = await request.form()
@@ -365,7 +374,7 @@ async def toggle_flow(
 
 @router.post("/flows/{flow_id}/test")
 async def test_run(
-    request: Request, user: Writer, runtime: RuntimeDep, flow_id: int
+    request: Request, user: Owner, runtime: RuntimeDep, flow_id: int
 ) -> RedirectResponse:
     del user
     form = await request.form()

@@ -35,11 +35,6 @@ ACTIONS: dict[str, str] = {
     "payment_request.cancel": N_("Cancelled a payment request"),
     "payment.refund": N_("Refunded a payment"),
     "manual_payment.record": N_("Recorded a manual payment"),
-    "invoice.create": N_("Created an invoice"),
-    "invoice.edit": N_("Edited an invoice"),
-    "customer.create": N_("Created a customer"),
-    "customer.edit": N_("Edited a customer"),
-    "flow.edit": N_("Edited an automation"),
 }
 
 

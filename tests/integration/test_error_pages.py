@@ -18,6 +18,7 @@ from payrequest.config import load_settings
 from payrequest.portal import service as portal
 from payrequest.web.errors import MAX_BODY
 from tests.factories import make_customer
+from tests.integration.portal_helpers import open_link
 from tests.staff import BASE, create_staff, csrf_of, sign_in
 
 NOT_FOUND = {"nb": "Fant ikke siden", "da": "Siden blev ikke fundet"}
@@ -141,7 +142,7 @@ async def test_portal_pages_answer_in_the_customers_language(
         customer = await make_customer(session, name="Mette Kjær Hansen", phone="+45 20 45 71 36")
         customer.portal_access, customer.locale, customer.country = True, "da", "DK"
         issued = await portal.issue_link(session, customer_id=customer.id, channel="sms")
-    assert (await client.get(f"/portal/link/{issued.token}")).status_code == 303
+    assert (await open_link(client, issued.token)).status_code == 303
     missing = _page(await client.get("/portal/payments/no-such-reference"), 404, "da")
     assert NOT_FOUND["da"] in missing
     assert re.search(r'href="/portal"[^>]*>[^<]*fakturaer', missing)  # back to the invoices

@@ -31,6 +31,7 @@ from payrequest.ledger.models import Refund
 from payrequest.payment_requests.models import PaymentRequest, PaymentRequestEvent
 from payrequest.portal import service as portal
 from payrequest.users.models import User
+from tests.integration.portal_helpers import open_link
 from tests.language_check import english_words
 from tests.staff import app_client, create_staff, csrf_of, sign_in
 
@@ -248,7 +249,7 @@ async def _portal_pages(
 ) -> dict[str, str]:  # fmt: skip
     async with sessions() as session, session.begin():
         issued = await portal.issue_link(session, customer_id=customer_id, channel="sms")
-    assert (await client.get(f"/portal/link/{issued.token}")).status_code == 303
+    assert (await open_link(client, issued.token)).status_code == 303
     pages = {}
     for page in ("/portal", f"/portal/payments/{reference}", f"/portal/receipts/{reference}"):
         response = await client.get(page)

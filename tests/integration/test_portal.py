@@ -23,6 +23,7 @@ from payrequest.portal import service as portal
 from payrequest.portal.models import PortalLink
 from payrequest.tables import metadata
 from tests.factories import make_customer, make_invoice
+from tests.integration.portal_helpers import open_link
 
 BASE = "http://testserver"
 Sessions = async_sessionmaker[AsyncSession]
@@ -74,7 +75,7 @@ async def test_a_link_works_once_and_is_stored_only_as_a_hash(
         stored = (await session.execute(select(PortalLink.token_hash))).scalar_one()
     assert token not in stored and len(stored) == 64
 
-    opened = await app_client.get(f"/portal/link/{token}")
+    opened = await open_link(app_client, token)
     assert opened.status_code == 303 and opened.headers["location"] == "/portal"
     home = await app_client.get("/portal")
     assert home.status_code == 200 and "Kari Nordmann" in home.text
@@ -82,6 +83,8 @@ async def test_a_link_works_once_and_is_stored_only_as_a_hash(
     async with httpx.AsyncClient(transport=app_client._transport, base_url=BASE) as other:
         again = await other.get(f"/portal/link/{token}")
         assert again.status_code == 410
+        pressed = await other.post(f"/portal/link/{token}", data={"csrf": _csrf(again.text)})
+        assert pressed.status_code == 410
         assert (await other.get("/portal")).status_code == 303
 
 
@@ -185,7 +188,7 @@ async def test_customer_a_cannot_read_or_write_anything_of_customer_b(
             expires_at=utcnow() + timedelta(hours=1),
         )
         session.add(waiting)
-    await app_client.get(f"/portal/link/{await _link(sessions, a.id)}")
+    await open_link(app_client, await _link(sessions, a.id))
     token = _csrf((await app_client.get("/portal")).text)
     before = await _row_counts(sessions)
 

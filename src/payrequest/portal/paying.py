@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from payrequest.customers import repository as customers
-from payrequest.errors import ValidationFailed
+from payrequest.errors import NotFound, ValidationFailed
+from payrequest.invoices import repository as invoices_repo
 from payrequest.kit.money import Money, minor_digits, parse_money
 from payrequest.ledger import repository as ledger_repo
 from payrequest.ledger.repository import InvoiceWithBalance
@@ -61,11 +62,21 @@ def check_amount(amount: Money, open_total: Money, *, partial_allowed: bool) -> 
         )
 
 
+async def _only_their_own(
+    session: AsyncSession, customer_id: int, invoice_ids: Sequence[int]
+) -> None:
+    """Another customer's invoice is answered exactly like one that does not exist."""
+    found = await invoices_repo.many(session, list(dict.fromkeys(invoice_ids)))
+    if len(found) != len(set(invoice_ids)) or any(i.customer_id != customer_id for i in found):
+        raise NotFound("One of the invoices does not exist")
+
+
 async def start_payment(
     session: AsyncSession, *, payment: PortalPayment, lifetime: Lifetime
 ) -> PaymentRequest:
     """Check the amount against what is open now, then create the request (see
     `create_request`: an invoice another request is waiting on is refused there)."""
+    await _only_their_own(session, payment.customer_id, payment.invoice_ids)
     amount = None
     typed = (payment.amount_text or "").strip()
     rows = await open_invoices(session, payment.customer_id, payment.invoice_ids) if typed else []

@@ -1,16 +1,21 @@
-"""Issuing and redeeming magic links.
+"""Issuing and redeeming magic links, and the portal sign-in they open.
 
 A link carries 256 random bits; only their SHA-256 is stored, so a database leak gives no
-working link. Redeeming is one conditional UPDATE: a link works once, before it expires.
+working link. Redeeming is one conditional UPDATE: a link works once, before it expires, and
+only while no newer link of the same customer replaced it (issuing one revokes the older
+unused ones). Opening a link only looks (`link_usable`); the customer's button redeems it
+(`sign_in_with_link`), so link scanners and message previews cannot use it up. A redeemed
+link starts a portal session kept on the server (`payrequest.sessions`), which signing out
+ends for every copy of the cookie.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from payrequest.customers.models import Customer
@@ -19,9 +24,12 @@ from payrequest.kit.clock import utcnow
 from payrequest.kit.ids import random_token
 from payrequest.kit.phone import parse_phone
 from payrequest.portal.models import PortalLink
+from payrequest.sessions import service as sign_ins
+from payrequest.sessions.service import Started
 
 LINK_LIFETIME = timedelta(minutes=60)
 TOKEN_BYTES = 32  # 256 bits
+CONTACT_MAX_LENGTH = 254  # the longest email address; no phone number is longer
 
 
 def token_hash(token: str) -> str:
@@ -43,36 +51,69 @@ async def issue_link(
     created_by_user_id: int | None = None,
     lifetime: timedelta = LINK_LIFETIME,
 ) -> IssuedLink:
+    """A new link for the customer; their older links that are still unused stop working."""
     customer = await session.get(Customer, customer_id)
     if customer is None:
         raise NotFound("No such customer")
     if not customer.portal_access:
         raise ValidationFailed("This customer does not have portal access")
+    now = utcnow()
+    await session.execute(
+        update(PortalLink)
+        .where(
+            PortalLink.customer_id == customer_id,
+            PortalLink.used_at.is_(None),
+            PortalLink.revoked_at.is_(None),
+        )
+        .values(revoked_at=now)
+    )
     token = random_token(TOKEN_BYTES)
     link = PortalLink(
         customer_id=customer_id,
         token_hash=token_hash(token),
         channel=channel,
         created_by_user_id=created_by_user_id,
-        expires_at=utcnow() + lifetime,
+        expires_at=now + lifetime,
     )
     session.add(link)
     await session.flush()
     return IssuedLink(token, customer_id, link.id)
 
 
+def _plausible(token: str) -> bool:
+    return bool(token) and len(token) <= 200
+
+
+def _usable(token: str, now: datetime) -> ColumnElement[bool]:
+    return and_(
+        PortalLink.token_hash == token_hash(token),
+        PortalLink.used_at.is_(None),
+        PortalLink.revoked_at.is_(None),
+        PortalLink.expires_at > now,
+    )
+
+
+async def link_usable(session: AsyncSession, *, token: str) -> bool:
+    """Whether the link would sign its customer in now (nothing is changed)."""
+    if not _plausible(token):
+        return False
+    statement = (
+        select(Customer.portal_access)
+        .join(PortalLink, PortalLink.customer_id == Customer.id)
+        .where(_usable(token, utcnow()))
+    )
+    return bool((await session.execute(statement)).scalar_one_or_none())
+
+
 async def redeem_link(session: AsyncSession, *, token: str) -> int | None:
-    """The customer id if the link is unused and unexpired (and marks it used), else None."""
-    if not token or len(token) > 200:
+    """The customer id if the link is unused, unrevoked and unexpired (and marks it used),
+    else None."""
+    if not _plausible(token):
         return None
     now = utcnow()
     statement = (
         update(PortalLink)
-        .where(
-            PortalLink.token_hash == token_hash(token),
-            PortalLink.used_at.is_(None),
-            PortalLink.expires_at > now,
-        )
+        .where(_usable(token, now))
         .values(used_at=now)
         .returning(PortalLink.customer_id)
     )
@@ -83,9 +124,51 @@ async def redeem_link(session: AsyncSession, *, token: str) -> int | None:
     return customer_id if customer is not None and customer.portal_access else None
 
 
+async def sign_in_with_link(session: AsyncSession, *, token: str) -> Started | None:
+    """Redeem the link and start the customer's portal session; None if the link is not
+    usable (expired, used, replaced by a newer one, or the customer lost portal access)."""
+    customer_id = await redeem_link(session, token=token)
+    if customer_id is None:
+        return None
+    return await sign_ins.start_portal(session, customer_id=customer_id)
+
+
+async def signed_in_customer(session: AsyncSession, *, token: str) -> Customer | None:
+    """The customer of a live portal session (not ended, not expired) who still has portal
+    access; None otherwise."""
+    if not _plausible(token):
+        return None
+    alive = await sign_ins.alive(session, token=token, kind="portal")
+    if alive is None or alive.customer_id is None:
+        return None
+    customer = await session.get(Customer, alive.customer_id)
+    return customer if customer is not None and customer.portal_access else None
+
+
+async def sign_out(session: AsyncSession, *, token: str) -> None:
+    """End the portal session this token opens, for every copy of the cookie."""
+    if _plausible(token):
+        await sign_ins.end(session, token=token)
+
+
+def normalised_contact(contact: str) -> str:
+    """One spelling per contact: a lower-cased email address, or a mobile number in E.164
+    (`97540218`, `975 40 218` and `+47 975 40 218` are all `+4797540218`); anything else
+    trimmed and lower-cased."""
+    text = contact.strip()
+    if "@" in text:
+        return text.lower()
+    try:
+        return parse_phone(text).e164
+    except ValidationFailed:
+        return text.lower()
+
+
 async def find_by_contact(session: AsyncSession, contact: str) -> tuple[Customer, str] | None:
     """A portal customer by the email or mobile number on file, and the channel it matched."""
     text = contact.strip()
+    if not text or len(text) > CONTACT_MAX_LENGTH or "\x00" in text:
+        return None  # no address on file looks like this
     if "@" in text:
         stmt = select(Customer).where(func.lower(Customer.email) == text.lower())
         channel = "email"

@@ -2,11 +2,32 @@
 
 from __future__ import annotations
 
+import logging
+
 from payrequest.customers.models import Customer
 from payrequest.errors import ValidationFailed
+from payrequest.portal import service as portal
 from payrequest.portal.service import LINK_LIFETIME, IssuedLink
 from payrequest.runtime import Runtime
 from payrequest.web import i18n
+
+log = logging.getLogger(__name__)
+
+
+async def send_link_if_known(runtime: Runtime, contact: str) -> None:
+    """For /portal/start, after its answer has gone out (a background task): a link for the
+    customer with this email or mobile number, if there is one. Whether there is one shows
+    neither in the answer nor in how long it took. Failures are logged, never raised."""
+    try:
+        async with runtime.sessions() as session, session.begin():
+            found = await portal.find_by_contact(session, contact)
+            if found is None:
+                return
+            customer, channel = found
+            issued = await portal.issue_link(session, customer_id=customer.id, channel=channel)
+        await deliver_link(runtime, customer=customer, channel=channel, issued=issued)
+    except Exception:
+        log.exception("could not send a portal link asked for on the start page")
 
 
 async def deliver_link(

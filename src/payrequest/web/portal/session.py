@@ -1,4 +1,6 @@
-"""The portal session: one customer, chosen by a redeemed magic link. Every portal query is
+"""The portal session: one customer, chosen by a redeemed magic link. The signed cookie holds
+the token of a sign-in session kept on the server (`payrequest.sessions`), trusted only while
+that session is alive, so signing out ends every copy of the cookie. Every portal query is
 scoped to this customer; another customer's ids answer 404."""
 
 from __future__ import annotations
@@ -8,11 +10,12 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 
 from payrequest.customers.models import Customer
+from payrequest.portal import service as portal
 from payrequest.web import i18n
 from payrequest.web.auth import check_form_csrf
 from payrequest.web.deps import RuntimeDep
 
-SESSION_CUSTOMER = "portal_customer_id"
+SESSION_PORTAL = "portal_session"  # the token of the server-side sign-in session
 SESSION_LANGUAGE = "portal_language"
 
 
@@ -25,13 +28,13 @@ def portal_language(request: Request, customer: Customer | None, *, default: str
 
 
 async def current_customer(request: Request, runtime: RuntimeDep) -> Customer | None:
-    customer_id = request.session.get(SESSION_CUSTOMER)
-    if not isinstance(customer_id, int):
+    token = request.session.get(SESSION_PORTAL)
+    if not isinstance(token, str):
         return None
     async with runtime.read_sessions() as session:
-        customer = await session.get(Customer, customer_id)
-    if customer is None or not customer.portal_access:
-        request.session.pop(SESSION_CUSTOMER, None)
+        customer = await portal.signed_in_customer(session, token=token)
+    if customer is None:  # signed out, expired, or portal access switched off
+        request.session.pop(SESSION_PORTAL, None)
         return None
     return customer
 

@@ -40,7 +40,8 @@ class VippsSettings(BaseModel):
     long_living_approved: bool = False
     default_lifetime_minutes: Annotated[int, Field(ge=10, le=60 * 24 * 60)] = 60 * 24
     base_url: str | None = None  # override the API host (e.g. a standalone emulator)
-    timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 10.0
+    # One try's wait for an answer; a call's retries end within its deadline (client.py).
+    timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 5.0
 
 
 # Test credentials of the built-in emulator, used in sandbox mode when none are configured.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from functools import partial
 
 import pytest
@@ -12,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from payrequest.inbound.models import InboundEvent
-from payrequest.payment_requests import workflows
+from payrequest.payment_requests import repository, workflows
 from payrequest.payment_requests.schemas import NewPaymentRequest
 from payrequest.payment_requests.service import Lifetime, create_request
 from payrequest.providers.base import ProviderError
@@ -42,13 +43,35 @@ async def test_every_webhook_dropped_still_ends_paid_within_seconds(
     )
     approved_at = time.monotonic()
     await emulator.approve(reference)
-    # First poll 5 s after creation, then every 2 s: paid well within 10 s of approval.
+    # First poll 5 s after creation, then every 3 s: paid well within 10 s of approval.
     await wait_for_status(sessions, reference, "paid", within=12)
     assert time.monotonic() - approved_at < 12
     async with sessions() as session:
         received = (await session.execute(select(InboundEvent.id))).all()
     assert received == []  # no webhook arrived: the poller did it all
     assert await emulator.events(reference) == ["CREATED", "AUTHORIZED", "CAPTURED"]
+
+
+async def test_with_every_webhook_dropped_a_request_approved_a_minute_in_shows_paid_soon(
+    sessions: Sessions, provider: VippsProvider, emulator: Emulator
+) -> None:
+    """The customer took a minute to approve, and every webhook is lost: the poller is still
+    asking every few seconds (it used to be at its one-a-minute interval by then)."""
+    await emulator.faults(webhook_drop_rate=1.0)
+    customer_id, invoice_id = await _invoice(sessions)
+    reference = await send_request(
+        sessions, provider, customer_id=customer_id, invoice_ids=[invoice_id]
+    )
+    async with sessions() as session, session.begin():  # as if sent a minute ago and polled since
+        request = await repository.lock(session, reference=reference)
+        assert request is not None
+        request.created_at -= timedelta(seconds=60)
+        request.poll_count = 20
+    await workflows.poll(sessions, provider, reference=reference)  # the poll just before
+    approved_at = time.monotonic()
+    await emulator.approve(reference)
+    await wait_for_status(sessions, reference, "paid", within=10)
+    assert time.monotonic() - approved_at < 8
 
 
 async def _until_ok(action: Callable[[], Awaitable[object]], tries: int = 30) -> None:

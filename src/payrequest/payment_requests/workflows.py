@@ -8,6 +8,7 @@ send/capture jobs and the poller, which call the same functions.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from payrequest.kit.clock import utcnow
 from payrequest.kit.money import Money
 from payrequest.kit.phone import Phone
 from payrequest.ledger import repository as ledger_repo
-from payrequest.payment_requests import apply, references, repository, withdraw
+from payrequest.payment_requests import apply, poll_schedule, references, repository, withdraw
 from payrequest.payment_requests.models import PaymentRequest
 from payrequest.payment_requests.receipt import order_lines
 from payrequest.payment_requests.service import LIFETIME_MARGIN_MINUTES
@@ -45,8 +46,8 @@ from payrequest.providers.base import (
 Sessions = async_sessionmaker[AsyncSession]
 # Refusals after which the request may well be authorized anyway (we lost a race).
 ALREADY_AUTHORIZED_CODES = frozenset({"6060", "6230"})
-MAX_POLL_INTERVAL = timedelta(seconds=60)
-# A job that calls the provider: the client's own retries (4 tries, 10 s timeout) fit inside.
+# A job that calls the provider: each call with its retries ends within 20 s (client.py), so
+# the two calls of a capture (the capture, then GET payment) fit inside.
 JOB_TIMEOUT = timedelta(seconds=50)
 # Added to a wait the provider asked for, so that the job does not come back a moment early.
 WAIT_MARGIN = timedelta(seconds=1)
@@ -269,10 +270,14 @@ async def poll(
     *,
     reference: str,
     apply_in: AsyncSession | None = None,
+    budget: float | None = None,
 ) -> None:
-    """Ask the provider where the payment stands and apply it (the webhook safety net)."""
+    """Ask the provider where the payment stands and apply it (the webhook safety net), and
+    set when to ask again (`poll_schedule`). `budget`: the most seconds to wait for the
+    provider; past it, TimeoutError and nothing is changed."""
     try:
-        snapshot = await provider.get_payment(reference)
+        async with asyncio.timeout(budget):
+            snapshot = await provider.get_payment(reference)
     except PaymentNotFound:
         snapshot = None
     async with _transaction(sessions, apply_in) as session:
@@ -282,8 +287,17 @@ async def poll(
         else:
             request = await repository.lock(session, reference=reference)
         if request is not None and request.status in ACTIVE:
-            request.poll_count += 1
-            request.next_poll_at = utcnow() + next_poll_delay(request.poll_count)
+            schedule_next_poll(request)
+
+
+def schedule_next_poll(request: PaymentRequest, *, at_least: timedelta = timedelta(0)) -> None:
+    """Count a poll of `request` (answered or not) and set its next one."""
+    now = utcnow()
+    delay = poll_schedule.next_poll_delay(
+        status=request.status, created_at=request.created_at, now=now
+    )
+    request.poll_count += 1
+    request.next_poll_at = now + max(delay, at_least)
 
 
 class PayerPhoneNotYetKnown(Exception):
@@ -300,12 +314,6 @@ async def learn_phone_again(
     result = await apply.apply_snapshot(apply_in, snapshot=snapshot, source="poll")
     if result.request is not None and result.request.payer_phone is None:
         raise PayerPhoneNotYetKnown(reference)
-
-
-def next_poll_delay(poll_count: int) -> timedelta:
-    """2 s, 2 s, 2 s, then doubling up to a minute (Vipps' guideline: 5 s, then every 2 s)."""
-    seconds = 2.0 * (2 ** max(0, poll_count - 3))
-    return min(timedelta(seconds=seconds), MAX_POLL_INTERVAL)
 
 
 @asynccontextmanager

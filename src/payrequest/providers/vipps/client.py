@@ -5,6 +5,11 @@ same Idempotency-Key; never retries other 4xx. A `Retry-After` of a few seconds
 (`RetryPolicy.max_wait`) is slept; a longer one ends the call with TryAgainLater carrying the
 wait, so that a job is rescheduled instead of holding a worker (docs/vipps.md#rate-limits-and-
 polling). A request whose outcome is unknown after the last attempt raises OutcomeUnknown.
+
+Time: each try waits at most `timeout` for an answer (and 3 s for a connection), and no
+retry starts later than `RetryPolicy.deadline` after the call began, so one call (with its
+retries) ends within deadline + timeout: 20 s by default, well inside a job's 50 s timeout
+and its 60 s lease (docs/deployment.md#money-movements-and-polling-under-a-slow-provider).
 Every error answer is logged with Vipps' traceId and instance, for support.
 """
 
@@ -26,6 +31,7 @@ from payrequest.providers.vipps.mapping import RETRYABLE_STATUSES
 
 TOKEN_REFRESH_MARGIN = 120.0  # seconds before expiry that a new token is fetched
 TOKEN_PATH = "/accesstoken/get"  # noqa: S105 - a path, not a secret
+CONNECT_TIMEOUT = 3.0  # seconds to open a connection (a try's answer gets `timeout`)
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +50,7 @@ class RetryPolicy:
     base_delay: float = 0.5
     max_delay: float = 8.0
     max_wait: float = 2.0  # the longest Retry-After slept inside a call; longer: TryAgainLater
+    deadline: float = 15.0  # seconds after the call began when no further try is started
 
     def delay(self, attempt: int, retry_after: float | None) -> float:
         """Full jitter: random between 0 and base * 2^attempt, capped; Retry-After wins."""
@@ -71,7 +78,7 @@ class VippsClient:
         credentials: Credentials,
         system_name: str = "payrequest",
         system_version: str = "0",
-        timeout: float = 10.0,
+        timeout: float = 5.0,
         retry: RetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -90,7 +97,9 @@ class VippsClient:
             "Vipps-System-Plugin-Version": system_version,
         }
         self._http = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"), timeout=timeout, transport=transport
+            base_url=base_url.rstrip("/"),
+            timeout=httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT)),
+            transport=transport,
         )
 
     async def close(self) -> None:
@@ -178,9 +187,14 @@ class VippsClient:
     ) -> httpx.Response:
         policy = retry or self.retry
         last_error: Exception | None = None
+        started, tries = self._monotonic(), 0
         for attempt in range(policy.attempts):
             if attempt:
-                await self._sleep(policy.delay(attempt - 1, _retry_after(last_error)))
+                delay = policy.delay(attempt - 1, _retry_after(last_error))
+                if self._monotonic() - started + delay >= policy.deadline:
+                    break  # out of time: the caller (a job) tries again later
+                await self._sleep(delay)
+            tries += 1
             try:
                 response = await self._http.request(method, path, **kwargs)
             except httpx.TransportError as exc:  # timeouts, refused or broken connections
@@ -195,8 +209,7 @@ class VippsClient:
         if isinstance(last_error, _RetryableResponse):
             raise self.problem(last_error.response)
         raise OutcomeUnknown(
-            f"{method} {path}: no answer after {policy.attempts} tries "
-            f"({last_error.__class__.__name__})"
+            f"{method} {path}: no answer after {tries} tries ({last_error.__class__.__name__})"
         )
 
 

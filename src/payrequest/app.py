@@ -26,8 +26,10 @@ from payrequest.kit import urls
 from payrequest.realtime.broker import OutboxTail
 from payrequest.runtime import Runtime, build_runtime
 from payrequest.sandbox import SandboxConfig, create_sandbox_app, sandbox_of_app
-from payrequest.web import admin, errors, health, portal, sse, webhooks
+from payrequest.web import admin, emulator_access, errors, health, portal, sse, webhooks
+from payrequest.web.body_limits import BodyLimits
 from payrequest.web.observe import ObserveRequests
+from payrequest.web.security_headers import SecurityHeaders
 
 STATIC = Path(__file__).parent / "web" / "static"
 REGISTER_WITHIN = 60.0  # seconds to keep trying to register the sandbox webhook
@@ -69,8 +71,17 @@ def create_app(
 ) -> FastAPI:
     settings = settings or load_settings()
     runtime = runtime or build_runtime(settings)
+    # The emulator exists only in sandbox mode; its phone answers staff and the emulator key.
     in_sandbox = settings.provider_mode is ProviderMode.sandbox
-    sandbox_app = create_sandbox_app(sandbox_config(settings)) if in_sandbox else None
+    https = settings.public_url.startswith("https://")
+    sandbox_app = (
+        create_sandbox_app(
+            sandbox_config(settings),
+            guard=emulator_access.guard(runtime, secret_key(settings), https=https),
+        )
+        if in_sandbox
+        else None
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -112,14 +123,16 @@ def create_app(
     app.include_router(sse.router)
     app.include_router(admin.router)
     app.include_router(portal.router)
+    app.add_middleware(BodyLimits)  # inside the session: its 413 page knows the reader
     app.add_middleware(
         SessionMiddleware,
         secret_key=secret_key(settings),
         session_cookie="payrequest_session",
         same_site="lax",
-        https_only=settings.public_url.startswith("https://"),
+        https_only=https,
         max_age=12 * 3600,
     )
+    app.add_middleware(SecurityHeaders, https=https)  # outermost: on every answer
     app.add_middleware(ObserveRequests)  # request id, log context and metrics around all
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     if sandbox_app is not None:

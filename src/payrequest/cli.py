@@ -23,7 +23,13 @@ from payrequest import __version__
 from payrequest.app import RUN_WORKER_ENV, create_app
 from payrequest.cli_staff import staff_app
 from payrequest.cli_vipps import vipps_app
-from payrequest.config import ConfigurationError, Settings, load_settings
+from payrequest.config import (
+    ConfigurationError,
+    ProviderMode,
+    Settings,
+    load_settings,
+    secret_key,
+)
 from payrequest.db.backup import BackupRefused, sqlite_backup
 from payrequest.db.migrate import (
     check_database,
@@ -41,7 +47,6 @@ from payrequest.jobs.process import run_while_database_allows
 from payrequest.jobs.runner import Worker
 from payrequest.kit.clock import utcnow
 from payrequest.kit.money import Money
-from payrequest.kit.urls import PublicUrls
 from payrequest.observability import logs as observability_logs
 from payrequest.observability.settings import ObservabilitySettings, load_observability
 from payrequest.payment_requests import bulk
@@ -49,6 +54,7 @@ from payrequest.runtime import Runtime, build_runtime
 from payrequest.sandbox.cli import sandbox_command
 from payrequest.users import service as users
 from payrequest.users.models import ROLES
+from payrequest.web.emulator_access import phone_url
 from payrequest.web.health import health_app
 
 T = TypeVar("T")
@@ -196,6 +202,9 @@ def serve(
     # Each process builds its app from the environment (uvicorn imports the factory there).
     os.environ["PAYREQUEST_PUBLIC_URL"] = settings.public_url
     os.environ[RUN_WORKER_ENV] = "1" if worker else "0"
+    if settings.provider_mode is ProviderMode.sandbox:
+        phone = phone_url(settings.public_url, secret_key(settings))
+        console.print(f"Phone emulator: {phone}", soft_wrap=True)
     uvicorn.run(
         "payrequest.app:app_factory",
         factory=True,
@@ -324,7 +333,11 @@ def demo(
             "  Password:       as printed at the first run "
             "(or set a new one: payrequest users create ...)"
         )
-    console.print(f"  Phone emulator: {PublicUrls(base).sandbox()}/phone   (approve requests here)")
+    console.print(
+        f"  Phone emulator: {phone_url(base, secret_key(settings))}   (approve requests here;"
+        " the key opens it without signing in)",
+        soft_wrap=True,
+    )
     console.print(f"  Health:         {base}/healthz")
     console.print(f"  API docs:       {base}/docs\n")
     uvicorn.run(

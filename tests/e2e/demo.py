@@ -1,5 +1,5 @@
 """The running demo the browser tests drive, and the steps they share: choosing the language,
-signing in, opening a customer card."""
+signing in, opening a customer card, a phone holding the emulator key."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from playwright.async_api import Page, expect
+from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from tests import servers
+from tests.emulator_access import key_of_var_dir
 
 OWNER = ("kari@example.no", "a demo password")  # the demo's owner account: (email, password)
 
@@ -25,6 +27,11 @@ class Demo:
     def database_url(self) -> str:
         return f"sqlite:///{self.tmp / 'payrequest.db'}"
 
+    @property
+    def emulator_key(self) -> str:
+        """The key in the phone emulator link the demo printed at start."""
+        return key_of_var_dir(self.tmp / "var")
+
 
 @contextmanager
 def start_demo(tmp: Path) -> Iterator[Demo]:
@@ -32,6 +39,18 @@ def start_demo(tmp: Path) -> Iterator[Demo]:
     env = {"PAYREQUEST_ADMIN_EMAIL": OWNER[0], "PAYREQUEST_ADMIN_PASSWORD": OWNER[1]}
     with servers.running_demo(tmp, **env) as (url, _process):
         yield Demo(url, tmp)
+
+
+async def phone_context(browser: Browser, demo: Demo, **options: Any) -> BrowserContext:
+    """A browser (a phone) that opened the emulator link the demo printed, so the emulator's
+    phone pages answer it: the key went into a cookie, and the address lost it."""
+    context = await browser.new_context(**options)
+    page = await context.new_page()
+    await page.goto(f"{demo.url}/sandbox/vipps/phone?key={demo.emulator_key}")
+    await expect(page.get_by_role("heading", name="Sandbox phones")).to_be_visible()
+    assert "key=" not in page.url
+    await page.close()
+    return context
 
 
 async def choose_language(page: Page, language: str) -> None:

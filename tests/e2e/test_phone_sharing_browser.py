@@ -12,7 +12,7 @@ from sqlalchemy import select
 from payrequest.customers.models import Customer
 from payrequest.db.session import create_engine, session_factory
 from payrequest.payment_requests.models import PaymentRequest
-from tests.e2e.demo import Demo, open_card, sign_in
+from tests.e2e.demo import Demo, open_card, phone_context, sign_in
 
 CUSTOMER = "Sander Bakke"
 MSISDN = "4791834562"  # +47 918 34 562
@@ -50,7 +50,7 @@ async def scan_share_and_approve(browser: Browser, demo: Demo, redirect_url: str
     """The payer opens what the QR code stands for, gives their number, consents, approves."""
     token = re.search(r"(?:token=|/qr/)([A-Za-z0-9_-]+)", redirect_url)
     assert token, redirect_url
-    context = await browser.new_context(viewport={"width": 420, "height": 900})
+    context = await phone_context(browser, demo, viewport={"width": 420, "height": 900})
     phone = await context.new_page()
     await phone.goto(f"{demo.url}/sandbox/vipps/landing?token={token.group(1)}")
     await phone.get_by_label(re.compile("Your mobile number")).fill(MSISDN)
@@ -105,7 +105,7 @@ async def test_a_shared_number_is_offered_used_and_pushed_to_next_time(
     )
     pushed = await newest_request(demo)
     assert (pushed.user_flow, pushed.phone, pushed.share_phone) == ("push", "+4791834562", False)
-    on_phone = await browser.new_context(viewport={"width": 420, "height": 900})
+    on_phone = await phone_context(browser, demo, viewport={"width": 420, "height": 900})
     app = await on_phone.new_page()
     await app.goto(f"{demo.url}/sandbox/vipps/phone/{MSISDN}")
     await expect(app.locator(".card.request")).to_have_count(1)  # the push reached that phone

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from payrequest.customers.models import Customer
 from payrequest.db.session import create_engine, session_factory
 from payrequest.portal import service as portal
-from tests.e2e.demo import Demo
+from tests.e2e.demo import Demo, phone_context
 
 
 async def _phone_context(browser: Browser) -> BrowserContext:
@@ -40,10 +40,16 @@ async def _link_for(demo: Demo, name: str, *, expired: bool = False) -> str:
     return f"{demo.url}/portal/link/{issued.token}"
 
 
+async def _open_link(page: Page, link: str) -> None:
+    """Open a magic link and press its button (opening alone signs nobody in)."""
+    await page.goto(link)
+    await page.locator('form[action^="/portal/link/"] button').click()
+
+
 async def _portal_page(browser: Browser, demo: Demo, name: str) -> Page:
     context = await _phone_context(browser)
     page = await context.new_page()
-    await page.goto(await _link_for(demo, name))
+    await _open_link(page, await _link_for(demo, name))
     # English pages for stable selectors; the menu's label is in the customer's language.
     await page.locator("#portal-language").select_option("en")
     await expect(page.get_by_role("heading", name=re.compile("Hello"))).to_be_visible()
@@ -52,7 +58,7 @@ async def _portal_page(browser: Browser, demo: Demo, name: str) -> Page:
 
 
 async def _approve_or_reject(browser: Browser, demo: Demo, msisdn: str, action: str) -> None:
-    context = await browser.new_context(viewport={"width": 420, "height": 900})
+    context = await phone_context(browser, demo, viewport={"width": 420, "height": 900})
     phone = await context.new_page()
     await phone.goto(f"{demo.url}/sandbox/vipps/phone/{msisdn}")
     await phone.locator(f".card.request .{action}").first.click()
@@ -108,7 +114,7 @@ async def test_a_reused_or_expired_link_is_refused(browser: Browser, demo: Demo)
     context = await _phone_context(browser)
     page = await context.new_page()
     link = await _link_for(demo, "Ingrid Solberg")
-    await page.goto(link)
+    await _open_link(page, link)
     await page.locator("#portal-language").select_option("en")
     await expect(page.get_by_text("Open invoices")).to_be_visible()
     other = await (await _phone_context(browser)).new_page()

@@ -15,7 +15,7 @@ from playwright.async_api import Browser, Page, expect
 from tests import servers
 
 # test_money_browser still imports these two from here; their home is tests/e2e/demo.py.
-from tests.e2e.demo import Demo, open_card, sign_in, start_demo
+from tests.e2e.demo import Demo, open_card, phone_context, sign_in, start_demo
 
 READER = ("les@example.no", "only looking here")
 
@@ -64,7 +64,7 @@ async def send_for(page: Page, count: int) -> list[str]:
 
 
 async def phone_page(browser: Browser, demo: Demo, msisdn: str) -> Page:
-    context = await browser.new_context(viewport={"width": 420, "height": 900})
+    context = await phone_context(browser, demo, viewport={"width": 420, "height": 900})
     phone = await context.new_page()
     await phone.goto(f"{demo.url}/sandbox/vipps/phone/{msisdn}")
     return phone

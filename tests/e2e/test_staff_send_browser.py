@@ -9,7 +9,7 @@ import re
 
 from playwright.async_api import Browser, Page, expect
 
-from tests.e2e.demo import Demo, open_card, sign_in
+from tests.e2e.demo import Demo, open_card, phone_context, sign_in
 
 SEND = "Send MobilePay request"
 
@@ -45,7 +45,7 @@ async def test_a_qr_request_shows_its_code_and_link_until_the_customer_pays(
     await expect(row.get_by_role("button", name="Send the payment link by SMS")).to_be_visible()
 
     # The customer opens the link (what the code stands for), gives their number, approves.
-    context = await browser.new_context(viewport={"width": 420, "height": 900})
+    context = await phone_context(browser, demo, viewport={"width": 420, "height": 900})
     phone = await context.new_page()
     await phone.goto(link)
     await phone.get_by_label("Your mobile number").fill("4748219305")

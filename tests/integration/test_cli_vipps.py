@@ -16,6 +16,7 @@ from payrequest.sandbox.config import (
     DEFAULT_SUBSCRIPTION_KEY,
 )
 from tests import servers
+from tests.emulator_access import key_cookie_of_var_dir
 from tests.servers import PAYREQUEST
 
 
@@ -67,8 +68,9 @@ def test_check_fails_clearly_without_a_server(tmp_path: Path) -> None:
 LONG_LIVING = {"PAYREQUEST_VIPPS__LONG_LIVING_APPROVED": "true", "COLUMNS": "500"}
 
 
-def _emulator(port: int) -> httpx.Client:
-    """The emulator the server mounts, with our keys (the sandbox's test credentials)."""
+def _emulator(port: int, tmp_path: Path) -> httpx.Client:
+    """The emulator the server mounts, with our keys (the sandbox's test credentials) and the
+    emulator key for its switches."""
     keys = {
         "Ocp-Apim-Subscription-Key": DEFAULT_SUBSCRIPTION_KEY,
         "Merchant-Serial-Number": DEFAULT_MSN,
@@ -78,7 +80,11 @@ def _emulator(port: int) -> httpx.Client:
         f"{base}/accesstoken/get",
         headers={"client_id": DEFAULT_CLIENT_ID, "client_secret": DEFAULT_CLIENT_SECRET, **keys},
     ).json()["access_token"]
-    return httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}", **keys})
+    return httpx.Client(
+        base_url=base,
+        headers={"Authorization": f"Bearer {token}", **keys},
+        cookies=key_cookie_of_var_dir(tmp_path / "var"),
+    )
 
 
 def _registrations(emulator: httpx.Client) -> set[str]:
@@ -97,7 +103,7 @@ def test_check_says_what_the_sales_unit_may_do_and_removes_a_foreign_registratio
     try:
         servers.wait_healthy(port, server)
         assert _run(tmp_path, port, "vipps", "register-webhook").returncode == 0
-        emulator = _emulator(port)
+        emulator = _emulator(port, tmp_path)
         emulator.patch(
             "/faults", json={"long_living_approved": False, "push_message_approved": False}
         )

@@ -31,6 +31,7 @@ from payrequest.payment_requests.service import Lifetime, create_request
 from payrequest.providers.factory import build_vipps
 from payrequest.providers.vipps.client import RetryPolicy
 from payrequest.providers.vipps.provider import VippsProvider
+from tests.emulator_access import key_cookie
 from tests.servers import free_port
 
 SANDBOX = "/sandbox/vipps"
@@ -42,6 +43,11 @@ class LiveServer:
     settings: Settings
     server: uvicorn.Server
     thread: threading.Thread
+
+    @property
+    def emulator_cookies(self) -> dict[str, str]:
+        """What the emulator's phone and controls ask for instead of a staff sign-in."""
+        return key_cookie(self.settings)
 
     def stop(self) -> None:
         self.server.should_exit = True
@@ -208,6 +214,7 @@ class Emulator:
     def __init__(self, live: LiveServer, provider: VippsProvider) -> None:
         self.base = live.url + SANDBOX
         self.provider = provider
+        self.cookies = live.emulator_cookies
 
     async def approve(
         self, reference: str, phone: str = "4791234567", *, tolerate_done: bool = False
@@ -223,12 +230,12 @@ class Emulator:
         assert response.status_code == 200, response.text
 
     async def reject(self, reference: str, phone: str = "4791234567") -> None:
-        async with httpx.AsyncClient() as http:
+        async with httpx.AsyncClient(cookies=self.cookies) as http:
             response = await http.post(f"{self.base}/phone/{phone}/payments/{reference}/reject")
         assert response.status_code < 400, response.text
 
     async def faults(self, **switches: Any) -> None:
-        async with httpx.AsyncClient() as http:
+        async with httpx.AsyncClient(cookies=self.cookies) as http:
             response = await http.patch(f"{self.base}/faults", json=switches)
         assert response.status_code == 200, response.text
 

@@ -175,7 +175,7 @@ async def eventually(check: Any, *, what: str, within: float = 15.0) -> Any:
 
 
 async def inbox(live: LiveServer) -> list[dict[str, Any]]:
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(cookies=live.emulator_cookies) as http:
         response = await http.get(f"{live.url}{SANDBOX}/phone/{MSISDN}/sms")
     assert response.status_code == 200, response.text
     messages: list[dict[str, Any]] = response.json()

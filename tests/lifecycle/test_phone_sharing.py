@@ -51,7 +51,9 @@ async def _scan_and_answer(
     phone page's buttons (`share`, `decline`, `approve`)."""
     token = re.search(r"(?:token=|/qr/)([A-Za-z0-9_-]+)", redirect_url)
     assert token, redirect_url
-    async with httpx.AsyncClient(base_url=live.url + SANDBOX, timeout=15) as http:
+    async with httpx.AsyncClient(
+        base_url=live.url + SANDBOX, timeout=15, cookies=live.emulator_cookies
+    ) as http:
         landed = await http.post("/landing", data={"token": token.group(1), "phone": MSISDN})
         assert landed.status_code == 303, landed.text
         for answer in answers:

@@ -5,6 +5,8 @@
   the sales unit's situation, e.g. `{"long_living_approved": false}`).
 - `POST /clock/advance` `{"seconds": 600}` jumps the emulator's clock forward.
 - `GET /deliveries` lists queued/delivered webhooks (status, attempts, last result).
+
+All of them ask the mounting app's guard first (`access`).
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
+from payrequest.sandbox.access import GUARDED
 from payrequest.sandbox.faults import Faults, FaultsPatch
 from payrequest.sandbox.gateway import sandbox_of
 
-router = APIRouter(tags=["sandbox controls"])
+router = APIRouter(tags=["sandbox controls"], dependencies=GUARDED)
 
 
 class Advance(BaseModel):

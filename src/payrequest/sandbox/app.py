@@ -2,7 +2,9 @@
 
 The API sits at the root paths (`/accesstoken/get`, `/epayment/v1/...`, `/webhooks/v1/...`,
 `/vipps-userinfo-api/userinfo/{sub}`), the phone simulator at `/phone...`, the controls at
-`/faults`, `/clock/advance`, `/deliveries`.
+`/faults`, `/clock/advance`, `/deliveries`. The phone and the controls ask `guard` first
+when one is given (see `access`); the API never does. The phone's script and style sheet are
+served from `/static/`.
 Every URL it builds is relative to where it is mounted (`root_path`), so it works standalone
 and mounted, e.g. under `/sandbox/vipps`. A mounted app's lifespan does not run: call
 `sandbox_of_app(app).start()` / `.stop()` from the parent's lifespan.
@@ -12,9 +14,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 
 from payrequest.sandbox import (
     api_control,
@@ -24,6 +28,7 @@ from payrequest.sandbox import (
     api_webhooks,
     phone,
 )
+from payrequest.sandbox.access import AccessGuard, Refused, refused
 from payrequest.sandbox.api_epayment import route_path
 from payrequest.sandbox.config import SandboxConfig
 from payrequest.sandbox.emulator import Sandbox
@@ -38,8 +43,12 @@ from payrequest.sandbox.problems import (
     problem_response,
 )
 
+STATIC = Path(__file__).parent / "static"
 
-def create_sandbox_app(config: SandboxConfig | None = None) -> FastAPI:
+
+def create_sandbox_app(
+    config: SandboxConfig | None = None, *, guard: AccessGuard | None = None
+) -> FastAPI:
     sandbox = Sandbox(config or SandboxConfig())
 
     @asynccontextmanager
@@ -58,8 +67,10 @@ def create_sandbox_app(config: SandboxConfig | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.sandbox = sandbox
+    app.state.access_guard = guard
     for module in (api_token, api_epayment, api_userinfo, api_webhooks, api_control, phone):
         app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _add_handlers(app)
     app.add_middleware(FaultMiddleware, sandbox=sandbox)
     return app
@@ -89,3 +100,4 @@ def _add_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(PlainProblem, plain)
     app.add_exception_handler(GatewayError, gateway)
+    app.add_exception_handler(Refused, refused)

@@ -14,6 +14,9 @@ SMS inbox API (for payrequest's sandbox SMS gateway):
   `idempotency_key` again -> `200` and the message stored the first time (no duplicate).
   `msisdn` is digits only (`4791234567`); `sender` 1-20 characters; `text` 1-1600 characters.
 - `GET /phone/{msisdn}/sms` -> the messages, newest first.
+
+The phone pages, their buttons and reading the inbox ask the mounting app's guard first
+(`access`); the landing page (its token is the key), the QR images and posting an SMS do not.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from pydantic import BaseModel, Field
 
 from payrequest.kit.money import Money
 from payrequest.sandbox import payments as ops
+from payrequest.sandbox.access import GUARDED
 from payrequest.sandbox.api_epayment import base_url
 from payrequest.sandbox.emulator import Sandbox
 from payrequest.sandbox.gateway import sandbox_of
@@ -127,26 +131,30 @@ def _live_context(request: Request, msisdn: str, message: str | None = None) -> 
     }
 
 
-@router.get("/phone", response_class=HTMLResponse)
+@router.get("/phone", response_class=HTMLResponse, dependencies=GUARDED)
 async def phone_index(request: Request) -> Response:
     sb = sandbox_of(request)
     context = {"root": _root(request), "phones": sb.store.phones()}
     return templates.TemplateResponse(request, "index.html", context)
 
 
-@router.get("/phone/{msisdn}", response_class=HTMLResponse)
+@router.get("/phone/{msisdn}", response_class=HTMLResponse, dependencies=GUARDED)
 async def phone_page(msisdn: str, request: Request) -> Response:
     context = _live_context(request, _msisdn(msisdn))
     return templates.TemplateResponse(request, "phone.html", context)
 
 
-@router.get("/phone/{msisdn}/live", response_class=HTMLResponse)
+@router.get("/phone/{msisdn}/live", response_class=HTMLResponse, dependencies=GUARDED)
 async def phone_live(msisdn: str, request: Request) -> Response:
     context = _live_context(request, _msisdn(msisdn))
     return templates.TemplateResponse(request, "_live.html", context)
 
 
-@router.post("/phone/{msisdn}/payments/{reference}/{action}", response_class=HTMLResponse)
+@router.post(
+    "/phone/{msisdn}/payments/{reference}/{action}",
+    response_class=HTMLResponse,
+    dependencies=GUARDED,
+)
 async def phone_action(msisdn: str, reference: str, action: str, request: Request) -> Response:
     sb = sandbox_of(request)
     payment = sb.store.payment(sb.config.msn, reference)
@@ -171,7 +179,7 @@ async def receive_sms(msisdn: str, sms: SmsIn, request: Request) -> JSONResponse
     return JSONResponse(record, status_code=201 if created else 200)
 
 
-@router.get("/phone/{msisdn}/sms")
+@router.get("/phone/{msisdn}/sms", dependencies=GUARDED)
 async def list_sms(msisdn: str, request: Request) -> list[dict[str, Any]]:
     return sandbox_of(request).store.sms_for(_msisdn(msisdn))
 

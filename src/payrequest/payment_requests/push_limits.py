@@ -34,7 +34,7 @@ async def take(session: AsyncSession, *, e164: str) -> None:
     minutes = max(1, -(-int((verdict.retry_after or timedelta()).total_seconds()) // 60))
     raise PushLimited(
         "This mobile number has been sent several payment requests in a short time. "
-        "Wait %(minutes)s minutes before sending another.",
+        "Please wait %(minutes)s minutes before sending another.",
         field="phone",
         minutes=minutes,
     )

@@ -2,7 +2,7 @@
 
 Supported keys (all optional; an absent or empty key matches everything):
 
-- `amount_min`, `amount_max`: minor units (øre, cents), inclusive
+- `amount_min`, `amount_max`: minor units (øre, cents), inclusive, 0..MAX_AMOUNT
 - `currency`: NOK, DKK, EUR, SEK
 - `origin`: who started the payment request: staff, portal, bulk, api
 - `country`: the customer's country (NO, DK, FI, SE)
@@ -26,6 +26,9 @@ from payrequest.kit.money import SUPPORTED_CURRENCIES
 from payrequest.payment_requests.state import ORIGINS
 
 LANGUAGES = tuple(i18n.LANGUAGES)
+# The largest bound (minor units): an integer that JSON readers keep exact, and far above any
+# payment; `1e309` typed as a bound is refused, not stored as a 300-digit number.
+MAX_AMOUNT = 2**53 - 1
 KEYS = ("amount_min", "amount_max", "currency", "origin", "country", "language")
 
 
@@ -49,6 +52,8 @@ def clean(raw: dict[str, Any]) -> dict[str, Any]:
             continue
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ValidationFailed("An amount must be zero or more", field=key)
+        if value > MAX_AMOUNT:
+            raise ValidationFailed("The amount is too large", field=key)
         out[key] = value
     if "amount_min" in out and "amount_max" in out and out["amount_min"] > out["amount_max"]:
         raise ValidationFailed("The minimum is above the maximum", field="amount_max")

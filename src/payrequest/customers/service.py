@@ -48,9 +48,13 @@ async def create_customer(session: AsyncSession, *, data: CustomerInput) -> Cust
 async def update_customer(
     session: AsyncSession, *, customer_id: int, data: CustomerInput
 ) -> Customer:
+    """Every value is checked before the first is changed: bad input leaves the row as it was
+    (a page showing the error reads it as stored, not half-changed or expired)."""
     customer = await repository.get(session, customer_id)
     if customer is None:
         raise NotFound("No such customer")
+    email = _normalised_email(data.email)
+    phone = _normalised_phone(data)
     if data.number and data.number != customer.number:
         if await repository.get_by_number(session, data.number) is not None:
             raise Conflict(
@@ -58,8 +62,8 @@ async def update_customer(
             )
         customer.number = data.number
     customer.name = data.name
-    customer.email = _normalised_email(data.email)
-    customer.phone = _normalised_phone(data)
+    customer.email = email
+    customer.phone = phone
     customer.country = data.country
     customer.locale = data.locale
     customer.portal_access = data.portal_access

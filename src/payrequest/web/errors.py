@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
@@ -28,7 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from payrequest.errors import N_, PayrequestError
 from payrequest.kit import urls
-from payrequest.web import i18n
+from payrequest.web import i18n, input_guard
 from payrequest.web.auth import current_user
 from payrequest.web.portal.session import current_customer, portal_language
 from payrequest.web.render import render
@@ -139,10 +140,21 @@ async def error_page(
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    if exc.headers and any(name.lower() == "location" for name in exc.headers):
+        exc.headers = {
+            name: _ascii_url(value) if name.lower() == "location" else value
+            for name, value in exc.headers.items()
+        }
     if exc.status_code < 400 or wants_json(request):
         return await http_exception_handler(request, exc)
     detail = exc.detail if isinstance(exc.detail, str) and exc.detail != _phrase(exc) else None
     return await error_page(request, exc.status_code, message=detail, headers=exc.headers)
+
+
+def _ascii_url(value: str) -> str:
+    """A header value as HTTP can carry it: a redirect back to `/customers/Ā` names the path
+    percent-encoded (a header is Latin-1; the character itself would fail the answer)."""
+    return quote(value, safe="/:?#[]@!$&'()*+,;=%~")
 
 
 def _phrase(exc: HTTPException) -> str:
@@ -229,3 +241,4 @@ def install(app: FastAPI) -> None:
     for kind, handler in handlers.items():
         app.add_exception_handler(kind, handler)
     app.add_middleware(BodyLimit)
+    input_guard.install(app)

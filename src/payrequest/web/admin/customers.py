@@ -110,6 +110,8 @@ async def _save(
                     session, customer_id=customer.id, data=form.to_input()
                 )
     except (PayrequestError, ValueError) as exc:
+        if customer is not None:  # the savepoint's rollback expired it: read it as stored
+            await session.refresh(customer)
         return render(
             request,
             "customers/form.html",

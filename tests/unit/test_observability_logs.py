@@ -135,3 +135,46 @@ def test_bad_log_settings_name_the_variable(monkeypatch: pytest.MonkeyPatch) -> 
 )
 def test_redaction(text: str, shown: str | None) -> None:
     assert redact(text) == (text if shown is None else shown)
+
+
+def test_a_refused_connection_is_one_line_without_traceback_unless_debugging(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    class DBAPIError(Exception):  # the shape of SQLAlchemy's wrapper: the cause in `orig`
+        def __init__(self, orig: BaseException) -> None:
+            super().__init__("(asyncpg) connection failed")
+            self.orig = orig
+
+    _configured(capsys, "text")
+    log = logging.getLogger("payrequest.jobs")
+    for _ in range(3):
+        try:
+            raise DBAPIError(ConnectionRefusedError(111, "Connect call failed"))
+        except DBAPIError:
+            log.exception("job worker w1: claiming failed; will retry")
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 3
+    assert lines[0].endswith(
+        'message="job worker w1: claiming failed; will retry: ConnectionRefusedError: '
+        '[Errno 111] Connect call failed"'
+    )
+    try:
+        raise ValueError("a bug, not a connection")
+    except ValueError:
+        log.exception("job failed")
+    assert "Traceback" in capsys.readouterr().err
+    logs.configure(ObservabilitySettings(log_level="DEBUG"))
+    try:
+        raise ConnectionRefusedError(111, "Connect call failed")
+    except ConnectionRefusedError:
+        log.exception("claiming failed")
+    assert "Traceback" in capsys.readouterr().err
+
+
+def test_other_os_errors_keep_their_traceback(capsys: pytest.CaptureFixture[str]) -> None:
+    _configured(capsys, "text")
+    try:
+        raise FileNotFoundError(2, "No such file", "/srv/x")
+    except FileNotFoundError:
+        logging.getLogger("payrequest.test").exception("could not read")
+    assert "Traceback" in capsys.readouterr().err

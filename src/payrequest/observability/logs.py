@@ -4,14 +4,17 @@ One line per record on stderr, as `text` (key=value, `PAYREQUEST_LOG_FORMAT=text
 or `json`, each with time (UTC), level, logger and message, plus what is known of the work:
 request_id, route, reference, trace_id (observability.context), and a logger's `extra` fields.
 uvicorn's own and access loggers go through the same handler. Every record passes the
-`RedactionFilter` first: no password, token, key or full phone number reaches the output.
+`RedactionFilter` first: no password, token, key or full phone number reaches the output; and
+a connection that failed is one line, not a traceback (`ConnectionErrorFilter`).
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import logging.config
+import socket
 from datetime import UTC, datetime
 from typing import Any
 
@@ -42,6 +45,54 @@ class ContextFilter(logging.Filter):
                 if trace := getattr(record, name, None):
                     record.trace_id = str(trace)
                     break
+        return True
+
+
+# asyncpg's names for "the server is not there (any more)", which are not OSErrors.
+_CONNECTION_ERRORS = frozenset(
+    {"CannotConnectNowError", "ConnectionDoesNotExistError", "ConnectionFailureError"}
+)
+
+
+_NETWORK_ERRNOS = frozenset(
+    {errno.ECONNREFUSED, errno.ECONNRESET, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ETIMEDOUT}
+)
+
+
+def _refused_or_lost(exc: BaseException) -> bool:
+    return (
+        isinstance(exc, ConnectionError | socket.gaierror)
+        or (isinstance(exc, OSError) and exc.errno in _NETWORK_ERRNOS)
+        or type(exc).__name__ in _CONNECTION_ERRORS
+    )
+
+
+def connection_failure(exc: BaseException | None) -> BaseException | None:
+    """The lost or refused connection behind `exc` (its causes and SQLAlchemy's `orig`
+    included), or None when it is about something else."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if _refused_or_lost(exc):
+            return exc
+        exc = getattr(exc, "orig", None) or exc.__cause__ or exc.__context__
+    return None
+
+
+class ConnectionErrorFilter(logging.Filter):
+    """A database or server that cannot be reached is one line, not a traceback: the reason is
+    appended to the message (`...: ConnectionRefusedError: [Errno 111] Connect call failed`).
+    At DEBUG the traceback stays."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.exc_info or logging.getLogger().isEnabledFor(logging.DEBUG):
+            return True
+        failure = connection_failure(record.exc_info[1])
+        if failure is not None:
+            record.msg = f"{record.getMessage()}: {type(failure).__name__}: {failure}"
+            record.args = None
+            record.exc_info = None
+            record.exc_text = None
         return True
 
 
@@ -129,6 +180,7 @@ def dict_config(settings: ObservabilitySettings | None = None) -> dict[str, Any]
         "disable_existing_loggers": False,
         "filters": {
             "context": {"()": f"{__name__}.ContextFilter"},
+            "connection_errors": {"()": f"{__name__}.ConnectionErrorFilter"},
             "redaction": {"()": f"{__name__}.RedactionFilter"},
         },
         "formatters": {"payrequest": {"()": f"{formatter.__module__}.{formatter.__qualname__}"}},
@@ -137,7 +189,7 @@ def dict_config(settings: ObservabilitySettings | None = None) -> dict[str, Any]
                 "class": "logging.StreamHandler",
                 "stream": "ext://sys.stderr",
                 "formatter": "payrequest",
-                "filters": ["context", "redaction"],
+                "filters": ["context", "connection_errors", "redaction"],
             }
         },
         "root": {"level": settings.log_level, "handlers": ["stderr"]},

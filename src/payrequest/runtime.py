@@ -38,6 +38,8 @@ from payrequest.payment_requests.service import Lifetime
 from payrequest.providers.base import PaymentProvider
 from payrequest.providers.factory import build_provider
 from payrequest.providers.vipps import checkup
+from payrequest.ratelimit import service as ratelimit
+from payrequest.sessions import service as sign_ins
 
 WORKER_LEASE = timedelta(seconds=15)  # renewed while a job runs; a killed worker loses it
 SECRETS_TTL = 5.0  # seconds a process trusts its cached list of webhook secrets
@@ -133,7 +135,9 @@ def build_runtime(settings: Settings, *, provider: PaymentProvider | None = None
         in_requests=payment_repository.invoices_in_active_requests,
         auto_apply=settings.ledger.auto_apply_credit,
     )
-    maintenance.install(handlers)
+    maintenance.install(
+        handlers, purge_rate_limit_hits=ratelimit.purge, purge_sign_ins=sign_ins.purge
+    )
     sms = build_sms_gateway(settings, sandbox_base_url=urls.sandbox())
     email = build_email_sender(settings)
     webhooks = WebhookSender(allow=settings.automations.webhook_allow)

@@ -1,10 +1,13 @@
-"""Housekeeping: finished jobs are deleted after a day (the poller and the automation
-dispatcher alone add one each per second)."""
+"""Housekeeping, every 10 minutes: finished jobs are deleted after a day (the poller and the
+automation dispatcher alone add one each per second); rate-limit hits once they are older
+than every limit's window (forged webhooks alone add one each); sign-in sessions a day after
+they ended or expired. The purges of other packages are handed in by `build_runtime`."""
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,9 +16,21 @@ from payrequest.jobs.handlers import JobHandlers
 
 PURGE_JOB = "jobs.purge"
 KEEP_DONE = timedelta(days=1)
+# Longer than the longest limit's window (a day) and the operations page's count (24 hours).
+KEEP_RATE_LIMIT_HITS = timedelta(days=2)
+KEEP_ENDED_SIGN_INS = timedelta(days=1)
+log = logging.getLogger(__name__)
 
 
-def install(handlers: JobHandlers) -> None:
+class Purge(Protocol):
+    async def __call__(self, session: AsyncSession, *, older_than: timedelta) -> int: ...
+
+
+def install(handlers: JobHandlers, *, purge_rate_limit_hits: Purge, purge_sign_ins: Purge) -> None:
     @handlers.periodic(PURGE_JOB, every=timedelta(minutes=10))
     async def purge(session: AsyncSession, _payload: dict[str, Any]) -> None:
         await queue.purge_done(session, older_than=KEEP_DONE)
+        hits = await purge_rate_limit_hits(session, older_than=KEEP_RATE_LIMIT_HITS)
+        sign_ins = await purge_sign_ins(session, older_than=KEEP_ENDED_SIGN_INS)
+        if hits or sign_ins:
+            log.info("purged %d rate-limit hits and %d sign-in sessions", hits, sign_ins)

@@ -4,6 +4,8 @@
 //   does it without JavaScript).
 // - <a data-print>: prints the page.
 // - <form data-confirm="question">: asks before submitting (also forms added by live updates).
+// A classic script in <head>: the listeners sit on the document before the body is parsed, so
+// they work from the first moment, like the attributes they replace.
 
 document.addEventListener("change", (event) => {
   const select = event.target.closest?.("select[data-autosubmit]");

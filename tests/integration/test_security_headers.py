@@ -12,6 +12,7 @@ from pydantic import SecretStr
 from payrequest.app import create_app
 from payrequest.config import VippsSettings, load_settings
 from payrequest.kit.urls import SANDBOX
+from payrequest.web.security_headers import SWAGGER_CDN
 from tests.integration import portal_helpers as h
 from tests.integration.portal_helpers import Sessions
 from tests.staff import app_client, create_staff, sign_in
@@ -52,6 +53,9 @@ async def test_staff_pages_the_sign_in_page_and_a_webhook_answer_carry_the_heade
         for path in ("/customers", "/invoices/new", "/requests", "/nowhere"):
             _assert_protected(await http.get(path))
         _assert_protected(await http.get("/static/app.css"), stored=True)
+        docs = (await http.get("/docs")).headers["content-security-policy"]
+        assert f"script-src 'self' 'unsafe-inline' {SWAGGER_CDN};" in docs  # Swagger UI only
+        assert "frame-ancestors 'none'" in docs
         for emulator_page in (f"{SANDBOX}/phone", f"{SANDBOX}/phone/4791234567"):
             _assert_protected(await http.get(emulator_page))
 

@@ -3,6 +3,7 @@ page: who did what, newest first, by person and action, in the reader's language
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -13,6 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from payrequest.audit.models import AuditEntry
+from payrequest.errors import Conflict
+from payrequest.users import commands
 from payrequest.users import service as users
 from payrequest.users.models import User
 from tests import servers
@@ -192,3 +195,37 @@ def test_the_staff_command(tmp_path: Path) -> None:
     lines = {line.split()[1]: line for line in listed.stdout.splitlines() if "@" in line}
     assert "deactivated" in lines["kari@example.no"] and "staff" in lines["kari@example.no"]
     assert "active" in lines["boss@example.no"] and "owner" in lines["boss@example.no"]
+
+
+async def test_two_owners_demoting_each_other_at_once_leave_one_owner(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessions() as session, session.begin():
+        first = await users.create_user(
+            session, email="a@example.no", password=PASSWORD, role="owner"
+        )
+        second = await users.create_user(
+            session, email="b@example.no", password=PASSWORD, role="owner"
+        )
+
+    async def demote(actor: User, target: User) -> str:
+        try:
+            async with sessions() as session, session.begin():
+                await commands.set_role(
+                    session, commands.Actor(actor.id), user_id=target.id, role="staff"
+                )
+        except Conflict as exc:
+            return exc.code
+        return "done"
+
+    for _ in range(3):
+        outcomes = await asyncio.gather(demote(first, second), demote(second, first))
+        assert sorted(outcomes) == ["done", "last_owner"]
+        async with sessions() as session:
+            owners = await session.scalars(select(User.email).where(User.role == "owner"))
+            assert len(list(owners)) == 1
+        async with sessions() as session, session.begin():  # both owners again
+            for user in (first, second):
+                await commands.set_role(
+                    session, commands.COMMAND_LINE, user_id=user.id, role="owner"
+                )

@@ -50,7 +50,7 @@ async def sign_in(
 ) -> SignedIn | None:
     """A live session for the right email and password of an active account; None otherwise.
     Both outcomes are recorded (the email as typed on a failure, never the password)."""
-    user = await users.authenticate(session, email=email, password=password[:MAX_PASSWORD])
+    user = await users.authenticate(session, email=email, password=_bounded(password))
     if user is None:
         await audit.record(
             session,
@@ -76,7 +76,7 @@ async def change_password(
     """A signed-in member's own password: the current one must be right; every other session
     of the account ends (the one acting stays signed in)."""
     user = await _get(session, actor.user_id)
-    if not verify_password(user.password_hash, current[:MAX_PASSWORD]):
+    if not verify_password(user.password_hash, _bounded(current)):
         raise ValidationFailed("The current password is wrong", field="current")
     await _set_password(session, user, new, repeated, keep_session_id=actor.session_id)
     await audit.record(
@@ -186,7 +186,7 @@ async def invitation_link(
 
 async def deactivate(session: AsyncSession, actor: Actor, *, user_id: int) -> User:
     """The account can no longer sign in; every session of it ends at once."""
-    user = await _get(session, user_id, lock=True)
+    user = await _locked(session, user_id)
     if user.is_active and user.role == "owner":
         await _keep_an_owner(session, leaving=user)
     if user.is_active:
@@ -206,7 +206,7 @@ async def deactivate(session: AsyncSession, actor: Actor, *, user_id: int) -> Us
 
 
 async def reactivate(session: AsyncSession, actor: Actor, *, user_id: int) -> User:
-    user = await _get(session, user_id, lock=True)
+    user = await _get(session, user_id)
     if not user.is_active:
         user.is_active = True
         await audit.record(
@@ -225,7 +225,7 @@ async def reactivate(session: AsyncSession, actor: Actor, *, user_id: int) -> Us
 async def set_role(session: AsyncSession, actor: Actor, *, user_id: int, role: str) -> User:
     if role not in ROLES:
         raise ValidationFailed("Role must be one of %(roles)s", field="role", roles=ROLES)
-    user = await _get(session, user_id, lock=True)
+    user = await _locked(session, user_id)
     if user.role == role:
         return user
     if user.role == "owner" and user.is_active:
@@ -244,16 +244,26 @@ async def set_role(session: AsyncSession, actor: Actor, *, user_id: int, role: s
     return user
 
 
-async def _keep_an_owner(session: AsyncSession, *, leaving: User) -> None:
-    """Refuse to take away the last active owner (the active owners' rows are locked, so two
-    owners demoting each other at once cannot both pass on PostgreSQL)."""
-    owners = await session.scalars(
+async def _locked(session: AsyncSession, user_id: int) -> User:
+    """The account, read after the active owners' rows (in id order) and then its own are
+    locked on PostgreSQL: every change that could take away an owner locks in this order, so
+    two owners demoting each other at once wait for one another instead of both passing (or
+    deadlocking). SQLite lets one writer in at a time anyway."""
+    await session.execute(
         select(User.id)
         .where(User.role == "owner", User.is_active.is_(True))
         .order_by(User.id)
         .with_for_update()
     )
-    if not [owner for owner in owners if owner != leaving.id]:
+    return await _get(session, user_id, lock=True)
+
+
+async def _keep_an_owner(session: AsyncSession, *, leaving: User) -> None:
+    """Refuse to take away the last active owner (call after `_locked`)."""
+    owners = await session.scalars(
+        select(User.id).where(User.role == "owner", User.is_active.is_(True), User.id != leaving.id)
+    )
+    if not list(owners):
         raise Conflict(
             "%(email)s is the last active owner: make someone else owner first",
             code="last_owner",
@@ -292,6 +302,12 @@ async def _get(session: AsyncSession, user_id: int | None, *, lock: bool = False
     if user is None:
         raise NotFound("No such staff member")
     return user
+
+
+def _bounded(password: str) -> str:
+    """The password as typed, or "" (never right) when it is longer than any we set: hashing
+    a megabyte-long guess would cost the server, and a cut one could match."""
+    return password if len(password) <= MAX_PASSWORD else ""
 
 
 def _dead_link() -> ValidationFailed:

@@ -145,6 +145,9 @@ def test_a_refused_connection_is_one_line_without_traceback_unless_debugging(
             super().__init__("(asyncpg) connection failed")
             self.orig = orig
 
+    class InterfaceError(Exception):  # asyncpg's, when a pooled connection's server went away
+        pass
+
     _configured(capsys, "text")
     log = logging.getLogger("payrequest.jobs")
     for _ in range(3):
@@ -152,8 +155,16 @@ def test_a_refused_connection_is_one_line_without_traceback_unless_debugging(
             raise DBAPIError(ConnectionRefusedError(111, "Connect call failed"))
         except DBAPIError:
             log.exception("job worker w1: claiming failed; will retry")
+    try:
+        try:
+            raise InterfaceError("connection is closed\n[SQL: INSERT INTO jobs ...]")
+        except InterfaceError as exc:
+            raise DBAPIError(exc) from exc
+    except DBAPIError:
+        log.exception("job worker w1: claiming failed; will retry")
     lines = capsys.readouterr().err.splitlines()
-    assert len(lines) == 3
+    assert len(lines) == 4
+    assert lines[3].endswith('will retry: InterfaceError: connection is closed"')
     assert lines[0].endswith(
         'message="job worker w1: claiming failed; will retry: ConnectionRefusedError: '
         '[Errno 111] Connect call failed"'

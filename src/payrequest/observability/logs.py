@@ -64,6 +64,8 @@ def _refused_or_lost(exc: BaseException) -> bool:
         isinstance(exc, ConnectionError | socket.gaierror)
         or (isinstance(exc, OSError) and exc.errno in _NETWORK_ERRNOS)
         or type(exc).__name__ in _CONNECTION_ERRORS
+        # asyncpg's, for a pooled connection whose server went away
+        or (type(exc).__name__ == "InterfaceError" and "connection is closed" in str(exc))
     )
 
 
@@ -89,7 +91,8 @@ class ConnectionErrorFilter(logging.Filter):
             return True
         failure = connection_failure(record.exc_info[1])
         if failure is not None:
-            record.msg = f"{record.getMessage()}: {type(failure).__name__}: {failure}"
+            reason = (str(failure).strip().splitlines() or [""])[0]  # not SQLAlchemy's [SQL: ...]
+            record.msg = f"{record.getMessage()}: {type(failure).__name__}: {reason}"
             record.args = None
             record.exc_info = None
             record.exc_text = None

@@ -51,9 +51,11 @@ async def http(live: LiveServer, sessions: Sessions) -> AsyncIterator[httpx.Asyn
         yield client
 
 
-async def _customer(sessions: Sessions, *amounts: int) -> tuple[int, list[int]]:
+async def _customer(
+    sessions: Sessions, *amounts: int, phone: str = "+4791234567"
+) -> tuple[int, list[int]]:
     async with sessions() as session, session.begin():
-        customer = await make_customer(session, phone="+4791234567")
+        customer = await make_customer(session, phone=phone)
         customer.locale = "nb"
         ids = [
             (await make_invoice(session, customer, amount=amount, due_in_days=n)).id
@@ -168,7 +170,10 @@ async def test_an_unverified_bank_account_stops_sending_until_it_is_verified(
     assert "bankkontoen er ikke bekreftet" in await _row(http, first)
     await _send_job_done(sessions, first.reference)
 
-    others = [(await _customer(sessions, 10_000 + n))[0] for n in range(3)]
+    # Numbers of their own: one number gets at most 3 pushes in 10 minutes.
+    others = [
+        (await _customer(sessions, 10_000 + n, phone=f"+4791234{560 + n}"))[0] for n in range(3)
+    ]
     async with sessions() as session:
         stmt = select(Customer.number).where(Customer.id.in_(others))
         numbers = tuple(str(number) for number in (await session.execute(stmt)).scalars())

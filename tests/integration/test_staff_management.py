@@ -4,22 +4,24 @@ page: who did what, newest first, by person and action, in the reader's language
 from __future__ import annotations
 
 import asyncio
-import subprocess
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
+from click.testing import Result
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from typer.testing import CliRunner
 
+from payrequest import cli
 from payrequest.audit.models import AuditEntry
 from payrequest.errors import Conflict
 from payrequest.users import commands
 from payrequest.users import service as users
 from payrequest.users.models import User
 from tests import servers
-from tests.servers import PAYREQUEST
 from tests.staff import PASSWORD, app_client, create_staff, csrf_of, sign_in
 
 
@@ -151,20 +153,15 @@ def _details(html: str, action: str) -> str:
     return row.split("<td>")[4]
 
 
-def _cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*PAYREQUEST, *args],
-        env=servers.payrequest_env(tmp_path),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+def _cli(tmp_path: Path, *args: str) -> Result:
+    """`payrequest ARGS` in this process (typer's runner), on a private SQLite file."""
+    env = {k: None for k in os.environ if k.startswith("PAYREQUEST_")}
+    env.update(servers.payrequest_env(tmp_path))
+    return CliRunner().invoke(cli.app, list(args), env=env)
 
 
 def test_the_staff_command(tmp_path: Path) -> None:
-    assert _cli(tmp_path, "migrate").returncode == 0
+    assert _cli(tmp_path, "migrate").exit_code == 0
     created = _cli(
         tmp_path,
         "users",
@@ -176,22 +173,22 @@ def test_the_staff_command(tmp_path: Path) -> None:
         "--password",
         PASSWORD,
     )
-    assert created.returncode == 0, created.stderr
+    assert created.exit_code == 0, created.output
     invited = _cli(tmp_path, "staff", "invite", "Kari@Example.no", "--role", "readonly")
-    assert invited.returncode == 0, invited.stderr
+    assert invited.exit_code == 0, invited.output
     assert "Not emailed (no SMTP server)" in invited.stdout
     assert "/password/set?token=" in invited.stdout
-    assert _cli(tmp_path, "staff", "set-role", "kari@example.no", "staff").returncode == 0
+    assert _cli(tmp_path, "staff", "set-role", "kari@example.no", "staff").exit_code == 0
     reset = _cli(tmp_path, "staff", "reset-password", "kari@example.no")
-    assert reset.returncode == 0 and "/password/set?token=" in reset.stdout
-    assert _cli(tmp_path, "staff", "deactivate", "kari@example.no").returncode == 0
+    assert reset.exit_code == 0 and "/password/set?token=" in reset.stdout
+    assert _cli(tmp_path, "staff", "deactivate", "kari@example.no").exit_code == 0
     last = _cli(tmp_path, "staff", "deactivate", "boss@example.no")
-    assert last.returncode == 1
-    assert "last active owner" in last.stderr
+    assert last.exit_code == 1
+    assert "last active owner" in last.output
     unknown = _cli(tmp_path, "staff", "deactivate", "nobody@example.no")
-    assert unknown.returncode == 1 and "No staff member has the email" in unknown.stderr
+    assert unknown.exit_code == 1 and "No staff member has the email" in unknown.output
     listed = _cli(tmp_path, "staff", "list")
-    assert listed.returncode == 0
+    assert listed.exit_code == 0
     lines = {line.split()[1]: line for line in listed.stdout.splitlines() if "@" in line}
     assert "deactivated" in lines["kari@example.no"] and "staff" in lines["kari@example.no"]
     assert "active" in lines["boss@example.no"] and "owner" in lines["boss@example.no"]

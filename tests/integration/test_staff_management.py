@@ -10,10 +10,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from click.testing import Result
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from payrequest import cli
 from payrequest.audit.models import AuditEntry
@@ -155,7 +154,7 @@ def _details(html: str, action: str) -> str:
 
 def _cli(tmp_path: Path, *args: str) -> Result:
     """`payrequest ARGS` in this process (typer's runner), on a private SQLite file."""
-    env = {k: None for k in os.environ if k.startswith("PAYREQUEST_")}
+    env: dict[str, str | None] = {k: None for k in os.environ if k.startswith("PAYREQUEST_")}
     env.update(servers.payrequest_env(tmp_path))
     return CliRunner().invoke(cli.app, list(args), env=env)
 

@@ -8,9 +8,11 @@ import asyncio
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from payrequest.db.session import read_only_factory
 from payrequest.kit.clock import utcnow
 from payrequest.ratelimit import service as ratelimit
 from payrequest.ratelimit.models import RateLimitHit
@@ -77,3 +79,13 @@ async def test_a_key_longer_than_the_column_is_stored_hashed_and_still_counts(
 
 def _an_hour_ago() -> datetime:
     return utcnow() - timedelta(hours=1)
+
+
+async def test_take_refuses_a_session_that_only_reads_on_sqlite(engine: AsyncEngine) -> None:
+    """SQLite's read-only sessions begin without the write lock: a limit taken there would
+    race, so it is refused (PostgreSQL locks the key in any session)."""
+    if engine.dialect.name != "sqlite":
+        return
+    async with read_only_factory(engine)() as session:
+        with pytest.raises(RuntimeError, match="writing session"):
+            await ratelimit.take(session, key="k", limits=LIMITS)

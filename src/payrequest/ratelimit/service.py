@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from payrequest.db.session import READ_ONLY
 from payrequest.kit.clock import utcnow
 from payrequest.ratelimit.models import RateLimitHit
 
@@ -110,11 +111,14 @@ async def purge(session: AsyncSession, *, older_than: timedelta) -> int:
 async def _lock(session: AsyncSession, key: str) -> None:
     """Hold `key` until the transaction ends: on PostgreSQL an advisory lock; on SQLite the
     writing transaction already holds the database's write lock."""
-    if session.get_bind().dialect.name == "postgresql":
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql":
         await session.execute(
             text("SELECT pg_advisory_xact_lock(:space, hashtext(:key))"),
             {"space": LOCK_SPACE, "key": key},
         )
+    elif bind.get_execution_options().get(READ_ONLY):
+        raise RuntimeError("a rate limit is taken in a writing session (runtime.sessions)")
 
 
 async def _verdict(session: AsyncSession, key: str, limits: Sequence[Limit]) -> Verdict:

@@ -123,13 +123,14 @@ async def test_one_number_however_typed_is_one_link_limit(
     assert await _links(sessions) == 3
 
 
-async def test_a_contact_of_any_length_gets_the_usual_answer(
+async def test_a_contact_of_any_length_is_answered_without_a_server_error(
     database_url: str, sessions: Sessions, tmp_path: Path
 ) -> None:
+    """A contact over ~188 characters overflowed the limit's key column (a 500 on
+    PostgreSQL); now the usual answer, or a refusal of the input (422)."""
     async with portal_app(database_url, tmp_path) as (_app, http):
-        for contact in ("k" * 300 + "@example.no", "9" * 400):
-            assert (await _ask(http, contact)).status_code == 200
-        assert (await _ask(http, "kari\x00@example.no")).status_code < 500
+        for contact in ("k" * 300 + "@example.no", "9" * 400, "kari\x00@example.no"):
+            assert (await _ask(http, contact)).status_code in (200, 422), contact
 
 
 async def test_simultaneous_link_requests_issue_exactly_the_limit(

@@ -204,3 +204,26 @@ async def test_an_over_long_sign_in_email_or_portal_contact_is_refused(
         assert start.status_code == 422
         assert "254" in start.text
     assert await _counts(sessions) == before
+
+
+async def test_a_nul_in_a_path_is_refused(anonymous: httpx.AsyncClient) -> None:
+    """Found by test_no_5xx.py: a NUL in a path (a redirect to sign in carried it) gave 500."""
+    for path in ("/credit-applications/a%00b/take-back", "/portal/payments/a%00b"):
+        assert (await anonymous.post(path)).status_code < 500
+    assert (await anonymous.get("/customers/a%00b")).status_code == 422
+    await sign_in(anonymous, "owner")
+    assert (await anonymous.get("/customers/a%00b")).status_code == 422
+
+
+async def test_deep_json_and_files_for_text_fields_are_refused(owner: httpx.AsyncClient) -> None:
+    deep = b"[" * 100_000
+    nested = b'{"name":' * 5000 + b'"Kari\\u0000"' + b"}" * 5000
+    for body in (deep, nested):
+        response = await owner.post(
+            "/customers", content=body, headers={"content-type": "application/json"}
+        )
+        assert response.status_code < 500
+    files = {"name": ("name.txt", b"Kari\x00", "text/plain")}
+    token = csrf_of((await owner.get("/customers/new")).text)
+    response = await owner.post("/customers", files=files, data={"csrf": token})
+    assert response.status_code == 422

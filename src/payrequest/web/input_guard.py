@@ -69,16 +69,20 @@ def _check_text(pairs: Iterable[tuple[str, str]]) -> None:
             raise ValidationFailed(TOO_LONG, code="too_long", field=name, limit=str(limit))
 
 
-def _json_pairs(data: Any, name: str = "") -> Iterator[tuple[str, str]]:
-    if isinstance(data, str):
-        yield name, data
-    elif isinstance(data, dict):
-        for key, value in data.items():
-            yield "", str(key)
-            yield from _json_pairs(value, str(key))
-    elif isinstance(data, list):
-        for item in data:
-            yield from _json_pairs(item, name)
+def _json_pairs(data: Any) -> Iterator[tuple[str, str]]:
+    """(name, text) of every string in a JSON document, keys included; without recursion
+    (a document may nest a thousand levels deep)."""
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:
+        name, item = stack.pop()
+        if isinstance(item, str):
+            yield name, item
+        elif isinstance(item, dict):
+            for key, value in item.items():
+                yield "", str(key)
+                stack.append((str(key), value))
+        elif isinstance(item, list):
+            stack.extend((name, value) for value in item)
 
 
 async def refuse_bad_input(request: Request) -> None:
@@ -113,8 +117,8 @@ async def _check_body(request: Request) -> None:
         body = await request.body()
         try:
             data = json.loads(body)
-        except ValueError:
-            return  # the handler's own parsing refuses it
+        except (ValueError, RecursionError):
+            return  # not JSON we can read: the handler's own parsing refuses it
         _check_text(_json_pairs(data))
 
 

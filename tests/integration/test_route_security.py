@@ -22,6 +22,8 @@ from tests.staff import app_client, create_staff, csrf_of, sign_in
 # Reachable without signing in, on purpose.
 PUBLIC = {
     "/healthz",
+    "/readyz",  # a load balancer's probe: says only whether the database is ready
+    "/metrics",  # loopback or PAYREQUEST_METRICS_TOKEN (test_observability_web.py)
     "/login",
     "/password/forgot",  # "forgot your password?" (test_staff_passwords.py)
     "/password/set",  # a reset or invitation link: its signed token is the key

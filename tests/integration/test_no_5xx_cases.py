@@ -227,3 +227,27 @@ async def test_deep_json_and_files_for_text_fields_are_refused(owner: httpx.Asyn
     token = csrf_of((await owner.get("/customers/new")).text)
     response = await owner.post("/customers", files=files, data={"csrf": token})
     assert response.status_code == 422
+
+
+async def test_an_id_out_of_range_in_a_form_is_refused(
+    app: FastAPI, owner: httpx.AsyncClient, sessions: Sessions
+) -> None:
+    """Ids sent in forms (`invoice_ids`, `customer_id`) beyond the id columns gave 500."""
+    kari = await _kari(sessions)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url=BASE) as portal:
+        await portal_helpers.sign_in(portal, sessions, kari.id)
+        portal_token = csrf_of((await portal.get("/portal")).text)
+        token = csrf_of((await owner.get("/customers")).text)
+        invoice = {"number": "F-1", "issue_date": "2026-11-30", "due_date": "2026-12-30"}
+        invoice |= {"description": "Work", "quantity": "1", "unit_price": "100", "vat_rate": "25"}
+        before = await _counts(sessions)
+        for number in (str(INT4), str(INT8), "9" * 30):
+            sends = {"csrf": token, "invoice_ids": [number], "method": "qr"}
+            response = await owner.post(f"/customers/{kari.id}/requests", data=sends)
+            assert response.status_code == 422
+            form = {"csrf": token, "customer_id": number} | invoice
+            assert (await owner.post("/invoices", data=form)).status_code == 422
+            pay = {"csrf": portal_token, "invoice_ids": [number], "method": "qr"}
+            assert (await portal.post("/portal/pay", data=pay)).status_code == 422
+        assert await _counts(sessions) == before

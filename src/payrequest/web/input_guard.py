@@ -3,7 +3,8 @@ for bad input"):
 
 - a whole-number id in the path outside 1..MAX_ID (the databases' id columns are 32-bit on
   PostgreSQL, 64-bit on SQLite): 404, as for any id that names nothing;
-- a whole number in the query (`page`, a `..._id` filter) outside -MAX_ID..MAX_ID: 422;
+- a whole number in the query (`page`, a `..._id` filter) outside -MAX_ID..MAX_ID: 422, and
+  so is an id of a form or JSON field (`invoice_ids`, `customer_id`) out of that range;
 - a control character (NUL and the like; tab, line feed and carriage return are text) in the
   path, the query, a form field or a string of a JSON body: 422, saying so in the reader's
   language. PostgreSQL refuses NUL in text, and no person types the others;
@@ -38,6 +39,7 @@ UNCHECKED_PREFIXES = ("/webhooks/",)
 # longer, and no text a person types here is near MAX_TEXT (a flow's message is a few KB).
 FIELD_LIMITS = {"email": 254, "contact": 254, "phone": 64}
 MAX_TEXT = 20_000
+NO_SUCH = N_("Something chosen in the form does not exist. Reload the page and try again.")
 TOO_LONG = N_("A field is longer than %(limit)s characters. Shorten it and try again.")
 CONTROL_CHARACTER = N_(
     "The text contains a character that is not allowed (an invisible control character). "
@@ -59,6 +61,15 @@ def _is_integer(value: str) -> bool:
     return bool(_INTEGER.fullmatch(value))
 
 
+def _names_ids(name: str) -> bool:
+    """A field holding ids: `customer_id`, `invoice_ids`, `id`."""
+    return name in ("id", "ids") or name.endswith(("_id", "_ids"))
+
+
+def _out_of_range(value: str) -> bool:
+    return _is_integer(value) and abs(int(value)) > MAX_ID
+
+
 def _check_text(pairs: Iterable[tuple[str, str]]) -> None:
     """Each (name, value): no control character, not longer than its limit."""
     for name, value in pairs:
@@ -67,6 +78,8 @@ def _check_text(pairs: Iterable[tuple[str, str]]) -> None:
         limit = FIELD_LIMITS.get(name, MAX_TEXT)
         if len(value) > limit:
             raise ValidationFailed(TOO_LONG, code="too_long", field=name, limit=str(limit))
+        if _names_ids(name) and _out_of_range(value):
+            raise ValidationFailed(NO_SUCH, code="no_such_id", field=name)
 
 
 def _json_pairs(data: Any) -> Iterator[tuple[str, str]]:
@@ -98,8 +111,7 @@ async def refuse_bad_input(request: Request) -> None:
         if numeric and not 1 <= int(value) <= MAX_ID:
             raise HTTPException(404)
     for name, value in request.query_params.multi_items():
-        numeric = name in query_ints or name.endswith("_id")
-        if numeric and _is_integer(value) and abs(int(value)) > MAX_ID:
+        if (name in query_ints or _names_ids(name)) and _out_of_range(value):
             raise HTTPException(422)
     _check_text((name, str(value)) for name, value in request.path_params.items())
     _check_text(request.query_params.multi_items())

@@ -47,6 +47,20 @@ async def record(
     return entry
 
 
+def changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, str]:
+    """The values that differ, each as "old → new" (an empty value shows as "–"), for
+    `details` of an edit."""
+    return {
+        key: f"{_shown(before.get(key))} → {_shown(value)}"
+        for key, value in after.items()
+        if before.get(key) != value
+    }
+
+
+def _shown(value: Any) -> str:
+    return "–" if value is None or value == "" else str(value)
+
+
 def _plain(value: Any) -> Any:
     """A JSON-safe value: texts cut to MAX_TEXT, numbers and flags as they are."""
     if value is None or isinstance(value, bool | int | float):

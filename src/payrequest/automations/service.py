@@ -1,10 +1,12 @@
 """Flows for the admin: save (with every template checked), switch on/off, list with their last
 runs, preview against a real past event, test runs, and Retry of a failed action.
-Service functions: session first, never commit."""
+Service functions: session first, never commit. Each change is recorded in the audit log with
+who made it (`actor_id`, users.id; None: the system): names, triggers and kinds of action, never
+an action's texts, addresses or secrets."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from payrequest.audit import service as audit
 from payrequest.automations import actions, conditions, messages, signing
 from payrequest.automations.context import event_data
 from payrequest.automations.dispatch import start_run
@@ -103,6 +106,7 @@ async def save(
     allow: Iterable[str],
     flow_id: int | None = None,
     checked: tuple[dict[str, Any], list[dict[str, Any]]] | None = None,
+    actor_id: int | None = None,
 ) -> Flow:
     """`checked`: the result of `check(draft)` made before opening the session (a webhook URL
     check resolves DNS, which a transaction should not wait for)."""
@@ -110,8 +114,10 @@ async def save(
     if flow_id is None:
         flow = Flow(enabled=False)
         session.add(flow)
+        before: dict[str, object] = {}
     else:
         flow = await get(session, flow_id)
+        before = _shown(flow)
         for old in list(flow.actions):
             flow.actions.remove(old)
         await session.flush()  # delete before insert: (flow_id, position) is unique
@@ -124,7 +130,39 @@ async def save(
     if flow.webhook_secret is None and any(a["kind"] == "webhook" for a in cleaned):
         flow.webhook_secret = box.seal(signing.new_secret())
     await session.flush()
+    if flow_id is None:
+        await _record(session, "flow.create", flow, actor_id, _shown(flow))
+    else:
+        changed = audit.changes(before, _shown(flow))
+        await _record(session, "flow.update", flow, actor_id, {"name": flow.name, **changed})
     return flow
+
+
+def _shown(flow: Flow) -> dict[str, object]:
+    """What the audit log keeps of a flow: its name, trigger, conditions and kinds of action."""
+    return {
+        "name": flow.name,
+        "trigger": flow.trigger,
+        "conditions": ", ".join(f"{k}={v}" for k, v in sorted((flow.conditions or {}).items())),
+        "actions": ", ".join(a.kind for a in sorted(flow.actions, key=lambda a: a.position)),
+    }
+
+
+async def _record(
+    session: AsyncSession,
+    action: str,
+    flow: Flow,
+    actor_id: int | None,
+    details: Mapping[str, object],
+) -> None:
+    await audit.record(
+        session,
+        action=action,
+        user_id=actor_id,
+        subject_type="flow",
+        subject_id=flow.id,
+        details=details,
+    )
 
 
 async def get(session: AsyncSession, flow_id: int) -> Flow:
@@ -145,13 +183,19 @@ async def set_enabled(
     enabled: bool,
     allow: Iterable[str] = (),
     default_language: str = "nb",
+    actor_id: int | None = None,
 ) -> Flow:
-    """Switching on checks the flow as saved (a ready-made flow may still miss an address)."""
+    """Switching on checks the flow as saved (a ready-made flow may still miss an address).
+    Switching to what it already is changes nothing and is not recorded."""
     flow = await get(session, flow_id)
     if enabled and not flow.enabled:
         await check(Draft.of(flow), allow=allow, default_language=default_language)
+    changed = flow.enabled != enabled
     flow.enabled = enabled
     await session.flush()
+    if changed:
+        action = "flow.enable" if enabled else "flow.disable"
+        await _record(session, action, flow, actor_id, {"name": flow.name})
     return flow
 
 
@@ -242,7 +286,9 @@ async def preview(
     return out
 
 
-async def test_run(session: AsyncSession, *, flow_id: int, event_id: int) -> FlowRun:
+async def test_run(
+    session: AsyncSession, *, flow_id: int, event_id: int, actor_id: int | None = None
+) -> FlowRun:
     """A fresh run of the flow (as saved) for a past event, marked as a test."""
     flow = await get(session, flow_id)
     event = await session.get(OutboxEvent, event_id)
@@ -250,10 +296,14 @@ async def test_run(session: AsyncSession, *, flow_id: int, event_id: int) -> Flo
         raise NotFound("No such event")
     run = await start_run(session, flow=flow, event=event, is_test=True)
     assert run is not None  # test runs are never deduplicated
+    details = {"name": flow.name, "event": event.name, "event_id": event.id, "run_id": run.id}
+    await _record(session, "flow.test_run", flow, actor_id, details)
     return run
 
 
-async def retry_action(session: AsyncSession, *, run_id: int, position: int) -> ActionRun:
+async def retry_action(
+    session: AsyncSession, *, run_id: int, position: int, actor_id: int | None = None
+) -> ActionRun:
     """Queue a failed action again (same idempotency key: a message that did leave is not
     delivered twice to a receiver that deduplicates)."""
     run = await session.get(FlowRun, run_id, with_for_update=True)
@@ -282,4 +332,12 @@ async def retry_action(session: AsyncSession, *, run_id: int, position: int) -> 
     elif job.status == "dead":
         await queue.retry_dead(session, job_id=job.id)
     await session.flush()
+    await audit.record(
+        session,
+        action="flow.retry_action",
+        user_id=actor_id,
+        subject_type="flow",
+        subject_id=run.flow_id,
+        details={"run_id": run_id, "position": position, "kind": record.kind},
+    )
     return record

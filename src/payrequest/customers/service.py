@@ -1,14 +1,20 @@
-"""Creating and changing customers. Services never commit: the caller owns the transaction."""
+"""Creating and changing customers. Services never commit: the caller owns the transaction.
+Each change a person makes is recorded in the audit log with who made it (`actor_id`, users.id;
+None: the system or the command line); a phone number there is masked."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from payrequest.audit import service as audit
 from payrequest.customers import repository
 from payrequest.customers.models import Customer
 from payrequest.customers.schemas import CustomerInput
 from payrequest.errors import Conflict, NotFound, ValidationFailed
 from payrequest.kit.phone import Phone, parse_phone
+from payrequest.observability.redaction import redact
 
 
 def _normalised_phone(data: CustomerInput) -> str | None:
@@ -25,7 +31,9 @@ def _normalised_email(email: str | None) -> str | None:
     return email.lower()
 
 
-async def create_customer(session: AsyncSession, *, data: CustomerInput) -> Customer:
+async def create_customer(
+    session: AsyncSession, *, data: CustomerInput, actor_id: int | None = None
+) -> Customer:
     number = data.number or await repository.next_number(session)
     if await repository.get_by_number(session, number) is not None:
         raise Conflict(
@@ -42,11 +50,12 @@ async def create_customer(session: AsyncSession, *, data: CustomerInput) -> Cust
     )
     session.add(customer)
     await session.flush()
+    await _record(session, "customer.create", customer, actor_id, _shown(customer))
     return customer
 
 
 async def update_customer(
-    session: AsyncSession, *, customer_id: int, data: CustomerInput
+    session: AsyncSession, *, customer_id: int, data: CustomerInput, actor_id: int | None = None
 ) -> Customer:
     """Every value is checked before the first is changed: bad input leaves the row as it was
     (a page showing the error reads it as stored, not half-changed or expired)."""
@@ -55,6 +64,7 @@ async def update_customer(
         raise NotFound("No such customer")
     email = _normalised_email(data.email)
     phone = _normalised_phone(data)
+    before = _shown(customer)
     if data.number and data.number != customer.number:
         if await repository.get_by_number(session, data.number) is not None:
             raise Conflict(
@@ -68,7 +78,47 @@ async def update_customer(
     customer.locale = data.locale
     customer.portal_access = data.portal_access
     await session.flush()
+    changed = audit.changes(before, _shown(customer))
+    if changed:
+        details = {"number": customer.number, **changed}
+        await _record(session, "customer.update", customer, actor_id, details)
     return customer
+
+
+def _shown(customer: Customer) -> dict[str, object]:
+    """The values of a customer the form changes, as the audit log keeps them."""
+    return {
+        "number": customer.number,
+        "name": customer.name,
+        "email": customer.email or "",
+        "phone": masked_phone(customer.phone),
+        "country": customer.country,
+        "locale": customer.locale,
+        "portal_access": customer.portal_access,
+    }
+
+
+def masked_phone(phone: str | None) -> str:
+    """A number as the audit log shows it: two digits hidden (`+47975**218`), enough to tell
+    numbers apart, not to call one."""
+    return redact(phone) if phone else ""
+
+
+async def _record(
+    session: AsyncSession,
+    action: str,
+    customer: Customer,
+    actor_id: int | None,
+    details: Mapping[str, object],
+) -> None:
+    await audit.record(
+        session,
+        action=action,
+        user_id=actor_id,
+        subject_type="customer",
+        subject_id=customer.id,
+        details=details,
+    )
 
 
 # --- a phone number learned from a payment (payment_requests.phones decides when) ----------
@@ -91,7 +141,12 @@ def suggest_phone(customer: Customer, phone: str, *, request_id: int) -> None:
 
 
 async def use_suggested_phone(
-    session: AsyncSession, *, customer_id: int, shown_phone: str | None, shown_suggestion: str
+    session: AsyncSession,
+    *,
+    customer_id: int,
+    shown_phone: str | None,
+    shown_suggestion: str,
+    actor_id: int | None = None,
 ) -> tuple[Customer, int | None]:
     """Staff take the suggested number as the customer's number.
 
@@ -112,14 +167,21 @@ async def use_suggested_phone(
             phone=Phone(customer.phone, "").pretty(),
         )
     request_id = customer.suggested_phone_request_id
+    before = masked_phone(customer.phone)
     customer.phone = shown_suggestion
     _clear_suggestion(customer)
     await session.flush()
+    details = {
+        "number": customer.number,
+        "phone": f"{before or '–'} → {masked_phone(customer.phone)}",
+        "payment_request_id": request_id,
+    }
+    await _record(session, "customer.phone_use_suggested", customer, actor_id, details)
     return customer, request_id
 
 
 async def dismiss_suggested_phone(
-    session: AsyncSession, *, customer_id: int, shown_suggestion: str
+    session: AsyncSession, *, customer_id: int, shown_suggestion: str, actor_id: int | None = None
 ) -> tuple[Customer, int | None]:
     """Staff do not want the suggested number. Returns the customer and the payment it came
     from (the caller remembers the dismissal there)."""
@@ -127,6 +189,12 @@ async def dismiss_suggested_phone(
     request_id = customer.suggested_phone_request_id
     _clear_suggestion(customer)
     await session.flush()
+    details = {
+        "number": customer.number,
+        "suggested": masked_phone(shown_suggestion),
+        "payment_request_id": request_id,
+    }
+    await _record(session, "customer.phone_dismiss_suggested", customer, actor_id, details)
     return customer, request_id
 
 

@@ -4,6 +4,8 @@ Several registrations for one URL make Vipps MobilePay send every event once per
 each signed with its own secret (docs/vipps.md#webhooks-api); so registering (`ensure_webhook`)
 deletes the ones we have no secret for and the ones left behind when the public URL changed.
 A check (`look_up`) only lists them; `remove_foreign` deletes those a person agreed to.
+A registration that changed something, and every one a person asked for, is recorded in the
+audit log (`actor_id`, users.id; None: the system or the command line), without its secret.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from payrequest.audit import service as audit
 from payrequest.inbound import registrations
 from payrequest.kit.crypto import SecretBox
 from payrequest.providers.base import PaymentProvider, WebhookEndpoint
@@ -32,6 +35,7 @@ async def ensure_webhook(
     *,
     url: str,
     box: SecretBox,
+    actor_id: int | None = None,
 ) -> WebhookStatus:
     remote = await provider.list_webhooks()
     async with sessions() as session:
@@ -70,6 +74,18 @@ async def ensure_webhook(
                 url=url,
                 secret=secret,
                 box=box,
+            )
+        if created or stale or actor_id is not None:
+            await audit.record(
+                session,
+                action="webhook.register",
+                user_id=actor_id,
+                details={
+                    "url": url,
+                    "endpoint_id": endpoint_id,
+                    "created": created,
+                    "removed": ", ".join(stale),
+                },
             )
     return WebhookStatus(endpoint_id, url, created, tuple(stale))
 
@@ -112,11 +128,21 @@ async def remove_foreign(
     *,
     url: str,
     endpoint_ids: Collection[str],
+    actor_id: int | None = None,
 ) -> tuple[str, ...]:
     """Delete those of `endpoint_ids` that are still registrations for `url` whose secret we
-    do not hold (a person saw them listed and agreed); returns the ids deleted."""
+    do not hold (a person saw them listed and agreed); returns the ids deleted. `sessions`
+    must be able to write: the deletion is recorded in the audit log."""
     current = await look_up(sessions, provider, url=url)
     doomed = tuple(h.endpoint_id for h in current.foreign if h.endpoint_id in endpoint_ids)
     for endpoint_id in doomed:
         await provider.delete_webhook(endpoint_id)
+    if doomed:
+        async with sessions() as session, session.begin():
+            await audit.record(
+                session,
+                action="webhook.remove_foreign",
+                user_id=actor_id,
+                details={"url": url, "removed": ", ".join(doomed)},
+            )
     return doomed

@@ -1,10 +1,14 @@
-"""Creating, editing and voiding invoices."""
+"""Creating, editing and voiding invoices; each is recorded in the audit log with who did it
+(`actor_id`, users.id; None: the system or the command line)."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from payrequest.audit import service as audit
 from payrequest.customers import repository as customers
 from payrequest.errors import Conflict, NotFound, ValidationFailed
 from payrequest.events import names, outbox
@@ -15,7 +19,9 @@ from payrequest.invoices.schemas import InvoiceInput
 from payrequest.kit.clock import utcnow
 
 
-async def create_invoice(session: AsyncSession, *, data: InvoiceInput) -> Invoice:
+async def create_invoice(
+    session: AsyncSession, *, data: InvoiceInput, actor_id: int | None = None
+) -> Invoice:
     """Validate everything first, then write: bad input changes nothing."""
     if data.due_date < data.issue_date:
         raise ValidationFailed("The due date cannot be before the issue date", field="due_date")
@@ -38,11 +44,26 @@ async def create_invoice(session: AsyncSession, *, data: InvoiceInput) -> Invoic
     session.add(invoice)
     await _flush_number(session, data.number)
     await _announce(session, invoice, names.INVOICE_CREATED)
+    await _record(
+        session,
+        "invoice.create",
+        invoice,
+        actor_id,
+        {
+            "number": invoice.number,
+            "customer_id": invoice.customer_id,
+            "total": invoice.total,
+            "currency": invoice.currency,
+        },
+    )
     return invoice
 
 
-async def void_invoice(session: AsyncSession, *, invoice_id: int, allocated: int) -> Invoice:
-    """Void an invoice nobody has paid anything on. `allocated` comes from the ledger."""
+async def void_invoice(
+    session: AsyncSession, *, invoice_id: int, allocated: int, actor_id: int | None = None
+) -> Invoice:
+    """Void an invoice nobody has paid anything on. `allocated` comes from the ledger. One void
+    before stays as it is (and is not recorded again)."""
     invoice = await repository.get(session, invoice_id)
     if invoice is None:
         raise NotFound("No such invoice")
@@ -57,6 +78,8 @@ async def void_invoice(session: AsyncSession, *, invoice_id: int, allocated: int
     invoice.voided_at = utcnow()
     await session.flush()
     await _announce(session, invoice, names.INVOICE_VOIDED)
+    details = {"number": invoice.number, "total": invoice.total, "currency": invoice.currency}
+    await _record(session, "invoice.void", invoice, actor_id, details)
     return invoice
 
 
@@ -108,6 +131,7 @@ async def update_invoice(
     allocated: int,
     in_active_request: bool,
     in_any_request: bool = False,
+    actor_id: int | None = None,
 ) -> Invoice:
     """Replace number, dates, currency, note and lines of an invoice nobody has paid on.
 
@@ -151,6 +175,7 @@ async def update_invoice(
         raise _number_taken(data.number)
     lines = _build_lines(data)
     total = _total(lines)
+    before = _shown(invoice)
     # Old lines go first: (invoice_id, position) is unique and the new ones reuse positions.
     invoice.lines.clear()
     await session.flush()
@@ -163,7 +188,22 @@ async def update_invoice(
     invoice.lines.extend(lines)
     await _flush_number(session, data.number)
     await _announce(session, invoice, names.INVOICE_UPDATED)
+    details = {"number": invoice.number, **audit.changes(before, _shown(invoice))}
+    await _record(session, "invoice.update", invoice, actor_id, details)
     return invoice
+
+
+def _shown(invoice: Invoice) -> dict[str, object]:
+    """The values of an invoice an edit may change, as the audit log names them."""
+    return {
+        "number": invoice.number,
+        "issue_date": invoice.issue_date.isoformat(),
+        "due_date": invoice.due_date.isoformat(),
+        "currency": invoice.currency,
+        "note": invoice.note or "",
+        "total": invoice.total,
+        "lines": len(invoice.lines),
+    }
 
 
 async def _announce(session: AsyncSession, invoice: Invoice, name: str) -> None:
@@ -175,4 +215,21 @@ async def _announce(session: AsyncSession, invoice: Invoice, name: str) -> None:
         aggregate_id=invoice.id,
         customer_id=invoice.customer_id,
         payload={"number": invoice.number, "total": invoice.total, "currency": invoice.currency},
+    )
+
+
+async def _record(
+    session: AsyncSession,
+    action: str,
+    invoice: Invoice,
+    actor_id: int | None,
+    details: Mapping[str, object],
+) -> None:
+    await audit.record(
+        session,
+        action=action,
+        user_id=actor_id,
+        subject_type="invoice",
+        subject_id=invoice.id,
+        details=details,
     )

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import and_, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from payrequest.audit import service as audit
 from payrequest.errors import Conflict, ValidationFailed
 from payrequest.events import names
 from payrequest.events.announcements import Announcement, announce
@@ -58,8 +59,8 @@ async def apply_credit(
     """Staff apply the customer's credit in `currency` to the chosen invoices, or to the open
     ones oldest due first (`invoice_ids` None): `amount` minor units, or as much as both the
     credit and the invoices allow (None). `applied_by` (users.id) is kept on the allocations
-    (`created_by_user_id`): who may take an application back (ledger.take_back) depends on it.
-    Bad input raises and changes nothing."""
+    (`created_by_user_id`): who may take an application back (ledger.take_back) depends on it,
+    and is the person the audit log names. Bad input raises and changes nothing."""
     if amount is not None and amount <= 0:
         raise ValidationFailed("The amount must be more than zero", field="amount")
     wallet = await lock_credits(session, customer_id=customer_id, currency=currency)
@@ -96,6 +97,18 @@ async def apply_credit(
         session, wallet, targets, currency=currency, limit=limit, source=STAFF, by=applied_by
     )
     await announce(session, applied.announcements, customer_id=customer_id)
+    await audit.record(
+        session,
+        action="credit.apply",
+        user_id=applied_by,
+        subject_type="customer",
+        subject_id=customer_id,
+        details={
+            "amount": applied.amount.amount,
+            "currency": currency,
+            "invoices": ", ".join(applied.numbers),
+        },
+    )
     return applied
 
 

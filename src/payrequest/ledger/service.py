@@ -113,11 +113,16 @@ async def balances(session: AsyncSession, customer_id: int) -> list[Balance]:
     return [Balance(c, open_amounts.get(c, 0), credits.get(c, 0)) for c in currencies]
 
 
-async def void_invoice(session: AsyncSession, *, invoice_id: int) -> Invoice:
+async def void_invoice(
+    session: AsyncSession, *, invoice_id: int, actor_id: int | None = None
+) -> Invoice:
+    """`actor_id`: who voids it (users.id), for the audit log."""
     if await invoices.get(session, invoice_id) is None:
         raise NotFound("No such invoice")
     allocated = (await repository.allocated_by_invoice(session, [invoice_id])).get(invoice_id, 0)
-    return await invoice_service.void_invoice(session, invoice_id=invoice_id, allocated=allocated)
+    return await invoice_service.void_invoice(
+        session, invoice_id=invoice_id, allocated=allocated, actor_id=actor_id
+    )
 
 
 async def plan_refund(

@@ -25,6 +25,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from payrequest.audit import service as audit
 from payrequest.errors import Conflict, NotFound, ValidationFailed
 from payrequest.events import names
 from payrequest.events.announcements import Announcement, announce
@@ -119,6 +120,20 @@ async def take_back(
             raise
         return await _already(session, application, earlier)
     await _announce(session, credit, invoice, application, reversal)
+    await audit.record(
+        session,
+        action="credit.take_back",
+        user_id=actor.user_id,
+        subject_type="invoice",
+        subject_id=invoice.id,
+        details={
+            "number": invoice.number,
+            "amount": application.amount,
+            "currency": application.currency,
+            "allocation_id": application.id,
+            "reason": why,
+        },
+    )
     return TakenBack(application, invoice, reversal)
 
 

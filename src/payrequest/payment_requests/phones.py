@@ -162,6 +162,7 @@ async def use_learned_phone(
         customer_id=customer_id,
         shown_phone=shown_phone,
         shown_suggestion=shown_suggestion,
+        actor_id=user_id,
     )
     await _decided(session, customer, request_id, PhoneOutcome.used, user_id)
     return customer
@@ -172,7 +173,7 @@ async def dismiss_learned_phone(
 ) -> Customer:
     """Staff do not want the suggested number; the same number is not suggested again."""
     customer, request_id = await customer_service.dismiss_suggested_phone(
-        session, customer_id=customer_id, shown_suggestion=shown_suggestion
+        session, customer_id=customer_id, shown_suggestion=shown_suggestion, actor_id=user_id
     )
     await _decided(session, customer, request_id, PhoneOutcome.dismissed, user_id)
     return customer

@@ -35,6 +35,31 @@ ACTIONS: dict[str, str] = {
     "payment_request.cancel": N_("Cancelled a payment request"),
     "payment.refund": N_("Refunded a payment"),
     "manual_payment.record": N_("Recorded a manual payment"),
+    "invoice.create": N_("Created an invoice"),
+    "invoice.update": N_("Changed an invoice"),
+    "invoice.void": N_("Voided an invoice"),
+    "customer.create": N_("Created a customer"),
+    "customer.update": N_("Changed a customer"),
+    "customer.phone_use_suggested": N_("Used a suggested mobile number"),
+    "customer.phone_dismiss_suggested": N_("Dismissed a suggested mobile number"),
+    "credit.apply": N_("Applied credit to invoices"),
+    "credit.take_back": N_("Took credit back from an invoice"),
+    "flow.create": N_("Created a flow"),
+    "flow.update": N_("Changed a flow"),
+    "flow.enable": N_("Switched a flow on"),
+    "flow.disable": N_("Switched a flow off"),
+    "flow.test_run": N_("Started a test run of a flow"),
+    "flow.retry_action": N_("Retried a flow action"),
+    "webhook.register": N_("Registered the webhook"),
+    "webhook.remove_foreign": N_("Removed foreign webhook registrations"),
+}
+# What an entry is about (`subject_type`), shown before its id.
+SUBJECTS: dict[str, str] = {
+    "invoice": N_("Invoice"),
+    "customer": N_("Customer"),
+    "flow": N_("Flow"),
+    "payment_request": N_("Payment request"),
+    "user": N_("Staff member"),
 }
 
 
@@ -65,6 +90,7 @@ async def audit_log(
         people=people,
         actions=sorted(set(recorded) | set(ACTIONS)),
         action_words=ACTIONS,
+        subject_words=SUBJECTS,
         person=person,
         action=action,
         pager_base=query,

@@ -99,15 +99,18 @@ async def _save(
     session: SessionDep,
     form: CustomerForm,
     customer: Customer | None,
+    actor_id: int,
 ) -> Response:
     """Create (no customer) or update; bad input re-renders the form as typed, status 422."""
     try:
         async with session.begin_nested():
             if customer is None:
-                saved = await customer_service.create_customer(session, data=form.to_input())
+                saved = await customer_service.create_customer(
+                    session, data=form.to_input(), actor_id=actor_id
+                )
             else:
                 saved = await customer_service.update_customer(
-                    session, customer_id=customer.id, data=form.to_input()
+                    session, customer_id=customer.id, data=form.to_input(), actor_id=actor_id
                 )
     except (PayrequestError, ValueError) as exc:
         if customer is not None:  # the savepoint's rollback expired it: read it as stored
@@ -135,7 +138,7 @@ async def new_customer(request: Request, user: StaffUser) -> HTMLResponse:
 async def create_customer(
     request: Request, user: Writer, session: SessionDep, form: Annotated[CustomerForm, Form()]
 ) -> Response:
-    return await _save(request, session, form, None)
+    return await _save(request, session, form, None, user.id)
 
 
 @router.get("/customers/{customer_id}/edit", response_class=HTMLResponse)
@@ -163,7 +166,7 @@ async def update_customer(
     customer_id: int,
     form: Annotated[CustomerForm, Form()],
 ) -> Response:
-    return await _save(request, session, form, await _customer(session, customer_id))
+    return await _save(request, session, form, await _customer(session, customer_id), user.id)
 
 
 SETTLED_SHOWN = 20  # paid and void invoices on the card; the invoice list has them all

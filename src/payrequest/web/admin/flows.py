@@ -240,10 +240,9 @@ async def run_log(
 async def retry_action(
     request: Request, user: Owner, runtime: RuntimeDep, run_id: int, position: int
 ) -> RedirectResponse:
-    del user
     try:
         async with runtime.sessions() as session, session.begin():
-            await service.retry_action(session, run_id=run_id, position=position)
+            await service.retry_action(session, run_id=run_id, position=position, actor_id=user.id)
     except PayrequestError as exc:
         flash(request, i18n.error_text(exc), "error")
     else:
@@ -267,7 +266,12 @@ async def edit_flow(
 
 
 async def _builder_post(
-    request: Request, runtime: Any, flow_id: int | None, stored_name: str | None = None
+    request: Request,
+    runtime: Any,
+    flow_id: int | None,
+    stored_name: str | None = None,
+    *,
+    actor_id: int,
 ) -> Any:
     form = await request.form()
     language = _default_language(runtime)
@@ -306,7 +310,13 @@ async def _builder_post(
         )
     async with runtime.sessions() as session, session.begin():
         flow = await service.save(
-            session, draft=draft, box=runtime.box, allow=allow, flow_id=flow_id, checked=checked
+            session,
+            draft=draft,
+            box=runtime.box,
+            allow=allow,
+            flow_id=flow_id,
+            checked=checked,
+            actor_id=actor_id,
         )
         saved_id = flow.id
     flash(request, i18n.gettext("The flow is saved."))
@@ -317,8 +327,9 @@ async def _builder_post(
 async def create_flow(
     request: Request, user: Owner, runtime: RuntimeDep
 ) -> HTMLResponse | RedirectResponse:
-    del user
-    result: HTMLResponse | RedirectResponse = await _builder_post(request, runtime, None)
+    result: HTMLResponse | RedirectResponse = await _builder_post(
+        request, runtime, None, actor_id=user.id
+    )
     return result
 
 
@@ -326,7 +337,6 @@ async def create_flow(
 async def update_flow(
     request: Request, user: Owner, runtime: RuntimeDep, flow_id: int
 ) -> HTMLResponse | RedirectResponse:
-    del user
     try:
         async with runtime.read_sessions() as session:
             stored = await service.get(session, flow_id)
@@ -335,7 +345,7 @@ async def update_flow(
         flash(request, i18n.error_text(exc), "error")
         return _see_other("/flows")
     result: HTMLResponse | RedirectResponse = await _builder_post(
-        request, runtime, flow_id, stored_name
+        request, runtime, flow_id, stored_name, actor_id=user.id
     )
     return result
 
@@ -344,7 +354,6 @@ async def update_flow(
 async def toggle_flow(
     request: Request, user: Owner, runtime: RuntimeDep, flow_id: int
 ) -> RedirectResponse:
-    del user
     form = await request.form()
     enabled = form.get("enabled") == "true"
     back = str(form.get("back") or "/flows")
@@ -357,6 +366,7 @@ async def toggle_flow(
                 enabled=enabled,
                 allow=runtime.settings.automations.webhook_allow,
                 default_language=_default_language(runtime),
+                actor_id=user.id,
             )
     except service.FlowInvalid as exc:
         detail = "; ".join(i18n.error_text(error) for error in exc.errors.values())
@@ -376,7 +386,6 @@ async def toggle_flow(
 async def test_run(
     request: Request, user: Owner, runtime: RuntimeDep, flow_id: int
 ) -> RedirectResponse:
-    del user
     form = await request.form()
     raw = str(form.get("event_id") or "")
     if not raw.isdigit():
@@ -384,7 +393,9 @@ async def test_run(
         return _see_other(f"/flows/{flow_id}")
     try:
         async with runtime.sessions() as session, session.begin():
-            run = await service.test_run(session, flow_id=flow_id, event_id=int(raw))
+            run = await service.test_run(
+                session, flow_id=flow_id, event_id=int(raw), actor_id=user.id
+            )
             run_id = run.id
     except PayrequestError as exc:
         flash(request, i18n.error_text(exc), "error")

@@ -242,7 +242,7 @@ async def create_invoice(request: Request, user: Writer, session: SessionDep) ->
             values, customer_id=customer.id, currency=currency_for(values.currency, customer)
         )
         async with session.begin_nested():
-            invoice = await invoice_service.create_invoice(session, data=data)
+            invoice = await invoice_service.create_invoice(session, data=data, actor_id=user.id)
             invoice_id, number = invoice.id, invoice.number
     except PayrequestError as exc:
         return await _form_page(
@@ -311,6 +311,7 @@ async def update_invoice(
                 allocated=sum(a.amount for a in allocations if a.amount > 0),
                 in_active_request=active,
                 in_any_request=linked,
+                actor_id=user.id,
             )
     except PayrequestError as exc:
         return await _form_page(
@@ -340,7 +341,7 @@ async def void_invoice(
         return back
     try:
         async with session.begin_nested():
-            await ledger.void_invoice(session, invoice_id=invoice_id)
+            await ledger.void_invoice(session, invoice_id=invoice_id, actor_id=user.id)
     except PayrequestError as exc:
         flash(request, i18n.error_text(exc), "error")
         return back

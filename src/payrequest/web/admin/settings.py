@@ -221,10 +221,11 @@ async def remove_foreign(
     listed and an owner chose."""
     try:
         removed = await setup.remove_foreign(
-            runtime.read_sessions,
+            runtime.sessions,
             runtime.provider,
             url=runtime.webhook_url,
             endpoint_ids=endpoint_ids,
+            actor_id=user.id,
         )
     except ProviderError as exc:
         flash(
@@ -259,7 +260,9 @@ def provider_reason(exc: ProviderError) -> str:
 async def register_webhook(request: Request, user: Owner, runtime: RuntimeDep) -> RedirectResponse:
     url = runtime.webhook_url
     try:
-        result = await ensure_webhook(runtime.sessions, runtime.provider, url=url, box=runtime.box)
+        result = await ensure_webhook(
+            runtime.sessions, runtime.provider, url=url, box=runtime.box, actor_id=user.id
+        )
     except ProviderError as exc:
         flash(
             request,

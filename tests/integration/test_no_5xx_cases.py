@@ -251,3 +251,14 @@ async def test_an_id_out_of_range_in_a_form_is_refused(
             pay = {"csrf": portal_token, "invoice_ids": [number], "method": "qr"}
             assert (await portal.post("/portal/pay", data=pay)).status_code == 422
         assert await _counts(sessions) == before
+
+
+async def test_a_csrf_token_with_non_ascii_characters_is_refused(
+    owner: httpx.AsyncClient, sessions: Sessions
+) -> None:
+    """Found by test_no_5xx.py: a CSRF token of `٣` gave 500 (compare_digest on text)."""
+    before = await _counts(sessions)
+    for token in ("٣", "ø" * 32):
+        response = await owner.post("/account/language", data={"csrf": token, "language": "da"})
+        assert response.status_code == 403
+    assert await _counts(sessions) == before

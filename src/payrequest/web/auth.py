@@ -33,13 +33,18 @@ def csrf_token(request: Request) -> str:
     return token
 
 
+def _same(expected: str, given: str) -> bool:
+    return hmac.compare_digest(expected.encode(), given.encode("utf-8", "surrogatepass"))
+
+
 def check_csrf(request: Request, submitted: str | None) -> None:
     """Refuse a state change without the session's token or from another site."""
     if request.headers.get("sec-fetch-site") == "cross-site":
         raise HTTPException(status.HTTP_403_FORBIDDEN, i18n.gettext("Cross-site request refused"))
     expected = request.session.get(SESSION_CSRF)
     given = submitted or request.headers.get(CSRF_HEADER)
-    if not isinstance(expected, str) or not given or not hmac.compare_digest(expected, given):
+    # as bytes: compare_digest raises TypeError on a non-ASCII str (a typed "٣" gave 500)
+    if not isinstance(expected, str) or not given or not _same(expected, given):
         raise HTTPException(
             status.HTTP_403_FORBIDDEN, i18n.gettext("Missing or invalid CSRF token")
         )

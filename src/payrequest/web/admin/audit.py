@@ -57,7 +57,7 @@ ACTIONS: dict[str, str] = {
 SUBJECTS: dict[str, str] = {
     "invoice": N_("Invoice"),
     "customer": N_("Customer"),
-    "flow": N_("Flow"),
+    "flow": N_("Automation"),
     "payment_request": N_("Payment request"),
     "user": N_("Staff member"),
 }

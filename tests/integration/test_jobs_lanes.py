@@ -61,7 +61,8 @@ async def test_hanging_polls_cannot_take_the_slots_of_captures(sessions: Session
     worker = Worker(sessions, handlers, concurrency=2, poll_interval=timedelta(milliseconds=20))
     async with running(worker, grace=0.1):
         assert await _wait_for(lambda: "capture" in ran, within=5), "the capture never ran"
-        assert worker.in_flight == 2  # the poll lane's two slots, still hanging
+        # the capture finishes; the poll lane's two slots still hang
+        assert await _wait_for(lambda: worker.in_flight == 2, within=5), worker.in_flight
         assert await count_jobs(sessions, kind="poll", status="running") == 2
         gate.set()
         assert await _wait_for(lambda: ran.count("poll") == 10, within=10)

@@ -8,6 +8,7 @@ its reversal rows put on the request)."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 from typing import Any, cast
 
 import pytest
@@ -64,17 +65,22 @@ class _Provider:
         )
 
 
+_numbers = itertools.count(1)
+
+
 async def _paid(sessions: Sessions) -> tuple[str, int]:
-    """A request for three invoices, paid and allocated; committed."""
+    """A request for three invoices, paid and allocated; committed. Each to its own number
+    (a number takes 3 pushes in 10 minutes)."""
+    phone = f"+47912{next(_numbers):05d}"
     async with sessions() as session, session.begin():
-        customer = await make_customer(session, phone="+4791234567")
+        customer = await make_customer(session, phone=phone)
         invoices = [await make_invoice(session, customer, amount=10_000) for _ in range(3)]
         request = await create_request(
             session,
             data=NewPaymentRequest(
                 customer_id=customer.id,
                 invoice_ids=[i.id for i in invoices],
-                phone="+4791234567",
+                phone=phone,
                 user_flow=UserFlow.push,
             ),
             lifetime=Lifetime(10, Capabilities()),

@@ -30,7 +30,7 @@ async def client(
         yield http
 
 
-async def _flow_with_failed_run(sessions: Sessions) -> tuple[int, int, int]:
+async def _flow_with_failed_run(sessions: Sessions, position: int = 1) -> tuple[int, int, int]:
     async with sessions() as session, session.begin():
         customer = await make_customer(session)
         await make_invoice(session, customer, amount=10_000, number="INV-1")
@@ -52,7 +52,7 @@ async def _flow_with_failed_run(sessions: Sessions) -> tuple[int, int, int]:
         session.add(
             ActionRun(
                 flow_run_id=run.id,
-                position=1,
+                position=position,
                 kind="sms",
                 status="failed",
                 attempts=1,
@@ -119,3 +119,20 @@ async def test_owners_change_flows(client: httpx.AsyncClient, sessions: Sessions
     async with sessions() as session:
         flow = await session.get(Flow, flow_id)
         assert flow is not None and flow.name == "Changed"
+
+
+async def test_owners_retry_a_run_s_first_action(
+    client: httpx.AsyncClient, sessions: Sessions
+) -> None:
+    """Position 0 is a place in the run, not an id: the input checks let it through."""
+    _, run_id, _ = await _flow_with_failed_run(sessions, position=0)
+    await sign_in(client, "owner")
+    log = await client.get(f"/flows/runs/{run_id}")
+    assert f"/flows/runs/{run_id}/actions/0/retry" in log.text
+    retried = await client.post(
+        f"/flows/runs/{run_id}/actions/0/retry", data={"csrf": csrf_of(log.text)}
+    )
+    assert retried.status_code == 303
+    async with sessions() as session:
+        statuses = (await session.scalars(select(ActionRun.status))).all()
+        assert statuses == ["retrying"]

@@ -2,7 +2,8 @@
 for bad input"):
 
 - a whole-number id in the path outside 1..MAX_ID (the databases' id columns are 32-bit on
-  PostgreSQL, 64-bit on SQLite): 404, as for any id that names nothing;
+  PostgreSQL, 64-bit on SQLite), or another whole number outside 0..MAX_ID (a position):
+  404, as for any id that names nothing;
 - a whole number in the query (`page`, a `..._id` filter) outside -MAX_ID..MAX_ID: 422, and
   so is an id of a form or JSON field (`invoice_ids`, `customer_id`) out of that range;
 - a control character (NUL and the like; tab, line feed and carriage return are text) in the
@@ -31,13 +32,17 @@ from starlette.exceptions import HTTPException
 from payrequest.errors import N_, ValidationFailed
 
 MAX_ID = 2**31 - 1  # PostgreSQL's integer; ids are never larger
+# The smallest whole number a path may hold: ids start at 1, a position (an action's place in
+# a flow run) at 0.
+_FIRST_ALLOWED = {True: 1, False: 0}
 _INTEGER = re.compile(r"\s*[+-]?\d+\s*")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 UNCHECKED_PREFIXES = ("/webhooks/",)
-# Characters one field may hold: an email address (RFC 5321) or a phone number cannot be
-# longer, and no text a person types here is near MAX_TEXT (a flow's message is a few KB).
-FIELD_LIMITS = {"email": 254, "contact": 254, "phone": 64}
+# Characters one field may hold: an email address (RFC 5321) cannot be longer; a phone field
+# gets as much, so that its own check can say "does not look like a phone number". No text a
+# person types here is near MAX_TEXT (a flow's message is a few KB).
+FIELD_LIMITS = {"email": 254, "contact": 254, "phone": 254}
 MAX_TEXT = 20_000
 NO_SUCH = N_("Something chosen in the form does not exist. Reload the page and try again.")
 TOO_LONG = N_("A field is longer than %(limit)s characters. Shorten it and try again.")
@@ -108,7 +113,7 @@ async def refuse_bad_input(request: Request) -> None:
     query_ints = _int_fields(dependant.query_params) if dependant else set()
     for name, value in request.path_params.items():
         numeric = isinstance(value, str) and name in path_ints and _is_integer(value)
-        if numeric and not 1 <= int(value) <= MAX_ID:
+        if numeric and not _FIRST_ALLOWED[_names_ids(name)] <= int(value) <= MAX_ID:
             raise HTTPException(404)
     for name, value in request.query_params.multi_items():
         if (name in query_ints or _names_ids(name)) and _out_of_range(value):

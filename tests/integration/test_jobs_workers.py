@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,7 +19,7 @@ from payrequest.jobs.context import current_job
 from payrequest.jobs.handlers import JobHandlers
 from payrequest.jobs.models import Job
 from payrequest.jobs.process import running
-from payrequest.jobs.runner import Worker
+from payrequest.jobs.runner import Worker, outage_wait
 from payrequest.kit.clock import utcnow
 from tests.integration.test_jobs import (
     LEASE,
@@ -315,3 +317,28 @@ async def test_running_hosts_a_worker_for_a_block(sessions: Sessions) -> None:
         worker.notify()
         await _wait_for(lambda: [job for job, _ in ran] == [job_id])
     assert (await load(sessions, job_id)).status == "done"
+
+
+def test_outage_waits_double_up_to_a_minute() -> None:
+    assert [outage_wait(n) for n in (1, 2, 3, 4, 7, 8, 50)] == [1, 2, 4, 8, 60, 60, 60]
+
+
+async def test_a_worker_whose_database_is_away_tries_again_with_backoff(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One log line per try, 1, 2, 4 … s apart, not one per poll interval (issue 13)."""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/missing/folder/x.db")
+    worker = Worker(
+        session_factory(engine), noting_handlers([]), poll_interval=timedelta(seconds=0.05)
+    )
+    caplog.set_level(logging.ERROR, logger="payrequest.jobs")
+    runner = asyncio.create_task(worker.run())
+    try:
+        await asyncio.sleep(3.5)  # tries at 0, 1 and 3 s; 70 with the poll interval
+    finally:
+        await worker.stop(grace=1)
+        await runner
+        await engine.dispose()
+    tries = [r for r in caplog.records if "claiming failed" in r.getMessage()]
+    assert 2 <= len(tries) <= 4, [r.getMessage() for r in tries]
+    assert "next try in 2 s" in tries[1].getMessage()

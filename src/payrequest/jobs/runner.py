@@ -50,6 +50,14 @@ from payrequest.jobs.leases import Claimed
 from payrequest.kit.clock import utcnow
 
 logger = logging.getLogger("payrequest.jobs")
+OUTAGE_WAIT_MAX = 60.0  # seconds between tries while the database stays away
+
+
+def outage_wait(failures: int) -> float:
+    """Seconds to wait after `failures` failed ticks in a row: 1, 2, 4 … up to a minute, so a
+    database that is away costs one log line per try, not one per poll interval."""
+    return min(OUTAGE_WAIT_MAX, 2.0 ** max(0, failures - 1))
+
 
 Clock = Callable[[], datetime]
 MIN_WAIT_SECONDS = 0.01
@@ -153,15 +161,23 @@ class Worker:
         self._stopped.clear()
         follower = asyncio.create_task(self._follow_wakeups()) if self._wakeups else None
         renewer = asyncio.create_task(self._renew_leases())
+        failures = 0  # ticks in a row that failed: the database is away
         try:
             while not self._stopping:
                 self._signal.clear()
                 try:
                     await self._tick()
+                    failures = 0
                 except Exception:
-                    logger.exception("job worker %s: claiming failed; will retry", self.worker_id)
+                    failures += 1
+                    logger.exception(
+                        "job worker %s: claiming failed (%d in a row); next try in %.0f s",
+                        self.worker_id,
+                        failures,
+                        outage_wait(failures),
+                    )
                 if not self._stopping:
-                    await self._wait(self._next_wait())
+                    await self._wait(outage_wait(failures) if failures else self._next_wait())
         finally:
             renewer.cancel()
             if follower is not None:

@@ -28,6 +28,8 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "PAYREQUEST_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+# Fixtures every test may ask for: `mailbox` and `mailbox_server` (a real SMTP server).
+pytest_plugins = ["tests.mailbox"]
 
 
 def migrate(url: str) -> None:

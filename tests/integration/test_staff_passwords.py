@@ -5,61 +5,28 @@ Invitations use the same kind of link."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
-from email import message_from_bytes, policy
-from email.message import EmailMessage
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP as SMTPServer
-from aiosmtpd.smtp import Envelope, Session
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from payrequest.app import create_app
 from payrequest.config import load_settings
-from tests.servers import free_port
+from tests.mailbox import Mailbox
 from tests.staff import BASE, PASSWORD, create_staff, csrf_of, sign_in
 
 COOKIE = "payrequest_session"
 NEW_PASSWORD = "a brand new password"
 
 
-@dataclass
-class Mailbox:
-    received: list[EmailMessage] = field(default_factory=list)
-
-    async def handle_DATA(self, server: SMTPServer, session: Session, envelope: Envelope) -> str:
-        parsed = message_from_bytes(envelope.original_content or b"", policy=policy.default)
-        assert isinstance(parsed, EmailMessage)
-        self.received.append(parsed)
-        return "250 2.0.0 Ok: queued"
-
-    def link(self) -> str:
-        assert self.received, "no email arrived"
-        body = self.received[-1].get_body(("plain",))
-        assert body is not None
-        match = re.search(r"http://testserver(/password/set\?token=\S+)", body.get_content())
-        assert match, body.get_content()
-        return match.group(1)
-
-
-@pytest.fixture(scope="module")
-def mailbox_server() -> Iterator[tuple[Mailbox, int]]:
-    mailbox = Mailbox()
-    port = free_port()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port, ready_timeout=5)
-    controller.start()
-    yield mailbox, port
-    controller.stop()
-
-
-@pytest.fixture
-def mailbox(mailbox_server: tuple[Mailbox, int]) -> Mailbox:
-    mailbox_server[0].received.clear()
-    return mailbox_server[0]
+def _link(mailbox: Mailbox) -> str:
+    """The reset or invitation link in the newest email (its path and query)."""
+    text = mailbox.last_text()
+    match = re.search(r"http://testserver(/password/set\?token=\S+)", text)
+    assert match, text
+    return match.group(1)
 
 
 @pytest.fixture
@@ -132,7 +99,7 @@ async def test_a_reset_link_sets_a_new_password_once_and_ends_every_session(
         assert _answer(known.text) == _answer(unknown.text)
         assert len(mailbox.received) == 1
         assert mailbox.received[0]["To"] == "staff@example.no"
-        link = mailbox.link()
+        link = _link(mailbox)
         opened_twice = await client.get(link)  # a link scanner opening it uses nothing up
         assert opened_twice.status_code == 200 and 'name="password"' in opened_twice.text
         done = await set_password(client, link, NEW_PASSWORD)
@@ -190,7 +157,7 @@ async def test_an_invitation_by_the_owner_lets_the_new_member_choose_a_password(
         listing = await owner.get("/staff")
         assert 'data-staff="kari@example.no"' in listing.text
     assert mailbox.received[-1]["To"] == "kari@example.no"
-    link = mailbox.link()
+    link = _link(mailbox)
     async with client_from(app, "192.0.2.5") as kari:
         assert (await set_password(kari, link, NEW_PASSWORD)).status_code == 303
         assert await sign_in_with(kari, "kari@example.no", NEW_PASSWORD) == 303

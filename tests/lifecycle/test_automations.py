@@ -14,15 +14,10 @@ import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from email import message_from_bytes, policy
-from email.message import EmailMessage
 from typing import Any
 
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP as SMTPServer
-from aiosmtpd.smtp import Envelope, Session
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
@@ -44,23 +39,12 @@ from payrequest.providers.vipps.provider import VippsProvider
 from tests.factories import make_customer, make_invoice
 from tests.integration.notify_helpers import serve
 from tests.lifecycle.conftest import SANDBOX, Emulator, LiveServer, send_request, wait_for_status
-from tests.servers import free_port
+from tests.mailbox import Mailbox
 
 pytestmark = pytest.mark.usefixtures("webhook_ready")
 Sessions = async_sessionmaker[AsyncSession]
 MSISDN = "4791234567"
 STAFF = "staff@example.no"
-
-
-@dataclass
-class Mailbox:
-    received: list[EmailMessage] = field(default_factory=list)
-
-    async def handle_DATA(self, server: SMTPServer, session: Session, envelope: Envelope) -> str:
-        parsed = message_from_bytes(envelope.original_content or b"", policy=policy.default)
-        assert isinstance(parsed, EmailMessage)
-        self.received.append(parsed)
-        return "250 2.0.0 Ok: queued"
 
 
 @dataclass
@@ -73,22 +57,6 @@ class Receiver:
     @property
     def ids(self) -> set[str]:
         return {headers["webhook-id"] for headers, _ in self.deliveries}
-
-
-@pytest.fixture(scope="module")
-def mailbox_server() -> Iterator[tuple[Mailbox, int]]:
-    mailbox = Mailbox()
-    port = free_port()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port, ready_timeout=5)
-    controller.start()
-    yield mailbox, port
-    controller.stop()
-
-
-@pytest.fixture
-def mailbox(mailbox_server: tuple[Mailbox, int]) -> Mailbox:
-    mailbox_server[0].received.clear()
-    return mailbox_server[0]
 
 
 @pytest.fixture(scope="module")

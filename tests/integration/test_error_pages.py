@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from payrequest.app import create_app
 from payrequest.config import load_settings
 from payrequest.portal import service as portal
-from payrequest.web.errors import MAX_BODY
+from payrequest.web.body_limits import DEFAULT_LIMIT
 from tests.factories import make_customer
 from tests.integration.portal_helpers import open_link
 from tests.staff import BASE, create_staff, csrf_of, sign_in
@@ -100,7 +100,7 @@ async def test_a_body_over_the_limit_is_a_413_page(client: httpx.AsyncClient) ->
 
     async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: counted as it streams
         yield f"csrf={token}&name=".encode()
-        for _ in range(MAX_BODY // 65536 + 2):
+        for _ in range(DEFAULT_LIMIT // 65536 + 2):
             yield b"x" * 65536
 
     streamed = await client.post(

@@ -9,7 +9,8 @@ that asked for JSON; nothing of the cause leaks.
 - `HTTPException` (a handler's 404, the router's 404 and 405, 403, 429...) keeps its status;
   redirects (the 303 to the sign-in page) pass as they are. A `PayrequestError` no handler
   caught shows its message with its status. A path or query parameter that does not parse
-  (`/invoices?page=abc`) is a 422 page. A body over `MAX_BODY` is a 413 page (`BodyLimit`).
+  (`/invoices?page=abc`) is a 422 page. A body over its route's limit is a
+  413 page (web/body_limits.py refuses it before it is read).
   Anything else is a 500 page, and the traceback goes to the log.
 """
 
@@ -25,7 +26,6 @@ from fastapi.exception_handlers import http_exception_handler, request_validatio
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from payrequest.errors import N_, PayrequestError
 from payrequest.kit import urls
@@ -36,7 +36,6 @@ from payrequest.web.render import render
 
 log = logging.getLogger(__name__)
 
-MAX_BODY = 1024 * 1024  # bytes; the largest form (a flow of 10 actions in 3 languages) is far less
 JSON_PATHS = ("/api/", "/webhooks/", urls.SANDBOX + "/")
 CUSTOMER_PATHS = ("/portal", "/receipts/")
 
@@ -191,46 +190,6 @@ async def _server_error(request: Request, exc: Exception) -> Response:
         return HTMLResponse("<h1>500</h1>", status_code=500)
 
 
-class BodyLimit:
-    """A request body over `limit` bytes is refused with 413 when a handler reads it: a
-    declared Content-Length at its first read, a streamed body as soon as it grows past the
-    limit. The refusal is an `HTTPException`, so it becomes the reader's error page."""
-
-    def __init__(self, app: ASGIApp, limit: int = MAX_BODY) -> None:
-        self.app = app
-        self.limit = limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or str(scope.get("path", "")).startswith(urls.SANDBOX):
-            await self.app(scope, receive, send)
-            return
-        declared = _content_length(scope)
-        seen = 0
-
-        async def limited() -> Message:
-            nonlocal seen
-            if declared is not None and declared > self.limit:
-                raise HTTPException(413)
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise HTTPException(413)
-            return message
-
-        await self.app(scope, limited, send)
-
-
-def _content_length(scope: Scope) -> int | None:
-    for name, value in scope.get("headers", []):
-        if name == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return None
-    return None
-
-
 def install(app: FastAPI) -> None:
     handlers: dict[Any, Any] = {
         HTTPException: _http_error,
@@ -240,5 +199,4 @@ def install(app: FastAPI) -> None:
     }
     for kind, handler in handlers.items():
         app.add_exception_handler(kind, handler)
-    app.add_middleware(BodyLimit)
     input_guard.install(app)

@@ -43,8 +43,10 @@ async def test_provider_calls_are_timed_and_failures_counted_per_operation(
         after = (await http.get(url)).text
     name = provider.name
     count = "payrequest_provider_call_duration_seconds_count"
+    # At least our call: the live server's own work (registering its webhook, the poller)
+    # runs in this process and may call the provider meanwhile.
     for operation in ("list_webhooks", "get_payment"):
-        assert _value(after, count, provider=name, operation=operation) == (
+        assert _value(after, count, provider=name, operation=operation) >= (
             _value(before, count, provider=name, operation=operation) + 1
         )
     errors = "payrequest_provider_call_errors_total"

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from payrequest.app import create_app
@@ -39,6 +40,26 @@ async def create_staff(
 
 
 @asynccontextmanager
+async def built_app(
+    database_url: str,
+    tmp_path: Path,
+    *,
+    base: str = BASE,
+    run_worker: bool = True,
+    **settings: Any,
+) -> AsyncIterator[FastAPI]:
+    """The real app on the test database; its runtime is closed afterwards."""
+    app = create_app(
+        load_settings(database_url=database_url, var_dir=tmp_path, public_url=base, **settings),
+        run_worker=run_worker,
+    )
+    try:
+        yield app
+    finally:
+        await app.state.runtime.close()
+
+
+@asynccontextmanager
 async def app_client(
     database_url: str,
     tmp_path: Path,
@@ -48,15 +69,17 @@ async def app_client(
     **settings: Any,
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The real app on the test database, called in-process (no lifespan, so no worker runs)."""
-    app = create_app(
-        load_settings(database_url=database_url, var_dir=tmp_path, public_url=base, **settings),
-        run_worker=run_worker,
-    )
-    try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base) as http:
-            yield http
-    finally:
-        await app.state.runtime.close()
+    async with (
+        built_app(database_url, tmp_path, base=base, run_worker=run_worker, **settings) as app,
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base) as http,
+    ):
+        yield http
+
+
+def client_from(app: object, address: str = "127.0.0.1") -> httpx.AsyncClient:
+    """A client of `app` calling from `address` (limits count per address)."""
+    transport = httpx.ASGITransport(app=app, client=(address, 40000))  # type: ignore[arg-type]
+    return httpx.AsyncClient(transport=transport, base_url=BASE)
 
 
 async def sign_in(client: httpx.AsyncClient, role: str = "staff") -> None:

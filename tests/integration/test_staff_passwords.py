@@ -12,10 +12,8 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from payrequest.app import create_app
-from payrequest.config import load_settings
 from tests.mailbox import Mailbox
-from tests.staff import BASE, PASSWORD, create_staff, csrf_of, sign_in
+from tests.staff import PASSWORD, built_app, client_from, create_staff, csrf_of, sign_in
 
 COOKIE = "payrequest_session"
 NEW_PASSWORD = "a brand new password"
@@ -43,17 +41,8 @@ async def app(
         "starttls": False,
         "sender": "Shop AS <shop@example.no>",
     }
-    app = create_app(
-        load_settings(database_url=database_url, var_dir=tmp_path, public_url=BASE, smtp=smtp),
-        run_worker=False,
-    )
-    yield app
-    await app.state.runtime.close()
-
-
-def client_from(app: object, address: str = "127.0.0.1") -> httpx.AsyncClient:
-    transport = httpx.ASGITransport(app=app, client=(address, 40000))  # type: ignore[arg-type]
-    return httpx.AsyncClient(transport=transport, base_url=BASE)
+    async with built_app(database_url, tmp_path, run_worker=False, smtp=smtp) as app:
+        yield app
 
 
 async def ask_for_link(client: httpx.AsyncClient, email: str) -> httpx.Response:

@@ -9,16 +9,13 @@ import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from payrequest.app import create_app
 from payrequest.audit.models import AuditEntry
-from payrequest.config import load_settings
 from payrequest.users import service as users
-from tests.staff import BASE, PASSWORD, create_staff, csrf_of, sign_in
+from tests.staff import PASSWORD, built_app, client_from, create_staff, csrf_of, sign_in
 
 COOKIE = "payrequest_session"
 NEW_PASSWORD = "a brand new password"
@@ -29,17 +26,8 @@ async def app(
     database_url: str, sessions: async_sessionmaker[AsyncSession], tmp_path: Path
 ) -> AsyncIterator[object]:
     await create_staff(sessions, roles=("owner", "staff"))
-    app = create_app(
-        load_settings(database_url=database_url, var_dir=tmp_path, public_url=BASE),
-        run_worker=False,
-    )
-    yield app
-    await app.state.runtime.close()
-
-
-def client_from(app: object, address: str = "127.0.0.1") -> httpx.AsyncClient:
-    transport = httpx.ASGITransport(app=app, client=(address, 40000))  # type: ignore[arg-type]
-    return httpx.AsyncClient(transport=transport, base_url=BASE)
+    async with built_app(database_url, tmp_path, run_worker=False) as app:
+        yield app
 
 
 async def answers(app: object, cookie: str) -> str:

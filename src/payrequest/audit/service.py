@@ -47,6 +47,26 @@ async def record(
     return entry
 
 
+async def record_edit(
+    session: AsyncSession,
+    action: str,
+    subject_id: int,
+    actor_id: int | None,
+    details: Mapping[str, Any],
+) -> AuditEntry:
+    """An edit of one row by a staff member (None: the system or the command line); the
+    subject's type is the action's first part ("invoice.update" is about an invoice)."""
+    subject_type = action.partition(".")[0]
+    return await record(
+        session,
+        action=action,
+        user_id=actor_id,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        details=details,
+    )
+
+
 def changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, str]:
     """The values that differ, each as "old → new" (an empty value shows as "–"), for
     `details` of an edit."""

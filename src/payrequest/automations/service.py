@@ -6,7 +6,7 @@ an action's texts, addresses or secrets."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -131,10 +131,12 @@ async def save(
         flow.webhook_secret = box.seal(signing.new_secret())
     await session.flush()
     if flow_id is None:
-        await _record(session, "flow.create", flow, actor_id, _shown(flow))
+        await audit.record_edit(session, "flow.create", flow.id, actor_id, _shown(flow))
     else:
         changed = audit.changes(before, _shown(flow))
-        await _record(session, "flow.update", flow, actor_id, {"name": flow.name, **changed})
+        await audit.record_edit(
+            session, "flow.update", flow.id, actor_id, {"name": flow.name, **changed}
+        )
     return flow
 
 
@@ -146,23 +148,6 @@ def _shown(flow: Flow) -> dict[str, object]:
         "conditions": ", ".join(f"{k}={v}" for k, v in sorted((flow.conditions or {}).items())),
         "actions": ", ".join(a.kind for a in sorted(flow.actions, key=lambda a: a.position)),
     }
-
-
-async def _record(
-    session: AsyncSession,
-    action: str,
-    flow: Flow,
-    actor_id: int | None,
-    details: Mapping[str, object],
-) -> None:
-    await audit.record(
-        session,
-        action=action,
-        user_id=actor_id,
-        subject_type="flow",
-        subject_id=flow.id,
-        details=details,
-    )
 
 
 async def get(session: AsyncSession, flow_id: int) -> Flow:
@@ -195,7 +180,7 @@ async def set_enabled(
     await session.flush()
     if changed:
         action = "flow.enable" if enabled else "flow.disable"
-        await _record(session, action, flow, actor_id, {"name": flow.name})
+        await audit.record_edit(session, action, flow.id, actor_id, {"name": flow.name})
     return flow
 
 
@@ -297,7 +282,7 @@ async def test_run(
     run = await start_run(session, flow=flow, event=event, is_test=True)
     assert run is not None  # test runs are never deduplicated
     details = {"name": flow.name, "event": event.name, "event_id": event.id, "run_id": run.id}
-    await _record(session, "flow.test_run", flow, actor_id, details)
+    await audit.record_edit(session, "flow.test_run", flow.id, actor_id, details)
     return run
 
 

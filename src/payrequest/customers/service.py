@@ -4,8 +4,6 @@ None: the system or the command line); a phone number there is masked."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from payrequest.audit import service as audit
@@ -50,7 +48,7 @@ async def create_customer(
     )
     session.add(customer)
     await session.flush()
-    await _record(session, "customer.create", customer, actor_id, _shown(customer))
+    await audit.record_edit(session, "customer.create", customer.id, actor_id, _shown(customer))
     return customer
 
 
@@ -81,7 +79,7 @@ async def update_customer(
     changed = audit.changes(before, _shown(customer))
     if changed:
         details = {"number": customer.number, **changed}
-        await _record(session, "customer.update", customer, actor_id, details)
+        await audit.record_edit(session, "customer.update", customer.id, actor_id, details)
     return customer
 
 
@@ -102,23 +100,6 @@ def masked_phone(phone: str | None) -> str:
     """A number as the audit log shows it: two digits hidden (`+47975**218`), enough to tell
     numbers apart, not to call one."""
     return redact(phone) if phone else ""
-
-
-async def _record(
-    session: AsyncSession,
-    action: str,
-    customer: Customer,
-    actor_id: int | None,
-    details: Mapping[str, object],
-) -> None:
-    await audit.record(
-        session,
-        action=action,
-        user_id=actor_id,
-        subject_type="customer",
-        subject_id=customer.id,
-        details=details,
-    )
 
 
 # --- a phone number learned from a payment (payment_requests.phones decides when) ----------
@@ -176,7 +157,7 @@ async def use_suggested_phone(
         "phone": f"{before or '–'} → {masked_phone(customer.phone)}",
         "payment_request_id": request_id,
     }
-    await _record(session, "customer.phone_use_suggested", customer, actor_id, details)
+    await audit.record_edit(session, "customer.phone_use_suggested", customer.id, actor_id, details)
     return customer, request_id
 
 
@@ -194,7 +175,9 @@ async def dismiss_suggested_phone(
         "suggested": masked_phone(shown_suggestion),
         "payment_request_id": request_id,
     }
-    await _record(session, "customer.phone_dismiss_suggested", customer, actor_id, details)
+    await audit.record_edit(
+        session, "customer.phone_dismiss_suggested", customer.id, actor_id, details
+    )
     return customer, request_id
 
 

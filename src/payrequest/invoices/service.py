@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -44,10 +42,10 @@ async def create_invoice(
     session.add(invoice)
     await _flush_number(session, data.number)
     await _announce(session, invoice, names.INVOICE_CREATED)
-    await _record(
+    await audit.record_edit(
         session,
         "invoice.create",
-        invoice,
+        invoice.id,
         actor_id,
         {
             "number": invoice.number,
@@ -79,7 +77,7 @@ async def void_invoice(
     await session.flush()
     await _announce(session, invoice, names.INVOICE_VOIDED)
     details = {"number": invoice.number, "total": invoice.total, "currency": invoice.currency}
-    await _record(session, "invoice.void", invoice, actor_id, details)
+    await audit.record_edit(session, "invoice.void", invoice.id, actor_id, details)
     return invoice
 
 
@@ -189,7 +187,7 @@ async def update_invoice(
     await _flush_number(session, data.number)
     await _announce(session, invoice, names.INVOICE_UPDATED)
     details = {"number": invoice.number, **audit.changes(before, _shown(invoice))}
-    await _record(session, "invoice.update", invoice, actor_id, details)
+    await audit.record_edit(session, "invoice.update", invoice.id, actor_id, details)
     return invoice
 
 
@@ -215,21 +213,4 @@ async def _announce(session: AsyncSession, invoice: Invoice, name: str) -> None:
         aggregate_id=invoice.id,
         customer_id=invoice.customer_id,
         payload={"number": invoice.number, "total": invoice.total, "currency": invoice.currency},
-    )
-
-
-async def _record(
-    session: AsyncSession,
-    action: str,
-    invoice: Invoice,
-    actor_id: int | None,
-    details: Mapping[str, object],
-) -> None:
-    await audit.record(
-        session,
-        action=action,
-        user_id=actor_id,
-        subject_type="invoice",
-        subject_id=invoice.id,
-        details=details,
     )

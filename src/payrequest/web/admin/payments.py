@@ -173,10 +173,7 @@ async def undo_payment(
                 session, payment_id=payment_id, actor=_actor(user), reason=reason
             )
     except PayrequestError as exc:
-        if exc.code == "not_found":
-            raise HTTPException(status.HTTP_404_NOT_FOUND, i18n.error_text(exc)) from None
-        if exc.code == "not_allowed":
-            raise HTTPException(status.HTTP_403_FORBIDDEN, i18n.error_text(exc)) from None
+        _refuse_missing_or_forbidden(exc)
         flash(request, i18n.problem(exc, LABELS), "error")
         return _back(await _customer_of(session, payment_id))
     payment = undone.payment
@@ -250,10 +247,7 @@ async def take_back_credit(
                 session, allocation_id=allocation_id, actor=_actor(user), reason=reason
             )
     except PayrequestError as exc:
-        if exc.code == "not_found":
-            raise HTTPException(status.HTTP_404_NOT_FOUND, i18n.error_text(exc)) from None
-        if exc.code == "not_allowed":
-            raise HTTPException(status.HTTP_403_FORBIDDEN, i18n.error_text(exc)) from None
+        _refuse_missing_or_forbidden(exc)
         flash(request, i18n.problem(exc, LABELS), "error")
         return _to(await read.invoice_of_allocation(session, allocation_id), back)
     flash(request, _taken_back_text(done))
@@ -284,3 +278,14 @@ def _to(invoice: Invoice, back: str) -> RedirectResponse:
     if back == "invoice":
         return RedirectResponse(f"/invoices/{invoice.id}", status_code=status.HTTP_303_SEE_OTHER)
     return _back(invoice.customer_id)
+
+
+# An error that is about the page itself, not the form: its own status and error page.
+_PAGE_ERRORS = {"not_found": status.HTTP_404_NOT_FOUND, "not_allowed": status.HTTP_403_FORBIDDEN}
+
+
+def _refuse_missing_or_forbidden(exc: PayrequestError) -> None:
+    """Raise the error page for a row that does not exist or a role that may not; any other
+    refusal is the caller's to show on the form."""
+    if exc.code in _PAGE_ERRORS:
+        raise HTTPException(_PAGE_ERRORS[exc.code], i18n.error_text(exc)) from None

@@ -133,8 +133,10 @@ async def test_edits_of_customers_invoices_and_flows_are_on_the_audit_page(
     assert norwegian(SUBJECTS["invoice"]) == "Faktura"  # the page is in Norwegian
 
     customer_change = shown["customer.update"][4]
-    assert "portal_access: False → True" in customer_change
-    assert "phone: – → +47412**567" in customer_change
+    assert "Portaltilgang: Nei → Ja" in customer_change  # the details in Norwegian too
+    assert "Mobilnummer: – → +47412**567" in customer_change
     assert "41234567" not in page.text  # never the whole number
-    assert "due_date: 2026-12-05 → 2026-12-19" in shown["invoice.update"][4]
+    assert "Forfallsdato: 2026-12-05 → 2026-12-19" in shown["invoice.update"][4]
+    created = shown["invoice.create"][4]
+    assert "kr" in created and "currency" not in created and "Valuta" not in created
     assert "actions: sms" in shown["flow.create"][4]

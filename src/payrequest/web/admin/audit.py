@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse
 from payrequest.audit import read as audit_read
 from payrequest.errors import N_
 from payrequest.users import service as users
+from payrequest.web import i18n
 from payrequest.web.admin.staff import OwnerReader
 from payrequest.web.deps import ReadSessionDep
 from payrequest.web.render import render
@@ -63,6 +64,69 @@ SUBJECTS: dict[str, str] = {
 }
 
 
+# What a detail is, in words (`details` keys as the commands record them); a key without a
+# word here is shown as it is stored.
+DETAIL_WORDS: dict[str, str] = {
+    "number": N_("Number"),
+    "name": N_("Name"),
+    "email": N_("Email"),
+    "phone": N_("Mobile number"),
+    "country": N_("Country"),
+    "locale": N_("Language"),
+    "portal_access": N_("Portal access"),
+    "customer": N_("Customer"),
+    "customer_id": N_("Customer"),
+    "invoice": N_("Invoice"),
+    "invoices": N_("Invoices"),
+    "payment_request_id": N_("Payment request"),
+    "reference": N_("Payment reference"),
+    "total": N_("Total"),
+    "amount": N_("Amount"),
+    "currency": N_("Currency"),
+    "method": N_("Method"),
+    "reason": N_("Reason"),
+    "note": N_("Note"),
+    "role": N_("Role"),
+    "issue_date": N_("Issue date"),
+    "due_date": N_("Due date"),
+    "lines": N_("Lines"),
+    "kind": N_("Kind"),
+    "url": N_("Address"),
+    "created": N_("Created"),
+    "removed": N_("Removed"),
+}
+MONEY_KEYS = frozenset({"total", "amount"})  # minor units, in the entry's `currency`
+_CHANGE = " → "
+
+
+def _value_text(key: str, value: object, currency: object) -> str:
+    """One recorded value as the reader reads it: money formatted, yes/no in words."""
+    if isinstance(value, bool) or value in ("True", "False"):
+        return i18n.gettext("Yes") if value in (True, "True") else i18n.gettext("No")
+    text = str(value)
+    if key in MONEY_KEYS and isinstance(currency, str) and text.lstrip("-").isdigit():
+        return i18n.money(int(text), currency)
+    return text
+
+
+def shown_details(details: dict[str, object]) -> list[tuple[str, str]]:
+    """(label, value) of an entry's details in the reader's language; an edit's
+    "old → new" has each side shown; the currency goes into the amounts it belongs to."""
+    currency = details.get("currency")
+    with_money = isinstance(currency, str) and not MONEY_KEYS.isdisjoint(details)
+    shown = []
+    for key, value in details.items():
+        if key == "currency" and with_money:
+            continue
+        if isinstance(value, str) and _CHANGE in value:
+            text = _CHANGE.join(_value_text(key, side, currency) for side in value.split(_CHANGE))
+        else:
+            text = _value_text(key, value, currency)
+        label = i18n.gettext(DETAIL_WORDS[key]) if key in DETAIL_WORDS else key
+        shown.append((label, text))
+    return shown
+
+
 @router.get("/audit", response_class=HTMLResponse)
 async def audit_log(
     request: Request,
@@ -91,6 +155,7 @@ async def audit_log(
         actions=sorted(set(recorded) | set(ACTIONS)),
         action_words=ACTIONS,
         subject_words=SUBJECTS,
+        shown_details=shown_details,
         person=person,
         action=action,
         pager_base=query,

@@ -137,6 +137,6 @@ async def test_edits_of_customers_invoices_and_flows_are_on_the_audit_page(
     assert "Mobilnummer: – → +47412**567" in customer_change
     assert "41234567" not in page.text  # never the whole number
     assert "Forfallsdato: 2026-12-05 → 2026-12-19" in shown["invoice.update"][4]
-    created = shown["invoice.create"][4]
-    assert "kr" in created and "currency" not in created and "Valuta" not in created
+    new_invoice = shown["invoice.create"][4]
+    assert "kr" in new_invoice and "currency" not in new_invoice and "Valuta" not in new_invoice
     assert "actions: sms" in shown["flow.create"][4]

@@ -92,6 +92,7 @@ DETAIL_WORDS: dict[str, str] = {
     "lines": N_("Lines"),
     "kind": N_("Kind"),
     "url": N_("Address"),
+    "endpoint_id": N_("Endpoint id"),
     "created": N_("Created"),
     "removed": N_("Removed"),
 }
@@ -103,7 +104,7 @@ def _value_text(key: str, value: object, currency: object) -> str:
     """One recorded value as the reader reads it: money formatted, yes/no in words."""
     if isinstance(value, bool) or value in ("True", "False"):
         return i18n.gettext("Yes") if value in (True, "True") else i18n.gettext("No")
-    text = str(value)
+    text = "–" if value in (None, "", []) else str(value)
     if key in MONEY_KEYS and isinstance(currency, str) and text.lstrip("-").isdigit():
         return i18n.money(int(text), currency)
     return text

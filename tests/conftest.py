@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from payrequest.db.migrate import upgrade
+from payrequest.db.scope import acting_for
 from payrequest.db.session import create_engine, session_factory
 from payrequest.tables import metadata
 
@@ -97,8 +98,30 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
+FIRST_ORGANISATION_RESET = text(
+    "UPDATE organisations SET name = 'My business', slug = 'main', organisation_number = '',"
+    " market = 'NO', default_locale = 'nb', address = '', logo_url = NULL,"
+    " brand_colour = NULL, sms_sender = NULL, request_lifetime_minutes = 1440,"
+    " long_living_approved = FALSE, portal_partial_payments = FALSE,"
+    " auto_apply_credit = FALSE, status = 'active' WHERE id = 1"
+)
+TEST_ORGANISATION = 1  # the organisation migration 0011 creates; every test acts for it
+
+
+@pytest.fixture(autouse=True)
+def _acting_for_the_test_organisation() -> Iterator[None]:
+    """Tests act for the organisation the migration made (a single-business installation),
+    as a web request does once it knows who asks; tests of several organisations say whom
+    they act for themselves. (Set here, outside any event loop, so every task of the test
+    inherits it; the web app starts each request acting for nobody all the same.)"""
+    with acting_for(TEST_ORGANISATION):
+        yield
+
+
 async def _wipe(engine: AsyncEngine) -> None:
-    tables = list(reversed(metadata.sorted_tables))
+    """Empty every table but the first organisation, which goes back to how the migration
+    made it."""
+    tables = [t for t in reversed(metadata.sorted_tables) if t.name != "organisations"]
     async with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
             names = ", ".join(t.name for t in tables)
@@ -111,6 +134,10 @@ async def _wipe(engine: AsyncEngine) -> None:
                     await connection.execute(table.update().values(cyclic))
             for table in tables:
                 await connection.execute(table.delete())
+        await connection.execute(
+            text("DELETE FROM organisations WHERE id <> :first"), {"first": TEST_ORGANISATION}
+        )
+        await connection.execute(FIRST_ORGANISATION_RESET)
 
 
 @pytest.fixture

@@ -30,9 +30,9 @@ from payrequest.automations.actions import KINDS
 from payrequest.events.names import ALL_EVENTS
 from payrequest.i18n import BABEL_LOCALES
 from payrequest.ledger.models import REFUND_STATUSES
+from payrequest.organisations.models import ROLES
 from payrequest.payment_requests.state import ORIGINS, Status
 from payrequest.providers.base import EventName, UserFlow
-from payrequest.users.models import ROLES
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCALE_DIR = ROOT / "src" / "payrequest" / "i18n" / "locale"

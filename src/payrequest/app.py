@@ -29,6 +29,7 @@ from payrequest.sandbox import SandboxConfig, create_sandbox_app, sandbox_of_app
 from payrequest.web import admin, emulator_access, errors, health, portal, sse, webhooks
 from payrequest.web.body_limits import BodyLimits
 from payrequest.web.observe import ObserveRequests
+from payrequest.web.organisation_scope import StartUnscoped
 from payrequest.web.security_headers import SecurityHeaders
 
 STATIC = Path(__file__).parent / "web" / "static"
@@ -123,6 +124,7 @@ def create_app(
     app.include_router(sse.router)
     app.include_router(admin.router)
     app.include_router(portal.router)
+    app.add_middleware(StartUnscoped)  # a request acts for no organisation until it knows whom
     app.add_middleware(BodyLimits)  # inside the session: its 413 page knows the reader
     app.add_middleware(
         SessionMiddleware,

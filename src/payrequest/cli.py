@@ -49,11 +49,11 @@ from payrequest.kit.clock import utcnow
 from payrequest.kit.money import Money
 from payrequest.observability import logs as observability_logs
 from payrequest.observability.settings import ObservabilitySettings, load_observability
+from payrequest.organisations.models import ROLES
 from payrequest.payment_requests import bulk
 from payrequest.runtime import Runtime, build_runtime
 from payrequest.sandbox.cli import sandbox_command
 from payrequest.users import service as users
-from payrequest.users.models import ROLES
 from payrequest.web.emulator_access import phone_url
 from payrequest.web.health import health_app
 
@@ -372,7 +372,7 @@ def users_create(
     except PayrequestError as exc:
         typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(1) from None
-    console.print(f"Created {user.role} {user.email}")
+    console.print(f"Created {role} {user.email}")
 
 
 @requests_app.command("send-bulk")

@@ -16,11 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from payrequest.config import ConfigurationError, Settings, load_settings
 from payrequest.errors import NotFound, PayrequestError
 from payrequest.notify.email import EmailError
+from payrequest.organisations.models import ROLES
 from payrequest.runtime import Runtime, build_runtime
 from payrequest.users import commands, mail, tokens
 from payrequest.users import service as users
 from payrequest.users.commands import COMMAND_LINE
-from payrequest.users.models import ROLES, User
+from payrequest.users.members import Member
+from payrequest.users.models import User
 
 T = TypeVar("T")
 staff_app = typer.Typer(
@@ -97,12 +99,13 @@ async def _send(runtime: Runtime, found: tuple[User, str], purpose: str) -> None
 def staff_list() -> None:
     """Every staff account: role, status, last sign-in."""
 
-    async def work(runtime: Runtime, session: AsyncSession) -> list[User]:
+    async def work(runtime: Runtime, session: AsyncSession) -> list[Member]:
         return await users.list_users(session)
 
     table = Table("email", "name", "role", "status", "last sign-in")
     for user in _run(work):
-        last = user.last_login_at.isoformat(timespec="minutes") if user.last_login_at else "never"
+        signed_in = user.user.last_login_at
+        last = signed_in.isoformat(timespec="minutes") if signed_in else "never"
         table.add_row(
             user.email, user.name, user.role, "active" if user.is_active else "deactivated", last
         )
@@ -118,7 +121,7 @@ def staff_invite(
 ) -> None:
     """Create an account and send its owner a link to choose a password."""
 
-    async def work(runtime: Runtime, session: AsyncSession) -> tuple[User, str]:
+    async def work(runtime: Runtime, session: AsyncSession) -> tuple[User, str | None]:
         return await commands.invite(
             session,
             COMMAND_LINE,
@@ -129,9 +132,13 @@ def staff_invite(
             locale=locale,
         )
 
-    async def then(runtime: Runtime, found: tuple[User, str]) -> None:
-        console.print(f"Invited {found[0].role} {found[0].email}")
-        await _send(runtime, found, tokens.INVITE)
+    async def then(runtime: Runtime, found: tuple[User, str | None]) -> None:
+        invited, token = found
+        if token is None:
+            console.print(f"{invited.email} has an account: added as {role}, no link needed")
+            return
+        console.print(f"Invited {role} {invited.email}")
+        await _send(runtime, (invited, token), tokens.INVITE)
 
     _run(work, then=then)
 
@@ -158,7 +165,7 @@ def staff_reset_password(
 def staff_deactivate(email: Annotated[str, typer.Argument(help="Their sign-in email.")]) -> None:
     """They can no longer sign in; their sessions end at once."""
 
-    async def work(runtime: Runtime, session: AsyncSession) -> User:
+    async def work(runtime: Runtime, session: AsyncSession) -> Member:
         return await commands.deactivate(
             session, COMMAND_LINE, user_id=await _user_id(session, email)
         )
@@ -170,7 +177,7 @@ def staff_deactivate(email: Annotated[str, typer.Argument(help="Their sign-in em
 def staff_reactivate(email: Annotated[str, typer.Argument(help="Their sign-in email.")]) -> None:
     """They can sign in again."""
 
-    async def work(runtime: Runtime, session: AsyncSession) -> User:
+    async def work(runtime: Runtime, session: AsyncSession) -> Member:
         return await commands.reactivate(
             session, COMMAND_LINE, user_id=await _user_id(session, email)
         )
@@ -185,7 +192,7 @@ def staff_set_role(
 ) -> None:
     """Change a role (the last active owner stays owner)."""
 
-    async def work(runtime: Runtime, session: AsyncSession) -> User:
+    async def work(runtime: Runtime, session: AsyncSession) -> Member:
         return await commands.set_role(
             session, COMMAND_LINE, user_id=await _user_id(session, email), role=role
         )

@@ -10,6 +10,7 @@ from payrequest.inbound.registrations import WebhookRegistration
 from payrequest.invoices.models import Invoice, InvoiceLine
 from payrequest.jobs.models import Job
 from payrequest.ledger.models import Allocation, Credit, ManualPayment, Refund
+from payrequest.organisations.models import Membership, Organisation
 from payrequest.payment_requests.models import (
     PaymentRequest,
     PaymentRequestEvent,
@@ -36,6 +37,8 @@ __all__ = [
     "InvoiceLine",
     "Job",
     "ManualPayment",
+    "Membership",
+    "Organisation",
     "OutboxEvent",
     "PaymentRequest",
     "PaymentRequestEvent",

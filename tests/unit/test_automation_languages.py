@@ -120,9 +120,9 @@ async def test_the_ready_made_flows_texts_pass_the_save_check() -> None:
 def test_every_stored_code_staff_see_has_words() -> None:
     from payrequest.events.names import ALL_EVENTS
     from payrequest.ledger.models import REFUND_STATUSES
+    from payrequest.organisations.models import ROLES
     from payrequest.payment_requests.state import ORIGINS
     from payrequest.providers.base import EventName
-    from payrequest.users.models import ROLES
 
     for kind, codes in {
         "event": ALL_EVENTS,

@@ -9,11 +9,13 @@ from sqlalchemy import JSON, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from payrequest.db.base import Base
+from payrequest.db.scope import OrganisationOwned
 from payrequest.db.types import created_at_column
 
 
-class AuditEntry(Base):
+class AuditEntry(OrganisationOwned, Base):
     __tablename__ = "audit_log"
+    organisation_optional = True
     __table_args__ = (Index("ix_audit_log_at", "at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)

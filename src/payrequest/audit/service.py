@@ -29,11 +29,14 @@ async def record(
     subject_id: int | None = None,
     details: Mapping[str, Any] | None = None,
     address: str | None = None,
+    organisation_id: int | None = None,
 ) -> AuditEntry:
     """Add one entry: `action` such as "payment_request.cancel", `user_id` the acting staff
     member (None: the system, the command line or a sign-in that failed), `address` the
-    client's IP address when the action came over HTTP."""
+    client's IP address when the action came over HTTP. The entry belongs to the session's
+    organisation; `organisation_id` names it where the session acts for all (a sign-in)."""
     entry = AuditEntry(
+        organisation_id=organisation_id,
         at=utcnow(),
         user_id=user_id,
         action=action[:MAX_ACTION],

@@ -20,6 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from payrequest.db.base import Base
+from payrequest.db.scope import OrganisationOwned
 from payrequest.db.types import UTCDateTime, created_at_column, sql_in, updated_at_column
 
 ACTION_KINDS = ("sms", "email", "webhook", "wait", "portal_link")
@@ -30,7 +31,7 @@ RUN_STATUSES = ("running", "done", "failed")
 ACTION_STATUSES = ("pending", "sending", "sent", "retrying", "done", "failed")
 
 
-class Flow(Base):
+class Flow(OrganisationOwned, Base):
     __tablename__ = "flows"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -47,7 +48,7 @@ class Flow(Base):
     )
 
 
-class FlowAction(Base):
+class FlowAction(OrganisationOwned, Base):
     __tablename__ = "flow_actions"
     __table_args__ = (
         UniqueConstraint("flow_id", "position"),
@@ -63,7 +64,7 @@ class FlowAction(Base):
     flow: Mapped[Flow] = relationship(back_populates="actions")
 
 
-class FlowRun(Base):
+class FlowRun(OrganisationOwned, Base):
     """One execution of a flow for one outbox event. A real run exists at most once per
     (flow, event) — the partial unique index; test runs ("Test run" in the admin) may repeat.
     `actions` is the flow's action list as it was when the run began."""
@@ -97,7 +98,7 @@ class FlowRun(Base):
     )
 
 
-class ActionRun(Base):
+class ActionRun(OrganisationOwned, Base):
     """One action of one flow run: what was rendered, how often it was tried, what came back."""
 
     __tablename__ = "action_runs"

@@ -5,24 +5,34 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, event
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+    event,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from payrequest.db.base import Base
+from payrequest.db.scope import OrganisationOwned
 from payrequest.db.types import created_at_column, sql_in, updated_at_column
 from payrequest.kit.markets import COUNTRIES
 from payrequest.kit.search import search_text
 
 
-class Customer(Base):
+class Customer(OrganisationOwned, Base):
     __tablename__ = "customers"
     __table_args__ = (
         CheckConstraint(sql_in("country", COUNTRIES), name="country"),
         CheckConstraint("phone IS NULL OR phone LIKE '+%'", name="phone_e164"),
+        UniqueConstraint("organisation_id", "number"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    number: Mapped[str] = mapped_column(String(32), unique=True)
+    number: Mapped[str] = mapped_column(String(32))  # unique per organisation
     name: Mapped[str] = mapped_column(String(200), index=True)
     email: Mapped[str | None] = mapped_column(String(254), nullable=True)
     phone: Mapped[str | None] = mapped_column(String(16), nullable=True)  # E.164

@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from payrequest.db.scope import Scope, scoped_to
+
 ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
 
 
@@ -91,8 +93,13 @@ def _sqlite_begin_immediate(connection: Connection) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+def session_factory(
+    engine: AsyncEngine, *, scope: Scope | None = None
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions on `engine`. With `scope`, every session acts for it (db.scope); without, each
+    takes the scope in effect where it is used."""
+    info = scoped_to(scope) if scope is not None else {}
+    return async_sessionmaker(engine, expire_on_commit=False, info=info)
 
 
 def read_only_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

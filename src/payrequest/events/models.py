@@ -9,10 +9,11 @@ from sqlalchemy import JSON, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from payrequest.db.base import Base
+from payrequest.db.scope import OrganisationOwned
 from payrequest.db.types import UTCDateTime, created_at_column
 
 
-class OutboxEvent(Base):
+class OutboxEvent(OrganisationOwned, Base):
     __tablename__ = "outbox_events"
     __table_args__ = (Index("ix_outbox_events_dispatched_at_id", "dispatched_at", "id"),)
 

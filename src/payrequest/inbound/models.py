@@ -9,14 +9,16 @@ from sqlalchemy import JSON, CheckConstraint, Index, String, Text, UniqueConstra
 from sqlalchemy.orm import Mapped, mapped_column
 
 from payrequest.db.base import Base
+from payrequest.db.scope import OrganisationOwned
 from payrequest.db.types import UTCDateTime, created_at_column, sql_in
 
 # unusable: authentic (signed) but not an event we can read; kept, answered 2xx, shown to operators.
 INBOX_STATUSES = ("received", "applied", "unmatched", "failed", "unusable")
 
 
-class InboundEvent(Base):
+class InboundEvent(OrganisationOwned, Base):
     __tablename__ = "inbound_events"
+    organisation_optional = True
     __table_args__ = (
         UniqueConstraint("provider", "dedupe_key"),
         CheckConstraint(sql_in("status", INBOX_STATUSES), name="status"),

@@ -16,6 +16,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from payrequest.db.base import Base
+from payrequest.db.scope import OrganisationOwned
 from payrequest.db.types import (
     UTCDateTime,
     created_at_column,
@@ -26,7 +27,7 @@ from payrequest.db.types import (
 from payrequest.kit.markets import CURRENCIES
 
 
-class Invoice(Base):
+class Invoice(OrganisationOwned, Base):
     __tablename__ = "invoices"
     __table_args__ = (
         CheckConstraint("total >= 0", name="total_not_negative"),
@@ -34,10 +35,11 @@ class Invoice(Base):
         CheckConstraint("due_date >= issue_date", name="due_after_issue"),
         # Lets allocations and request links prove, in the database, that their currency matches.
         UniqueConstraint("id", "currency", name="uq_invoices_id_currency"),
+        UniqueConstraint("organisation_id", "number"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    number: Mapped[str] = mapped_column(String(32), unique=True)
+    number: Mapped[str] = mapped_column(String(32))  # unique per organisation
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     issue_date: Mapped[date] = mapped_column(Date)
     due_date: Mapped[date] = mapped_column(Date, index=True)
@@ -53,7 +55,7 @@ class Invoice(Base):
     )
 
 
-class InvoiceLine(Base):
+class InvoiceLine(OrganisationOwned, Base):
     __tablename__ = "invoice_lines"
     __table_args__ = (
         CheckConstraint("quantity_milli > 0", name="quantity_positive"),

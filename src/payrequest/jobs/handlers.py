@@ -195,6 +195,7 @@ class JobHandlers:
         run_at: datetime | None = None,
         dedupe_key: str | None = None,
         max_attempts: int | None = None,
+        organisation_id: int | None = None,
     ) -> Job | None:
         """`queue.enqueue` for a registered kind, with the kind's `max_attempts` as default."""
         spec = self.spec(kind)
@@ -205,4 +206,5 @@ class JobHandlers:
             run_at=run_at,
             dedupe_key=dedupe_key,
             max_attempts=spec.max_attempts if max_attempts is None else max_attempts,
+            organisation_id=organisation_id,
         )

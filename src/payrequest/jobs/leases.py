@@ -43,6 +43,7 @@ class Claimed:
     attempts: int  # including the run that is starting
     max_attempts: int
     run_at: datetime
+    organisation_id: int | None  # the business it acts for; None: the installation's own
 
     @property
     def last_attempt(self) -> bool:
@@ -100,7 +101,15 @@ def _claim_statement() -> Update:
             attempts=_c.attempts + 1,
             updated_at=_NOW,
         )
-        .returning(_c.id, _c.kind, _c.payload, _c.attempts, _c.max_attempts, _c.run_at)
+        .returning(
+            _c.id,
+            _c.kind,
+            _c.payload,
+            _c.attempts,
+            _c.max_attempts,
+            _c.run_at,
+            _c.organisation_id,
+        )
     )
 
 

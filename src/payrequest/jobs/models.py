@@ -9,13 +9,15 @@ from sqlalchemy import JSON, CheckConstraint, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from payrequest.db.base import Base
+from payrequest.db.scope import OrganisationOwned
 from payrequest.db.types import UTCDateTime, created_at_column, sql_in, updated_at_column
 
 JOB_STATUSES = ("queued", "running", "done", "dead")
 
 
-class Job(Base):
+class Job(OrganisationOwned, Base):
     __tablename__ = "jobs"
+    organisation_optional = True
     __table_args__ = (
         CheckConstraint(sql_in("status", JOB_STATUSES), name="status"),
         CheckConstraint("attempts >= 0 AND max_attempts > 0", name="attempts"),

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from payrequest.db.dialect import insert_for
 from payrequest.db.pg_notify import JOBS_CHANNEL, notify
+from payrequest.db.scope import scope_of
 from payrequest.errors import Conflict, NotFound
 from payrequest.jobs.models import JOB_STATUSES, Job
 from payrequest.kit.clock import utcnow
@@ -33,8 +34,12 @@ async def enqueue(
     run_at: datetime | None = None,
     dedupe_key: str | None = None,
     max_attempts: int | None = None,
+    organisation_id: int | None = None,
 ) -> Job | None:
     """Add a job, due at `run_at` (default: now). Returns None if `dedupe_key` already exists.
+
+    The job acts for `organisation_id`, by default the one the session acts for (none for
+    work of the installation's own, enqueued by a session acting for all of them).
 
     A dedupe key is held as long as the job row exists (done rows too, until purged), so
     "capture:<reference>" enqueues one capture however often the caller asks.
@@ -50,6 +55,7 @@ async def enqueue(
         "max_attempts": DEFAULT_MAX_ATTEMPTS if max_attempts is None else max_attempts,
         "created_at": now,
         "updated_at": now,
+        "organisation_id": organisation_id or _own_organisation(session),
     }
     insert = insert_for(session)
     statement = insert(Job).values(**values).returning(Job)
@@ -59,6 +65,11 @@ async def enqueue(
     if job is not None and (run_at is None or run_at <= now):  # a later job: polling finds it
         await notify(session, JOBS_CHANNEL, job.id)
     return job
+
+
+def _own_organisation(session: AsyncSession) -> int | None:
+    scope = scope_of(session.sync_session)
+    return scope if isinstance(scope, int) else None
 
 
 async def get_job(session: AsyncSession, *, job_id: int) -> Job:

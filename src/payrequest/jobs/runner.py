@@ -42,6 +42,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from payrequest.db.scope import ALL, Scope, acting_for, scoped_to
 from payrequest.jobs import leases
 from payrequest.jobs.backoff import Backoff
 from payrequest.jobs.context import JobContext, PermanentJobError, RetryAt, set_current_job
@@ -255,7 +256,7 @@ class Worker:
             if not held:
                 continue
             try:
-                async with self._sessions() as session, session.begin():
+                async with self._own_session() as session, session.begin():
                     await leases.renew(
                         session,
                         job_ids=held,
@@ -277,6 +278,16 @@ class Worker:
             await self._release(job)
 
     # --- database steps, each its own short transaction ----------------------------------
+
+    def _own_session(self) -> AsyncSession:
+        """A session for the worker's bookkeeping: claims, leases, schedules, for every
+        organisation at once."""
+        return self._sessions(info=scoped_to(ALL))
+
+    def _job_session(self, job: Claimed) -> AsyncSession:
+        """The session a handler runs in: scoped to the organisation the job acts for (the
+        installation's own jobs act for all)."""
+        return self._sessions(info=scoped_to(_scope(job)))
 
     async def _claim_lanes(
         self, running: Counter[str], *, due_before: datetime | None = None
@@ -304,11 +315,11 @@ class Worker:
         if self._autocommit is not None:
             async with self._autocommit.connect() as connection:
                 return await claim(connection)
-        async with self._sessions() as session, session.begin():
+        async with self._own_session() as session, session.begin():
             return await claim(session)
 
     async def _reap(self) -> None:
-        async with self._sessions() as session, session.begin():
+        async with self._own_session() as session, session.begin():
             dead = await leases.reap(session, now=self._clock())
         if dead:
             logger.error("%d jobs lost their worker on the last attempt: dead letters", dead)
@@ -319,7 +330,7 @@ class Worker:
         due = [(spec, slot) for spec, slot in due if self._scheduled.get(spec.kind) != slot]
         if not due:
             return
-        async with self._sessions() as session, session.begin():
+        async with self._own_session() as session, session.begin():
             for spec, slot in due:
                 start = spec.slot_start(slot)
                 await self._handlers.enqueue(
@@ -332,12 +343,18 @@ class Worker:
         self._scheduled.update({spec.kind: slot for spec, slot in due})
 
     async def _execute(self, job: Claimed) -> None:
+        # Sessions the handler opens itself (around a provider call) act for the job's
+        # organisation too.
+        with acting_for(_scope(job)):
+            await self._execute_for(job)
+
+    async def _execute_for(self, job: Claimed) -> None:
         spec = self._handlers.spec(job.kind)
         set_current_job(
             JobContext(job.id, job.kind, job.attempts, job.max_attempts, self.worker_id)
         )
         try:
-            async with self._sessions() as session, session.begin():
+            async with self._job_session(job) as session, session.begin():
                 if not self._superseded(job):
                     async with asyncio.timeout(spec.timeout.total_seconds()):
                         await spec.handler(session, dict(job.payload))
@@ -396,7 +413,7 @@ class Worker:
         """Back to the queue at `retry_at` (None: a dead letter), keeping `error`."""
         now = self._clock()
         try:
-            async with self._sessions() as session, session.begin():
+            async with self._own_session() as session, session.begin():
                 await leases.fail(
                     session,
                     job=job,
@@ -410,10 +427,14 @@ class Worker:
 
     async def _release(self, job: Claimed) -> None:
         try:
-            async with self._sessions() as session, session.begin():
+            async with self._own_session() as session, session.begin():
                 await leases.release(session, job=job, worker_id=self.worker_id, now=self._clock())
         except Exception:
             logger.exception("job %s: could not release; its lease will expire", job.id)
+
+
+def _scope(job: Claimed) -> Scope:
+    return ALL if job.organisation_id is None else job.organisation_id
 
 
 def _lanes(handlers: JobHandlers, concurrency: int) -> list[tuple[str, int, list[str]]]:

@@ -22,12 +22,13 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from payrequest.db.base import Base
+from payrequest.db.scope import OrganisationOwned
 from payrequest.db.types import UTCDateTime, created_at_column, currency_column, sql_in
 
 MANUAL_METHODS = ("bank_transfer", "cash", "card", "other")
 
 
-class ManualPayment(Base):
+class ManualPayment(OrganisationOwned, Base):
     """Money a customer paid outside the provider (a bank transfer, cash), recorded by staff.
 
     It is allocated like a captured payment (oldest due first, the rest becomes credit). Undoing
@@ -55,7 +56,7 @@ class ManualPayment(Base):
     undo_reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
-class Credit(Base):
+class Credit(OrganisationOwned, Base):
     """Money a customer has with us: an overpayment of a request or of a manual payment.
 
     A voided credit (its manual payment was undone) no longer counts.
@@ -84,7 +85,7 @@ class Credit(Base):
     voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
-class Allocation(Base):
+class Allocation(OrganisationOwned, Base):
     """Part of a payment applied to one invoice.
 
     Exactly one source: a payment request, a credit or a manual payment. Rows are never
@@ -158,7 +159,7 @@ class Allocation(Base):
 REFUND_STATUSES = ("pending", "succeeded", "failed")
 
 
-class Refund(Base):
+class Refund(OrganisationOwned, Base):
     """Money sent back to the customer through the provider, from a paid request or a credit.
 
     `credit_amount` is the part taken from customer credit; the rest reverses allocations.

@@ -22,6 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from payrequest.db.base import Base
+from payrequest.db.scope import OrganisationOwned
 from payrequest.db.types import (
     StrEnumType,
     UTCDateTime,
@@ -35,7 +36,7 @@ from payrequest.payment_requests.state import ORIGINS, USER_FLOWS, Status
 STATUSES = tuple(s.value for s in Status)
 
 
-class PaymentRequest(Base):
+class PaymentRequest(OrganisationOwned, Base):
     __tablename__ = "payment_requests"
     __table_args__ = (
         CheckConstraint("amount > 0", name="amount_positive"),
@@ -93,7 +94,7 @@ class PaymentRequest(Base):
     )
 
 
-class PaymentRequestInvoice(Base):
+class PaymentRequestInvoice(OrganisationOwned, Base):
     """An invoice covered by a request, with the amount planned for it.
 
     `active` is true while the request is sending, pending or authorized; a partial unique
@@ -129,7 +130,7 @@ class PaymentRequestInvoice(Base):
     payment_request: Mapped[PaymentRequest] = relationship(back_populates="invoice_links")
 
 
-class PaymentRequestEvent(Base):
+class PaymentRequestEvent(OrganisationOwned, Base):
     """One entry of a request's timeline: a state change, a provider signal, a user action.
 
     A provider event is recorded once: (request, event name, provider reference) is unique.

@@ -8,10 +8,11 @@ from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from payrequest.db.base import Base
+from payrequest.db.scope import OrganisationOwned
 from payrequest.db.types import UTCDateTime, created_at_column
 
 
-class PortalLink(Base):
+class PortalLink(OrganisationOwned, Base):
     __tablename__ = "portal_links"
 
     id: Mapped[int] = mapped_column(primary_key=True)

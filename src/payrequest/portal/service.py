@@ -128,9 +128,12 @@ async def sign_in_with_link(session: AsyncSession, *, token: str) -> Started | N
     """Redeem the link and start the customer's portal session; None if the link is not
     usable (expired, used, replaced by a newer one, or the customer lost portal access)."""
     customer_id = await redeem_link(session, token=token)
-    if customer_id is None:
+    customer = await session.get(Customer, customer_id) if customer_id is not None else None
+    if customer is None:
         return None
-    return await sign_ins.start_portal(session, customer_id=customer_id)
+    return await sign_ins.start_portal(
+        session, customer_id=customer.id, organisation_id=customer.organisation_id
+    )
 
 
 async def signed_in_customer(session: AsyncSession, *, token: str) -> Customer | None:

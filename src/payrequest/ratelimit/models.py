@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index, String
+from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from payrequest.db.base import Base
@@ -20,4 +20,9 @@ class RateLimitHit(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(200))  # e.g. "login:ip:203.0.113.5"
+    # The business whose bucket this is (its keys start "org<id>:"); None: the installation's
+    # (sign-ins, webhooks, anything counted before anyone is known).
+    organisation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id"), nullable=True, index=True
+    )
     created_at: Mapped[datetime] = created_at_column()

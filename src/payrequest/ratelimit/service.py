@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from payrequest.db.scope import scope_of
 from payrequest.db.session import READ_ONLY
 from payrequest.kit.clock import utcnow
 from payrequest.ratelimit.models import RateLimitHit
@@ -56,21 +57,39 @@ def stored_key(key: str) -> str:
     return f"{prefix}#sha256:{digest}"
 
 
+def _organisation(session: AsyncSession) -> int | None:
+    scope = scope_of(session.sync_session)
+    return scope if isinstance(scope, int) else None
+
+
+def _stored(session: AsyncSession, key: str) -> str:
+    """Per organisation: a session acting for one counts in that organisation's own bucket
+    (one business's bulk send never uses up another's allowance)."""
+    organisation = _organisation(session)
+    return stored_key(key if organisation is None else f"org{organisation}:{key}")
+
+
 async def check(session: AsyncSession, *, key: str, limits: Sequence[Limit]) -> Verdict:
     """Whether one more hit for `key` fits every limit (nothing is counted, nothing locked)."""
-    return await _verdict(session, stored_key(key), limits)
+    return await _verdict(session, _stored(session, key), limits)
 
 
 async def hit(session: AsyncSession, *, key: str) -> None:
     """Count a hit without checking any limit (a counter, not a limit)."""
-    session.add(RateLimitHit(key=stored_key(key), created_at=utcnow()))
+    session.add(
+        RateLimitHit(
+            key=_stored(session, key),
+            organisation_id=_organisation(session),
+            created_at=utcnow(),
+        )
+    )
     await session.flush()
 
 
 async def count(session: AsyncSession, *, key: str, since: datetime) -> int:
     """How many hits `key` has had after `since` (for pages that show a counter)."""
     stmt = select(func.count(RateLimitHit.id)).where(
-        RateLimitHit.key == stored_key(key), RateLimitHit.created_at > since
+        RateLimitHit.key == _stored(session, key), RateLimitHit.created_at > since
     )
     return int((await session.execute(stmt)).scalar_one())
 
@@ -84,7 +103,7 @@ async def take(session: AsyncSession, *, key: str, limits: Sequence[Limit]) -> V
 async def take_all(session: AsyncSession, checks: Sequence[tuple[str, Sequence[Limit]]]) -> Verdict:
     """Atomically for several keys: a hit for each if every key fits its limits, else none
     and the first refusal. Keys are locked in a fixed order (no deadlock between callers)."""
-    keyed = [(stored_key(key), limits) for key, limits in checks]
+    keyed = [(_stored(session, key), limits) for key, limits in checks]
     for key in sorted({key for key, _ in keyed}):
         await _lock(session, key)
     for key, limits in keyed:
@@ -92,13 +111,16 @@ async def take_all(session: AsyncSession, checks: Sequence[tuple[str, Sequence[L
         if not verdict.allowed:
             return verdict
     now = utcnow()
-    session.add_all([RateLimitHit(key=key, created_at=now) for key, _ in keyed])
+    organisation = _organisation(session)
+    session.add_all(
+        [RateLimitHit(key=key, organisation_id=organisation, created_at=now) for key, _ in keyed]
+    )
     await session.flush()
     return Verdict(True)
 
 
 async def forget(session: AsyncSession, *, key: str) -> None:
-    await session.execute(delete(RateLimitHit).where(RateLimitHit.key == stored_key(key)))
+    await session.execute(delete(RateLimitHit).where(RateLimitHit.key == _stored(session, key)))
 
 
 async def purge(session: AsyncSession, *, older_than: timedelta) -> int:

@@ -34,15 +34,47 @@ class Started:
 
 
 async def start_staff(
-    session: AsyncSession, *, user_id: int, lifetime: timedelta = STAFF_LIFETIME
+    session: AsyncSession,
+    *,
+    user_id: int,
+    organisation_id: int,
+    lifetime: timedelta = STAFF_LIFETIME,
 ) -> Started:
-    return await _start(session, kind="staff", user_id=user_id, lifetime=lifetime)
+    return await _start(
+        session,
+        kind="staff",
+        user_id=user_id,
+        organisation_id=organisation_id,
+        lifetime=lifetime,
+    )
 
 
 async def start_portal(
-    session: AsyncSession, *, customer_id: int, lifetime: timedelta = PORTAL_LIFETIME
+    session: AsyncSession,
+    *,
+    customer_id: int,
+    organisation_id: int,
+    lifetime: timedelta = PORTAL_LIFETIME,
 ) -> Started:
-    return await _start(session, kind="portal", customer_id=customer_id, lifetime=lifetime)
+    return await _start(
+        session,
+        kind="portal",
+        customer_id=customer_id,
+        organisation_id=organisation_id,
+        lifetime=lifetime,
+    )
+
+
+async def switch_organisation(
+    session: AsyncSession, *, session_id: int, organisation_id: int
+) -> None:
+    """The staff session works in `organisation_id` from now on (the caller checked that the
+    person is a member there)."""
+    await session.execute(
+        update(SignInSession)
+        .where(SignInSession.id == session_id, SignInSession.kind == "staff")
+        .values(organisation_id=organisation_id)
+    )
 
 
 async def _start(
@@ -50,6 +82,7 @@ async def _start(
     *,
     kind: str,
     lifetime: timedelta,
+    organisation_id: int,
     user_id: int | None = None,
     customer_id: int | None = None,
 ) -> Started:
@@ -60,6 +93,7 @@ async def _start(
         kind=kind,
         user_id=user_id,
         customer_id=customer_id,
+        organisation_id=organisation_id,
         created_at=now,
         expires_at=now + lifetime,
     )

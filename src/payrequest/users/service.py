@@ -8,9 +8,13 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from payrequest.db.scope import organisation_of
 from payrequest.errors import Conflict, ValidationFailed
 from payrequest.kit.clock import utcnow
-from payrequest.users.models import LOCALES, ROLES, User
+from payrequest.organisations import service as organisations
+from payrequest.organisations.models import ROLES, Membership
+from payrequest.users.members import Member
+from payrequest.users.models import LOCALES, User
 from payrequest.users.passwords import MIN_LENGTH, hash_password, needs_rehash, verify_password
 
 # Verifying against this keeps the time of a login for an unknown email like that of a known one.
@@ -35,11 +39,18 @@ async def get_by_email(session: AsyncSession, email: str) -> User | None:
     return result.scalar_one_or_none()
 
 
-async def list_users(session: AsyncSession) -> list[User]:
-    """Every account, active first, then by role (owners first) and name."""
+async def list_users(session: AsyncSession) -> list[Member]:
+    """The staff of the session's organisation, active first, then by role (owners first) and
+    name."""
+    organisation_id = organisation_of(session.sync_session)
     order = {role: index for index, role in enumerate(ROLES)}
-    found = list(await session.scalars(select(User)))
-    return sorted(found, key=lambda u: (not u.is_active, order.get(u.role, 9), u.name, u.id))
+    rows = await session.execute(
+        select(User, Membership)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.organisation_id == organisation_id)
+    )
+    found = [Member.of(user, membership) for user, membership in rows.tuples()]
+    return sorted(found, key=lambda m: (not m.is_active, order.get(m.role, 9), m.name, m.id))
 
 
 async def names(session: AsyncSession, ids: Iterable[int | None]) -> dict[int, str]:
@@ -59,7 +70,9 @@ async def create_user(
     name: str = "",
     role: str = "staff",
     locale: str = "nb",
+    organisation_id: int | None = None,
 ) -> User:
+    """A new person, with `role` in `organisation_id` (default: the session's organisation)."""
     cleaned = _clean_email(email)
     email = cleaned if cleaned is not None else email.strip().lower()[:MAX_EMAIL]
     if cleaned is None or "@" not in email:
@@ -87,11 +100,16 @@ async def create_user(
         email=email,
         name=name or email.split("@")[0],
         password_hash=hash_password(password),
-        role=role,
         locale=locale,
     )
     session.add(user)
     await session.flush()
+    await organisations.add_member(
+        session,
+        user_id=user.id,
+        organisation_id=organisation_id or organisation_of(session.sync_session),
+        role=role,
+    )
     return user
 
 

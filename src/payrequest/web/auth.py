@@ -12,8 +12,11 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 
+from payrequest.db.scope import enter
 from payrequest.kit.ids import random_token
+from payrequest.organisations import service as organisations
 from payrequest.sessions import service as sessions
+from payrequest.users.members import Member
 from payrequest.users.models import User
 from payrequest.web import i18n
 from payrequest.web.deps import RuntimeDep
@@ -59,23 +62,37 @@ def session_token(request: Request) -> str:
     return token if isinstance(token, str) else ""
 
 
-async def current_user(request: Request, runtime: RuntimeDep) -> User | None:
-    """The active user of a live sign-in session, read in a short session of its own (never
-    the request's). Sets `request.state.sign_in_session_id` (kept on a password change)."""
+async def current_user(request: Request, runtime: RuntimeDep) -> Member | None:
+    """The signed-in person as a member of the organisation their session works in, read in
+    a short session of its own (never the request's). From here on the request acts for that
+    organisation (db.scope). Sets `request.state.sign_in_session_id` (kept on a password
+    change)."""
     token = session_token(request)
     if not token:
         return None
     async with runtime.read_sessions() as session:
         alive = await sessions.alive(session, token=token, kind="staff")
         user = await session.get(User, alive.user_id) if alive and alive.user_id else None
-    if alive is None or user is None or not user.is_active:
+        membership = None
+        if alive is not None and user is not None and alive.organisation_id is not None:
+            membership = await organisations.membership(
+                session, user_id=user.id, organisation_id=alive.organisation_id
+            )
+    if (
+        alive is None
+        or user is None
+        or not user.is_active
+        or membership is None
+        or not membership.is_active
+    ):
         request.session.pop(SESSION_TOKEN, None)
         return None
     request.state.sign_in_session_id = alive.id
-    return user
+    enter(membership.organisation_id)
+    return Member.of(user, membership)
 
 
-async def require_user(request: Request, runtime: RuntimeDep) -> User:
+async def require_user(request: Request, runtime: RuntimeDep) -> Member:
     """Any signed-in staff member; anonymous visitors are sent to the sign-in page."""
     user = await current_user(request, runtime)
     if user is None:
@@ -94,20 +111,24 @@ async def check_form_csrf(request: Request) -> None:
     check_csrf(request, submitted if isinstance(submitted, str) else None)
 
 
-async def require_member(request: Request, user: Annotated[User, Depends(require_user)]) -> User:
+async def require_member(
+    request: Request, user: Annotated[Member, Depends(require_user)]
+) -> Member:
     """Any signed-in user, on a request with a valid CSRF token (their own settings)."""
     await check_form_csrf(request)
     return user
 
 
-async def require_writer(request: Request, user: Annotated[User, Depends(require_user)]) -> User:
+async def require_writer(
+    request: Request, user: Annotated[Member, Depends(require_user)]
+) -> Member:
     """A signed-in member who may change things, on a request with a valid CSRF token."""
     if user.role not in WRITERS:
         raise HTTPException(status.HTTP_403_FORBIDDEN, i18n.gettext("Your role can only view"))
     return await require_member(request, user)
 
 
-async def require_owner(user: Annotated[User, Depends(require_writer)]) -> User:
+async def require_owner(user: Annotated[Member, Depends(require_writer)]) -> Member:
     if user.role != "owner":
         raise HTTPException(status.HTTP_403_FORBIDDEN, i18n.gettext("Only an owner may do this"))
     return user
@@ -118,7 +139,7 @@ def _is_form(request: Request) -> bool:
     return kind.startswith(("application/x-www-form-urlencoded", "multipart/form-data"))
 
 
-StaffUser = Annotated[User, Depends(require_user)]
-Member = Annotated[User, Depends(require_member)]
-Writer = Annotated[User, Depends(require_writer)]
-Owner = Annotated[User, Depends(require_owner)]
+StaffUser = Annotated[Member, Depends(require_user)]
+SignedInMember = Annotated[Member, Depends(require_member)]
+Writer = Annotated[Member, Depends(require_writer)]
+Owner = Annotated[Member, Depends(require_owner)]

@@ -23,7 +23,7 @@ from payrequest.errors import PayrequestError
 from payrequest.kit.markets import COUNTRIES
 from payrequest.kit.money import SUPPORTED_CURRENCIES, shared_minor_digits, to_major, to_minor
 from payrequest.payment_requests.state import ORIGINS
-from payrequest.users.models import User
+from payrequest.users.members import Member
 from payrequest.web import i18n
 from payrequest.web.auth import Owner, StaffUser
 from payrequest.web.deps import ReadSessionDep, RuntimeDep
@@ -36,7 +36,7 @@ ACTION_FIELDS = ("to", "subject", "text", "html", "url", "minutes", "channel")
 FIXED = "fixed"  # `a<i>_recipient`: a fixed number or address (in `a<i>_to`), not the customer
 
 
-def may_edit(user: User) -> bool:
+def may_edit(user: Member) -> bool:
     """Whether the user may change flows (see the module's docstring)."""
     return user.role == "owner"
 

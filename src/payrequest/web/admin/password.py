@@ -19,7 +19,7 @@ from payrequest.runtime import Runtime
 from payrequest.users import commands, mail, tokens
 from payrequest.users.models import User
 from payrequest.web import i18n
-from payrequest.web.auth import Member, StaffUser, check_csrf, client_address
+from payrequest.web.auth import SignedInMember, StaffUser, check_csrf, client_address
 from payrequest.web.deps import RuntimeDep
 from payrequest.web.flash import flash
 from payrequest.web.render import render
@@ -184,7 +184,7 @@ async def change_form(request: Request, user: StaffUser) -> HTMLResponse:
 async def change(
     request: Request,
     runtime: RuntimeDep,
-    user: Member,
+    user: SignedInMember,
     current: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
     repeated: Annotated[str, Form()] = "",

@@ -22,7 +22,7 @@ from payrequest.ledger import credit as credits
 from payrequest.ledger import manual, read, take_back
 from payrequest.ledger.models import MANUAL_METHODS
 from payrequest.payment_requests.repository import invoices_in_active_requests
-from payrequest.users.models import User
+from payrequest.users.members import Member
 from payrequest.web import i18n
 from payrequest.web.auth import Writer
 from payrequest.web.deps import AsyncSession, SessionDep, SettingsDep
@@ -56,12 +56,12 @@ async def money_context(session: AsyncSession, customer: Customer) -> dict[str, 
     }
 
 
-def may_take_back(who: User, applied_by: int | None) -> bool:
+def may_take_back(who: Member, applied_by: int | None) -> bool:
     """For templates: whether `who` may take back a credit application `applied_by` made."""
     return take_back.may_take_back(_actor(who), applied_by)
 
 
-def _actor(user: User) -> manual.Actor:
+def _actor(user: Member) -> manual.Actor:
     return manual.Actor(user.id, user.role)
 
 

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Form, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from payrequest.db.scope import ALL, scoped_to
 from payrequest.ratelimit import service as ratelimit
 from payrequest.ratelimit.service import Limit
 from payrequest.users import commands
@@ -17,7 +18,7 @@ from payrequest.users.models import LOCALES, User
 from payrequest.web import i18n
 from payrequest.web.auth import (
     SESSION_TOKEN,
-    Member,
+    SignedInMember,
     StaffUser,
     check_csrf,
     client_address,
@@ -75,7 +76,8 @@ async def login(
         return _login_page(
             request, message.format(minutes=minutes), email, next, status.HTTP_429_TOO_MANY_REQUESTS
         )
-    async with runtime.sessions() as session, session.begin():
+    # Who signs in (and so for which organisation) is not known before: the installation's work.
+    async with runtime.sessions(info=scoped_to(ALL)) as session, session.begin():
         signed = await commands.sign_in(session, email=email, password=password, address=address)
         if signed is not None:
             await ratelimit.forget(session, key=by_email)
@@ -120,10 +122,31 @@ async def logout(
     return RedirectResponse("/login", status_code=status.HTTP_303_SEE_OTHER)
 
 
+@router.post("/account/organisation")
+async def switch_organisation(
+    request: Request,
+    runtime: RuntimeDep,
+    user: SignedInMember,
+    organisation: Annotated[int, Form()] = 0,
+) -> RedirectResponse:
+    """Work in another organisation the person belongs to; the session remembers it."""
+    actor = commands.Actor(user.id, client_address(request), _session_id(request))
+    async with runtime.sessions(info=scoped_to(ALL)) as session, session.begin():
+        await commands.switch_organisation(
+            session, actor, session_id=actor.session_id or 0, organisation_id=organisation
+        )
+    return RedirectResponse("/customers", status_code=status.HTTP_303_SEE_OTHER)
+
+
+def _session_id(request: Request) -> int | None:
+    value = getattr(request.state, "sign_in_session_id", None)
+    return value if isinstance(value, int) else None
+
+
 @router.post("/account/language")
 async def choose_language(
     request: Request,
-    user: Member,
+    user: SignedInMember,
     session: SessionDep,
     language: Annotated[str, Form()] = "",
 ) -> RedirectResponse:

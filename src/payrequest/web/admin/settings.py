@@ -25,7 +25,7 @@ from payrequest.providers.factory import vipps_base_url
 from payrequest.providers.vipps import checkup
 from payrequest.ratelimit import service as ratelimit
 from payrequest.runtime import Runtime
-from payrequest.users.models import User
+from payrequest.users.members import Member
 from payrequest.web import i18n
 from payrequest.web.admin.request_forms import duration_label
 from payrequest.web.auth import WRITERS, Owner, StaffUser, Writer
@@ -153,7 +153,7 @@ async def settings_page(
 
 async def _page(
     request: Request,
-    user: User,
+    user: Member,
     settings: Settings,
     runtime: Runtime,
     session: AsyncSession,

@@ -11,9 +11,11 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from payrequest.errors import PayrequestError
+from payrequest.organisations.models import ROLES
 from payrequest.users import commands, tokens
 from payrequest.users import service as users
-from payrequest.users.models import LOCALES, ROLES, User
+from payrequest.users.members import Member
+from payrequest.users.models import LOCALES, User
 from payrequest.web import i18n
 from payrequest.web.admin.password import send_link, signing_key
 from payrequest.web.auth import Owner, StaffUser, client_address
@@ -25,14 +27,14 @@ router = APIRouter()
 MAX_ID = 2**31 - 1
 
 
-async def require_owner_reader(user: StaffUser) -> User:
+async def require_owner_reader(user: StaffUser) -> Member:
     """An owner, on a page that only shows (no CSRF token needed for a GET)."""
     if user.role != "owner":
         raise HTTPException(status.HTTP_403_FORBIDDEN, i18n.gettext("Only an owner may do this"))
     return user
 
 
-OwnerReader = Annotated[User, Depends(require_owner_reader)]
+OwnerReader = Annotated[Member, Depends(require_owner_reader)]
 
 
 @router.get("/staff", response_class=HTMLResponse)
@@ -66,7 +68,10 @@ async def invite(
     except PayrequestError as exc:
         flash(request, i18n.error_text(exc), "error")
         return _back()
-    if await send_link(runtime, invited, token, tokens.INVITE):
+    if token is None:  # someone with an account already: only the membership is new
+        message = i18n.gettext("{email} can now sign in to this organisation too.")
+        flash(request, message.format(email=invited.email))
+    elif await send_link(runtime, invited, token, tokens.INVITE):
         flash(request, i18n.gettext("{email} is invited by email.").format(email=invited.email))
     else:
         flash(request, _not_sent(invited), "error")
@@ -97,7 +102,7 @@ async def send_reset(
 async def deactivate(
     request: Request, user_id: int, user: Owner, runtime: RuntimeDep
 ) -> RedirectResponse:
-    async def act(session: AsyncSession) -> User:
+    async def act(session: AsyncSession) -> Member:
         return await commands.deactivate(session, _actor(request, user), user_id=_id(user_id))
 
     return await _run(request, runtime, act, i18n.gettext("{email} can no longer sign in."))
@@ -107,7 +112,7 @@ async def deactivate(
 async def reactivate(
     request: Request, user_id: int, user: Owner, runtime: RuntimeDep
 ) -> RedirectResponse:
-    async def act(session: AsyncSession) -> User:
+    async def act(session: AsyncSession) -> Member:
         return await commands.reactivate(session, _actor(request, user), user_id=_id(user_id))
 
     return await _run(request, runtime, act, i18n.gettext("{email} can sign in again."))
@@ -121,7 +126,7 @@ async def set_role(
     runtime: RuntimeDep,
     role: Annotated[str, Form()] = "",
 ) -> RedirectResponse:
-    async def act(session: AsyncSession) -> User:
+    async def act(session: AsyncSession) -> Member:
         return await commands.set_role(
             session, _actor(request, user), user_id=_id(user_id), role=role
         )
@@ -132,7 +137,7 @@ async def set_role(
 async def _run(
     request: Request,
     runtime: RuntimeDep,
-    act: Callable[[AsyncSession], Awaitable[User]],
+    act: Callable[[AsyncSession], Awaitable[Member]],
     done: str,
 ) -> RedirectResponse:
     try:
@@ -145,7 +150,7 @@ async def _run(
     return _back()
 
 
-def _actor(request: Request, user: User) -> commands.Actor:
+def _actor(request: Request, user: Member) -> commands.Actor:
     return commands.Actor(
         user.id, client_address(request), getattr(request.state, "sign_in_session_id", None)
     )

@@ -1,0 +1,1 @@
+"""Organisations: the businesses one installation serves, and who works for which."""

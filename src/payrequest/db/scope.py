@@ -158,7 +158,10 @@ def _add_scope(state: ORMExecuteState) -> None:
             names = ", ".join(sorted(m.class_.__name__ for m in state.all_mappers))
             raise UnscopedQuery(f"a statement on {names} without an organisation scope")
         return
-    if isinstance(scope, AllOrganisations) or state.is_insert:
+    if isinstance(scope, AllOrganisations):
+        return
+    if state.is_insert:
+        _stamp_insert(state, scope)
         return
     state.statement = state.statement.options(
         with_loader_criteria(
@@ -167,6 +170,21 @@ def _add_scope(state: ORMExecuteState) -> None:
             include_aliases=True,
         )
     )
+
+
+def _stamp_insert(state: ORMExecuteState, scope: int) -> None:
+    """`insert(Model).values(...)` of an organisation-owned model: the scope's organisation
+    is added when the values leave it out, and another organisation's is refused."""
+    if not _owned(state.all_mappers):
+        return
+    statement: Any = state.statement
+    given = {getattr(key, "key", key): value for key, value in (statement._values or {}).items()}
+    if "organisation_id" not in given:
+        state.statement = statement.values(organisation_id=scope)
+        return
+    value = getattr(given["organisation_id"], "value", given["organisation_id"])
+    if value != scope:
+        raise CrossOrganisationWrite(f"an INSERT for organisation {value} acting for {scope}")
 
 
 @event.listens_for(Session, "before_flush")

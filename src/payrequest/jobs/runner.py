@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import os
 import secrets
@@ -40,7 +39,7 @@ from collections import Counter
 from collections.abc import AsyncIterable, Callable, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from payrequest.db.scope import ALL, Scope, acting_for, scoped_to
 from payrequest.jobs import leases
@@ -135,6 +134,10 @@ class Worker:
         self._signal = asyncio.Event()
         self._tasks: dict[asyncio.Task[None], Claimed] = {}
         self._scheduled: dict[str, int] = {}
+        # Lanes whose last claim filled every free slot: a backlog may be waiting, so their
+        # next claims share the slots between organisations (leases.claim_fairly).
+        self._backlogged: set[str] = set()
+        self._turn = 0
         self._next_reap: datetime | None = None
         self._stopping = False
         self._grace = 10.0
@@ -295,23 +298,53 @@ class Worker:
         """Fill every lane's free slots, lanes first (declaration order), then the rest."""
         claimed: list[Claimed] = []
         for name, slots, kinds in self._lanes:
-            claimed += await self._claim(slots - running[name], kinds, due_before=due_before)
+            free = slots - running[name]
+            got = await self._claim(
+                free, kinds, fairly=name in self._backlogged, due_before=due_before
+            )
+            if free > 0:
+                if len(got) >= free:
+                    self._backlogged.add(name)
+                else:
+                    self._backlogged.discard(name)
+            claimed += got
         return claimed
 
     async def _claim(
-        self, limit: int, kinds: Sequence[str], *, due_before: datetime | None = None
+        self,
+        limit: int,
+        kinds: Sequence[str],
+        *,
+        fairly: bool = False,
+        due_before: datetime | None = None,
     ) -> list[Claimed]:
         if limit <= 0 or not kinds:
             return []
-        claim = functools.partial(
-            leases.claim,
-            worker_id=self.worker_id,
-            kinds=kinds,
-            limit=limit,
-            now=self._clock(),
-            lease=self._lease,
-            due_before=due_before,
-        )
+        now = self._clock()
+        turn = self._turn = self._turn + 1
+
+        async def claim(executor: AsyncSession | AsyncConnection) -> list[Claimed]:
+            if fairly:
+                return await leases.claim_fairly(
+                    executor,
+                    worker_id=self.worker_id,
+                    kinds=kinds,
+                    limit=limit,
+                    now=now,
+                    lease=self._lease,
+                    turn=turn,
+                    due_before=due_before,
+                )
+            return await leases.claim(
+                executor,
+                worker_id=self.worker_id,
+                kinds=kinds,
+                limit=limit,
+                now=now,
+                lease=self._lease,
+                due_before=due_before,
+            )
+
         if self._autocommit is not None:
             async with self._autocommit.connect() as connection:
                 return await claim(connection)

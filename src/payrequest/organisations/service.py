@@ -21,6 +21,7 @@ from payrequest.organisations.models import (
 )
 
 MAX_NAME = 100
+UNNAMED = "My business"  # the first organisation's name when the settings give none
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,7 @@ async def ensure_first(session: AsyncSession, settings: Settings) -> Organisatio
     existing = await session.scalar(select(Organisation).order_by(Organisation.id).limit(1))
     if existing is not None:
         return existing
-    name = settings.business.name or "My business"
+    name = settings.business.name or UNNAMED
     organisation = Organisation(
         name=name,
         slug=slugify(name),
@@ -168,3 +169,50 @@ async def add_member(
     session.add(created)
     await session.flush()
     return created
+
+
+# --- choosing one (the command line's `--org`) ---------------------------------------------
+
+
+async def slugs(session: AsyncSession) -> list[str]:
+    """Every organisation's short name, oldest organisation first."""
+    return list(await session.scalars(select(Organisation.slug).order_by(Organisation.id)))
+
+
+async def chosen(session: AsyncSession, slug: str | None) -> Organisation:
+    """The organisation named by its short name, or, when none is named, the only one there
+    is. NotFound (code `unknown_organisation`) for a short name no organisation has, or when
+    there is no organisation at all; ValidationFailed (code `organisation_needed`) when none
+    is named and there are several. Each names the short names there are."""
+    if slug is not None:
+        found = await by_slug(session, slug.strip().lower())
+        if found is None:
+            raise NotFound(
+                "No organisation has the short name %(slug)s; there are: %(slugs)s",
+                code="unknown_organisation",
+                field="org",
+                slug=slug,
+                slugs=await slugs(session),
+            )
+        return found
+    everyone = await list_all(session)
+    if len(everyone) == 1:
+        return everyone[0]
+    if not everyone:
+        raise NotFound("There is no organisation yet", code="unknown_organisation", field="org")
+    raise ValidationFailed(
+        "Several organisations exist; say which: %(slugs)s",
+        code="organisation_needed",
+        field="org",
+        slugs=[o.slug for o in everyone],
+    )
+
+
+async def member_counts(session: AsyncSession) -> dict[int, int]:
+    """The number of active members of each organisation (by id; none: absent)."""
+    rows = await session.execute(
+        select(Membership.organisation_id, func.count())
+        .where(Membership.is_active.is_(True))
+        .group_by(Membership.organisation_id)
+    )
+    return {organisation_id: int(number) for organisation_id, number in rows.tuples()}

@@ -221,9 +221,12 @@ def upgrade() -> None:
         for table in GUARDED:
             op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
             op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
+            # The installation's own rows (no organisation) of the optional tables are no
+            # business's: any transaction may read and write them.
+            policy = f"organisation_id IS NULL OR {POLICY}" if table in OPTIONAL else POLICY
             op.execute(
                 f"CREATE POLICY organisation_scope ON {table}"
-                f" USING ({POLICY}) WITH CHECK ({POLICY})"
+                f" USING ({policy}) WITH CHECK ({policy})"
             )
 
 

@@ -59,7 +59,7 @@ async def _backlog(sessions: async_sessionmaker[AsyncSession], organisation: int
         await session.execute(insert(Job), rows)
 
 
-def _sender(done: dict[int, list[float]]) -> JobHandlers:
+def _sender(done: dict[int, list[float]], under_way: asyncio.Event) -> JobHandlers:
     handlers = JobHandlers()
     handlers.lane("money", slots=SLOTS, kinds=["send"])
 
@@ -68,6 +68,8 @@ def _sender(done: dict[int, list[float]]) -> JobHandlers:
         await asyncio.sleep(CALL_SECONDS)
         organisation = (await session.scalars(select(Job.organisation_id).limit(1))).first()
         done.setdefault(organisation or 0, []).append(time.monotonic())
+        if len(done[organisation or 0]) >= 50:
+            under_way.set()
 
     return handlers
 
@@ -79,13 +81,15 @@ async def test_a_small_business_is_served_while_a_big_one_bulk_sends(
     small = await _small_business(sessions)
     await _backlog(sessions, big)
     done: dict[int, list[float]] = {}
+    under_way = asyncio.Event()
     worker = Worker(
-        sessions, _sender(done), concurrency=1, poll_interval=timedelta(milliseconds=50)
+        sessions,
+        _sender(done, under_way),
+        concurrency=1,
+        poll_interval=timedelta(milliseconds=50),
     )
     async with running(worker, grace=0.5):
-        # the big backlog is being worked through
-        while len(done.get(big, [])) < 50:
-            await asyncio.sleep(0.02)
+        await asyncio.wait_for(under_way.wait(), timeout=10)  # the backlog is being worked
         async with sessions(info=scoped_to(small)) as session, session.begin():
             await queue.enqueue(session, kind="send", payload={"n": "small"})
         asked = time.monotonic()

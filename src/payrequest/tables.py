@@ -2,6 +2,7 @@
 
 from payrequest.audit.models import AuditEntry
 from payrequest.automations.models import ActionRun, Flow, FlowAction, FlowRun
+from payrequest.connections.models import ProviderConnection
 from payrequest.customers.models import Customer
 from payrequest.db.base import Base
 from payrequest.events.models import OutboxEvent
@@ -44,6 +45,7 @@ __all__ = [
     "PaymentRequestEvent",
     "PaymentRequestInvoice",
     "PortalLink",
+    "ProviderConnection",
     "RateLimitHit",
     "Refund",
     "SignInSession",

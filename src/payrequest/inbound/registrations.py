@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String, Text, select
+from sqlalchemy import ForeignKey, String, Text, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -25,6 +25,11 @@ class WebhookRegistration(Base):
     secret_encrypted: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = created_at_column()
     removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # The organisation's connection this registration belongs to (None: the installation's
+    # own, from the environment).
+    connection_id: Mapped[int | None] = mapped_column(
+        ForeignKey("provider_connections.id"), nullable=True, index=True
+    )
 
 
 async def active(

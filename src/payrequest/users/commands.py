@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from payrequest.audit import service as audit
 from payrequest.db.scope import organisation_of
 from payrequest.errors import Conflict, NotFound, ValidationFailed
+from payrequest.kit.clock import utcnow
 from payrequest.kit.ids import random_token
 from payrequest.organisations import service as organisations
 from payrequest.organisations.models import ROLES, Membership
@@ -154,6 +155,8 @@ async def set_password_by_link(
     hash it was made for is gone) and every session of the account ends."""
     user = await check_link(session, key=key, token=token)
     await _set_password(session, user, new, repeated, keep_session_id=None)
+    if user.email_verified_at is None:  # the link came to that address: it is theirs
+        user.email_verified_at = utcnow()
     await audit.record(
         session,
         action="password.reset",
@@ -223,7 +226,13 @@ async def invite(
         user, token = existing, None
     else:
         user = await users.create_user(
-            session, email=email, password=random_token(32), name=name, role=role, locale=locale
+            session,
+            email=email,
+            password=random_token(32),
+            name=name,
+            role=role,
+            locale=locale,
+            email_verified=False,  # until they choose a password through the emailed link
         )
         token = tokens.make(key, user, tokens.INVITE)
     await audit.record(

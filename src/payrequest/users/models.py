@@ -26,4 +26,7 @@ class User(Base):
     # Runs the installation itself: sees every organisation's overview, may suspend one.
     is_operator: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = created_at_column()
+    # When the person proved the email is theirs (a sign-up's link, an invitation's password,
+    # an account made on the command line); a sign-up cannot sign in before.
+    email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

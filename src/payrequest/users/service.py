@@ -71,8 +71,11 @@ async def create_user(
     role: str = "staff",
     locale: str = "nb",
     organisation_id: int | None = None,
+    email_verified: bool = True,
 ) -> User:
-    """A new person, with `role` in `organisation_id` (default: the session's organisation)."""
+    """A new person, with `role` in `organisation_id` (default: the session's organisation).
+    `email_verified=False` for someone who has yet to prove the email is theirs (a sign-up,
+    an invitation): they cannot sign in before."""
     cleaned = _clean_email(email)
     email = cleaned if cleaned is not None else email.strip().lower()[:MAX_EMAIL]
     if cleaned is None or "@" not in email:
@@ -101,6 +104,7 @@ async def create_user(
         name=name or email.split("@")[0],
         password_hash=hash_password(password),
         locale=locale,
+        email_verified_at=utcnow() if email_verified else None,
     )
     session.add(user)
     await session.flush()
@@ -115,7 +119,7 @@ async def create_user(
 
 async def authenticate(session: AsyncSession, *, email: str, password: str) -> User | None:
     user = await get_by_email(session, email)
-    if user is None or not user.is_active:
+    if user is None or not user.is_active or user.email_verified_at is None:
         verify_password(_DUMMY_HASH, password)
         return None
     if not verify_password(user.password_hash, password):

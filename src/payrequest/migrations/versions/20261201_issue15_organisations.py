@@ -217,8 +217,15 @@ def upgrade() -> None:
                 batch_op.f(f"uq_{table}_organisation_id_number"), ["organisation_id", "number"]
             )
 
+    _connections()
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("email_verified_at", sa.DateTime(timezone=True), nullable=True)
+        )
+    op.execute("UPDATE users SET email_verified_at = created_at")
+
     if postgresql:
-        for table in GUARDED:
+        for table in (*GUARDED, "provider_connections"):
             op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
             op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
             # The installation's own rows (no organisation) of the optional tables are no
@@ -230,9 +237,71 @@ def upgrade() -> None:
             )
 
 
+def _connections() -> None:
+    """Each organisation's own provider connection (credentials sealed), and which
+    connection a webhook registration belongs to."""
+    op.create_table(
+        "provider_connections",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("provider", sa.String(length=32), nullable=False),
+        sa.Column("mode", sa.String(length=16), nullable=False),
+        sa.Column("market", sa.String(length=2), nullable=False),
+        sa.Column("merchant_serial_number", sa.String(length=10), nullable=False),
+        sa.Column("client_id", sa.String(length=200), nullable=True),
+        sa.Column("client_secret_encrypted", sa.Text(), nullable=True),
+        sa.Column("subscription_key_encrypted", sa.Text(), nullable=True),
+        sa.Column("webhook_token", sa.String(length=64), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("checked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_error", sa.String(length=500), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("organisation_id", sa.Integer(), nullable=False),
+        sa.CheckConstraint(
+            "mode IN ('sandbox', 'test', 'production')", name=op.f("ck_provider_connections_mode")
+        ),
+        sa.CheckConstraint(
+            "status IN ('unchecked', 'connected', 'failing')",
+            name=op.f("ck_provider_connections_status"),
+        ),
+        sa.CheckConstraint(
+            "market IN ('NO', 'DK', 'FI')", name=op.f("ck_provider_connections_market")
+        ),
+        sa.ForeignKeyConstraint(
+            ["organisation_id"],
+            ["organisations.id"],
+            name=op.f("fk_provider_connections_organisation_id_organisations"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_provider_connections")),
+        sa.UniqueConstraint(
+            "organisation_id",
+            "provider",
+            name=op.f("uq_provider_connections_organisation_id_provider"),
+        ),
+        sa.UniqueConstraint("webhook_token", name=op.f("uq_provider_connections_webhook_token")),
+    )
+    op.create_index(
+        op.f("ix_provider_connections_organisation_id"),
+        "provider_connections",
+        ["organisation_id"],
+    )
+    with op.batch_alter_table("webhook_registrations", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("connection_id", sa.Integer(), nullable=True))
+        batch_op.create_foreign_key(
+            batch_op.f("fk_webhook_registrations_connection_id_provider_connections"),
+            "provider_connections",
+            ["connection_id"],
+            ["id"],
+        )
+        batch_op.create_index(
+            batch_op.f("ix_webhook_registrations_connection_id"), ["connection_id"]
+        )
+
+
 def downgrade() -> None:
     postgresql = op.get_bind().dialect.name == "postgresql"
     if postgresql:
+        op.execute("DROP POLICY IF EXISTS organisation_scope ON provider_connections")
         for table in GUARDED:
             op.execute(f"DROP POLICY IF EXISTS organisation_scope ON {table}")
             op.execute(f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY")
@@ -264,5 +333,15 @@ def downgrade() -> None:
             batch_op.f("ck_users_role"), "role IN ('owner', 'staff', 'readonly')"
         )
         batch_op.drop_column("is_operator")
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.drop_column("email_verified_at")
+    with op.batch_alter_table("webhook_registrations", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_webhook_registrations_connection_id"))
+        batch_op.drop_constraint(
+            batch_op.f("fk_webhook_registrations_connection_id_provider_connections"),
+            type_="foreignkey",
+        )
+        batch_op.drop_column("connection_id")
+    op.drop_table("provider_connections")
     op.drop_table("memberships")
     op.drop_table("organisations")

@@ -1,0 +1,218 @@
+"""Which provider client an organisation's payments go through.
+
+- An organisation with a connection of its own (connections.models.ProviderConnection) uses a
+  client built from it: its own keys, or the installation's partner keys sending its
+  merchant serial number (platform mode). The client is built once and rebuilt when the
+  connection changes (looked at again after `RECHECK` seconds).
+- The installation's first organisation without a connection uses the installation's
+  provider, from the environment (PAYREQUEST_VIPPS__*): a single business keeps working as
+  it did before organisations existed, and the demo needs no set-up.
+- Any other organisation without one gets `NotConnected`: nothing is sent for it through
+  another business's sales unit.
+
+`ProviderOfTheScope` is the one object the payment flow holds: each call goes to the
+provider of the organisation the work is for (db.scope), so sending, polling, capturing and
+refunding for organisation A can only ever use A's sales unit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from payrequest.connections import service
+from payrequest.connections.models import ProviderConnection
+from payrequest.db.scope import ALL, current, scoped_to
+from payrequest.errors import N_, Conflict
+from payrequest.kit.crypto import SecretBox
+from payrequest.kit.money import Money
+from payrequest.organisations.models import Organisation
+from payrequest.providers.base import (
+    Capabilities,
+    CreatedPayment,
+    CreatePayment,
+    PaymentProvider,
+    PaymentSnapshot,
+    ProviderEvent,
+    WebhookEndpoint,
+)
+
+RECHECK = 5.0  # seconds a process trusts what it knows of an organisation's connection
+
+
+class NotConnected(Conflict):
+    """The organisation has not connected a sales unit yet."""
+
+    code = "not_connected"
+
+    def __init__(self) -> None:
+        super().__init__(
+            N_("Connect a payment provider in Settings before sending payment requests")
+        )
+
+
+@dataclass
+class _Known:
+    key: tuple[int, float] | None  # (connection id, its updated_at); None: the installation's
+    provider: PaymentProvider
+    checked: float
+    connection_id: int | None
+
+
+class ProviderDirectory:
+    """Provider clients per organisation (see the module's docstring)."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        box: SecretBox,
+        build: Callable[[service.Opened], PaymentProvider],
+        installation: PaymentProvider,
+    ) -> None:
+        self._sessions = sessions
+        self._box = box
+        self._build = build
+        self.installation = installation
+        self._known: dict[int, _Known] = {}
+        self._built: dict[tuple[int, float], PaymentProvider] = {}
+        self._first: int | None = None
+        self._lock = asyncio.Lock()
+
+    async def for_organisation(self, organisation_id: int) -> PaymentProvider:
+        known = self._known.get(organisation_id)
+        if known is not None and time.monotonic() - known.checked < RECHECK:
+            return known.provider
+        async with self._lock:
+            return (await self._load(organisation_id)).provider
+
+    async def connection_of(self, organisation_id: int) -> int | None:
+        """The id of the connection the organisation's payments go through (None: the
+        installation's)."""
+        await self.for_organisation(organisation_id)
+        return self._known[organisation_id].connection_id
+
+    def known(self, organisation_id: int) -> PaymentProvider | None:
+        """The organisation's provider if this process has looked it up before."""
+        found = self._known.get(organisation_id)
+        return found.provider if found is not None else None
+
+    def forget(self, organisation_id: int) -> None:
+        """Look the organisation's connection up again at its next use (it was just changed)."""
+        self._known.pop(organisation_id, None)
+
+    async def _load(self, organisation_id: int) -> _Known:
+        async with self._sessions(info=scoped_to(ALL)) as session:
+            connection = await session.scalar(
+                select(ProviderConnection).where(
+                    ProviderConnection.organisation_id == organisation_id,
+                    ProviderConnection.provider == service.PROVIDER,
+                )
+            )
+            if self._first is None:
+                self._first = await session.scalar(select(func.min(Organisation.id)))
+            opened = service.opened(connection, self._box) if connection is not None else None
+            stamp = connection.updated_at.timestamp() if connection is not None else 0.0
+        if opened is None:
+            if organisation_id != self._first:
+                raise NotConnected()
+            known = _Known(None, self.installation, time.monotonic(), None)
+        else:
+            key = (opened.id, stamp)
+            provider = self._built.get(key)
+            if provider is None:
+                stale = [k for k in self._built if k[0] == opened.id]
+                for old in stale:
+                    await self._built.pop(old).close()
+                provider = self._built[key] = self._build(opened)
+            known = _Known(key, provider, time.monotonic(), opened.id)
+        self._known[organisation_id] = known
+        return known
+
+    async def close(self) -> None:
+        for provider in self._built.values():
+            await provider.close()
+        self._built.clear()
+        await self.installation.close()
+
+
+class ProviderOfTheScope:
+    """A `PaymentProvider` whose every call goes to the provider of the organisation the
+    work is for (db.scope: the request's, the job's). Work for no organisation, or for all
+    of them, has no provider to call: that is a programming error."""
+
+    def __init__(self, directory: ProviderDirectory) -> None:
+        self.directory = directory
+        self.name = directory.installation.name
+
+    async def resolve(self) -> PaymentProvider:
+        scope = current()
+        if not isinstance(scope, int):
+            raise RuntimeError(f"a provider call needs one organisation; the scope is {scope!r}")
+        return await self.directory.for_organisation(scope)
+
+    def _looked_up(self) -> PaymentProvider:
+        scope = current()
+        found = self.directory.known(scope) if isinstance(scope, int) else None
+        if found is None:
+            raise RuntimeError("the organisation's provider is read with `await resolve()` first")
+        return found
+
+    @property
+    def merchant_id(self) -> str:
+        return self._looked_up().merchant_id
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self._looked_up().capabilities
+
+    async def create_payment(self, request: CreatePayment) -> CreatedPayment:
+        return await (await self.resolve()).create_payment(request)
+
+    async def get_payment(self, reference: str) -> PaymentSnapshot:
+        return await (await self.resolve()).get_payment(reference)
+
+    async def get_events(self, reference: str) -> list[ProviderEvent]:
+        return await (await self.resolve()).get_events(reference)
+
+    async def capture(
+        self, reference: str, amount: Money, *, idempotency_key: str
+    ) -> PaymentSnapshot:
+        provider = await self.resolve()
+        return await provider.capture(reference, amount, idempotency_key=idempotency_key)
+
+    async def cancel(self, reference: str, *, idempotency_key: str) -> PaymentSnapshot:
+        return await (await self.resolve()).cancel(reference, idempotency_key=idempotency_key)
+
+    async def refund(
+        self, reference: str, amount: Money, *, idempotency_key: str
+    ) -> PaymentSnapshot:
+        provider = await self.resolve()
+        return await provider.refund(reference, amount, idempotency_key=idempotency_key)
+
+    def parse_webhook(
+        self, body: bytes, headers: Mapping[str, str], *, secrets: Sequence[str]
+    ) -> ProviderEvent:
+        # Checking a signature needs the secrets, not the sales unit: the installation's
+        # client reads every connection's webhooks alike.
+        return self.directory.installation.parse_webhook(body, headers, secrets=secrets)
+
+    def read_event(self, body: bytes) -> ProviderEvent:
+        return self.directory.installation.read_event(body)
+
+    async def list_webhooks(self) -> list[WebhookEndpoint]:
+        return await (await self.resolve()).list_webhooks()
+
+    async def register_webhook(self, url: str) -> tuple[str, str]:
+        return await (await self.resolve()).register_webhook(url)
+
+    async def delete_webhook(self, endpoint_id: str) -> None:
+        await (await self.resolve()).delete_webhook(endpoint_id)
+
+    async def close(self) -> None:
+        await self.directory.close()

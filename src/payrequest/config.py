@@ -40,6 +40,11 @@ class VippsSettings(BaseModel):
     long_living_approved: bool = False
     default_lifetime_minutes: Annotated[int, Field(ge=10, le=60 * 24 * 60)] = 60 * 24
     base_url: str | None = None  # override the API host (e.g. a standalone emulator)
+    # Platform mode: the installation's partner keys, acting for every organisation that
+    # entered only its merchant serial number (docs/deployment.md, "Partner keys").
+    partner_client_id: str | None = None
+    partner_client_secret: SecretStr | None = None
+    partner_subscription_key: SecretStr | None = None
     # One try's wait for an answer; a call's retries end within its deadline (client.py).
     timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 5.0
 
@@ -196,6 +201,9 @@ class Settings(BaseSettings):
     admin_password: SecretStr | None = None
     var_dir: Path = Path("var")
     sandbox_persist: bool = True  # keep the emulator's state in var/sandbox.db
+    # Businesses may sign themselves up at /signup (off: that page answers 404 and the
+    # sign-in page offers no sign-up).
+    signup: bool = True
 
     vipps: VippsSettings = VippsSettings()
     smtp: SmtpSettings = SmtpSettings()

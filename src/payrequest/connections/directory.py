@@ -58,7 +58,8 @@ class NotConnected(Conflict):
 
 @dataclass
 class _Known:
-    key: tuple[int, float] | None  # (connection id, its updated_at); None: the installation's
+    # (connection id, its updated_at, long-living approved); None: the installation's
+    key: tuple[int, float, bool] | None
     provider: PaymentProvider
     checked: float
     connection_id: int | None
@@ -72,7 +73,7 @@ class ProviderDirectory:
         sessions: async_sessionmaker[AsyncSession],
         *,
         box: SecretBox,
-        build: Callable[[service.Opened], PaymentProvider],
+        build: Callable[[service.Opened, bool], PaymentProvider],
         installation: PaymentProvider,
     ) -> None:
         self._sessions = sessions
@@ -80,7 +81,7 @@ class ProviderDirectory:
         self._build = build
         self.installation = installation
         self._known: dict[int, _Known] = {}
-        self._built: dict[tuple[int, float], PaymentProvider] = {}
+        self._built: dict[tuple[int, float, bool], PaymentProvider] = {}
         self._first: int | None = None
         self._lock = asyncio.Lock()
 
@@ -116,6 +117,13 @@ class ProviderDirectory:
             )
             if self._first is None:
                 self._first = await session.scalar(select(func.min(Organisation.id)))
+            long_living = bool(
+                await session.scalar(
+                    select(Organisation.long_living_approved).where(
+                        Organisation.id == organisation_id
+                    )
+                )
+            )
             opened = service.opened(connection, self._box) if connection is not None else None
             stamp = connection.updated_at.timestamp() if connection is not None else 0.0
         if opened is None:
@@ -123,13 +131,13 @@ class ProviderDirectory:
                 raise NotConnected()
             known = _Known(None, self.installation, time.monotonic(), None)
         else:
-            key = (opened.id, stamp)
+            key = (opened.id, stamp, long_living)
             provider = self._built.get(key)
             if provider is None:
                 stale = [k for k in self._built if k[0] == opened.id]
                 for old in stale:
                     await self._built.pop(old).close()
-                provider = self._built[key] = self._build(opened)
+                provider = self._built[key] = self._build(opened, long_living)
             known = _Known(key, provider, time.monotonic(), opened.id)
         self._known[organisation_id] = known
         return known

@@ -9,6 +9,8 @@ from datetime import datetime, timedelta
 from payrequest.kit.signing import SignedValues
 
 WEBHOOK = "/webhooks/{provider}"  # where a provider posts its webhooks
+# ... for one organisation's own connection: the token names it (connections.models)
+CONNECTION_WEBHOOK = "/webhooks/{provider}/{token}"
 PORTAL_LINK = "/portal/link/{token}"  # a customer's one-time sign-in link
 PORTAL_RECEIPT = "/portal/receipts/{reference}"  # a payment's receipt, for the signed-in
 RECEIPT = "/receipts/{token}"  # a payment's receipt for whoever has the signed link
@@ -33,6 +35,9 @@ class PublicUrls:
 
     def webhook(self, provider: str) -> str:
         return self.base + WEBHOOK.format(provider=provider)
+
+    def connection_webhook(self, provider: str, token: str) -> str:
+        return self.base + CONNECTION_WEBHOOK.format(provider=provider, token=token)
 
     def portal_link(self, token: str) -> str:
         return self.base + PORTAL_LINK.format(token=token)

@@ -606,12 +606,6 @@ async def test_a_single_business_moves_whole_into_organisation_one_and_back(
         await engine.dispose()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="migration 0011 leaves the worker's own jobs to organisation 1: it names kinds"
-    " 'maintenance.purge'/'maintenance.rearm', which do not exist (periodic runs are"
-    " `periodic:<kind>:<slot>`, enqueued for ALL at head)",
-)
 async def test_the_workers_periodic_runs_stay_the_installations(
     fresh_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -40,6 +40,10 @@ def _run(connection: Connection) -> None:
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
     )
+    if connection.dialect.name == "postgresql":
+        # Migrations move every organisation's rows: row-level security (migration 0011, FORCE
+        # so the owner is held to it) would otherwise make their UPDATEs touch nothing.
+        connection.exec_driver_sql("SELECT set_config('payrequest.all_organisations', 'on', false)")
     with context.begin_transaction():
         context.run_migrations()
 

@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse, Response
 
 from payrequest import __version__
 from payrequest.db.migrate import readiness
+from payrequest.db.scope import ALL, scoped_to
 from payrequest.db.session import database_reachable
 from payrequest.inbound import gauges as inbox_gauges
 from payrequest.jobs import gauges as queue_gauges
@@ -110,7 +111,8 @@ def _loopback(request: Request) -> bool:
 
 async def _database_state(runtime: Runtime) -> DatabaseState:
     try:
-        async with runtime.read_sessions() as session:
+        # The installation's gauges: every organisation's queue and inbox.
+        async with runtime.read_sessions(info=scoped_to(ALL)) as session:
             now = utcnow()
             return DatabaseState(
                 reachable=True,

@@ -24,6 +24,7 @@ Revises: 0010
 Create Date: 2026-12-01 03:20:00
 """
 
+import logging
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -66,6 +67,11 @@ POLICY = (
     " OR organisation_id = nullif(current_setting('payrequest.organisation_id', true), '')::integer"
 )
 
+INSTALLATIONS = (
+    "organisation_id IS NULL"
+    " AND nullif(current_setting('payrequest.organisation_id', true), '') IS NULL"
+)
+
 
 def _first_organisation() -> dict[str, object]:
     """The organisation the existing data moves into, from the current settings."""
@@ -85,7 +91,13 @@ def _first_organisation() -> dict[str, object]:
         from payrequest.config import load_settings
 
         settings = load_settings()
-    except Exception:  # settings that do not load must not stop the schema from moving
+    except Exception as exc:  # settings that do not load must not stop the schema from moving
+        logging.getLogger("alembic").warning(
+            "migration 0011: the settings did not load (%s); the first organisation is named %r"
+            " until an owner renames it in Settings",
+            exc,
+            values["name"],
+        )
         return values
     values.update(
         name=settings.business.name or values["name"],
@@ -189,15 +201,11 @@ def upgrade() -> None:
             batch_op.add_column(sa.Column("organisation_id", sa.Integer(), nullable=True))
     for table in REQUIRED:
         op.execute(f"UPDATE {table} SET organisation_id = 1")  # noqa: S608 (names above)
-    # The installation's own rows stay without one: jobs of the worker (no business in their
-    # payload) keep NULL only where nothing says which business they were for. Before this
-    # migration there was one business, so every row was its.
     for table in OPTIONAL + NOTED:
         op.execute(f"UPDATE {table} SET organisation_id = 1")  # noqa: S608 (names above)
-    op.execute(
-        "UPDATE jobs SET organisation_id = NULL"
-        " WHERE kind IN ('maintenance.purge', 'maintenance.rearm')"
-    )
+    # ... except the worker's periodic runs (dedupe key "periodic:<kind>:<slot>"), which are
+    # the installation's own: they act for every organisation.
+    op.execute("UPDATE jobs SET organisation_id = NULL WHERE dedupe_key LIKE 'periodic:%'")
     for table in SCOPED + NOTED:
         with op.batch_alter_table(table, schema=None) as batch_op:
             if table in REQUIRED:
@@ -229,8 +237,8 @@ def upgrade() -> None:
             op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
             op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
             # The installation's own rows (no organisation) of the optional tables are no
-            # business's: any transaction may read and write them.
-            policy = f"organisation_id IS NULL OR {POLICY}" if table in OPTIONAL else POLICY
+            # business's: work acting for no single organisation may read and write them.
+            policy = f"({INSTALLATIONS}) OR {POLICY}" if table in OPTIONAL else POLICY
             op.execute(
                 f"CREATE POLICY organisation_scope ON {table}"
                 f" USING ({policy}) WITH CHECK ({policy})"

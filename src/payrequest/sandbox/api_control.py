@@ -3,6 +3,9 @@
 - `GET /faults` -> current switches; `PUT /faults` replaces them all (omitted fields reset to
   defaults); `PATCH /faults` changes only the fields given. Body: see `faults.Faults` (also
   the sales unit's situation, e.g. `{"long_living_approved": false}`).
+- `GET /units` lists the sales units (MSN, market, currency, merchant name, client id, whether
+  partner keys act for it, situation); `PATCH /units/{msn}` changes one unit's situation, e.g.
+  `{"push_message_approved": false}` (for the default unit the same as `PATCH /faults`).
 - `POST /clock/advance` `{"seconds": 600}` jumps the emulator's clock forward.
 - `GET /deliveries` lists queued/delivered webhooks (status, attempts, last result).
 
@@ -13,11 +16,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
 
 from payrequest.sandbox.access import GUARDED
-from payrequest.sandbox.faults import Faults, FaultsPatch
+from payrequest.sandbox.faults import Faults, FaultsPatch, Situation, SituationPatch
 from payrequest.sandbox.gateway import sandbox_of
 
 router = APIRouter(tags=["sandbox controls"], dependencies=GUARDED)
@@ -43,6 +46,32 @@ async def patch_faults(patch: FaultsPatch, request: Request) -> Faults:
     sb = sandbox_of(request)
     sb.set_faults(patch.apply_to(sb.faults))
     return sb.faults
+
+
+@router.get("/units")
+async def get_units(request: Request) -> list[dict[str, Any]]:
+    sb = sandbox_of(request)
+    return [
+        {
+            "msn": unit.msn,
+            "market": unit.market,
+            "currency": unit.currency,
+            "merchantName": unit.merchant_name,
+            "clientId": unit.client_id,
+            "default": unit.msn == sb.config.msn,
+            "partners": [k.client_id for k in sb.keys if k.partner and unit.msn in k.linked],
+            "situation": sb.situation(unit.msn).model_dump(),
+        }
+        for unit in sb.units.values()
+    ]
+
+
+@router.patch("/units/{msn}")
+async def patch_unit(msn: str, patch: SituationPatch, request: Request) -> Situation:
+    sb = sandbox_of(request)
+    if msn not in sb.units:
+        raise HTTPException(404, "No sales unit with this MSN")
+    return sb.set_situation(msn, patch)
 
 
 @router.post("/clock/advance")

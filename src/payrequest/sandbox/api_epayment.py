@@ -5,6 +5,9 @@ stored answer (4xx included), a changed body is 409 (4010 capture, 4150 refund, 
 and a key reused for another operation or payment is 409 4020 (docs/vipps.md#idempotency).
 While one change of a payment is processed, another one of the same payment is 423 with 6160
 (`operation_hold_ms` in the fault switches makes the processing take that long).
+
+Every call is for the sales unit its `Merchant-Serial-Number` names (`gateway.calling_unit`):
+that unit's market and currency, situation, payments and webhooks.
 """
 
 from __future__ import annotations
@@ -18,13 +21,13 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from payrequest.sandbox import payments as ops
-from payrequest.sandbox.emulator import Sandbox
-from payrequest.sandbox.gateway import check_bearer, rate_limit, sandbox_of
+from payrequest.sandbox.config import SalesUnitConfig
+from payrequest.sandbox.emulator import Keys, Sandbox
+from payrequest.sandbox.gateway import calling_unit, check_bearer, rate_limit, sandbox_of
 from payrequest.sandbox.model import Payment
 from payrequest.sandbox.problems import (
     PROBLEM_JSON,
     ApiError,
-    PlainProblem,
     instance_of,
     problem_body,
     validation,
@@ -53,18 +56,12 @@ def route_path(request: Request) -> str:
     return path[len(root) :] if root and path.startswith(root) else path
 
 
-def merchant(request: Request) -> str:
-    """Checks token, subscription key, MSN and `Vipps-System-*` headers; returns the MSN."""
-    check_bearer(request)
+def merchant(request: Request) -> tuple[Keys, SalesUnitConfig]:
+    """Checks token, subscription key, MSN and `Vipps-System-*` headers; returns the keys of
+    the call and the sales unit it is for."""
+    keys = check_bearer(request)
     check_system_headers(request.headers)
-    msn = request.headers.get("Merchant-Serial-Number")
-    if msn is None:
-        raise validation("Merchant-Serial-Number", "The Merchant-Serial-Number header is required.")
-    if msn != sandbox_of(request).config.msn:
-        raise PlainProblem(
-            403, "Forbidden", "The Merchant-Serial-Number does not belong to these API keys."
-        )
-    return msn
+    return keys, calling_unit(request, keys, required=True)
 
 
 def base_url(request: Request) -> str:
@@ -85,7 +82,7 @@ def redirect_url(request: Request, payment: Payment) -> str | None:
     if payment.user_flow == "PUSH_MESSAGE":
         return None
     if payment.user_flow == "NATIVE_REDIRECT":
-        return f"{sandbox_of(request).config.app_scheme}://?token={token}"
+        return f"{sandbox_of(request).unit(payment.msn).app_scheme}://?token={token}"
     if payment.user_flow == "QR" and payment.qr_format == "IMAGE/SVG+XML":
         return f"{base}/qr/{token}.svg"
     if payment.user_flow == "QR" and payment.qr_format == "IMAGE/PNG":
@@ -161,10 +158,14 @@ def _peek_reference(raw: bytes) -> str:
 
 
 async def idempotent(
-    request: Request, operation: str, reference: str | None, action: Callable[[bytes], Outcome]
+    request: Request,
+    operation: str,
+    reference: str | None,
+    action: Callable[[SalesUnitConfig, bytes], Outcome],
 ) -> Response:
     sb = sandbox_of(request)
-    msn = merchant(request)
+    _, unit = merchant(request)
+    msn = unit.msn
     raw = await request.body()
     ref = reference if reference is not None else _peek_reference(raw)
     rate_limit(request, (operation, msn, ref), MODIFY_LIMIT)
@@ -189,7 +190,7 @@ async def idempotent(
     try:
         if operation != "create":
             await sb.hold_operation()
-        status, body = action(raw)
+        status, body = action(unit, raw)
     except ApiError as error:
         status, body = error.status, problem_body(error, instance_of(route_path(request)))
     finally:
@@ -201,27 +202,31 @@ async def idempotent(
     return respond(status, body)
 
 
-@router.post("/payments")
-async def create(request: Request) -> Response:
-    sb = sandbox_of(request)
-    cfg, faults = sb.config, sb.faults
-    unit = SalesUnit(
-        cfg.market,
-        cfg.currency,
-        faults.long_living_approved,
-        faults.push_message_approved,
+def sales_unit(sb: Sandbox, unit: SalesUnitConfig) -> SalesUnit:
+    """What create checks of the unit: its market and currency and its situation now."""
+    cfg, situation = sb.config, sb.situation(unit.msn)
+    return SalesUnit(
+        unit.market,
+        unit.currency,
+        situation.long_living_approved,
+        situation.push_message_approved,
         cfg.allow_http_loopback,
         cfg.unknown_users,
         cfg.restricted_scopes_allowed,
-        faults.bank_account_verified,
+        situation.bank_account_verified,
     )
+
+
+@router.post("/payments")
+async def create(request: Request) -> Response:
+    sb = sandbox_of(request)
     key = request.headers.get("Idempotency-Key", "")
 
-    def action(raw: bytes) -> Outcome:
-        req = check_create(parse_body(raw, required=True), unit, sb.clock.now())
-        if sb.store.payment(cfg.msn, req.reference) is not None:
+    def action(unit: SalesUnitConfig, raw: bytes) -> Outcome:
+        req = check_create(parse_body(raw, required=True), sales_unit(sb, unit), sb.clock.now())
+        if sb.store.payment(unit.msn, req.reference) is not None:
             raise ApiError(4150, why=f"Reference {req.reference} already exists.")
-        payment = ops.create_payment(sb, req, key)
+        payment = ops.create_payment(sb, unit.msn, req, key)
         body: dict[str, Any] = {"reference": payment.reference}
         url = redirect_url(request, payment)
         if url:
@@ -234,28 +239,28 @@ async def create(request: Request) -> Response:
 @router.get("/payments/{reference}")
 async def get_payment(reference: str, request: Request) -> Response:
     sb = sandbox_of(request)
-    msn = merchant(request)
-    rate_limit(request, ("get", sb.config.subscription_key, reference), READ_LIMIT)
-    return respond(200, payment_body(request, find(sb, msn, reference)))
+    keys, unit = merchant(request)
+    rate_limit(request, ("get", keys.subscription_key, reference), READ_LIMIT)
+    return respond(200, payment_body(request, find(sb, unit.msn, reference)))
 
 
 @router.get("/payments/{reference}/events")
 async def get_events(reference: str, request: Request) -> Response:
     sb = sandbox_of(request)
-    msn = merchant(request)
-    rate_limit(request, ("events", sb.config.subscription_key, reference), READ_LIMIT)
-    find(sb, msn, reference)
-    events = [e.to_wire() for e in sb.store.events(msn, reference)]
+    keys, unit = merchant(request)
+    rate_limit(request, ("events", keys.subscription_key, reference), READ_LIMIT)
+    find(sb, unit.msn, reference)
+    events = [e.to_wire() for e in sb.store.events(unit.msn, reference)]
     return JSONResponse(events)
 
 
 def _modify(
     request: Request, reference: str, change: Callable[[Payment, dict[str, Any]], None]
-) -> Callable[[bytes], Outcome]:
+) -> Callable[[SalesUnitConfig, bytes], Outcome]:
     sb = sandbox_of(request)
 
-    def action(raw: bytes) -> Outcome:
-        payment = find(sb, sb.config.msn, reference)
+    def action(unit: SalesUnitConfig, raw: bytes) -> Outcome:
+        payment = find(sb, unit.msn, reference)
         change(payment, parse_body(raw, required=False))
         return 200, modification_body(payment)
 
@@ -307,9 +312,9 @@ async def refund(reference: str, request: Request) -> Response:
 @router.post("/test/payments/{reference}/approve")
 async def force_approve(reference: str, request: Request) -> Response:
     sb = sandbox_of(request)
-    msn = merchant(request)
+    _, unit = merchant(request)
     body = parse_body(await request.body(), required=False)
-    payment = find(sb, msn, reference)
+    payment = find(sb, unit.msn, reference)
     token = body.get("token")
     if token is not None and token != payment.redirect_token:
         raise ApiError(10010, why="The token does not belong to this payment.")
@@ -319,6 +324,6 @@ async def force_approve(reference: str, request: Request) -> Response:
         raise ApiError(10010, why="The customer is not the one the payment was sent to.")
     if token is not None and phone is None and payment.phone is None:
         # The token names the payment, not a user: the market's test user approves it.
-        phone = sb.config.test_user
+        phone = unit.test_user
     ops.approve(sb, payment, phone, consent=True)  # the test user shares what is asked for
     return Response(status_code=200)

@@ -2,8 +2,12 @@
 
 The token carries the claims of the real one (an Azure AD application token: `aud`, `iss`,
 `iat`, `nbf`, `exp`, `aio`, `appid`, `appidacr`, `idp`, `oid`, `rh`, `sub`, `tid`, `uti`,
-`ver`), and the emulator's own `azp` and `msn`; with its long signature it is about 1,400
-characters long, as real ones are.
+`ver`), and the emulator's own `azp` (the client id the token was issued to) and `msn` (the
+sales unit of those keys; partner keys get `partner: true` instead, docs/vipps.md#partner-keys);
+with its long signature it is about 1,400 characters long, as real ones are.
+
+Any known subscription key lets the call through the gateway; the client id and secret decide
+whose token it is. API calls then check that the subscription key is of the same keys.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from payrequest.sandbox.config import SandboxConfig
+from payrequest.sandbox.emulator import Keys
 from payrequest.sandbox.gateway import check_subscription_key, same, sandbox_of
 from payrequest.sandbox.tokens import issue_token
 
@@ -53,13 +57,14 @@ async def get_token(request: Request) -> JSONResponse:
         return _aad_error(
             "invalid_request", 900144, "The request body must contain client_id and client_secret."
         )
-    if not same(client_id, sb.config.client_id):
+    keys = sb.keys_by_client_id(client_id)
+    if keys is None:
         return _aad_error(
             "unauthorized_client",
             700016,
             "Application with the given identifier was not found in the directory.",
         )
-    if not same(secret, sb.config.client_secret):
+    if not same(secret, keys.client_secret):
         return _aad_error(
             "invalid_client",
             7000215,
@@ -75,7 +80,7 @@ async def get_token(request: Request) -> JSONResponse:
         "expires_on": str(now + lifetime),
         "not_before": str(now),
         "resource": RESOURCE,
-        "access_token": issue_token(sb.token_key, _claims(sb.config, now, lifetime), KEY_ID),
+        "access_token": issue_token(sb.token_key, _claims(keys, now, lifetime), KEY_ID),
     }
     return JSONResponse(body, media_type=TOKEN_MEDIA_TYPE)
 
@@ -84,9 +89,10 @@ KEY_ID = "sandbox-key-1"
 TENANT = "b9c2c1a6-2c60-4f2c-8a8e-6f1b7c0e5d11"  # made up, one for every emulator
 
 
-def _claims(config: SandboxConfig, now: int, lifetime: int) -> dict[str, Any]:
-    """The claims of an application token like the real one's, plus `azp` and `msn`."""
-    app = str(uuid.uuid5(uuid.NAMESPACE_URL, f"sandbox-client:{config.client_id}"))
+def _claims(keys: Keys, now: int, lifetime: int) -> dict[str, Any]:
+    """The claims of an application token like the real one's, plus `azp` and the unit's `msn`
+    (or `partner` for partner keys)."""
+    app = str(uuid.uuid5(uuid.NAMESPACE_URL, f"sandbox-client:{keys.client_id}"))
     issuer = f"https://sts.windows.net/{TENANT}/"
     return {
         "aud": RESOURCE,
@@ -104,8 +110,8 @@ def _claims(config: SandboxConfig, now: int, lifetime: int) -> dict[str, Any]:
         "tid": TENANT,
         "uti": _random_b64(16).rstrip("=").replace("+", "-").replace("/", "_"),
         "ver": "1.0",
-        "azp": config.client_id,
-        "msn": config.msn,
+        "azp": keys.client_id,
+        **({"partner": True} if keys.msn is None else {"msn": keys.msn}),
     }
 
 

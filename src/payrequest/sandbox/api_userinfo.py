@@ -4,6 +4,7 @@ What the emulator follows (the real Userinfo API v2, as used with ePayment profi
 - Authentication as for the ePayment API: `Authorization: Bearer <access token from
   POST /accesstoken/get>` and `Ocp-Apim-Subscription-Key` (APIM-style 401 otherwise). The
   `Merchant-Serial-Number` header is optional; when given it must be the keys' own (403).
+  Partner keys must send it, naming a linked unit (403 otherwise; docs/vipps.md#partner-keys).
 - `sub` comes from GET payment's `profile.sub` once the payment is AUTHORIZED.
 - 200 `application/json`: OpenID Connect claims, `sub` plus those of every scope the user has
   consented to share with this sales unit (see `profile` for scope -> claims), e.g.
@@ -18,7 +19,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from payrequest.sandbox.gateway import check_bearer, sandbox_of
+from payrequest.sandbox.gateway import calling_unit, check_bearer, sandbox_of
 from payrequest.sandbox.problems import PlainProblem
 from payrequest.sandbox.profile import claims
 
@@ -27,13 +28,9 @@ router = APIRouter(prefix="/vipps-userinfo-api")
 
 @router.get("/userinfo/{sub}")
 async def userinfo(sub: str, request: Request) -> JSONResponse:
-    check_bearer(request)
+    keys = check_bearer(request)
     sb = sandbox_of(request)
-    msn = request.headers.get("Merchant-Serial-Number") or sb.config.msn
-    if msn != sb.config.msn:
-        raise PlainProblem(
-            403, "Forbidden", "The Merchant-Serial-Number does not belong to these API keys."
-        )
+    msn = calling_unit(request, keys, required=False).msn
     consent = sb.store.consent(msn, sub)
     if consent is None:
         raise PlainProblem(

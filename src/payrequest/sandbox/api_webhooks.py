@@ -1,4 +1,9 @@
-"""Webhooks API v1: register, list and delete registrations (docs/vipps.md#webhooks-api)."""
+"""Webhooks API v1: register, list and delete registrations (docs/vipps.md#webhooks-api).
+
+Registrations belong to the sales unit of the call: the `Merchant-Serial-Number` header, or
+the unit of the keys when it is left out (partner keys must send it,
+docs/vipps.md#partner-keys). A unit's events go only to its own registrations.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +15,8 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from payrequest.sandbox.api_epayment import route_path
-from payrequest.sandbox.gateway import check_bearer, sandbox_of
-from payrequest.sandbox.problems import PROBLEM_JSON, ApiError, PlainProblem, trace_id
+from payrequest.sandbox.gateway import calling_unit, check_bearer, sandbox_of
+from payrequest.sandbox.problems import PROBLEM_JSON, ApiError, trace_id
 from payrequest.sandbox.store import Webhook
 from payrequest.sandbox.validation import check_system_headers, check_url, parse_body
 
@@ -64,18 +69,15 @@ def problem(
 
 
 def _msn(request: Request) -> str:
-    """The sales unit: the MSN header (optional for this API) must be the keys' own MSN. The
-    `Vipps-System-*` headers are checked here too (every route asks for the MSN)."""
+    """Token and keys, then the sales unit: the MSN header (optional for a unit's own keys,
+    needed with partner keys) must be one the keys act for. The `Vipps-System-*` headers are
+    checked here too (every route asks for the MSN)."""
+    keys = check_bearer(request)
     check_system_headers(request.headers)
-    msn = request.headers.get("Merchant-Serial-Number") or sandbox_of(request).config.msn
-    if msn != sandbox_of(request).config.msn:
-        raise PlainProblem(
-            403, "Forbidden", "The Merchant-Serial-Number does not belong to these API keys."
-        )
-    return msn
+    return calling_unit(request, keys, required=False).msn
 
 
-def _registration_errors(request: Request, body: dict[str, Any]) -> list[tuple[str, str]]:
+def _registration_errors(request: Request, msn: str, body: dict[str, Any]) -> list[tuple[str, str]]:
     sb = sandbox_of(request)
     url, events = body.get("url"), body.get("events")
     unknown = sorted(set(body) - {"url", "events"})
@@ -96,7 +98,7 @@ def _registration_errors(request: Request, body: dict[str, Any]) -> list[tuple[s
     if bad:
         errors.append(("events", "Unsupported values: " + ", ".join(bad)))
     for name in set(events) & KNOWN_EVENTS:
-        count = sum(name in hook.events for hook in sb.store.webhooks(_msn(request)))
+        count = sum(name in hook.events for hook in sb.store.webhooks(msn))
         if count >= MAX_PER_EVENT:
             errors.append(("events", f"At most {MAX_PER_EVENT} registrations per event: {name}"))
     return errors
@@ -104,14 +106,13 @@ def _registration_errors(request: Request, body: dict[str, Any]) -> list[tuple[s
 
 @router.post("/webhooks")
 async def register(request: Request) -> Response:
-    check_bearer(request)
     sb = sandbox_of(request)
     msn = _msn(request)
     try:
         body = parse_body(await request.body(), required=True)
     except ApiError as error:
         return problem(request, 400, "Bad Request", error.fields)
-    errors = _registration_errors(request, body)
+    errors = _registration_errors(request, msn, body)
     if errors:
         return problem(request, 400, "Bad Request", errors)
     hook = Webhook(
@@ -127,7 +128,6 @@ async def register(request: Request) -> Response:
 
 @router.get("/webhooks")
 async def list_webhooks(request: Request) -> Response:
-    check_bearer(request)
     hooks = sandbox_of(request).store.webhooks(_msn(request))
     return JSONResponse(
         {"webhooks": [{"id": h.id, "url": h.url, "events": h.events} for h in hooks]}
@@ -136,11 +136,11 @@ async def list_webhooks(request: Request) -> Response:
 
 @router.delete("/webhooks/{webhook_id}")
 async def delete_webhook(webhook_id: str, request: Request) -> Response:
-    check_bearer(request)
+    msn = _msn(request)
     try:
         uuid.UUID(webhook_id)
     except ValueError:
         return problem(request, 400, "Bad Request", [("id", "The value is not a valid uuid.")])
-    if not sandbox_of(request).store.delete_webhook(_msn(request), webhook_id):
+    if not sandbox_of(request).store.delete_webhook(msn, webhook_id):
         return problem(request, 404, "Not Found", [("id", "No webhook with this id.")])
     return Response(status_code=204)

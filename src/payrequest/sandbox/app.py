@@ -2,7 +2,8 @@
 
 The API sits at the root paths (`/accesstoken/get`, `/epayment/v1/...`, `/webhooks/v1/...`,
 `/vipps-userinfo-api/userinfo/{sub}`), the phone simulator at `/phone...`, the controls at
-`/faults`, `/clock/advance`, `/deliveries`. The phone and the controls ask `guard` first
+`/faults`, `/units`, `/clock/advance`, `/deliveries`. One app plays every sales unit of its
+config (`SandboxConfig.units`); the API tells them apart by keys and `Merchant-Serial-Number`. The phone and the controls ask `guard` first
 when one is given (see `access`); the API never does. The phone's script and style sheet are
 served from `/static/`.
 Every URL it builds is relative to where it is mounted (`root_path`), so it works standalone

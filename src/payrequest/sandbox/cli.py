@@ -4,10 +4,17 @@ Credentials default to the documented test values in `config.py` and can also co
 same environment variables payrequest itself reads (`PAYREQUEST_VIPPS__CLIENT_ID`, ...), so the
 app and the emulator agree without extra setup. Registered in `payrequest.cli` as
 `app.command("sandbox")(sandbox_command)`.
+
+More sales units: `--extra-unit DK` (or `FI`) adds that market's documented test unit;
+`--extra-unit "msn=222222,market=NO,client_id=...,client_secret=...,subscription_key=...,
+merchant_name=..."` any other (repeat the option for several). `--partner` adds the documented
+test partner keys, linked to every unit. Every unit's and partner's credentials are printed at
+start (documented test values in full, anything else masked).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -18,11 +25,16 @@ from payrequest.sandbox.app import create_sandbox_app
 from payrequest.sandbox.config import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
+    DEFAULT_MARKET,
     DEFAULT_MERCHANT_NAME,
     DEFAULT_MSN,
     DEFAULT_PORT,
     DEFAULT_RETRY_SCHEDULE,
     DEFAULT_SUBSCRIPTION_KEY,
+    TEST_PARTNER,
+    TEST_UNITS,
+    PartnerKeys,
+    SalesUnitConfig,
     SandboxConfig,
 )
 from payrequest.sandbox.faults import Faults
@@ -43,12 +55,59 @@ def parse_schedule(text: str) -> tuple[float, ...]:
     return delays
 
 
-def shown(value: str, default: str) -> str:
-    """Print the documented test defaults; mask anything else (it may be a real secret)."""
-    return value if value == default else value[:4] + "…"
+UNIT_FIELDS = frozenset(
+    {"msn", "market", "client_id", "client_secret", "subscription_key", "merchant_name"}
+)
+# Every documented test secret and subscription key: printed in full, anything else masked.
+DOCUMENTED = frozenset(
+    {DEFAULT_CLIENT_SECRET, DEFAULT_SUBSCRIPTION_KEY}
+    | {unit.client_secret for unit in TEST_UNITS.values()}
+    | {unit.subscription_key for unit in TEST_UNITS.values()}
+    | {TEST_PARTNER.client_secret, TEST_PARTNER.subscription_key}
+)
 
 
-def situation(faults: Faults) -> str:
+def shown(value: str, default: str | None = None) -> str:
+    """Print the documented test values (`default`, or any of `DOCUMENTED`); mask anything
+    else (it may be a real secret)."""
+    return value if value == default or value in DOCUMENTED else value[:4] + "…"
+
+
+def parse_unit(text: str) -> SalesUnitConfig:
+    """`DK` -> the documented Danish test unit; `msn=...,market=...,client_id=...,...` -> a
+    unit of those values (msn, client_id, client_secret and subscription_key are needed)."""
+    code = text.strip().upper()
+    if code in TEST_UNITS:
+        return TEST_UNITS[code]
+    if "=" not in text:
+        raise typer.BadParameter(
+            f"--extra-unit takes {' or '.join(sorted(TEST_UNITS))} (a documented test unit) "
+            "or msn=...,market=...,client_id=...,client_secret=...,subscription_key=..."
+        )
+    values: dict[str, str] = {}
+    for part in text.split(","):
+        name, _, value = part.partition("=")
+        name = name.strip().replace("-", "_")
+        if name not in UNIT_FIELDS:
+            raise typer.BadParameter(f"--extra-unit: unknown field {name!r}")
+        values[name] = value.strip()
+    missing = sorted({"msn", "client_id", "client_secret", "subscription_key"} - set(values))
+    if missing:
+        raise typer.BadParameter(f"--extra-unit: {', '.join(missing)} needed")
+    try:
+        return SalesUnitConfig(
+            msn=values["msn"],
+            client_id=values["client_id"],
+            client_secret=values["client_secret"],
+            subscription_key=values["subscription_key"],
+            market=values.get("market", DEFAULT_MARKET),
+            merchant_name=values.get("merchant_name", DEFAULT_MERCHANT_NAME),
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(f"--extra-unit: {exc}") from exc
+
+
+def situation(faults: Faults | SalesUnitConfig) -> str:
     """The sales unit's situation in a few words (what the switches say)."""
     return ", ".join(
         [
@@ -76,10 +135,33 @@ def banner(config: SandboxConfig, url: str) -> str:
             f"  MSN                 {config.msn}  (market {config.market}, {config.currency})",
             f"  merchant name       {config.merchant_name}",
             f"  sales unit          {situation(config.faults)}",
+            *(line for unit in config.extra_units for line in _unit_lines(unit)),
+            *(line for partner in config.partners for line in _partner_lines(config, partner)),
             f"  state               {state}",
             f"  clock speed         x{config.clock_speed:g}",
         ]
     )
+
+
+def _unit_lines(unit: SalesUnitConfig) -> list[str]:
+    return [
+        f"  + sales unit        MSN {unit.msn}  (market {unit.market}, {unit.currency})",
+        f"    merchant name     {unit.merchant_name}",
+        f"    client_id         {unit.client_id}",
+        f"    client_secret     {shown(unit.client_secret)}",
+        f"    subscription key  {shown(unit.subscription_key)}",
+        f"    situation         {situation(unit)}",
+    ]
+
+
+def _partner_lines(config: SandboxConfig, partner: PartnerKeys) -> list[str]:
+    linked = [unit.msn for unit in config.units if partner.links(unit.msn)]
+    return [
+        f"  + partner keys      act for MSN {', '.join(linked)} (send Merchant-Serial-Number)",
+        f"    client_id         {partner.client_id}",
+        f"    client_secret     {shown(partner.client_secret)}",
+        f"    subscription key  {shown(partner.subscription_key)}",
+    ]
 
 
 def sandbox_command(
@@ -137,6 +219,17 @@ def sandbox_command(
     bank_account_verified: Annotated[
         bool, typer.Option(help="Merchant's bank account verified (else every create is 5060).")
     ] = True,
+    extra_unit: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Another sales unit: DK or FI (a documented test unit) or "
+            "msn=...,market=...,client_id=...,client_secret=...,subscription_key=...,"
+            "merchant_name=... (repeatable)."
+        ),
+    ] = None,
+    partner: Annotated[
+        bool, typer.Option(help="Add the documented test partner keys, linked to every unit.")
+    ] = False,
 ) -> None:
     """Run the Vipps MobilePay emulator with its phone simulator."""
     if timeout_mode not in ("hang", "close"):
@@ -174,7 +267,10 @@ def sandbox_command(
             webhook_retry_schedule=parse_schedule(retry_schedule),
             clock_speed=clock_speed,
             faults=faults,
+            extra_units=tuple(parse_unit(text) for text in extra_unit or ()),
         )
+        if partner:
+            config = dataclasses.replace(config, partners=(*config.partners, TEST_PARTNER))
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
     typer.echo(banner(config, f"http://{host}:{port}"))

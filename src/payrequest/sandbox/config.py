@@ -1,11 +1,30 @@
-"""Settings of one emulated sales unit, and the documented default test credentials.
+"""Settings of the emulated sales units, and the documented default test credentials.
+
+One emulator plays one default sales unit (the single-unit fields of `SandboxConfig`) and any
+number of further ones (`extra_units`), each with its own keys, MSN and market, plus partner
+keys that may act for several of them (docs/vipps.md#partner-keys).
 
 The defaults below are what `payrequest sandbox` prints at start and what the demo uses when
-nothing else is configured. They are test credentials for the emulator only.
+nothing else is configured. They are test credentials for the emulator only:
+
+- the default unit: `sandbox-client` / `sandbox-secret` / `sandbox-subscription-key`, MSN
+  `123456`, Norway (NOK), "Sandbox Merchant";
+- the Danish test unit (`DK_TEST_UNIT`, `payrequest sandbox --extra-unit DK`):
+  `sandbox-client-dk` / `sandbox-secret-dk` / `sandbox-subscription-key-dk`, MSN `654321`,
+  Denmark (DKK), "Sandbox Merchant DK";
+- the Finnish test unit (`FI_TEST_UNIT`, `--extra-unit FI`): `sandbox-client-fi` /
+  `sandbox-secret-fi` / `sandbox-subscription-key-fi`, MSN `765432`, Finland (EUR),
+  "Sandbox Merchant FI";
+- the partner keys (`TEST_PARTNER`, `--partner`): `sandbox-partner` / `sandbox-partner-secret`
+  / `sandbox-partner-subscription-key`, linked to every unit of the emulator.
+
+`SandboxConfig.with_test_units()` adds the Danish unit and the partner keys to a config.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterable
 from dataclasses import InitVar, dataclass, field
 from pathlib import Path
 
@@ -27,6 +46,9 @@ MARKET_CURRENCY = {"NO": "NOK", "DK": "DKK", "FI": "EUR"}
 MARKET_TEST_USER = {"NO": "4791234567", "DK": "4512345678", "FI": "358401234567"}
 # Sales-unit market -> the app a NATIVE_REDIRECT deep link opens.
 MARKET_APP_SCHEME = {"NO": "vipps", "DK": "mobilepay", "FI": "mobilepay"}
+# Sales-unit market -> its name and the app its users pay with, as the phone pages show them.
+MARKET_NAME = {"NO": "Norway", "DK": "Denmark", "FI": "Finland"}
+MARKET_APP = {"NO": "Vipps", "DK": "MobilePay", "FI": "MobilePay"}
 # Sales-unit market -> the time zone its users' phones show times in.
 MARKET_TIMEZONE = {"NO": "Europe/Oslo", "DK": "Europe/Copenhagen", "FI": "Europe/Helsinki"}
 
@@ -37,9 +59,112 @@ DEFAULT_RETRY_SCHEDULE: tuple[float, ...] = (2.0, 2.0, 2.0, 60.0, 120.0, 3600.0)
 SEVEN_DAYS = 7 * 24 * 3600.0
 
 
+def check_market(market: str) -> str:
+    """The market code in capitals; ValueError for one the emulator does not know."""
+    code = market.upper()
+    if code not in MARKET_CURRENCY:
+        raise ValueError(f"market must be one of {sorted(MARKET_CURRENCY)}, got {market}")
+    return code
+
+
+def check_msn(msn: str) -> None:
+    if not msn.isdigit() or not 4 <= len(msn) <= 10:
+        raise ValueError("msn must be 4-10 digits")
+
+
+@dataclass(frozen=True)
+class SalesUnitConfig:
+    """One sales unit (merchant serial number) the emulator plays, with its own API keys, its
+    market (which sets the currency) and its situation at the start (the same switches as
+    `faults.Faults`' sales-unit ones; changeable while running with `PATCH /units/{msn}`)."""
+
+    msn: str
+    client_id: str
+    client_secret: str
+    subscription_key: str
+    market: str = DEFAULT_MARKET
+    merchant_name: str = DEFAULT_MERCHANT_NAME
+    long_living_approved: bool = True  # else create with expiresAt is 5050
+    push_message_approved: bool = True  # else PUSH_MESSAGE is 5080
+    full_capture_only: bool = False  # a partial capture is 6140
+    bank_account_verified: bool = True  # else every create is 5060
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "market", check_market(self.market))
+        check_msn(self.msn)
+
+    @property
+    def currency(self) -> str:
+        return MARKET_CURRENCY[self.market]
+
+    @property
+    def timezone(self) -> str:
+        return MARKET_TIMEZONE[self.market]
+
+    @property
+    def test_user(self) -> str:
+        return MARKET_TEST_USER[self.market]
+
+    @property
+    def app_scheme(self) -> str:
+        return MARKET_APP_SCHEME[self.market]
+
+    @property
+    def market_name(self) -> str:
+        return MARKET_NAME[self.market]
+
+    @property
+    def app_name(self) -> str:
+        return MARKET_APP[self.market]
+
+
+@dataclass(frozen=True)
+class PartnerKeys:
+    """A partner's API keys: they act for every linked sales unit, named by the
+    `Merchant-Serial-Number` header of each call (docs/vipps.md#partner-keys). `msns=None`
+    links every unit of the emulator."""
+
+    client_id: str
+    client_secret: str
+    subscription_key: str
+    msns: frozenset[str] | None = None
+
+    def links(self, msn: str) -> bool:
+        return self.msns is None or msn in self.msns
+
+
+DK_TEST_UNIT = SalesUnitConfig(
+    msn="654321",
+    client_id="sandbox-client-dk",
+    client_secret="sandbox-secret-dk",  # noqa: S106 - a documented test credential
+    subscription_key="sandbox-subscription-key-dk",
+    market="DK",
+    merchant_name="Sandbox Merchant DK",
+)
+FI_TEST_UNIT = SalesUnitConfig(
+    msn="765432",
+    client_id="sandbox-client-fi",
+    client_secret="sandbox-secret-fi",  # noqa: S106 - a documented test credential
+    subscription_key="sandbox-subscription-key-fi",
+    market="FI",
+    merchant_name="Sandbox Merchant FI",
+)
+# Market -> the documented test unit `--extra-unit <market>` adds.
+TEST_UNITS = {"DK": DK_TEST_UNIT, "FI": FI_TEST_UNIT}
+TEST_PARTNER = PartnerKeys(
+    client_id="sandbox-partner",
+    client_secret="sandbox-partner-secret",  # noqa: S106 - a documented test credential
+    subscription_key="sandbox-partner-subscription-key",
+)
+
+
 @dataclass
 class SandboxConfig:
-    """Everything one emulator instance needs. `state_path=None` keeps state in memory."""
+    """Everything one emulator instance needs. `state_path=None` keeps state in memory.
+
+    The single-unit fields (`client_id` ... `merchant_name`) are the default sales unit;
+    `extra_units` are further ones, `partners` keys acting for several (see the module).
+    """
 
     client_id: str = DEFAULT_CLIENT_ID
     client_secret: str = DEFAULT_CLIENT_SECRET
@@ -69,6 +194,8 @@ class SandboxConfig:
     # Numbers with no Vipps/MobilePay user behind them: create answers 7010 "Customer not
     # found", as the real API does for an unknown user (documented for people trying it out).
     unknown_users: frozenset[str] = field(default_factory=lambda: UNKNOWN_USERS)
+    extra_units: tuple[SalesUnitConfig, ...] = ()
+    partners: tuple[PartnerKeys, ...] = ()
 
     def __post_init__(
         self,
@@ -86,11 +213,11 @@ class SandboxConfig:
         given = {name: value for name, value in situation.items() if value is not None}
         if given:
             self.faults = self.faults.model_copy(update=given)
-        self.market = self.market.upper()
-        if self.market not in MARKET_CURRENCY:
-            raise ValueError(f"market must be one of {sorted(MARKET_CURRENCY)}, got {self.market}")
-        if not self.msn.isdigit() or not 4 <= len(self.msn) <= 10:
-            raise ValueError("msn must be 4-10 digits")
+        self.market = check_market(self.market)
+        check_msn(self.msn)
+        self.extra_units = tuple(self.extra_units)
+        self.partners = tuple(self.partners)
+        _check_distinct(self.units, self.partners)
         if self.clock_speed <= 0:
             raise ValueError("clock_speed must be positive")
         if not self.webhook_retry_schedule:
@@ -111,3 +238,63 @@ class SandboxConfig:
     @property
     def app_scheme(self) -> str:
         return MARKET_APP_SCHEME[self.market]
+
+    @property
+    def default_unit(self) -> SalesUnitConfig:
+        """The single-unit fields as a unit; its situation is the one `faults` starts with."""
+        return SalesUnitConfig(
+            msn=self.msn,
+            client_id=self.client_id,
+            client_secret=self.client_secret,
+            subscription_key=self.subscription_key,
+            market=self.market,
+            merchant_name=self.merchant_name,
+            long_living_approved=self.faults.long_living_approved,
+            push_message_approved=self.faults.push_message_approved,
+            full_capture_only=self.faults.full_capture_only,
+            bank_account_verified=self.faults.bank_account_verified,
+        )
+
+    @property
+    def units(self) -> tuple[SalesUnitConfig, ...]:
+        """Every sales unit, the default one first."""
+        return (self.default_unit, *self.extra_units)
+
+    def with_test_units(
+        self, units: Iterable[SalesUnitConfig] = (DK_TEST_UNIT,), partner: bool = True
+    ) -> SandboxConfig:
+        """A copy with the documented test `units` (the Danish one by default) and the test
+        partner keys added. A test unit or partner whose MSN, client id or subscription key is
+        already taken is left out, so the units already configured answer as before."""
+        extra, partners = list(self.extra_units), list(self.partners)
+        for unit in units:
+            if not _clashes((self.default_unit, *extra, unit), partners):
+                extra.append(unit)
+        if partner and not _clashes((self.default_unit, *extra), (*partners, TEST_PARTNER)):
+            partners.append(TEST_PARTNER)
+        return dataclasses.replace(self, extra_units=tuple(extra), partners=tuple(partners))
+
+
+def _clashes(units: Iterable[SalesUnitConfig], partners: Iterable[PartnerKeys]) -> bool:
+    try:
+        _check_distinct(tuple(units), tuple(partners))
+    except ValueError:
+        return True
+    return False
+
+
+def _check_distinct(units: tuple[SalesUnitConfig, ...], partners: tuple[PartnerKeys, ...]) -> None:
+    """MSNs, client ids and subscription keys name one unit or partner each; a partner links
+    only units that exist."""
+    msns = [unit.msn for unit in units]
+    if len(set(msns)) != len(msns):
+        raise ValueError("every sales unit needs its own msn")
+    keys = [*units, *partners]
+    for name in ("client_id", "subscription_key"):
+        values = [getattr(item, name) for item in keys]
+        if len(set(values)) != len(values):
+            raise ValueError(f"every sales unit and partner needs its own {name}")
+    for partner in partners:
+        unknown = sorted((partner.msns or frozenset()) - set(msns))
+        if unknown:
+            raise ValueError(f"partner {partner.client_id} links unknown msn {', '.join(unknown)}")

@@ -1,23 +1,30 @@
-"""One running emulator: its config, state, clock, faults, random source and background tasks.
+"""One running emulator: its config, sales units and keys, state, clock, faults, random source
+and background tasks.
 
 `start()` and `stop()` run the expiry sweeper and the webhook deliverer. Starlette does not run
 the lifespan of a mounted sub-app, so a parent app calls them from its own lifespan.
+
+Every sales unit (`config.units`) keeps its state apart: the store keys payments, events,
+idempotency records, webhook registrations and consents by MSN. The default unit's situation
+is in `faults` (as it always was); every other unit's in `situations`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import random
 import secrets
 import time
 import uuid
 from collections import defaultdict, deque
+from dataclasses import dataclass
 
 from payrequest.sandbox.clock import SandboxClock
-from payrequest.sandbox.config import SandboxConfig
+from payrequest.sandbox.config import SalesUnitConfig, SandboxConfig
 from payrequest.sandbox.delivery import Deliverer
-from payrequest.sandbox.faults import Faults
+from payrequest.sandbox.faults import SALES_UNIT_SWITCHES, Faults, Situation, SituationPatch
 from payrequest.sandbox.model import Payment, PaymentEvent
 from payrequest.sandbox.payments import expire_if_due
 from payrequest.sandbox.store import Store
@@ -25,9 +32,43 @@ from payrequest.sandbox.store import Store
 RATE_WINDOW = 60.0
 
 
+@dataclass(frozen=True)
+class Keys:
+    """One set of API keys: a sales unit's own (`msn` set, acting for that unit only) or a
+    partner's (`msn` None, acting for every unit in `linked`)."""
+
+    client_id: str
+    client_secret: str
+    subscription_key: str
+    msn: str | None
+    linked: frozenset[str]
+
+    @property
+    def partner(self) -> bool:
+        return self.msn is None
+
+
 class Sandbox:
     def __init__(self, config: SandboxConfig) -> None:
         self.config = config
+        self.units: dict[str, SalesUnitConfig] = {unit.msn: unit for unit in config.units}
+        self.situations: dict[str, Situation] = {
+            unit.msn: Situation(**{name: getattr(unit, name) for name in SALES_UNIT_SWITCHES})
+            for unit in config.extra_units
+        }
+        self.keys = [
+            Keys(u.client_id, u.client_secret, u.subscription_key, u.msn, frozenset({u.msn}))
+            for u in config.units
+        ] + [
+            Keys(
+                p.client_id,
+                p.client_secret,
+                p.subscription_key,
+                None,
+                frozenset(msn for msn in self.units if p.links(msn)),
+            )
+            for p in config.partners
+        ]
         self.store = Store(config.state_path)
         self.rng = random.Random(config.seed)  # noqa: S311 - faults, not cryptography
         self.faults = config.faults
@@ -74,6 +115,38 @@ class Sandbox:
             for payment in self.store.payments_in_state("CREATED"):
                 expire_if_due(self, payment)
             await asyncio.sleep(self.config.sweep_interval)
+
+    # sales units and keys ---------------------------------------------------------------
+    @property
+    def default_unit(self) -> SalesUnitConfig:
+        return self.units[self.config.msn]
+
+    def unit(self, msn: str) -> SalesUnitConfig:
+        """The unit with this MSN; the default one for a payment stored by a unit that is no
+        longer configured (a state file kept across configs)."""
+        return self.units.get(msn) or self.default_unit
+
+    def keys_by_client_id(self, client_id: str) -> Keys | None:
+        return next((k for k in self.keys if _same(client_id, k.client_id)), None)
+
+    def keys_by_subscription(self, subscription_key: str) -> Keys | None:
+        return next((k for k in self.keys if _same(subscription_key, k.subscription_key)), None)
+
+    def situation(self, msn: str) -> Situation:
+        """What the unit is approved for now (the default unit's is in `faults`)."""
+        known = self.situations.get(msn)
+        if known is not None:
+            return known
+        return Situation(**{name: getattr(self.faults, name) for name in SALES_UNIT_SWITCHES})
+
+    def set_situation(self, msn: str, patch: SituationPatch) -> Situation:
+        changes = patch.model_dump(exclude_none=True)
+        if msn in self.situations:
+            self.situations[msn] = self.situations[msn].model_copy(update=changes)
+        else:
+            self.set_faults(self.faults.model_copy(update=changes))
+        self.changed()
+        return self.situation(msn)
 
     # helpers used by the operations ----------------------------------------------------
     def set_faults(self, faults: Faults) -> None:
@@ -131,3 +204,7 @@ class Sandbox:
             return RATE_WINDOW - (now - calls[0])
         calls.append(now)
         return None
+
+
+def _same(given: str, expected: str) -> bool:
+    return hmac.compare_digest(given.encode(), expected.encode())

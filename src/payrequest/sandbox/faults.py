@@ -103,3 +103,25 @@ class FaultsPatch(BaseModel):
     def apply_to(self, current: Faults) -> Faults:
         changes = self.model_dump(exclude_none=True)
         return current.model_copy(update=changes)
+
+
+class Situation(BaseModel):
+    """One sales unit's situation (the sales-unit switches above, for any unit)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    long_living_approved: bool = True
+    push_message_approved: bool = True
+    full_capture_only: bool = False
+    bank_account_verified: bool = True
+
+
+class SituationPatch(BaseModel):
+    """A partial update of a unit's situation: only the fields given change."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    long_living_approved: bool | None = None
+    push_message_approved: bool | None = None
+    full_capture_only: bool | None = None
+    bank_account_verified: bool | None = None

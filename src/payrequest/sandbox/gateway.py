@@ -1,6 +1,12 @@
 """What Azure API Management checks before a request reaches the API: subscription key, bearer
 token, MSN and rate limits. Its errors are APIM-shaped (`{"statusCode", "message"}`), not
 RFC 7807 (docs/vipps.md#errors).
+
+Keys and units (docs/vipps.md#partner-keys): the subscription key names one set of keys, a
+sales unit's or a partner's, and the token must have been issued to the same keys' client id.
+The unit a call is for is its `Merchant-Serial-Number`: with a unit's keys only that unit's
+own MSN (the header may then be left out where the API allows it), with partner keys any
+linked unit's, and the header is then always needed. Anything else is 403.
 """
 
 from __future__ import annotations
@@ -12,7 +18,9 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
-from payrequest.sandbox.emulator import Sandbox
+from payrequest.sandbox.config import SalesUnitConfig
+from payrequest.sandbox.emulator import Keys, Sandbox
+from payrequest.sandbox.problems import PlainProblem, validation
 from payrequest.sandbox.tokens import read_token
 
 SUBSCRIPTION_HEADER = "Ocp-Apim-Subscription-Key"
@@ -47,26 +55,54 @@ def same(given: str | None, expected: str) -> bool:
     return given is not None and hmac.compare_digest(given.encode(), expected.encode())
 
 
-def check_subscription_key(request: Request) -> None:
+def check_subscription_key(request: Request) -> Keys:
+    """The keys whose subscription key the request carries (any unit's or partner's)."""
     given = request.headers.get(SUBSCRIPTION_HEADER)
     if given is None:
         raise GatewayError(401, MISSING_KEY)
-    if not same(given, sandbox_of(request).config.subscription_key):
+    keys = sandbox_of(request).keys_by_subscription(given)
+    if keys is None:
         raise GatewayError(401, INVALID_KEY)
+    return keys
 
 
-def check_bearer(request: Request) -> dict[str, Any]:
-    """Subscription key plus a valid `Authorization: Bearer <token>` this emulator issued."""
-    check_subscription_key(request)
+def check_bearer(request: Request) -> Keys:
+    """Subscription key plus a valid `Authorization: Bearer <token>` this emulator issued to
+    the same keys (a token of one unit's keys with another's subscription key is 401)."""
+    keys = check_subscription_key(request)
     sb = sandbox_of(request)
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme != "Bearer" or not token:  # the scheme must be spelled `Bearer` exactly
         raise GatewayError(401, "Unauthorized. Access token is missing or invalid.")
     claims = read_token(sb.token_key, token.strip(), int(sb.clock.now().timestamp()))
-    if claims is None or claims.get("azp") != sb.config.client_id:
+    if claims is None or claims.get("azp") != keys.client_id:
         raise GatewayError(401, "Unauthorized. Access token is missing or invalid.")
-    return claims
+    return keys
+
+
+FOREIGN_MSN = "The Merchant-Serial-Number does not belong to these API keys."
+PARTNER_NEEDS_MSN = "Partner keys must name the sales unit in the Merchant-Serial-Number header."
+
+
+def calling_unit(request: Request, keys: Keys, *, required: bool) -> SalesUnitConfig:
+    """The sales unit a call is for. A missing `Merchant-Serial-Number` is a 400 where the API
+    requires it (`required`, ePayment); elsewhere it means the unit of the keys, and partner
+    keys, which have none, get 403. An MSN the keys may not act for is 403."""
+    sb = sandbox_of(request)
+    msn = request.headers.get("Merchant-Serial-Number")
+    if msn is None:
+        if required:
+            raise validation(
+                "Merchant-Serial-Number", "The Merchant-Serial-Number header is required."
+            )
+        if keys.msn is None:
+            raise PlainProblem(403, "Forbidden", PARTNER_NEEDS_MSN)
+        msn = keys.msn
+    unit = sb.units.get(msn)
+    if unit is None or msn not in keys.linked:
+        raise PlainProblem(403, "Forbidden", FOREIGN_MSN)
+    return unit
 
 
 def rate_limit(request: Request, key: tuple[str, ...], limit: int) -> None:

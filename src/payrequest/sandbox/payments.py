@@ -32,11 +32,12 @@ REFUND_REFUSED = {"CREATED": 6020, "ABORTED": 6210, "EXPIRED": 6210, "TERMINATED
 APPROVE_REFUSED = {"AUTHORIZED": 6230, "ABORTED": 10010, "EXPIRED": 10010, "TERMINATED": 10010}
 
 
-def create_payment(sb: Sandbox, req: CreateRequest, idempotency_key: str) -> Payment:
+def create_payment(sb: Sandbox, msn: str, req: CreateRequest, idempotency_key: str) -> Payment:
+    """A new payment of the sales unit `msn`."""
     now = sb.clock.now()
     nominal = (req.expires_at - now) if req.expires_at else STANDARD_LIFETIME
     payment = Payment(
-        msn=sb.config.msn,
+        msn=msn,
         reference=req.reference,
         currency=req.currency,
         value=req.value,
@@ -142,7 +143,7 @@ def cancel(sb: Sandbox, payment: Payment, transaction_only: bool, key: str) -> N
         return
     if transaction_only:
         raise ApiError(6060)
-    if _past(sb, payment, CAPTURE_DEADLINE[sb.config.market]):
+    if _past(sb, payment, CAPTURE_DEADLINE[sb.unit(payment.msn).market]):
         raise ApiError(6030)
     remainder = payment.authorized - payment.captured - payment.cancelled
     if payment.captured == payment.authorized:
@@ -160,14 +161,14 @@ def capture(sb: Sandbox, payment: Payment, currency: str, value: int, key: str) 
     _check_currency(payment, currency, value)
     if payment.cancelled:
         raise ApiError(6070)
-    if _past(sb, payment, CAPTURE_DEADLINE[sb.config.market]):
+    if _past(sb, payment, CAPTURE_DEADLINE[sb.unit(payment.msn).market]):
         raise ApiError(6100)
     remainder = payment.authorized - payment.captured
     if remainder == 0:
         raise ApiError(6170)
     if value > remainder:
         raise ApiError(6090, why=f"{remainder} {payment.currency} minor units")
-    if sb.faults.full_capture_only and value != payment.authorized:
+    if sb.situation(payment.msn).full_capture_only and value != payment.authorized:
         raise ApiError(6140)
     payment.captured += value
     _save(sb, payment, "CAPTURED", value, key)

@@ -1,8 +1,11 @@
 """The phone simulator, the landing page, QR images and the SMS inbox API.
 
 Pages (relative to where the emulator is mounted):
-- `GET /phone` — phones that have payment requests or SMS.
+- `GET /phone` — the sales units the emulator plays (merchant, market, MSN, the market's test
+  user) and the phones that have payment requests or SMS.
 - `GET /phone/{msisdn}` — the "app": pending requests with Approve / Reject, history, SMS.
+  Every request shows the merchant (sales unit) and market it is for; one phone may have
+  requests of several units.
   A request that asks for profile information first shows a consent screen (Share & continue /
   Decline; declining aborts the payment, as in the real app). It re-fetches
   `GET /phone/{msisdn}/live` (an HTML fragment) every 1.5 s.
@@ -88,13 +91,17 @@ def linkify(text: str) -> Markup:
 
 
 def _card(sb: Sandbox, payment: Payment) -> dict[str, Any]:
-    """What a request card shows. A long-living request (`expiresAt`) shows when it expires, in
-    the market's local time; a standard 10-minute one a countdown."""
+    """What a request card shows: the merchant and market of its sales unit, and for a
+    long-living request (`expiresAt`) when it expires in the market's local time, for a
+    standard 10-minute one a countdown."""
+    unit = sb.unit(payment.msn)
     remaining = (payment.expires_at - sb.clock.now()).total_seconds()
-    local_expiry = payment.expires_at.astimezone(ZoneInfo(sb.config.timezone))
+    local_expiry = payment.expires_at.astimezone(ZoneInfo(unit.timezone))
     lines = (payment.receipt or {}).get("orderLines", [])
     return {
         "p": payment,
+        "merchant": unit.merchant_name,
+        "market": f"{unit.app_name} · {unit.market_name} ({unit.currency})",
         "amount": format_amount(payment.currency, payment.value),
         "remaining_ms": max(0, int(remaining * 1000)),
         "expires": f"{local_expiry.day} {local_expiry:%b %Y, %H:%M %Z}",
@@ -122,7 +129,6 @@ def _live_context(request: Request, msisdn: str, message: str | None = None) -> 
     return {
         "root": _root(request),
         "msisdn": msisdn,
-        "merchant": sb.config.merchant_name,
         "pending": [_card(sb, p) for p in pending],
         "history": [_card(sb, p) for p in done],
         "sms": sb.store.sms_for(msisdn),
@@ -134,7 +140,7 @@ def _live_context(request: Request, msisdn: str, message: str | None = None) -> 
 @router.get("/phone", response_class=HTMLResponse, dependencies=GUARDED)
 async def phone_index(request: Request) -> Response:
     sb = sandbox_of(request)
-    context = {"root": _root(request), "phones": sb.store.phones()}
+    context = {"root": _root(request), "phones": sb.store.phones(), "units": sb.units.values()}
     return templates.TemplateResponse(request, "index.html", context)
 
 
@@ -155,10 +161,14 @@ async def phone_live(msisdn: str, request: Request) -> Response:
     response_class=HTMLResponse,
     dependencies=GUARDED,
 )
-async def phone_action(msisdn: str, reference: str, action: str, request: Request) -> Response:
+async def phone_action(
+    msisdn: str, reference: str, action: str, request: Request, msn: str | None = None
+) -> Response:
+    """A button on a request. `msn` names its sales unit (the page's buttons send it); without
+    it, the request with this reference on this phone, the default unit's first."""
     sb = sandbox_of(request)
-    payment = sb.store.payment(sb.config.msn, reference)
-    if payment is None or payment.phone != _msisdn(msisdn) or action not in ACTIONS:
+    payment = _on_phone(sb, _msisdn(msisdn), reference, msn)
+    if payment is None or action not in ACTIONS:
         raise HTTPException(404, "No such payment request on this phone")
     operation, message = ACTIONS[action]
     try:
@@ -167,6 +177,15 @@ async def phone_action(msisdn: str, reference: str, action: str, request: Reques
         message = f"Payment failed: {error.why}"
     context = _live_context(request, msisdn, message)
     return templates.TemplateResponse(request, "_live.html", context)
+
+
+def _on_phone(sb: Sandbox, msisdn: str, reference: str, msn: str | None) -> Payment | None:
+    if msn is not None:
+        payment = sb.store.payment(msn, reference)
+        return payment if payment is not None and payment.phone == msisdn else None
+    mine = [p for p in sb.store.payments_for_phone(msisdn) if p.reference == reference]
+    mine.sort(key=lambda p: p.msn != sb.config.msn)
+    return mine[0] if mine else None
 
 
 @router.post("/phone/{msisdn}/sms")
@@ -193,7 +212,6 @@ async def landing(request: Request, token: str = "") -> Response:
     context = {
         "root": _root(request),
         "token": token,
-        "merchant": sb.config.merchant_name,
         "card": _card(sb, ops.expire_if_due(sb, payment)),
     }
     return templates.TemplateResponse(request, "landing.html", context)

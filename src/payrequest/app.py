@@ -38,9 +38,11 @@ log = logging.getLogger(__name__)
 
 
 def sandbox_config(settings: Settings) -> SandboxConfig:
-    """The mounted emulator plays the sales unit of our keys and market. What that sales unit
-    is approved for is the emulator's own truth (its switches at /sandbox/vipps/faults, default
-    the demo's: approved for long-living payments), not our `long_living_approved` setting."""
+    """The mounted emulator plays the sales unit of our keys and market, plus the emulator's
+    documented test units of the other markets and its test partner keys (so a second
+    business, in Denmark say, can connect its own unit). What a sales unit is approved for is
+    the emulator's own truth (its switches at /sandbox/vipps/faults, default the demo's:
+    approved for long-living payments), not our `long_living_approved` setting."""
     vipps = settings.vipps
     return SandboxConfig(
         client_id=vipps.client_id or "",
@@ -52,7 +54,7 @@ def sandbox_config(settings: Settings) -> SandboxConfig:
         market=vipps.market,
         merchant_name="payrequest demo",
         state_path=settings.var_dir / "sandbox.db" if settings.sandbox_persist else None,
-    )
+    ).with_test_units()
 
 
 RUN_WORKER_ENV = "PAYREQUEST_SERVE_JOB_WORKER"  # "0": `serve --no-worker` (read by app_factory)

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from payrequest.db.scope import ALL, scoped_to
 from payrequest.inbound.models import InboundEvent
 from payrequest.jobs import queue
 from payrequest.jobs.models import Job
@@ -131,7 +132,8 @@ async def test_inbox_rows_counts_and_filter(client: httpx.AsyncClient, sessions:
 async def test_rejected_signatures_in_the_last_day(
     client: httpx.AsyncClient, sessions: Sessions
 ) -> None:
-    async with sessions() as session, session.begin():
+    # Refused webhooks belong to no organisation: the installation's own counter.
+    async with sessions(info=scoped_to(ALL)) as session, session.begin():
         for _ in range(3):
             await ratelimit.hit(session, key=REJECTED_KEY)
         session.add(RateLimitHit(key=REJECTED_KEY, created_at=utcnow() - timedelta(hours=25)))
@@ -151,7 +153,7 @@ async def test_forged_webhook_is_counted_not_stored(
     )
     assert forged.status_code == 401
     assert forged.json() == {"error": "invalid signature"}
-    async with sessions() as session:
+    async with sessions(info=scoped_to(ALL)) as session:
         assert (await session.execute(select(InboundEvent))).first() is None
         since = utcnow() - timedelta(minutes=1)
         assert await ratelimit.count(session, key=REJECTED_KEY, since=since) == 1
@@ -193,7 +195,7 @@ async def test_a_webhook_signed_by_a_registration_we_hold_no_secret_of_is_named_
         raw, headers = _signed(_event(msn), "a-secret-we-never-got-" + msn)
         refused = await client.post("/webhooks/vipps", content=raw, headers=headers)
         assert refused.status_code == 401
-    async with sessions() as session:
+    async with sessions(info=scoped_to(ALL)) as session:
         assert (await session.execute(select(InboundEvent))).first() is None
         since = utcnow() - timedelta(minutes=1)
         assert await ratelimit.count(session, key=FOREIGN_KEY, since=since) == 1

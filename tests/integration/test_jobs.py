@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from payrequest.db.scope import ALL, scoped_to
 from payrequest.errors import Conflict, NotFound
 from payrequest.jobs import queue
 from payrequest.jobs.backoff import Backoff
@@ -72,7 +73,8 @@ async def load(sessions: Sessions, job_id: int) -> Job:
 
 
 async def count_jobs(sessions: Sessions, **filters: Any) -> int:
-    async with sessions() as session:
+    """Jobs of the whole queue: the installation's own (periodic jobs) and every business's."""
+    async with sessions(info=scoped_to(ALL)) as session:
         query = select(func.count()).select_from(Job).filter_by(**filters)
         return int((await session.scalar(query)) or 0)
 

@@ -10,12 +10,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from payrequest.config import load_settings
+from payrequest.db.scope import ALL, scoped_to
 from payrequest.jobs.maintenance import PURGE_JOB
 from payrequest.kit.clock import utcnow
 from payrequest.ratelimit.models import RateLimitHit
 from payrequest.runtime import build_runtime
 from payrequest.sessions import service as sign_ins
 from payrequest.sessions.models import SignInSession
+from tests.conftest import TEST_ORGANISATION
 from tests.factories import make_customer
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -35,12 +37,21 @@ async def test_the_worker_purges_old_rate_limit_hits_and_finished_sign_ins(
             ]
         )
         customer = await make_customer(session)
-        ended = await sign_ins.start_portal(session, customer_id=customer.id)
-        expired = await sign_ins.start_portal(
-            session, customer_id=customer.id, lifetime=timedelta(days=-2)
+        ended = await sign_ins.start_portal(
+            session, customer_id=customer.id, organisation_id=TEST_ORGANISATION
         )
-        live = await sign_ins.start_portal(session, customer_id=customer.id)
-        recently = await sign_ins.start_portal(session, customer_id=customer.id)
+        expired = await sign_ins.start_portal(
+            session,
+            customer_id=customer.id,
+            organisation_id=TEST_ORGANISATION,
+            lifetime=timedelta(days=-2),
+        )
+        live = await sign_ins.start_portal(
+            session, customer_id=customer.id, organisation_id=TEST_ORGANISATION
+        )
+        recently = await sign_ins.start_portal(
+            session, customer_id=customer.id, organisation_id=TEST_ORGANISATION
+        )
         await sign_ins.end(session, token=ended.token)
         await sign_ins.end(session, token=recently.token)
         await session.flush()
@@ -50,7 +61,8 @@ async def test_the_worker_purges_old_rate_limit_hits_and_finished_sign_ins(
 
     runtime = build_runtime(load_settings(database_url=database_url, var_dir=tmp_path))
     try:
-        async with sessions() as session, session.begin():
+        # A periodic job of the installation: it runs for every organisation.
+        async with sessions(info=scoped_to(ALL)) as session, session.begin():
             await runtime.handlers.spec(PURGE_JOB).handler(session, {})
     finally:
         await runtime.close()

@@ -17,6 +17,7 @@ from payrequest.kit.clock import utcnow
 from payrequest.ratelimit import service as ratelimit
 from payrequest.ratelimit.models import RateLimitHit
 from payrequest.ratelimit.service import Limit
+from tests.conftest import TEST_ORGANISATION
 
 Sessions = async_sessionmaker[AsyncSession]
 AT_ONCE = 12
@@ -47,7 +48,8 @@ async def test_simultaneous_takes_of_one_key_let_exactly_the_limit_through(
     assert await _take_at_once(sessions, [("push:phone:+4797540218", LIMITS)]) == 3
     async with sessions() as session:
         rows = (await session.scalars(select(RateLimitHit.key))).all()
-    assert rows == ["push:phone:+4797540218"] * 3
+    # Counted in the bucket of the organisation the session acts for.
+    assert rows == [f"org{TEST_ORGANISATION}:push:phone:+4797540218"] * 3
 
 
 async def test_take_all_counts_every_key_or_none(sessions: Sessions) -> None:

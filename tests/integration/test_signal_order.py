@@ -37,7 +37,7 @@ from payrequest.providers.base import (
     ProviderEvent,
     ProviderState,
 )
-from tests.conftest import migrate
+from tests.conftest import TEST_ORGANISATION, migrate
 from tests.factories import make_customer, make_invoice
 
 AMOUNT = 30_000  # two invoices: 10 000 + 20 000
@@ -114,7 +114,14 @@ async def _deliver(session: AsyncSession, reference: str, signal: Signal, n: int
         )
     elif signal.kind == "webhook":
         event = _event(reference, EventName[signal.name.lower()], n)
-        await inbound.receive(session, provider="vipps", event=event, body=b"{}", headers={})
+        await inbound.receive(
+            session,
+            provider="vipps",
+            event=event,
+            body=b"{}",
+            headers={},
+            organisation_id=TEST_ORGANISATION,
+        )
     else:
         snapshots = {
             "CREATED": _snapshot(reference, ProviderState.created),
@@ -136,7 +143,8 @@ class World:
 
 async def _outcome(world: World, signals: list[Signal]) -> dict[str, Any]:
     """Deliver `signals` to a fresh request and describe where it ends; then roll back."""
-    async with session_factory(world.engine)() as session, session.begin():
+    scoped = session_factory(world.engine, scope=TEST_ORGANISATION)
+    async with scoped() as session, session.begin():
         request = await create_request(
             session,
             data=NewPaymentRequest(
@@ -192,7 +200,8 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
     url = f"sqlite:///{path}"
     migrate(url)
     engine = create_engine(url)
-    async with session_factory(engine)() as session, session.begin():
+    # A module's fixture runs before the test acts for its organisation: it says whom for.
+    async with session_factory(engine, scope=TEST_ORGANISATION)() as session, session.begin():
         customer = await make_customer(session)
         invoices = [
             await make_invoice(session, customer, amount=a, due_in_days=d)

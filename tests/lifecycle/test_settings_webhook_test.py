@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from payrequest.db.scope import ALL, scoped_to
 from payrequest.inbound.models import InboundEvent
 from payrequest.providers.vipps import signature
 from payrequest.users import service as users
@@ -63,18 +64,23 @@ async def test_the_webhook_test_reports_the_events_it_received(
     found = re.search(r"Webhook test passed: received CREATED, TERMINATED in (\d+) ms", html)
     assert found, html[html.find("<main") : html.find("<main") + 800]
     assert int(found.group(1)) < 10_000
-    async with sessions() as session:
+    async with sessions(info=scoped_to(ALL)) as session:
         rows = (
             await session.execute(
-                select(InboundEvent.reference, InboundEvent.event_name, InboundEvent.status)
+                select(
+                    InboundEvent.reference,
+                    InboundEvent.event_name,
+                    InboundEvent.status,
+                    InboundEvent.organisation_id,
+                )
             )
         ).all()
-    references = {str(reference) for reference, _, _ in rows}
+    references = {str(reference) for reference, _, _, _ in rows}
     assert len(references) == 1 and next(iter(references)).startswith("check-")
-    assert sorted(str(name) for _, name, _ in rows) == ["created", "terminated"]
-    assert {status for _, _, status in rows} == {"unmatched"}  # no payment request has it
-    operations = (await http.get("/operations")).text
-    assert next(iter(references)) in operations
+    assert sorted(str(name) for _, name, _, _ in rows) == ["created", "terminated"]
+    assert {status for _, _, status, _ in rows} == {"unmatched"}  # no payment request has it
+    # No payment, so no organisation's: the installation's own rows (db.scope).
+    assert {organisation for _, _, _, organisation in rows} == {None}
 
 
 async def test_owner_registers_the_webhook_again(http: httpx.AsyncClient) -> None:

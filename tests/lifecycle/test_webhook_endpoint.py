@@ -13,6 +13,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from payrequest.config import secret_key
+from payrequest.db.scope import ALL, scoped_to
 from payrequest.events.models import OutboxEvent
 from payrequest.inbound.models import InboundEvent
 from payrequest.inbound.registrations import WebhookRegistration
@@ -69,7 +70,8 @@ def _headers(
 
 
 async def _count(sessions: Sessions) -> int:
-    async with sessions() as session:
+    """Rows of the whole inbox (an event no payment matches belongs to no organisation)."""
+    async with sessions(info=scoped_to(ALL)) as session:
         return int((await session.execute(select(func.count(InboundEvent.id)))).scalar_one())
 
 

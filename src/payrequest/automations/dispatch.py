@@ -5,6 +5,10 @@ work; SQLite serialises writers anyway. For each event and each enabled flow who
 conditions match, ONE flow run is created (a partial unique index on (flow, event) makes a second
 one impossible) and its first action job is enqueued; then the row is marked dispatched — all in
 the dispatcher job's transaction. Events no flow listens to are just marked dispatched.
+
+Flows are an organisation's own: the dispatcher runs for all organisations (a periodic job of
+the installation), and an event of one organisation starts only that organisation's flows; the
+run, and the job of each of its actions, belong to the event's organisation (db.scope).
 """
 
 from __future__ import annotations
@@ -42,7 +46,10 @@ async def start_run(
         )
         if exists is not None:
             return None
+    if flow.organisation_id != event.organisation_id:
+        raise ValueError(f"flow {flow.id} and event {event.id} are of different organisations")
     run = FlowRun(
+        organisation_id=event.organisation_id,
         flow_id=flow.id,
         outbox_event_id=event.id,
         event_name=event.name,
@@ -53,7 +60,9 @@ async def start_run(
     session.add(run)
     await session.flush()
     if flow.actions:
-        await enqueue_action(session, flow_run_id=run.id, position=0)
+        await enqueue_action(
+            session, flow_run_id=run.id, position=0, organisation_id=run.organisation_id
+        )
     return run
 
 
@@ -75,18 +84,22 @@ async def dispatch(session: AsyncSession, *, urls: PublicUrls, limit: int = BATC
     flows = (
         await session.scalars(
             select(Flow)
-            .where(Flow.enabled.is_(True), Flow.trigger.in_({e.name for e in events}))
+            .where(
+                Flow.enabled.is_(True),
+                Flow.trigger.in_({e.name for e in events}),
+                Flow.organisation_id.in_({e.organisation_id for e in events}),
+            )
             .options(selectinload(Flow.actions))
             .order_by(Flow.id)
         )
     ).all()
-    by_trigger: dict[str, list[Flow]] = defaultdict(list)
+    by_trigger: dict[tuple[int, str], list[Flow]] = defaultdict(list)
     for flow in flows:
-        by_trigger[flow.trigger].append(flow)
+        by_trigger[flow.organisation_id, flow.trigger].append(flow)
     now = utcnow()
     for event in events:
         data: EventData | None = None
-        for flow in by_trigger.get(event.name, []):
+        for flow in by_trigger.get((event.organisation_id, event.name), []):
             if flow.conditions:
                 data = data or await event_data(session, event, urls=urls)
                 if not matches(flow.conditions, data.facts):

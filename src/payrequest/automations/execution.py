@@ -68,8 +68,15 @@ def idempotency_key(flow_run_id: int, position: int) -> str:
 
 
 async def enqueue_action(
-    session: AsyncSession, *, flow_run_id: int, position: int, delay: timedelta | None = None
+    session: AsyncSession,
+    *,
+    flow_run_id: int,
+    position: int,
+    delay: timedelta | None = None,
+    organisation_id: int | None = None,
 ) -> None:
+    """Queue one action of a run, acting for the run's organisation: `organisation_id`, by
+    default the one the session acts for (a session acting for all names it)."""
     await queue.enqueue(
         session,
         kind=ACTION_JOB,
@@ -77,6 +84,7 @@ async def enqueue_action(
         dedupe_key=idempotency_key(flow_run_id, position),
         run_at=utcnow() + delay if delay else None,
         max_attempts=ACTION_MAX_ATTEMPTS,
+        organisation_id=organisation_id,
     )
 
 
@@ -182,6 +190,7 @@ async def perform(
         record = await _action_run(own, flow_run_id, position)
         if record is None:
             record = ActionRun(
+                organisation_id=run.organisation_id,  # the job acts for it (db.scope)
                 flow_run_id=flow_run_id, position=position, kind=action["kind"],
                 status="pending", attempts=0, idempotency_key=key,
             )  # fmt: skip
@@ -257,7 +266,13 @@ async def _finish(session: AsyncSession, flow_run_id: int, position: int) -> Non
             if action["kind"] == "wait"
             else None
         )
-        await enqueue_action(session, flow_run_id=flow_run_id, position=following, delay=delay)
+        await enqueue_action(
+            session,
+            flow_run_id=flow_run_id,
+            position=following,
+            delay=delay,
+            organisation_id=run.organisation_id,
+        )
     elif run.status == "running":
         run.status = "done"
         run.finished_at = now

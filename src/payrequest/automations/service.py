@@ -313,7 +313,9 @@ async def retry_action(
     key = idempotency_key(run_id, position)
     job = (await session.scalars(select(Job).where(Job.dedupe_key == key))).one_or_none()
     if job is None:
-        await enqueue_action(session, flow_run_id=run_id, position=position)
+        await enqueue_action(
+            session, flow_run_id=run_id, position=position, organisation_id=run.organisation_id
+        )
     elif job.status == "dead":
         await queue.retry_dead(session, job_id=job.id)
     await session.flush()

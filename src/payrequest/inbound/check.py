@@ -2,7 +2,8 @@
 
 Shared by `payrequest vipps check` and the Settings page's "Test the webhook" button. No money
 moves: the payment is cancelled before anybody could approve it, and its webhooks land in the
-inbox as "unmatched" (no payment request has a `check-` reference).
+inbox as "unmatched" (no payment request has a `check-` reference). Such rows belong to no
+organisation, so the inbox is read for all of them, by the check's own fresh reference.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from payrequest.db.scope import ALL, scoped_to
 from payrequest.inbound.models import InboundEvent
 from payrequest.kit.ids import random_token
 from payrequest.kit.markets import currency_of
@@ -57,7 +59,8 @@ def check_reference() -> str:
 async def received_events(
     sessions: async_sessionmaker[AsyncSession], reference: str
 ) -> tuple[str, ...]:
-    async with sessions() as session:
+    """The names of the events stored for `reference`, whoever's they are (db.scope)."""
+    async with sessions(info=scoped_to(ALL)) as session:
         rows = await session.execute(
             select(InboundEvent.event_name)
             .where(InboundEvent.reference == reference)

@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from payrequest.db.dialect import per_dialect
@@ -27,6 +28,7 @@ from payrequest.inbound.models import InboundEvent
 from payrequest.jobs import queue
 from payrequest.kit.clock import utcnow
 from payrequest.payment_requests import apply
+from payrequest.payment_requests.models import PaymentRequest
 from payrequest.providers.base import ProviderEvent
 
 APPLY_JOB = "inbound.apply"
@@ -60,10 +62,14 @@ async def store(
     headers: dict[str, str],
     status: str,
     error: str | None = None,
+    organisation_id: int | None = None,
 ) -> InboundEvent | None:
-    """Insert the raw event unless its dedupe key is already stored (then None)."""
+    """Insert the raw event unless its dedupe key is already stored (then None). It belongs
+    to `organisation_id`, the organisation of the payment it names (None: no payment has its
+    reference; such a row is nobody's, seen only by work for all organisations)."""
     return await _insert(
         session,
+        organisation_id=organisation_id,
         provider=provider,
         key=dedupe_key(event),
         reference=event.reference,
@@ -78,6 +84,7 @@ async def store(
 async def _insert(
     session: AsyncSession,
     *,
+    organisation_id: int | None,
     provider: str,
     key: str,
     reference: str | None,
@@ -90,6 +97,7 @@ async def _insert(
     kept = {k: v for k, v in headers.items() if k.lower() in KEPT_HEADERS}
     now = utcnow()
     values: dict[str, Any] = {
+        "organisation_id": organisation_id,
         "provider": provider,
         "dedupe_key": key,
         "reference": reference,
@@ -137,6 +145,7 @@ async def keep_unusable(
     log.warning("unusable webhook kept: %s", reason)
     inbound = await _insert(
         session,
+        organisation_id=None,  # not an event of any payment: the installation's
         provider=provider,
         key="unusable:" + hashlib.sha256(body).hexdigest(),
         reference=None,
@@ -167,13 +176,21 @@ async def receive(
     event: ProviderEvent,
     body: bytes,
     headers: dict[str, str],
+    organisation_id: int | None = None,
 ) -> Received:
-    """Store and apply in the caller's transaction.
+    """Store and apply in the caller's transaction, a session acting for `organisation_id`
+    (`organisation_of` the event's reference; all organisations when it is None).
 
     An exception from applying leaves the transaction unusable: roll it back and call
     `keep_failed` in a fresh one."""
     inbound = await store(
-        session, provider=provider, event=event, body=body, headers=headers, status="applied"
+        session,
+        provider=provider,
+        event=event,
+        body=body,
+        headers=headers,
+        status="applied",
+        organisation_id=organisation_id,
     )
     if inbound is None:
         return Received(None, "duplicate")
@@ -192,8 +209,10 @@ async def keep_failed(
     body: bytes,
     headers: dict[str, str],
     error: BaseException,
+    organisation_id: int | None = None,
 ) -> Received:
-    """Keep an event whose application failed, with a job that applies it again later."""
+    """Keep an event whose application failed, with a job that applies it again later, for
+    the same organisation."""
     log.error("applying webhook %s failed", dedupe_key(event), exc_info=error)
     inbound = await store(
         session,
@@ -203,6 +222,7 @@ async def keep_failed(
         headers=headers,
         status="failed",
         error=_describe(error),
+        organisation_id=organisation_id,
     )
     if inbound is None:  # another delivery stored it meanwhile
         return Received(None, "duplicate")
@@ -211,8 +231,18 @@ async def keep_failed(
         kind=APPLY_JOB,
         payload={"inbound_id": inbound.id},
         dedupe_key=f"inbound:{inbound.id}",
+        organisation_id=organisation_id,
     )
     return Received(inbound.id, inbound.status)
+
+
+async def organisation_of(session: AsyncSession, reference: str) -> int | None:
+    """The organisation of the payment request with `reference` (None: there is none). The
+    one lookup made before the organisation is known: `session` acts for all of them."""
+    found = await session.scalar(
+        select(PaymentRequest.organisation_id).where(PaymentRequest.reference == reference)
+    )
+    return None if found is None else int(found)
 
 
 async def apply_stored(

@@ -8,6 +8,10 @@ customers with live credit and an open invoice in the same currency, and applies
 first under the same locks as staff do (credit rows, then invoice rows, then the question which
 invoices a payment request is collecting), so credit never lands on an invoice a request is
 collecting, and an invoice that was in a request gets the credit once the request has ended.
+
+The periodic job runs for all organisations and only looks: each organisation with credit to
+place gets a job of its own (`AUTO_APPLY_ONE_JOB`, one row per organisation, queued again when
+needed), which applies it acting for that organisation (db.scope).
 """
 
 from __future__ import annotations
@@ -15,14 +19,19 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from payrequest.customers.models import Customer
 from payrequest.jobs.handlers import JobHandlers
+from payrequest.jobs.rearm import enqueue_or_rearm
 from payrequest.ledger import credit
 from payrequest.ledger.targets import InRequests
 
-AUTO_APPLY_JOB = "ledger.apply_credit"
+AUTO_APPLY_JOB = "ledger.apply_credit"  # periodic, for all organisations: hands out the work
+AUTO_APPLY_ONE_JOB = "ledger.apply_credit_for"  # one organisation's credit
 AUTO_APPLY_EVERY = timedelta(seconds=5)
+AUTO_APPLY_ATTEMPTS = 5
 BATCH = 100  # customers per run; the next run takes the rest
 
 
@@ -31,14 +40,46 @@ def install(handlers: JobHandlers, *, in_requests: InRequests, auto_apply: bool)
         return
 
     @handlers.periodic(AUTO_APPLY_JOB, every=AUTO_APPLY_EVERY)
+    async def hand_out(session: AsyncSession, _payload: dict[str, Any]) -> None:
+        await hand_out_credit(session)
+
+    @handlers.job(AUTO_APPLY_ONE_JOB, max_attempts=AUTO_APPLY_ATTEMPTS)
     async def apply_credit(session: AsyncSession, _payload: dict[str, Any]) -> None:
         await apply_credit_everywhere(session, in_requests=in_requests)
+
+
+async def hand_out_credit(session: AsyncSession, *, limit: int = BATCH) -> list[int]:
+    """In a session acting for all organisations: queue `AUTO_APPLY_ONE_JOB` for every
+    organisation with credit to place; returns their ids."""
+    customers = {
+        customer_id for customer_id, _ in await credit.credit_to_place(session, limit=limit)
+    }
+    if not customers:
+        return []
+    organisations = sorted(
+        set(
+            await session.scalars(
+                select(Customer.organisation_id).where(Customer.id.in_(customers)).distinct()
+            )
+        )
+    )
+    for organisation in organisations:
+        await enqueue_or_rearm(
+            session,
+            kind=AUTO_APPLY_ONE_JOB,
+            payload={},
+            dedupe_key=f"apply-credit:organisation:{organisation}",
+            max_attempts=AUTO_APPLY_ATTEMPTS,
+            organisation_id=organisation,
+        )
+    return organisations
 
 
 async def apply_credit_everywhere(
     session: AsyncSession, *, in_requests: InRequests, limit: int = BATCH
 ) -> int:
-    """Apply every customer's live credit to their open invoices; how many got some."""
+    """Apply every customer's live credit to their open invoices, in the organisation the
+    session acts for; how many got some."""
     applied = 0
     for customer_id, currency in await credit.credit_to_place(session, limit=limit):
         result = await credit.apply_automatically(

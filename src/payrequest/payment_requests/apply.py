@@ -142,6 +142,7 @@ async def _move(
             payload={"reference": request.reference},
             dedupe_key=f"capture:{request.reference}",
             max_attempts=200,
+            organisation_id=request.organisation_id,
         )
     await announce(session, announced, customer_id=request.customer_id)
     await session.flush()

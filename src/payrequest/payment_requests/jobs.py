@@ -111,7 +111,8 @@ def install(
 
 async def hand_out_polls(session: AsyncSession, *, limit: int) -> int:
     """Queue a poll job for each request whose poll is due (the oldest first, at most
-    `limit`); returns how many."""
+    `limit`); returns how many. Run for all organisations (the periodic job), each poll job
+    acts for its request's organisation."""
     now = utcnow()
     due = await repository.due_for_poll(session, now=now, limit=limit)
     for request in due:
@@ -122,6 +123,7 @@ async def hand_out_polls(session: AsyncSession, *, limit: int) -> int:
             payload={"reference": request.reference},
             dedupe_key=f"poll:{request.reference}",
             max_attempts=POLL_ATTEMPTS,
+            organisation_id=request.organisation_id,
         )
     return len(due)
 

@@ -99,6 +99,7 @@ async def learn_later(session: AsyncSession, request: PaymentRequest) -> None:
         run_at=utcnow() + LEARN_AGAIN_AFTER,
         dedupe_key=f"learn-phone:{request.reference}",
         max_attempts=LEARN_AGAIN_ATTEMPTS,
+        organisation_id=request.organisation_id,
     )
 
 

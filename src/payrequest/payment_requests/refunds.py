@@ -160,6 +160,7 @@ async def _pending(
         payload={"refund_id": refund.id},
         dedupe_key=f"refund:{refund.id}",
         max_attempts=50,
+        organisation_id=request.organisation_id,
     )
     return refund
 

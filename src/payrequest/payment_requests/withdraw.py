@@ -49,6 +49,7 @@ async def withdraw_later(session: AsyncSession, request: PaymentRequest) -> None
         payload={"reference": request.reference},
         dedupe_key=f"withdraw:{request.reference}",
         max_attempts=WITHDRAW_ATTEMPTS,
+        organisation_id=request.organisation_id,
     )
 
 

@@ -19,6 +19,7 @@ import logging
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from payrequest.db.scope import ALL, scoped_to
 from payrequest.inbound import service
 from payrequest.kit import urls
 from payrequest.providers.base import (
@@ -47,43 +48,61 @@ async def vipps_webhook(request: Request) -> JSONResponse:
     headers = dict(request.headers)
     provider = runtime.provider
     event: ProviderEvent | None = None
-    async with runtime.sessions() as session:
+    try:
+        # Before the organisation is known: the secrets (the installation's) and the one
+        # lookup of the payment's organisation, for all organisations (db.scope).
+        async with runtime.read_sessions(info=scoped_to(ALL)) as lookup:
+            secrets = await runtime.webhook_secrets.get(lookup)
+            try:
+                event = provider.parse_webhook(body, headers, secrets=secrets)
+                unusable = service.unusable_reason(event)
+            except WebhookUnreadable as exc:
+                unusable = str(exc)
+            if unusable is not None:
+                event = None
+            organisation = (
+                None if event is None else await service.organisation_of(lookup, event.reference)
+            )
+    except WebhookRejected as exc:
+        foreign = signed_elsewhere(provider, body, exc)
+        log.warning(
+            "rejected webhook from %s: %s%s",
+            request.client.host if request.client else "?",
+            exc,
+            " (whole and for our account: another registration of our address?)" if foreign else "",
+        )
+        # A refusal belongs to no organisation: counted in the installation's own bucket.
+        async with runtime.sessions(info=scoped_to(ALL)) as session, session.begin():
+            await ratelimit.hit(session, key=FOREIGN_KEY if foreign else REJECTED_KEY)
+        return JSONResponse({"error": "invalid signature"}, status_code=401)
+    # The event's organisation, or (no payment has its reference) every one: such a row
+    # belongs to nobody and is seen only by installation-wide work.
+    scope = ALL if organisation is None else organisation
+    async with runtime.sessions(info=scoped_to(scope)) as session:
         try:
             async with session.begin():
-                secrets = await runtime.webhook_secrets.get(session)
-                try:
-                    event = provider.parse_webhook(body, headers, secrets=secrets)
-                    unusable = service.unusable_reason(event)
-                except WebhookUnreadable as exc:
-                    unusable = str(exc)
-                if unusable is not None:
-                    event = None
+                if event is None:
                     received = await service.keep_unusable(
-                        session, provider=provider.name, body=body, headers=headers, reason=unusable
+                        session,
+                        provider=provider.name,
+                        body=body,
+                        headers=headers,
+                        reason=unusable or "",
                     )
                 else:
-                    assert event is not None
                     received = await service.receive(
-                        session, provider=provider.name, event=event, body=body, headers=headers
+                        session,
+                        provider=provider.name,
+                        event=event,
+                        body=body,
+                        headers=headers,
+                        organisation_id=organisation,
                     )
-        except WebhookRejected as exc:
-            foreign = signed_elsewhere(provider, body, exc)
-            log.warning(
-                "rejected webhook from %s: %s%s",
-                request.client.host if request.client else "?",
-                exc,
-                " (whole and for our account: another registration of our address?)"
-                if foreign
-                else "",
-            )
-            async with session.begin():
-                await ratelimit.hit(session, key=FOREIGN_KEY if foreign else REJECTED_KEY)
-            return JSONResponse({"error": "invalid signature"}, status_code=401)
         except Exception as exc:
-            if event is None:  # not even read: answer 500, Vipps MobilePay sends it again
+            if event is None:  # not even kept: answer 500, Vipps MobilePay sends it again
                 raise
             # Applying failed and took the transaction with it: keep the event in a new one,
-            # with a job that applies it again.
+            # with a job that applies it again (for the same organisation).
             async with session.begin():
                 received = await service.keep_failed(
                     session,
@@ -92,6 +111,7 @@ async def vipps_webhook(request: Request) -> JSONResponse:
                     body=body,
                     headers=headers,
                     error=exc,
+                    organisation_id=organisation,
                 )
     wake(request)  # a capture may be due; browsers should hear of it now
     return JSONResponse({"status": received.status})

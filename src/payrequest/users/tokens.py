@@ -1,5 +1,6 @@
-"""Links that let a person set their password: a reset (asked for on the sign-in page or
-sent by an owner) and an invitation (a new account's first password).
+"""Links sent by email: a password reset (asked for on the sign-in page or sent by an
+owner), an invitation (a new account's first password), and a sign-up's verification (the
+address is the person's: they may sign in).
 
 The token is signed (kit.signing: the app's secret key, one purpose each, a lifetime) and
 carries the user's id and a fingerprint of the password hash as it was when the link was
@@ -10,6 +11,7 @@ older link, no longer matches. Nothing is stored.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -18,9 +20,23 @@ from payrequest.users.models import User
 
 RESET = "password-reset"
 INVITE = "staff-invite"
-LIFETIMES = {RESET: timedelta(hours=1), INVITE: timedelta(days=7)}
+VERIFY = "email-verify"
+LIFETIMES = {RESET: timedelta(hours=1), INVITE: timedelta(days=7), VERIFY: timedelta(days=3)}
+# What a password link may be: a verification link never sets a password.
+PASSWORD_LINKS = (RESET, INVITE)
 
-__all__ = ["INVITE", "LIFETIMES", "RESET", "Claim", "TokenExpired", "TokenInvalid", "make", "read"]
+__all__ = [
+    "INVITE",
+    "LIFETIMES",
+    "PASSWORD_LINKS",
+    "RESET",
+    "VERIFY",
+    "Claim",
+    "TokenExpired",
+    "TokenInvalid",
+    "make",
+    "read",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,10 +59,11 @@ def make(key: str, user: User, purpose: str) -> str:
     return _signer(key, purpose).sign(f"{user.id}.{fingerprint(user.password_hash)}")
 
 
-def read(key: str, token: str) -> Claim:
-    """The claim of a reset or invitation token; TokenExpired or TokenInvalid otherwise."""
+def read(key: str, token: str, purposes: Iterable[str] = PASSWORD_LINKS) -> Claim:
+    """The claim of a token made for one of `purposes` (by default a reset or an invitation);
+    TokenExpired or TokenInvalid otherwise."""
     expired = False
-    for purpose in LIFETIMES:
+    for purpose in purposes:
         try:
             value = _signer(key, purpose).read(token)
         except TokenExpired:

@@ -3,6 +3,10 @@
 The signed cookie carries only the token of a sign-in session kept on the server
 (sessions.service): signing out, a password change or a deactivation ends that session, and
 every copy of the cookie stops working at once.
+
+A session working in an organisation the operator suspended is not signed in while the
+suspension lasts (its pages answer 403 saying why); it is kept, so reactivating the
+organisation lets its staff back as they were.
 """
 
 from __future__ import annotations
@@ -13,8 +17,10 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 
 from payrequest.db.scope import enter
+from payrequest.errors import N_, PayrequestError
 from payrequest.kit.ids import random_token
 from payrequest.organisations import service as organisations
+from payrequest.organisations.models import Organisation
 from payrequest.sessions import service as sessions
 from payrequest.users.members import Member
 from payrequest.users.models import User
@@ -26,6 +32,14 @@ SESSION_CSRF = "csrf"
 CSRF_HEADER = "x-csrf-token"
 # Roles that may change things; `readonly` may only look.
 WRITERS = frozenset({"owner", "staff"})
+SUSPENDED = "suspended_organisation"  # request.state: the name of the one the session is in
+
+
+class OrganisationSuspended(PayrequestError):
+    """The signed-in person works in an organisation the operator suspended."""
+
+    status_code = 403
+    code = "organisation_suspended"
 
 
 def csrf_token(request: Request) -> str:
@@ -66,7 +80,8 @@ async def current_user(request: Request, runtime: RuntimeDep) -> Member | None:
     """The signed-in person as a member of the organisation their session works in, read in
     a short session of its own (never the request's). From here on the request acts for that
     organisation (db.scope). Sets `request.state.sign_in_session_id` (kept on a password
-    change)."""
+    change). None, with `request.state.suspended_organisation` set, for a session working
+    in a suspended organisation (its cookie stays)."""
     token = session_token(request)
     if not token:
         return None
@@ -74,10 +89,12 @@ async def current_user(request: Request, runtime: RuntimeDep) -> Member | None:
         alive = await sessions.alive(session, token=token, kind="staff")
         user = await session.get(User, alive.user_id) if alive and alive.user_id else None
         membership = None
+        organisation = None
         if alive is not None and user is not None and alive.organisation_id is not None:
             membership = await organisations.membership(
                 session, user_id=user.id, organisation_id=alive.organisation_id
             )
+            organisation = await session.get(Organisation, alive.organisation_id)
     if (
         alive is None
         or user is None
@@ -87,6 +104,9 @@ async def current_user(request: Request, runtime: RuntimeDep) -> Member | None:
     ):
         request.session.pop(SESSION_TOKEN, None)
         return None
+    if organisation is None or organisation.status != "active":
+        request.state.suspended_organisation = organisation.name if organisation else ""
+        return None
     request.state.sign_in_session_id = alive.id
     enter(membership.organisation_id)
     return Member.of(user, membership)
@@ -95,6 +115,14 @@ async def current_user(request: Request, runtime: RuntimeDep) -> Member | None:
 async def require_user(request: Request, runtime: RuntimeDep) -> Member:
     """Any signed-in staff member; anonymous visitors are sent to the sign-in page."""
     user = await current_user(request, runtime)
+    if user is None and isinstance(getattr(request.state, SUSPENDED, None), str):
+        raise OrganisationSuspended(
+            N_(  # a PayrequestError's template, translated where it is shown
+                "%(name)s is suspended: its staff cannot work in it for now. Contact the "
+                "installation's operator."
+            ),
+            name=getattr(request.state, SUSPENDED),
+        )
     if user is None:
         raise HTTPException(
             status.HTTP_303_SEE_OTHER, headers={"Location": f"/login?next={request.url.path}"}

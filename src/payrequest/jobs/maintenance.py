@@ -1,7 +1,8 @@
 """Housekeeping, every 10 minutes: finished jobs are deleted after a day (the poller and the
 automation dispatcher alone add one each per second); rate-limit hits once they are older
 than every limit's window (forged webhooks alone add one each); sign-in sessions a day after
-they ended or expired. The purges of other packages are handed in by `build_runtime`."""
+they ended or expired. The purges of other packages are handed in by `build_runtime`. A
+periodic job of the installation: it runs acting for all organisations and purges theirs all."""
 
 from __future__ import annotations
 

@@ -6,10 +6,17 @@ cannot place, one whose application failed (kept and retried by a job), or an au
 that is no event we can read (`[]`, a reference too long to keep: kept as `unusable` with the
 reason, for the operations page). A non-2xx would hold back later events for the payment.
 
-A refused request is counted for the operations page, in one of two counters: signed with a
-secret we do not hold although whole, on time and about our own account (most likely another
-webhook registration of our address, which `payrequest vipps check` finds), or anything else
-(a bad signature, missing headers, a body that does not match its hash, an old date).
+Each event is kept and applied for the organisation its payment belongs to: after the
+signature, one read of the payment's reference acting for all organisations finds it, and the
+inbox row, the changes and any retry job are that organisation's (db.scope). An event no
+payment has the reference of (a connection check, a payment we never made) is kept as the
+installation's own row (no organisation), seen only by work done for all of them.
+
+A refused request is counted for the operations page, as the installation's (it is nobody's),
+in one of two counters: signed with a secret we do not hold although whole, on time and about
+our own account (most likely another webhook registration of our address, which `payrequest
+vipps check` finds), or anything else (a bad signature, missing headers, a body that does not
+match its hash, an old date).
 """
 
 from __future__ import annotations

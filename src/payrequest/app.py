@@ -27,6 +27,9 @@ from payrequest.realtime.broker import OutboxTail
 from payrequest.runtime import Runtime, build_runtime
 from payrequest.sandbox import SandboxConfig, create_sandbox_app, sandbox_of_app
 from payrequest.web import admin, emulator_access, errors, health, portal, sse, webhooks
+from payrequest.web import outbox as web_outbox
+from payrequest.web import signup as web_signup
+from payrequest.web.admin import operator as web_operator
 from payrequest.web.body_limits import BodyLimits
 from payrequest.web.observe import ObserveRequests
 from payrequest.web.organisation_scope import StartUnscoped
@@ -125,6 +128,9 @@ def create_app(
     app.include_router(webhooks.router)
     app.include_router(sse.router)
     app.include_router(admin.router)
+    app.include_router(web_signup.router)
+    app.include_router(web_operator.router)
+    app.include_router(web_outbox.router)
     app.include_router(portal.router)
     app.add_middleware(StartUnscoped)  # a request acts for no organisation until it knows whom
     app.add_middleware(BodyLimits)  # inside the session: its 413 page knows the reader

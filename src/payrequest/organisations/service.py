@@ -143,12 +143,13 @@ async def membership(
 async def memberships_of(
     session: AsyncSession, user_id: int
 ) -> list[tuple[Membership, Organisation]]:
-    """The person's active memberships with their organisations, oldest organisation first."""
+    """The person's active memberships with their organisations: active organisations first
+    (a suspended one is where nobody can work), then oldest first."""
     rows = await session.execute(
         select(Membership, Organisation)
         .join(Organisation, Organisation.id == Membership.organisation_id)
         .where(Membership.user_id == user_id, Membership.is_active.is_(True))
-        .order_by(Organisation.id)
+        .order_by(Organisation.status != "active", Organisation.id)
     )
     return [(m, o) for m, o in rows.tuples()]
 
@@ -215,4 +216,4 @@ async def member_counts(session: AsyncSession) -> dict[int, int]:
         .where(Membership.is_active.is_(True))
         .group_by(Membership.organisation_id)
     )
-    return {organisation_id: int(number) for organisation_id, number in rows.tuples()}
+    return {organisation_id: int(number) for organisation_id, number in rows}

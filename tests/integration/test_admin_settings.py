@@ -12,10 +12,15 @@ from typing import Any
 import httpx
 import pytest
 from pydantic import SecretStr
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from payrequest.app import create_app
+from payrequest.audit.models import AuditEntry
 from payrequest.config import Settings, VippsSettings, load_settings
+from payrequest.db.scope import ALL, scoped_to
+from payrequest.organisations import service as organisations
+from payrequest.organisations.service import NewOrganisation
 from payrequest.providers.vipps.provider import VippsProvider, capabilities_for
 from payrequest.runtime import build_runtime
 from tests.staff import BASE, create_staff, csrf_of, sign_in
@@ -223,3 +228,109 @@ async def test_the_check_in_production_tries_no_payment_and_finds_a_foreign_regi
     assert fake.api_requests("POST") == []  # no payment was made
     assert "data-remove-foreign" not in checked  # staff may look; only an owner removes
     assert "Only an owner can remove registrations." in checked
+
+
+# --- the organisation's profile -----------------------------------------------------------
+
+
+async def _profile_of(sessions: Sessions, organisation_id: int) -> tuple[str, str, str, str]:
+    async with sessions(info=scoped_to(ALL)) as session:
+        found = await organisations.get(session, organisation_id)
+        return found.name, found.organisation_number, found.address, found.default_locale
+
+
+async def _save_profile(client: httpx.AsyncClient, **values: str) -> httpx.Response:
+    token = _csrf((await client.get("/settings")).text)
+    form = {
+        "name": "Fjord Rør AS",
+        "organisation_number": "NO 912 345 678 MVA",
+        "address": "Storgata 1, 0155 Oslo",
+        "default_locale": "da",
+        **values,
+    }
+    return await client.post("/settings/organisation", data={"csrf": token, **form})
+
+
+async def test_an_owner_edits_the_organisations_profile_recorded_in_the_audit_log(
+    client: httpx.AsyncClient, sessions: Sessions
+) -> None:
+    async with sessions(info=scoped_to(ALL)) as session, session.begin():
+        other = await organisations.create(
+            session, NewOrganisation(name="Bergen Bad AS", slug="bergen-bad", address="Bryggen 2")
+        )
+    await _sign_in(client, "owner")
+    page = (await client.get("/settings")).text
+    assert "data-profile-form" in page and 'value="My business"' in page
+    assert "NO · Norway · NOK" in page
+    saved = await _save_profile(client)
+    assert saved.status_code == 303 and saved.headers["location"] == "/settings#organisation"
+    page = (await client.get("/settings")).text
+    assert "The organisation&#39;s profile is saved." in page
+    assert 'value="NO 912 345 678 MVA"' in page and 'value="Storgata 1, 0155 Oslo"' in page
+    assert 'data-organisation="1">Fjord Rør AS</span>' in page  # the header has the new name
+    assert await _profile_of(sessions, 1) == (
+        "Fjord Rør AS",
+        "NO 912 345 678 MVA",
+        "Storgata 1, 0155 Oslo",
+        "da",
+    )
+    assert await _profile_of(sessions, other.id) == ("Bergen Bad AS", "", "Bryggen 2", "nb")
+    again = await _save_profile(client)  # the same values: nothing to record
+    assert again.status_code == 303
+    async with sessions() as session:
+        entries = list(
+            await session.scalars(
+                select(AuditEntry).where(AuditEntry.action == "organisation.update")
+            )
+        )
+    assert len(entries) == 1
+    assert entries[0].subject_type == "organisation" and entries[0].subject_id == 1
+    assert entries[0].details == {
+        "name": "My business → Fjord Rør AS",
+        "organisation_number": "– → NO 912 345 678 MVA",
+        "address": "– → Storgata 1, 0155 Oslo",
+        "default_locale": "nb → da",
+    }
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("name", ""),
+        ("name", "   "),
+        ("name", "x" * 101),
+        ("name", "Fjord\nRør"),
+        ("organisation_number", "912/345"),
+        ("organisation_number", "9" * 31),
+        ("address", "Storgata 1\r\n0155 Oslo"),
+        ("address", "x" * 201),
+        ("default_locale", "sv"),
+    ],
+)
+async def test_a_profile_that_breaks_a_rule_is_shown_again_and_nothing_is_saved(
+    client: httpx.AsyncClient, sessions: Sessions, field: str, value: str
+) -> None:
+    await _sign_in(client, "owner")
+    refused = await _save_profile(client, **{field: value})
+    assert refused.status_code == 422
+    assert f'data-profile-error="{field}"' in refused.text
+    assert await _profile_of(sessions, 1) == ("My business", "", "", "nb")
+    async with sessions() as session:
+        assert not list(
+            await session.scalars(
+                select(AuditEntry.id).where(AuditEntry.action == "organisation.update")
+            )
+        )
+
+
+async def test_staff_and_readonly_see_the_profile_and_cannot_change_it(
+    client: httpx.AsyncClient, sessions: Sessions
+) -> None:
+    for role in ("staff", "readonly"):
+        client.cookies.clear()
+        await _sign_in(client, role)
+        page = (await client.get("/settings")).text
+        assert "data-profile-readonly" in page and "data-profile-form" not in page
+        assert '<td data-profile="name">My business</td>' in page
+        assert (await _save_profile(client)).status_code == 403, role
+    assert await _profile_of(sessions, 1) == ("My business", "", "", "nb")

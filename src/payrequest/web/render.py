@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
 
+from payrequest.organisations.read import Choice
 from payrequest.web import i18n, labels
 from payrequest.web.auth import csrf_token
 from payrequest.web.flash import pop_flashes
@@ -37,6 +38,9 @@ templates.env.globals.update(languages=i18n.LANGUAGES)
 def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     context.setdefault("csrf_token", csrf_token(request))
     context.setdefault("user", getattr(request.state, "user", None))
+    choices = organisation_choices(request)
+    context.setdefault("organisations", choices)
+    context.setdefault("organisation", _current(choices, context["user"]))
     context.setdefault("customer", getattr(request.state, "customer", None))
     context.setdefault("language", i18n.current_language())
     context.setdefault("flashes", pop_flashes(request))
@@ -46,3 +50,16 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
         request, name, context, status_code=status_code
     )
     return response
+
+
+def organisation_choices(request: Request) -> list[Choice]:
+    """The organisations the signed-in person works in (web.auth reads them with the sign-in:
+    `request.state.organisations`); the header names the current one and, when there are
+    more, offers to switch."""
+    found = getattr(request.state, "organisations", None)
+    return [choice for choice in found if isinstance(choice, Choice)] if found else []
+
+
+def _current(choices: list[Choice], user: object) -> Choice | None:
+    working_in = getattr(user, "organisation_id", None)
+    return next((choice for choice in choices if choice.id == working_in), None)

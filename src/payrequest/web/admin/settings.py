@@ -1,7 +1,10 @@
-"""Settings: what this process runs with, the webhook registration, and a webhook round trip.
+"""Settings: the organisation's profile, what this process runs with, the webhook
+registration, and a webhook round trip.
 
-Settings come from the environment (12-factor); the page shows them, with secrets masked, and
-names the variable that sets each one. Nothing here changes a setting.
+The organisation's profile (name, organisation number, address, default language) is kept in
+the database and an owner edits it here (organisations.profile). The installation's settings
+come from the environment (12-factor); the page shows them, with secrets masked, and names the
+variable that sets each one, and does not change them.
 """
 
 from __future__ import annotations
@@ -11,15 +14,19 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request, status
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import SecretStr
 
 from payrequest.config import ENV_PREFIX, ProviderMode, Settings
+from payrequest.errors import ValidationFailed
 from payrequest.inbound import check as webhook_check
 from payrequest.inbound import registrations, setup
 from payrequest.inbound.setup import ensure_webhook
 from payrequest.kit.clock import utcnow
 from payrequest.kit.markets import COUNTRY_CURRENCY
+from payrequest.organisations import profile as organisation_profile
+from payrequest.organisations import read as organisation_read
+from payrequest.organisations.models import LOCALES
 from payrequest.providers.base import ProviderError
 from payrequest.providers.factory import vipps_base_url
 from payrequest.providers.vipps import checkup
@@ -85,16 +92,20 @@ def mode_meaning(mode: ProviderMode) -> str:
     )
 
 
-def setting_rows(settings: Settings) -> list[Row]:
-    vipps = settings.vipps
-    not_set = i18n.gettext("not set")
+def market_label(market: str) -> str:
+    """`NO` → `NO · Norway · NOK`, in the reader's language."""
     countries = {
         "NO": i18n.gettext("Norway"),
         "DK": i18n.gettext("Denmark"),
         "FI": i18n.gettext("Finland"),
     }
-    country = countries.get(vipps.market, vipps.market)
-    currency = COUNTRY_CURRENCY.get(vipps.market, "?")
+    country = countries.get(market, market)
+    return f"{market} · {country} · {COUNTRY_CURRENCY.get(market, '?')}"
+
+
+def setting_rows(settings: Settings) -> list[Row]:
+    vipps = settings.vipps
+    not_set = i18n.gettext("not set")
     return [
         Row(i18n.gettext("Provider mode"), settings.provider_mode.value, env_name("provider_mode")),
         Row(i18n.gettext("Public address"), settings.public_url, env_name("public_url")),
@@ -119,7 +130,7 @@ def setting_rows(settings: Settings) -> list[Row]:
         ),
         Row(
             i18n.gettext("Market"),
-            f"{vipps.market} · {country} · {currency}",
+            market_label(vipps.market),
             env_name("vipps", "market"),
         ),
         Row(
@@ -157,15 +168,22 @@ async def _page(
     settings: Settings,
     runtime: Runtime,
     session: AsyncSession,
+    status_code: int = status.HTTP_200_OK,
     **check: Any,
 ) -> HTMLResponse:
     url = runtime.webhook_url
     active = await registrations.active(
         session, provider=runtime.provider.name, merchant_id=runtime.provider.merchant_id
     )
+    profile = await organisation_read.profile(session, user.organisation_id)
+    check.setdefault("profile_form", _form_of(profile))
     return render(
         request,
         "settings/index.html",
+        status_code=status_code,
+        profile=profile,
+        profile_market=market_label(profile.market),
+        locales=LOCALES,
         mode=settings.provider_mode.value,
         mode_meaning=mode_meaning(settings.provider_mode),
         rows=setting_rows(settings),
@@ -179,6 +197,49 @@ async def _page(
         is_owner=user.role == "owner",
         **check,
     )
+
+
+def _form_of(profile: organisation_read.Profile) -> organisation_profile.ProfileEdit:
+    return organisation_profile.ProfileEdit(
+        name=profile.name,
+        organisation_number=profile.organisation_number,
+        address=profile.address,
+        default_locale=profile.default_locale,
+    )
+
+
+@router.post("/settings/organisation", response_class=HTMLResponse)
+async def update_profile(
+    request: Request,
+    user: Owner,
+    settings: SettingsDep,
+    runtime: RuntimeDep,
+    name: Annotated[str, Form()] = "",
+    organisation_number: Annotated[str, Form()] = "",
+    address: Annotated[str, Form()] = "",
+    default_locale: Annotated[str, Form()] = "",
+) -> Response:
+    """An owner saves the organisation's profile; a value that breaks a rule shows the form
+    again with what was typed and why (422), and nothing is saved."""
+    edit = organisation_profile.ProfileEdit(name, organisation_number, address, default_locale)
+    try:
+        async with runtime.sessions() as session, session.begin():
+            await organisation_profile.update(session, actor_id=user.id, edit=edit)
+    except ValidationFailed as exc:
+        async with runtime.read_sessions() as session:
+            return await _page(
+                request,
+                user,
+                settings,
+                runtime,
+                session,
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                profile_form=edit,
+                profile_error=i18n.error_text(exc),
+                profile_field=exc.field,
+            )
+    flash(request, i18n.gettext("The organisation's profile is saved."))
+    return RedirectResponse("/settings#organisation", status_code=status.HTTP_303_SEE_OTHER)
 
 
 @dataclass(frozen=True, slots=True)

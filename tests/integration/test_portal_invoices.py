@@ -11,6 +11,8 @@ import httpx
 import pytest
 
 from payrequest.i18n import money, percent
+from payrequest.organisations.models import Organisation
+from tests.conftest import TEST_ORGANISATION
 from tests.integration import portal_helpers as h
 from tests.integration.portal_helpers import Sessions
 
@@ -19,7 +21,8 @@ from tests.integration.portal_helpers import Sessions
 async def http(
     database_url: str, sessions: Sessions, tmp_path: Path
 ) -> AsyncIterator[httpx.AsyncClient]:
-    business = {"name": "Fjordkassa AS", "organisation_number": "987 654 321"}
+    # The receipt names the organisation, not these settings of the installation's.
+    business = {"name": "Gamle Navnet AS", "organisation_number": "111 222 333"}
     async with h.portal_app(database_url, tmp_path, business=business) as (_app, client):
         yield client
 
@@ -97,6 +100,10 @@ async def test_the_payment_history_names_the_invoices_each_payment_paid(
 async def test_the_portal_receipt_names_the_seller(
     http: httpx.AsyncClient, sessions: Sessions
 ) -> None:
+    async with sessions() as session, session.begin():
+        organisation = await session.get(Organisation, TEST_ORGANISATION)
+        assert organisation is not None
+        organisation.name, organisation.organisation_number = "Fjordkassa AS", "987 654 321"
     kari = await h.customer(sessions, locale="nb")
     invoice = await h.invoice_with_vat(sessions, kari, number="S-1")
     await h.paid_request(sessions, kari, [invoice], amount=111_500, reference="pr-seller-01")
@@ -105,6 +112,7 @@ async def test_the_portal_receipt_names_the_seller(
     page = (await http.get("/portal/receipts/pr-seller-01")).text
 
     assert "Fjordkassa AS" in page and "Organisasjonsnummer 987 654 321" in page
+    assert "Gamle Navnet AS" not in page and "111 222 333" not in page
     assert '<table class="list vat">' in page
 
 

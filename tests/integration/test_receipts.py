@@ -1,6 +1,7 @@
 """Receipts: a signed, expiring link that works without portal access (what the SMS receipt
-sends), the seller and the VAT per rate on it, money and dates in the reader's language, and
-links that are too old or not ours answered with a page in words, never a stack trace."""
+sends), the seller (the payment's organisation; the installation's settings only where it
+leaves a field empty) and the VAT per rate on it, money and dates in the reader's language,
+and links that are too old or not ours answered with a page in words, never a stack trace."""
 
 from __future__ import annotations
 
@@ -14,19 +15,29 @@ import pytest
 from fastapi import FastAPI
 
 from payrequest.automations.context import event_data
+from payrequest.db.scope import ALL, acting_for, scoped_to
 from payrequest.events.models import OutboxEvent
 from payrequest.i18n import money, percent
 from payrequest.kit.clock import utcnow
 from payrequest.kit.urls import RECEIPT_LIFETIME
+from payrequest.organisations import service as organisations
+from payrequest.organisations.models import Organisation
+from payrequest.organisations.service import NewOrganisation
 from payrequest.payment_requests import repository
+from tests.conftest import TEST_ORGANISATION
 from tests.integration import portal_helpers as h
 from tests.integration.portal_helpers import BASE, Sessions
 from tests.staff import csrf_of
 
-BUSINESS = {
+BUSINESS = {  # the organisation's own
     "name": "Fjordkassa AS",
     "organisation_number": "NO 987 654 321 MVA",
     "address": "Strandkaien 2, 5013 Bergen",
+}
+INSTALLATION = {  # the settings (PAYREQUEST_BUSINESS__*), from before organisations
+    "name": "Gamle Navnet AS",
+    "organisation_number": "NO 111 222 333 MVA",
+    "address": "Innstillingsveien 1, 0150 Oslo",
 }
 
 
@@ -34,8 +45,23 @@ BUSINESS = {
 async def app(
     database_url: str, sessions: Sessions, tmp_path: Path
 ) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-    async with h.portal_app(database_url, tmp_path, business=BUSINESS) as running:
+    async with h.portal_app(database_url, tmp_path, business=INSTALLATION) as running:
         yield running
+
+
+async def _name_the_organisation(sessions: Sessions, **fields: str) -> None:
+    """The test organisation's seller fields (the conftest puts them back after the test)."""
+    async with sessions() as session, session.begin():
+        organisation = await session.get(Organisation, TEST_ORGANISATION)
+        assert organisation is not None
+        for name, value in fields.items():
+            setattr(organisation, name, value)
+
+
+def _seller(page: str) -> str:
+    seller = re.search(r'<address class="seller">(.*?)</address>', page, re.S)
+    assert seller, page
+    return seller.group(1)
 
 
 def _path(url: str) -> str:
@@ -97,13 +123,14 @@ async def test_the_receipt_names_the_seller_and_the_vat_per_rate_in_the_readers_
     app: tuple[FastAPI, httpx.AsyncClient], sessions: Sessions, locale: str
 ) -> None:
     api, http = app
+    await _name_the_organisation(sessions, **BUSINESS)
     reference = await _paid_without_portal(sessions, locale=locale)
 
     page = (await http.get(_path(api.state.runtime.urls.receipt(reference)))).text
 
-    seller = re.search(r'<address class="seller">(.*?)</address>', page, re.S)
-    assert seller, page
-    assert all(value in seller.group(1) for value in BUSINESS.values())
+    seller = _seller(page)
+    assert all(value in seller for value in BUSINESS.values())
+    assert not any(value in page for value in INSTALLATION.values())
     vat = re.search(r'<table class="list vat">(.*?)</table>', page, re.S)
     assert vat, "no VAT breakdown"
     rows = re.findall(r"<tr><td>(.*?)</td>" + r'<td class="num"[^>]*>(.*?)</td>' * 3, vat.group(1))
@@ -123,6 +150,52 @@ async def test_the_receipt_names_the_seller_and_the_vat_per_rate_in_the_readers_
         ),
     ]
     assert f'lang="{locale}"' in page
+
+
+async def test_what_the_organisation_leaves_empty_comes_from_the_settings(
+    app: tuple[FastAPI, httpx.AsyncClient], sessions: Sessions
+) -> None:
+    """The migrated organisation has a name but no number or address (conftest's reset)."""
+    api, http = app
+    await _name_the_organisation(sessions, name="Fjordkassa AS")
+    reference = await _paid_without_portal(sessions)
+
+    seller = _seller((await http.get(_path(api.state.runtime.urls.receipt(reference)))).text)
+
+    assert "Fjordkassa AS" in seller and INSTALLATION["name"] not in seller
+    assert INSTALLATION["organisation_number"] in seller and INSTALLATION["address"] in seller
+
+
+async def test_a_receipt_link_of_another_organisations_payment_names_that_organisation(
+    app: tuple[FastAPI, httpx.AsyncClient], sessions: Sessions
+) -> None:
+    """The link names only a payment: the page is read for the payment's own organisation."""
+    api, http = app
+    await _name_the_organisation(sessions, **BUSINESS)
+    await _paid_without_portal(sessions)  # the first organisation's pr-receipt-001
+    async with sessions(info=scoped_to(ALL)) as session, session.begin():
+        other = await organisations.create(
+            session,
+            NewOrganisation(
+                name="Nordlys Rør AS",
+                slug="nordlys",
+                organisation_number="NO 555 444 333 MVA",
+                address="Havnegata 9, 8006 Bodø",
+            ),
+        )
+    with acting_for(other.id):
+        anne = await h.customer(sessions, "Anne Olsen", phone="+4790000001", portal_access=False)
+        invoice = await h.invoice_with_vat(sessions, anne, number="N-1")
+        await h.paid_request(sessions, anne, [invoice], amount=111_500, reference="pr-nordlys-01")
+
+    page = await http.get(_path(api.state.runtime.urls.receipt("pr-nordlys-01")))
+
+    assert page.status_code == 200, page.text
+    seller = _seller(page.text)
+    assert "Nordlys Rør AS" in seller and "NO 555 444 333 MVA" in seller
+    assert "Havnegata 9, 8006 Bodø" in seller
+    assert "Fjordkassa AS" not in page.text and "Sander Bakke" not in page.text
+    assert "Anne Olsen" in page.text and "N-1" in page.text and "R-1" not in page.text
 
 
 async def test_a_link_that_is_too_old_says_so(

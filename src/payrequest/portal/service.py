@@ -7,11 +7,18 @@ unused ones). Opening a link only looks (`link_usable`); the customer's button r
 (`sign_in_with_link`), so link scanners and message previews cannot use it up. A redeemed
 link starts a portal session kept on the server (`payrequest.sessions`), which signing out
 ends for every copy of the cookie.
+
+Organisations (db.scope): a link, a portal session and a payment reference are looked up
+before anyone knows which business the request is for, so those lookups run in a session
+scoped to `ALL`; the portal then acts for the customer's organisation only. The start page
+asks for a link from one organisation: the one its URL names (`?org=<slug>`), else the
+installation's first (`start_organisation`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -23,6 +30,8 @@ from payrequest.errors import NotFound, ValidationFailed
 from payrequest.kit.clock import utcnow
 from payrequest.kit.ids import random_token
 from payrequest.kit.phone import parse_phone
+from payrequest.organisations.models import SLUG_PATTERN, Organisation
+from payrequest.payment_requests.models import PaymentRequest
 from payrequest.portal.models import PortalLink
 from payrequest.sessions import service as sign_ins
 from payrequest.sessions.service import Started
@@ -74,6 +83,7 @@ async def issue_link(
         channel=channel,
         created_by_user_id=created_by_user_id,
         expires_at=now + lifetime,
+        organisation_id=customer.organisation_id,
     )
     session.add(link)
     await session.flush()
@@ -124,16 +134,26 @@ async def redeem_link(session: AsyncSession, *, token: str) -> int | None:
     return customer_id if customer is not None and customer.portal_access else None
 
 
-async def sign_in_with_link(session: AsyncSession, *, token: str) -> Started | None:
-    """Redeem the link and start the customer's portal session; None if the link is not
-    usable (expired, used, replaced by a newer one, or the customer lost portal access)."""
+@dataclass(frozen=True, slots=True)
+class SignedIn:
+    started: Started  # the portal session (its token goes into the cookie)
+    customer_id: int
+    organisation_id: int  # the customer's; the portal acts for it
+
+
+async def sign_in_with_link(session: AsyncSession, *, token: str) -> SignedIn | None:
+    """Redeem the link and start the customer's portal session, for the customer's
+    organisation; None if the link is not usable (expired, used, replaced by a newer one, or
+    the customer lost portal access). Reads the link by its token: a session scoped to `ALL`
+    (or to the link's organisation)."""
     customer_id = await redeem_link(session, token=token)
     customer = await session.get(Customer, customer_id) if customer_id is not None else None
     if customer is None:
         return None
-    return await sign_ins.start_portal(
+    started = await sign_ins.start_portal(
         session, customer_id=customer.id, organisation_id=customer.organisation_id
     )
+    return SignedIn(started, customer.id, customer.organisation_id)
 
 
 async def signed_in_customer(session: AsyncSession, *, token: str) -> Customer | None:
@@ -145,7 +165,10 @@ async def signed_in_customer(session: AsyncSession, *, token: str) -> Customer |
     if alive is None or alive.customer_id is None:
         return None
     customer = await session.get(Customer, alive.customer_id)
-    return customer if customer is not None and customer.portal_access else None
+    if customer is None or not customer.portal_access:
+        return None
+    # The session was started for the customer's own organisation; anything else is not theirs.
+    return customer if customer.organisation_id == alive.organisation_id else None
 
 
 async def sign_out(session: AsyncSession, *, token: str) -> None:
@@ -185,3 +208,39 @@ async def find_by_contact(session: AsyncSession, contact: str) -> tuple[Customer
     stmt = stmt.where(Customer.portal_access.is_(True)).order_by(Customer.id)
     customer = (await session.execute(stmt)).scalars().first()
     return (customer, channel) if customer is not None else None
+
+
+async def start_organisation(session: AsyncSession, slug: str | None) -> Organisation | None:
+    """The organisation a start page asks for links from: the one `slug` names (None if there
+    is no such organisation), or without a slug the installation's first (a single-business
+    installation needs none)."""
+    if not slug:
+        first = select(Organisation).order_by(Organisation.id).limit(1)
+        return (await session.execute(first)).scalar_one_or_none()
+    if len(slug) > 40 or not re.fullmatch(SLUG_PATTERN, slug):
+        return None
+    named = select(Organisation).where(Organisation.slug == slug)
+    return (await session.execute(named)).scalar_one_or_none()
+
+
+async def slug_of(session: AsyncSession, organisation_id: int) -> str | None:
+    organisation = await session.get(Organisation, organisation_id)
+    return organisation.slug if organisation is not None else None
+
+
+async def link_organisation(session: AsyncSession, *, token: str) -> int | None:
+    """The organisation of the link with this token, used or not (for the start page shown
+    in its place); needs a session scoped to `ALL`."""
+    if not _plausible(token):
+        return None
+    statement = select(PortalLink.organisation_id).where(PortalLink.token_hash == token_hash(token))
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def payment_organisation(session: AsyncSession, *, reference: str) -> int | None:
+    """The organisation of the payment request with this reference (the app sends the
+    customer back with it); needs a session scoped to `ALL`."""
+    if not reference or len(reference) > 64:
+        return None
+    statement = select(PaymentRequest.organisation_id).where(PaymentRequest.reference == reference)
+    return (await session.execute(statement)).scalar_one_or_none()

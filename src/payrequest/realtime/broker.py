@@ -7,6 +7,12 @@ the SSE event id, so a reconnecting browser replays what it missed from the tabl
 
 Ids are handed out before commit, so on PostgreSQL id 11 may become visible before id 10. The
 tail remembers such gaps and looks for them again for `GAP_PATIENCE` seconds.
+
+Organisations: the tail is the installation's work, so it reads the outbox of every
+organisation (a session scoped to `ALL`); each notice carries its organisation, and every
+subscriber's filter accepts only its own organisation's (`for_organisation`). What another
+process committed reaches this one through the table, organisation and all, so the filter
+holds across processes too. A replay (`since`) reads in the subscriber's own scope.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from payrequest.db.scope import ALL, scoped_to
 from payrequest.events.models import OutboxEvent
 from payrequest.observability.metrics import SSE_CONNECTIONS
 
@@ -40,6 +47,7 @@ class Notice:
     aggregate_id: int
     customer_id: int | None
     reference: str | None = None
+    organisation_id: int | None = None  # whose change it is; never sent to the browser
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -61,10 +69,21 @@ def notice_of(row: OutboxEvent) -> Notice:
         row.aggregate_id,
         row.customer_id,
         str(reference) if reference else None,
+        row.organisation_id,
     )
 
 
 Filter = Callable[[Notice], bool]
+
+
+def for_organisation(organisation_id: int, accepts: Filter | None = None) -> Filter:
+    """A filter that lets through only notices of `organisation_id` (and, if given, only
+    those `accepts` also lets through)."""
+
+    def filter_(notice: Notice) -> bool:
+        return notice.organisation_id == organisation_id and (accepts is None or accepts(notice))
+
+    return filter_
 
 
 @dataclass(eq=False)
@@ -83,7 +102,8 @@ class Subscription:
 async def since(
     session: AsyncSession, after_id: int, *, accepts: Filter, limit: int = 500
 ) -> list[Notice]:
-    """Events after `after_id` (for `Last-Event-ID` replay), oldest first."""
+    """Events after `after_id` (for `Last-Event-ID` replay), oldest first, of the session's
+    scope that `accepts` lets through."""
     stmt = (
         select(OutboxEvent).where(OutboxEvent.id > after_id).order_by(OutboxEvent.id).limit(limit)
     )
@@ -128,8 +148,12 @@ class OutboxTail:
             self._open.discard(subscription)
             SSE_CONNECTIONS.dec()
 
+    def _everyone(self) -> AsyncSession:
+        """A session reading every organisation's outbox (the tail is the installation's)."""
+        return self._sessions(info=scoped_to(ALL))
+
     async def start(self) -> None:
-        async with self._sessions() as session:
+        async with self._everyone() as session:
             latest = (await session.execute(select(func.max(OutboxEvent.id)))).scalar_one()
         self._last_id = int(latest or 0)
         self._task = asyncio.create_task(self._run(), name="outbox-tail")
@@ -155,7 +179,7 @@ class OutboxTail:
             self._wake.clear()
 
     async def poll_once(self) -> int:
-        async with self._sessions() as session:
+        async with self._everyone() as session:
             notices = await since(session, self._last_id, accepts=lambda _: True)
             if self._gaps:
                 stmt = select(OutboxEvent).where(OutboxEvent.id.in_(list(self._gaps)))

@@ -3,6 +3,10 @@
 Each event is a small notice naming what changed (its id is the outbox id); the page decides
 which fragment to re-fetch. A reconnecting browser sends `Last-Event-ID` and first gets what
 it missed, read back from the outbox.
+
+Each stream hears only of its own organisation (`broker.for_organisation`): staff of the
+organisation they work in, a customer of their own changes in their business. The replay reads
+in that organisation's scope too.
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from payrequest.realtime.broker import Filter, Notice, OutboxTail, since
+from payrequest.db.scope import scoped_to
+from payrequest.realtime.broker import Filter, Notice, OutboxTail, for_organisation, since
 from payrequest.web.auth import StaffUser
 from payrequest.web.deps import RuntimeDep
 from payrequest.web.portal.session import PortalCustomer
@@ -27,10 +32,12 @@ def _event(notice: Notice) -> ServerSentEvent:
 
 
 async def notices(
-    request: Request, runtime: RuntimeDep, accepts: Filter
+    request: Request, runtime: RuntimeDep, organisation_id: int, accepts: Filter | None = None
 ) -> AsyncIterator[ServerSentEvent]:
-    """Replay after Last-Event-ID, then follow the live tail; never sends an id twice."""
+    """Replay after Last-Event-ID, then follow the live tail; never sends an id twice. Only
+    notices of `organisation_id` that `accepts` (if given) lets through."""
     tail: OutboxTail = request.app.state.tail
+    accepts = for_organisation(organisation_id, accepts)
     subscription = tail.subscribe(accepts)  # before the replay, so nothing falls in between
     try:
         replayed: set[int] = set()
@@ -39,7 +46,7 @@ async def notices(
         # is lost.
         last = request.headers.get("last-event-id") or request.query_params.get("since", "")
         if last.isdigit():
-            async with runtime.read_sessions() as session:
+            async with runtime.read_sessions(info=scoped_to(organisation_id)) as session:
                 for notice in await since(session, int(last), accepts=accepts):
                     replayed.add(notice.id)
                     yield _event(notice)
@@ -55,9 +62,9 @@ async def notices(
 async def staff_events(
     request: Request, user: StaffUser, runtime: RuntimeDep
 ) -> EventSourceResponse:
-    """Staff see every change."""
+    """Staff see every change of the organisation they work in."""
     return EventSourceResponse(
-        notices(request, runtime, lambda _notice: True),
+        notices(request, runtime, user.organisation_id),
         ping=PING_SECONDS,
         headers={"X-Accel-Buffering": "no"},
     )
@@ -67,10 +74,15 @@ async def staff_events(
 async def customer_events(
     request: Request, customer: PortalCustomer, runtime: RuntimeDep
 ) -> EventSourceResponse:
-    """A customer hears only of their own changes."""
+    """A customer hears only of their own changes (in their own organisation)."""
     customer_id = customer.id
     return EventSourceResponse(
-        notices(request, runtime, lambda notice: notice.customer_id == customer_id),
+        notices(
+            request,
+            runtime,
+            customer.organisation_id,
+            lambda notice: notice.customer_id == customer_id,
+        ),
         ping=PING_SECONDS,
         headers={"X-Accel-Buffering": "no"},
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from payrequest.customers.models import Customer
+from payrequest.db.scope import scoped_to
 from payrequest.errors import ValidationFailed
 from payrequest.portal import service as portal
 from payrequest.portal.service import LINK_LIFETIME, IssuedLink
@@ -14,12 +15,13 @@ from payrequest.web import i18n
 log = logging.getLogger(__name__)
 
 
-async def send_link_if_known(runtime: Runtime, contact: str) -> None:
+async def send_link_if_known(runtime: Runtime, contact: str, organisation_id: int) -> None:
     """For /portal/start, after its answer has gone out (a background task): a link for the
-    customer with this email or mobile number, if there is one. Whether there is one shows
-    neither in the answer nor in how long it took. Failures are logged, never raised."""
+    organisation's customer with this email or mobile number, if there is one (another
+    business's customers are not looked at). Whether there is one shows neither in the answer
+    nor in how long it took. Failures are logged, never raised."""
     try:
-        async with runtime.sessions() as session, session.begin():
+        async with runtime.sessions(info=scoped_to(organisation_id)) as session, session.begin():
             found = await portal.find_by_contact(session, contact)
             if found is None:
                 return

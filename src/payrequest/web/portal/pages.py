@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from payrequest.customers.models import Customer
+from payrequest.db.scope import ALL, scoped_to
 from payrequest.errors import N_, Conflict, PayrequestError
 from payrequest.invoices.lines import QUANTITY_SCALE
 from payrequest.kit import urls
@@ -23,6 +24,7 @@ from payrequest.kit.markets import currency_of
 from payrequest.kit.money import Money, minor_digits
 from payrequest.kit.phone import parse_phone
 from payrequest.portal import paying, views
+from payrequest.portal import service as portal
 from payrequest.portal.paying import PortalPayment
 from payrequest.providers.base import UserFlow
 from payrequest.ratelimit import service as ratelimit
@@ -31,7 +33,13 @@ from payrequest.runtime import Runtime
 from payrequest.web import i18n
 from payrequest.web.deps import ReadSessionDep, RuntimeDep
 from payrequest.web.nudge import send_now
-from payrequest.web.portal.session import PortalAction, PortalCustomer
+from payrequest.web.portal.session import (
+    PortalAction,
+    PortalCustomer,
+    current_customer,
+    remembered_start_url,
+    start_url,
+)
 from payrequest.web.render import render
 
 router = APIRouter()
@@ -240,7 +248,17 @@ async def _refused(
 
 
 @router.get(urls.PORTAL_RETURNED)
-async def returned(reference: str = "") -> RedirectResponse:
-    """Where the Vipps MobilePay app or landing page sends the customer back to."""
-    target = f"/portal/payments/{reference}" if reference else "/portal"
+async def returned(request: Request, runtime: RuntimeDep, reference: str = "") -> RedirectResponse:
+    """Where the Vipps MobilePay app or landing page sends the customer back to. Signed in:
+    the payment's page. Not (the app opened another browser): the start page of the business
+    the payment is for, found by its reference across organisations (`ALL`, that one lookup)."""
+    if await current_customer(request, runtime) is not None:
+        target = f"/portal/payments/{reference}" if reference else "/portal"
+        return RedirectResponse(target, status_code=status.HTTP_303_SEE_OTHER)
+    slug = None
+    if reference:
+        async with runtime.read_sessions(info=scoped_to(ALL)) as session:
+            organisation_id = await portal.payment_organisation(session, reference=reference)
+            slug = await portal.slug_of(session, organisation_id) if organisation_id else None
+    target = start_url(slug) if slug else remembered_start_url(request)
     return RedirectResponse(target, status_code=status.HTTP_303_SEE_OTHER)

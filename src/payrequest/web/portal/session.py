@@ -1,15 +1,22 @@
 """The portal session: one customer, chosen by a redeemed magic link. The signed cookie holds
 the token of a sign-in session kept on the server (`payrequest.sessions`), trusted only while
 that session is alive, so signing out ends every copy of the cookie. Every portal query is
-scoped to this customer; another customer's ids answer 404."""
+scoped to this customer; another customer's ids answer 404.
+
+The sign-in session is read by its token before the business is known (a session scoped to
+`ALL`, for that one lookup); from then on the request acts for the customer's organisation
+(db.scope), so no query of the request can reach another business's rows.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import Depends, HTTPException, Request, status
 
 from payrequest.customers.models import Customer
+from payrequest.db.scope import ALL, enter, scoped_to
 from payrequest.portal import service as portal
 from payrequest.web import i18n
 from payrequest.web.auth import check_form_csrf
@@ -17,6 +24,9 @@ from payrequest.web.deps import RuntimeDep
 
 SESSION_PORTAL = "portal_session"  # the token of the server-side sign-in session
 SESSION_LANGUAGE = "portal_language"
+# The slug of the organisation whose portal the browser last signed in to: where to ask for
+# a new link once that session has ended.
+SESSION_ORGANISATION = "portal_organisation"
 
 
 def portal_language(request: Request, customer: Customer | None, *, default: str = "nb") -> str:
@@ -27,22 +37,39 @@ def portal_language(request: Request, customer: Customer | None, *, default: str
     return customer.locale if customer is not None else default
 
 
+def start_url(slug: str | None) -> str:
+    """The start page (ask for a link) of the organisation `slug` names; without one, the
+    installation's first organisation's."""
+    return "/portal/start" + (f"?{urlencode({'org': slug})}" if slug else "")
+
+
+def remembered_start_url(request: Request) -> str:
+    """The start page of the organisation this browser last signed in to, if any."""
+    slug = request.session.get(SESSION_ORGANISATION)
+    return start_url(slug if isinstance(slug, str) else None)
+
+
 async def current_customer(request: Request, runtime: RuntimeDep) -> Customer | None:
+    """The signed-in customer, or None; from here on the request acts for the customer's
+    organisation (db.scope)."""
     token = request.session.get(SESSION_PORTAL)
     if not isinstance(token, str):
         return None
-    async with runtime.read_sessions() as session:
+    async with runtime.read_sessions(info=scoped_to(ALL)) as session:
         customer = await portal.signed_in_customer(session, token=token)
     if customer is None:  # signed out, expired, or portal access switched off
         request.session.pop(SESSION_PORTAL, None)
         return None
+    enter(customer.organisation_id)
     return customer
 
 
 async def require_customer(request: Request, runtime: RuntimeDep) -> Customer:
     customer = await current_customer(request, runtime)
     if customer is None:
-        raise HTTPException(status.HTTP_303_SEE_OTHER, headers={"Location": "/portal/start"})
+        raise HTTPException(
+            status.HTTP_303_SEE_OTHER, headers={"Location": remembered_start_url(request)}
+        )
     request.state.customer = customer
     i18n.set_language(portal_language(request, customer))
     return customer

@@ -19,6 +19,7 @@ from fastapi import Depends, HTTPException, Request, status
 from payrequest.db.scope import enter
 from payrequest.errors import N_, PayrequestError
 from payrequest.kit.ids import random_token
+from payrequest.organisations import read as organisation_read
 from payrequest.organisations import service as organisations
 from payrequest.organisations.models import Organisation
 from payrequest.sessions import service as sessions
@@ -80,7 +81,8 @@ async def current_user(request: Request, runtime: RuntimeDep) -> Member | None:
     """The signed-in person as a member of the organisation their session works in, read in
     a short session of its own (never the request's). From here on the request acts for that
     organisation (db.scope). Sets `request.state.sign_in_session_id` (kept on a password
-    change). None, with `request.state.suspended_organisation` set, for a session working
+    change) and `request.state.organisations` (where the person may work: the header's
+    switcher). None, with `request.state.suspended_organisation` set, for a session working
     in a suspended organisation (its cookie stays)."""
     token = session_token(request)
     if not token:
@@ -95,6 +97,8 @@ async def current_user(request: Request, runtime: RuntimeDep) -> Member | None:
                 session, user_id=user.id, organisation_id=alive.organisation_id
             )
             organisation = await session.get(Organisation, alive.organisation_id)
+            # the header's name of the organisation and its switcher (web.render)
+            request.state.organisations = await organisation_read.choices(session, user.id)
     if (
         alive is None
         or user is None

@@ -17,10 +17,12 @@ import uvicorn
 from rich.console import Console
 from rich.progress import MofNCompleteColumn, Progress
 from rich.table import Table
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+import payrequest.tables  # noqa: F401  (every model mapped: foreign keys between packages resolve)
 from payrequest import __version__
 from payrequest.app import RUN_WORKER_ENV, create_app
+from payrequest.cli_orgs import orgs_app
 from payrequest.cli_staff import staff_app
 from payrequest.cli_vipps import vipps_app
 from payrequest.config import (
@@ -40,16 +42,18 @@ from payrequest.db.migrate import (
     upgrade,
 )
 from payrequest.db.pg_notify import JOBS_CHANNEL, PgListener, is_postgresql, listener_for
+from payrequest.db.scope import ALL, acting_for, scoped_to
 from payrequest.db.session import create_engine, session_factory
 from payrequest.demo.setup import DEMO_BUSINESS, prepare_demo
-from payrequest.errors import PayrequestError
+from payrequest.errors import Conflict, PayrequestError
 from payrequest.jobs.process import run_while_database_allows
 from payrequest.jobs.runner import Worker
 from payrequest.kit.clock import utcnow
 from payrequest.kit.money import Money
 from payrequest.observability import logs as observability_logs
 from payrequest.observability.settings import ObservabilitySettings, load_observability
-from payrequest.organisations.models import ROLES
+from payrequest.organisations import service as organisations
+from payrequest.organisations.models import ROLES, Organisation
 from payrequest.payment_requests import bulk
 from payrequest.runtime import Runtime, build_runtime
 from payrequest.sandbox.cli import sandbox_command
@@ -66,12 +70,19 @@ app = typer.Typer(
 )
 users_app = typer.Typer(help="Manage staff accounts.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
+app.add_typer(orgs_app, name="orgs")
 app.add_typer(vipps_app, name="vipps")
 app.add_typer(staff_app, name="staff")
 requests_app = typer.Typer(help="Payment requests in bulk.", no_args_is_help=True)
 app.add_typer(requests_app, name="requests")
 console = Console()
 log = logging.getLogger(__name__)
+Org = Annotated[
+    str | None,
+    typer.Option(
+        "--org", help="The organisation's short name (may be left out while there is only one)."
+    ),
+]
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -142,16 +153,54 @@ def _migrate_or_exit(database_url: str, *, create_folder: bool) -> None:
         raise typer.Exit(1) from None
 
 
-def _in_transaction(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+def _with_sessions(
+    settings: Settings, work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]
+) -> T:
+    """`work` with sessions on the database (each says whom it acts for)."""
+
     async def run() -> T:
         engine = create_engine(settings.database_url)
         try:
-            async with session_factory(engine)() as session, session.begin():
+            return await work(session_factory(engine))
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def _in_transaction(
+    settings: Settings, work: Callable[[AsyncSession], Awaitable[T]], *, organisation_id: int
+) -> T:
+    """`work` in one transaction acting for the organisation."""
+
+    async def run() -> T:
+        engine = create_engine(settings.database_url)
+        try:
+            async with (
+                session_factory(engine, scope=organisation_id)() as session,
+                session.begin(),
+            ):
                 return await work(session)
         finally:
             await engine.dispose()
 
     return asyncio.run(run())
+
+
+async def _chosen(sessions: async_sessionmaker[AsyncSession], slug: str | None) -> Organisation:
+    """The organisation `--org` names (or the only one): exit code 2 with the short names there
+    are when it names none, or is left out among several."""
+    async with sessions(info=scoped_to(ALL)) as session:
+        try:
+            return await organisations.chosen(session, slug)
+        except PayrequestError as exc:
+            typer.echo(f"error: {exc.message} (--org SLUG)", err=True)
+            raise typer.Exit(2) from None
+
+
+def _organisation(settings: Settings, slug: str | None) -> Organisation:
+    """`_chosen` for commands without a runtime of their own."""
+    return _with_sessions(settings, lambda sessions: _chosen(sessions, slug))
 
 
 def _version(value: bool) -> None:
@@ -305,7 +354,8 @@ def demo(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
 ) -> None:
-    """Migrate, seed demo data, create a staff user and serve the app with the emulator."""
+    """Migrate, seed demo data, create a staff user and serve the app with the emulator (the
+    data and the user are the first organisation's)."""
     settings = _served_settings(host, port, provider_mode="sandbox")
     if "PAYREQUEST_VIPPS__LONG_LIVING_APPROVED" not in os.environ:
         # The emulated sales unit is approved for long-living requests (Norway: 24 h).
@@ -313,7 +363,7 @@ def demo(
     if not settings.business.name:
         settings.business = DEMO_BUSINESS
     _migrate_or_exit(settings.database_url, create_folder=True)
-    ready = _in_transaction(settings, lambda s: prepare_demo(s, settings))
+    ready = _with_sessions(settings, lambda sessions: prepare_demo(sessions, settings))
     base = f"http://{host}:{port}"  # where we listen (the public URL may differ)
     if ready.seed.created:
         console.print(
@@ -352,6 +402,7 @@ def demo(
 def users_create(
     email: Annotated[str, typer.Option(help="Sign-in email.")],
     role: Annotated[str, typer.Option(help=f"One of: {', '.join(ROLES)}.")] = "staff",
+    org: Org = None,
     name: Annotated[str, typer.Option(help="Display name.")] = "",
     locale: Annotated[str, typer.Option(help="Language: nb, da or en.")] = "nb",
     password: Annotated[
@@ -359,20 +410,56 @@ def users_create(
         typer.Option(help="Password (at least 10 characters); asked for when left out."),
     ] = None,
 ) -> None:
-    """Create a staff account."""
+    """Create a staff account with a role in the organisation; someone who has an account
+    already is given the role there (their password stays as it is)."""
     settings = _settings()
-    secret = password or getpass.getpass("Password: ")
-    try:
-        user = _in_transaction(
-            settings,
-            lambda s: users.create_user(
-                s, email=email, password=secret, name=name, role=role, locale=locale
-            ),
+    organisation = _organisation(settings, org)
+    existing = _in_transaction(
+        settings, lambda s: users.get_by_email(s, email), organisation_id=organisation.id
+    )
+    secret = "" if existing is not None else (password or getpass.getpass("Password: "))
+
+    async def work(session: AsyncSession) -> bool:
+        """True when a new account was made, False when an existing one was given the role."""
+        person = await users.get_by_email(session, email)
+        if person is None:
+            await users.create_user(
+                session,
+                email=email,
+                password=secret,
+                name=name,
+                role=role,
+                locale=locale,
+                organisation_id=organisation.id,
+            )
+            return True
+        if await organisations.membership(
+            session, user_id=person.id, organisation_id=organisation.id
+        ):
+            raise Conflict(
+                "%(email)s is already a member of %(organisation)s",
+                field="email",
+                email=person.email,
+                organisation=organisation.slug,
+            )
+        await organisations.add_member(
+            session, user_id=person.id, organisation_id=organisation.id, role=role
         )
+        return False
+
+    try:
+        created = _in_transaction(settings, work, organisation_id=organisation.id)
     except PayrequestError as exc:
         typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(1) from None
-    console.print(f"Created {role} {user.email}")
+    shown = email.strip().lower()
+    if created:
+        console.print(f"Created {role} {shown} in {organisation.slug}")
+    else:
+        console.print(
+            f"Added {shown} to {organisation.slug} as {role} (their account existed: "
+            "password unchanged)"
+        )
 
 
 @requests_app.command("send-bulk")
@@ -392,47 +479,54 @@ def requests_send_bulk(
     ] = None,
     concurrency: Annotated[int, typer.Option(min=1, max=64, help="Sends at once.")] = 8,
     dry_run: Annotated[bool, typer.Option(help="Print what would be sent; send nothing.")] = False,
+    org: Org = None,
     stop_after: Annotated[int | None, typer.Option(hidden=True)] = None,  # crash drills
 ) -> None:
-    """One request per customer with open invoices matching the filter; run again to resume."""
+    """One request per customer of the organisation with open invoices matching the filter;
+    run again to resume."""
     settings = _settings()
 
     async def run() -> bulk.Summary | None:
         runtime = build_runtime(settings)
         try:
-            known = sorted(runtime.provider.capabilities.currencies)
-            chosen = (currency or (known[0] if len(known) == 1 else "")).upper()
-            if not chosen:
-                raise PayrequestError("Choose --currency (%(currencies)s)", currencies=known)
-            spec = bulk.BulkFilter(
-                currency=chosen,
-                overdue_only=overdue_only,
-                min_amount=Money.from_decimal(min_amount, chosen).amount,
-                customer_numbers=tuple(customer_number or ()),
-            )
-            batch_id = bulk.clean_batch_id(batch or spec.derived_batch_id(utcnow().date()))
-            if dry_run:
-                async with runtime.sessions() as session:
-                    _print_plan(await bulk.plan(session, bulk_filter=spec, batch_id=batch_id))
-                return None
-            with Progress(
-                *Progress.get_default_columns(), MofNCompleteColumn(), console=console
-            ) as progress:
-                task = progress.add_task(f"batch {batch_id}", total=None)
-                return await bulk.run(
-                    runtime.sessions,
-                    runtime.provider,
-                    lifetime=runtime.lifetime,
-                    bulk_filter=spec,
-                    batch_id=batch_id,
-                    concurrency=concurrency,
-                    return_url=runtime.urls.portal_returned(),
-                    on_planned=lambda p: progress.update(task, total=len(p.items)),
-                    on_done=lambda _item, _outcome: progress.advance(task),
-                    stop_after=stop_after,
-                )
+            organisation = await _chosen(runtime.sessions, org)
+            with acting_for(organisation.id):
+                return await _send_bulk(runtime)
         finally:
             await runtime.close()
+
+    async def _send_bulk(runtime: Runtime) -> bulk.Summary | None:
+        known = sorted(runtime.provider.capabilities.currencies)
+        chosen = (currency or (known[0] if len(known) == 1 else "")).upper()
+        if not chosen:
+            raise PayrequestError("Choose --currency (%(currencies)s)", currencies=known)
+        spec = bulk.BulkFilter(
+            currency=chosen,
+            overdue_only=overdue_only,
+            min_amount=Money.from_decimal(min_amount, chosen).amount,
+            customer_numbers=tuple(customer_number or ()),
+        )
+        batch_id = bulk.clean_batch_id(batch or spec.derived_batch_id(utcnow().date()))
+        if dry_run:
+            async with runtime.sessions() as session:
+                _print_plan(await bulk.plan(session, bulk_filter=spec, batch_id=batch_id))
+            return None
+        with Progress(
+            *Progress.get_default_columns(), MofNCompleteColumn(), console=console
+        ) as progress:
+            task = progress.add_task(f"batch {batch_id}", total=None)
+            return await bulk.run(
+                runtime.sessions,
+                runtime.provider,
+                lifetime=runtime.lifetime,
+                bulk_filter=spec,
+                batch_id=batch_id,
+                concurrency=concurrency,
+                return_url=runtime.urls.portal_returned(),
+                on_planned=lambda p: progress.update(task, total=len(p.items)),
+                on_done=lambda _item, _outcome: progress.advance(task),
+                stop_after=stop_after,
+            )
 
     try:
         summary = asyncio.run(run())

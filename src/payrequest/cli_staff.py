@@ -1,6 +1,10 @@
 """`payrequest staff ...`: list, invite, deactivate, reactivate, reset-password and set-role,
 the same users.commands the admin's Staff page calls (recorded in the audit log as done from
-the command line). Links are emailed when an SMTP server is configured, and printed."""
+the command line). Links are emailed when an SMTP server is configured, and printed.
+
+Each acts for one organisation, named by `--org SLUG`; it may be left out while there is only
+one. Without it among several, or naming none there is: one line listing the short names, exit
+code 2."""
 
 from __future__ import annotations
 
@@ -14,8 +18,10 @@ from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from payrequest.config import ConfigurationError, Settings, load_settings
+from payrequest.db.scope import ALL, acting_for, scoped_to
 from payrequest.errors import NotFound, PayrequestError
 from payrequest.notify.email import EmailError
+from payrequest.organisations import service as organisations
 from payrequest.organisations.models import ROLES
 from payrequest.runtime import Runtime, build_runtime
 from payrequest.users import commands, mail, tokens
@@ -29,6 +35,12 @@ staff_app = typer.Typer(
     help="Staff accounts: list, invite, deactivate, reset.", no_args_is_help=True
 )
 console = Console()
+Org = Annotated[
+    str | None,
+    typer.Option(
+        "--org", help="The organisation's short name (may be left out while there is only one)."
+    ),
+]
 
 
 def _settings() -> Settings:
@@ -39,19 +51,33 @@ def _settings() -> Settings:
         raise typer.Exit(2) from None
 
 
+async def _organisation_id(runtime: Runtime, slug: str | None) -> int:
+    """The organisation `--org` names (or the only one); exit code 2 with the short names
+    there are when it names none or is needed and missing."""
+    async with runtime.sessions(info=scoped_to(ALL)) as session:
+        try:
+            return (await organisations.chosen(session, slug)).id
+        except PayrequestError as exc:
+            typer.echo(f"error: {exc.message} (--org SLUG)", err=True)
+            raise typer.Exit(2) from None
+
+
 def _run(
     work: Callable[[Runtime, AsyncSession], Awaitable[T]],
     *,
+    org: str | None,
     then: Callable[[Runtime, T], Awaitable[None]] | None = None,
 ) -> T:
-    """`work` in one transaction; `then` (an email) after it committed. A refusal is one line
-    on stderr and exit code 1."""
+    """`work` in one transaction acting for the organisation `org` names; `then` (an email)
+    after it committed. A refusal is one line on stderr and exit code 1."""
     runtime = build_runtime(_settings())
 
     async def run() -> T:
         try:
-            async with runtime.sessions() as session, session.begin():
-                done = await work(runtime, session)
+            organisation_id = await _organisation_id(runtime, org)
+            with acting_for(organisation_id):
+                async with runtime.sessions() as session, session.begin():
+                    done = await work(runtime, session)
             if then is not None:
                 await then(runtime, done)
             return done
@@ -96,14 +122,14 @@ async def _send(runtime: Runtime, found: tuple[User, str], purpose: str) -> None
 
 
 @staff_app.command("list")
-def staff_list() -> None:
-    """Every staff account: role, status, last sign-in."""
+def staff_list(org: Org = None) -> None:
+    """The organisation's staff: role, status, last sign-in."""
 
     async def work(runtime: Runtime, session: AsyncSession) -> list[Member]:
         return await users.list_users(session)
 
     table = Table("email", "name", "role", "status", "last sign-in")
-    for user in _run(work):
+    for user in _run(work, org=org):
         signed_in = user.user.last_login_at
         last = signed_in.isoformat(timespec="minutes") if signed_in else "never"
         table.add_row(
@@ -118,8 +144,10 @@ def staff_invite(
     role: Annotated[str, typer.Option(help=f"One of: {', '.join(ROLES)}.")] = "staff",
     name: Annotated[str, typer.Option(help="Display name.")] = "",
     locale: Annotated[str, typer.Option(help="Language: nb, da or en.")] = "nb",
+    org: Org = None,
 ) -> None:
-    """Create an account and send its owner a link to choose a password."""
+    """Add someone to the organisation: a new person gets an account and a link to choose a
+    password; someone with an account already is only given the role."""
 
     async def work(runtime: Runtime, session: AsyncSession) -> tuple[User, str | None]:
         return await commands.invite(
@@ -140,12 +168,13 @@ def staff_invite(
         console.print(f"Invited {role} {invited.email}")
         await _send(runtime, (invited, token), tokens.INVITE)
 
-    _run(work, then=then)
+    _run(work, org=org, then=then)
 
 
 @staff_app.command("reset-password")
 def staff_reset_password(
     email: Annotated[str, typer.Argument(help="Their sign-in email.")],
+    org: Org = None,
 ) -> None:
     """Send a link to set a new password (the current one works until then)."""
 
@@ -158,37 +187,42 @@ def staff_reset_password(
         if found is not None:
             await _send(runtime, found, tokens.RESET)
 
-    _run(work, then=then)
+    _run(work, org=org, then=then)
 
 
 @staff_app.command("deactivate")
-def staff_deactivate(email: Annotated[str, typer.Argument(help="Their sign-in email.")]) -> None:
-    """They can no longer sign in; their sessions end at once."""
+def staff_deactivate(
+    email: Annotated[str, typer.Argument(help="Their sign-in email.")], org: Org = None
+) -> None:
+    """They can no longer work in the organisation; their sessions end at once."""
 
     async def work(runtime: Runtime, session: AsyncSession) -> Member:
         return await commands.deactivate(
             session, COMMAND_LINE, user_id=await _user_id(session, email)
         )
 
-    console.print(f"Deactivated {_run(work).email}")
+    console.print(f"Deactivated {_run(work, org=org).email}")
 
 
 @staff_app.command("reactivate")
-def staff_reactivate(email: Annotated[str, typer.Argument(help="Their sign-in email.")]) -> None:
-    """They can sign in again."""
+def staff_reactivate(
+    email: Annotated[str, typer.Argument(help="Their sign-in email.")], org: Org = None
+) -> None:
+    """They can work in the organisation again."""
 
     async def work(runtime: Runtime, session: AsyncSession) -> Member:
         return await commands.reactivate(
             session, COMMAND_LINE, user_id=await _user_id(session, email)
         )
 
-    console.print(f"Reactivated {_run(work).email}")
+    console.print(f"Reactivated {_run(work, org=org).email}")
 
 
 @staff_app.command("set-role")
 def staff_set_role(
     email: Annotated[str, typer.Argument(help="Their sign-in email.")],
     role: Annotated[str, typer.Argument(help=f"One of: {', '.join(ROLES)}.")],
+    org: Org = None,
 ) -> None:
     """Change a role (the last active owner stays owner)."""
 
@@ -197,5 +231,5 @@ def staff_set_role(
             session, COMMAND_LINE, user_id=await _user_id(session, email), role=role
         )
 
-    user = _run(work)
+    user = _run(work, org=org)
     console.print(f"{user.email} is now {user.role}")

@@ -1,6 +1,11 @@
 """`payrequest vipps ...`: webhook registration, and a check of the credentials, the webhook
 registrations, the sales unit's situation and a webhook round trip (providers/vipps/checkup.py
-says what is looked at and how)."""
+says what is looked at and how).
+
+The sales unit, its webhook and the round trip's throw-away payment are the installation's,
+not one organisation's: these commands take no `--org` and act for every organisation
+(db.scope.ALL), which lets the round trip find its events in the inbox, where they belong to
+no organisation."""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from payrequest.config import ConfigurationError, ProviderMode, Settings, load_settings
+from payrequest.db.scope import ALL, acting_for
 from payrequest.inbound import check as webhook_check
 from payrequest.inbound import setup
 from payrequest.inbound.setup import WebhookStatus, ensure_webhook
@@ -47,7 +53,8 @@ def register_webhook() -> None:
 
     async def run() -> WebhookStatus:
         try:
-            return await _register(runtime)
+            with acting_for(ALL):
+                return await _register(runtime)
         finally:
             await runtime.close()
 
@@ -87,9 +94,12 @@ def check(
     if settings.provider_mode is ProviderMode.production:
         round_trip = False
     ask = _ask if sys.stdin.isatty() else None
-    ok = asyncio.run(
-        _check(runtime, round_trip=round_trip, wait=wait, remove_foreign=remove_foreign, ask=ask)
-    )
+    with acting_for(ALL):
+        ok = asyncio.run(
+            _check(
+                runtime, round_trip=round_trip, wait=wait, remove_foreign=remove_foreign, ask=ask
+            )
+        )
     raise typer.Exit(0 if ok else 1)
 
 

@@ -26,7 +26,7 @@ def _run(tmp_path: Path, *args: str, **extra: str) -> subprocess.CompletedProces
 def test_version_and_help(tmp_path: Path) -> None:
     version = _run(tmp_path, "--version")
     assert version.returncode == 0 and version.stdout.startswith("payrequest ")
-    for command in ("serve", "demo", "migrate", "users"):
+    for command in ("serve", "demo", "migrate", "users", "orgs"):
         helped = _run(tmp_path, command, "--help")
         assert helped.returncode == 0, helped.stderr
         assert "Usage" in helped.stdout
@@ -68,7 +68,7 @@ def test_migrate_then_create_users(tmp_path: Path) -> None:
         "another one!",
     )
     assert again.returncode == 1
-    assert "already exists" in again.stderr
+    assert "ola@example.no is already a member of" in again.stderr
 
 
 def _start_demo(tmp_path: Path, port: int, **extra: str) -> subprocess.Popen[str]:

@@ -29,12 +29,18 @@ from payrequest.inbound import registrations
 from payrequest.inbound.models import InboundEvent
 from payrequest.jobs.models import Job
 from payrequest.kit.clock import utcnow
+from payrequest.kit.money import Money
 from payrequest.kit.urls import PublicUrls
+from payrequest.ledger import jobs as ledger_jobs
+from payrequest.ledger import manual
+from payrequest.ledger.manual import NewManualPayment
+from payrequest.ledger.models import Allocation
 from payrequest.organisations import service as organisations
 from payrequest.organisations.service import NewOrganisation
 from payrequest.payment_requests.apply import CAPTURE_JOB
 from payrequest.payment_requests.jobs import POLL_ONE_JOB, hand_out_polls
 from payrequest.payment_requests.models import PaymentRequest, PaymentRequestEvent
+from payrequest.payment_requests.repository import invoices_in_active_requests
 from payrequest.payment_requests.schemas import NewPaymentRequest
 from payrequest.payment_requests.service import Lifetime, create_request
 from payrequest.providers.base import Capabilities
@@ -68,7 +74,7 @@ async def app(database_url: str, sessions: Sessions, tmp_path: Path) -> AsyncIte
         await registrations.add(
             session,
             provider="vipps",
-            merchant_id=runtime.provider.merchant_id,
+            merchant_id="123456",  # the MSN the deliveries below name
             external_id="hook-1",
             url=URL,
             secret=SECRET,
@@ -219,3 +225,41 @@ async def test_the_pollers_jobs_act_for_each_requests_organisation(
         (a.reference, A),
         (b.reference, second),
     }
+
+
+async def test_automatic_credit_is_handed_to_each_organisation_and_applied_there(
+    sessions: Sessions, second: int
+) -> None:
+    invoices: dict[int, int] = {}
+    for organisation in (A, second):
+        async with sessions(info=scoped_to(organisation)) as session, session.begin():
+            customer = await make_customer(session)
+            await manual.record(
+                session,
+                data=NewManualPayment(
+                    customer_id=customer.id,
+                    amount=Money(5_000, "NOK"),
+                    received_on=manual.business_today(),
+                    method="bank_transfer",
+                ),
+                in_requests=invoices_in_active_requests,
+            )
+            invoices[organisation] = (await make_invoice(session, customer, amount=3_000)).id
+    # The periodic job runs for every organisation and only hands out.
+    async with sessions(info=scoped_to(ALL)) as session, session.begin():
+        assert await ledger_jobs.hand_out_credit(session) == sorted((A, second))
+        jobs = (
+            await session.scalars(select(Job).where(Job.kind == ledger_jobs.AUTO_APPLY_ONE_JOB))
+        ).all()
+        assert sorted(job.organisation_id for job in jobs) == sorted((A, second))
+    # Each organisation's job applies its own credit only.
+    async with sessions(info=scoped_to(second)) as session, session.begin():
+        assert (
+            await ledger_jobs.apply_credit_everywhere(
+                session, in_requests=invoices_in_active_requests
+            )
+            == 1
+        )
+    async with sessions(info=scoped_to(ALL)) as session:
+        applied = (await session.execute(select(Allocation.invoice_id, Allocation.amount))).all()
+    assert applied == [(invoices[second], 3_000)]

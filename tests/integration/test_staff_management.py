@@ -16,13 +16,14 @@ from typer.testing import CliRunner, Result
 
 from payrequest import cli
 from payrequest.audit.models import AuditEntry
-from payrequest.db.scope import ALL, scoped_to
+from payrequest.db.scope import ALL, nobody, scoped_to
 from payrequest.errors import Conflict
 from payrequest.organisations import service as organisations
 from payrequest.organisations.models import Membership
 from payrequest.organisations.service import NewOrganisation
 from payrequest.users import commands
 from payrequest.users import service as users
+from payrequest.users.members import Member
 from payrequest.users.models import User
 from tests import servers
 from tests.staff import PASSWORD, app_client, create_staff, csrf_of, sign_in
@@ -38,11 +39,12 @@ async def owner(
         yield http
 
 
-async def _user(sessions: async_sessionmaker[AsyncSession], role: str) -> User:
+async def _user(sessions: async_sessionmaker[AsyncSession], role: str) -> Member:
+    """`<role>@example.no` as a member of the test organisation (their role there)."""
     async with sessions() as session:
-        user = await users.get_by_email(session, f"{role}@example.no")
-    assert user is not None
-    return user
+        found = [m for m in await users.list_users(session) if m.email == f"{role}@example.no"]
+    assert len(found) == 1
+    return found[0]
 
 
 async def _post(client: httpx.AsyncClient, path: str, **data: str) -> str:
@@ -163,10 +165,12 @@ async def test_the_audit_log_is_in_the_readers_language(
 
 
 def _cli(tmp_path: Path, *args: str) -> Result:
-    """`payrequest ARGS` in this process (typer's runner), on a private SQLite file."""
+    """`payrequest ARGS` in this process (typer's runner), on a private SQLite file, acting
+    for nobody as a command starts (the command says whom it acts for)."""
     env: dict[str, str | None] = {k: None for k in os.environ if k.startswith("PAYREQUEST_")}
     env.update(servers.payrequest_env(tmp_path))
-    return CliRunner().invoke(cli.app, list(args), env=env)
+    with nobody():
+        return CliRunner().invoke(cli.app, list(args), env=env)
 
 
 def test_the_staff_command(tmp_path: Path) -> None:
@@ -228,7 +232,11 @@ async def test_two_owners_demoting_each_other_at_once_leave_one_owner(
         outcomes = await asyncio.gather(demote(first, second), demote(second, first))
         assert sorted(outcomes) == ["done", "last_owner"]
         async with sessions() as session:
-            owners = await session.scalars(select(User.email).where(User.role == "owner"))
+            owners = await session.scalars(
+                select(Membership.user_id).where(
+                    Membership.role == "owner", Membership.is_active.is_(True)
+                )
+            )
             assert len(list(owners)) == 1
         async with sessions() as session, session.begin():  # both owners again
             for user in (first, second):

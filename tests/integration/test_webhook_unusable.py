@@ -40,7 +40,7 @@ async def app(database_url: str, sessions: Sessions, tmp_path: Path) -> AsyncIte
         await registrations.add(
             session,
             provider="vipps",
-            merchant_id=runtime.provider.merchant_id,
+            merchant_id="123456",  # the MSN the deliveries below name
             external_id="hook-1",
             url=URL,
             secret=SECRET,

@@ -25,8 +25,11 @@ from payrequest.config import load_settings
 from payrequest.db.scope import ALL, scoped_to
 from payrequest.events import names
 from payrequest.events.models import OutboxEvent
+from payrequest.inbound import jobs as inbound_jobs
 from payrequest.inbound import registrations
+from payrequest.inbound import service as inbound
 from payrequest.inbound.models import InboundEvent
+from payrequest.jobs.handlers import JobHandlers
 from payrequest.jobs.models import Job
 from payrequest.kit.clock import utcnow
 from payrequest.kit.money import Money
@@ -44,6 +47,7 @@ from payrequest.payment_requests.repository import invoices_in_active_requests
 from payrequest.payment_requests.schemas import NewPaymentRequest
 from payrequest.payment_requests.service import Lifetime, create_request
 from payrequest.providers.base import Capabilities
+from payrequest.providers.factory import build_provider
 from payrequest.providers.vipps import signature
 from tests.conftest import TEST_ORGANISATION
 from tests.factories import make_customer, make_invoice
@@ -263,3 +267,50 @@ async def test_automatic_credit_is_handed_to_each_organisation_and_applied_there
     async with sessions(info=scoped_to(ALL)) as session:
         applied = (await session.execute(select(Allocation.invoice_id, Allocation.amount))).all()
     assert applied == [(invoices[second], 3_000)]
+
+
+async def test_a_kept_event_of_nobody_is_handed_to_its_payments_organisation(
+    database_url: str, sessions: Sessions, second: int, tmp_path: Path
+) -> None:
+    """An event kept without an organisation (its payment was not known yet) is applied by
+    a job of the payment's organisation, never in the job acting for all of them."""
+    b = await _business(sessions, second, "Ola")
+    raw, _ = _signed(b.reference)
+    async with sessions(info=scoped_to(ALL)) as session, session.begin():
+        kept = InboundEvent(
+            organisation_id=None,
+            provider="vipps",
+            dedupe_key=f"123456:{b.reference}:psp:AUTHORIZED",
+            reference=b.reference,
+            event_name="authorized",
+            body=raw.decode(),
+            headers={},
+            status="failed",
+        )
+        session.add(kept)
+        await session.flush()
+        inbound_id = kept.id
+    handlers = JobHandlers()
+    settings = load_settings(database_url=database_url, var_dir=tmp_path)
+    provider = build_provider(settings, version="test")
+    inbound_jobs.install(handlers, provider=provider)
+    apply_job = handlers.spec(inbound.APPLY_JOB).handler
+    try:
+        async with sessions(info=scoped_to(ALL)) as session, session.begin():
+            await apply_job(session, {"inbound_id": inbound_id})
+        async with sessions(info=scoped_to(ALL)) as session:
+            row = await session.get(InboundEvent, inbound_id)
+            assert row is not None and (row.status, row.organisation_id) == ("failed", second)
+            handed = (await session.scalars(select(Job).where(Job.kind == inbound.APPLY_JOB))).all()
+            assert [job.organisation_id for job in handed] == [second]
+            request = await session.get(PaymentRequest, b.request_id)
+            assert request is not None and request.status != "authorized"
+        async with sessions(info=scoped_to(second)) as session, session.begin():
+            await apply_job(session, dict(handed[0].payload))
+    finally:
+        await provider.close()
+    async with sessions(info=scoped_to(second)) as session:
+        row = await session.get(InboundEvent, inbound_id)
+        request = await session.get(PaymentRequest, b.request_id)
+        assert row is not None and row.status == "applied"
+        assert request is not None and request.status == "authorized"

@@ -157,7 +157,10 @@ async def _register_webhook_when_up(runtime: Runtime) -> None:
         try:
             async with _one_process_at_a_time(runtime, "ensure_webhook"):
                 status = await ensure_webhook(
-                    runtime.sessions, runtime.provider, url=runtime.webhook_url, box=runtime.box
+                    runtime.sessions,
+                    runtime.providers.installation,
+                    url=runtime.webhook_url,
+                    box=runtime.box,
                 )
         except Exception as exc:
             if asyncio.get_running_loop().time() > deadline:

@@ -15,6 +15,14 @@ from payrequest.automations import jobs as automation_jobs
 from payrequest.automations.execution import Services as AutomationServices
 from payrequest.automations.outgoing import WebhookSender
 from payrequest.config import ProviderMode, Settings, secret_key
+from payrequest.connections import clients
+from payrequest.connections.directory import (
+    NOTHING_PAYABLE,
+    NotConnected,
+    ProviderDirectory,
+    ProviderOfTheScope,
+)
+from payrequest.db.scope import organisation_of_scope
 from payrequest.db.session import (
     create_engine,
     read_only_factory,
@@ -47,23 +55,24 @@ SECRETS_TTL = 5.0  # seconds a process trusts its cached list of webhook secrets
 
 @dataclass
 class WebhookSecrets:
-    """The provider's webhook secrets, decrypted, cached briefly (one query per few seconds)."""
+    """Webhook secrets per connection (None: the installation's own), decrypted, cached
+    briefly (one query per connection per few seconds)."""
 
     box: SecretBox
     provider_name: str
-    _values: list[str] = field(default_factory=list)
-    _loaded_at: float = float("-inf")
+    _values: dict[int | None, tuple[float, list[str]]] = field(default_factory=dict)
 
-    async def get(self, session: AsyncSession) -> list[str]:
-        if time.monotonic() - self._loaded_at > SECRETS_TTL:
-            self._values = await registrations.secrets(
-                session, provider=self.provider_name, box=self.box
+    async def get(self, session: AsyncSession, connection_id: int | None = None) -> list[str]:
+        loaded = self._values.get(connection_id)
+        if loaded is None or time.monotonic() - loaded[0] > SECRETS_TTL:
+            values = await registrations.secrets(
+                session, provider=self.provider_name, box=self.box, connection_id=connection_id
             )
-            self._loaded_at = time.monotonic()
-        return self._values
+            loaded = self._values[connection_id] = (time.monotonic(), values)
+        return loaded[1]
 
     def forget(self) -> None:
-        self._loaded_at = float("-inf")
+        self._values.clear()
 
 
 @dataclass
@@ -74,27 +83,45 @@ class Runtime:
     read_engine: AsyncEngine  # the same engine on PostgreSQL
     sessions: async_sessionmaker[AsyncSession]
     read_sessions: async_sessionmaker[AsyncSession]  # for pages and streams that only read
-    provider: PaymentProvider
+    # Each call goes to the provider of the organisation the work is for (connections).
+    provider: ProviderOfTheScope
+    providers: ProviderDirectory  # which provider client each organisation uses
     box: SecretBox
     webhook_secrets: WebhookSecrets
     handlers: JobHandlers
-    lifetime: Lifetime
     sms: SmsGateway
     email: EmailSender | None  # None: no SMTP server configured
     webhooks: WebhookSender  # automations' outgoing webhooks
 
     @property
     def webhook_url(self) -> str:
+        """The installation's own webhook URL (its connection from the environment)."""
         return self.urls.webhook(self.provider.name)
 
+    async def lifetime(self) -> Lifetime:
+        """How long a new payment request of the current organisation may wait: its setting,
+        within what its sales unit allows. NotConnected before it has a provider."""
+        provider = await self.provider.resolve()
+        minutes = await self.providers.lifetime_minutes(organisation_of_scope())
+        return Lifetime(minutes, provider.capabilities)
+
+    async def lifetime_to_show(self) -> Lifetime:
+        """`lifetime()` for pages, which also show an organisation without a provider: then
+        nothing is payable (no currency) and the settings' default lifetime is shown."""
+        try:
+            return await self.lifetime()
+        except NotConnected:
+            return Lifetime(self.settings.vipps.default_lifetime_minutes, NOTHING_PAYABLE)
+
     async def check_provider(self) -> checkup.Report:
-        """`payrequest vipps check` and the settings page's check: credentials, webhook
-        registrations and, outside production, the sales unit's situation (throw-away
-        payments)."""
+        """`payrequest vipps check` and the settings page's check of the installation's own
+        connection: credentials, webhook registrations and, outside production, the sales
+        unit's situation (throw-away payments)."""
         settings = self.settings
+        provider = self.providers.installation
         return await checkup.run(
-            self.provider,
-            look_up=lambda: setup.look_up(self.read_sessions, self.provider, url=self.webhook_url),
+            provider,
+            look_up=lambda: setup.look_up(self.read_sessions, provider, url=self.webhook_url),
             market=settings.vipps.market,
             try_payments=settings.provider_mode is not ProviderMode.production,
             long_living_setting=settings.vipps.long_living_approved,
@@ -118,10 +145,18 @@ def build_runtime(settings: Settings, *, provider: PaymentProvider | None = None
         engine if engine.dialect.name == "postgresql" else create_engine(settings.database_url)
     )
     sessions = session_factory(engine)
-    provider = provider or build_provider(settings, version=__version__)
     key = secret_key(settings)
     box = SecretBox(key)
     urls = PublicUrls(settings.public_url, signing_key=key)
+    providers = ProviderDirectory(
+        sessions,
+        box=box,
+        build=lambda opened, long_living: clients.build(
+            opened, settings=settings, urls=urls, version=__version__, long_living=long_living
+        ),
+        installation=provider or build_provider(settings, version=__version__),
+    )
+    provider = scoped_provider = ProviderOfTheScope(providers)
     handlers = JobHandlers()
     payment_jobs.install(
         handlers,
@@ -152,11 +187,11 @@ def build_runtime(settings: Settings, *, provider: PaymentProvider | None = None
         read_engine=read_engine,
         sessions=sessions,
         read_sessions=read_only_factory(read_engine),
-        provider=provider,
+        provider=scoped_provider,
+        providers=providers,
         box=box,
         webhook_secrets=WebhookSecrets(box, provider.name),
         handlers=handlers,
-        lifetime=Lifetime(settings.vipps.default_lifetime_minutes, provider.capabilities),
         sms=sms,
         email=email,
         webhooks=webhooks,

@@ -43,6 +43,8 @@ from payrequest.providers.base import (
 )
 
 RECHECK = 5.0  # seconds a process trusts what it knows of an organisation's connection
+# What an organisation without a provider can take: nothing (pages show no pay buttons).
+NOTHING_PAYABLE = Capabilities(long_living=False, currencies=frozenset())
 
 
 class NotConnected(Conflict):
@@ -63,6 +65,7 @@ class _Known:
     provider: PaymentProvider
     checked: float
     connection_id: int | None
+    lifetime_minutes: int  # the organisation's request lifetime setting
 
 
 class ProviderDirectory:
@@ -98,6 +101,19 @@ class ProviderDirectory:
         await self.for_organisation(organisation_id)
         return self._known[organisation_id].connection_id
 
+    async def uses_installation(self, organisation_id: int) -> bool:
+        """Whether the organisation's payments go through the installation's own connection
+        (the environment's): then its staff see and look after that connection."""
+        try:
+            return await self.connection_of(organisation_id) is None
+        except NotConnected:
+            return False
+
+    async def lifetime_minutes(self, organisation_id: int) -> int:
+        """The organisation's setting of how long a new payment request may wait."""
+        await self.for_organisation(organisation_id)
+        return self._known[organisation_id].lifetime_minutes
+
     def known(self, organisation_id: int) -> PaymentProvider | None:
         """The organisation's provider if this process has looked it up before."""
         found = self._known.get(organisation_id)
@@ -117,19 +133,20 @@ class ProviderDirectory:
             )
             if self._first is None:
                 self._first = await session.scalar(select(func.min(Organisation.id)))
-            long_living = bool(
-                await session.scalar(
-                    select(Organisation.long_living_approved).where(
-                        Organisation.id == organisation_id
-                    )
+            settings = (
+                await session.execute(
+                    select(
+                        Organisation.long_living_approved, Organisation.request_lifetime_minutes
+                    ).where(Organisation.id == organisation_id)
                 )
-            )
+            ).one()
+            long_living, minutes = bool(settings[0]), int(settings[1])
             opened = service.opened(connection, self._box) if connection is not None else None
             stamp = connection.updated_at.timestamp() if connection is not None else 0.0
         if opened is None:
             if organisation_id != self._first:
                 raise NotConnected()
-            known = _Known(None, self.installation, time.monotonic(), None)
+            known = _Known(None, self.installation, time.monotonic(), None, minutes)
         else:
             key = (opened.id, stamp, long_living)
             provider = self._built.get(key)
@@ -138,7 +155,7 @@ class ProviderDirectory:
                 for old in stale:
                     await self._built.pop(old).close()
                 provider = self._built[key] = self._build(opened, long_living)
-            known = _Known(key, provider, time.monotonic(), opened.id)
+            known = _Known(key, provider, time.monotonic(), opened.id, minutes)
         self._known[organisation_id] = known
         return known
 

@@ -74,15 +74,22 @@ def _check(unit: SalesUnit) -> None:
             raise ValidationFailed("A key is too long or holds characters no key has")
 
 
-async def connect(session: AsyncSession, unit: SalesUnit, *, box: SecretBox) -> ProviderConnection:
-    """Store (or replace) the session's organisation's connection, unchecked: the caller checks
-    it live and registers its webhook. Its webhook URL's token is kept across a replacement
-    (so a registration already at the provider stays valid)."""
+async def connect(
+    session: AsyncSession,
+    unit: SalesUnit,
+    *,
+    box: SecretBox,
+    organisation_id: int | None = None,
+) -> ProviderConnection:
+    """Store (or replace) the organisation's connection (default: the session's), unchecked:
+    the caller checks it live and registers its webhook. Its webhook URL's token is kept
+    across a replacement (so a registration already at the provider stays valid)."""
     _check(unit)
-    connection = await current(session)
+    organisation_id = organisation_id or organisation_of(session.sync_session)
+    connection = await current(session, organisation_id=organisation_id)
     if connection is None:
         connection = ProviderConnection(
-            organisation_id=organisation_of(session.sync_session),
+            organisation_id=organisation_id,
             provider=PROVIDER,
             webhook_token=random_token(24),
         )
@@ -101,10 +108,16 @@ async def connect(session: AsyncSession, unit: SalesUnit, *, box: SecretBox) -> 
     return connection
 
 
-async def current(session: AsyncSession) -> ProviderConnection | None:
-    """The session's organisation's connection, if it has one."""
+async def current(
+    session: AsyncSession, *, organisation_id: int | None = None
+) -> ProviderConnection | None:
+    """The organisation's connection (default: the session's), if it has one."""
+    organisation_id = organisation_id or organisation_of(session.sync_session)
     found = await session.scalars(
-        select(ProviderConnection).where(ProviderConnection.provider == PROVIDER)
+        select(ProviderConnection).where(
+            ProviderConnection.provider == PROVIDER,
+            ProviderConnection.organisation_id == organisation_id,
+        )
     )
     return found.one_or_none()
 

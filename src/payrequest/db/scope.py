@@ -119,6 +119,15 @@ def current() -> Scope | None:
     return _current.get()
 
 
+def organisation_of_scope() -> int:
+    """The one organisation the work in progress acts for (`acting_for`, `enter`);
+    UnscopedQuery when it acts for none or all."""
+    scope = _current.get()
+    if not isinstance(scope, int):
+        raise UnscopedQuery(f"this needs one organisation, the scope is {scope!r}")
+    return scope
+
+
 def scoped_to(scope: Scope) -> dict[str, Any]:
     """`Session.info` for a session bound to `scope` whatever the surrounding context says."""
     return {SCOPE: scope}

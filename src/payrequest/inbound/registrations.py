@@ -33,19 +33,31 @@ class WebhookRegistration(Base):
 
 
 async def active(
-    session: AsyncSession, *, provider: str, merchant_id: str | None = None
+    session: AsyncSession,
+    *,
+    provider: str,
+    merchant_id: str | None = None,
+    connection_id: int | None = None,
 ) -> list[WebhookRegistration]:
+    """The registrations in use of one connection (`connection_id`; None: the installation's
+    own, from the environment). One connection's are never another's: a webhook is checked
+    against the secrets of the connection whose URL it came to, and no other."""
     stmt = select(WebhookRegistration).where(
-        WebhookRegistration.provider == provider, WebhookRegistration.removed_at.is_(None)
+        WebhookRegistration.provider == provider,
+        WebhookRegistration.removed_at.is_(None),
+        WebhookRegistration.connection_id.is_not_distinct_from(connection_id),
     )
     if merchant_id is not None:
         stmt = stmt.where(WebhookRegistration.merchant_id == merchant_id)
     return list((await session.execute(stmt.order_by(WebhookRegistration.id))).scalars())
 
 
-async def secrets(session: AsyncSession, *, provider: str, box: SecretBox) -> list[str]:
-    """Every secret a genuine webhook of this provider may be signed with."""
-    return [box.open(r.secret_encrypted) for r in await active(session, provider=provider)]
+async def secrets(
+    session: AsyncSession, *, provider: str, box: SecretBox, connection_id: int | None = None
+) -> list[str]:
+    """Every secret a genuine webhook to this connection's URL may be signed with."""
+    found = await active(session, provider=provider, connection_id=connection_id)
+    return [box.open(r.secret_encrypted) for r in found]
 
 
 async def add(
@@ -57,8 +69,10 @@ async def add(
     url: str,
     secret: str,
     box: SecretBox,
+    connection_id: int | None = None,
 ) -> WebhookRegistration:
     registration = WebhookRegistration(
+        connection_id=connection_id,
         provider=provider,
         merchant_id=merchant_id,
         external_id=external_id,

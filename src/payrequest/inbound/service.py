@@ -20,9 +20,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from payrequest.connections.models import ProviderConnection
 from payrequest.db.dialect import per_dialect
 from payrequest.inbound.models import InboundEvent
 from payrequest.jobs import queue
@@ -236,12 +237,19 @@ async def keep_failed(
     return Received(inbound.id, inbound.status)
 
 
-async def organisation_of(session: AsyncSession, reference: str) -> int | None:
+async def organisation_of(
+    session: AsyncSession, reference: str, *, installation_connection: bool = False
+) -> int | None:
     """The organisation of the payment request with `reference` (None: there is none). The
-    one lookup made before the organisation is known: `session` acts for all of them."""
-    found = await session.scalar(
-        select(PaymentRequest.organisation_id).where(PaymentRequest.reference == reference)
-    )
+    one lookup made before the organisation is known: `session` acts for all of them.
+    `installation_connection`: only among organisations without a connection of their own
+    (a webhook to the installation's URL is no other connection's business)."""
+    query = select(PaymentRequest.organisation_id).where(PaymentRequest.reference == reference)
+    if installation_connection:
+        query = query.where(
+            ~exists().where(ProviderConnection.organisation_id == PaymentRequest.organisation_id)
+        )
+    found = await session.scalar(query)
     return None if found is None else int(found)
 
 

@@ -36,13 +36,19 @@ async def ensure_webhook(
     url: str,
     box: SecretBox,
     actor_id: int | None = None,
+    connection_id: int | None = None,
 ) -> WebhookStatus:
+    """Register `url` once for `provider`'s merchant (the installation's, or the connection
+    `connection_id`'s), removing stale registrations; the secret is kept sealed."""
     remote = await provider.list_webhooks()
     async with sessions() as session:
         known = {
             r.external_id: r
             for r in await registrations.active(
-                session, provider=provider.name, merchant_id=provider.merchant_id
+                session,
+                provider=provider.name,
+                merchant_id=provider.merchant_id,
+                connection_id=connection_id,
             )
         }
     keep = next((hook for hook in remote if hook.url == url and hook.endpoint_id in known), None)
@@ -61,7 +67,10 @@ async def ensure_webhook(
     remote_ids = {hook.endpoint_id for hook in remote}
     async with sessions() as session, session.begin():
         for registration in await registrations.active(
-            session, provider=provider.name, merchant_id=provider.merchant_id
+            session,
+            provider=provider.name,
+            merchant_id=provider.merchant_id,
+            connection_id=connection_id,
         ):
             if registration.external_id in stale or registration.external_id not in remote_ids:
                 await registrations.mark_removed(session, registration)
@@ -74,6 +83,7 @@ async def ensure_webhook(
                 url=url,
                 secret=secret,
                 box=box,
+                connection_id=connection_id,
             )
         if created or stale or actor_id is not None:
             await audit.record(
@@ -101,7 +111,11 @@ class Registrations:
 
 
 async def look_up(
-    sessions: async_sessionmaker[AsyncSession], provider: PaymentProvider, *, url: str
+    sessions: async_sessionmaker[AsyncSession],
+    provider: PaymentProvider,
+    *,
+    url: str,
+    connection_id: int | None = None,
 ) -> Registrations:
     """Compare the provider's registrations with the ones we hold the secret of. Changes
     nothing: a registration for our address without a secret we hold delivers every event
@@ -111,7 +125,10 @@ async def look_up(
         known = {
             r.external_id
             for r in await registrations.active(
-                session, provider=provider.name, merchant_id=provider.merchant_id
+                session,
+                provider=provider.name,
+                merchant_id=provider.merchant_id,
+                connection_id=connection_id,
             )
         }
     return Registrations(

@@ -216,8 +216,14 @@ class WebhookEndpoint:
 @runtime_checkable
 class PaymentProvider(Protocol):
     name: str
-    merchant_id: str  # the sales unit / account at the provider (Vipps: the MSN)
-    capabilities: Capabilities
+
+    @property
+    def merchant_id(self) -> str:
+        """The sales unit / account at the provider (Vipps: the MSN)."""
+        ...
+
+    @property
+    def capabilities(self) -> Capabilities: ...
 
     async def create_payment(self, request: CreatePayment) -> CreatedPayment: ...
 

@@ -26,6 +26,7 @@ import logging
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from payrequest.connections import service as connections
 from payrequest.db.scope import ALL, scoped_to
 from payrequest.inbound import service
 from payrequest.kit import urls
@@ -50,16 +51,49 @@ FOREIGN_KEY = "webhook:foreign-registration"
 
 @router.post(urls.WEBHOOK.format(provider="vipps"), include_in_schema=False)
 async def vipps_webhook(request: Request) -> JSONResponse:
+    """The installation's own connection (from the environment): checked with its secrets,
+    for the payments of organisations that use it (no connection of their own)."""
+    return await _accept(request, connection=None)
+
+
+@router.post(
+    urls.CONNECTION_WEBHOOK.format(provider="vipps", token="{token}"),  # noqa: S106 (a path)
+    include_in_schema=False,
+)
+async def vipps_connection_webhook(request: Request, token: str) -> JSONResponse:
+    """One organisation's own connection, named by its URL's token: checked with that
+    connection's secrets only, and applied only to that organisation's payments. A webhook
+    signed with organisation A's secret can name B's payment: it finds nothing in A."""
+    runtime: Runtime = request.app.state.runtime
+    async with runtime.read_sessions(info=scoped_to(ALL)) as lookup:
+        connection = await connections.by_webhook_token(lookup, token)
+        found = None if connection is None else (connection.id, connection.organisation_id)
+    if found is None:
+        async with runtime.sessions(info=scoped_to(ALL)) as session, session.begin():
+            await ratelimit.hit(session, key=REJECTED_KEY)
+        return JSONResponse({"error": "unknown webhook address"}, status_code=404)
+    return await _accept(request, connection=found)
+
+
+async def _accept(request: Request, *, connection: tuple[int, int] | None) -> JSONResponse:
+    """Authenticate, store once, apply, acknowledge (see the module's docstring);
+    `connection` is (connection id, its organisation), None for the installation's."""
     runtime: Runtime = request.app.state.runtime
     body = await request.body()
     headers = dict(request.headers)
-    provider = runtime.provider
+    connection_id = connection[0] if connection else None
+    # The client of the connection the webhook came to: whose merchant it is about.
+    provider = (
+        runtime.providers.installation
+        if connection is None
+        else await runtime.providers.for_organisation(connection[1])
+    )
     event: ProviderEvent | None = None
     try:
-        # Before the organisation is known: the secrets (the installation's) and the one
-        # lookup of the payment's organisation, for all organisations (db.scope).
+        # Before the organisation is known: the connection's secrets and the one lookup of
+        # the payment's organisation, for all organisations (db.scope).
         async with runtime.read_sessions(info=scoped_to(ALL)) as lookup:
-            secrets = await runtime.webhook_secrets.get(lookup)
+            secrets = await runtime.webhook_secrets.get(lookup, connection_id)
             try:
                 event = provider.parse_webhook(body, headers, secrets=secrets)
                 unusable = service.unusable_reason(event)
@@ -67,9 +101,14 @@ async def vipps_webhook(request: Request) -> JSONResponse:
                 unusable = str(exc)
             if unusable is not None:
                 event = None
-            organisation = (
-                None if event is None else await service.organisation_of(lookup, event.reference)
-            )
+            if connection is not None:
+                organisation: int | None = connection[1]
+            elif event is None:
+                organisation = None
+            else:
+                organisation = await service.organisation_of(
+                    lookup, event.reference, installation_connection=True
+                )
     except WebhookRejected as exc:
         foreign = signed_elsewhere(provider, body, exc)
         log.warning(
@@ -78,8 +117,10 @@ async def vipps_webhook(request: Request) -> JSONResponse:
             exc,
             " (whole and for our account: another registration of our address?)" if foreign else "",
         )
-        # A refusal belongs to no organisation: counted in the installation's own bucket.
-        async with runtime.sessions(info=scoped_to(ALL)) as session, session.begin():
+        # Counted for whoever looks after the URL: the connection's organisation, or (the
+        # installation's URL) the installation itself.
+        counted = ALL if connection is None else connection[1]
+        async with runtime.sessions(info=scoped_to(counted)) as session, session.begin():
             await ratelimit.hit(session, key=FOREIGN_KEY if foreign else REJECTED_KEY)
         return JSONResponse({"error": "invalid signature"}, status_code=401)
     # The event's organisation, or (no payment has its reference) every one: such a row

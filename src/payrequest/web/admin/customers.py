@@ -234,7 +234,7 @@ async def card_context(
         "balances": await ledger.balances(session, customer.id),
         "requests": requests,
         **await requests_view(session, customer, requests),
-        "send": send_options(runtime, customer, [r.currency for r in open_rows]),
+        "send": await send_options(runtime, customer, [r.currency for r in open_rows]),
         "suggestion": await phones.suggestion(session, customer),
         **await money_context(session, customer),
     }

@@ -218,7 +218,7 @@ async def _form_page(
         choices=choices,
         country_currency=COUNTRY_CURRENCY,
         currencies=CURRENCIES,
-        payable=sorted(get_runtime(request).provider.capabilities.currencies),
+        payable=sorted((await get_runtime(request).lifetime_to_show()).capabilities.currencies),
         vat_rates=rates,
         editing=editing,
         error=error,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from payrequest.db.scope import ALL, scoped_to
 from payrequest.errors import PayrequestError
 from payrequest.inbound import read as inbox
 from payrequest.inbound.models import INBOX_STATUSES
@@ -44,18 +46,31 @@ def _rows(jobs: list[Job]) -> list[JobRow]:
     ]
 
 
-async def operations_context(session: AsyncSession, *, status_filter: str | None) -> dict[str, Any]:
+async def _refused(session: AsyncSession) -> dict[str, int]:
+    """Refused webhooks of the last 24 h, counted in the session's organisation's buckets
+    (its own connection's URL) or, acting for all, the installation's (its own URL)."""
+    since = utcnow() - REJECTED_WINDOW
+    return {
+        "rejected": await ratelimit.count(session, key=REJECTED_KEY, since=since),
+        "foreign": await ratelimit.count(session, key=FOREIGN_KEY, since=since),
+    }
+
+
+async def operations_context(
+    session: AsyncSession, *, status_filter: str | None, installation: AsyncSession | None
+) -> dict[str, Any]:
+    """`installation`: a session acting for all organisations when the organisation's
+    payments use the installation's connection, whose refusals it then sees too."""
+    refused = await _refused(session)
+    if installation is not None:
+        for key, count in (await _refused(installation)).items():
+            refused[key] += count
     return {
         "inbox_counts": await inbox.counts_by_status(session),
         "inbox": await inbox.newest(session, status=status_filter, limit=INBOX_ROWS),
         "inbox_statuses": INBOX_STATUSES,
         "status_filter": status_filter or "",
-        "rejected": await ratelimit.count(
-            session, key=REJECTED_KEY, since=utcnow() - REJECTED_WINDOW
-        ),
-        "foreign": await ratelimit.count(
-            session, key=FOREIGN_KEY, since=utcnow() - REJECTED_WINDOW
-        ),
+        **refused,
         "job_counts": await queue.count_by_status(session),
         "job_statuses": JOB_STATUSES,
         "jobs_by_kind": await jobs_read.counts_by_kind(session),
@@ -66,14 +81,25 @@ async def operations_context(session: AsyncSession, *, status_filter: str | None
 
 @router.get("/operations", response_class=HTMLResponse)
 async def operations(
-    request: Request, user: StaffUser, session: ReadSessionDep, status_filter: str = ""
+    request: Request,
+    user: StaffUser,
+    session: ReadSessionDep,
+    runtime: RuntimeDep,
+    status_filter: str = "",
 ) -> HTMLResponse:
     chosen = status_filter if status_filter in INBOX_STATUSES else None
+    async with AsyncExitStack() as stack:
+        installation = None
+        if await runtime.providers.uses_installation(user.organisation_id):
+            installation = await stack.enter_async_context(
+                runtime.read_sessions(info=scoped_to(ALL))
+            )
+        shown = await operations_context(session, status_filter=chosen, installation=installation)
     return render(
         request,
         "operations/index.html",
         can_write=user.role in WRITERS,
-        **await operations_context(session, status_filter=chosen),
+        **shown,
     )
 
 

@@ -87,11 +87,11 @@ def _end_of(day: date) -> datetime:
     return datetime.combine(day, END_OF_DAY, tzinfo=i18n.TIMEZONE)
 
 
-def send_options(
+async def send_options(
     runtime: Runtime, customer: Customer, open_currencies: Sequence[str]
 ) -> SendOptions:
-    lifetime = runtime.lifetime
-    payable = tuple(sorted(runtime.provider.capabilities.currencies))
+    lifetime = await runtime.lifetime_to_show()
+    payable = tuple(sorted(lifetime.capabilities.currencies))
     chosen = [c for c in open_currencies if c in payable]
     first, last = _date_range(lifetime, utcnow())
     default = lifetime.default_for(UserFlow.push)

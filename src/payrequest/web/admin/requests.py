@@ -76,7 +76,7 @@ async def send_request(
             origin="staff",
         )
         async with runtime.sessions() as session, session.begin():
-            created = await create_request(session, data=data, lifetime=runtime.lifetime)
+            created = await create_request(session, data=data, lifetime=await runtime.lifetime())
             reference = created.reference
     except (PayrequestError, ValidationError) as exc:
         flash(request, i18n.problem(exc, LABELS), "error")
@@ -122,7 +122,7 @@ async def retry(
             new = await retry_request(
                 session,
                 request_id=request_id,
-                lifetime=runtime.lifetime,
+                lifetime=await runtime.lifetime(),
                 created_by_user_id=user.id,
                 phone=phone.strip() or None,
                 user_flow=user_flow,

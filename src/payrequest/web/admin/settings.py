@@ -13,14 +13,15 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request, status
+from fastapi import APIRouter, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import SecretStr
 
 from payrequest.config import ENV_PREFIX, ProviderMode, Settings
-from payrequest.errors import ValidationFailed
+from payrequest.connections import service as connections
+from payrequest.errors import PayrequestError, ValidationFailed
 from payrequest.inbound import check as webhook_check
-from payrequest.inbound import registrations, setup
+from payrequest.inbound import connecting, registrations, setup
 from payrequest.inbound.setup import ensure_webhook
 from payrequest.kit.clock import utcnow
 from payrequest.kit.markets import COUNTRY_CURRENCY
@@ -146,8 +147,8 @@ def setting_rows(settings: Settings) -> list[Row]:
     ]
 
 
-def _effective_lifetime(runtime: Runtime) -> str:
-    lifetime, _long_living = runtime.lifetime.expires_in(None)
+async def _effective_lifetime(runtime: Runtime) -> str:
+    lifetime, _long_living = (await runtime.lifetime_to_show()).expires_in(None)
     return duration_label(int(lifetime / timedelta(minutes=1)))
 
 
@@ -173,10 +174,13 @@ async def _page(
 ) -> HTMLResponse:
     url = runtime.webhook_url
     active = await registrations.active(
-        session, provider=runtime.provider.name, merchant_id=runtime.provider.merchant_id
+        session,
+        provider=runtime.providers.installation.name,
+        merchant_id=runtime.providers.installation.merchant_id,
     )
     profile = await organisation_read.profile(session, user.organisation_id)
     check.setdefault("profile_form", _form_of(profile))
+    check.update(await _connection_context(runtime, session, user.organisation_id))
     return render(
         request,
         "settings/index.html",
@@ -187,7 +191,7 @@ async def _page(
         mode=settings.provider_mode.value,
         mode_meaning=mode_meaning(settings.provider_mode),
         rows=setting_rows(settings),
-        effective_lifetime=_effective_lifetime(runtime),
+        effective_lifetime=await _effective_lifetime(runtime),
         configured_lifetime=duration_label(settings.vipps.default_lifetime_minutes),
         webhook_url=url,
         registrations=active,
@@ -197,6 +201,139 @@ async def _page(
         is_owner=user.role == "owner",
         **check,
     )
+
+
+async def _connection_context(
+    runtime: Runtime, session: AsyncSession, organisation_id: int
+) -> dict[str, Any]:
+    """The organisation's own sales unit, and whether the installation's connection (the
+    environment's) is the one its payments use: only then are its sections shown."""
+    connection = await connections.current(session)
+    vipps = runtime.settings.vipps
+    modes = _modes(runtime)
+    return {
+        "connection": connection,
+        "uses_installation": await runtime.providers.uses_installation(organisation_id),
+        "connection_modes": modes,
+        "connection_markets": [(m, market_label(m)) for m in ("NO", "DK", "FI")],
+        "connection_mode_label": dict(modes).get(connection.mode, connection.mode)
+        if connection
+        else "",
+        "connection_market_label": market_label(connection.market) if connection else "",
+        "connection_webhook_url": runtime.urls.connection_webhook(
+            connection.provider, connection.webhook_token
+        )
+        if connection
+        else "",
+        "partner_keys": bool(vipps.partner_client_id),
+    }
+
+
+async def _installation_only(runtime: Runtime, user: Member) -> None:
+    """The installation's connection is looked after by the organisations that use it."""
+    if not await runtime.providers.uses_installation(user.organisation_id):
+        raise HTTPException(status.HTTP_404_NOT_FOUND)
+
+
+@router.post("/settings/connection", response_class=HTMLResponse)
+async def connect(
+    request: Request,
+    user: Owner,
+    settings: SettingsDep,
+    runtime: RuntimeDep,
+    mode: Annotated[str, Form()] = "",
+    market: Annotated[str, Form()] = "",
+    merchant_serial_number: Annotated[str, Form()] = "",
+    client_id: Annotated[str, Form()] = "",
+    client_secret: Annotated[str, Form()] = "",
+    subscription_key: Annotated[str, Form()] = "",
+) -> Response:
+    """An owner connects the organisation's own sales unit: stored (keys sealed), checked
+    live, its own webhook registered. A form that breaks a rule is shown again (422)."""
+    unit = connections.SalesUnit(
+        mode=mode,
+        market=market,
+        merchant_serial_number=merchant_serial_number.strip(),
+        client_id=client_id.strip() or None,
+        client_secret=client_secret or None,
+        subscription_key=subscription_key or None,
+    )
+    allowed = {value for value, _ in _modes(runtime)}
+    try:
+        if mode not in allowed:
+            raise ValidationFailed("This installation cannot connect in that mode", field="mode")
+        if unit.client_id is None and not settings.vipps.partner_client_id:
+            raise ValidationFailed(
+                "Enter the client id, the client secret and the subscription key together",
+                field="client_id",
+            )
+        async with runtime.sessions() as session, session.begin():
+            await connecting.store(
+                session,
+                unit,
+                box=runtime.box,
+                organisation_id=user.organisation_id,
+                actor_id=user.id,
+            )
+    except PayrequestError as exc:
+        async with runtime.read_sessions() as session:
+            return await _page(
+                request,
+                user,
+                settings,
+                runtime,
+                session,
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                connection_error=i18n.error_text(exc),
+            )
+    return await _check_connection(request, user, runtime)
+
+
+@router.post("/settings/connection/check")
+async def check_own_connection(request: Request, user: Owner, runtime: RuntimeDep) -> Response:
+    return await _check_connection(request, user, runtime)
+
+
+async def _check_connection(request: Request, user: Member, runtime: Runtime) -> Response:
+    try:
+        outcome = await connecting.check_and_register(
+            runtime.sessions,
+            runtime.providers,
+            urls=runtime.urls,
+            box=runtime.box,
+            organisation_id=user.organisation_id,
+            actor_id=user.id,
+        )
+    except PayrequestError as exc:
+        flash(request, i18n.error_text(exc), "error")
+    else:
+        runtime.webhook_secrets.forget()
+        language = i18n.current_language()
+        for finding in outcome.report.findings:
+            if finding.ok is False:
+                flash(request, checkup.shown(language, finding), "error")
+        if outcome.ok:
+            flash(request, i18n.gettext("Your sales unit is connected and its webhook registered."))
+        elif outcome.error and outcome.report.listed is not None:
+            flash(
+                request,
+                i18n.gettext("The webhook could not be registered: {reason}").format(
+                    reason=outcome.error
+                ),
+                "error",
+            )
+    return RedirectResponse("/settings#connection", status_code=status.HTTP_303_SEE_OTHER)
+
+
+def _modes(runtime: Runtime) -> list[tuple[str, str]]:
+    """The modes an organisation may connect in, with their words: an installation on the
+    emulator connects to the emulator; any other to the test or the live API."""
+    if runtime.settings.provider_mode is ProviderMode.sandbox:
+        return [("sandbox", i18n.gettext("Emulator (test, no money)"))]
+    return [
+        ("test", i18n.gettext("Test environment")),
+        ("production", i18n.gettext("Production (real money)")),
+    ]
 
 
 def _form_of(profile: organisation_read.Profile) -> organisation_profile.ProfileEdit:
@@ -262,6 +399,7 @@ async def check_connection(
 ) -> HTMLResponse:
     """The same check as `payrequest vipps check` (without the round trip: Test the webhook
     does that), shown on the page; outside production it makes throw-away payments."""
+    await _installation_only(runtime, user)
     report = await runtime.check_provider()
     language = i18n.current_language()
     findings = [Shown(f.key, f.ok, checkup.shown(language, f), f.said) for f in report.findings]
@@ -280,10 +418,11 @@ async def remove_foreign(
 ) -> RedirectResponse:
     """Remove the registrations for our address whose secret we do not hold, that the check
     listed and an owner chose."""
+    await _installation_only(runtime, user)
     try:
         removed = await setup.remove_foreign(
             runtime.sessions,
-            runtime.provider,
+            runtime.providers.installation,
             url=runtime.webhook_url,
             endpoint_ids=endpoint_ids,
             actor_id=user.id,
@@ -319,10 +458,15 @@ def provider_reason(exc: ProviderError) -> str:
 
 @router.post("/settings/webhook/register")
 async def register_webhook(request: Request, user: Owner, runtime: RuntimeDep) -> RedirectResponse:
+    await _installation_only(runtime, user)
     url = runtime.webhook_url
     try:
         result = await ensure_webhook(
-            runtime.sessions, runtime.provider, url=url, box=runtime.box, actor_id=user.id
+            runtime.sessions,
+            runtime.providers.installation,
+            url=url,
+            box=runtime.box,
+            actor_id=user.id,
         )
     except ProviderError as exc:
         flash(
@@ -352,6 +496,7 @@ async def register_webhook(request: Request, user: Owner, runtime: RuntimeDep) -
 @router.post("/settings/webhook/test")
 async def test_webhook(request: Request, user: Writer, runtime: RuntimeDep) -> RedirectResponse:
     """Create a 1-unit QR payment, cancel it, and wait for its webhooks (never in production)."""
+    await _installation_only(runtime, user)
     settings = runtime.settings
     if settings.provider_mode is ProviderMode.production:
         flash(
@@ -367,7 +512,9 @@ async def test_webhook(request: Request, user: Writer, runtime: RuntimeDep) -> R
     url = runtime.webhook_url
     async with runtime.read_sessions() as session:
         active = await registrations.active(
-            session, provider=runtime.provider.name, merchant_id=runtime.provider.merchant_id
+            session,
+            provider=runtime.providers.installation.name,
+            merchant_id=runtime.providers.installation.merchant_id,
         )
     if not any(r.url == url for r in active):
         flash(
@@ -379,7 +526,10 @@ async def test_webhook(request: Request, user: Writer, runtime: RuntimeDep) -> R
     started_at = utcnow()
     try:
         trip = await webhook_check.round_trip(
-            runtime.read_sessions, runtime.provider, market=settings.vipps.market, wait=TEST_WAIT
+            runtime.read_sessions,
+            runtime.providers.installation,
+            market=settings.vipps.market,
+            wait=TEST_WAIT,
         )
     except ProviderError as exc:
         flash(

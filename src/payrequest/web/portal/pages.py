@@ -202,7 +202,7 @@ async def pay(
                     partial_allowed=runtime.settings.portal.partial_payments,
                     save_phone=save_phone,
                 ),
-                lifetime=runtime.lifetime,
+                lifetime=await runtime.lifetime(),
             )
             reference = created.reference
     except (PayrequestError, ValidationError) as exc:

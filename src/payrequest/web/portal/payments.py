@@ -82,7 +82,7 @@ async def retry(
             if old is None:
                 raise HTTPException(status.HTTP_404_NOT_FOUND)
             await check_limits(session, customer=customer, address=address)
-            new = await retry_request(session, request_id=old.id, lifetime=runtime.lifetime)
+            new = await retry_request(session, request_id=old.id, lifetime=await runtime.lifetime())
             new_reference = new.reference
     except PayrequestError:
         return RedirectResponse(f"/portal/payments/{reference}", status.HTTP_303_SEE_OTHER)

@@ -496,10 +496,12 @@ def requests_send_bulk(
             await runtime.close()
 
     async def _send_bulk(runtime: Runtime) -> bulk.Summary | None:
-        known = sorted(runtime.provider.capabilities.currencies)
-        chosen = (currency or (known[0] if len(known) == 1 else "")).upper()
-        if not chosen:
-            raise PayrequestError("Choose --currency (%(currencies)s)", currencies=known)
+        chosen = (currency or "").upper()
+        if not chosen:  # the one currency of the organisation's own provider (connections)
+            known = sorted((await runtime.provider.resolve()).capabilities.currencies)
+            if len(known) != 1:
+                raise PayrequestError("Choose --currency (%(currencies)s)", currencies=known)
+            chosen = known[0]
         spec = bulk.BulkFilter(
             currency=chosen,
             overdue_only=overdue_only,
@@ -518,7 +520,7 @@ def requests_send_bulk(
             return await bulk.run(
                 runtime.sessions,
                 runtime.provider,
-                lifetime=runtime.lifetime,
+                lifetime=await runtime.lifetime(),
                 bulk_filter=spec,
                 batch_id=batch_id,
                 concurrency=concurrency,

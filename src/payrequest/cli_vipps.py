@@ -2,10 +2,10 @@
 registrations, the sales unit's situation and a webhook round trip (providers/vipps/checkup.py
 says what is looked at and how).
 
-The sales unit, its webhook and the round trip's throw-away payment are the installation's,
-not one organisation's: these commands take no `--org` and act for every organisation
-(db.scope.ALL), which lets the round trip find its events in the inbox, where they belong to
-no organisation."""
+They check the installation's own connection (the credentials of the environment): its sales
+unit, its webhook and the round trip's throw-away payment are the installation's, not one
+organisation's. So these commands take no `--org` and act for every organisation
+(db.scope.ALL); the round trip's events belong to no organisation in the inbox."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def _settings() -> Settings:
 
 async def _register(runtime: Runtime) -> WebhookStatus:
     return await ensure_webhook(
-        runtime.sessions, runtime.provider, url=runtime.webhook_url, box=runtime.box
+        runtime.sessions, runtime.providers.installation, url=runtime.webhook_url, box=runtime.box
     )
 
 
@@ -130,7 +130,10 @@ async def _check(
         if not round_trip or not listed.ours:
             return ok
         trip = await webhook_check.round_trip(
-            runtime.sessions, runtime.provider, market=runtime.settings.vipps.market, wait=wait
+            runtime.sessions,
+            runtime.providers.installation,
+            market=runtime.settings.vipps.market,
+            wait=wait,
         )
         return _report(trip, wait) and ok
     except ProviderError as exc:
@@ -163,7 +166,7 @@ async def _offer_removal(
     if not remove and (ask is None or not ask(ids)):
         return False
     removed = await setup.remove_foreign(
-        runtime.sessions, runtime.provider, url=listed.url, endpoint_ids=ids
+        runtime.sessions, runtime.providers.installation, url=listed.url, endpoint_ids=ids
     )
     console.print(f"[green]✓[/green] removed the registrations {escape(', '.join(removed))}")
     return set(removed) == set(ids)

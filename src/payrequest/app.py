@@ -19,7 +19,10 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from payrequest import __version__
 from payrequest.config import ProviderMode, Settings, load_settings, secret_key
+from payrequest.connections import service as connections
 from payrequest.db.pg_notify import JOBS_CHANNEL, OUTBOX_CHANNEL, listener_for
+from payrequest.db.scope import ALL, scoped_to
+from payrequest.inbound import connecting
 from payrequest.inbound.setup import ensure_webhook
 from payrequest.jobs.process import running
 from payrequest.kit import urls
@@ -170,7 +173,30 @@ async def _register_webhook_when_up(runtime: Runtime) -> None:
             continue
         runtime.webhook_secrets.forget()
         log.info("webhook %s registered for %s", status.endpoint_id, status.url)
+        await _check_emulator_connections(runtime)
         return
+
+
+async def _check_emulator_connections(runtime: Runtime) -> None:
+    """Organisations connected to the emulator (the demo's Danish business, sign-ups) whose
+    connection was not checked yet: check it and register its webhook, now that we answer."""
+    async with runtime.read_sessions(info=scoped_to(ALL)) as session:
+        waiting = await connections.unchecked(session, mode="sandbox")
+    for organisation_id in waiting:
+        try:
+            async with _one_process_at_a_time(runtime, f"connect:{organisation_id}"):
+                outcome = await connecting.check_and_register(
+                    runtime.sessions,
+                    runtime.providers,
+                    urls=runtime.urls,
+                    box=runtime.box,
+                    organisation_id=organisation_id,
+                )
+        except Exception as exc:
+            log.error("could not connect organisation %s to the emulator: %s", organisation_id, exc)
+            continue
+        runtime.webhook_secrets.forget()
+        log.info("organisation %s: emulator connection %s", organisation_id, outcome.ok)
 
 
 @asynccontextmanager

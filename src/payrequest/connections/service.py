@@ -133,6 +133,16 @@ async def by_webhook_token(session: AsyncSession, token: str) -> ProviderConnect
     return found.one_or_none()
 
 
+async def unchecked(session: AsyncSession, *, mode: str) -> list[int]:
+    """The organisations whose connection in `mode` was never checked (acting for all)."""
+    found = await session.scalars(
+        select(ProviderConnection.organisation_id).where(
+            ProviderConnection.mode == mode, ProviderConnection.status == "unchecked"
+        )
+    )
+    return list(found)
+
+
 async def mark_checked(
     session: AsyncSession, connection: ProviderConnection, *, error: str | None
 ) -> None:

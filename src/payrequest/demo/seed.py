@@ -1,5 +1,6 @@
-"""Realistic demo data: a Norwegian business with Norwegian and Danish customers, invoices in
-NOK with VAT, some overdue, some paid.
+"""Realistic demo data for two businesses: a Norwegian one (NORWEGIAN) with Norwegian and
+Danish customers, invoices in NOK with VAT, and a Danish one (DANISH) with Danish customers
+invoiced in DKK; some invoices overdue, some paid.
 
 Dates are relative to `today`, so "overdue" stays true whenever the demo runs. Seeding is
 idempotent: a database that already has the demo customers is left alone.
@@ -75,6 +76,30 @@ DK_LINES = (
     ("Abonnement, månedligt", 29_900, 2500),
 )
 
+# The Danish business's own customers (its sales unit takes DKK).
+DANISH_CUSTOMERS: tuple[tuple[str, str, str, str, str, str, bool], ...] = (
+    ("20001", "Lund & Søn ApS", "kontor@lundogsoen.dk", "+45 40 12 58 77", "DK", "da", True),
+    ("20002", "Sofie Andersen", "sofie.andersen@example.dk", "+45 26 84 19 03", "DK", "da", True),
+    ("20003", "Nørrebro Bageri", "hej@norrebrobageri.dk", "+45 50 77 31 62", "DK", "da", False),
+    ("20004", "Mikkel Holm", "mikkel.holm@example.dk", "+45 29 63 40 15", "DK", "da", True),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DemoBusiness:
+    """One demo business's data: its customers, the currency its sales unit takes, and the
+    prefix of its paid demo payments' references (references are unique installation-wide)."""
+
+    customers: tuple[tuple[str, str, str, str, str, str, bool], ...]
+    currency: str
+    reference_prefix: str
+
+
+# The demo business of Norway: one Vipps MobilePay sales unit, which takes NOK only, so its
+# Danish customers are invoiced in NOK too.
+NORWEGIAN = DemoBusiness(CUSTOMERS, "NOK", "demo-")
+DANISH = DemoBusiness(DANISH_CUSTOMERS, "DKK", "demo-dk-")
+
 
 @dataclass(frozen=True, slots=True)
 class SeedSummary:
@@ -91,12 +116,17 @@ def _invoice_plan(index: int, today: date) -> tuple[date, date, int]:
     return issue, due, 1 + index % 3
 
 
-async def seed_demo(session: AsyncSession, *, today: date) -> SeedSummary:
-    if await customers_repo.get_by_number(session, CUSTOMERS[0][0]) is not None:
+async def seed_demo(
+    session: AsyncSession, *, today: date, business: DemoBusiness = NORWEGIAN
+) -> SeedSummary:
+    """Seed the session's organisation with `business`'s data, unless it has it already."""
+    if await customers_repo.get_by_number(session, business.customers[0][0]) is not None:
         return SeedSummary(created=False, customers=0, invoices=0, paid_invoices=0)
     invoice_count = paid = 0
     serial = 0
-    for c_index, (number, name, email, phone, country, locale, portal) in enumerate(CUSTOMERS):
+    for c_index, (number, name, email, phone, country, locale, portal) in enumerate(
+        business.customers
+    ):
         customer = await customers.create_customer(
             session,
             data=CustomerInput(
@@ -109,9 +139,7 @@ async def seed_demo(session: AsyncSession, *, today: date) -> SeedSummary:
                 portal_access=portal,
             ),
         )
-        # The demo business is Norwegian: one Vipps MobilePay sales unit, which takes NOK only,
-        # so its Danish customers are invoiced in NOK too.
-        currency = "NOK"
+        currency = business.currency
         templates = NO_LINES if country == "NO" else DK_LINES
         created: list[Invoice] = []
         for _ in range(3 + c_index % 3):
@@ -148,9 +176,10 @@ async def seed_demo(session: AsyncSession, *, today: date) -> SeedSummary:
                 phone=customer.phone,
                 invoice=oldest,
                 language=customer.locale,
+                reference_prefix=business.reference_prefix,
             )
             paid += 1
-    return SeedSummary(True, len(CUSTOMERS), invoice_count, paid)
+    return SeedSummary(True, len(business.customers), invoice_count, paid)
 
 
 async def _paid_request(
@@ -160,11 +189,12 @@ async def _paid_request(
     phone: str | None,
     invoice: Invoice,
     language: str,
+    reference_prefix: str,
 ) -> None:
     """A past, completed MobilePay payment for one invoice, with its timeline."""
     when = utcnow() - timedelta(days=3)
     request = PaymentRequest(
-        reference=f"demo-{invoice.number}-paid",
+        reference=f"{reference_prefix}{invoice.number}-paid",
         customer_id=customer_id,
         currency=invoice.currency,
         amount=invoice.total,

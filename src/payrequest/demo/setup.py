@@ -7,15 +7,29 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from payrequest.config import BusinessSettings, Settings
+from payrequest.connections import service as connections
+from payrequest.connections.service import SalesUnit
 from payrequest.db.scope import ALL, scoped_to
-from payrequest.demo.seed import SeedSummary, seed_demo
+from payrequest.demo.seed import DANISH, SeedSummary, seed_demo
 from payrequest.kit.clock import utcnow
+from payrequest.kit.crypto import SecretBox
 from payrequest.kit.ids import random_token
 from payrequest.organisations import service as organisations
 from payrequest.organisations.models import Organisation
 from payrequest.users import service as users
+from payrequest.users.models import User
 
 DEFAULT_ADMIN_EMAIL = "admin@payrequest.local"
+DANISH_SLUG = "demo-dk"
+# The demo's second business: Danish, with a Danish sales unit of its own at the emulator.
+DANISH_BUSINESS = organisations.NewOrganisation(
+    name="Payrequest Demo ApS",
+    slug=DANISH_SLUG,
+    market="DK",
+    default_locale="da",
+    organisation_number="DK 12 34 56 78",
+    address="Vesterbrogade 1, 1620 København V",
+)
 # The seller the demo's receipts name, unless PAYREQUEST_BUSINESS__NAME says otherwise.
 DEMO_BUSINESS = BusinessSettings(
     name="Payrequest Demo AS",
@@ -33,29 +47,57 @@ class DemoReady:
 
 
 async def prepare_demo(
-    sessions: async_sessionmaker[AsyncSession], settings: Settings
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    *,
+    danish_unit: SalesUnit | None = None,
+    box: SecretBox | None = None,
 ) -> DemoReady:
-    """The first organisation (named after the settings' business), its demo data, and an
-    owner who can sign in to it."""
+    """The first organisation (named after the settings' business, paying through the
+    installation's sales unit) with its demo data; with `danish_unit`, a second, Danish
+    business connected to that sales unit of its own, with its own customers in DKK; and an
+    owner of both who can sign in (and switch between them)."""
     async with sessions(info=scoped_to(ALL)) as session, session.begin():
         first = await organisations.ensure_first(session, settings)
         _name_after_settings(first, settings.business)
-        organisation_id = first.id
-    async with sessions(info=scoped_to(organisation_id)) as session, session.begin():
+        first_id = first.id
+        danish_id = None
+        if danish_unit is not None:
+            danish = await organisations.by_slug(session, DANISH_SLUG)
+            if danish is None:
+                danish = await organisations.create(session, DANISH_BUSINESS)
+            danish_id = danish.id
+    async with sessions(info=scoped_to(first_id)) as session, session.begin():
         seed = await seed_demo(session, today=utcnow().date())
-        email = (settings.admin_email or DEFAULT_ADMIN_EMAIL).strip().lower()
-        if await users.get_by_email(session, email) is not None:
-            return DemoReady(seed, email, None, admin_created=False)
-        generated = None
-        if settings.admin_password is not None:
-            password = settings.admin_password.get_secret_value()
-        else:
-            generated = password = random_token(12)
-        admin = await users.create_user(
-            session, email=email, password=password, name="Admin", role="owner"
-        )
-        admin.is_operator = True  # the demo's admin runs the installation too
-        return DemoReady(seed, email, generated, admin_created=True)
+        admin, generated, created = await _admin(session, settings)
+        admin_email = admin.email
+    if danish_id is not None and danish_unit is not None and box is not None:
+        async with sessions(info=scoped_to(danish_id)) as session, session.begin():
+            await seed_demo(session, today=utcnow().date(), business=DANISH)
+            if await connections.current(session) is None:
+                await connections.connect(session, danish_unit, box=box)
+            await organisations.add_member(
+                session, user_id=admin.id, organisation_id=danish_id, role="owner"
+            )
+    return DemoReady(seed, admin_email, generated, admin_created=created)
+
+
+async def _admin(session: AsyncSession, settings: Settings) -> tuple[User, str | None, bool]:
+    """The demo's owner (and operator): (the person, a password made up for them, created)."""
+    email = (settings.admin_email or DEFAULT_ADMIN_EMAIL).strip().lower()
+    existing = await users.get_by_email(session, email)
+    if existing is not None:
+        return existing, None, False
+    generated = None
+    if settings.admin_password is not None:
+        password = settings.admin_password.get_secret_value()
+    else:
+        generated = password = random_token(12)
+    admin = await users.create_user(
+        session, email=email, password=password, name="Admin", role="owner"
+    )
+    admin.is_operator = True  # the demo's admin runs the installation too
+    return admin, generated, True
 
 
 def _name_after_settings(organisation: Organisation, business: BusinessSettings) -> None:

@@ -17,12 +17,11 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from starlette.middleware.sessions import SessionMiddleware
 
-from payrequest import __version__
+from payrequest import __version__, connecting
 from payrequest.config import ProviderMode, Settings, load_settings, secret_key
 from payrequest.connections import service as connections
 from payrequest.db.pg_notify import JOBS_CHANNEL, OUTBOX_CHANNEL, listener_for
 from payrequest.db.scope import ALL, scoped_to
-from payrequest.inbound import connecting
 from payrequest.inbound.setup import ensure_webhook
 from payrequest.jobs.process import running
 from payrequest.kit import urls

@@ -17,10 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from payrequest.audit.models import AuditEntry
 from payrequest.db.scope import ALL, acting_for, scoped_to
 from payrequest.kit.clock import utcnow
-from payrequest.organisations import overview
 from payrequest.organisations import service as organisations
 from payrequest.organisations.models import Organisation
 from payrequest.payment_requests.models import PaymentRequest
+from payrequest.tenancy import overview
 from payrequest.users import service as users
 from payrequest.users.models import User
 from tests.factories import make_customer

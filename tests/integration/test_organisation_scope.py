@@ -141,7 +141,7 @@ async def test_a_session_acting_for_nobody_cannot_touch_business_rows(
 async def test_the_scope_of_the_context_is_taken_when_none_is_given(
     sessions: async_sessionmaker[AsyncSession], engine: AsyncEngine
 ) -> None:
-    first, second = await _two_businesses(sessions)
+    _, second = await _two_businesses(sessions)
     unscoped = session_factory(engine)
     with acting_for(second):
         async with unscoped() as session:

@@ -18,19 +18,19 @@ from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy.exc import IntegrityError
 
+from payrequest import connecting
 from payrequest.config import Settings
 from payrequest.db.scope import ALL, scoped_to
 from payrequest.errors import ValidationFailed
 from payrequest.kit.ids import random_token
 from payrequest.notify.email import outbox
 from payrequest.notify.email.smtp import EmailSender
-from payrequest.organisations import signup
 from payrequest.organisations.models import Organisation
 from payrequest.ratelimit import service as ratelimit
 from payrequest.ratelimit.service import Limit
 from payrequest.runtime import Runtime
+from payrequest.tenancy import signup
 from payrequest.users import mail, tokens
 from payrequest.users.models import User
 from payrequest.users.passwords import MIN_LENGTH
@@ -116,6 +116,9 @@ async def submit(
     if problems:
         return _invalid(request, runtime, values, problems)
     address = client_address(request)
+    # On the emulator each new business gets a test sales unit of its own (app.py).
+    unit_for = getattr(request.app.state, "emulator_unit_for", None)
+    on_created = signup.connecting_to(unit_for, runtime.box) if unit_for is not None else None
     digest = hashlib.sha256(email.strip().lower().encode("utf-8", "replace")).hexdigest()[:32]
     try:
         async with runtime.sessions(info=scoped_to(ALL)) as session, session.begin():
@@ -133,12 +136,12 @@ async def submit(
                     data,
                     key=runtime.urls.signing_key or "",
                     address=address,
-                    on_created=signup.connect_to_emulator,
+                    on_created=on_created,
                 )
     except ValidationFailed as exc:
         found = exc.problems if isinstance(exc, signup.SignUpInvalid) else [exc]
         return _invalid(request, runtime, values, found)
-    except IntegrityError:
+    except signup.SignUpRaced:
         # the same address signed up at the same moment: the other one won; answer as always
         log.info("a sign-up lost a race for its address or short name")
         done, allowed = None, True
@@ -156,8 +159,26 @@ async def submit(
         )
     if done is not None:
         background.add_task(_email, runtime, sender, done)
+        if done.created and done.organisation is not None and on_created is not None:
+            background.add_task(_check_connection, runtime, done.organisation.id)
     request.session[SENT_TO] = email.strip()[:254]
     return RedirectResponse("/signup/sent", status_code=status.HTTP_303_SEE_OTHER)
+
+
+async def _check_connection(runtime: Runtime, organisation_id: int) -> None:
+    """Check the new business's test connection and register its webhook (after the
+    answer: it makes a few calls to the emulator)."""
+    try:
+        await connecting.check_and_register(
+            runtime.sessions,
+            runtime.providers,
+            urls=runtime.urls,
+            box=runtime.box,
+            organisation_id=organisation_id,
+        )
+        runtime.webhook_secrets.forget()
+    except Exception:
+        log.exception("organisation %s: the test connection could not be checked", organisation_id)
 
 
 @router.get("/signup/sent", response_class=HTMLResponse)

@@ -15,9 +15,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from payrequest.db.scope import ALL, scoped_to
 from payrequest.errors import PayrequestError
-from payrequest.organisations import overview, suspension
+from payrequest.organisations import suspension
 from payrequest.runtime import Runtime
 from payrequest.sessions import service as sessions
+from payrequest.tenancy import overview
 from payrequest.users.models import User
 from payrequest.web import i18n
 from payrequest.web.auth import check_csrf, client_address, current_user, session_token

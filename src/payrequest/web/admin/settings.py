@@ -17,11 +17,12 @@ from fastapi import APIRouter, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import SecretStr
 
+from payrequest import connecting
 from payrequest.config import ENV_PREFIX, ProviderMode, Settings
 from payrequest.connections import service as connections
 from payrequest.errors import PayrequestError, ValidationFailed
 from payrequest.inbound import check as webhook_check
-from payrequest.inbound import connecting, registrations, setup
+from payrequest.inbound import registrations, setup
 from payrequest.inbound.setup import ensure_webhook
 from payrequest.kit.clock import utcnow
 from payrequest.kit.markets import COUNTRY_CURRENCY

@@ -26,9 +26,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from payrequest.audit import service as audit
+from payrequest.connections import service as connections
+from payrequest.connections.service import SalesUnit
 from payrequest.db.scope import ALL, UnscopedQuery, scope_of
 from payrequest.errors import Conflict, ValidationFailed
 from payrequest.kit.clock import utcnow
+from payrequest.kit.crypto import SecretBox
 from payrequest.organisations import service as organisations
 from payrequest.organisations.models import LOCALES, Organisation
 from payrequest.sessions import service as sessions
@@ -48,12 +51,24 @@ _ADDRESS = re.compile(
 OnCreated = Callable[[AsyncSession, Organisation], Awaitable[None]]
 
 
-async def connect_to_emulator(session: AsyncSession, organisation: Organisation) -> None:
-    """Connect the new organisation to the payment provider's emulator in test mode.
+class SignUpRaced(Conflict):
+    """Another sign-up took the same address at the same moment; it won."""
 
-    Does nothing yet: the lead wires per-organisation provider connections (the
-    `connections` layer) and fills this in. `sign_up(..., on_created=connect_to_emulator)`
-    is where it is called, in the sign-up's transaction."""
+    code = "sign_up_raced"
+
+
+def connecting_to(unit_for: Callable[[Organisation], SalesUnit], box: SecretBox) -> OnCreated:
+    """What connects a new organisation to a sales unit of its own in test mode (the
+    installation's emulator gives each one its own test unit, `unit_for`), in the sign-up's
+    transaction: it can send a first request to a test number at once. The caller checks the
+    connection and registers its webhook after the commit."""
+
+    async def connect(session: AsyncSession, organisation: Organisation) -> None:
+        await connections.connect(
+            session, unit_for(organisation), box=box, organisation_id=organisation.id
+        )
+
+    return connect
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,16 +198,20 @@ async def sign_up(
         hash_password(data.password)  # as long as a new account takes: the time tells nothing
         return await _existing(session, existing, key=key, address=address)
     organisation = await _create_organisation(session, data)
-    user = await users.create_user(
-        session,
-        email=email,
-        password=data.password,
-        name=data.name.strip(),
-        role="owner",
-        locale=data.locale,
-        organisation_id=organisation.id,
-        email_verified=False,
-    )
+    try:
+        async with session.begin_nested():
+            user = await users.create_user(
+                session,
+                email=email,
+                password=data.password,
+                name=data.name.strip(),
+                role="owner",
+                locale=data.locale,
+                organisation_id=organisation.id,
+                email_verified=False,
+            )
+    except IntegrityError:
+        raise SignUpRaced("The address signed up a moment ago") from None
     await audit.record(
         session,
         action="sign_up",

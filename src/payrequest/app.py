@@ -20,6 +20,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from payrequest import __version__, connecting
 from payrequest.config import ProviderMode, Settings, load_settings, secret_key
 from payrequest.connections import service as connections
+from payrequest.connections.service import SalesUnit
 from payrequest.db.pg_notify import JOBS_CHANNEL, OUTBOX_CHANNEL, listener_for
 from payrequest.db.scope import ALL, scoped_to
 from payrequest.inbound.setup import ensure_webhook
@@ -28,6 +29,7 @@ from payrequest.kit import urls
 from payrequest.realtime.broker import OutboxTail
 from payrequest.runtime import Runtime, build_runtime
 from payrequest.sandbox import SandboxConfig, create_sandbox_app, sandbox_of_app
+from payrequest.sandbox.config import SalesUnitConfig
 from payrequest.web import admin, emulator_access, errors, health, portal, sse, webhooks
 from payrequest.web import outbox as web_outbox
 from payrequest.web import signup as web_signup
@@ -60,6 +62,18 @@ def sandbox_config(settings: Settings) -> SandboxConfig:
         merchant_name="payrequest demo",
         state_path=settings.var_dir / "sandbox.db" if settings.sandbox_persist else None,
     ).with_test_units()
+
+
+def emulator_connection(unit: SalesUnitConfig) -> SalesUnit:
+    """How an organisation connects to one of the mounted emulator's sales units."""
+    return SalesUnit(
+        mode=ProviderMode.sandbox.value,
+        market=unit.market,
+        merchant_serial_number=unit.msn,
+        client_id=unit.client_id,
+        client_secret=unit.client_secret,
+        subscription_key=unit.subscription_key,
+    )
 
 
 RUN_WORKER_ENV = "PAYREQUEST_SERVE_JOB_WORKER"  # "0": `serve --no-worker` (read by app_factory)

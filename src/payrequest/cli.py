@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import payrequest.tables  # noqa: F401  (every model mapped: foreign keys between packages resolve)
 from payrequest import __version__
-from payrequest.app import RUN_WORKER_ENV, create_app
+from payrequest.app import RUN_WORKER_ENV, create_app, emulator_connection
 from payrequest.cli_orgs import orgs_app
 from payrequest.cli_staff import staff_app
 from payrequest.cli_vipps import vipps_app
@@ -49,6 +49,7 @@ from payrequest.errors import Conflict, PayrequestError
 from payrequest.jobs.process import run_while_database_allows
 from payrequest.jobs.runner import Worker
 from payrequest.kit.clock import utcnow
+from payrequest.kit.crypto import SecretBox
 from payrequest.kit.money import Money
 from payrequest.observability import logs as observability_logs
 from payrequest.observability.settings import ObservabilitySettings, load_observability
@@ -57,6 +58,7 @@ from payrequest.organisations.models import ROLES, Organisation
 from payrequest.payment_requests import bulk
 from payrequest.runtime import Runtime, build_runtime
 from payrequest.sandbox.cli import sandbox_command
+from payrequest.sandbox.config import DK_TEST_UNIT
 from payrequest.users import service as users
 from payrequest.web.emulator_access import phone_url
 from payrequest.web.health import health_app
@@ -363,7 +365,13 @@ def demo(
     if not settings.business.name:
         settings.business = DEMO_BUSINESS
     _migrate_or_exit(settings.database_url, create_folder=True)
-    ready = _with_sessions(settings, lambda sessions: prepare_demo(sessions, settings))
+    # The demo's Danish business pays through the emulator's Danish test unit.
+    danish = emulator_connection(DK_TEST_UNIT)
+    box = SecretBox(secret_key(settings))
+    ready = _with_sessions(
+        settings,
+        lambda sessions: prepare_demo(sessions, settings, danish_unit=danish, box=box),
+    )
     base = f"http://{host}:{port}"  # where we listen (the public URL may differ)
     if ready.seed.created:
         console.print(

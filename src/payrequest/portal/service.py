@@ -131,7 +131,15 @@ async def redeem_link(session: AsyncSession, *, token: str) -> int | None:
     if customer_id is None:
         return None
     customer = await session.get(Customer, customer_id)
-    return customer_id if customer is not None and customer.portal_access else None
+    if customer is None or not customer.portal_access:
+        return None
+    return customer_id if await _open_for_business(session, customer) else None
+
+
+async def _open_for_business(session: AsyncSession, customer: Customer) -> bool:
+    """A suspended organisation's portal is closed: its customers cannot sign in."""
+    organisation = await session.get(Organisation, customer.organisation_id)
+    return organisation is not None and organisation.status == "active"
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +176,9 @@ async def signed_in_customer(session: AsyncSession, *, token: str) -> Customer |
     if customer is None or not customer.portal_access:
         return None
     # The session was started for the customer's own organisation; anything else is not theirs.
-    return customer if customer.organisation_id == alive.organisation_id else None
+    if customer.organisation_id != alive.organisation_id:
+        return None
+    return customer if await _open_for_business(session, customer) else None
 
 
 async def sign_out(session: AsyncSession, *, token: str) -> None:

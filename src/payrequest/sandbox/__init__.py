@@ -2,7 +2,8 @@
 
 It plays the other side of `payrequest.providers.vipps` and shares no code with it beyond
 `payrequest.kit`. See `app.create_sandbox_app`, `config.SandboxConfig` (default credentials
-there; several sales units and partner keys: `extra_units`, `partners`, `with_test_units()`),
+there; several sales units and partner keys: `extra_units`, `partners`, `with_test_units()`;
+automatic test units: `auto_units`, `config.auto_unit`),
 `phone` (phone pages and the SMS inbox API) and `api_control` (fault switches, units).
 
 Mounting inside another FastAPI app (the mounted app's lifespan does not run)::

@@ -4,7 +4,8 @@
   defaults); `PATCH /faults` changes only the fields given. Body: see `faults.Faults` (also
   the sales unit's situation, e.g. `{"long_living_approved": false}`).
 - `GET /units` lists the sales units (MSN, market, currency, merchant name, client id, whether
-  partner keys act for it, situation); `PATCH /units/{msn}` changes one unit's situation, e.g.
+  partner keys act for it, whether it is an automatic test unit, situation; automatic units
+  once used); `PATCH /units/{msn}` changes one unit's situation, e.g.
   `{"push_message_approved": false}` (for the default unit the same as `PATCH /faults`).
 - `POST /clock/advance` `{"seconds": 600}` jumps the emulator's clock forward.
 - `GET /deliveries` lists queued/delivered webhooks (status, attempts, last result).
@@ -51,6 +52,7 @@ async def patch_faults(patch: FaultsPatch, request: Request) -> Faults:
 @router.get("/units")
 async def get_units(request: Request) -> list[dict[str, Any]]:
     sb = sandbox_of(request)
+    configured = {unit.msn for unit in sb.config.units}
     return [
         {
             "msn": unit.msn,
@@ -59,17 +61,18 @@ async def get_units(request: Request) -> list[dict[str, Any]]:
             "merchantName": unit.merchant_name,
             "clientId": unit.client_id,
             "default": unit.msn == sb.config.msn,
+            "auto": unit.msn not in configured,
             "partners": [k.client_id for k in sb.keys if k.partner and unit.msn in k.linked],
             "situation": sb.situation(unit.msn).model_dump(),
         }
-        for unit in sb.units.values()
+        for unit in sb.all_units()
     ]
 
 
 @router.patch("/units/{msn}")
 async def patch_unit(msn: str, patch: SituationPatch, request: Request) -> Situation:
     sb = sandbox_of(request)
-    if msn not in sb.units:
+    if sb.find_unit(msn) is None:
         raise HTTPException(404, "No sales unit with this MSN")
     return sb.set_situation(msn, patch)
 

@@ -7,7 +7,9 @@ sales unit of those keys; partner keys get `partner: true` instead, docs/vipps.m
 with its long signature it is about 1,400 characters long, as real ones are.
 
 Any known subscription key lets the call through the gateway; the client id and secret decide
-whose token it is. API calls then check that the subscription key is of the same keys.
+whose token it is. API calls then check that the subscription key is of the same keys. With
+automatic test units on, an automatic unit's client id and derived secret get a token too, and
+the unit is known from then on (docs/vipps.md#automatic-test-units).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from payrequest.sandbox.emulator import Keys
-from payrequest.sandbox.gateway import check_subscription_key, same, sandbox_of
+from payrequest.sandbox.gateway import check_login_subscription_key, same, sandbox_of
 from payrequest.sandbox.tokens import issue_token
 
 router = APIRouter()
@@ -49,7 +51,7 @@ def _aad_error(error: str, code: int, description: str) -> JSONResponse:
 @router.post("/accesstoken/get")
 @router.post("/accessToken/get", include_in_schema=False)
 async def get_token(request: Request) -> JSONResponse:
-    check_subscription_key(request)
+    check_login_subscription_key(request)
     sb = sandbox_of(request)
     client_id = request.headers.get("client_id")
     secret = request.headers.get("client_secret")
@@ -71,6 +73,7 @@ async def get_token(request: Request) -> JSONResponse:
             "Invalid client secret provided. Ensure the secret being sent in the request is the "
             "client secret value, not the client secret ID.",
         )
+    sb.logged_in(keys)  # an automatic test unit is known from now on
     now = int(sb.clock.now().timestamp())
     lifetime = sb.config.token_lifetime
     body = {

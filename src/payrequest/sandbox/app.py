@@ -3,8 +3,9 @@
 The API sits at the root paths (`/accesstoken/get`, `/epayment/v1/...`, `/webhooks/v1/...`,
 `/vipps-userinfo-api/userinfo/{sub}`), the phone simulator at `/phone...`, the controls at
 `/faults`, `/units`, `/clock/advance`, `/deliveries`. One app plays every sales unit of its
-config (`SandboxConfig.units`); the API tells them apart by keys and `Merchant-Serial-Number`. The phone and the controls ask `guard` first
-when one is given (see `access`); the API never does. The phone's script and style sheet are
+config (`SandboxConfig.units`, and the automatic test units when `auto_units` is on); the API
+tells them apart by keys and `Merchant-Serial-Number`. The phone and the controls ask `guard`
+first when one is given (see `access`); the API never does. The phone's script and style sheet are
 served from `/static/`.
 Every URL it builds is relative to where it is mounted (`root_path`), so it works standalone
 and mounted, e.g. under `/sandbox/vipps`. A mounted app's lifespan does not run: call

@@ -9,7 +9,9 @@ More sales units: `--extra-unit DK` (or `FI`) adds that market's documented test
 `--extra-unit "msn=222222,market=NO,client_id=...,client_secret=...,subscription_key=...,
 merchant_name=..."` any other (repeat the option for several). `--partner` adds the documented
 test partner keys, linked to every unit. Every unit's and partner's credentials are printed at
-start (documented test values in full, anything else masked).
+start (documented test values in full, anything else masked). `--auto-units` accepts the
+automatic test units (`config.auto_unit`, docs/vipps.md#automatic-test-units) without listing
+them.
 """
 
 from __future__ import annotations
@@ -137,10 +139,19 @@ def banner(config: SandboxConfig, url: str) -> str:
             f"  sales unit          {situation(config.faults)}",
             *(line for unit in config.extra_units for line in _unit_lines(unit)),
             *(line for partner in config.partners for line in _partner_lines(config, partner)),
+            *(AUTO_LINES if config.auto_units else []),
             f"  state               {state}",
             f"  clock speed         x{config.clock_speed:g}",
         ]
     )
+
+
+AUTO_LINES = [
+    "  + automatic units   MSN 9000000-9999999, market NO, DK or FI (see docs/vipps.md)",
+    "    client_id         sandbox-auto-<market lower>-<msn>",
+    "    client_secret     sandbox-auto-secret-<msn>",
+    "    subscription key  sandbox-auto-key-<msn>",
+]
 
 
 def _unit_lines(unit: SalesUnitConfig) -> list[str]:
@@ -156,8 +167,10 @@ def _unit_lines(unit: SalesUnitConfig) -> list[str]:
 
 def _partner_lines(config: SandboxConfig, partner: PartnerKeys) -> list[str]:
     linked = [unit.msn for unit in config.units if partner.links(unit.msn)]
+    automatic = " + automatic units" if config.auto_units and partner.msns is None else ""
     return [
-        f"  + partner keys      act for MSN {', '.join(linked)} (send Merchant-Serial-Number)",
+        f"  + partner keys      act for MSN {', '.join(linked)}{automatic}"
+        " (send Merchant-Serial-Number)",
         f"    client_id         {partner.client_id}",
         f"    client_secret     {shown(partner.client_secret)}",
         f"    subscription key  {shown(partner.subscription_key)}",
@@ -230,6 +243,13 @@ def sandbox_command(
     partner: Annotated[
         bool, typer.Option(help="Add the documented test partner keys, linked to every unit.")
     ] = False,
+    auto_units: Annotated[
+        bool,
+        typer.Option(
+            help="Accept the automatic test units (MSN 9000000-9999999, client id "
+            "sandbox-auto-<market>-<msn>) without configuring them."
+        ),
+    ] = False,
 ) -> None:
     """Run the Vipps MobilePay emulator with its phone simulator."""
     if timeout_mode not in ("hang", "close"):
@@ -268,6 +288,7 @@ def sandbox_command(
             clock_speed=clock_speed,
             faults=faults,
             extra_units=tuple(parse_unit(text) for text in extra_unit or ()),
+            auto_units=auto_units,
         )
         if partner:
             config = dataclasses.replace(config, partners=(*config.partners, TEST_PARTNER))

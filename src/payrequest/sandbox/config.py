@@ -18,12 +18,22 @@ nothing else is configured. They are test credentials for the emulator only:
 - the partner keys (`TEST_PARTNER`, `--partner`): `sandbox-partner` / `sandbox-partner-secret`
   / `sandbox-partner-subscription-key`, linked to every unit of the emulator.
 
-`SandboxConfig.with_test_units()` adds the Danish unit and the partner keys to a config.
+`SandboxConfig.with_test_units()` adds the Danish unit and the partner keys to a config, and
+switches on automatic test units.
+
+Automatic test units (`SandboxConfig.auto_units`, docs/vipps.md#automatic-test-units): the
+emulator's own convenience, not a Vipps MobilePay feature. Any MSN of the reserved range
+9000000-9999999 (seven digits starting with 9) is a sales unit without configuration, of the
+market its client id names, with the deterministic credentials `auto_unit(market, msn)` gives:
+`sandbox-auto-<market lower>-<msn>` / `sandbox-auto-secret-<msn>` / `sandbox-auto-key-<msn>`,
+merchant name `Test merchant <msn>`, approved like the default test units. No configuration
+names them, so a demo can hand each business its own unit at once and a restart keeps them.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterable
 from dataclasses import InitVar, dataclass, field
 from pathlib import Path
@@ -118,6 +128,62 @@ class SalesUnitConfig:
         return MARKET_APP[self.market]
 
 
+# Automatic test units (see the module): the reserved MSN range and the credentials' shapes.
+AUTO_MSN_FIRST = 9_000_000
+AUTO_MSN_LAST = 9_999_999
+AUTO_CLIENT_ID_PREFIX = "sandbox-auto-"
+AUTO_SECRET_PREFIX = "sandbox-auto-secret-"  # noqa: S105 - documented test credentials
+AUTO_KEY_PREFIX = "sandbox-auto-key-"
+AUTO_MERCHANT_PREFIX = "Test merchant "
+_AUTO_MSN = r"9[0-9]{6}"
+_AUTO_CLIENT_ID = re.compile(
+    rf"{AUTO_CLIENT_ID_PREFIX}({'|'.join(m.lower() for m in MARKET_CURRENCY)})-({_AUTO_MSN})"
+)
+_AUTO_KEY = re.compile(rf"{AUTO_KEY_PREFIX}({_AUTO_MSN})")
+
+
+def is_auto_msn(msn: str) -> bool:
+    """Whether `msn` is in the range reserved for automatic test units (9000000-9999999)."""
+    return re.fullmatch(_AUTO_MSN, msn) is not None
+
+
+def auto_unit(market: str, msn: str) -> SalesUnitConfig:
+    """The automatic test unit `msn` of `market` (NO, DK or FI) with its documented,
+    deterministic test credentials: client id `sandbox-auto-<market lower>-<msn>`, client
+    secret `sandbox-auto-secret-<msn>`, subscription key `sandbox-auto-key-<msn>`, merchant
+    name `Test merchant <msn>`, situation as the default test units' (approved for long-living
+    payments and PUSH_MESSAGE, partial captures, bank account verified). An emulator with
+    `auto_units` on accepts these without configuration. ValueError for an unknown market or
+    an MSN outside 9000000-9999999."""
+    code = check_market(market)
+    if not is_auto_msn(msn):
+        raise ValueError(
+            f"an automatic test unit's msn is 7 digits from {AUTO_MSN_FIRST} to "
+            f"{AUTO_MSN_LAST}, got {msn}"
+        )
+    return SalesUnitConfig(
+        msn=msn,
+        client_id=f"{AUTO_CLIENT_ID_PREFIX}{code.lower()}-{msn}",
+        client_secret=f"{AUTO_SECRET_PREFIX}{msn}",
+        subscription_key=f"{AUTO_KEY_PREFIX}{msn}",
+        market=code,
+        merchant_name=f"{AUTO_MERCHANT_PREFIX}{msn}",
+    )
+
+
+def auto_unit_of_client_id(client_id: str) -> SalesUnitConfig | None:
+    """The automatic test unit this client id names (market and MSN are in it); None if it
+    is not an automatic unit's client id."""
+    match = _AUTO_CLIENT_ID.fullmatch(client_id)
+    return auto_unit(match.group(1), match.group(2)) if match else None
+
+
+def auto_msn_of_subscription_key(subscription_key: str) -> str | None:
+    """The MSN of an automatic test unit's subscription key; None for any other key."""
+    match = _AUTO_KEY.fullmatch(subscription_key)
+    return match.group(1) if match else None
+
+
 @dataclass(frozen=True)
 class PartnerKeys:
     """A partner's API keys: they act for every linked sales unit, named by the
@@ -196,6 +262,10 @@ class SandboxConfig:
     unknown_users: frozenset[str] = field(default_factory=lambda: UNKNOWN_USERS)
     extra_units: tuple[SalesUnitConfig, ...] = ()
     partners: tuple[PartnerKeys, ...] = ()
+    # Accept every automatic test unit (`auto_unit`, MSN 9000000-9999999) without configuring
+    # it; a configured unit's MSN or keys always win. Partner keys linked to every unit act for
+    # the automatic units too, once a unit's own keys got a token.
+    auto_units: bool = False
 
     def __post_init__(
         self,
@@ -261,18 +331,27 @@ class SandboxConfig:
         return (self.default_unit, *self.extra_units)
 
     def with_test_units(
-        self, units: Iterable[SalesUnitConfig] = (DK_TEST_UNIT,), partner: bool = True
+        self,
+        units: Iterable[SalesUnitConfig] = (DK_TEST_UNIT,),
+        partner: bool = True,
+        auto_units: bool = True,
     ) -> SandboxConfig:
         """A copy with the documented test `units` (the Danish one by default) and the test
-        partner keys added. A test unit or partner whose MSN, client id or subscription key is
-        already taken is left out, so the units already configured answer as before."""
+        partner keys added, and automatic test units switched on (`auto_units`). A test unit or
+        partner whose MSN, client id or subscription key is already taken is left out, so the
+        units already configured answer as before."""
         extra, partners = list(self.extra_units), list(self.partners)
         for unit in units:
             if not _clashes((self.default_unit, *extra, unit), partners):
                 extra.append(unit)
         if partner and not _clashes((self.default_unit, *extra), (*partners, TEST_PARTNER)):
             partners.append(TEST_PARTNER)
-        return dataclasses.replace(self, extra_units=tuple(extra), partners=tuple(partners))
+        return dataclasses.replace(
+            self,
+            extra_units=tuple(extra),
+            partners=tuple(partners),
+            auto_units=self.auto_units or auto_units,
+        )
 
 
 def _clashes(units: Iterable[SalesUnitConfig], partners: Iterable[PartnerKeys]) -> bool:

@@ -7,6 +7,11 @@ the lifespan of a mounted sub-app, so a parent app calls them from its own lifes
 Every sales unit (`config.units`) keeps its state apart: the store keys payments, events,
 idempotency records, webhook registrations and consents by MSN. The default unit's situation
 is in `faults` (as it always was); every other unit's in `situations`.
+
+With `config.auto_units` the emulator also plays the automatic test units
+(`config.auto_unit`, docs/vipps.md#automatic-test-units): a unit becomes known when its own keys
+get a token, is remembered in the store (so it is known again after a restart, and to other
+processes sharing the state file) and from then on is a unit like the configured ones.
 """
 
 from __future__ import annotations
@@ -22,7 +27,14 @@ from collections import defaultdict, deque
 from dataclasses import dataclass
 
 from payrequest.sandbox.clock import SandboxClock
-from payrequest.sandbox.config import SalesUnitConfig, SandboxConfig
+from payrequest.sandbox.config import (
+    SalesUnitConfig,
+    SandboxConfig,
+    auto_msn_of_subscription_key,
+    auto_unit,
+    auto_unit_of_client_id,
+    is_auto_msn,
+)
 from payrequest.sandbox.delivery import Deliverer
 from payrequest.sandbox.faults import SALES_UNIT_SWITCHES, Faults, Situation, SituationPatch
 from payrequest.sandbox.model import Payment, PaymentEvent
@@ -51,25 +63,15 @@ class Keys:
 class Sandbox:
     def __init__(self, config: SandboxConfig) -> None:
         self.config = config
+        self.version = 0  # bumps on every change; the phone page polls it
         self.units: dict[str, SalesUnitConfig] = {unit.msn: unit for unit in config.units}
         self.situations: dict[str, Situation] = {
-            unit.msn: Situation(**{name: getattr(unit, name) for name in SALES_UNIT_SWITCHES})
-            for unit in config.extra_units
+            unit.msn: _situation_of(unit) for unit in config.extra_units
         }
-        self.keys = [
-            Keys(u.client_id, u.client_secret, u.subscription_key, u.msn, frozenset({u.msn}))
-            for u in config.units
-        ] + [
-            Keys(
-                p.client_id,
-                p.client_secret,
-                p.subscription_key,
-                None,
-                frozenset(msn for msn in self.units if p.links(msn)),
-            )
-            for p in config.partners
-        ]
+        self.keys: list[Keys] = []
         self.store = Store(config.state_path)
+        self._link_keys()
+        self.sync_auto_units()
         self.rng = random.Random(config.seed)  # noqa: S311 - faults, not cryptography
         self.faults = config.faults
         if config.clock_speed != 1.0:
@@ -80,7 +82,6 @@ class Sandbox:
         self.deliverer = Deliverer(self)
         self.busy: set[tuple[str, str]] = set()  # payments with an operation in progress
         self._released = asyncio.Event()  # set when operation_hold_ms is lowered
-        self.version = 0  # bumps on every change; the phone page polls it
         self._calls: dict[tuple[str, ...], deque[float]] = defaultdict(deque)
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -124,13 +125,103 @@ class Sandbox:
     def unit(self, msn: str) -> SalesUnitConfig:
         """The unit with this MSN; the default one for a payment stored by a unit that is no
         longer configured (a state file kept across configs)."""
-        return self.units.get(msn) or self.default_unit
+        return self.find_unit(msn) or self.default_unit
+
+    def find_unit(self, msn: str) -> SalesUnitConfig | None:
+        """A configured unit, or an automatic one used so far (also by another process
+        sharing the state file); None for any other MSN."""
+        known = self.units.get(msn)
+        if known is not None or not self.config.auto_units or not is_auto_msn(msn):
+            return known
+        market = self.store.auto_units().get(msn)
+        return self._add_auto_unit(auto_unit(market, msn)) if market else None
+
+    def all_units(self) -> list[SalesUnitConfig]:
+        """Every unit: the configured ones, then the automatic ones used so far."""
+        self.sync_auto_units()
+        return list(self.units.values())
+
+    def sync_auto_units(self) -> None:
+        """Know every automatic unit the store remembers (used before a restart, or by another
+        process sharing the state file), if automatic units are on."""
+        if self.config.auto_units:
+            for msn, market in self.store.auto_units().items():
+                if msn not in self.units:
+                    self._add_auto_unit(auto_unit(market, msn))
 
     def keys_by_client_id(self, client_id: str) -> Keys | None:
-        return next((k for k in self.keys if _same(client_id, k.client_id)), None)
+        """The keys of this client id: a known unit's or partner's, else (automatic units on)
+        those of the automatic unit it names, unless its MSN is already another unit's (a
+        configured one, or an automatic one first used with another market)."""
+        known = next((k for k in self.keys if _same(client_id, k.client_id)), None)
+        if known is not None or not self.config.auto_units:
+            return known
+        unit = auto_unit_of_client_id(client_id)
+        if unit is None or self.find_unit(unit.msn) is not None or self._taken(unit):
+            return None
+        return _keys_of(unit)
 
     def keys_by_subscription(self, subscription_key: str) -> Keys | None:
+        """The keys of a known unit or partner with this subscription key (an automatic unit's
+        once it got a token)."""
+        known = self._keys_with_subscription(subscription_key)
+        if known is not None or not self.config.auto_units:
+            return known
+        msn = auto_msn_of_subscription_key(subscription_key)
+        if msn is None or msn in self.units or self.find_unit(msn) is None:
+            return None
+        return self._keys_with_subscription(subscription_key)  # the unit is known now
+
+    def _keys_with_subscription(self, subscription_key: str) -> Keys | None:
         return next((k for k in self.keys if _same(subscription_key, k.subscription_key)), None)
+
+    def subscription_known(self, subscription_key: str) -> bool:
+        """Whether the token endpoint lets this subscription key through: a known unit's or
+        partner's, or (automatic units on) that of an automatic unit not yet used."""
+        if self.keys_by_subscription(subscription_key) is not None:
+            return True
+        msn = auto_msn_of_subscription_key(subscription_key) if self.config.auto_units else None
+        return msn is not None and msn not in self.units
+
+    def logged_in(self, keys: Keys) -> None:
+        """The keys got a token: an automatic unit's become a known unit, remembered."""
+        if keys.msn is None or keys.msn in self.units:
+            return
+        unit = auto_unit_of_client_id(keys.client_id)
+        if unit is None:
+            return
+        market = self.store.remember_auto_unit(unit.msn, unit.market)
+        self._add_auto_unit(auto_unit(market, unit.msn))
+
+    def _taken(self, unit: SalesUnitConfig) -> bool:
+        return any(
+            _same(unit.client_id, k.client_id) or _same(unit.subscription_key, k.subscription_key)
+            for k in self.keys
+        )
+
+    def _add_auto_unit(self, unit: SalesUnitConfig) -> SalesUnitConfig | None:
+        """Play an automatic unit from now on, unless its MSN or keys are another's."""
+        if unit.msn in self.units or self._taken(unit):
+            return None
+        self.units[unit.msn] = unit
+        self.situations[unit.msn] = _situation_of(unit)
+        self._link_keys()
+        self.changed()
+        return unit
+
+    def _link_keys(self) -> None:
+        """Every unit's keys, then the partners' (linked to the units they name, or to every
+        unit known now)."""
+        self.keys = [_keys_of(unit) for unit in self.units.values()] + [
+            Keys(
+                p.client_id,
+                p.client_secret,
+                p.subscription_key,
+                None,
+                frozenset(msn for msn in self.units if p.links(msn)),
+            )
+            for p in self.config.partners
+        ]
 
     def situation(self, msn: str) -> Situation:
         """What the unit is approved for now (the default unit's is in `faults`)."""
@@ -204,6 +295,16 @@ class Sandbox:
             return RATE_WINDOW - (now - calls[0])
         calls.append(now)
         return None
+
+
+def _keys_of(unit: SalesUnitConfig) -> Keys:
+    return Keys(
+        unit.client_id, unit.client_secret, unit.subscription_key, unit.msn, frozenset({unit.msn})
+    )
+
+
+def _situation_of(unit: SalesUnitConfig) -> Situation:
+    return Situation(**{name: getattr(unit, name) for name in SALES_UNIT_SWITCHES})
 
 
 def _same(given: str, expected: str) -> bool:

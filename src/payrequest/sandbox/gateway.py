@@ -6,7 +6,9 @@ Keys and units (docs/vipps.md#partner-keys): the subscription key names one set 
 sales unit's or a partner's, and the token must have been issued to the same keys' client id.
 The unit a call is for is its `Merchant-Serial-Number`: with a unit's keys only that unit's
 own MSN (the header may then be left out where the API allows it), with partner keys any
-linked unit's, and the header is then always needed. Anything else is 403.
+linked unit's, and the header is then always needed. Anything else is 403. Automatic test
+units (docs/vipps.md#automatic-test-units) are units like the others once their keys got a
+token; before that only the token endpoint lets their subscription key through.
 """
 
 from __future__ import annotations
@@ -66,6 +68,16 @@ def check_subscription_key(request: Request) -> Keys:
     return keys
 
 
+def check_login_subscription_key(request: Request) -> None:
+    """What the gateway checks at the token endpoint: any known subscription key, or one of
+    an automatic test unit not yet used (its client id and secret decide)."""
+    given = request.headers.get(SUBSCRIPTION_HEADER)
+    if given is None:
+        raise GatewayError(401, MISSING_KEY)
+    if not sandbox_of(request).subscription_known(given):
+        raise GatewayError(401, INVALID_KEY)
+
+
 def check_bearer(request: Request) -> Keys:
     """Subscription key plus a valid `Authorization: Bearer <token>` this emulator issued to
     the same keys (a token of one unit's keys with another's subscription key is 401)."""
@@ -99,7 +111,10 @@ def calling_unit(request: Request, keys: Keys, *, required: bool) -> SalesUnitCo
         if keys.msn is None:
             raise PlainProblem(403, "Forbidden", PARTNER_NEEDS_MSN)
         msn = keys.msn
-    unit = sb.units.get(msn)
+    unit = sb.find_unit(msn)
+    if unit is not None and keys.partner and msn not in keys.linked:
+        # An automatic unit learnt of after these keys were looked up.
+        keys = sb.keys_by_subscription(keys.subscription_key) or keys
     if unit is None or msn not in keys.linked:
         raise PlainProblem(403, "Forbidden", FOREIGN_MSN)
     return unit

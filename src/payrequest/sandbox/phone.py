@@ -140,7 +140,7 @@ def _live_context(request: Request, msisdn: str, message: str | None = None) -> 
 @router.get("/phone", response_class=HTMLResponse, dependencies=GUARDED)
 async def phone_index(request: Request) -> Response:
     sb = sandbox_of(request)
-    context = {"root": _root(request), "phones": sb.store.phones(), "units": sb.units.values()}
+    context = {"root": _root(request), "phones": sb.store.phones(), "units": sb.all_units()}
     return templates.TemplateResponse(request, "index.html", context)
 
 

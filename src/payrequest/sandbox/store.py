@@ -2,6 +2,10 @@
 registrations, the delivery queue, SMS and profile consents. It shares no tables or models with
 the product.
 
+Automatic test units once used are remembered (`auto_units`: MSN and market) so the phone
+pages and controls list them after a restart and an MSN keeps the market it was first used
+with.
+
 The stdlib `sqlite3` is used directly: every call is a short local transaction, which is fine
 for an emulator on the event loop, and a lock makes it safe across threads.
 """
@@ -49,6 +53,7 @@ CREATE INDEX IF NOT EXISTS sms_msisdn ON sms (msisdn);
 CREATE TABLE IF NOT EXISTS consents (
     msn TEXT NOT NULL, sub TEXT NOT NULL, msisdn TEXT NOT NULL, scopes TEXT NOT NULL,
     PRIMARY KEY (msn, sub));
+CREATE TABLE IF NOT EXISTS auto_units (msn TEXT PRIMARY KEY, market TEXT NOT NULL);
 """
 
 
@@ -128,6 +133,20 @@ class Store:
         self._run("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (key, default))
         row = self._one("SELECT value FROM meta WHERE key = ?", (key,))
         return str(row["value"]) if row else default
+
+    # automatic test units ----------------------------------------------------------------
+    def remember_auto_unit(self, msn: str, market: str) -> str:
+        """Remember that automatic unit `msn` was used with `market`; the market it has (the
+        first one remembered for this MSN)."""
+        with self._lock:
+            self._run("INSERT OR IGNORE INTO auto_units (msn, market) VALUES (?, ?)", (msn, market))
+            row = self._one("SELECT market FROM auto_units WHERE msn = ?", (msn,))
+        return str(row["market"]) if row else market
+
+    def auto_units(self) -> dict[str, str]:
+        """MSN -> market of every automatic unit used so far, in MSN order."""
+        rows = self._all("SELECT msn, market FROM auto_units ORDER BY msn")
+        return {str(row["msn"]): str(row["market"]) for row in rows}
 
     # payments --------------------------------------------------------------------------
     def save_payment(self, payment: Payment) -> None:

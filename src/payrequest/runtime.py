@@ -148,8 +148,10 @@ def build_runtime(settings: Settings, *, provider: PaymentProvider | None = None
     key = secret_key(settings)
     box = SecretBox(key)
     urls = PublicUrls(settings.public_url, signing_key=key)
+    read_sessions = read_only_factory(read_engine)
     providers = ProviderDirectory(
-        sessions,
+        # reads only, so a request holding the writer's connection (SQLite has one) can ask
+        read_sessions,
         box=box,
         build=lambda opened, long_living: clients.build(
             opened, settings=settings, urls=urls, version=__version__, long_living=long_living
@@ -186,7 +188,7 @@ def build_runtime(settings: Settings, *, provider: PaymentProvider | None = None
         engine=engine,
         read_engine=read_engine,
         sessions=sessions,
-        read_sessions=read_only_factory(read_engine),
+        read_sessions=read_sessions,
         provider=scoped_provider,
         providers=providers,
         box=box,

@@ -48,7 +48,19 @@ async def home(user: StaffUser) -> RedirectResponse:
 
 @router.get("/login", response_class=HTMLResponse)
 async def login_form(request: Request, next: str = "") -> HTMLResponse:
-    return render(request, "login.html", error=None, email="", next=_safe_next(next))
+    return render(
+        request,
+        "login.html",
+        error=None,
+        email="",
+        next=_safe_next(next),
+        signup_open=_signup_open(request),
+    )
+
+
+def _signup_open(request: Request) -> bool:
+    """Whether the sign-in page offers sign-up (PAYREQUEST_SIGNUP)."""
+    return bool(request.app.state.settings.signup)
 
 
 @router.post("/login")
@@ -103,6 +115,7 @@ def _login_page(request: Request, error: str, email: str, next: str, code: int) 
         error=error,
         email=email[:254],
         next=_safe_next(next),
+        signup_open=_signup_open(request),
     )
 
 

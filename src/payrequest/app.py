@@ -26,10 +26,11 @@ from payrequest.db.scope import ALL, scoped_to
 from payrequest.inbound.setup import ensure_webhook
 from payrequest.jobs.process import running
 from payrequest.kit import urls
+from payrequest.organisations.models import Organisation
 from payrequest.realtime.broker import OutboxTail
 from payrequest.runtime import Runtime, build_runtime
 from payrequest.sandbox import SandboxConfig, create_sandbox_app, sandbox_of_app
-from payrequest.sandbox.config import SalesUnitConfig
+from payrequest.sandbox.config import SalesUnitConfig, auto_unit
 from payrequest.web import admin, emulator_access, errors, health, portal, sse, webhooks
 from payrequest.web import outbox as web_outbox
 from payrequest.web import signup as web_signup
@@ -74,6 +75,15 @@ def emulator_connection(unit: SalesUnitConfig) -> SalesUnit:
         client_secret=unit.client_secret,
         subscription_key=unit.subscription_key,
     )
+
+
+AUTO_MSN_BASE = 9_000_000  # automatic test units' MSNs: 9000000 + the organisation's id
+
+
+def emulator_unit_for(organisation: Organisation) -> SalesUnit:
+    """The emulator's automatic test unit of one organisation: its own MSN in its market
+    (sandbox.config.auto_unit), so no two businesses ever share a sales unit."""
+    return emulator_connection(auto_unit(organisation.market, str(AUTO_MSN_BASE + organisation.id)))
 
 
 RUN_WORKER_ENV = "PAYREQUEST_SERVE_JOB_WORKER"  # "0": `serve --no-worker` (read by app_factory)
@@ -163,6 +173,8 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     if sandbox_app is not None:
         app.mount(urls.SANDBOX, sandbox_app)
+        # A business that signs up gets a test sales unit of its own (web/signup.py).
+        app.state.emulator_unit_for = emulator_unit_for
     return app
 
 

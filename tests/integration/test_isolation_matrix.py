@@ -98,15 +98,10 @@ EXCLUDED_ROUTES = {
     "/openapi.json": "the API's description: no data",
 }
 
-# Leaks the matrix found (route, audience): kept as strict xfails until the product is fixed.
-DEMO_OUTBOX = (
-    "LEAK: /sandbox/outbox shows every organisation's emails (here B's customer's portal"
-    " link) to any signed-in staff member of any organisation (web/outbox.py reads the"
-    " whole outbox file; sandbox mode without SMTP)"
-)
-KNOWN_LEAKS: dict[tuple[str, str, str], str] = {
-    ("GET", "/sandbox/outbox", role): DEMO_OUTBOX for role in ROLES
-}
+# Leaks the matrix found (route, audience), kept as strict xfails until the product is fixed.
+# (It found two, both fixed: the demo's outbox and the emulator's phone showed every
+# organisation's messages to any staff member; now they are the operator's only.)
+KNOWN_LEAKS: dict[tuple[str, str, str], str] = {}
 
 
 # --- the routes ----------------------------------------------------------------------------
@@ -969,17 +964,7 @@ async def test_the_audiences_reach_their_own_organisations_data(matrix: Matrix) 
         assert page.status_code == 200 and shown in page.text, (url, page.status_code)
 
 
-EMULATOR_PHONE = (
-    "LEAK: the emulator's phone (/sandbox/vipps/phone/{msisdn}/sms) shows any number's SMS,"
-    " B's customers' portal links among them, to any signed-in staff member of any"
-    " organisation (web/emulator_access.py lets every staff sign-in through; sandbox mode)"
-)
-
-
-@pytest.mark.parametrize(
-    "role",
-    [pytest.param(r, marks=pytest.mark.xfail(strict=True, reason=EMULATOR_PHONE)) for r in ROLES],
-)
+@pytest.mark.parametrize("role", ROLES)
 async def test_the_emulators_phone_shows_no_sms_of_b(matrix: Matrix, role: str) -> None:
     """In sandbox mode an SMS to B's customer (their portal link, as B's staff send it) waits
     on the emulator's phone; staff of A do not read it there."""

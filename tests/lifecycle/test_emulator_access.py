@@ -8,15 +8,18 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from payrequest.config import secret_key
+from payrequest.db.scope import ALL, scoped_to
 from payrequest.sandbox.config import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
     DEFAULT_MSN,
     DEFAULT_SUBSCRIPTION_KEY,
 )
+from payrequest.users.models import User
 from payrequest.web.emulator_access import KEY_COOKIE, emulator_key
 from tests.lifecycle.conftest import SANDBOX, LiveServer
 from tests.staff import create_staff, sign_in
@@ -82,10 +85,19 @@ async def test_the_printed_key_opens_the_phone_and_leaves_the_address(live: Live
         assert cross.status_code == 403
 
 
-async def test_a_signed_in_staff_member_uses_the_phone(
+async def test_the_installations_operator_uses_the_phone_and_a_businesss_staff_does_not(
     live: LiveServer, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
-    await create_staff(sessions, roles=("readonly",))
+    """The phone shows every organisation's SMS: the operator's, not one business's staff's."""
+    await create_staff(sessions, roles=("owner", "readonly"))
+    async with httpx.AsyncClient(base_url=live.url, timeout=15) as http:
+        await sign_in(http, "owner")
+        refused = await http.get(f"{SANDBOX}/phone/{PHONE}/sms")
+        assert refused.status_code == 403, refused.text
+    async with sessions(info=scoped_to(ALL)) as session, session.begin():
+        await session.execute(
+            update(User).where(User.email == "readonly@example.no").values(is_operator=True)
+        )
     async with httpx.AsyncClient(base_url=live.url, timeout=15) as http:
         await sign_in(http, "readonly")
         page = await http.get(f"{SANDBOX}/phone/{PHONE}", headers=HTML)

@@ -1,9 +1,11 @@
-"""Who may use the mounted emulator's phone: a signed-in staff member, or whoever holds the
-emulator key that `payrequest demo` (and `payrequest serve` in sandbox mode) print at start.
+"""Who may use the mounted emulator's phone: a signed-in operator of the installation, or
+whoever holds the emulator key that `payrequest demo` (and `payrequest serve` in sandbox mode)
+print at start.
 
-The phone pages show every customer's SMS (portal sign-in links among them) and approve
-payments as the customer, so an anonymous visitor must not reach them. The emulator's Vipps API
-part is not guarded here: it checks its client credentials itself.
+The phone pages show every customer's SMS (portal sign-in links among them) of every
+organisation, and approve payments as the customer, so neither an anonymous visitor nor the
+staff of one business may reach them: only the installation's operator sees every business.
+The emulator's Vipps API part is not guarded here: it checks its client credentials itself.
 
 The key is derived from the secret key, so every web process of an installation agrees on it
 and it stays the same across restarts. Opening any guarded page with `?key=<key>` stores the key
@@ -30,8 +32,8 @@ KEY_PARAMETER = "key"
 KEY_COOKIE = "payrequest_emulator_key"
 KEY_PURPOSE = b"payrequest emulator key"
 REFUSED = (
-    "The emulator's phone needs a staff sign-in or the emulator key: open the link that "
-    "'payrequest demo' printed at start (.../sandbox/vipps/phone?key=...)."
+    "The emulator's phone needs the installation operator's sign-in or the emulator key: open "
+    "the link that 'payrequest demo' printed at start (.../sandbox/vipps/phone?key=...)."
 )
 # What the emulator calls before a guarded route (sandbox.access.AccessGuard, the same shape).
 AccessGuard = Callable[[Request], Awaitable[Response | None]]
@@ -63,9 +65,14 @@ def guard(runtime: Runtime, secret_key: str, *, https: bool) -> AccessGuard:
             return _remember(request, key, https=https)
         if _holds(request.cookies.get(KEY_COOKIE), key):
             return None
-        if await current_user(request, runtime) is not None:
+        user = await current_user(request, runtime)
+        if user is not None and user.is_operator:
             return None
-        if request.method == "GET" and "text/html" in request.headers.get("accept", ""):
+        if (
+            user is None
+            and request.method == "GET"
+            and "text/html" in request.headers.get("accept", "")
+        ):
             target = urlencode({"next": request.url.path})
             return RedirectResponse(f"/login?{target}", status_code=303)
         return PlainTextResponse(REFUSED, status_code=403)

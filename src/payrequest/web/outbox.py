@@ -73,9 +73,11 @@ async def guard(request: Request, runtime: Runtime, settings: Settings) -> Respo
         return response
     if holds(request.cookies.get(KEY_COOKIE)):
         return None
-    if await current_user(request, runtime) is not None:
+    # Every organisation's emails are here: the installation's operator's page, not a business's.
+    user = await current_user(request, runtime)
+    if user is not None and user.is_operator:
         return None
-    if "text/html" in request.headers.get("accept", ""):
+    if user is None and "text/html" in request.headers.get("accept", ""):
         return RedirectResponse(f"/login?{urlencode({'next': PATH})}", status_code=303)
     return PlainTextResponse(REFUSED, status_code=status.HTTP_403_FORBIDDEN)
 

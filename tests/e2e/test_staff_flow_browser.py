@@ -37,6 +37,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
                 READER[1],
                 "--locale",
                 "en",
+                "--org",
+                "main",  # the demo's Norwegian business (it has a Danish one too)
             ],
             env=servers.payrequest_env(running.tmp),
             cwd=running.tmp,

@@ -159,7 +159,7 @@ async def test_suspending_locks_the_staff_out_and_reactivating_lets_them_back(
         assert 'data-organisation-row="fjord-ror" data-status="suspended"' in page.text
 
         locked = await fjord.get("/customers")
-        assert locked.status_code == 403 and "is suspended" in locked.text
+        assert locked.status_code == 403 and "er suspendert" in locked.text  # in Norwegian
         assert SECOND in locked.text
         assert (await fjord.get("/invoices")).status_code == 403
         assert (await main.get("/customers")).status_code == 200  # the other one works on

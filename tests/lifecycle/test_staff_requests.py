@@ -104,14 +104,23 @@ async def test_a_request_without_a_number_is_a_qr_request_with_its_code_and_link
     assert _flashes((await http.get(sent.headers["location"])).text) == [
         "Payment link sent by SMS."
     ]
-    inbox = (await http.get(f"{SANDBOX}/phone/4791234567/sms")).json()
+    inbox = (
+        await http.get(f"{SANDBOX}/phone/4791234567/sms", cookies=live.emulator_cookies)
+    ).json()
     assert len(inbox) == 1
     assert link in inbox[0]["text"] and "Betal med Vipps MobilePay" in inbox[0]["text"]
     again = await http.post(f"/requests/{request.id}/link", data={"csrf": token, "channel": "sms"})
     assert _flashes((await http.get(again.headers["location"])).text) == [
         "Payment link sent by SMS."
     ]
-    assert len((await http.get(f"{SANDBOX}/phone/4791234567/sms")).json()) == 1  # same key
+    assert (
+        len(
+            (
+                await http.get(f"{SANDBOX}/phone/4791234567/sms", cookies=live.emulator_cookies)
+            ).json()
+        )
+        == 1
+    )  # same key
 
     mail = await http.post(f"/requests/{request.id}/link", data={"csrf": token, "channel": "email"})
     messages = _flashes((await http.get(mail.headers["location"])).text)

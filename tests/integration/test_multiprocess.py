@@ -68,7 +68,8 @@ async def _seed(url: str) -> tuple[int, int]:
     engine = create_engine(url)
     try:
         async with session_factory(engine)() as session, session.begin():
-            await users.create_user(session, email=EMAIL, password=PASSWORD, role="owner")
+            owner = await users.create_user(session, email=EMAIL, password=PASSWORD, role="owner")
+            owner.is_operator = True  # approves on the emulator's phone, which is the operator's
             customer = await make_customer(session, phone="+47 912 34 567")
             invoice = await make_invoice(session, customer, amount=125_00)
             return customer.id, invoice.id

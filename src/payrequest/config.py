@@ -170,7 +170,8 @@ class BusinessSettings(BaseModel):
 
 class PortalSettings(BaseModel):
     """The customer portal. `partial_payments`: customers may pay less than the open total
-    of the invoices they chose (an instalment)."""
+    of the invoices they chose (an instalment). Only the first organisation's value when it
+    is made; then each organisation's own setting (Organisation.portal_partial_payments)."""
 
     partial_payments: bool = False
 
@@ -178,7 +179,9 @@ class PortalSettings(BaseModel):
 class LedgerSettings(BaseModel):
     """Money on the books. `auto_apply_credit`: a customer's credit (an overpayment, what a
     manual payment left over) is applied to their open invoices by itself, oldest due first,
-    new invoices included; off, staff apply it from the customer card."""
+    new invoices included; off, staff apply it from the customer card. Only the first
+    organisation's value when it is made; then each organisation's own setting
+    (Organisation.auto_apply_credit)."""
 
     auto_apply_credit: bool = False
 

@@ -39,7 +39,7 @@ from payrequest.kit.urls import PublicUrls
 from payrequest.ledger import jobs as ledger_jobs
 from payrequest.notify.email.smtp import EmailSender
 from payrequest.notify.factory import build_email_sender, build_sms_gateway
-from payrequest.notify.sms.base import SmsGateway
+from payrequest.organisations.senders import SmsOfTheScope
 from payrequest.payment_requests import jobs as payment_jobs
 from payrequest.payment_requests import repository as payment_repository
 from payrequest.payment_requests.service import Lifetime
@@ -89,7 +89,7 @@ class Runtime:
     box: SecretBox
     webhook_secrets: WebhookSecrets
     handlers: JobHandlers
-    sms: SmsGateway
+    sms: SmsOfTheScope  # sends with the sender id of the organisation the work is for
     email: EmailSender | None  # None: no SMTP server configured
     webhooks: WebhookSender  # automations' outgoing webhooks
 
@@ -167,15 +167,11 @@ def build_runtime(settings: Settings, *, provider: PaymentProvider | None = None
         return_url=urls.portal_returned(),
     )
     inbound_jobs.install(handlers, provider=provider)
-    ledger_jobs.install(
-        handlers,
-        in_requests=payment_repository.invoices_in_active_requests,
-        auto_apply=settings.ledger.auto_apply_credit,
-    )
+    ledger_jobs.install(handlers, in_requests=payment_repository.invoices_in_active_requests)
     maintenance.install(
         handlers, purge_rate_limit_hits=ratelimit.purge, purge_sign_ins=sign_ins.purge
     )
-    sms = build_sms_gateway(settings, sandbox_base_url=urls.sandbox())
+    sms = SmsOfTheScope(build_sms_gateway(settings, sandbox_base_url=urls.sandbox()), read_sessions)
     email = build_email_sender(settings)
     webhooks = WebhookSender(allow=settings.automations.webhook_allow)
     automation_jobs.install(

@@ -18,14 +18,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from payrequest.app import create_app
 from payrequest.config import load_settings
 from payrequest.customers.models import Customer
+from payrequest.db.scope import ALL, scoped_to
 from payrequest.invoices import service as invoices
 from payrequest.invoices.models import Invoice
 from payrequest.invoices.schemas import InvoiceInput, InvoiceLineInput
 from payrequest.kit.clock import utcnow
 from payrequest.kit.money import Money
 from payrequest.ledger import service as ledger
+from payrequest.organisations import service as organisations
 from payrequest.payment_requests.models import PaymentRequest, PaymentRequestInvoice
 from payrequest.portal import service as portal
+from tests.conftest import TEST_ORGANISATION
 from tests.factories import make_customer
 from tests.staff import csrf_of
 
@@ -44,6 +47,16 @@ async def portal_app(
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as http:
         yield app, http
     await app.state.runtime.close()
+
+
+async def set_organisation(
+    sessions: Sessions, organisation_id: int = TEST_ORGANISATION, **values: Any
+) -> None:
+    """Give an organisation settings, as its owner does in Settings → Organisation."""
+    async with sessions(info=scoped_to(ALL)) as session, session.begin():
+        found = await organisations.get(session, organisation_id)
+        for name, value in values.items():
+            setattr(found, name, value)
 
 
 async def customer(

@@ -274,12 +274,11 @@ async def test_a_manual_payments_leftover_is_applied_at_once_when_asked(
     assert await _open(session, chosen, other) == [0, 2_000]
 
 
-def test_the_job_is_installed_only_when_the_setting_is_on() -> None:
-    off, on = JobHandlers(), JobHandlers()
-    ledger_jobs.install(off, in_requests=invoices_in_active_requests, auto_apply=False)
-    ledger_jobs.install(on, in_requests=invoices_in_active_requests, auto_apply=True)
-    assert ledger_jobs.AUTO_APPLY_JOB not in off
-    assert [p.kind for p in on.periodic_specs] == [ledger_jobs.AUTO_APPLY_JOB]
+def test_the_job_is_always_installed_each_organisation_chooses() -> None:
+    handlers = JobHandlers()
+    ledger_jobs.install(handlers, in_requests=invoices_in_active_requests)
+    assert [p.kind for p in handlers.periodic_specs] == [ledger_jobs.AUTO_APPLY_JOB]
+    assert ledger_jobs.AUTO_APPLY_ONE_JOB in handlers
 
 
 # --- Refunds beside voided credits and reversal rows ------------------------------------------

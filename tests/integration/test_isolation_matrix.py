@@ -474,6 +474,15 @@ CASES: dict[tuple[str, str], Cases] = {
     ("POST", "/settings/organisation"): lambda a, b: [
         post("/settings/organisation", name=a.names.organisation, default_locale="nb")
     ],
+    ("POST", "/settings/organisation/settings"): lambda a, b: [
+        post(
+            "/settings/organisation/settings",
+            request_lifetime_minutes="30",
+            auto_apply_credit="true",
+            sms_sender="Alpha",
+            brand_colour="#123456",
+        )
+    ],
     ("POST", "/settings/check"): lambda a, b: [post("/settings/check")],
     ("POST", "/settings/connection"): lambda a, b: [
         post(
@@ -597,6 +606,7 @@ CASES: dict[tuple[str, str], Cases] = {
     # The streams: read while B and then A record a change (see `_stream_case`).
     ("GET", "/events"): lambda a, b: [get("/events", since="0")],
     ("GET", "/portal/events"): lambda a, b: [get("/portal/events", since="0")],
+    ("GET", "/portal/brand/{colour}.css"): lambda a, b: [get("/portal/brand/123456.css")],
 }
 
 

@@ -249,7 +249,12 @@ async def test_automatic_credit_is_handed_to_each_organisation_and_applied_there
                 in_requests=invoices_in_active_requests,
             )
             invoices[organisation] = (await make_invoice(session, customer, amount=3_000)).id
-    # The periodic job runs for every organisation and only hands out.
+    # The periodic job runs for every organisation that applies credit by itself, and only
+    # hands out.
+    async with sessions(info=scoped_to(ALL)) as session, session.begin():
+        assert await ledger_jobs.hand_out_credit(session) == []
+        for organisation in (A, second):
+            (await organisations.get(session, organisation)).auto_apply_credit = True
     async with sessions(info=scoped_to(ALL)) as session, session.begin():
         assert await ledger_jobs.hand_out_credit(session) == sorted((A, second))
         jobs = (

@@ -1,7 +1,7 @@
 """Paying part of the open amount in the portal, when the business allows it
-(PAYREQUEST_PORTAL__PARTIAL_PAYMENTS): the pay form offers an amount, and an amount that is
-not a number, not more than zero or more than what is open is refused in the customer's
-language with nothing created."""
+(`portal_partial_payments`, in Settings → Organisation): the pay form offers an amount, and
+an amount that is not a number, not more than zero or more than what is open is refused in
+the customer's language with nothing created."""
 
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ async def partial(
     database_url: str, sessions: Sessions, tmp_path: Path
 ) -> AsyncIterator[httpx.AsyncClient]:
     """A client of the portal of a business that allows part payments."""
-    async with h.portal_app(database_url, tmp_path, portal={"partial_payments": True}) as (
+    await h.set_organisation(sessions, portal_partial_payments=True)
+    async with h.portal_app(database_url, tmp_path) as (
         _app,
         http,
     ):

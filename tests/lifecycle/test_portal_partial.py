@@ -5,7 +5,6 @@ rest still open (and payable) in the portal."""
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import httpx
 import pytest
@@ -20,14 +19,10 @@ pytestmark = pytest.mark.usefixtures("webhook_ready")
 Sessions = async_sessionmaker[AsyncSession]
 
 
-@pytest.fixture
-def live_overrides() -> dict[str, Any]:
-    return {"portal": {"partial_payments": True}}
-
-
 async def test_a_part_payment_leaves_the_rest_open(
     live: LiveServer, sessions: Sessions, emulator: Emulator
 ) -> None:
+    await h.set_organisation(sessions, portal_partial_payments=True)
     kari = await h.customer(sessions, locale="en")
     invoice = await h.invoice_with_vat(sessions, kari, number="PP-1")  # 1 115.00
     async with httpx.AsyncClient(base_url=live.url, timeout=15) as http:

@@ -25,6 +25,7 @@ from payrequest.ledger import repository
 from payrequest.ledger.allocation import CreditPart, plan_credit_application
 from payrequest.ledger.models import Allocation, Credit
 from payrequest.ledger.targets import InRequests, Targets, lock_targets
+from payrequest.organisations.models import Organisation
 
 STAFF = "staff"
 AUTOMATIC = "automatic"
@@ -243,10 +244,13 @@ def _per_credit(parts: Sequence[CreditPart]) -> dict[str, int]:
     return totals
 
 
-async def credit_to_place(session: AsyncSession, *, limit: int = 100) -> list[tuple[int, str]]:
+async def credit_to_place(
+    session: AsyncSession, *, limit: int = 100, automatic_only: bool = False
+) -> list[tuple[int, str]]:
     """`(customer_id, currency)` pairs with live credit left and an open invoice in that
     currency: what automatic application looks at (whether a request is collecting those
-    invoices is checked under lock, per customer)."""
+    invoices is checked under lock, per customer). `automatic_only`: only in organisations
+    that apply credit by itself (`Organisation.auto_apply_credit`)."""
     remaining, used, refunded = repository.credit_remaining()
     allocated = (
         select(func.coalesce(func.sum(Allocation.amount), 0))
@@ -270,4 +274,7 @@ async def credit_to_place(session: AsyncSession, *, limit: int = 100) -> list[tu
         .order_by(Credit.customer_id, Credit.currency)
         .limit(limit)
     )
+    if automatic_only:
+        switched_on = select(Organisation.id).where(Organisation.auto_apply_credit.is_(True))
+        stmt = stmt.where(Credit.organisation_id.in_(switched_on))
     return [(customer_id, currency) for customer_id, currency in await session.execute(stmt)]

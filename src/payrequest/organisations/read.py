@@ -31,7 +31,8 @@ async def choices(session: AsyncSession, user_id: int) -> list[Choice]:
 
 @dataclass(frozen=True, slots=True)
 class Profile:
-    """An organisation as its receipts name it, and the settings fixed when it was made."""
+    """An organisation as its receipts name it, the settings fixed when it was made, and
+    those its owner may change (organisations.profile)."""
 
     id: int
     name: str
@@ -40,6 +41,12 @@ class Profile:
     market: str
     currency: str
     default_locale: str
+    request_lifetime_minutes: int
+    long_living_approved: bool
+    portal_partial_payments: bool
+    auto_apply_credit: bool
+    sms_sender: str | None  # None: the installation's
+    brand_colour: str | None
 
 
 async def profile(session: AsyncSession, organisation_id: int) -> Profile:
@@ -53,4 +60,10 @@ async def profile(session: AsyncSession, organisation_id: int) -> Profile:
         market=found.market,
         currency=found.currency,
         default_locale=found.default_locale,
+        request_lifetime_minutes=found.request_lifetime_minutes,
+        long_living_approved=found.long_living_approved,
+        portal_partial_payments=found.portal_partial_payments,
+        auto_apply_credit=found.auto_apply_credit,
+        sms_sender=found.sms_sender,
+        brand_colour=found.brand_colour,
     )

@@ -254,3 +254,26 @@ async def payment_organisation(session: AsyncSession, *, reference: str) -> int 
         return None
     statement = select(PaymentRequest.organisation_id).where(PaymentRequest.reference == reference)
     return (await session.execute(statement)).scalar_one_or_none()
+
+
+@dataclass(frozen=True, slots=True)
+class Business:
+    """The business a customer's portal belongs to: what its pages show of it (its name,
+    the accent colour of its header) and what it lets customers do there."""
+
+    id: int
+    name: str
+    brand_colour: str | None  # `#1a6e4f`; None: the portal's own
+    partial_payments: bool  # customers may pay part of what is open
+
+
+async def business_of(session: AsyncSession, organisation_id: int) -> Business | None:
+    organisation = await session.get(Organisation, organisation_id)
+    if organisation is None:
+        return None
+    return Business(
+        id=organisation.id,
+        name=organisation.name,
+        brand_colour=organisation.brand_colour,
+        partial_payments=organisation.portal_partial_payments,
+    )

@@ -42,6 +42,8 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
     context.setdefault("organisations", choices)
     context.setdefault("organisation", _current(choices, context["user"]))
     context.setdefault("customer", getattr(request.state, "customer", None))
+    # the portal's business, once the customer or the receipt link is known
+    context.setdefault("business", getattr(request.state, "business", None))
     context.setdefault("language", i18n.current_language())
     context.setdefault("flashes", pop_flashes(request))
     tail = getattr(request.app.state, "tail", None)

@@ -21,11 +21,12 @@ from payrequest.kit.money import parse_money
 from payrequest.ledger import credit as credits
 from payrequest.ledger import manual, read, take_back
 from payrequest.ledger.models import MANUAL_METHODS
+from payrequest.organisations import service as organisations
 from payrequest.payment_requests.repository import invoices_in_active_requests
 from payrequest.users.members import Member
 from payrequest.web import i18n
 from payrequest.web.auth import Writer
-from payrequest.web.deps import AsyncSession, SessionDep, SettingsDep
+from payrequest.web.deps import AsyncSession, SessionDep
 from payrequest.web.flash import flash
 
 router = APIRouter()
@@ -97,7 +98,6 @@ async def record_payment(
     request: Request,
     user: Writer,
     session: SessionDep,
-    settings: SettingsDep,
     customer_id: int,
     amount: Annotated[str, Form()] = "",
     currency: Annotated[str, Form()] = "",
@@ -108,6 +108,8 @@ async def record_payment(
     invoice_ids: Annotated[list[int] | None, Form()] = None,
 ) -> RedirectResponse:
     customer = await _customer(session, customer_id)
+    # what a payment leaves over goes to the open invoices at once where credit is automatic
+    automatic = (await organisations.get(session, user.organisation_id)).auto_apply_credit
     try:
         async with session.begin_nested():
             recorded = await manual.record(
@@ -123,7 +125,7 @@ async def record_payment(
                     recorded_by=user.id,
                 ),
                 in_requests=invoices_in_active_requests,
-                auto_apply=settings.ledger.auto_apply_credit,
+                auto_apply=automatic,
             )
     except PayrequestError as exc:
         flash(request, i18n.problem(exc, LABELS), "error")

@@ -1,8 +1,10 @@
-"""Settings: the organisation's profile, what this process runs with, the webhook
+"""Settings: the organisation's profile and settings, what this process runs with, the webhook
 registration, and a webhook round trip.
 
-The organisation's profile (name, organisation number, address, default language) is kept in
-the database and an owner edits it here (organisations.profile). The installation's settings
+The organisation's profile (name, organisation number, address, default language) and its
+settings (request lifetime, long-living approval, part payments in the portal, automatic
+credit, SMS sender id, portal accent colour) are kept in the database and an owner edits them
+here (organisations.profile). The installation's settings
 come from the environment (12-factor); the page shows them, with secrets masked, and names the
 variable that sets each one, and does not change them.
 """
@@ -181,6 +183,7 @@ async def _page(
     )
     profile = await organisation_read.profile(session, user.organisation_id)
     check.setdefault("profile_form", _form_of(profile))
+    check.setdefault("options_form", _options_of(profile))
     check.update(await _connection_context(runtime, session, user.organisation_id))
     return render(
         request,
@@ -188,12 +191,16 @@ async def _page(
         status_code=status_code,
         profile=profile,
         profile_market=market_label(profile.market),
+        lifetime_label=duration_label(profile.request_lifetime_minutes),
+        lifetime_bounds=(organisation_profile.MIN_LIFETIME, organisation_profile.MAX_LIFETIME),
+        lifetime_longest=duration_label(organisation_profile.MAX_LIFETIME),
+        installation_sms_sender=settings.sms.sender,
         locales=LOCALES,
         mode=settings.provider_mode.value,
         mode_meaning=mode_meaning(settings.provider_mode),
         rows=setting_rows(settings),
         effective_lifetime=await _effective_lifetime(runtime),
-        configured_lifetime=duration_label(settings.vipps.default_lifetime_minutes),
+        configured_lifetime=duration_label(profile.request_lifetime_minutes),
         webhook_url=url,
         registrations=active,
         registered=[r for r in active if r.url == url],
@@ -378,6 +385,65 @@ async def update_profile(
             )
     flash(request, i18n.gettext("The organisation's profile is saved."))
     return RedirectResponse("/settings#organisation", status_code=status.HTTP_303_SEE_OTHER)
+
+
+def _options_of(profile: organisation_read.Profile) -> organisation_profile.SettingsEdit:
+    return organisation_profile.SettingsEdit(
+        request_lifetime_minutes=str(profile.request_lifetime_minutes),
+        long_living_approved=profile.long_living_approved,
+        portal_partial_payments=profile.portal_partial_payments,
+        auto_apply_credit=profile.auto_apply_credit,
+        sms_sender=profile.sms_sender or "",
+        brand_colour=profile.brand_colour or "",
+    )
+
+
+@router.post("/settings/organisation/settings", response_class=HTMLResponse)
+async def update_organisation_settings(
+    request: Request,
+    user: Owner,
+    settings: SettingsDep,
+    runtime: RuntimeDep,
+    request_lifetime_minutes: Annotated[str, Form(max_length=20)] = "",
+    long_living_approved: Annotated[bool, Form()] = False,
+    portal_partial_payments: Annotated[bool, Form()] = False,
+    auto_apply_credit: Annotated[bool, Form()] = False,
+    sms_sender: Annotated[str, Form(max_length=100)] = "",
+    brand_colour: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    """An owner saves the organisation's settings; they apply to its next request, SMS and
+    portal page at once (this process forgets what it cached; another process looks again
+    within seconds). A value that breaks a rule shows the form again (422), nothing saved."""
+    edit = organisation_profile.SettingsEdit(
+        request_lifetime_minutes=request_lifetime_minutes,
+        long_living_approved=long_living_approved,
+        portal_partial_payments=portal_partial_payments,
+        auto_apply_credit=auto_apply_credit,
+        sms_sender=sms_sender,
+        brand_colour=brand_colour,
+    )
+    try:
+        async with runtime.sessions() as session, session.begin():
+            await organisation_profile.update_settings(session, actor_id=user.id, edit=edit)
+    except ValidationFailed as exc:
+        async with runtime.read_sessions() as session:
+            return await _page(
+                request,
+                user,
+                settings,
+                runtime,
+                session,
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                options_form=edit,
+                options_error=i18n.error_text(exc),
+                options_field=exc.field,
+            )
+    runtime.providers.forget(user.organisation_id)
+    runtime.sms.forget(user.organisation_id)
+    flash(request, i18n.gettext("The organisation's settings are saved."))
+    return RedirectResponse(
+        "/settings#organisation-settings", status_code=status.HTTP_303_SEE_OTHER
+    )
 
 
 @dataclass(frozen=True, slots=True)

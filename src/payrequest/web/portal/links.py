@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from payrequest.customers.models import Customer
-from payrequest.db.scope import scoped_to
+from payrequest.db.scope import acting_for
 from payrequest.errors import ValidationFailed
 from payrequest.portal import service as portal
 from payrequest.portal.service import LINK_LIFETIME, IssuedLink
@@ -21,13 +21,14 @@ async def send_link_if_known(runtime: Runtime, contact: str, organisation_id: in
     business's customers are not looked at). Whether there is one shows neither in the answer
     nor in how long it took. Failures are logged, never raised."""
     try:
-        async with runtime.sessions(info=scoped_to(organisation_id)) as session, session.begin():
-            found = await portal.find_by_contact(session, contact)
-            if found is None:
-                return
-            customer, channel = found
-            issued = await portal.issue_link(session, customer_id=customer.id, channel=channel)
-        await deliver_link(runtime, customer=customer, channel=channel, issued=issued)
+        with acting_for(organisation_id):  # the SMS carries the organisation's sender id
+            async with runtime.sessions() as session, session.begin():
+                found = await portal.find_by_contact(session, contact)
+                if found is None:
+                    return
+                customer, channel = found
+                issued = await portal.issue_link(session, customer_id=customer.id, channel=channel)
+            await deliver_link(runtime, customer=customer, channel=channel, issued=issued)
     except Exception:
         log.exception("could not send a portal link asked for on the start page")
 

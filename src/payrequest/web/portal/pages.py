@@ -4,6 +4,7 @@ invoice or request answers 404, exactly like one that does not exist."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import timedelta
 from decimal import Decimal
@@ -37,6 +38,7 @@ from payrequest.web.portal.session import (
     PortalAction,
     PortalCustomer,
     current_customer,
+    partial_payments,
     remembered_start_url,
     start_url,
 )
@@ -47,6 +49,7 @@ router = APIRouter()
 # every sender in payment_requests.push_limits.
 CUSTOMER_LIMITS = (Limit(10, timedelta(hours=1)), Limit(30, timedelta(days=1)))
 IP_LIMITS = (Limit(20, timedelta(hours=1)),)
+BRAND_HEX = re.compile(r"[0-9a-f]{6}")  # organisations.profile.BRAND_COLOUR without its `#`
 FLOWS = {"push": UserFlow.push, "app": UserFlow.redirect, "qr": UserFlow.qr}
 LABELS = {"phone": N_("Your MobilePay number"), "amount": N_("Amount to pay")}
 
@@ -133,7 +136,7 @@ async def _pay_page(
         rows=payable,
         busy=[(r, waiting[r.id]) for r in rows if r.id in waiting],
         total=total,
-        partial=runtime.settings.portal.partial_payments,
+        partial=partial_payments(request),
         minimum=paying.minimum_part(currency),
         on_phone=_is_phone(request),
         remaining_ms=remaining_ms,
@@ -199,7 +202,7 @@ async def pay(
                     flow=flow,
                     phone=normalised,
                     amount_text=amount,
-                    partial_allowed=runtime.settings.portal.partial_payments,
+                    partial_allowed=partial_payments(request),
                     save_phone=save_phone,
                 ),
                 lifetime=await runtime.lifetime(),
@@ -245,6 +248,20 @@ async def _refused(
             follow=follow,
             **form,
         )
+
+
+@router.get("/portal/brand/{colour}.css")
+async def brand_colour(colour: str) -> Response:
+    """The accent colour of a business's portal header, as a style sheet: the pages' policy
+    allows no inline styles (web.security_headers), so the header links this one. It holds
+    nothing but the colour its address names, the same for everyone."""
+    if not BRAND_HEX.fullmatch(colour):
+        raise HTTPException(status.HTTP_404_NOT_FOUND)
+    return Response(
+        f":root {{ --business-accent: #{colour}; }}\n",
+        media_type="text/css",
+        headers={"Cache-Control": "public, max-age=31536000, immutable"},
+    )
 
 
 @router.get(urls.PORTAL_RETURNED)

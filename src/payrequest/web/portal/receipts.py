@@ -59,6 +59,8 @@ async def linked_receipt(request: Request, runtime: RuntimeDep, token: str) -> H
         )
     async with runtime.read_sessions(info=scoped_to(ALL)) as session:
         organisation_id = await portal.payment_organisation(session, reference=reference)
+        if organisation_id is not None:
+            request.state.business = await portal.business_of(session, organisation_id)
     if organisation_id is None:
         return _gone(request, runtime.settings.default_locale, expired=False)
     enter(organisation_id)

@@ -51,17 +51,32 @@ def remembered_start_url(request: Request) -> str:
 
 async def current_customer(request: Request, runtime: RuntimeDep) -> Customer | None:
     """The signed-in customer, or None; from here on the request acts for the customer's
-    organisation (db.scope)."""
+    organisation (db.scope), whose portal settings and look are `business(request)`."""
     token = request.session.get(SESSION_PORTAL)
     if not isinstance(token, str):
         return None
     async with runtime.read_sessions(info=scoped_to(ALL)) as session:
         customer = await portal.signed_in_customer(session, token=token)
+        if customer is not None:
+            request.state.business = await portal.business_of(session, customer.organisation_id)
     if customer is None:  # signed out, expired, or portal access switched off
         request.session.pop(SESSION_PORTAL, None)
         return None
     enter(customer.organisation_id)
     return customer
+
+
+def business(request: Request) -> portal.Business | None:
+    """The business whose portal this request shows (known once the customer or the
+    receipt link is), for its settings and its look; None: not known (the start page)."""
+    found = getattr(request.state, "business", None)
+    return found if isinstance(found, portal.Business) else None
+
+
+def partial_payments(request: Request) -> bool:
+    """Whether the customer's business lets them pay part of what is open."""
+    found = business(request)
+    return found is not None and found.partial_payments
 
 
 async def require_customer(request: Request, runtime: RuntimeDep) -> Customer:

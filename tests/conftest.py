@@ -53,12 +53,26 @@ def _run(coro: object) -> None:
         pool.submit(asyncio.run, coro).result()  # type: ignore[arg-type]
 
 
+# The PostgreSQL tests connect as an ordinary role that owns their database, as a deployment
+# should (docs/deployment.md, section 10): a superuser would skip row-level security, and the
+# tests would not show the second wall holding. The role is made once per cluster.
+APP_ROLE = "payrequest_test_owner"
+_MAKE_APP_ROLE = f"""
+DO $$ BEGIN
+  CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS;
+EXCEPTION WHEN duplicate_object THEN NULL;
+END $$
+"""
+
+
 @pytest.fixture(scope="session")
 def postgresql_url() -> Iterator[str]:
-    """A fresh, empty PostgreSQL database for this test run; dropped afterwards."""
+    """A fresh, empty PostgreSQL database for this test run, owned by (and used as) an
+    ordinary role; dropped afterwards."""
     name = f"payrequest_test_{uuid.uuid4().hex[:10]}"
     try:
-        _run(_admin_execute(f'CREATE DATABASE "{name}"'))
+        _run(_admin_execute(_MAKE_APP_ROLE))
+        _run(_admin_execute(f'CREATE DATABASE "{name}" OWNER {APP_ROLE}'))
     except Exception as exc:
         message = (
             f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL}: {exc.__class__.__name__}: {exc}"
@@ -66,7 +80,11 @@ def postgresql_url() -> Iterator[str]:
         if IN_CI:
             pytest.fail(f"{message} (CI=true: the PostgreSQL half must run)", pytrace=False)
         pytest.skip(f"{message}; PostgreSQL tests skipped")
-    url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    url = (
+        make_url(POSTGRES_ADMIN_URL)
+        .set(database=name, username=APP_ROLE, password=None)
+        .render_as_string(hide_password=False)
+    )
     yield url
     _run(_admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 

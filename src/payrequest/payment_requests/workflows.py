@@ -33,6 +33,7 @@ from payrequest.payment_requests.receipt import order_lines
 from payrequest.payment_requests.service import LIFETIME_MARGIN_MINUTES
 from payrequest.payment_requests.state import ACTIVE, Status
 from payrequest.providers.base import (
+    AlreadyAuthorized,
     Capabilities,
     CreatePayment,
     OutcomeUnknown,
@@ -44,8 +45,6 @@ from payrequest.providers.base import (
 )
 
 Sessions = async_sessionmaker[AsyncSession]
-# Refusals after which the request may well be authorized anyway (we lost a race).
-ALREADY_AUTHORIZED_CODES = frozenset({"6060", "6230"})
 # A job that calls the provider: each call with its retries ends within 20 s (client.py), so
 # the two calls of a capture (the capture, then GET payment) fit inside.
 JOB_TIMEOUT = timedelta(seconds=50)
@@ -235,12 +234,10 @@ async def cancel(
         )
     except PaymentNotFound:
         snapshot = None  # never reached the provider: cancelling is ours alone
-    except ProviderError as exc:
-        if exc.code in ALREADY_AUTHORIZED_CODES:
-            raise Conflict(
-                "The customer approved just now; the payment will be captured instead"
-            ) from exc
-        raise
+    except AlreadyAuthorized as exc:
+        raise Conflict(
+            "The customer approved just now; the payment will be captured instead"
+        ) from exc
     async with sessions() as session, session.begin():
         if snapshot is not None:
             result = await apply.apply_snapshot(session, snapshot=snapshot, source="user")

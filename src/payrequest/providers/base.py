@@ -77,6 +77,14 @@ class CreatePayment:
 class CreatedPayment:
     reference: str
     redirect_url: str | None  # app/landing link, or QR image/target for the QR flow
+    # The provider's own key of the payment when it is not our reference (a Stripe Checkout
+    # Session's `cs_...`); None: the provider keys the payment by our reference (Vipps).
+    provider_reference: str | None = None
+
+    @property
+    def key_at_provider(self) -> str:
+        """What the provider calls this payment."""
+        return self.provider_reference or self.reference
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +183,21 @@ class ProviderError(Exception):
 
 class PaymentNotFound(ProviderError):
     """The provider has no payment with this reference."""
+
+
+class AlreadyAuthorized(ProviderError):
+    """The call came too late: the payer approved the payment first (a cancel racing the
+    approval). The payment is authorized and will be captured; nothing else changed."""
+
+
+class Declined(ProviderError):
+    """The payer's bank or card refused this payment. `reason` is a neutral reason code
+    (`insufficient_funds`, `card_declined`, `expired_card`, `authentication_failed`, ...) and
+    the message says it in plain words (a msgid, translated where it is shown)."""
+
+    def __init__(self, message: str, *, reason: str, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.reason = reason
 
 
 class TryAgainLater(ProviderError):

@@ -49,9 +49,7 @@ class Received:
 
 
 def dedupe_key(event: ProviderEvent) -> str:
-    return ":".join(
-        (event.merchant_id or "", event.reference, event.psp_reference, event.name.value)
-    )
+    return event.dedupe_key
 
 
 async def store(

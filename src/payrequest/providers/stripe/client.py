@@ -60,12 +60,12 @@ class StripeApi:
                 "Stripe answered %s with %s%s: %s (%s)",
                 what,
                 f"HTTP {exc.http_status}" if exc.http_status else "no answer",
-                f" code {exc.code}" if exc.code else "",
+                f" code {error.code}" if error.code else "",
                 error.detail or error.message,
                 f"request {exc.request_id}" if exc.request_id else "no request id",
                 extra={
                     "stripe_status": exc.http_status,
-                    "stripe_code": exc.code,
+                    "stripe_code": error.code,
                     "stripe_request_id": exc.request_id,
                 },
             )

@@ -35,7 +35,7 @@ DEFAULT_WAIT = timedelta(seconds=2)
 def neutral(exc: stripe.StripeError, *, effect_unknown: bool) -> ProviderError:
     """The neutral error for one failed call. `effect_unknown`: the call changes something
     (a POST), so an unanswered one is OutcomeUnknown rather than a plain retryable error."""
-    status, code, trace = exc.http_status, exc.code, exc.request_id
+    status, code, trace = exc.http_status, error_code(exc), exc.request_id
     detail = _detail(exc)
     if isinstance(exc, stripe.APIConnectionError):
         if effect_unknown:
@@ -92,6 +92,11 @@ def retry_after(exc: stripe.StripeError) -> timedelta | None:
     if moment.tzinfo is None:
         return None
     return max(timedelta(0), moment - utcnow())
+
+
+def error_code(exc: stripe.StripeError) -> str | None:
+    """Stripe's error code: the SDK sets `code` on some exceptions only (not on a 429's)."""
+    return exc.code or (exc.error.code if exc.error is not None else None)
 
 
 def _decline_reason(exc: stripe.CardError) -> str:

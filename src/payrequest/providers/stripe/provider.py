@@ -166,14 +166,15 @@ class StripeProvider:
         return await self.get_payment(reference)
 
     async def get_events(self, reference: str) -> list[ProviderEvent]:
-        """The session's events among the account's newest EVENT_LOG_LIMIT of the types we
-        read, oldest first. Older ones are not looked for: get_payment is the safety net."""
+        """The session's events among the account's newest EVENT_LOG_LIMIT of the types an
+        endpoint gets (WEBHOOK_EVENTS), oldest first. Older ones are not looked for:
+        get_payment is the safety net."""
         session = await self._session(reference)
         ours, intent = wire.reference_of(session), wire.intent_id(session)
         listed = await self.api.call(
             f"events of {reference}",
             lambda: self._v1.events.list_async(
-                params={"types": list(events.READERS), "limit": EVENT_LOG_LIMIT}
+                params={"types": list(WEBHOOK_EVENTS), "limit": EVENT_LOG_LIMIT}
             ),
         )
         found = []

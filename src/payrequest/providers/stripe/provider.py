@@ -79,11 +79,11 @@ class StripeProvider:
 
     async def create_payment(self, request: CreatePayment) -> CreatedPayment:
         """One Checkout Session per idempotency key: a retry with the same key (after a lost
-        answer) gets the same session back from Stripe."""
+        answer) gets the same session back from Stripe (wire.create_key)."""
         if request.user_flow is not UserFlow.redirect:
             raise ProviderError(REDIRECT_ONLY, detail=f"user flow {request.user_flow.value}")
         params = wire.session_params(request, now=self._now())
-        options = {"idempotency_key": request.idempotency_key}
+        options = {"idempotency_key": wire.create_key(request, params)}
         session = await self.api.call(
             f"create {request.reference}",
             lambda: self._v1.checkout.sessions.create_async(params=params, options=options),

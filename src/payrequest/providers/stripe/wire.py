@@ -52,6 +52,17 @@ def session_params(request: CreatePayment, *, now: datetime) -> dict[str, Any]:
     return params
 
 
+def create_key(request: CreatePayment, params: dict[str, Any]) -> str:
+    """The create's idempotency key: the request's, unless its expiry had to be moved into
+    Stripe's window. A moved expiry depends on the time of sending, and Stripe refuses a key
+    sent again with other parameters; so the key names the expiry sent. A retry whose answer
+    was lost then makes a second session, which nobody can pay: its link never reached us."""
+    sent = params.get("expires_at")
+    if request.expires_at is None or sent == int(request.expires_at.timestamp()):
+        return request.idempotency_key
+    return f"{request.idempotency_key}:expires-{sent}"
+
+
 def expiry(wanted: datetime, *, now: datetime) -> int:
     """`wanted` as Unix seconds, moved into Stripe's 30 minutes – 24 hours from `now`."""
     clamped = min(max(wanted, now + SHORTEST), now + LONGEST)

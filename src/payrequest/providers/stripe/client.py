@@ -3,9 +3,10 @@
 Time: each try waits at most `timeout` for an answer (3 s to connect); the SDK tries again
 `max_network_retries` times on a broken connection, a 409 and a 5xx (or when Stripe says
 `Stripe-Should-Retry: true`), after 0.5 s, then 1 s, always with the same `Idempotency-Key`.
-With the defaults (6 s, 2 retries) one call ends within about 20 s, inside a job's 50 s
-(docs/stripe.md#the-stripe-adapter). A 429 without `Stripe-Should-Retry` is not retried here:
-it ends the call with TryAgainLater, for the job to send it again later.
+With the defaults (6 s, 2 retries) one call ends within 3 × (3 s + 6 s) plus 1.5 s of
+backoff, under 30 s and inside a job's 50 s (docs/stripe.md#calls). A 429 without
+`Stripe-Should-Retry` is not retried here: it ends the call with TryAgainLater, for the job
+to send it again later.
 
 Every error answer is logged with Stripe's request id (`req_…`), for support.
 """

@@ -1,4 +1,4 @@
-"""The SDK's exceptions as neutral provider errors (docs/stripe.md#the-stripe-adapter).
+"""The SDK's exceptions as neutral provider errors (docs/stripe.md#calls).
 
 The SDK chooses its exception by HTTP status; this keeps Stripe's request id (`trace_id`) and
 error code on every error, says whether the same call may be sent again, and swaps Stripe's

@@ -1,5 +1,5 @@
 """Stripe events (`evt_…`, a webhook's body or an entry of `GET /v1/events`) as neutral
-events. Pure functions, no I/O (docs/stripe.md#the-stripe-adapter).
+events. Pure functions, no I/O (docs/stripe.md#events).
 
 - checkout.session.completed, paid: captured, the whole amount (the request ends paid);
   unpaid (a delayed payment method): created, nothing to do yet.

@@ -1,6 +1,6 @@
 """Stripe's webhook signature: `Stripe-Signature: t=<unix time>,v1=<hex>[,v1=…][,v0=…]`, an
 HMAC-SHA256 of "<t>.<body>" keyed by an endpoint's whole `whsec_` secret
-(docs/stripe.md#the-stripe-adapter).
+(docs/stripe.md#webhook-signatures).
 
 The header is read here (is it whole, and on time?); the HMAC is checked by the SDK's
 `stripe.WebhookSignature.verify_header`, once per secret we hold. During a rotation Stripe

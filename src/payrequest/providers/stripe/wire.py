@@ -1,5 +1,5 @@
 """Checkout Session parameters and answers. Pure functions, no I/O
-(docs/stripe.md#the-stripe-adapter)."""
+(docs/stripe.md#creating-the-session)."""
 
 from __future__ import annotations
 

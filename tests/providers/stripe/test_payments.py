@@ -13,6 +13,7 @@ from payrequest.kit.money import Money
 from payrequest.providers.base import (
     AlreadyAuthorized,
     PaymentNotFound,
+    PaymentProvider,
     ProviderError,
     ProviderState,
     UserFlow,
@@ -63,7 +64,9 @@ async def test_create_pay_and_read(provider: StripeProvider, client: stripe.Stri
         ("1,5 × Paper", 1, 6172),
         ("Fee", 1, 173),
     ]
-    waiting = await provider.get_payment(session_id)
+    neutral: PaymentProvider = provider  # what the payment flow sees
+    assert isinstance(neutral, PaymentProvider) and neutral.name == "stripe"
+    waiting = await neutral.get_payment(session_id)
     assert (waiting.reference, waiting.state, waiting.captured) == (
         request.reference,
         ProviderState.created,

@@ -10,7 +10,6 @@ Checkout captures at once, so a paid session is authorized and captured in one s
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -192,7 +191,7 @@ class StripeProvider:
     def parse_webhook(
         self, body: bytes, headers: Mapping[str, str], *, secrets: Sequence[str]
     ) -> ProviderEvent:
-        signature.verify(body, headers, secrets=secrets, now=time.time())
+        signature.verify(body, headers, secrets=secrets, now=self._now().timestamp())
         return self.read_event(body)
 
     def read_event(self, body: bytes) -> ProviderEvent:

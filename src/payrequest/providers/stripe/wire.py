@@ -164,7 +164,7 @@ def snapshot(session: dict[str, Any]) -> PaymentSnapshot:
         captured=captured,
         cancelled=0,
         refunded=min(refunded, captured),
-        psp_reference=str(intent["id"]) if intent else str(session["id"]),
+        psp_reference=intent_id(session) or str(session["id"]),
     )
 
 

@@ -71,6 +71,10 @@ class CreatePayment:
     order_lines: Sequence[OrderLine] = ()
     metadata: Mapping[str, str] = field(default_factory=dict)
     share_phone: bool = False  # ask the payer to share their phone number (with consent)
+    # The payer's language on a hosted payment page ("nb", "da", "en"); None: the
+    # provider follows the browser. Vipps MobilePay's app has its own and ignores it.
+    locale: str | None = None
+    email: str | None = None  # prefilled on a hosted payment page (Stripe Checkout)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +121,9 @@ class ProviderEvent:
     idempotency_key: str | None = None
     merchant_id: str | None = None  # the account at the provider (Vipps: the MSN)
     event_id: str | None = None  # the provider's own id of the event, if it has one
+    # Why an unsuccessful attempt failed (success False): a neutral reason code as in
+    # Declined.reason (`insufficient_funds`, `card_declined`, ...); None when not told.
+    reason: str | None = None
 
     @property
     def dedupe_key(self) -> str:

@@ -4,8 +4,8 @@ A duplicate (same dedupe key) is a no-op. An event we cannot place yet (unknown 
 kept as `unmatched`. If applying fails unexpectedly, the caller rolls its transaction back and
 calls `keep_failed` in a new one: the row is kept as `failed` with a retry job, and the webhook
 is still acknowledged (a non-2xx would make the provider send it again, and some hold back
-every later event for that payment until it is answered). The common case, applied at once, is one INSERT of the row already marked `applied`:
-no savepoint, no second write to the row.
+every later event for that payment until it is answered). The common case, applied at once,
+is one INSERT of the row already marked `applied`: no savepoint, no second write to the row.
 
 An authentic body that is not an event we can read (`[]`, `null`, a field missing, a
 reference longer than the inbox keeps) is kept as `unusable` with the reason, for the

@@ -58,8 +58,14 @@ async def apply_event(session: AsyncSession, *, event: ProviderEvent, source: st
             "provider_ref": event.psp_reference,
             "amount": event.amount.amount,
             "occurred_at": event.occurred_at,
-            "message": None if event.success else N_("The provider reports this operation failed"),
-            "details": {"success": event.success, "idempotency_key": event.idempotency_key},
+            "message": None
+            if event.success
+            else event.message or N_("The provider reports this operation failed"),
+            "details": {
+                "success": event.success,
+                "idempotency_key": event.idempotency_key,
+                **({"reason": event.reason} if event.reason else {}),
+            },
         },
     )
     if not new:

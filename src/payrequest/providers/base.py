@@ -124,6 +124,9 @@ class ProviderEvent:
     # Why an unsuccessful attempt failed (success False): a neutral reason code as in
     # Declined.reason (`insufficient_funds`, `card_declined`, ...); None when not told.
     reason: str | None = None
+    # The failure in plain words for staff and the payer (an English msgid, translated where
+    # it is shown); None: the flow's generic words.
+    message: str | None = None
 
     @property
     def dedupe_key(self) -> str:

@@ -119,6 +119,9 @@ def test_a_failed_attempt_is_recorded_and_moves_nothing() -> None:
         "payment_intent_authentication_failure",
         "pi_1",
     )
+    # In plain words for the timeline: the reason when we know it, else the generic decline.
+    assert event.message == "The card was declined: not enough money on the account."
+    assert failed.message == "The card was declined."
     assert steps(Status.pending, from_event(event, amount=49900)) == []
     assert steps(Status.sending, from_event(event, amount=49900)) == [Status.pending]
 

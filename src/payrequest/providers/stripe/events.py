@@ -21,6 +21,7 @@ from typing import Any
 
 from payrequest.kit.money import Money
 from payrequest.providers.base import EventName, ProviderEvent, WebhookUnreadable
+from payrequest.providers.stripe.mapping import DECLINE_MESSAGES, DECLINED
 
 Reader = Callable[[dict[str, Any]], tuple[EventName, bool, int, str]]
 
@@ -49,6 +50,7 @@ def from_stripe(
             merchant_id=merchant_id,
             event_id=str(event["id"]),
             reason=None if success else failure_reason(obj),
+            message=None if success else failure_message(obj),
         )
     except WebhookUnreadable:
         raise
@@ -135,6 +137,13 @@ def failure_reason(obj: dict[str, Any]) -> str | None:
     error = obj.get("last_payment_error") or {}
     reason = error.get("decline_code") or error.get("code") or obj.get("failure_reason")
     return str(reason) if reason else None
+
+
+def failure_message(obj: dict[str, Any]) -> str | None:
+    """A failed card attempt's reason in plain words (a msgid); None for other failures."""
+    if obj.get("object") != "payment_intent":
+        return None
+    return DECLINE_MESSAGES.get(failure_reason(obj) or "", DECLINED)
 
 
 READERS: dict[str, Reader] = {  # the event types read, and how

@@ -22,6 +22,7 @@ from payrequest.config import load_settings
 from payrequest.db.session import create_engine, session_factory
 from payrequest.payment_requests import bulk
 from payrequest.payment_requests.service import Lifetime
+from payrequest.providers.base import OneProvider
 from payrequest.providers.factory import build_vipps
 
 
@@ -43,7 +44,7 @@ async def _run(url: str, emulator: str, concurrency: int, count: int) -> tuple[b
     try:
         summary = await bulk.run(
             session_factory(engine),
-            provider,
+            OneProvider(provider),
             lifetime=Lifetime(60, provider.capabilities),
             bulk_filter=bulk.BulkFilter(currency="NOK"),
             batch_id="bench",

@@ -186,7 +186,7 @@ async def _register_webhook_when_up(runtime: Runtime) -> None:
             async with _one_process_at_a_time(runtime, "ensure_webhook"):
                 status = await ensure_webhook(
                     runtime.sessions,
-                    runtime.providers.installation,
+                    runtime.directory.installation,
                     url=runtime.webhook_url,
                     box=runtime.box,
                 )
@@ -212,7 +212,7 @@ async def _check_emulator_connections(runtime: Runtime) -> None:
             async with _one_process_at_a_time(runtime, f"connect:{organisation_id}"):
                 outcome = await connecting.check_and_register(
                     runtime.sessions,
-                    runtime.providers,
+                    runtime.directory,
                     urls=runtime.urls,
                     box=runtime.box,
                     organisation_id=organisation_id,

@@ -506,7 +506,7 @@ def requests_send_bulk(
     async def _send_bulk(runtime: Runtime) -> bulk.Summary | None:
         chosen = (currency or "").upper()
         if not chosen:  # the one currency of the organisation's own provider (connections)
-            known = sorted((await runtime.provider.resolve()).capabilities.currencies)
+            known = sorted((await runtime.providers.default()).capabilities.currencies)
             if len(known) != 1:
                 raise PayrequestError("Choose --currency (%(currencies)s)", currencies=known)
             chosen = known[0]
@@ -527,7 +527,7 @@ def requests_send_bulk(
             task = progress.add_task(f"batch {batch_id}", total=None)
             return await bulk.run(
                 runtime.sessions,
-                runtime.provider,
+                runtime.providers,
                 lifetime=await runtime.lifetime(),
                 bulk_filter=spec,
                 batch_id=batch_id,

@@ -42,7 +42,7 @@ def _settings() -> Settings:
 
 async def _register(runtime: Runtime) -> WebhookStatus:
     return await ensure_webhook(
-        runtime.sessions, runtime.providers.installation, url=runtime.webhook_url, box=runtime.box
+        runtime.sessions, runtime.directory.installation, url=runtime.webhook_url, box=runtime.box
     )
 
 
@@ -131,7 +131,7 @@ async def _check(
             return ok
         trip = await webhook_check.round_trip(
             runtime.sessions,
-            runtime.providers.installation,
+            runtime.directory.installation,
             market=runtime.settings.vipps.market,
             wait=wait,
         )
@@ -166,7 +166,7 @@ async def _offer_removal(
     if not remove and (ask is None or not ask(ids)):
         return False
     removed = await setup.remove_foreign(
-        runtime.sessions, runtime.providers.installation, url=listed.url, endpoint_ids=ids
+        runtime.sessions, runtime.directory.installation, url=listed.url, endpoint_ids=ids
     )
     console.print(f"[green]✓[/green] removed the registrations {escape(', '.join(removed))}")
     return set(removed) == set(ids)

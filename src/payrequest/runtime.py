@@ -20,7 +20,7 @@ from payrequest.connections.directory import (
     NOTHING_PAYABLE,
     NotConnected,
     ProviderDirectory,
-    ProviderOfTheScope,
+    ProvidersOfTheScope,
 )
 from payrequest.db.scope import organisation_of_scope
 from payrequest.db.session import (
@@ -55,20 +55,21 @@ SECRETS_TTL = 5.0  # seconds a process trusts its cached list of webhook secrets
 
 @dataclass
 class WebhookSecrets:
-    """Webhook secrets per connection (None: the installation's own), decrypted, cached
-    briefly (one query per connection per few seconds)."""
+    """Webhook secrets per provider and connection (None: the installation's own), decrypted,
+    cached briefly (one query per connection per few seconds)."""
 
     box: SecretBox
-    provider_name: str
-    _values: dict[int | None, tuple[float, list[str]]] = field(default_factory=dict)
+    _values: dict[tuple[str, int | None], tuple[float, list[str]]] = field(default_factory=dict)
 
-    async def get(self, session: AsyncSession, connection_id: int | None = None) -> list[str]:
-        loaded = self._values.get(connection_id)
+    async def get(
+        self, session: AsyncSession, provider: str, connection_id: int | None = None
+    ) -> list[str]:
+        loaded = self._values.get((provider, connection_id))
         if loaded is None or time.monotonic() - loaded[0] > SECRETS_TTL:
             values = await registrations.secrets(
-                session, provider=self.provider_name, box=self.box, connection_id=connection_id
+                session, provider=provider, box=self.box, connection_id=connection_id
             )
-            loaded = self._values[connection_id] = (time.monotonic(), values)
+            loaded = self._values[provider, connection_id] = (time.monotonic(), values)
         return loaded[1]
 
     def forget(self) -> None:
@@ -83,9 +84,9 @@ class Runtime:
     read_engine: AsyncEngine  # the same engine on PostgreSQL
     sessions: async_sessionmaker[AsyncSession]
     read_sessions: async_sessionmaker[AsyncSession]  # for pages and streams that only read
-    # Each call goes to the provider of the organisation the work is for (connections).
-    provider: ProviderOfTheScope
-    providers: ProviderDirectory  # which provider client each organisation uses
+    # The provider a payment names, as the organisation the work is for connected it.
+    providers: ProvidersOfTheScope
+    directory: ProviderDirectory  # which provider client each organisation uses
     box: SecretBox
     webhook_secrets: WebhookSecrets
     handlers: JobHandlers
@@ -96,13 +97,13 @@ class Runtime:
     @property
     def webhook_url(self) -> str:
         """The installation's own webhook URL (its connection from the environment)."""
-        return self.urls.webhook(self.provider.name)
+        return self.urls.webhook(self.providers.default_name)
 
     async def lifetime(self) -> Lifetime:
         """How long a new payment request of the current organisation may wait: its setting,
         within what its sales unit allows. NotConnected before it has a provider."""
-        provider = await self.provider.resolve()
-        minutes = await self.providers.lifetime_minutes(organisation_of_scope())
+        provider = await self.providers.default()
+        minutes = await self.directory.lifetime_minutes(organisation_of_scope())
         return Lifetime(minutes, provider.capabilities)
 
     async def lifetime_to_show(self) -> Lifetime:
@@ -118,7 +119,7 @@ class Runtime:
         connection: credentials, webhook registrations and, outside production, the sales
         unit's situation (throw-away payments)."""
         settings = self.settings
-        provider = self.providers.installation
+        provider = self.directory.installation
         return await checkup.run(
             provider,
             look_up=lambda: setup.look_up(self.read_sessions, provider, url=self.webhook_url),
@@ -131,7 +132,7 @@ class Runtime:
         return Worker(self.sessions, self.handlers, lease=WORKER_LEASE, **options)  # type: ignore[arg-type]
 
     async def close(self) -> None:
-        await self.provider.close()
+        await self.providers.close()
         await self.sms.close()
         await self.webhooks.close()
         await self.engine.dispose()
@@ -149,7 +150,7 @@ def build_runtime(settings: Settings, *, provider: PaymentProvider | None = None
     box = SecretBox(key)
     urls = PublicUrls(settings.public_url, signing_key=key)
     read_sessions = read_only_factory(read_engine)
-    providers = ProviderDirectory(
+    directory = ProviderDirectory(
         # reads only, so a request holding the writer's connection (SQLite has one) can ask
         read_sessions,
         box=box,
@@ -158,15 +159,15 @@ def build_runtime(settings: Settings, *, provider: PaymentProvider | None = None
         ),
         installation=provider or build_provider(settings, version=__version__),
     )
-    provider = scoped_provider = ProviderOfTheScope(providers)
+    providers = ProvidersOfTheScope(directory)
     handlers = JobHandlers()
     payment_jobs.install(
         handlers,
         sessions=sessions,
-        provider=provider,
+        providers=providers,
         return_url=urls.portal_returned(),
     )
-    inbound_jobs.install(handlers, provider=provider)
+    inbound_jobs.install(handlers, providers=providers)
     ledger_jobs.install(handlers, in_requests=payment_repository.invoices_in_active_requests)
     maintenance.install(
         handlers, purge_rate_limit_hits=ratelimit.purge, purge_sign_ins=sign_ins.purge
@@ -185,10 +186,10 @@ def build_runtime(settings: Settings, *, provider: PaymentProvider | None = None
         read_engine=read_engine,
         sessions=sessions,
         read_sessions=read_sessions,
-        provider=scoped_provider,
         providers=providers,
+        directory=directory,
         box=box,
-        webhook_secrets=WebhookSecrets(box, provider.name),
+        webhook_secrets=WebhookSecrets(box),
         handlers=handlers,
         sms=sms,
         email=email,

@@ -5,7 +5,7 @@ payment received by hand."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -19,7 +19,14 @@ from payrequest.payment_requests.repository import invoices_in_active_requests
 from payrequest.payment_requests.schemas import NewPaymentRequest
 from payrequest.payment_requests.service import Lifetime, create_request
 from payrequest.payment_requests.state import Status
-from payrequest.providers.base import Capabilities, PaymentNotFound, PaymentSnapshot, ProviderState
+from payrequest.providers.base import (
+    Capabilities,
+    OneProvider,
+    PaymentNotFound,
+    PaymentProvider,
+    PaymentSnapshot,
+    ProviderState,
+)
 from payrequest.users import service as users
 from tests.factories import make_customer, make_invoice
 
@@ -29,6 +36,8 @@ LIFETIME = Lifetime(24 * 60, Capabilities(long_living=True, max_lifetime_minutes
 
 class NeverSent:
     """A provider that never got the payment: cancelling is then ours alone."""
+
+    name = "vipps"  # what the request stored
 
     async def cancel(self, reference: str, *, idempotency_key: str) -> Any:
         raise PaymentNotFound("no such payment", code="5090")
@@ -66,7 +75,10 @@ async def test_send_cancel_refund_and_a_manual_payment_are_recorded(sessions: Se
         await refunds.request_refund(
             session, payment_request_id=paid.id, amount=1_000, user_id=staff.id, reason="Dent"
         )
-    await workflows.cancel(sessions, NeverSent(), request_id=waiting.id, user_id=staff.id)  # type: ignore[arg-type]
+    never_sent = cast(PaymentProvider, NeverSent())
+    await workflows.cancel(
+        sessions, OneProvider(never_sent), request_id=waiting.id, user_id=staff.id
+    )
     async with sessions() as session, session.begin():
         await manual.record(
             session,

@@ -530,14 +530,15 @@ CASES: dict[tuple[str, str], Cases] = {
         post(f"/staff/{u}/role", role="readonly") for u in b.staff_ids.values()
     ],
     # --- webhooks, receipts ---------------------------------------------------------------------
-    ("POST", "/webhooks/vipps"): lambda a, b: [
+    ("POST", "/webhooks/{provider}"): lambda a, b: [
         _webhook(b.waiting_reference, "AUTHORIZED"),
         _webhook(b.waiting_reference, "CAPTURED"),
         _webhook(b.paid_reference, "REFUNDED"),
+        _webhook(b.paid_reference, "REFUNDED", "/webhooks/nobody"),  # no such provider
     ],
     # B's connection's own address (the provider knows it) with a forged signature: refused,
     # and counted against B's limit of refused webhooks on purpose; and addresses of none.
-    ("POST", "/webhooks/vipps/{token}"): lambda a, b: [
+    ("POST", "/webhooks/{provider}/{token}"): lambda a, b: [
         replace(
             _webhook(reference, "AUTHORIZED", f"/webhooks/vipps/{token}"),
             writes=("rate_limit_hits",),

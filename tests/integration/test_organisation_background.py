@@ -46,7 +46,7 @@ from payrequest.payment_requests.models import PaymentRequest, PaymentRequestEve
 from payrequest.payment_requests.repository import invoices_in_active_requests
 from payrequest.payment_requests.schemas import NewPaymentRequest
 from payrequest.payment_requests.service import Lifetime, create_request
-from payrequest.providers.base import Capabilities
+from payrequest.providers.base import Capabilities, OneProvider
 from payrequest.providers.factory import build_provider
 from payrequest.providers.vipps import signature
 from tests.conftest import TEST_ORGANISATION
@@ -298,7 +298,7 @@ async def test_a_kept_event_of_nobody_is_handed_to_its_payments_organisation(
     handlers = JobHandlers()
     settings = load_settings(database_url=database_url, var_dir=tmp_path)
     provider = build_provider(settings, version="test")
-    inbound_jobs.install(handlers, provider=provider)
+    inbound_jobs.install(handlers, providers=OneProvider(provider))
     apply_job = handlers.spec(inbound.APPLY_JOB).handler
     try:
         async with sessions(info=scoped_to(ALL)) as session, session.begin():

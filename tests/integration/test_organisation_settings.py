@@ -126,7 +126,7 @@ async def test_an_owner_saves_the_settings_of_their_organisation_only(
     # the emulator's unit is not approved for long-living requests: it caps the lifetime
     assert "New payment requests live 10 minutes." in page
     assert "The lifetime set here (1 day) is more than the sales unit allows." in page
-    assert await runtime.providers.lifetime_minutes(A) == 1440  # now cached
+    assert await runtime.directory.lifetime_minutes(A) == 1440  # now cached
     saved = await _save(client)
     assert saved.status_code == 303
     assert saved.headers["location"] == "/settings#organisation-settings"
@@ -140,7 +140,7 @@ async def test_an_owner_saves_the_settings_of_their_organisation_only(
     }
     assert await _settings_of(sessions, second) == DEFAULTS
     # The directory forgot what it knew: the new lifetime applies to the next request.
-    assert await runtime.providers.lifetime_minutes(A) == 30
+    assert await runtime.directory.lifetime_minutes(A) == 30
     page = (await client.get("/settings")).text
     assert "The organisation&#39;s settings are saved." in page
     assert "The lifetime set here (30 minutes) is more than the sales unit allows." in page

@@ -27,6 +27,7 @@ from payrequest.payment_requests.service import Lifetime, create_request
 from payrequest.payment_requests.state import Status
 from payrequest.providers.base import (
     Capabilities,
+    OneProvider,
     PaymentProvider,
     PaymentSnapshot,
     ProviderState,
@@ -282,7 +283,9 @@ class _Provider:
 async def _learn_again(sessions: Sessions, provider: PaymentProvider, reference: str) -> None:
     """One run of the job that reads the payment again for the payer's number."""
     async with sessions() as session, session.begin():
-        await workflows.learn_phone_again(sessions, provider, reference=reference, apply_in=session)
+        await workflows.learn_phone_again(
+            sessions, OneProvider(provider), reference=reference, apply_in=session
+        )
 
 
 async def test_a_number_lost_on_the_way_is_read_again_later(sessions: Sessions) -> None:

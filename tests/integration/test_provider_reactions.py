@@ -23,7 +23,7 @@ from payrequest.payment_requests import apply, repository, workflows
 from payrequest.payment_requests.schemas import NewPaymentRequest
 from payrequest.payment_requests.service import SEND_JOB, Lifetime, create_request
 from payrequest.payment_requests.state import Status
-from payrequest.providers.base import PaymentNotFound, ProviderError
+from payrequest.providers.base import OneProvider, PaymentNotFound, ProviderError
 from payrequest.providers.vipps.client import RetryPolicy
 from payrequest.providers.vipps.mapping import CANCEL_UNCONFIRMED
 from payrequest.providers.vipps.provider import VippsProvider, capabilities_for
@@ -98,7 +98,7 @@ async def test_a_cancel_answered_with_a_bare_404_and_no_definite_get_changes_not
     fake.on("POST", f"{one}/cancel", BARE_404)
     fake.on("GET", one, problem(503, "Service Unavailable"))
     with pytest.raises(ProviderError) as refused:
-        await workflows.cancel(sessions, provider, request_id=request_id, user_id=None)
+        await workflows.cancel(sessions, OneProvider(provider), request_id=request_id, user_id=None)
     assert not isinstance(refused.value, PaymentNotFound)
     assert refused.value.message == CANCEL_UNCONFIRMED
     assert await status_of(sessions, request_id) == "pending"  # the payment may still be live
@@ -111,7 +111,9 @@ async def test_a_cancel_answered_with_5090_is_ours_alone(
     request_id = await waiting_request(sessions, provider, sent=True)
     one = f"{PAYMENTS}/{await reference_of(sessions, request_id)}"
     fake.on("POST", f"{one}/cancel", problem(404, "Reference not found", code="5090"))
-    cancelled = await workflows.cancel(sessions, provider, request_id=request_id, user_id=None)
+    cancelled = await workflows.cancel(
+        sessions, OneProvider(provider), request_id=request_id, user_id=None
+    )
     assert cancelled.status == Status.cancelled
     assert fake.api_requests("GET") == []
 

@@ -24,6 +24,7 @@ from payrequest.payment_requests.service import Lifetime, create_request
 from payrequest.payment_requests.state import Status
 from payrequest.providers.base import (
     Capabilities,
+    OneProvider,
     PaymentProvider,
     PaymentSnapshot,
     ProviderState,
@@ -45,6 +46,8 @@ def pg_sessions(sessions: Sessions) -> Sessions:
 
 class _Provider:
     """Refunds succeed once both refunds have reached the provider (they finish together)."""
+
+    name = "vipps"  # what the requests stored
 
     def __init__(self, reference: str, total: int) -> None:
         self.reference, self.total = reference, total
@@ -117,7 +120,9 @@ async def test_two_refunds_finishing_together_both_settle(pg_sessions: Sessions)
             ids = (first.id, second.id)
         provider = cast(PaymentProvider, _Provider(reference, 30_000))
         await asyncio.wait_for(
-            asyncio.gather(*(refunds.send_refund(pg_sessions, provider, refund_id=i) for i in ids)),
+            asyncio.gather(
+                *(refunds.send_refund(pg_sessions, OneProvider(provider), refund_id=i) for i in ids)
+            ),
             timeout=30,
         )
         async with pg_sessions() as session:

@@ -26,6 +26,7 @@ from payrequest.providers.base import (
     Capabilities,
     CreatedPayment,
     CreatePayment,
+    OneProvider,
     PaymentProvider,
     UserFlow,
 )
@@ -37,6 +38,8 @@ LONG_LIVING = Capabilities(long_living=True, max_lifetime_minutes=24 * 60)
 
 class _Provider:
     """Records creates and cancels; every create succeeds, after `during_create` has run."""
+
+    name = "vipps"  # what the requests stored
 
     capabilities = LONG_LIVING
 
@@ -98,8 +101,10 @@ async def test_a_payment_created_after_the_request_was_cancelled_is_withdrawn(
 
     fake = _Provider(during_create=staff_cancel)
     provider = cast(PaymentProvider, fake)
-    await workflows.send(sessions, provider, reference=reference)
-    await workflows.send(sessions, provider, reference=reference)  # a retry sends nothing more
+    await workflows.send(sessions, OneProvider(provider), reference=reference)
+    await workflows.send(
+        sessions, OneProvider(provider), reference=reference
+    )  # a retry sends nothing more
     assert len(fake.created) == 1
     assert (await _request(sessions, reference)).status is Status.cancelled
     async with sessions() as session:
@@ -119,14 +124,14 @@ async def test_a_payment_created_after_the_request_was_cancelled_is_withdrawn(
         )
     assert [job.payload for job in jobs] == [{"reference": reference}]
     assert notes == [withdraw.NOTE]
-    await withdraw.withdraw(provider, reference=reference)  # what the job does
+    await withdraw.withdraw(provider, reference=reference, key=reference)  # what the job does
     assert fake.cancelled == [(reference, f"withdraw-{reference}")]
 
 
 async def test_a_request_that_stays_wanted_queues_no_withdrawal(sessions: Sessions) -> None:
     reference = await _sending(sessions)
     fake = _Provider()
-    await workflows.send(sessions, cast(PaymentProvider, fake), reference=reference)
+    await workflows.send(sessions, OneProvider(cast(PaymentProvider, fake)), reference=reference)
     assert (await _request(sessions, reference)).status is Status.pending
     async with sessions() as session:
         jobs = (
@@ -151,7 +156,7 @@ async def test_a_long_living_request_held_up_too_long_fails_instead_of_being_ref
         stored.created_at = utcnow() - timedelta(minutes=48)
         stored.expires_at = utcnow() + timedelta(minutes=12)
     fake = _Provider()
-    await workflows.send(sessions, cast(PaymentProvider, fake), reference=reference)
+    await workflows.send(sessions, OneProvider(cast(PaymentProvider, fake)), reference=reference)
     request = await _request(sessions, reference)
     assert fake.created == []
     assert request.status is Status.failed
@@ -161,5 +166,5 @@ async def test_a_long_living_request_held_up_too_long_fails_instead_of_being_ref
 async def test_a_long_living_request_sent_in_time_keeps_its_expiry(sessions: Sessions) -> None:
     reference = await _sending(sessions, lifetime_minutes=60)
     fake = _Provider()
-    await workflows.send(sessions, cast(PaymentProvider, fake), reference=reference)
+    await workflows.send(sessions, OneProvider(cast(PaymentProvider, fake)), reference=reference)
     assert [c.expires_at is not None for c in fake.created] == [True]

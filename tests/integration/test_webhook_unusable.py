@@ -144,3 +144,16 @@ async def test_a_forgery_is_still_refused(client: httpx.AsyncClient, sessions: S
     assert (await client.post("/webhooks/vipps", content=raw, headers=headers)).status_code == 401
     async with sessions(info=scoped_to(ALL)) as session:
         assert (await session.scalars(select(InboundEvent))).first() is None
+
+
+@pytest.mark.parametrize("path", ["/webhooks/nobody", "/webhooks/stripe-x", "/webhooks/nobody/t0k"])
+async def test_a_webhook_to_a_provider_we_do_not_have_is_not_found_and_not_kept(
+    client: httpx.AsyncClient, sessions: Sessions, path: str
+) -> None:
+    """The path names the provider: a genuine Vipps MobilePay body, signed with our secret,
+    sent to another provider's address is nobody's event."""
+    raw = json.dumps(event("pr-1")).encode()
+    response = await client.post(path, content=raw, headers=signed(raw))
+    assert response.status_code == 404, response.text
+    async with sessions(info=scoped_to(ALL)) as session:
+        assert (await session.scalars(select(InboundEvent))).all() == []

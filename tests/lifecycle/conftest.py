@@ -28,6 +28,7 @@ from payrequest.payment_requests import workflows
 from payrequest.payment_requests.models import PaymentRequest
 from payrequest.payment_requests.schemas import NewPaymentRequest
 from payrequest.payment_requests.service import Lifetime, create_request
+from payrequest.providers.base import OneProvider
 from payrequest.providers.factory import build_vipps
 from payrequest.providers.vipps.client import RetryPolicy
 from payrequest.providers.vipps.provider import VippsProvider
@@ -204,7 +205,7 @@ async def send_request(
             lifetime=Lifetime(60, provider.capabilities),
         )
         reference = request.reference
-    await workflows.send(sessions, provider, reference=reference)
+    await workflows.send(sessions, OneProvider(provider), reference=reference)
     return reference
 
 

@@ -17,6 +17,7 @@ from payrequest.payment_requests import bulk, workflows
 from payrequest.payment_requests.models import PaymentRequest
 from payrequest.payment_requests.schemas import NewPaymentRequest
 from payrequest.payment_requests.service import Lifetime, create_request
+from payrequest.providers.base import OneProvider
 from payrequest.providers.vipps.provider import VippsProvider
 from tests.factories import make_customer, make_invoice
 from tests.lifecycle.conftest import Emulator, LiveServer
@@ -54,7 +55,7 @@ async def _run(
 ) -> bulk.Summary:
     return await bulk.run(
         sessions,
-        provider,
+        OneProvider(provider),
         lifetime=Lifetime(60, provider.capabilities),
         bulk_filter=NOK,
         batch_id=batch_id,
@@ -119,7 +120,7 @@ async def test_interrupted_batch_resumes_without_duplicates(
             ),
             lifetime=Lifetime(60, provider.capabilities),
         )
-    await workflows.send(sessions, provider, reference=lost)
+    await workflows.send(sessions, OneProvider(provider), reference=lost)
     async with sessions() as session, session.begin():
         await session.execute(
             update(PaymentRequest).where(PaymentRequest.reference == lost).values(status="sending")

@@ -16,7 +16,7 @@ from payrequest.inbound.models import InboundEvent
 from payrequest.payment_requests import repository, workflows
 from payrequest.payment_requests.schemas import NewPaymentRequest
 from payrequest.payment_requests.service import Lifetime, create_request
-from payrequest.providers.base import ProviderError
+from payrequest.providers.base import OneProvider, ProviderError
 from payrequest.providers.vipps.provider import VippsProvider
 from tests.factories import make_customer, make_invoice
 from tests.lifecycle.conftest import Emulator, send_request, wait_for_status
@@ -67,7 +67,9 @@ async def test_with_every_webhook_dropped_a_request_approved_a_minute_in_shows_p
         assert request is not None
         request.created_at -= timedelta(seconds=60)
         request.poll_count = 20
-    await workflows.poll(sessions, provider, reference=reference)  # the poll just before
+    await workflows.poll(
+        sessions, OneProvider(provider), reference=reference
+    )  # the poll just before
     approved_at = time.monotonic()
     await emulator.approve(reference)
     await wait_for_status(sessions, reference, "paid", within=10)
@@ -109,7 +111,9 @@ async def test_a_third_of_calls_failing_creates_and_captures_exactly_once(
         rate_limits=False,
     )
     for reference in references:
-        await _until_ok(partial(workflows.send, sessions, provider, reference=reference))
+        await _until_ok(
+            partial(workflows.send, sessions, OneProvider(provider), reference=reference)
+        )
         await wait_for_status(sessions, reference, "pending", within=20)
         phone = MSISDNS[references.index(reference)]
         await _until_ok(partial(emulator.approve, reference, phone, tolerate_done=True))

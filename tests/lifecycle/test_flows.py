@@ -20,6 +20,7 @@ from payrequest.ledger.models import Allocation, Credit, Refund
 from payrequest.payment_requests import repository, workflows
 from payrequest.payment_requests.models import PaymentRequest, PaymentRequestEvent
 from payrequest.payment_requests.service import Lifetime, retry_request
+from payrequest.providers.base import OneProvider
 from payrequest.providers.vipps.provider import VippsProvider
 from tests.factories import make_customer, make_invoice
 from tests.lifecycle.conftest import (
@@ -111,7 +112,7 @@ async def test_reject_then_retry_with_a_new_reference(
         assert retry.reference == f"{reference}-1"
         assert retry.retry_of_id == old.id
         new_reference = retry.reference
-    await workflows.send(sessions, provider, reference=new_reference)
+    await workflows.send(sessions, OneProvider(provider), reference=new_reference)
     await emulator.approve(new_reference)
     await wait_for_status(sessions, new_reference, "paid")
     assert await status_of(sessions, reference) == "rejected"
@@ -127,11 +128,13 @@ async def test_cancel_a_pending_request(
     async with sessions() as session:
         request = await repository.by_reference(session, reference)
         assert request is not None
-    cancelled = await workflows.cancel(sessions, provider, request_id=request.id, user_id=None)
+    cancelled = await workflows.cancel(
+        sessions, OneProvider(provider), request_id=request.id, user_id=None
+    )
     assert cancelled.status == "cancelled"
     assert await emulator.events(reference) == ["CREATED", "TERMINATED"]
     with pytest.raises(Conflict, match="waiting for the customer"):
-        await workflows.cancel(sessions, provider, request_id=request.id, user_id=None)
+        await workflows.cancel(sessions, OneProvider(provider), request_id=request.id, user_id=None)
     # The invoice may be asked for again at once.
     again = await send_request(sessions, provider, customer_id=customer_id, invoice_ids=invoice_ids)
     assert await status_of(sessions, again) == "pending"
@@ -172,7 +175,9 @@ async def test_timeline_records_every_signal_once(
     )
     await emulator.approve(reference)
     await wait_for_status(sessions, reference, "paid")
-    await workflows.poll(sessions, provider, reference=reference)  # a late poll: no change
+    await workflows.poll(
+        sessions, OneProvider(provider), reference=reference
+    )  # a late poll: no change
     async with sessions() as session:
         request = await repository.by_reference(session, reference)
         assert request is not None
@@ -239,7 +244,7 @@ async def test_refund_of_a_paid_request_reopens_the_invoices(
         request = await repository.by_reference(session, reference)
         assert request is not None
         refund = await refunds.request_refund(session, payment_request_id=request.id, amount=7_000)
-    await refunds.send_refund(sessions, provider, refund_id=refund.id)
+    await refunds.send_refund(sessions, OneProvider(provider), refund_id=refund.id)
     async with sessions() as session:
         stored = await session.get(Refund, refund.id)
         assert stored is not None and stored.status == "succeeded"
@@ -252,7 +257,7 @@ async def test_refund_of_a_paid_request_reopens_the_invoices(
     async with sessions() as session, session.begin():
         rest = await refunds.request_refund(session, payment_request_id=request.id)
         assert rest.amount == 9_000
-    await refunds.send_refund(sessions, provider, refund_id=rest.id)
+    await refunds.send_refund(sessions, OneProvider(provider), refund_id=rest.id)
     await wait_for_status(sessions, reference, "refunded")
     assert (await emulator.events(reference)).count("REFUNDED") == 2
     async with sessions() as session:
@@ -288,7 +293,7 @@ async def test_refund_of_credit_pays_back_only_the_credit(
             await refunds.refund_credit(session, credit_id=overpaid.id, amount=2_501)
     async with sessions() as session, session.begin():
         refund = await refunds.refund_credit(session, credit_id=overpaid.id)
-    await refunds.send_refund(sessions, provider, refund_id=refund.id)
+    await refunds.send_refund(sessions, OneProvider(provider), refund_id=refund.id)
     async with sessions() as session:
         [balance] = await ledger.balances(session, customer_id)
         request = await repository.by_reference(session, reference)

@@ -27,7 +27,7 @@ from payrequest.jobs.models import Job
 from payrequest.payment_requests import bulk
 from payrequest.payment_requests.models import PaymentRequest
 from payrequest.payment_requests.service import SEND_JOB, Lifetime
-from payrequest.providers.base import PaymentNotFound
+from payrequest.providers.base import OneProvider, PaymentNotFound
 from payrequest.providers.vipps.provider import VippsProvider
 from payrequest.ratelimit.models import RateLimitHit
 from payrequest.runtime import build_runtime
@@ -182,7 +182,7 @@ async def test_an_unverified_bank_account_stops_sending_until_it_is_verified(
     async def run() -> bulk.Summary:
         return await bulk.run(
             sessions,
-            provider,
+            OneProvider(provider),
             lifetime=Lifetime(60, provider.capabilities),
             bulk_filter=batch,
             batch_id="unverified",

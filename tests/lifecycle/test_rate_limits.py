@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from payrequest.jobs.models import Job
 from payrequest.ledger.models import Refund
 from payrequest.payment_requests import refunds, repository
-from payrequest.providers.base import TryAgainLater
+from payrequest.providers.base import OneProvider, TryAgainLater
 from payrequest.providers.vipps.client import RetryPolicy
 from payrequest.providers.vipps.provider import VippsProvider
 from payrequest.sandbox import emulator as sandbox_emulator
@@ -78,7 +78,7 @@ async def test_a_refund_over_the_limit_waits_for_vipps_and_is_made_once(
     sixth = await _refund(sessions, reference)
     # Staff's inline try (what the refund page does) is told to wait, and leaves it to the job.
     with pytest.raises(TryAgainLater) as told:
-        await refunds.send_refund(sessions, provider, refund_id=sixth)
+        await refunds.send_refund(sessions, OneProvider(provider), refund_id=sixth)
     assert told.value.retry_after > timedelta(seconds=RetryPolicy().max_wait)
     job = await _wait_refunded(sessions, sixth, within=2 * WINDOW)
 

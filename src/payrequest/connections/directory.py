@@ -10,16 +10,16 @@
 - Any other organisation without one gets `NotConnected`: nothing is sent for it through
   another business's sales unit.
 
-`ProviderOfTheScope` is the one object the payment flow holds: each call goes to the
-provider of the organisation the work is for (db.scope), so sending, polling, capturing and
-refunding for organisation A can only ever use A's sales unit.
+`ProvidersOfTheScope` is the one object the payment flow holds: it gives the provider a
+payment names, as the organisation the work is for (db.scope) connected it, so sending,
+polling, capturing and refunding for organisation A can only ever use A's sales unit.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -30,17 +30,8 @@ from payrequest.connections.models import ProviderConnection
 from payrequest.db.scope import ALL, current, scoped_to
 from payrequest.errors import N_, Conflict
 from payrequest.kit.crypto import SecretBox
-from payrequest.kit.money import Money
 from payrequest.organisations.models import Organisation
-from payrequest.providers.base import (
-    Capabilities,
-    CreatedPayment,
-    CreatePayment,
-    PaymentProvider,
-    PaymentSnapshot,
-    ProviderEvent,
-    WebhookEndpoint,
-)
+from payrequest.providers.base import Capabilities, PaymentProvider, UnknownProvider
 
 RECHECK = 5.0  # seconds a process trusts what it knows of an organisation's connection
 # What an organisation without a provider can take: nothing (pages show no pay buttons).
@@ -166,78 +157,37 @@ class ProviderDirectory:
         await self.installation.close()
 
 
-class ProviderOfTheScope:
-    """A `PaymentProvider` whose every call goes to the provider of the organisation the
-    work is for (db.scope: the request's, the job's). Work for no organisation, or for all
-    of them, has no provider to call: that is a programming error."""
+class ProvidersOfTheScope:
+    """The `PaymentProviders` of the organisation the work is for (db.scope: the request's,
+    the job's): `named` gives the client of that organisation's connection, so sending,
+    polling, capturing and refunding for organisation A can only ever use A's account. Work
+    for no organisation, or for all of them, has no provider to call: a programming error."""
 
     def __init__(self, directory: ProviderDirectory) -> None:
         self.directory = directory
-        self.name = directory.installation.name
 
-    async def resolve(self) -> PaymentProvider:
+    @property
+    def default_name(self) -> str:
+        """The provider new payment requests go through."""
+        return self.directory.installation.name
+
+    def reader(self, name: str) -> PaymentProvider:
+        # Checking a signature needs the secrets, not the account: the installation's
+        # client reads every connection's webhooks alike.
+        if name != self.directory.installation.name:
+            raise UnknownProvider(f"no provider named {name!r}")
+        return self.directory.installation
+
+    async def named(self, name: str) -> PaymentProvider:
+        self.reader(name)
         scope = current()
         if not isinstance(scope, int):
             raise RuntimeError(f"a provider call needs one organisation; the scope is {scope!r}")
         return await self.directory.for_organisation(scope)
 
-    def _looked_up(self) -> PaymentProvider:
-        scope = current()
-        found = self.directory.known(scope) if isinstance(scope, int) else None
-        if found is None:
-            raise RuntimeError("the organisation's provider is read with `await resolve()` first")
-        return found
-
-    @property
-    def merchant_id(self) -> str:
-        return self._looked_up().merchant_id
-
-    @property
-    def capabilities(self) -> Capabilities:
-        return self._looked_up().capabilities
-
-    async def create_payment(self, request: CreatePayment) -> CreatedPayment:
-        return await (await self.resolve()).create_payment(request)
-
-    async def get_payment(self, reference: str) -> PaymentSnapshot:
-        return await (await self.resolve()).get_payment(reference)
-
-    async def get_events(self, reference: str) -> list[ProviderEvent]:
-        return await (await self.resolve()).get_events(reference)
-
-    async def capture(
-        self, reference: str, amount: Money, *, idempotency_key: str
-    ) -> PaymentSnapshot:
-        provider = await self.resolve()
-        return await provider.capture(reference, amount, idempotency_key=idempotency_key)
-
-    async def cancel(self, reference: str, *, idempotency_key: str) -> PaymentSnapshot:
-        return await (await self.resolve()).cancel(reference, idempotency_key=idempotency_key)
-
-    async def refund(
-        self, reference: str, amount: Money, *, idempotency_key: str
-    ) -> PaymentSnapshot:
-        provider = await self.resolve()
-        return await provider.refund(reference, amount, idempotency_key=idempotency_key)
-
-    def parse_webhook(
-        self, body: bytes, headers: Mapping[str, str], *, secrets: Sequence[str]
-    ) -> ProviderEvent:
-        # Checking a signature needs the secrets, not the sales unit: the installation's
-        # client reads every connection's webhooks alike.
-        return self.directory.installation.parse_webhook(body, headers, secrets=secrets)
-
-    def read_event(self, body: bytes) -> ProviderEvent:
-        return self.directory.installation.read_event(body)
-
-    async def list_webhooks(self) -> list[WebhookEndpoint]:
-        return await (await self.resolve()).list_webhooks()
-
-    async def register_webhook(self, url: str) -> tuple[str, str]:
-        return await (await self.resolve()).register_webhook(url)
-
-    async def delete_webhook(self, endpoint_id: str) -> None:
-        await (await self.resolve()).delete_webhook(endpoint_id)
+    async def default(self) -> PaymentProvider:
+        """The organisation's provider for new payment requests; NotConnected without one."""
+        return await self.named(self.default_name)
 
     async def close(self) -> None:
         await self.directory.close()

@@ -195,6 +195,8 @@ async def _paid_request(
     when = utcnow() - timedelta(days=3)
     request = PaymentRequest(
         reference=f"{reference_prefix}{invoice.number}-paid",
+        provider="vipps",
+        provider_reference=f"{reference_prefix}{invoice.number}-paid",
         customer_id=customer_id,
         currency=invoice.currency,
         amount=invoice.total,
@@ -205,7 +207,7 @@ async def _paid_request(
         origin="staff",
         expires_at=when + timedelta(days=1),
         captured_amount=invoice.total,
-        provider_state="AUTHORIZED",
+        provider_state="authorized",
         created_at=when,
         finished_at=when + timedelta(minutes=2),
         invoice_links=[

@@ -18,16 +18,16 @@ from payrequest.inbound.models import InboundEvent
 from payrequest.jobs import queue
 from payrequest.jobs.handlers import JobHandlers
 from payrequest.kit.clock import utcnow
-from payrequest.providers.base import PaymentProvider
+from payrequest.providers.base import PaymentProviders
 
 
-def install(handlers: JobHandlers, *, provider: PaymentProvider) -> None:
+def install(handlers: JobHandlers, *, providers: PaymentProviders) -> None:
     @handlers.job(service.APPLY_JOB, max_attempts=50, timeout=timedelta(seconds=30))
     async def apply_inbound(session: AsyncSession, payload: dict[str, Any]) -> None:
         inbound = await session.get(InboundEvent, int(payload["inbound_id"]))
         if inbound is None or inbound.status in ("applied", "unmatched"):
             return
-        event = provider.read_event(inbound.body.encode("utf-8"))
+        event = providers.reader(inbound.provider).read_event(inbound.body.encode("utf-8"))
         if not isinstance(scope_of(session.sync_session), int):
             await hand_to_organisation(session, inbound=inbound, reference=event.reference)
             return

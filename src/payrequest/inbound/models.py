@@ -27,7 +27,7 @@ class InboundEvent(OrganisationOwned, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     provider: Mapped[str] = mapped_column(String(32))
-    # Vipps: msn + reference + pspReference + name.
+    # ProviderEvent.dedupe_key: the provider's event id, or what the event is about.
     dedupe_key: Mapped[str] = mapped_column(String(255))
     reference: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     event_name: Mapped[str | None] = mapped_column(String(64), nullable=True)

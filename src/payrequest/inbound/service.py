@@ -3,9 +3,9 @@
 A duplicate (same dedupe key) is a no-op. An event we cannot place yet (unknown reference) is
 kept as `unmatched`. If applying fails unexpectedly, the caller rolls its transaction back and
 calls `keep_failed` in a new one: the row is kept as `failed` with a retry job, and the webhook
-is still acknowledged (a non-2xx would hold back every later event for that payment at Vipps
-MobilePay). The common case, applied at once, is one INSERT of the row already marked `applied`:
-no savepoint, no second write to the row.
+is still acknowledged (a non-2xx would make the provider send it again, and some hold back
+every later event for that payment until it is answered). The common case, applied at once,
+is one INSERT of the row already marked `applied`: no savepoint, no second write to the row.
 
 An authentic body that is not an event we can read (`[]`, `null`, a field missing, a
 reference longer than the inbox keeps) is kept as `unusable` with the reason, for the
@@ -49,9 +49,7 @@ class Received:
 
 
 def dedupe_key(event: ProviderEvent) -> str:
-    return ":".join(
-        (event.merchant_id or "", event.reference, event.psp_reference, event.name.value)
-    )
+    return event.dedupe_key
 
 
 async def store(

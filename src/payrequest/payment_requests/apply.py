@@ -58,8 +58,14 @@ async def apply_event(session: AsyncSession, *, event: ProviderEvent, source: st
             "provider_ref": event.psp_reference,
             "amount": event.amount.amount,
             "occurred_at": event.occurred_at,
-            "message": None if event.success else N_("The provider reports this operation failed"),
-            "details": {"success": event.success, "idempotency_key": event.idempotency_key},
+            "message": None
+            if event.success
+            else event.message or N_("The provider reports this operation failed"),
+            "details": {
+                "success": event.success,
+                "idempotency_key": event.idempotency_key,
+                **({"reason": event.reason} if event.reason else {}),
+            },
         },
     )
     if not new:
@@ -75,7 +81,7 @@ async def apply_snapshot(
     request = await repository.lock(session, reference=snapshot.reference)
     if request is None:
         return Applied(None, ())
-    request.provider_state = snapshot.state.value.upper()
+    request.provider_state = snapshot.state.value
     outcome = from_snapshot(snapshot, amount=request.amount)
     moved = await _move(session, request, outcome, source=source, at=utcnow())
     if snapshot.payer_phone is not None:
@@ -93,14 +99,18 @@ async def apply_outcome(
     source: str,
     failure: Failure | None = None,
     redirect_url: str | None = None,
+    provider_reference: str | None = None,
     note: str | None = None,
 ) -> Applied:
-    """Our own decisions: created at the provider, refused, cancelled by staff, ..."""
+    """Our own decisions: created at the provider (with its key of the payment, and the
+    link for the payer), refused, cancelled by staff, ..."""
     request = await repository.lock(session, reference=reference)
     if request is None:
         return Applied(None, ())
     if redirect_url and not request.redirect_url:
         request.redirect_url = redirect_url
+    if provider_reference and not request.provider_reference:
+        request.provider_reference = provider_reference
     moved = await _move(
         session, request, Outcome(target), source=source, at=utcnow(), failure=failure, note=note
     )

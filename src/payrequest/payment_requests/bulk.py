@@ -37,7 +37,7 @@ from payrequest.payment_requests.models import PaymentRequest, PaymentRequestInv
 from payrequest.payment_requests.schemas import NewPaymentRequest
 from payrequest.payment_requests.service import Lifetime, create_request
 from payrequest.payment_requests.state import Status
-from payrequest.providers.base import AccountRefusal, PaymentProvider, ProviderError
+from payrequest.providers.base import AccountRefusal, PaymentProviders, ProviderError
 
 Sessions = async_sessionmaker[AsyncSession]
 PREFIX = "bulk"
@@ -251,7 +251,7 @@ async def _sent_or_refused(sessions: Sessions, reference: str, summary: Summary)
 
 async def run(
     sessions: Sessions,
-    provider: PaymentProvider,
+    providers: PaymentProviders,
     *,
     lifetime: Lifetime,
     bulk_filter: BulkFilter,
@@ -295,7 +295,7 @@ async def run(
                 return "skipped"
         try:
             await workflows.send(
-                sessions, provider, reference=item.reference, return_url=return_url
+                sessions, providers, reference=item.reference, return_url=return_url
             )
         except ProviderError as exc:
             summary.problems.append(f"{item.customer_number}: {exc.message} (will retry)")

@@ -31,7 +31,7 @@ from payrequest.payment_requests.breaker import ProviderBreaker
 from payrequest.payment_requests.service import SEND_JOB
 from payrequest.payment_requests.state import ACTIVE
 from payrequest.payment_requests.workflows import JOB_TIMEOUT
-from payrequest.providers.base import PaymentProvider, ProviderError, TryAgainLater
+from payrequest.providers.base import PaymentProviders, ProviderError, TryAgainLater
 
 POLL_JOB = "payment_requests.poll"  # periodic: hands due requests to POLL_ONE_JOB
 POLL_ONE_JOB = "payment_requests.poll_one"
@@ -57,7 +57,7 @@ def install(
     handlers: JobHandlers,
     *,
     sessions: async_sessionmaker[AsyncSession],
-    provider: PaymentProvider,
+    providers: PaymentProviders,
     return_url: str | None = None,
     breaker: ProviderBreaker | None = None,
 ) -> None:
@@ -69,7 +69,7 @@ def install(
     async def send(_session: AsyncSession, payload: dict[str, Any]) -> None:
         with workflows.waits_in_the_queue():
             await workflows.send(
-                sessions, provider, reference=str(payload["reference"]), return_url=return_url
+                sessions, providers, reference=str(payload["reference"]), return_url=return_url
             )
 
     # Never give up silently: ~200 attempts with backoff capped at minutes span days, and a
@@ -78,24 +78,29 @@ def install(
     async def capture(session: AsyncSession, payload: dict[str, Any]) -> None:
         with workflows.waits_in_the_queue():
             await workflows.capture(
-                sessions, provider, reference=str(payload["reference"]), apply_in=session
+                sessions, providers, reference=str(payload["reference"]), apply_in=session
             )
 
-    refunds.install(handlers, sessions=sessions, provider=provider)
+    refunds.install(handlers, sessions=sessions, providers=providers)
 
     @handlers.job(
         withdraw.WITHDRAW_JOB, max_attempts=withdraw.WITHDRAW_ATTEMPTS, timeout=JOB_TIMEOUT
     )
-    async def withdraw_payment(_session: AsyncSession, payload: dict[str, Any]) -> None:
+    async def withdraw_payment(session: AsyncSession, payload: dict[str, Any]) -> None:
+        reference = str(payload["reference"])
+        found = await repository.at_provider(session, reference)
+        if found is None:
+            return
+        provider = await providers.named(found.provider)
         with workflows.waits_in_the_queue():
-            await withdraw.withdraw(provider, reference=str(payload["reference"]))
+            await withdraw.withdraw(provider, reference=reference, key=found.key)
 
     @handlers.job(
         phones.LEARN_AGAIN_JOB, max_attempts=phones.LEARN_AGAIN_ATTEMPTS, timeout=JOB_TIMEOUT
     )
     async def learn_phone(session: AsyncSession, payload: dict[str, Any]) -> None:
         await workflows.learn_phone_again(
-            sessions, provider, reference=str(payload["reference"]), apply_in=session
+            sessions, providers, reference=str(payload["reference"]), apply_in=session
         )
 
     @handlers.periodic(POLL_JOB, every=POLL_EVERY)
@@ -105,7 +110,7 @@ def install(
     @handlers.job(POLL_ONE_JOB, max_attempts=POLL_ATTEMPTS, timeout=POLL_TIMEOUT)
     async def poll_one(session: AsyncSession, payload: dict[str, Any]) -> None:
         await poll_request(
-            sessions, provider, health, reference=str(payload["reference"]), apply_in=session
+            sessions, providers, health, reference=str(payload["reference"]), apply_in=session
         )
 
 
@@ -130,7 +135,7 @@ async def hand_out_polls(session: AsyncSession, *, limit: int) -> int:
 
 async def poll_request(
     sessions: async_sessionmaker[AsyncSession],
-    provider: PaymentProvider,
+    providers: PaymentProviders,
     breaker: ProviderBreaker,
     *,
     reference: str,
@@ -140,7 +145,7 @@ async def poll_request(
     polled again later (later still while the provider is sick), and the job ends."""
     try:
         await workflows.poll(
-            sessions, provider, reference=reference, apply_in=apply_in, budget=POLL_BUDGET
+            sessions, providers, reference=reference, apply_in=apply_in, budget=POLL_BUDGET
         )
     except TryAgainLater as exc:
         await _poll_later(apply_in, reference, exc.retry_after)

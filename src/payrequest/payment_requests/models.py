@@ -49,12 +49,16 @@ class PaymentRequest(OrganisationOwned, Base):
         CheckConstraint(sql_in("user_flow", USER_FLOWS), name="user_flow"),
         CheckConstraint("attempt >= 0", name="attempt_not_negative"),
         UniqueConstraint("id", "currency", name="uq_payment_requests_id_currency"),
+        UniqueConstraint("provider", "provider_reference"),
         Index("ix_payment_requests_status_next_poll_at", "status", "next_poll_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     reference: Mapped[str] = mapped_column(String(64), unique=True)
-    provider: Mapped[str] = mapped_column(String(32), default="vipps")
+    provider: Mapped[str] = mapped_column(String(32), default="vipps")  # its name: providers/
+    # What the provider calls the payment (Vipps: `reference`; Stripe: `cs_...`), once it
+    # accepted it; every later call and webhook for the request goes by `provider`.
+    provider_reference: Mapped[str | None] = mapped_column(String(255), nullable=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     currency: Mapped[str] = currency_column()
     amount: Mapped[int] = mapped_column(BigInteger)
@@ -71,6 +75,7 @@ class PaymentRequest(OrganisationOwned, Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     captured_amount: Mapped[int] = mapped_column(BigInteger, default=0)
     refunded_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The provider's last word in the neutral vocabulary (providers.base.ProviderState).
     provider_state: Mapped[str | None] = mapped_column(String(32), nullable=True)
     redirect_url: Mapped[str | None] = mapped_column(Text, nullable=True)
     failure_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
@@ -92,6 +97,13 @@ class PaymentRequest(OrganisationOwned, Base):
         order_by="PaymentRequestEvent.id",
         cascade="all, delete-orphan",
     )
+
+    @property
+    def key_at_provider(self) -> str:
+        """What the provider's calls name the payment by: its own key once it accepted the
+        payment, our reference before (a provider that keys by it finds it; another has
+        none yet)."""
+        return self.provider_reference or self.reference
 
 
 class PaymentRequestInvoice(OrganisationOwned, Base):

@@ -1,13 +1,13 @@
 """When the poller asks the provider about a request again (pure: no I/O).
 
 Webhooks are the provider's own "this payment changed" signal and are applied the moment they
-arrive; the Vipps MobilePay ePayment API has no query for payments changed since a time, so
-the poller is the safety net for webhooks that never come (docs/vipps.md#rate-limits-and-
+arrive; a provider need not offer a query for payments changed since a time, so the poller is
+the safety net for webhooks that never come (docs/providers.md, docs/vipps.md#rate-limits-and-
 polling). It polls quickly while the customer is most likely approving, then backs off:
 
 - the first poll 5 s after creation (`service.FIRST_POLL_AFTER`);
-- every 3 s until the request is 5 minutes old (Vipps MobilePay suggests every 2 s after the
-  first 5 s; 3 s keeps a bulk send of hundreds of requests gentle);
+- every 3 s until the request is 5 minutes old (gentle on the provider through a bulk send of
+  hundreds of requests, quick enough for the customer who just approved);
 - then an interval that doubles every minute, up to one a minute;
 - an authorized request once a minute: its capture job moves it on, the poll only notices a
   capture whose answer was lost.

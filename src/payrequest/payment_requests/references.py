@@ -12,7 +12,8 @@ MAX_LENGTH = 64
 
 
 def new_reference(customer_number: str) -> str:
-    """`pr-<customer number>-<random>`: readable in the Vipps portal, never guessable."""
+    """`pr-<customer number>-<random>`: readable in the provider's merchant portal, never
+    guessable."""
     customer = _UNSAFE.sub("", customer_number)[:20] or "c"
     reference = f"pr-{customer}-{secrets.token_hex(5)}"
     assert PATTERN.match(reference), reference

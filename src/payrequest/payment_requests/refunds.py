@@ -26,7 +26,7 @@ from payrequest.payment_requests import apply, repository
 from payrequest.payment_requests.models import PaymentRequest
 from payrequest.payment_requests.state import Status
 from payrequest.payment_requests.workflows import JOB_TIMEOUT, waits_in_the_queue
-from payrequest.providers.base import PaymentProvider, ProviderError
+from payrequest.providers.base import PaymentProviders, ProviderError
 
 REFUND_JOB = "payment_requests.refund"
 Sessions = async_sessionmaker[AsyncSession]
@@ -165,18 +165,21 @@ async def _pending(
     return refund
 
 
-async def send_refund(sessions: Sessions, provider: PaymentProvider, *, refund_id: int) -> None:
-    """Ask the provider to pay the refund back; retryable errors raise for the job to retry."""
+async def send_refund(sessions: Sessions, providers: PaymentProviders, *, refund_id: int) -> None:
+    """Ask the payment's provider to pay the refund back; retryable errors raise for the job
+    to retry."""
     async with sessions() as session:
         refund = await session.get(Refund, refund_id)
         if refund is None or refund.status != "pending":
             return
         request = await repository.get(session, refund.payment_request_id)
         assert request is not None
-        reference, key = request.reference, refund.idempotency_key
+        name, at_provider = request.provider, request.key_at_provider
+        key = refund.idempotency_key
         amount = Money(refund.amount, refund.currency)
+    provider = await providers.named(name)
     try:
-        snapshot = await provider.refund(reference, amount, idempotency_key=key)
+        snapshot = await provider.refund(at_provider, amount, idempotency_key=key)
     except ProviderError as exc:
         if exc.retryable:
             raise
@@ -221,8 +224,8 @@ async def _finish(session: AsyncSession, refund_id: int, *, failure: str | None)
     )
 
 
-def install(handlers: JobHandlers, *, sessions: Sessions, provider: PaymentProvider) -> None:
+def install(handlers: JobHandlers, *, sessions: Sessions, providers: PaymentProviders) -> None:
     @handlers.job(REFUND_JOB, max_attempts=50, timeout=JOB_TIMEOUT)
     async def send(_session: AsyncSession, payload: dict[str, Any]) -> None:
         with waits_in_the_queue():
-            await send_refund(sessions, provider, refund_id=int(payload["refund_id"]))
+            await send_refund(sessions, providers, refund_id=int(payload["refund_id"]))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -37,6 +38,23 @@ _LOCK = (  # built once: every webhook runs it
     .options(joinedload(PaymentRequest.invoice_links))
     .with_for_update(of=PaymentRequest)
 )
+
+
+@dataclass(frozen=True, slots=True)
+class AtProvider:
+    """Where a request's payment lives: the provider's name and its key there."""
+
+    provider: str
+    key: str
+
+
+async def at_provider(session: AsyncSession, reference: str) -> AtProvider | None:
+    """The provider and key of the request with `reference` (None: no such request)."""
+    stmt = select(
+        PaymentRequest.provider, PaymentRequest.provider_reference, PaymentRequest.reference
+    ).where(PaymentRequest.reference == reference)
+    row = (await session.execute(stmt)).one_or_none()
+    return None if row is None else AtProvider(row[0], row[1] or row[2])
 
 
 async def by_reference(session: AsyncSession, reference: str) -> PaymentRequest | None:

@@ -53,13 +53,14 @@ async def withdraw_later(session: AsyncSession, request: PaymentRequest) -> None
     )
 
 
-async def withdraw(provider: PaymentProvider, *, reference: str) -> None:
-    """Cancel the unwanted payment at the provider. A retryable failure raises (the job tries
-    again with the same key); one the provider refuses for good (the customer approved it in
-    the meantime) is left for an operator: the dead job shows on the operations page."""
+async def withdraw(provider: PaymentProvider, *, reference: str, key: str) -> None:
+    """Cancel the unwanted payment (`key` at `provider`) of the request with `reference`. A
+    retryable failure raises (the job tries again with the same key); one the provider refuses
+    for good (the customer approved it in the meantime) is left for an operator: the dead job
+    shows on the operations page."""
     try:
         await provider.cancel(
-            reference, idempotency_key=references.idempotency_key(reference, "withdraw")
+            key, idempotency_key=references.idempotency_key(reference, "withdraw")
         )
     except PaymentNotFound:
         return  # gone already

@@ -33,19 +33,19 @@ from payrequest.payment_requests.receipt import order_lines
 from payrequest.payment_requests.service import LIFETIME_MARGIN_MINUTES
 from payrequest.payment_requests.state import ACTIVE, Status
 from payrequest.providers.base import (
+    AlreadyAuthorized,
     Capabilities,
     CreatePayment,
     OutcomeUnknown,
     PaymentNotFound,
     PaymentProvider,
+    PaymentProviders,
     ProviderError,
     TryAgainLater,
     UserFlow,
 )
 
 Sessions = async_sessionmaker[AsyncSession]
-# Refusals after which the request may well be authorized anyway (we lost a race).
-ALREADY_AUTHORIZED_CODES = frozenset({"6060", "6230"})
 # A job that calls the provider: each call with its retries ends within 20 s (client.py), so
 # the two calls of a capture (the capture, then GET payment) fit inside.
 JOB_TIMEOUT = timedelta(seconds=50)
@@ -136,13 +136,18 @@ async def _invoices_with_lines(session: AsyncSession, ids: list[int]) -> list[In
 
 async def send(
     sessions: Sessions,
-    provider: PaymentProvider,
+    providers: PaymentProviders,
     *,
     reference: str,
     return_url: str | None = None,
 ) -> bool:
-    """Create the payment at the provider. Raises OutcomeUnknown to be tried again later.
-    Returns False when the provider refused it for good (the request is failed, with why)."""
+    """Create the payment at the request's provider. Raises OutcomeUnknown to be tried again
+    later. Returns False when the provider refused it for good (the request is failed, with
+    why)."""
+    found = await _at_provider(sessions, providers, reference)
+    if found is None:
+        return True
+    provider, _key = found
     plan = await _plan_send(sessions, reference, return_url, provider.capabilities)
     if plan.too_late:
         await _fail(sessions, reference, apply.Failure(None, TOO_LATE))
@@ -165,6 +170,7 @@ async def send(
             target=Status.pending,
             source="system",
             redirect_url=created.redirect_url,
+            provider_reference=created.key_at_provider,
         )
         if result.request is not None and result.request.status not in ACTIVE:
             # It ended (cancelled) while the create was on its way: the payment is unwanted.
@@ -181,7 +187,7 @@ async def _fail(sessions: Sessions, reference: str, failure: apply.Failure) -> N
 
 async def capture(
     sessions: Sessions,
-    provider: PaymentProvider,
+    providers: PaymentProviders,
     *,
     reference: str,
     apply_in: AsyncSession | None = None,
@@ -196,9 +202,11 @@ async def capture(
         if request is None or request.status != Status.authorized:
             return
         amount = Money(request.amount, request.currency)
+        name, key = request.provider, request.key_at_provider
+    provider = await providers.named(name)
     try:
         snapshot = await provider.capture(
-            reference, amount, idempotency_key=references.idempotency_key(reference, "capture")
+            key, amount, idempotency_key=references.idempotency_key(reference, "capture")
         )
     except ProviderError as exc:
         if exc.retryable:
@@ -219,7 +227,7 @@ async def capture(
 
 
 async def cancel(
-    sessions: Sessions, provider: PaymentProvider, *, request_id: int, user_id: int | None
+    sessions: Sessions, providers: PaymentProviders, *, request_id: int, user_id: int | None
 ) -> PaymentRequest:
     """Staff or the customer withdraws a pending request."""
     async with sessions() as session:
@@ -228,19 +236,18 @@ async def cancel(
             raise NotFound("No such payment request")
         if request.status not in (Status.sending, Status.pending):
             raise Conflict("Only a request that is waiting for the customer can be cancelled")
-        reference = request.reference
+        reference, name, key = request.reference, request.provider, request.key_at_provider
+    provider = await providers.named(name)
     try:
         snapshot = await provider.cancel(
-            reference, idempotency_key=references.idempotency_key(reference, "cancel")
+            key, idempotency_key=references.idempotency_key(reference, "cancel")
         )
     except PaymentNotFound:
         snapshot = None  # never reached the provider: cancelling is ours alone
-    except ProviderError as exc:
-        if exc.code in ALREADY_AUTHORIZED_CODES:
-            raise Conflict(
-                "The customer approved just now; the payment will be captured instead"
-            ) from exc
-        raise
+    except AlreadyAuthorized as exc:
+        raise Conflict(
+            "The customer approved just now; the payment will be captured instead"
+        ) from exc
     async with sessions() as session, session.begin():
         if snapshot is not None:
             result = await apply.apply_snapshot(session, snapshot=snapshot, source="user")
@@ -266,7 +273,7 @@ async def cancel(
 
 async def poll(
     sessions: Sessions,
-    provider: PaymentProvider,
+    providers: PaymentProviders,
     *,
     reference: str,
     apply_in: AsyncSession | None = None,
@@ -275,9 +282,13 @@ async def poll(
     """Ask the provider where the payment stands and apply it (the webhook safety net), and
     set when to ask again (`poll_schedule`). `budget`: the most seconds to wait for the
     provider; past it, TimeoutError and nothing is changed."""
+    found = await _at_provider(sessions, providers, reference)
+    if found is None:
+        return
+    provider, key = found
     try:
         async with asyncio.timeout(budget):
-            snapshot = await provider.get_payment(reference)
+            snapshot = await provider.get_payment(key)
     except PaymentNotFound:
         snapshot = None
     async with _transaction(sessions, apply_in) as session:
@@ -305,15 +316,31 @@ class PayerPhoneNotYetKnown(Exception):
 
 
 async def learn_phone_again(
-    sessions: Sessions, provider: PaymentProvider, *, reference: str, apply_in: AsyncSession
+    sessions: Sessions, providers: PaymentProviders, *, reference: str, apply_in: AsyncSession
 ) -> None:
     """Read an approved payment again for the number its payer shared (`phones.learn_later`).
     Raises PayerPhoneNotYetKnown while the provider's answer still lacks it, so the job backs
     off and tries again."""
-    snapshot = await provider.get_payment(reference)
+    found = await _at_provider(sessions, providers, reference)
+    if found is None:
+        return
+    provider, key = found
+    snapshot = await provider.get_payment(key)
     result = await apply.apply_snapshot(apply_in, snapshot=snapshot, source="poll")
     if result.request is not None and result.request.payer_phone is None:
         raise PayerPhoneNotYetKnown(reference)
+
+
+async def _at_provider(
+    sessions: Sessions, providers: PaymentProviders, reference: str
+) -> tuple[PaymentProvider, str] | None:
+    """The provider the request with `reference` went through and its key of the payment
+    there (None: there is no such request)."""
+    async with sessions() as session:
+        found = await repository.at_provider(session, reference)
+    if found is None:
+        return None
+    return await providers.named(found.provider), found.key
 
 
 @asynccontextmanager

@@ -71,17 +71,30 @@ class CreatePayment:
     order_lines: Sequence[OrderLine] = ()
     metadata: Mapping[str, str] = field(default_factory=dict)
     share_phone: bool = False  # ask the payer to share their phone number (with consent)
+    # The payer's language on a hosted payment page ("nb", "da", "en"); None: the
+    # provider follows the browser. Vipps MobilePay's app has its own and ignores it.
+    locale: str | None = None
+    email: str | None = None  # prefilled on a hosted payment page (Stripe Checkout)
 
 
 @dataclass(frozen=True, slots=True)
 class CreatedPayment:
     reference: str
     redirect_url: str | None  # app/landing link, or QR image/target for the QR flow
+    # The provider's own key of the payment when it is not our reference (a Stripe Checkout
+    # Session's `cs_...`); None: the provider keys the payment by our reference (Vipps).
+    provider_reference: str | None = None
+
+    @property
+    def key_at_provider(self) -> str:
+        """What the provider calls this payment."""
+        return self.provider_reference or self.reference
 
 
 @dataclass(frozen=True, slots=True)
 class PaymentSnapshot:
-    """The provider's current view of one payment (what a poll returns)."""
+    """The provider's current view of one payment (what a poll returns); `reference` is
+    ours (the payment request's)."""
 
     reference: str
     state: ProviderState
@@ -96,7 +109,8 @@ class PaymentSnapshot:
 
 @dataclass(frozen=True, slots=True)
 class ProviderEvent:
-    """One thing that happened (a webhook, or an entry of the event log)."""
+    """One thing that happened (a webhook, or an entry of the event log). `reference` is
+    always ours (the payment request's), whatever the provider keys the payment by."""
 
     reference: str
     name: EventName
@@ -105,7 +119,24 @@ class ProviderEvent:
     occurred_at: datetime
     success: bool
     idempotency_key: str | None = None
-    merchant_id: str | None = None  # Vipps: the MSN
+    merchant_id: str | None = None  # the account at the provider (Vipps: the MSN)
+    event_id: str | None = None  # the provider's own id of the event, if it has one
+    # Why an unsuccessful attempt failed (success False): a neutral reason code as in
+    # Declined.reason (`insufficient_funds`, `card_declined`, ...); None when not told.
+    reason: str | None = None
+    # The failure in plain words for staff and the payer (an English msgid, translated where
+    # it is shown); None: the flow's generic words.
+    message: str | None = None
+
+    @property
+    def dedupe_key(self) -> str:
+        """What a second delivery of the same event is known by: the provider's id of the
+        event, else what it is about (account, payment, operation and what happened)."""
+        if self.event_id:
+            return self.event_id
+        return ":".join(
+            (self.merchant_id or "", self.reference, self.psp_reference, self.name.value)
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +206,21 @@ class ProviderError(Exception):
 
 class PaymentNotFound(ProviderError):
     """The provider has no payment with this reference."""
+
+
+class AlreadyAuthorized(ProviderError):
+    """The call came too late: the payer approved the payment first (a cancel racing the
+    approval). The payment is authorized and will be captured; nothing else changed."""
+
+
+class Declined(ProviderError):
+    """The payer's bank or card refused this payment. `reason` is a neutral reason code
+    (`insufficient_funds`, `card_declined`, `expired_card`, `authentication_failed`, ...) and
+    the message says it in plain words (a msgid, translated where it is shown)."""
+
+    def __init__(self, message: str, *, reason: str, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.reason = reason
 
 
 class TryAgainLater(ProviderError):
@@ -261,3 +307,39 @@ class PaymentProvider(Protocol):
     async def delete_webhook(self, endpoint_id: str) -> None: ...
 
     async def close(self) -> None: ...
+
+
+class UnknownProvider(ProviderError):
+    """A payment names a provider this installation does not have (or the organisation has
+    not connected)."""
+
+
+@runtime_checkable
+class PaymentProviders(Protocol):
+    """The providers the payment flow may call, chosen by the name a payment stored
+    (`payment_requests.provider`, `webhook_inbox.provider`), never "the" provider."""
+
+    async def named(self, name: str) -> PaymentProvider:
+        """Provider `name` as the organisation the work is for connected it (db.scope).
+        UnknownProvider if there is no such provider."""
+        ...
+
+    def reader(self, name: str) -> PaymentProvider:
+        """A client of provider `name` for what needs no account: checking and reading
+        webhooks. UnknownProvider if there is no such provider."""
+        ...
+
+
+class OneProvider:
+    """`PaymentProviders` of a single provider (a process or a test with one client)."""
+
+    def __init__(self, provider: PaymentProvider) -> None:
+        self.provider = provider
+
+    def reader(self, name: str) -> PaymentProvider:
+        if name != self.provider.name:
+            raise UnknownProvider(f"no provider named {name!r}")
+        return self.provider
+
+    async def named(self, name: str) -> PaymentProvider:
+        return self.reader(name)

@@ -12,6 +12,10 @@ test partner keys, linked to every unit. Every unit's and partner's credentials 
 start (documented test values in full, anything else masked). `--auto-units` accepts the
 automatic test units (`config.auto_unit`, docs/vipps.md#automatic-test-units) without listing
 them.
+
+The Stripe emulator is served under `/stripe` (docs/stripe.md#starting-it): `--stripe-secret-key`
+(repeatable, default `sk_test_sandbox`) names its accounts, `--stripe-webhook URL` (repeatable)
+registers an endpoint for every event at start; its stable signing secret is printed.
 """
 
 from __future__ import annotations
@@ -23,7 +27,6 @@ from typing import Annotated, Literal
 import typer
 import uvicorn
 
-from payrequest.sandbox.app import create_sandbox_app
 from payrequest.sandbox.config import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
@@ -40,6 +43,9 @@ from payrequest.sandbox.config import (
     SandboxConfig,
 )
 from payrequest.sandbox.faults import Faults
+from payrequest.sandbox.standalone import create_standalone_app, stripe_banner
+from payrequest.sandbox.stripe import ConfiguredWebhook, StripeConfig
+from payrequest.sandbox.stripe.config import DEFAULT_SECRET_KEY
 
 DEFAULT_STATE = Path("var/sandbox.db")
 ENV = "PAYREQUEST_VIPPS__"
@@ -250,8 +256,18 @@ def sandbox_command(
             "sandbox-auto-<market>-<msn>) without configuring them."
         ),
     ] = False,
+    stripe_secret_key: Annotated[
+        list[str] | None,
+        typer.Option(
+            help=f"A secret key of the Stripe emulator (repeatable; default {DEFAULT_SECRET_KEY})."
+        ),
+    ] = None,
+    stripe_webhook: Annotated[
+        list[str] | None,
+        typer.Option(help="A URL the Stripe emulator sends every event to (repeatable)."),
+    ] = None,
 ) -> None:
-    """Run the Vipps MobilePay emulator with its phone simulator."""
+    """Run the Vipps MobilePay emulator with its phone simulator, and the Stripe emulator."""
     if timeout_mode not in ("hang", "close"):
         raise typer.BadParameter("timeout-mode must be hang or close")
     mode: Literal["hang", "close"] = "hang" if timeout_mode == "hang" else "close"
@@ -294,5 +310,16 @@ def sandbox_command(
             config = dataclasses.replace(config, partners=(*config.partners, TEST_PARTNER))
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
+    try:
+        stripe_config = StripeConfig(
+            secret_keys=tuple(stripe_secret_key or (DEFAULT_SECRET_KEY,)),
+            webhooks=tuple(ConfiguredWebhook(url) for url in stripe_webhook or ()),
+            seed=seed,
+            clock_speed=clock_speed,
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
     typer.echo(banner(config, f"http://{host}:{port}"))
-    uvicorn.run(create_sandbox_app(config), host=host, port=port, log_level="info")
+    typer.echo(stripe_banner(stripe_config, f"http://{host}:{port}"))
+    app = create_standalone_app(config, stripe_config)
+    uvicorn.run(app, host=host, port=port, log_level="info")

@@ -38,7 +38,7 @@ async def send_now(request: Request, runtime: Runtime, reference: str) -> SendRe
     try:
         accepted = await workflows.send(
             runtime.sessions,
-            runtime.provider,
+            runtime.providers,
             reference=reference,
             return_url=runtime.urls.portal_returned(),
         )

@@ -171,7 +171,7 @@ async def _check_connection(runtime: Runtime, organisation_id: int) -> None:
     try:
         await connecting.check_and_register(
             runtime.sessions,
-            runtime.providers,
+            runtime.directory,
             urls=runtime.urls,
             box=runtime.box,
             organisation_id=organisation_id,

@@ -1,6 +1,9 @@
-"""`POST /webhooks/vipps`: authenticate, store once, apply, acknowledge.
+"""`POST /webhooks/{provider}`: authenticate, store once, apply, acknowledge.
 
-The signature is checked against the configured public URL over the raw body bytes. A forged
+The provider is the one the path names (`/webhooks/vipps`, the address Vipps MobilePay has
+always called); it authenticates and reads its own events, and names the key a duplicate is
+known by. A path naming no provider of ours gets 404. Vipps MobilePay's signature covers the
+configured public URL and the raw body bytes. A forged
 request gets 401 and nothing is stored; every genuine event gets 200, even a duplicate, one we
 cannot place, one whose application failed (kept and retried by a job), or an authentic body
 that is no event we can read (`[]`, a reference too long to keep: kept as `unusable` with the
@@ -33,6 +36,7 @@ from payrequest.kit import urls
 from payrequest.providers.base import (
     PaymentProvider,
     ProviderEvent,
+    UnknownProvider,
     WebhookRejected,
     WebhookSecretUnknown,
     WebhookUnreadable,
@@ -49,51 +53,59 @@ REJECTED_KEY = "webhook:rejected"
 FOREIGN_KEY = "webhook:foreign-registration"
 
 
-@router.post(urls.WEBHOOK.format(provider="vipps"), include_in_schema=False)
-async def vipps_webhook(request: Request) -> JSONResponse:
-    """The installation's own connection (from the environment): checked with its secrets,
-    for the payments of organisations that use it (no connection of their own)."""
-    return await _accept(request, connection=None)
+@router.post(urls.WEBHOOK, include_in_schema=False)
+async def installation_webhook(request: Request, provider: str) -> JSONResponse:
+    """The installation's own connection of the provider (from the environment): checked
+    with its secrets, for the payments of organisations that use it (none of their own)."""
+    return await _accept(request, name=provider, connection=None)
 
 
-@router.post(
-    urls.CONNECTION_WEBHOOK.format(provider="vipps", token="{token}"),  # noqa: S106 (a path)
-    include_in_schema=False,
-)
-async def vipps_connection_webhook(request: Request, token: str) -> JSONResponse:
+@router.post(urls.CONNECTION_WEBHOOK, include_in_schema=False)
+async def connection_webhook(request: Request, provider: str, token: str) -> JSONResponse:
     """One organisation's own connection, named by its URL's token: checked with that
     connection's secrets only, and applied only to that organisation's payments. A webhook
     signed with organisation A's secret can name B's payment: it finds nothing in A."""
     runtime: Runtime = request.app.state.runtime
     async with runtime.read_sessions(info=scoped_to(ALL)) as lookup:
         connection = await connections.by_webhook_token(lookup, token)
-        found = None if connection is None else (connection.id, connection.organisation_id)
+        found = (
+            None
+            if connection is None or connection.provider != provider
+            else (connection.id, connection.organisation_id)
+        )
     if found is None:
         async with runtime.sessions(info=scoped_to(ALL)) as session, session.begin():
             await ratelimit.hit(session, key=REJECTED_KEY)
         return JSONResponse({"error": "unknown webhook address"}, status_code=404)
-    return await _accept(request, connection=found)
+    return await _accept(request, name=provider, connection=found)
 
 
-async def _accept(request: Request, *, connection: tuple[int, int] | None) -> JSONResponse:
-    """Authenticate, store once, apply, acknowledge (see the module's docstring);
-    `connection` is (connection id, its organisation), None for the installation's."""
+async def _accept(
+    request: Request, *, name: str, connection: tuple[int, int] | None
+) -> JSONResponse:
+    """Authenticate, store once, apply, acknowledge (see the module's docstring); `name` is
+    the provider, `connection` (connection id, its organisation), None for the
+    installation's."""
     runtime: Runtime = request.app.state.runtime
+    try:
+        installation = runtime.providers.reader(name)
+    except UnknownProvider:
+        return JSONResponse({"error": "unknown webhook address"}, status_code=404)
     body = await request.body()
     headers = dict(request.headers)
     connection_id = connection[0] if connection else None
     # The client of the connection the webhook came to: whose merchant it is about.
     provider = (
-        runtime.providers.installation
+        installation
         if connection is None
-        else await runtime.providers.for_organisation(connection[1])
+        else await runtime.directory.for_organisation(connection[1])
     )
     event: ProviderEvent | None = None
     try:
         # Before the organisation is known: the connection's secrets and the one lookup of
         # the payment's organisation, for all organisations (db.scope).
         async with runtime.read_sessions(info=scoped_to(ALL)) as lookup:
-            secrets = await runtime.webhook_secrets.get(lookup, connection_id)
+            secrets = await runtime.webhook_secrets.get(lookup, name, connection_id)
             try:
                 event = provider.parse_webhook(body, headers, secrets=secrets)
                 unusable = service.unusable_reason(event)

@@ -51,6 +51,9 @@ RETRYABLE_STATUSES = frozenset({408, 423, 429, 500, 502, 503, 504})
 # "Reference not found": the only answer that says a payment does not exist (a bare 404 does
 # not; docs/vipps.md#errors).
 NOT_FOUND_CODE = "5090"
+# Refusals of a cancel that came after the payer approved (docs/vipps.md#capture-cancel-and-refund):
+# the payment may well be authorized, and is captured instead.
+ALREADY_AUTHORIZED_CODES = frozenset({"6060", "6230"})
 
 # Why the access token was refused, by the identity provider's error code (its AADSTS number;
 # docs/vipps.md#access-token). English message ids, shown translated.

@@ -13,6 +13,7 @@ import httpx
 
 from payrequest.kit.money import Money
 from payrequest.providers.base import (
+    AlreadyAuthorized,
     CreatePayment,
     OrderLine,
     PaymentNotFound,
@@ -22,6 +23,7 @@ from payrequest.providers.base import (
     TryAgainLater,
 )
 from payrequest.providers.vipps.mapping import (
+    ALREADY_AUTHORIZED_CODES,
     CREDENTIALS_REFUSED,
     EVENT_FROM_WIRE,
     NOT_FOUND_CODE,
@@ -188,7 +190,8 @@ def parse_event(data: dict[str, Any]) -> ProviderEvent:
 def problem(response: httpx.Response) -> ProviderError:
     """Read an RFC 7807 problem (or an APIM-style error) into a ProviderError.
 
-    Only the documented "Reference not found" (ErrorCode 5090) is PaymentNotFound; a 404
+    Only the documented "Reference not found" (ErrorCode 5090) is PaymentNotFound; the
+    refusals saying the payer approved first (6060, 6230) are AlreadyAuthorized; a 404
     without it (a gateway's, a path the API does not serve) says nothing about the payment.
     A retryable answer with `Retry-After` is TryAgainLater (docs/vipps.md#errors)."""
     data = _json_object(response)
@@ -208,7 +211,11 @@ def problem(response: httpx.Response) -> ProviderError:
             code=code,
             trace_id=trace_id,
         )
-    kind = PaymentNotFound if code == NOT_FOUND_CODE else ProviderError
+    kind: type[ProviderError] = ProviderError
+    if code == NOT_FOUND_CODE:
+        kind = PaymentNotFound
+    elif code in ALREADY_AUTHORIZED_CODES:
+        kind = AlreadyAuthorized
     return kind(message, status=status, code=code, trace_id=trace_id, retryable=retryable)
 
 

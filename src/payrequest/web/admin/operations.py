@@ -90,7 +90,7 @@ async def operations(
     chosen = status_filter if status_filter in INBOX_STATUSES else None
     async with AsyncExitStack() as stack:
         installation = None
-        if await runtime.providers.uses_installation(user.organisation_id):
+        if await runtime.directory.uses_installation(user.organisation_id):
             installation = await stack.enter_async_context(
                 runtime.read_sessions(info=scoped_to(ALL))
             )

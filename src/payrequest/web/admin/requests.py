@@ -93,7 +93,7 @@ async def cancel_request(
 ) -> RedirectResponse:
     try:
         cancelled = await workflows.cancel(
-            runtime.sessions, runtime.provider, request_id=request_id, user_id=user.id
+            runtime.sessions, runtime.providers, request_id=request_id, user_id=user.id
         )
     except TryAgainLater as exc:  # no job cancels: staff try again after the wait
         flash(request, waiting_text(exc, done_later=False), "error")
@@ -197,7 +197,7 @@ async def refund(
         return RedirectResponse(f"/requests/{request_id}", status.HTTP_303_SEE_OTHER)
     message = i18n.gettext("Refund sent.")
     try:
-        await refunds.send_refund(runtime.sessions, runtime.provider, refund_id=refund_id)
+        await refunds.send_refund(runtime.sessions, runtime.providers, refund_id=refund_id)
     except TryAgainLater as exc:  # the refund job sends it after the wait, with the same key
         message = waiting_text(exc)
     except ProviderError:

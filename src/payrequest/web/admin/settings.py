@@ -178,8 +178,8 @@ async def _page(
     url = runtime.webhook_url
     active = await registrations.active(
         session,
-        provider=runtime.providers.installation.name,
-        merchant_id=runtime.providers.installation.merchant_id,
+        provider=runtime.directory.installation.name,
+        merchant_id=runtime.directory.installation.merchant_id,
     )
     profile = await organisation_read.profile(session, user.organisation_id)
     check.setdefault("profile_form", _form_of(profile))
@@ -221,7 +221,7 @@ async def _connection_context(
     modes = _modes(runtime)
     return {
         "connection": connection,
-        "uses_installation": await runtime.providers.uses_installation(organisation_id),
+        "uses_installation": await runtime.directory.uses_installation(organisation_id),
         "connection_modes": modes,
         "connection_markets": [(m, market_label(m)) for m in ("NO", "DK", "FI")],
         "connection_mode_label": dict(modes).get(connection.mode, connection.mode)
@@ -239,7 +239,7 @@ async def _connection_context(
 
 async def _installation_only(runtime: Runtime, user: Member) -> None:
     """The installation's connection is looked after by the organisations that use it."""
-    if not await runtime.providers.uses_installation(user.organisation_id):
+    if not await runtime.directory.uses_installation(user.organisation_id):
         raise HTTPException(status.HTTP_404_NOT_FOUND)
 
 
@@ -306,7 +306,7 @@ async def _check_connection(request: Request, user: Member, runtime: Runtime) ->
     try:
         outcome = await connecting.check_and_register(
             runtime.sessions,
-            runtime.providers,
+            runtime.directory,
             urls=runtime.urls,
             box=runtime.box,
             organisation_id=user.organisation_id,
@@ -438,7 +438,7 @@ async def update_organisation_settings(
                 options_error=i18n.error_text(exc),
                 options_field=exc.field,
             )
-    runtime.providers.forget(user.organisation_id)
+    runtime.directory.forget(user.organisation_id)
     runtime.sms.forget(user.organisation_id)
     flash(request, i18n.gettext("The organisation's settings are saved."))
     return RedirectResponse(
@@ -489,7 +489,7 @@ async def remove_foreign(
     try:
         removed = await setup.remove_foreign(
             runtime.sessions,
-            runtime.providers.installation,
+            runtime.directory.installation,
             url=runtime.webhook_url,
             endpoint_ids=endpoint_ids,
             actor_id=user.id,
@@ -530,7 +530,7 @@ async def register_webhook(request: Request, user: Owner, runtime: RuntimeDep) -
     try:
         result = await ensure_webhook(
             runtime.sessions,
-            runtime.providers.installation,
+            runtime.directory.installation,
             url=url,
             box=runtime.box,
             actor_id=user.id,
@@ -580,8 +580,8 @@ async def test_webhook(request: Request, user: Writer, runtime: RuntimeDep) -> R
     async with runtime.read_sessions() as session:
         active = await registrations.active(
             session,
-            provider=runtime.providers.installation.name,
-            merchant_id=runtime.providers.installation.merchant_id,
+            provider=runtime.directory.installation.name,
+            merchant_id=runtime.directory.installation.merchant_id,
         )
     if not any(r.url == url for r in active):
         flash(
@@ -594,7 +594,7 @@ async def test_webhook(request: Request, user: Writer, runtime: RuntimeDep) -> R
     try:
         trip = await webhook_check.round_trip(
             runtime.read_sessions,
-            runtime.providers.installation,
+            runtime.directory.installation,
             market=settings.vipps.market,
             wait=TEST_WAIT,
         )

@@ -9,13 +9,13 @@ whose POST was in flight when the emulator stopped is sent again after a restart
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import time
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from payrequest.sandbox.background import deliver_until_cancelled
 from payrequest.sandbox.signing import signed_headers
 from payrequest.sandbox.store import Delivery
 
@@ -57,15 +57,8 @@ class Deliverer:
             timeout=self.sb.config.webhook_timeout, follow_redirects=False
         )
         try:
-            while True:
-                self.wake.clear()
-                wait = self._dispatch()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wake.wait(), timeout=wait)
+            await deliver_until_cancelled(self.wake, self._dispatch, self.tasks)
         finally:
-            for task in list(self.tasks):
-                task.cancel()
-            await asyncio.gather(*self.tasks, return_exceptions=True)
             await self.client.aclose()
             self.client = None
 

@@ -26,6 +26,7 @@ import uuid
 from collections import defaultdict, deque
 from dataclasses import dataclass
 
+from payrequest.sandbox.background import Background
 from payrequest.sandbox.clock import SandboxClock
 from payrequest.sandbox.config import (
     SalesUnitConfig,
@@ -83,33 +84,25 @@ class Sandbox:
         self.busy: set[tuple[str, str]] = set()  # payments with an operation in progress
         self._released = asyncio.Event()  # set when operation_hold_ms is lowered
         self._calls: dict[tuple[str, ...], deque[float]] = defaultdict(deque)
-        self._tasks: list[asyncio.Task[None]] = []
+        self._background = Background()
 
     # lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
         """Start the expiry sweeper and webhook deliverer (idempotent)."""
-        if self._tasks:
-            return
-        self._tasks = [
-            asyncio.create_task(self._sweep(), name="sandbox-expiry"),
-            asyncio.create_task(self.deliverer.run(), name="sandbox-webhooks"),
-        ]
+        self._background.start(
+            {"sandbox-expiry": self._sweep, "sandbox-webhooks": self.deliverer.run}
+        )
 
     async def stop(self) -> None:
         """Stop background work; undelivered webhooks stay queued for the next start."""
-        tasks, self._tasks = self._tasks, []
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._background.stop()
 
     def close(self) -> None:
         self.store.close()
 
     @property
     def running(self) -> bool:
-        return bool(self._tasks)
+        return self._background.running
 
     async def _sweep(self) -> None:
         while True:

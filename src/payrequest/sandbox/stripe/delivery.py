@@ -11,13 +11,13 @@ flight at a time, oldest due first. The switches drop, duplicate and reorder del
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import time
 from typing import TYPE_CHECKING
 
 import httpx
 
+from payrequest.sandbox.background import deliver_until_cancelled
 from payrequest.sandbox.stripe import render
 from payrequest.sandbox.stripe.model import Delivery, Event
 from payrequest.sandbox.stripe.signing import signature_header
@@ -65,15 +65,8 @@ class Deliverer:
             timeout=self.emu.config.webhook_timeout, follow_redirects=False
         )
         try:
-            while True:
-                self.wake.clear()
-                wait = self._dispatch()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wake.wait(), timeout=wait)
+            await deliver_until_cancelled(self.wake, self._dispatch, self.tasks)
         finally:
-            for task in list(self.tasks):
-                task.cancel()
-            await asyncio.gather(*self.tasks, return_exceptions=True)
             await self.client.aclose()
             self.client = None
 

@@ -9,13 +9,13 @@ on one event loop, so the in-memory state needs no locks (docs/stripe.md#state).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hmac
 import random
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from payrequest.sandbox.background import Background
 from payrequest.sandbox.clock import SandboxClock
 from payrequest.sandbox.stripe import render
 from payrequest.sandbox.stripe.config import TEST_KEY, StripeConfig
@@ -80,7 +80,7 @@ class StripeEmulator:
         self.rng = random.Random(config.seed)  # noqa: S311 - faults, not cryptography
         self.accounts: dict[str, Account] = {key: Account(key) for key in config.secret_keys}
         self.deliverer = Deliverer(self)
-        self._tasks: list[asyncio.Task[None]] = []
+        self._background = Background()
         self._configure_webhooks()
 
     def _configure_webhooks(self) -> None:
@@ -101,25 +101,17 @@ class StripeEmulator:
     # lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
         """Start the expiry sweep and the webhook deliverer (idempotent)."""
-        if self._tasks:
-            return
-        self._tasks = [
-            asyncio.create_task(self._sweep(), name="stripe-expiry"),
-            asyncio.create_task(self.deliverer.run(), name="stripe-webhooks"),
-        ]
+        self._background.start(
+            {"stripe-expiry": self._sweep, "stripe-webhooks": self.deliverer.run}
+        )
 
     async def stop(self) -> None:
         """Stop background work; undelivered webhooks stay queued for the next start."""
-        tasks, self._tasks = self._tasks, []
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._background.stop()
 
     @property
     def running(self) -> bool:
-        return bool(self._tasks)
+        return self._background.running
 
     async def _sweep(self) -> None:
         from payrequest.sandbox.stripe.payments import expire_if_due

@@ -8,11 +8,10 @@ developer-facing message for a sentence staff can act on where there is one.
 from __future__ import annotations
 
 from datetime import timedelta
-from email.utils import parsedate_to_datetime
 
 import stripe
 
-from payrequest.kit.clock import utcnow
+from payrequest.kit import retry_after as kit_retry_after
 from payrequest.providers.base import (
     Declined,
     OutcomeUnknown,
@@ -79,19 +78,8 @@ def neutral(exc: stripe.StripeError, *, effect_unknown: bool) -> ProviderError:
 def retry_after(exc: stripe.StripeError) -> timedelta | None:
     """The wait the answer asks for (`Retry-After`: seconds or an HTTP date), if it names one."""
     value = (exc.headers or {}).get("Retry-After") or (exc.headers or {}).get("retry-after")
-    if not value:
-        return None
-    try:
-        return timedelta(seconds=max(0.0, float(value)))
-    except ValueError:
-        pass
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if moment.tzinfo is None:
-        return None
-    return max(timedelta(0), moment - utcnow())
+    seconds = kit_retry_after.seconds_to_wait(value)
+    return None if seconds is None else timedelta(seconds=seconds)
 
 
 def error_code(exc: stripe.StripeError) -> str | None:

@@ -6,12 +6,12 @@ import itertools
 import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 
 from payrequest.kit.money import Money
+from payrequest.kit.retry_after import seconds_to_wait
 from payrequest.providers.base import (
     AlreadyAuthorized,
     CreatePayment,
@@ -254,20 +254,7 @@ def error_code(data: dict[str, Any]) -> str | None:
 
 def retry_after(response: httpx.Response) -> float | None:
     """Seconds the answer asks us to wait (`Retry-After`: seconds or an HTTP date)."""
-    value = response.headers.get("Retry-After")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
+    return seconds_to_wait(response.headers.get("Retry-After"))
 
 
 SUPPORT_IDS = ("traceId", "instance", "trace_id", "correlation_id")

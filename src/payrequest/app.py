@@ -31,6 +31,7 @@ from payrequest.realtime.broker import OutboxTail
 from payrequest.runtime import Runtime, build_runtime
 from payrequest.sandbox import SandboxConfig, create_sandbox_app, sandbox_of_app
 from payrequest.sandbox.config import SalesUnitConfig, auto_unit
+from payrequest.sandbox.stripe import StripeConfig, create_stripe_app, stripe_of_app
 from payrequest.web import admin, emulator_access, errors, health, portal, sse, webhooks
 from payrequest.web import outbox as web_outbox
 from payrequest.web import signup as web_signup
@@ -63,6 +64,15 @@ def sandbox_config(settings: Settings) -> SandboxConfig:
         merchant_name="payrequest demo",
         state_path=settings.var_dir / "sandbox.db" if settings.sandbox_persist else None,
     ).with_test_units()
+
+
+def stripe_sandbox_config(settings: Settings) -> StripeConfig:
+    """The mounted Stripe emulator answers the installation's (test) key."""
+    key = settings.stripe.secret_key
+    keys = (key.get_secret_value(),) if key is not None else ()
+    return StripeConfig(
+        secret_keys=keys or StripeConfig().secret_keys, merchant_name="payrequest demo"
+    )
 
 
 def emulator_connection(unit: SalesUnitConfig) -> SalesUnit:
@@ -106,12 +116,11 @@ def create_app(
     # The emulator exists only in sandbox mode; its phone answers staff and the emulator key.
     in_sandbox = settings.provider_mode is ProviderMode.sandbox
     https = settings.public_url.startswith("https://")
-    sandbox_app = (
-        create_sandbox_app(
-            sandbox_config(settings),
-            guard=emulator_access.guard(runtime, secret_key(settings), https=https),
-        )
-        if in_sandbox
+    guard = emulator_access.guard(runtime, secret_key(settings), https=https)
+    sandbox_app = create_sandbox_app(sandbox_config(settings), guard=guard) if in_sandbox else None
+    stripe_app = (
+        create_stripe_app(stripe_sandbox_config(settings), guard=guard)
+        if in_sandbox and runtime.directory.card is not None
         else None
     )
 
@@ -122,6 +131,9 @@ def create_app(
             if sandbox_app is not None:
                 await sandbox_of_app(sandbox_app).start()
                 stack.push_async_callback(sandbox_of_app(sandbox_app).stop)
+            if stripe_app is not None:
+                await stripe_of_app(stripe_app).start()
+                stack.push_async_callback(stripe_of_app(stripe_app).stop)
             app.state.tail = tail = OutboxTail(runtime.read_sessions)
             await tail.start()
             stack.push_async_callback(tail.stop)
@@ -171,6 +183,8 @@ def create_app(
     app.add_middleware(SecurityHeaders, https=https)  # outermost: on every answer
     app.add_middleware(ObserveRequests)  # request id, log context and metrics around all
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    if stripe_app is not None:
+        app.mount(urls.SANDBOX_STRIPE, stripe_app)
     if sandbox_app is not None:
         app.mount(urls.SANDBOX, sandbox_app)
         # A business that signs up gets a test sales unit of its own (web/signup.py).
@@ -198,8 +212,26 @@ async def _register_webhook_when_up(runtime: Runtime) -> None:
             continue
         runtime.webhook_secrets.forget()
         log.info("webhook %s registered for %s", status.endpoint_id, status.url)
+        await _register_card_webhook(runtime)
         await _check_emulator_connections(runtime)
         return
+
+
+async def _register_card_webhook(runtime: Runtime) -> None:
+    """In sandbox mode, the installation's card provider is the mounted emulator too."""
+    card = runtime.directory.card
+    if card is None:
+        return
+    try:
+        async with _one_process_at_a_time(runtime, f"ensure_webhook:{card.name}"):
+            status = await ensure_webhook(
+                runtime.sessions, card, url=runtime.urls.webhook(card.name), box=runtime.box
+            )
+    except Exception as exc:
+        log.error("could not register the sandbox %s webhook: %s", card.name, exc)
+        return
+    runtime.webhook_secrets.forget()
+    log.info("webhook %s registered for %s", status.endpoint_id, status.url)
 
 
 async def _check_emulator_connections(runtime: Runtime) -> None:

@@ -49,6 +49,19 @@ class VippsSettings(BaseModel):
     timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 5.0
 
 
+class StripeSettings(BaseModel):
+    """The installation's own Stripe account, for card payments (docs/stripe.md). Off until a
+    secret key is set; in sandbox mode the built-in Stripe emulator's key is the default."""
+
+    secret_key: SecretStr | None = None
+    api_base: str | None = None  # override the API host (e.g. a standalone emulator's /stripe)
+    account: str = "stripe"  # our label of the account (its events do not name it)
+    # One try's wait for an answer; the SDK retries twice with the same idempotency key.
+    timeout_seconds: Annotated[float, Field(gt=0, le=30)] = 6.0
+
+
+SANDBOX_STRIPE_KEY = "sk_test_sandbox"  # the built-in Stripe emulator's default key
+
 # Test credentials of the built-in emulator, used in sandbox mode when none are configured.
 SANDBOX_CREDENTIALS = {
     "client_id": "sandbox-client",
@@ -209,6 +222,7 @@ class Settings(BaseSettings):
     signup: bool = True
 
     vipps: VippsSettings = VippsSettings()
+    stripe: StripeSettings = StripeSettings()
     smtp: SmtpSettings = SmtpSettings()
     sms: SmsSettings = SmsSettings()
     automations: AutomationsSettings = AutomationsSettings()
@@ -258,6 +272,8 @@ class Settings(BaseSettings):
                 if getattr(self.vipps, name) is None:
                     secret = name in ("client_secret", "subscription_key")
                     setattr(self.vipps, name, SecretStr(value) if secret else value)
+            if self.stripe.secret_key is None:
+                self.stripe.secret_key = SecretStr(SANDBOX_STRIPE_KEY)
             return self
         if self.secret_key is None:
             raise ValueError(

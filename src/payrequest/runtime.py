@@ -44,7 +44,7 @@ from payrequest.payment_requests import jobs as payment_jobs
 from payrequest.payment_requests import repository as payment_repository
 from payrequest.payment_requests.service import Lifetime
 from payrequest.providers.base import PaymentProvider
-from payrequest.providers.factory import build_provider
+from payrequest.providers.factory import build_installation_stripe, build_provider
 from payrequest.providers.vipps import checkup
 from payrequest.ratelimit import service as ratelimit
 from payrequest.sessions import service as sign_ins
@@ -158,6 +158,7 @@ def build_runtime(settings: Settings, *, provider: PaymentProvider | None = None
             opened, settings=settings, urls=urls, version=__version__, long_living=long_living
         ),
         installation=provider or build_provider(settings, version=__version__),
+        card=build_installation_stripe(settings),
     )
     providers = ProvidersOfTheScope(directory)
     handlers = JobHandlers()

@@ -90,6 +90,11 @@ EXCLUDED_MOUNTS = {
         " rows; its API checks its client credentials itself; its phone's SMS inbox is read in"
         " test_the_emulators_phone_shows_no_sms_of_b"
     ),
+    "/sandbox/stripe": (
+        "the card provider's stand-in (sandbox mode only): its own state in memory, no"
+        " organisation rows; its API checks the secret key itself, its controls ask the same"
+        " guard as the Vipps emulator's, its checkout page is keyed by the session id"
+    ),
 }
 EXCLUDED_ROUTES = {
     "/docs": "the API's description: no data",

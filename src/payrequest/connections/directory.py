@@ -69,11 +69,15 @@ class ProviderDirectory:
         box: SecretBox,
         build: Callable[[service.Opened, bool], PaymentProvider],
         installation: PaymentProvider,
+        card: PaymentProvider | None = None,
     ) -> None:
         self._sessions = sessions
         self._box = box
         self._build = build
+        # The installation's own connections (the environment's): of the default provider,
+        # and of the card provider when one is configured (docs/providers.md).
         self.installation = installation
+        self.card = card
         self._known: dict[int, _Known] = {}
         self._built: dict[tuple[int, float, bool], PaymentProvider] = {}
         self._first: int | None = None
@@ -85,6 +89,27 @@ class ProviderDirectory:
             return known.provider
         async with self._lock:
             return (await self._load(organisation_id)).provider
+
+    def installed(self, name: str) -> PaymentProvider:
+        """The installation's own client of provider `name` (for reading its webhooks)."""
+        for provider in (self.installation, self.card):
+            if provider is not None and provider.name == name:
+                return provider
+        raise UnknownProvider(f"no provider named {name!r}")
+
+    async def card_provider_for(self, organisation_id: int) -> PaymentProvider:
+        """The card provider the organisation's card payments go through: the installation's,
+        for its first organisation (the business it was set up for); NotConnected for the
+        others, and for all while no card provider is configured."""
+        if self.card is None or organisation_id != await self._first_organisation():
+            raise NotConnected()
+        return self.card
+
+    async def _first_organisation(self) -> int | None:
+        if self._first is None:
+            async with self._sessions(info=scoped_to(ALL)) as session:
+                self._first = await session.scalar(select(func.min(Organisation.id)))
+        return self._first
 
     async def connection_of(self, organisation_id: int) -> int | None:
         """The id of the connection the organisation's payments go through (None: the
@@ -155,6 +180,8 @@ class ProviderDirectory:
             await provider.close()
         self._built.clear()
         await self.installation.close()
+        if self.card is not None:
+            await self.card.close()
 
 
 class ProvidersOfTheScope:
@@ -168,26 +195,38 @@ class ProvidersOfTheScope:
 
     @property
     def default_name(self) -> str:
-        """The provider new payment requests go through."""
+        """The provider new payment requests go through unless they are card payments."""
         return self.directory.installation.name
+
+    @property
+    def card_name(self) -> str | None:
+        """The provider card payments go through (None: the installation takes none)."""
+        return self.directory.card.name if self.directory.card is not None else None
 
     def reader(self, name: str) -> PaymentProvider:
         # Checking a signature needs the secrets, not the account: the installation's
         # client reads every connection's webhooks alike.
-        if name != self.directory.installation.name:
-            raise UnknownProvider(f"no provider named {name!r}")
-        return self.directory.installation
+        return self.directory.installed(name)
 
     async def named(self, name: str) -> PaymentProvider:
         self.reader(name)
         scope = current()
         if not isinstance(scope, int):
             raise RuntimeError(f"a provider call needs one organisation; the scope is {scope!r}")
-        return await self.directory.for_organisation(scope)
+        if name == self.default_name:
+            return await self.directory.for_organisation(scope)
+        return await self.directory.card_provider_for(scope)
 
     async def default(self) -> PaymentProvider:
         """The organisation's provider for new payment requests; NotConnected without one."""
         return await self.named(self.default_name)
+
+    async def card(self) -> PaymentProvider:
+        """The organisation's card provider; NotConnected without one."""
+        name = self.card_name
+        if name is None:
+            raise NotConnected()
+        return await self.named(name)
 
     async def close(self) -> None:
         await self.directory.close()

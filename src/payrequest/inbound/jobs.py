@@ -39,7 +39,7 @@ async def hand_to_organisation(
 ) -> None:
     """In a session acting for all organisations: give the event to the organisation of its
     payment, with a job that applies it there; unmatched when no payment has its reference."""
-    organisation = await service.organisation_of(session, reference)
+    organisation = await service.organisation_of(session, reference, provider=inbound.provider)
     if organisation is None:
         inbound.status, inbound.applied_at, inbound.error = "unmatched", utcnow(), None
         return

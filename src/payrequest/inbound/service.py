@@ -236,17 +236,25 @@ async def keep_failed(
 
 
 async def organisation_of(
-    session: AsyncSession, reference: str, *, installation_connection: bool = False
+    session: AsyncSession,
+    reference: str,
+    *,
+    installation_connection: bool = False,
+    provider: str | None = None,
 ) -> int | None:
     """The organisation of the payment request with `reference` (None: there is none). The
     one lookup made before the organisation is known: `session` acts for all of them.
-    `installation_connection`: only among organisations without a connection of their own
-    (a webhook to the installation's URL is no other connection's business)."""
+    `provider`: only among its payments. `installation_connection`: only among organisations
+    without a connection of their own to that provider (a webhook to the installation's URL
+    is no other connection's business)."""
     query = select(PaymentRequest.organisation_id).where(PaymentRequest.reference == reference)
+    if provider is not None:
+        query = query.where(PaymentRequest.provider == provider)
     if installation_connection:
-        query = query.where(
-            ~exists().where(ProviderConnection.organisation_id == PaymentRequest.organisation_id)
-        )
+        own = ProviderConnection.organisation_id == PaymentRequest.organisation_id
+        if provider is not None:
+            own = own & (ProviderConnection.provider == provider)
+        query = query.where(~exists().where(own))
     found = await session.scalar(query)
     return None if found is None else int(found)
 

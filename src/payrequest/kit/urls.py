@@ -16,7 +16,8 @@ PORTAL_RECEIPT = "/portal/receipts/{reference}"  # a payment's receipt, for the 
 RECEIPT = "/receipts/{token}"  # a payment's receipt for whoever has the signed link
 RECEIPT_LIFETIME = timedelta(days=90)  # how long a receipt link works
 PORTAL_RETURNED = "/portal/returned"  # where the payment app sends the customer back
-SANDBOX = "/sandbox/vipps"  # where the app mounts the payment provider's emulator
+SANDBOX = "/sandbox/vipps"  # where the app mounts the Vipps MobilePay emulator
+SANDBOX_STRIPE = "/sandbox/stripe"  # ... and the Stripe emulator (its API at /v1 below it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,3 +61,6 @@ class PublicUrls:
 
     def sandbox(self) -> str:
         return self.base + SANDBOX
+
+    def sandbox_stripe(self) -> str:
+        return self.base + SANDBOX_STRIPE

@@ -1,4 +1,7 @@
-"""Build the configured payment provider from settings (the one provider this process uses)."""
+"""Build the installation's own payment providers from settings: Vipps MobilePay (always;
+the emulator's test unit in sandbox mode) and Stripe (once a secret key is set; the built-in
+Stripe emulator in sandbox mode). Organisations' own connections are built in
+`connections.clients`."""
 
 from __future__ import annotations
 
@@ -8,6 +11,8 @@ from payrequest.config import ProviderMode, Settings
 from payrequest.kit.urls import PublicUrls
 from payrequest.providers.base import PaymentProvider
 from payrequest.providers.measured import measured
+from payrequest.providers.stripe.factory import STRIPE_API, StripeAccount, build_stripe
+from payrequest.providers.stripe.provider import StripeProvider
 from payrequest.providers.vipps.client import Credentials, RetryPolicy, VippsClient
 from payrequest.providers.vipps.provider import VippsProvider, capabilities_for
 
@@ -69,3 +74,26 @@ def build_vipps(
 def build_provider(settings: Settings, *, version: str) -> PaymentProvider:
     """The provider, its calls timed and counted for /metrics (providers.measured)."""
     return measured(build_vipps(settings, version=version))
+
+
+def stripe_api_base(settings: Settings) -> str:
+    if settings.stripe.api_base:
+        return settings.stripe.api_base.rstrip("/")
+    if settings.provider_mode is ProviderMode.sandbox:
+        return PublicUrls(settings.public_url).sandbox_stripe()
+    return STRIPE_API
+
+
+def build_installation_stripe(settings: Settings) -> PaymentProvider | None:
+    """The installation's Stripe account, measured; None while no secret key is set."""
+    stripe = settings.stripe
+    if stripe.secret_key is None:
+        return None
+    account = StripeAccount(
+        secret_key=stripe.secret_key.get_secret_value(),
+        account=stripe.account,
+        webhook_url=PublicUrls(settings.public_url).webhook(StripeProvider.name),
+        api_base=stripe_api_base(settings),
+        timeout_seconds=stripe.timeout_seconds,
+    )
+    return measured(build_stripe(account))

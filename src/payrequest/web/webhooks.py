@@ -119,7 +119,7 @@ async def _accept(
                 organisation = None
             else:
                 organisation = await service.organisation_of(
-                    lookup, event.reference, installation_connection=True
+                    lookup, event.reference, installation_connection=True, provider=name
                 )
     except WebhookRejected as exc:
         foreign = signed_elsewhere(provider, body, exc)

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from payrequest.providers.stripe import StripeProvider, StripeSettings, build_stripe
+from payrequest.providers.stripe import StripeProvider, StripeAccount, build_stripe
 from tests.sandbox.conftest import receiver  # noqa: F401 - a fixture
 from tests.sandbox.stripe.conftest import client, emulator, stripe_config  # noqa: F401
 from tests.sandbox.stripe.helpers import KEY, Emulator
@@ -19,7 +19,7 @@ ACCOUNT = "acct_payrequest_test"
 @pytest.fixture
 async def provider(emulator: Emulator) -> AsyncIterator[StripeProvider]:  # noqa: F811
     stripe = build_stripe(
-        StripeSettings(secret_key=KEY, account=ACCOUNT, api_base=emulator.base, timeout_seconds=5)
+        StripeAccount(secret_key=KEY, account=ACCOUNT, api_base=emulator.base, timeout_seconds=5)
     )
     yield stripe
     await stripe.close()

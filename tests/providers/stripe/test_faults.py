@@ -9,7 +9,7 @@ import pytest
 import stripe
 
 from payrequest.providers.base import OutcomeUnknown, ProviderError, TryAgainLater
-from payrequest.providers.stripe import StripeProvider, StripeSettings, build_stripe
+from payrequest.providers.stripe import StripeProvider, StripeAccount, build_stripe
 from payrequest.providers.stripe.mapping import KEY_REFUSED
 from tests.providers.stripe.helpers import Scripted, new_payment
 from tests.sandbox.helpers import free_port
@@ -67,7 +67,7 @@ async def test_a_rate_limit_is_try_again_later(
 
 async def test_a_refused_key(emulator: Emulator) -> None:
     wrong = build_stripe(
-        StripeSettings(secret_key="sk_test_unknown", account="a", api_base=emulator.base)
+        StripeAccount(secret_key="sk_test_unknown", account="a", api_base=emulator.base)
     )
     try:
         with pytest.raises(ProviderError) as refused:
@@ -80,7 +80,7 @@ async def test_a_refused_key(emulator: Emulator) -> None:
 
 async def test_nobody_answers() -> None:
     nowhere = build_stripe(
-        StripeSettings(
+        StripeAccount(
             secret_key="sk_test_x",
             account="a",
             api_base=f"http://127.0.0.1:{free_port()}",

@@ -11,7 +11,7 @@ STRIPE_API = "https://api.stripe.com"
 
 
 @dataclass(frozen=True, slots=True)
-class StripeSettings:
+class StripeAccount:
     """One Stripe account. `account`: our label of it (Stripe's events do not name it), the
     provider's `merchant_id`; `webhook_url`: the address our endpoint is registered at."""
 
@@ -23,7 +23,7 @@ class StripeSettings:
     max_network_retries: int = 2
 
 
-def build_stripe(settings: StripeSettings) -> StripeProvider:
+def build_stripe(settings: StripeAccount) -> StripeProvider:
     api = StripeApi(
         settings.secret_key,
         api_base=settings.api_base,

@@ -5,6 +5,8 @@ A provider's test module subclasses `ProviderContract` and supplies a `driver` f
 itself (the payer, the clock, the network's faults, catching the webhooks it sends). The
 tests use the neutral interface (payrequest.providers.base) only; where providers genuinely
 differ, the driver says so in a field, and the test asserts the declared behaviour.
+After creating, every call names the payment by its key at the provider
+(`CreatedPayment.key_at_provider`: our reference for Vipps MobilePay, a `cs_...` for Stripe).
 See docs/providers.md#the-provider-contract.
 """
 
@@ -42,6 +44,7 @@ from payrequest.providers.base import (
 
 AMOUNT = 10_000
 PHONE = "4791234567"
+RETURN_URL = "https://payrequest.example/return"
 
 
 class Fault(StrEnum):
@@ -72,17 +75,25 @@ class ContractDriver(Protocol):
 
     secret: str  # the signing secret register_webhook gave for the driver's receiver
     currency: str  # the currency the account takes
+    # Whether the provider has an event (log entry and webhook) for a payment's creation:
+    # Vipps MobilePay's CREATED; Stripe Checkout has none for a new session.
+    logs_creation: bool
 
-    async def approve(self, reference: str) -> None:
-        """The payer approves the payment."""
+    async def approve(self, key: str) -> None:
+        """The payer approves the payment (`key`: the payment's key at the provider)."""
         ...
 
-    async def decline(self, reference: str) -> None:
+    async def decline(self, key: str) -> None:
         """The payer says no."""
         ...
 
-    async def expire(self, reference: str) -> None:
+    async def expire(self, key: str) -> None:
         """The payment's time runs out with nobody approving."""
+        ...
+
+    async def payments_made(self, reference: str) -> int:
+        """How many payments the provider holds under our `reference`, looked up the
+        provider's own way (not through the adapter): what a retry could have doubled."""
         ...
 
     async def set_fault(self, fault: Fault | None) -> None:
@@ -114,38 +125,52 @@ def money(driver: ContractDriver, value: int) -> Money:
 def create_request(
     driver: ContractDriver, reference: str, *, key: str | None = None
 ) -> CreatePayment:
+    """A push request where the account takes them, else one the payer opens from a link."""
+    push = driver.provider.capabilities.push
     return CreatePayment(
         reference=reference,
         amount=money(driver, AMOUNT),
         description="Invoice 1001",
-        user_flow=UserFlow.push,
+        user_flow=UserFlow.push if push else UserFlow.redirect,
         idempotency_key=key or f"{reference}-create",
         phone_msisdn=PHONE,
+        return_url=None if push else RETURN_URL,
     )
 
 
-async def created(driver: ContractDriver) -> str:
+@dataclass(frozen=True, slots=True)
+class Payment:
+    reference: str  # ours
+    key: str  # the provider's (CreatedPayment.key_at_provider), for every later call
+
+
+async def created(driver: ContractDriver) -> Payment:
     reference = new_reference()
-    await driver.provider.create_payment(create_request(driver, reference))
-    return reference
+    answer = await driver.provider.create_payment(create_request(driver, reference))
+    return Payment(reference, answer.key_at_provider)
 
 
-async def authorized(driver: ContractDriver) -> str:
-    reference = await created(driver)
-    await driver.approve(reference)
-    return reference
+async def authorized(driver: ContractDriver) -> Payment:
+    payment = await created(driver)
+    await driver.approve(payment.key)
+    return payment
 
 
-async def captured(driver: ContractDriver) -> str:
-    reference = await authorized(driver)
+async def captured(driver: ContractDriver) -> Payment:
+    payment = await authorized(driver)
     await driver.provider.capture(
-        reference, money(driver, AMOUNT), idempotency_key=f"{reference}-capture"
+        payment.key, money(driver, AMOUNT), idempotency_key=f"{payment.reference}-capture"
     )
-    return reference
+    return payment
 
 
-async def names(driver: ContractDriver, reference: str) -> list[EventName]:
-    return [event.name for event in await driver.provider.get_events(reference)]
+async def names(driver: ContractDriver, key: str) -> list[EventName]:
+    return [event.name for event in await driver.provider.get_events(key)]
+
+
+def opening(driver: ContractDriver) -> list[EventName]:
+    """The events of a payment nobody has touched yet."""
+    return [EventName.created] if driver.logs_creation else []
 
 
 def refusal(exc: pytest.ExceptionInfo[ProviderError]) -> ProviderError:
@@ -182,7 +207,8 @@ class ProviderContract:
         assert snapshot.state is ProviderState.created
         assert snapshot.amount == money(driver, AMOUNT)
         assert amounts(snapshot) == (0, 0, 0, 0)
-        assert await names(driver, reference) == [EventName.created]
+        assert await names(driver, answer.key_at_provider) == opening(driver)
+        assert await driver.payments_made(reference) == 1
 
     async def test_create_again_with_the_same_key_is_the_same_payment(
         self, driver: ContractDriver
@@ -192,7 +218,8 @@ class ProviderContract:
         first = await driver.provider.create_payment(request)
         again = await driver.provider.create_payment(request)
         assert again == first
-        assert await names(driver, reference) == [EventName.created]
+        assert await names(driver, first.key_at_provider) == opening(driver)
+        assert await driver.payments_made(reference) == 1
 
     async def test_a_key_used_for_another_payment_is_refused(self, driver: ContractDriver) -> None:
         first, other = new_reference(), new_reference()
@@ -201,17 +228,20 @@ class ProviderContract:
         with pytest.raises(ProviderError) as exc:
             await driver.provider.create_payment(create_request(driver, other, key=key))
         refusal(exc)
-        with pytest.raises(PaymentNotFound):
-            await driver.provider.get_payment(other)
+        assert await driver.payments_made(other) == 0
+        assert await driver.payments_made(first) == 1
 
     async def test_a_key_used_with_other_details_is_refused(self, driver: ContractDriver) -> None:
         reference = new_reference()
         request = create_request(driver, reference)
-        await driver.provider.create_payment(request)
+        answer = await driver.provider.create_payment(request)
         with pytest.raises(ProviderError) as exc:
             await driver.provider.create_payment(replace(request, amount=money(driver, 1)))
         refusal(exc)
-        assert (await driver.provider.get_payment(reference)).amount == money(driver, AMOUNT)
+        assert (await driver.provider.get_payment(answer.key_at_provider)).amount == money(
+            driver, AMOUNT
+        )
+        assert await driver.payments_made(reference) == 1
 
     async def test_an_unknown_reference_is_not_found(self, driver: ContractDriver) -> None:
         with pytest.raises(PaymentNotFound):
@@ -220,89 +250,98 @@ class ProviderContract:
     # --- the payer and the clock ------------------------------------------------------
 
     async def test_approved_is_authorized(self, driver: ContractDriver) -> None:
-        reference = await authorized(driver)
-        snapshot = await driver.provider.get_payment(reference)
+        payment = await authorized(driver)
+        snapshot = await driver.provider.get_payment(payment.key)
         assert snapshot.state is ProviderState.authorized
         assert amounts(snapshot) == (AMOUNT, 0, 0, 0)
 
     async def test_declined_is_aborted(self, driver: ContractDriver) -> None:
-        reference = await created(driver)
-        await driver.decline(reference)
-        snapshot = await driver.provider.get_payment(reference)
+        payment = await created(driver)
+        await driver.decline(payment.key)
+        snapshot = await driver.provider.get_payment(payment.key)
         assert snapshot.state is ProviderState.aborted
         assert snapshot.authorized == 0
-        assert await names(driver, reference) == [EventName.created, EventName.aborted]
+        assert await names(driver, payment.key) == [*opening(driver), EventName.aborted]
 
     async def test_out_of_time_is_expired(self, driver: ContractDriver) -> None:
-        reference = await created(driver)
-        await driver.expire(reference)
-        snapshot = await driver.provider.get_payment(reference)
+        payment = await created(driver)
+        await driver.expire(payment.key)
+        snapshot = await driver.provider.get_payment(payment.key)
         assert snapshot.state is ProviderState.expired
-        assert await names(driver, reference) == [EventName.created, EventName.expired]
+        assert snapshot.authorized == 0
+        assert await names(driver, payment.key) == [*opening(driver), EventName.expired]
 
     # --- cancel -------------------------------------------------------------------------
 
     async def test_cancel_before_approval_terminates(self, driver: ContractDriver) -> None:
-        reference = await created(driver)
-        snapshot = await driver.provider.cancel(reference, idempotency_key=f"{reference}-c")
+        payment = await created(driver)
+        key = f"{payment.reference}-c"
+        snapshot = await driver.provider.cancel(payment.key, idempotency_key=key)
         assert snapshot.state is ProviderState.terminated
         assert snapshot.authorized == 0
-        assert (await driver.provider.get_payment(reference)).state is ProviderState.terminated
-        assert await names(driver, reference) == [EventName.created, EventName.terminated]
+        assert (await driver.provider.get_payment(payment.key)).state is ProviderState.terminated
+        assert await names(driver, payment.key) == [*opening(driver), EventName.terminated]
 
     async def test_cancel_after_approval_is_already_authorized(
         self, driver: ContractDriver
     ) -> None:
-        reference = await authorized(driver)
+        payment = await authorized(driver)
+        before = await driver.provider.get_payment(payment.key)
+        assert before.state is ProviderState.authorized and before.authorized == AMOUNT
         with pytest.raises(AlreadyAuthorized):
-            await driver.provider.cancel(reference, idempotency_key=f"{reference}-c")
-        snapshot = await driver.provider.get_payment(reference)
-        assert snapshot.state is ProviderState.authorized
-        assert amounts(snapshot) == (AMOUNT, 0, 0, 0)  # nothing was released
+            await driver.provider.cancel(payment.key, idempotency_key=f"{payment.reference}-c")
+        after = await driver.provider.get_payment(payment.key)
+        assert after.state is ProviderState.authorized
+        assert amounts(after) == amounts(before)  # nothing was released (or taken)
 
     # --- capture and refund -------------------------------------------------------------
 
     async def test_capture_takes_the_whole_amount_once(self, driver: ContractDriver) -> None:
-        reference = await authorized(driver)
-        key = f"{reference}-capture"
+        payment = await authorized(driver)
+        key = f"{payment.reference}-capture"
         snapshot = await driver.provider.capture(
-            reference, money(driver, AMOUNT), idempotency_key=key
+            payment.key, money(driver, AMOUNT), idempotency_key=key
         )
         assert amounts(snapshot) == (AMOUNT, AMOUNT, 0, 0)
-        again = await driver.provider.capture(reference, money(driver, AMOUNT), idempotency_key=key)
+        again = await driver.provider.capture(
+            payment.key, money(driver, AMOUNT), idempotency_key=key
+        )
         assert amounts(again) == (AMOUNT, AMOUNT, 0, 0)
-        assert (await names(driver, reference)).count(EventName.captured) == 1
+        assert (await names(driver, payment.key)).count(EventName.captured) == 1
 
     async def test_a_capture_key_reused_with_another_amount_is_refused(
         self, driver: ContractDriver
     ) -> None:
-        reference = await authorized(driver)
-        key = f"{reference}-capture"
-        await driver.provider.capture(reference, money(driver, 4_000), idempotency_key=key)
+        payment = await authorized(driver)
+        key = f"{payment.reference}-capture"
+        await driver.provider.capture(payment.key, money(driver, 4_000), idempotency_key=key)
         with pytest.raises(ProviderError) as exc:
-            await driver.provider.capture(reference, money(driver, 6_000), idempotency_key=key)
+            await driver.provider.capture(payment.key, money(driver, 6_000), idempotency_key=key)
         refusal(exc)
-        assert (await driver.provider.get_payment(reference)).captured == 4_000
+        assert (await driver.provider.get_payment(payment.key)).captured == 4_000
 
     async def test_a_capture_above_the_authorization_is_refused(
         self, driver: ContractDriver
     ) -> None:
-        reference = await authorized(driver)
+        payment = await authorized(driver)
+        before = await driver.provider.get_payment(payment.key)
         with pytest.raises(ProviderError) as exc:
             await driver.provider.capture(
-                reference, money(driver, AMOUNT + 1), idempotency_key=f"{reference}-capture"
+                payment.key,
+                money(driver, AMOUNT + 1),
+                idempotency_key=f"{payment.reference}-capture",
             )
         refusal(exc)
-        assert (await driver.provider.get_payment(reference)).captured == 0
+        assert amounts(await driver.provider.get_payment(payment.key)) == amounts(before)
 
     async def test_refund_part_then_the_rest(self, driver: ContractDriver) -> None:
-        reference = await captured(driver)
+        payment = await captured(driver)
         part = await driver.provider.refund(
-            reference, money(driver, 3_000), idempotency_key=f"{reference}-r1"
+            payment.key, money(driver, 3_000), idempotency_key=f"{payment.reference}-r1"
         )
         assert amounts(part) == (AMOUNT, AMOUNT, 0, 3_000)
         rest = await driver.provider.refund(
-            reference, money(driver, AMOUNT - 3_000), idempotency_key=f"{reference}-r2"
+            payment.key, money(driver, AMOUNT - 3_000), idempotency_key=f"{payment.reference}-r2"
         )
         assert amounts(rest) == (AMOUNT, AMOUNT, 0, AMOUNT)
         assert rest.state is ProviderState.authorized
@@ -310,89 +349,93 @@ class ProviderContract:
     async def test_a_refund_above_what_was_captured_is_refused(
         self, driver: ContractDriver
     ) -> None:
-        reference = await authorized(driver)
+        payment = await authorized(driver)
         await driver.provider.capture(
-            reference, money(driver, 4_000), idempotency_key=f"{reference}-capture"
+            payment.key, money(driver, 4_000), idempotency_key=f"{payment.reference}-capture"
         )
+        # What the capture took: 4 000, or all of it where the payment was captured at once.
+        taken = (await driver.provider.get_payment(payment.key)).captured
+        assert taken >= 4_000
         with pytest.raises(ProviderError) as exc:
             await driver.provider.refund(
-                reference, money(driver, 4_001), idempotency_key=f"{reference}-r1"
+                payment.key, money(driver, taken + 1), idempotency_key=f"{payment.reference}-r1"
             )
         refusal(exc)
-        assert (await driver.provider.get_payment(reference)).refunded == 0
+        assert (await driver.provider.get_payment(payment.key)).refunded == 0
 
     async def test_events_are_in_order_with_their_amounts(self, driver: ContractDriver) -> None:
-        reference = await captured(driver)
+        payment = await captured(driver)
         await driver.provider.refund(
-            reference, money(driver, 1_000), idempotency_key=f"{reference}-r1"
+            payment.key, money(driver, 1_000), idempotency_key=f"{payment.reference}-r1"
         )
-        events = await driver.provider.get_events(reference)
+        events = await driver.provider.get_events(payment.key)
         assert [(e.name, e.amount.amount) for e in events] == [
-            (EventName.created, AMOUNT),
+            *[(name, AMOUNT) for name in opening(driver)],
             (EventName.authorized, AMOUNT),
             (EventName.captured, AMOUNT),
             (EventName.refunded, 1_000),
         ]
         moments = [event.occurred_at for event in events]
         assert moments == sorted(moments)
-        assert all(event.reference == reference and event.success for event in events)
-        assert len({event.psp_reference for event in events[1:]}) == 3  # one per change
+        assert all(event.reference == payment.reference and event.success for event in events)
+        assert len({event.psp_reference for event in events[-3:]}) == 3  # one per change
 
     # --- webhooks -------------------------------------------------------------------------
 
     async def test_a_genuine_webhook_is_accepted_and_read(self, driver: ContractDriver) -> None:
-        reference = await captured(driver)
-        received = await driver.webhooks(reference, 3)
+        payment = await captured(driver)
+        logged = await driver.provider.get_events(payment.key)
+        assert logged and logged[-1].name is EventName.captured
+        received = await driver.webhooks(payment.reference, len(logged))
         events = [parse(driver, hook) for hook in received]
-        assert [(e.name, e.amount) for e in events] == [
-            (EventName.created, money(driver, AMOUNT)),
-            (EventName.authorized, money(driver, AMOUNT)),
-            (EventName.captured, money(driver, AMOUNT)),
-        ]
-        assert {event.reference for event in events} == {reference}
+        assert [(e.name, e.amount) for e in events] == [(e.name, e.amount) for e in logged]
+        assert events[-1].amount == money(driver, AMOUNT)
+        assert {event.reference for event in events} == {payment.reference}
         assert {event.merchant_id for event in events} == {driver.provider.merchant_id}
         assert events == [driver.provider.read_event(hook.body) for hook in received]
-        logged = await driver.provider.get_events(reference)
         assert [dedupe_key(replace_merchant(e, driver)) for e in logged] == [
             dedupe_key(e) for e in events
         ]
 
     async def test_a_duplicated_webhook_is_the_same_event(self, driver: ContractDriver) -> None:
         await driver.webhook_faults(duplicate=True)
-        reference = await captured(driver)
+        payment = await captured(driver)
         await driver.provider.refund(
-            reference, money(driver, 1_000), idempotency_key=f"{reference}-r1"
+            payment.key, money(driver, 1_000), idempotency_key=f"{payment.reference}-r1"
         )
         await driver.provider.refund(
-            reference, money(driver, 2_000), idempotency_key=f"{reference}-r2"
+            payment.key, money(driver, 2_000), idempotency_key=f"{payment.reference}-r2"
         )
-        received = await driver.webhooks(reference, 10)  # five events, each twice
+        logged = await driver.provider.get_events(payment.key)
+        assert [e.name for e in logged[-2:]] == [EventName.refunded, EventName.refunded]
+        received = await driver.webhooks(payment.reference, 2 * len(logged))  # each twice
         keys = [dedupe_key(parse(driver, hook)) for hook in received]
-        assert len(keys) == 10
-        assert len(set(keys)) == 5  # the two refunds are two events, their copies one each
+        assert len(keys) == 2 * len(logged)
+        # The two refunds are two events, their copies one each.
+        assert set(keys) == {dedupe_key(replace_merchant(e, driver)) for e in logged}
+        assert len(set(keys)) == len(logged)
         assert all(keys.count(key) == 2 for key in keys)
 
     async def test_reordered_webhooks_are_each_read(self, driver: ContractDriver) -> None:
         await driver.webhook_faults(reorder=True)
-        reference = await captured(driver)
-        received = await driver.webhooks(reference, 3)
+        payment = await captured(driver)
+        await driver.provider.refund(
+            payment.key, money(driver, 1_000), idempotency_key=f"{payment.reference}-r1"
+        )
+        logged = await driver.provider.get_events(payment.key)
+        received = await driver.webhooks(payment.reference, len(logged))
         events = [parse(driver, hook) for hook in reversed(received)]  # newest first
-        logged = await driver.provider.get_events(reference)
+        assert len(events) == len(logged)
         assert {(e.name, e.psp_reference, e.amount) for e in events} == {
             (e.name, e.psp_reference, e.amount) for e in logged
         }
 
     async def test_forged_webhooks_are_rejected(self, driver: ContractDriver) -> None:
-        reference = await authorized(driver)
-        genuine = (await driver.webhooks(reference, 2))[-1]
-        data = json.loads(genuine.body)
-        forged = genuine.body.replace(
-            json.dumps(reference).encode(), json.dumps(new_reference()).encode()
-        )
-        assert forged != genuine.body and json.loads(forged) != data
-        with pytest.raises(WebhookRejected) as altered:
+        payment = await authorized(driver)
+        genuine = (await driver.webhooks(payment.reference, 1))[0]
+        forged = altered(genuine, payment.reference)
+        with pytest.raises(WebhookRejected):
             driver.provider.parse_webhook(forged, genuine.headers, secrets=[driver.secret])
-        assert not isinstance(altered.value, WebhookSecretUnknown)  # not whole
         with pytest.raises(WebhookRejected) as unsigned:
             driver.provider.parse_webhook(genuine.body, {}, secrets=[driver.secret])
         assert not isinstance(unsigned.value, WebhookSecretUnknown)
@@ -401,6 +444,17 @@ class ProviderContract:
         resigned = driver.sign(forged, "not-ours")
         with pytest.raises(WebhookSecretUnknown):
             driver.provider.parse_webhook(forged, resigned, secrets=[driver.secret])
+
+    async def test_an_altered_body_is_not_whole(self, driver: ContractDriver) -> None:
+        """A body changed after signing is told apart from one signed with another secret
+        (WebhookSecretUnknown): the signature covers a hash of the body of its own."""
+        payment = await authorized(driver)
+        genuine = (await driver.webhooks(payment.reference, 1))[0]
+        with pytest.raises(WebhookRejected) as exc:
+            driver.provider.parse_webhook(
+                altered(genuine, payment.reference), genuine.headers, secrets=[driver.secret]
+            )
+        assert not isinstance(exc.value, WebhookSecretUnknown)
 
     async def test_a_genuine_body_that_is_no_event_is_unreadable(
         self, driver: ContractDriver
@@ -425,24 +479,27 @@ class ProviderContract:
             await driver.provider.create_payment(request)
         assert exc.value.retryable
         await driver.set_fault(None)
+        assert await driver.payments_made(reference) == 0  # nothing happened
         answer = await driver.provider.create_payment(request)
         assert isinstance(answer, CreatedPayment) and answer.reference == reference
-        assert await names(driver, reference) == [EventName.created]
+        assert await names(driver, answer.key_at_provider) == opening(driver)
+        assert await driver.payments_made(reference) == 1
 
     async def test_capture_after_a_server_error_captures_once(self, driver: ContractDriver) -> None:
-        reference = await authorized(driver)
-        key = f"{reference}-capture"
+        payment = await authorized(driver)
+        key = f"{payment.reference}-capture"
+        before = await driver.provider.get_payment(payment.key)
         await driver.set_fault(Fault.server_error)
         with pytest.raises(ProviderError) as exc:
-            await driver.provider.capture(reference, money(driver, AMOUNT), idempotency_key=key)
+            await driver.provider.capture(payment.key, money(driver, AMOUNT), idempotency_key=key)
         assert exc.value.retryable
         await driver.set_fault(None)
-        assert (await driver.provider.get_payment(reference)).captured == 0  # nothing happened
+        assert amounts(await driver.provider.get_payment(payment.key)) == amounts(before)
         snapshot = await driver.provider.capture(
-            reference, money(driver, AMOUNT), idempotency_key=key
+            payment.key, money(driver, AMOUNT), idempotency_key=key
         )
         assert snapshot.captured == AMOUNT
-        assert (await names(driver, reference)).count(EventName.captured) == 1
+        assert (await names(driver, payment.key)).count(EventName.captured) == 1
 
     async def test_a_lost_create_answer_is_found_with_the_same_key(
         self, driver: ContractDriver
@@ -453,43 +510,59 @@ class ProviderContract:
         with pytest.raises(OutcomeUnknown):
             await driver.provider.create_payment(request)
         await driver.set_fault(None)
-        assert (await driver.provider.get_payment(reference)).state is ProviderState.created
+        assert await driver.payments_made(reference) == 1  # it happened
         answer = await driver.provider.create_payment(request)
         assert answer.reference == reference
-        assert await names(driver, reference) == [EventName.created]
+        snapshot = await driver.provider.get_payment(answer.key_at_provider)
+        assert (snapshot.reference, snapshot.state) == (reference, ProviderState.created)
+        assert await names(driver, answer.key_at_provider) == opening(driver)
+        assert await driver.payments_made(reference) == 1
 
     async def test_a_lost_capture_answer_is_the_same_capture_again(
         self, driver: ContractDriver
     ) -> None:
-        reference = await authorized(driver)
-        key = f"{reference}-capture"
+        payment = await authorized(driver)
+        key = f"{payment.reference}-capture"
         await driver.set_fault(Fault.outcome_unknown)
         with pytest.raises(OutcomeUnknown):
-            await driver.provider.capture(reference, money(driver, AMOUNT), idempotency_key=key)
+            await driver.provider.capture(payment.key, money(driver, AMOUNT), idempotency_key=key)
         await driver.set_fault(None)
-        assert (await driver.provider.get_payment(reference)).captured == AMOUNT  # it happened
-        again = await driver.provider.capture(reference, money(driver, AMOUNT), idempotency_key=key)
+        assert (await driver.provider.get_payment(payment.key)).captured == AMOUNT  # it happened
+        again = await driver.provider.capture(
+            payment.key, money(driver, AMOUNT), idempotency_key=key
+        )
         assert amounts(again) == (AMOUNT, AMOUNT, 0, 0)
-        assert (await names(driver, reference)).count(EventName.captured) == 1
+        assert (await names(driver, payment.key)).count(EventName.captured) == 1
 
     async def test_a_rate_limit_says_when_to_try_again(self, driver: ContractDriver) -> None:
-        reference = await authorized(driver)
-        key = f"{reference}-capture"
+        payment = await authorized(driver)
+        key = f"{payment.reference}-capture"
+        before = await driver.provider.get_payment(payment.key)
         await driver.set_fault(Fault.rate_limited)
         with pytest.raises(TryAgainLater) as exc:
-            await driver.provider.capture(reference, money(driver, AMOUNT), idempotency_key=key)
+            await driver.provider.capture(payment.key, money(driver, AMOUNT), idempotency_key=key)
         assert exc.value.retryable and exc.value.retry_after.total_seconds() > 0
         await driver.set_fault(None)
-        assert (await driver.provider.get_payment(reference)).captured == 0
+        assert amounts(await driver.provider.get_payment(payment.key)) == amounts(before)
         snapshot = await driver.provider.capture(
-            reference, money(driver, AMOUNT), idempotency_key=key
+            payment.key, money(driver, AMOUNT), idempotency_key=key
         )
         assert snapshot.captured == AMOUNT
-        assert (await names(driver, reference)).count(EventName.captured) == 1
+        assert (await names(driver, payment.key)).count(EventName.captured) == 1
 
 
 def parse(driver: ContractDriver, hook: Webhook) -> ProviderEvent:
     return driver.provider.parse_webhook(hook.body, hook.headers, secrets=[driver.secret])
+
+
+def altered(genuine: Webhook, reference: str) -> bytes:
+    """The genuine body made about another payment: every mention of `reference` replaced."""
+    data = json.loads(genuine.body)
+    forged = genuine.body.replace(
+        json.dumps(reference).encode(), json.dumps(new_reference()).encode()
+    )
+    assert forged != genuine.body and json.loads(forged) != data
+    return forged
 
 
 def replace_merchant(event: ProviderEvent, driver: ContractDriver) -> ProviderEvent:

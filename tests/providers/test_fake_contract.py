@@ -17,6 +17,7 @@ class FakeDriver:
     """Plays the payer and the network with the fake's own controls."""
 
     currency = "NOK"
+    logs_creation = True
 
     def __init__(self, provider: FakeProvider, endpoint_id: str, secret: str) -> None:
         self.provider = provider
@@ -28,14 +29,18 @@ class FakeDriver:
         self.received: list[tuple[str, Webhook]] = []
         self.known_gaps: dict[str, str] = {}
 
-    async def approve(self, reference: str) -> None:
-        self.fake.approve(reference)
+    async def approve(self, key: str) -> None:
+        self.fake.approve(key)
 
-    async def decline(self, reference: str) -> None:
-        self.fake.decline(reference, "insufficient_funds")
+    async def decline(self, key: str) -> None:
+        self.fake.decline(key, "insufficient_funds")
 
-    async def expire(self, reference: str) -> None:
-        self.fake.expire(reference)
+    async def expire(self, key: str) -> None:
+        self.fake.expire(key)
+
+    async def payments_made(self, reference: str) -> int:
+        """The fake keeps one payment per reference of ours (its ledger, not a call)."""
+        return 1 if reference in self.fake.ledger.payments else 0
 
     async def set_fault(self, fault: Fault | None) -> None:
         if fault is None:

@@ -49,6 +49,7 @@ WEBHOOK_WAIT = 5.0
 
 class VippsDriver:
     currency = "NOK"
+    logs_creation = True  # CREATED
 
     def __init__(self, provider: VippsProvider, base: str, receiver: Receiver) -> None:
         self.vipps = provider
@@ -73,19 +74,25 @@ class VippsDriver:
             response = await http.request(method, path, json=body)
         assert response.status_code < 400, response.text
 
-    async def approve(self, reference: str) -> None:
+    async def approve(self, key: str) -> None:
         response = await self.vipps.client.call(
             "POST",
-            f"/epayment/v1/test/payments/{reference}/approve",
+            f"/epayment/v1/test/payments/{key}/approve",
             json={"customer": {"phoneNumber": PHONE}},
         )
         assert response.status_code == 200, response.text
 
-    async def decline(self, reference: str) -> None:
-        await self.control("POST", f"/phone/{PHONE}/payments/{reference}/reject")
+    async def decline(self, key: str) -> None:
+        await self.control("POST", f"/phone/{PHONE}/payments/{key}/reject")
 
-    async def expire(self, reference: str) -> None:
+    async def expire(self, key: str) -> None:
         await self.control("POST", "/clock/advance", {"seconds": STANDARD_LIFETIME_SECONDS + 60})
+
+    async def payments_made(self, reference: str) -> int:
+        """Vipps MobilePay keys a payment by our reference: there is one, or none."""
+        response = await self.vipps.client.call("GET", f"/epayment/v1/payments/{reference}")
+        assert response.status_code in (200, 404), response.text
+        return 1 if response.status_code == 200 else 0
 
     async def set_fault(self, fault: Fault | None) -> None:
         await self.vipps.client.access_token()  # the token call would fail too

@@ -19,7 +19,12 @@ from payrequest.providers.base import (
     UserFlow,
 )
 from payrequest.providers.stripe import StripeProvider
-from payrequest.providers.stripe.mapping import NOT_PAID, OVER_REFUND, REDIRECT_ONLY
+from payrequest.providers.stripe.mapping import (
+    NOT_PAID,
+    OVER_CAPTURE,
+    OVER_REFUND,
+    REDIRECT_ONLY,
+)
 from tests.providers.stripe.helpers import line, new_payment, state_becomes
 from tests.sandbox.stripe.helpers import Emulator, authenticate, pay
 
@@ -83,6 +88,9 @@ async def test_create_pay_and_read(provider: StripeProvider, client: stripe.Stri
     assert paid.psp_reference is not None and paid.psp_reference.startswith("pi_")
     captured = await provider.capture(session_id, paid.amount, idempotency_key="k-capture")
     assert captured == paid  # nothing moved: Checkout captured already
+    with pytest.raises(ProviderError) as above:
+        await provider.capture(session_id, Money(12346, "NOK"), idempotency_key="k-capture-2")
+    assert above.value.message == OVER_CAPTURE and not above.value.retryable
 
 
 async def test_lines_that_do_not_add_up_become_one(

@@ -38,6 +38,7 @@ KEY_NOT_ALLOWED = N_(
 )
 OVER_REFUND = N_("Stripe refused the refund: it is more than what is left of the payment.")
 NOT_PAID = N_("Stripe has not received this card payment, so it cannot be captured or refunded.")
+OVER_CAPTURE = N_("Stripe refused the capture: it is more than the card payment.")
 REDIRECT_ONLY = N_("Stripe takes card payments through a payment link only.")
 STAFF_MESSAGES: dict[str, str] = {
     "amount_too_small": N_("The amount is below the minimum Stripe accepts in this currency."),

@@ -33,7 +33,13 @@ from payrequest.providers.base import (
 )
 from payrequest.providers.stripe import events, signature, wire
 from payrequest.providers.stripe.client import StripeApi
-from payrequest.providers.stripe.mapping import NOT_PAID, OVER_REFUND, REDIRECT_ONLY, WEBHOOK_EVENTS
+from payrequest.providers.stripe.mapping import (
+    NOT_PAID,
+    OVER_CAPTURE,
+    OVER_REFUND,
+    REDIRECT_ONLY,
+    WEBHOOK_EVENTS,
+)
 
 EXPANDED = ["payment_intent", "payment_intent.latest_charge"]
 EVENT_LOG_LIMIT = 100  # get_events reads this many of the account's newest events
@@ -107,10 +113,16 @@ class StripeProvider:
         self, reference: str, amount: Money, *, idempotency_key: str
     ) -> PaymentSnapshot:
         """Nothing to send: Checkout captured when the payer paid. Returns the payment as it
-        stands; refused (not to be retried) while nothing is paid."""
+        stands; refused (not to be retried) while nothing is paid, or for more than was paid."""
         snapshot = await self.get_payment(reference)
-        if snapshot.state is not ProviderState.authorized or snapshot.captured < amount.amount:
+        if snapshot.state is not ProviderState.authorized:
             raise ProviderError(NOT_PAID, detail=f"Checkout Session {reference}")
+        if snapshot.captured < amount.amount:
+            raise ProviderError(
+                OVER_CAPTURE,
+                detail=f"Checkout Session {reference}: {amount.amount} asked, "
+                f"{snapshot.captured} paid",
+            )
         return snapshot
 
     async def cancel(self, reference: str, *, idempotency_key: str) -> PaymentSnapshot:

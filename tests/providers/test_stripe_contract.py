@@ -34,7 +34,7 @@ import uvicorn
 from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
-from payrequest.providers.stripe import StripeProvider, StripeSettings, build_stripe
+from payrequest.providers.stripe import StripeAccount, StripeProvider, build_stripe
 from payrequest.sandbox.stripe import StripeConfig, create_stripe_app, stripe_of_app
 from payrequest.sandbox.stripe.signing import signature_header
 from tests.providers.contract import ContractDriver, Fault, ProviderContract, Webhook
@@ -285,7 +285,7 @@ async def driver(served: Served) -> AsyncIterator[ContractDriver]:
     account = uuid.uuid4().hex[:16]
     key = f"sk_test_contract_{account}"
     provider = build_stripe(
-        StripeSettings(
+        StripeAccount(
             secret_key=key,
             account=ACCOUNT,
             api_base=served.base,

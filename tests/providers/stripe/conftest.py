@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from payrequest.providers.stripe import StripeProvider, StripeAccount, build_stripe
+from payrequest.providers.stripe import StripeAccount, StripeProvider, build_stripe
 from tests.sandbox.conftest import receiver  # noqa: F401 - a fixture
 from tests.sandbox.stripe.conftest import client, emulator, stripe_config  # noqa: F401
 from tests.sandbox.stripe.helpers import KEY, Emulator

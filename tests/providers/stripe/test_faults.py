@@ -9,7 +9,7 @@ import pytest
 import stripe
 
 from payrequest.providers.base import OutcomeUnknown, ProviderError, TryAgainLater
-from payrequest.providers.stripe import StripeProvider, StripeAccount, build_stripe
+from payrequest.providers.stripe import StripeAccount, StripeProvider, build_stripe
 from payrequest.providers.stripe.mapping import KEY_REFUSED
 from tests.providers.stripe.helpers import Scripted, new_payment
 from tests.sandbox.helpers import free_port

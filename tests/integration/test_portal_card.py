@@ -30,6 +30,7 @@ from payrequest.providers.stripe.provider import CAPABILITIES as CARD
 from tests.conftest import TEST_ORGANISATION
 from tests.integration import portal_helpers as h
 from tests.integration.portal_helpers import Sessions
+from tests.staff import csrf_of
 
 # Nobody listens there: a send fails at once (and is left to its job).
 NOWHERE = {"api_base": "http://127.0.0.1:9/stripe", "timeout_seconds": 0.5}
@@ -100,7 +101,7 @@ async def test_a_retry_of_a_card_payment_is_a_card_payment(
     page = await http.get(chosen.headers["location"])
     assert "The card was declined." in page.text and "Try again" in page.text
     retried = await http.post(
-        f"/portal/payments/{first.reference}/retry", data={"csrf": h.csrf_of(page.text)}
+        f"/portal/payments/{first.reference}/retry", data={"csrf": csrf_of(page.text)}
     )
     assert retried.status_code == 303
     old, new = await _requests(sessions)

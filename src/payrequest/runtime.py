@@ -102,9 +102,14 @@ class Runtime:
     async def lifetime(self) -> Lifetime:
         """How long a new payment request of the current organisation may wait: its setting,
         within what its sales unit allows. NotConnected before it has a provider."""
-        provider = await self.providers.default()
+        return await self.lifetime_for(self.providers.default_name)
+
+    async def lifetime_for(self, name: str) -> Lifetime:
+        """`lifetime()` of a request through provider `name` (a card payment's: the card
+        provider's limits). NotConnected when the organisation has no such provider."""
+        provider = await self.providers.named(name)
         minutes = await self.directory.lifetime_minutes(organisation_of_scope())
-        return Lifetime(minutes, provider.capabilities)
+        return Lifetime(minutes, provider.capabilities, provider=name)
 
     async def lifetime_to_show(self) -> Lifetime:
         """`lifetime()` for pages, which also show an organisation without a provider: then

@@ -25,6 +25,12 @@ async def get(session: AsyncSession, request_id: int) -> PaymentRequest | None:
     return await session.get(PaymentRequest, request_id)
 
 
+async def provider_of(session: AsyncSession, request_id: int) -> str | None:
+    """The name of the provider the request goes through (None: no such request)."""
+    stmt = select(PaymentRequest.provider).where(PaymentRequest.id == request_id)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
 async def lock(session: AsyncSession, *, reference: str) -> PaymentRequest | None:
     """The request with its invoice links, the request row locked until the transaction ends
     (one SELECT ... JOIN ... FOR UPDATE OF payment_requests)."""

@@ -24,3 +24,6 @@ class NewPaymentRequest(BaseModel):
     share_phone: bool = False  # ask the payer to share their phone number with us
     save_phone: bool = False  # the customer agreed to keep a shared number on file
     reference: Annotated[str | None, Field(pattern=r"^[a-zA-Z0-9-]{8,64}$")] = None
+    # The provider it goes through, by name (providers/): the card provider's for a card
+    # payment; None: the organisation's default provider.
+    provider: Annotated[str | None, Field(pattern=r"^[a-z0-9_]{1,32}$")] = None

@@ -58,6 +58,8 @@ class Lifetime:
 
     default_minutes: int  # the setting; kept within the bounds (or the standard lifetime)
     capabilities: Capabilities
+    # The provider whose limits these are (its name); None: whichever the request names.
+    provider: str | None = None
 
     @property
     def standard(self) -> timedelta:
@@ -147,7 +149,12 @@ async def create_request(
             code="invoice_busy",
             numbers=numbers,
         )
+    provider = _provider_of(data, lifetime)
     flow = data.user_flow or (UserFlow.push if data.phone else UserFlow.qr)
+    if not _offers(lifetime.capabilities, flow):
+        raise ValidationFailed(
+            "This way of paying is not available", field="flow", code="flow_not_available"
+        )
     phone = None
     if flow is UserFlow.push:  # the other flows reach the customer through a code or link
         if not data.phone:
@@ -176,8 +183,10 @@ async def create_request(
         created_by_user_id=data.created_by_user_id,
         expires_at=now + duration,
         next_poll_at=now + FIRST_POLL_AFTER,
-        # Without a number on file, a code or link payment asks the payer to share theirs.
-        share_phone=data.share_phone or (flow is not UserFlow.push and not customer.phone),
+        # Without a number on file, a code or link payment asks the payer to share theirs
+        # (through a provider that reaches phones at all: not a card payment).
+        share_phone=lifetime.capabilities.push
+        and (data.share_phone or (flow is not UserFlow.push and not customer.phone)),
         save_phone=data.save_phone,
         invoice_links=[
             PaymentRequestInvoice(invoice_id=i.id, currency=currency, planned_amount=planned[i.id])
@@ -193,6 +202,8 @@ async def create_request(
             )
         ],
     )
+    if provider is not None:
+        request.provider = provider
     session.add(request)
     await session.flush()
     await audit.record(
@@ -216,6 +227,25 @@ async def create_request(
         max_attempts=30,
     )
     return request
+
+
+def _provider_of(data: NewPaymentRequest, lifetime: Lifetime) -> str | None:
+    """The provider the request goes through (None: the column's default): the one it names,
+    whose limits `lifetime` must be."""
+    if data.provider and lifetime.provider and data.provider != lifetime.provider:
+        raise ValueError(
+            f"a request through {data.provider!r} with the lifetime of {lifetime.provider!r}"
+        )
+    return data.provider or lifetime.provider
+
+
+def _offers(capabilities: Capabilities, flow: UserFlow) -> bool:
+    """Whether the provider reaches the payer this way."""
+    return {
+        UserFlow.push: capabilities.push,
+        UserFlow.qr: capabilities.qr,
+        UserFlow.redirect: capabilities.redirect,
+    }[flow]
 
 
 def _payable_currency(invoices: Sequence[Invoice], capabilities: Capabilities) -> str:
@@ -286,7 +316,8 @@ async def retry_request(
     Only the newest attempt of a chain can be retried. `phone` and `user_flow` change the
     number or the way the customer is reached (the same number would fail the same way);
     by default the new attempt keeps them, the amount of an instalment, and the lifetime
-    staff chose when the new flow allows it.
+    staff chose when the new flow allows it. It goes through the same provider: `lifetime`
+    must be that provider's (`Runtime.lifetime_for(old.provider)`).
 
     After a refusal about the provider account (`repository.refusal`) the new attempt avoids
     what was refused rather than being refused again: no push when push requests were refused
@@ -341,6 +372,7 @@ async def retry_request(
             share_phone=old.share_phone and flow is not UserFlow.push,
             save_phone=old.save_phone,
             reference=references.retry_reference(root.reference, attempt),
+            provider=old.provider,  # a card payment is retried as a card payment
         ),
         lifetime=lifetime,
     )

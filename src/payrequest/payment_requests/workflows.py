@@ -120,6 +120,10 @@ async def _plan_send(
                 ),
                 metadata={"customer": str(request.customer_id)},
                 share_phone=request.share_phone,
+                # For a hosted payment page (a card payment's): the customer's language, and
+                # their address prefilled. The app of a push/QR payment ignores both.
+                locale=customer.locale,
+                email=customer.email or None,
             )
         )
 

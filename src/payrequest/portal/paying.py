@@ -29,6 +29,7 @@ class PortalPayment:
     amount_text: str | None = None  # as typed (`1 234,50`); None or empty: all that is open
     partial_allowed: bool = False  # the business lets customers pay part of it
     save_phone: bool = False  # keep the number they share in the app (QR/app, no number known)
+    provider: str | None = None  # the card provider's name for a card payment; None: MobilePay
 
 
 async def open_invoices(
@@ -88,7 +89,12 @@ async def start_payment(
     # Without a number on file, a QR or app payment asks the app for it (the customer sees a
     # consent screen there); it is kept only if they ticked "save my number" here.
     customer = await customers.get(session, payment.customer_id)
-    share = payment.flow is not UserFlow.push and customer is not None and not customer.phone
+    share = (
+        payment.provider is None
+        and payment.flow is not UserFlow.push
+        and customer is not None
+        and not customer.phone
+    )
     return await create_request(
         session,
         data=NewPaymentRequest(
@@ -100,6 +106,7 @@ async def start_payment(
             amount=amount,
             share_phone=share,
             save_phone=share and payment.save_phone,
+            provider=payment.provider,
         ),
         lifetime=lifetime,
     )

@@ -21,7 +21,11 @@ from payrequest.ledger.models import Allocation
 from payrequest.ledger.repository import InvoiceWithBalance
 from payrequest.ledger.service import Balance
 from payrequest.payment_requests import repository as requests_repo
-from payrequest.payment_requests.models import PaymentRequest, PaymentRequestInvoice
+from payrequest.payment_requests.models import (
+    PaymentRequest,
+    PaymentRequestEvent,
+    PaymentRequestInvoice,
+)
 from payrequest.payment_requests.state import Status
 
 PAID = (Status.paid.value, Status.refunded.value)
@@ -150,6 +154,9 @@ class PaymentView:
     # this kind of request, bank account not verified): the reason is for staff, not for the
     # customer, who is told the business has to sort it out.
     business_problem: bool = False
+    # Why the payer's latest attempt failed, in plain words (an English msgid; a declined
+    # card's reason), while the payment may still be tried again or after it ended.
+    attempt_failure: str | None = None
 
 
 async def request_of(
@@ -176,4 +183,26 @@ async def payment_of(session: AsyncSession, customer_id: int, reference: str) ->
     problem = payment.status == Status.failed and (
         await requests_repo.refusal(session, payment.id) is not None
     )
-    return PaymentView(payment, invoices, balances, business_problem=problem)
+    return PaymentView(
+        payment,
+        invoices,
+        balances,
+        business_problem=problem,
+        attempt_failure=await latest_failed_attempt(session, payment.id),
+    )
+
+
+async def latest_failed_attempt(session: AsyncSession, request_id: int) -> str | None:
+    """The message of the request's newest failed attempt at the provider (a provider
+    signal recorded with a message), None when none failed."""
+    stmt = (
+        select(PaymentRequestEvent.message)
+        .where(
+            PaymentRequestEvent.payment_request_id == request_id,
+            PaymentRequestEvent.kind == "provider_signal",
+            PaymentRequestEvent.message.is_not(None),
+        )
+        .order_by(PaymentRequestEvent.occurred_at.desc(), PaymentRequestEvent.id.desc())
+        .limit(1)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()

@@ -6,11 +6,13 @@ open pages. Other processes hear of it through LISTEN/NOTIFY or their own pollin
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 
 from fastapi import Request
 
+from payrequest.errors import PayrequestError
 from payrequest.payment_requests import workflows
 from payrequest.providers.base import ProviderError, TryAgainLater
 from payrequest.runtime import Runtime
@@ -49,6 +51,19 @@ async def send_now(request: Request, runtime: Runtime, reference: str) -> SendRe
         pass  # the job retries with the same idempotency key
     wake(request)
     return result
+
+
+POLL_BUDGET = 3.0  # seconds a page waits for the provider's answer before it shows what it has
+
+
+async def poll_now(runtime: Runtime, reference: str) -> None:
+    """Ask the provider now where a waiting request stands (the payer is back from its
+    payment page), instead of waiting for its webhook or the next poll; a provider that is
+    slow or away leaves that to them."""
+    with contextlib.suppress(ProviderError, PayrequestError, TimeoutError):
+        await workflows.poll(
+            runtime.sessions, runtime.providers, reference=reference, budget=POLL_BUDGET
+        )
 
 
 def sent_text(result: SendResult, sent: str) -> tuple[str, str]:

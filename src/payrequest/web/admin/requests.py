@@ -119,10 +119,12 @@ async def retry(
     user_flow = chosen_flow(flow, phone) if flow else None
     try:
         async with runtime.sessions() as session, session.begin():
+            # The new attempt goes through the provider of the old one (a card payment's).
+            name = await repository.provider_of(session, request_id)
             new = await retry_request(
                 session,
                 request_id=request_id,
-                lifetime=await runtime.lifetime(),
+                lifetime=await runtime.lifetime_for(name or runtime.providers.default_name),
                 created_by_user_id=user.id,
                 phone=phone.strip() or None,
                 user_flow=user_flow,

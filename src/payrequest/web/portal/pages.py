@@ -15,6 +15,7 @@ from fastapi import APIRouter, Form, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
+from payrequest.connections.directory import NotConnected
 from payrequest.customers.models import Customer
 from payrequest.db.scope import ALL, scoped_to
 from payrequest.errors import N_, Conflict, PayrequestError
@@ -33,7 +34,7 @@ from payrequest.ratelimit.service import Limit
 from payrequest.runtime import Runtime
 from payrequest.web import i18n
 from payrequest.web.deps import ReadSessionDep, RuntimeDep
-from payrequest.web.nudge import send_now
+from payrequest.web.nudge import poll_now, send_now
 from payrequest.web.portal.session import (
     PortalAction,
     PortalCustomer,
@@ -50,7 +51,12 @@ router = APIRouter()
 CUSTOMER_LIMITS = (Limit(10, timedelta(hours=1)), Limit(30, timedelta(days=1)))
 IP_LIMITS = (Limit(20, timedelta(hours=1)),)
 BRAND_HEX = re.compile(r"[0-9a-f]{6}")  # organisations.profile.BRAND_COLOUR without its `#`
-FLOWS = {"push": UserFlow.push, "app": UserFlow.redirect, "qr": UserFlow.qr}
+FLOWS = {
+    "push": UserFlow.push,
+    "app": UserFlow.redirect,
+    "qr": UserFlow.qr,
+    "card": UserFlow.redirect,
+}
 LABELS = {"phone": N_("Your MobilePay number"), "amount": N_("Amount to pay")}
 
 
@@ -96,6 +102,15 @@ def _quantity(milli: int) -> str:
     return str(format_decimal(value, locale=i18n.babel_locale(), decimal_quantization=False))
 
 
+async def card_provider(runtime: Runtime) -> str | None:
+    """The name of the provider the signed-in customer's business takes card payments
+    through; None: it takes none (no card option)."""
+    try:
+        return (await runtime.providers.card()).name
+    except NotConnected:
+        return None
+
+
 def _is_phone(request: Request) -> bool:
     agent = request.headers.get("user-agent", "").lower()
     return any(word in agent for word in ("iphone", "android", "mobile"))
@@ -139,6 +154,7 @@ async def _pay_page(
         partial=partial_payments(request),
         minimum=paying.minimum_part(currency),
         on_phone=_is_phone(request),
+        card=await card_provider(runtime) is not None,
         remaining_ms=remaining_ms,
         error=form.pop("error", None),
         follow=form.pop("follow", None),
@@ -192,6 +208,9 @@ async def pay(
         normalised = parse_phone(phone, customer.country).e164 if flow is UserFlow.push else None
         if flow is None:
             raise PayrequestError("Choose how you want to pay")
+        card = await card_provider(runtime) if method == "card" else None
+        if method == "card" and card is None:
+            raise PayrequestError("Card payments are not available here", code="no_card")
         async with runtime.sessions() as session, session.begin():
             await check_limits(session, customer=customer, address=address)
             created = await paying.start_payment(
@@ -204,14 +223,31 @@ async def pay(
                     amount_text=amount,
                     partial_allowed=partial_payments(request),
                     save_phone=save_phone,
+                    provider=card,
                 ),
-                lifetime=await runtime.lifetime(),
+                lifetime=await (runtime.lifetime_for(card) if card else runtime.lifetime()),
             )
             reference = created.reference
     except (PayrequestError, ValidationError) as exc:
         return await _refused(request, customer, runtime, exc, invoice_ids, phone, amount)
     await send_now(request, runtime, reference)
-    return RedirectResponse(f"/portal/payments/{reference}", status_code=status.HTTP_303_SEE_OTHER)
+    return await after_sending(runtime, customer, reference, card=card is not None)
+
+
+async def after_sending(
+    runtime: Runtime, customer: Customer, reference: str, *, card: bool
+) -> RedirectResponse:
+    """Where the browser goes once a request is sent: a card payment straight on to the
+    provider's payment page when the send gave us its address, else (and every other
+    payment) to the payment's page, which follows it (and links to the card payment page
+    once there is one)."""
+    target = f"/portal/payments/{reference}"
+    if card:
+        async with runtime.read_sessions() as session:
+            sent = await views.request_of(session, customer.id, reference)
+            if sent is not None and sent.status == "pending" and sent.redirect_url:
+                target = sent.redirect_url
+    return RedirectResponse(target, status_code=status.HTTP_303_SEE_OTHER)
 
 
 async def _refused(
@@ -266,10 +302,17 @@ async def brand_colour(colour: str) -> Response:
 
 @router.get(urls.PORTAL_RETURNED)
 async def returned(request: Request, runtime: RuntimeDep, reference: str = "") -> RedirectResponse:
-    """Where the Vipps MobilePay app or landing page sends the customer back to. Signed in:
-    the payment's page. Not (the app opened another browser): the start page of the business
+    """Where the Vipps MobilePay app or landing page, or the card payment page (paid or
+    not), sends the customer back to. Signed in: the payment's page, as it stands after
+    one look at the provider. Not (the app opened another browser): the start page of the business
     the payment is for, found by its reference across organisations (`ALL`, that one lookup)."""
-    if await current_customer(request, runtime) is not None:
+    customer = await current_customer(request, runtime)
+    if customer is not None:
+        if reference:  # back from paying: ask the provider now rather than wait for news
+            async with runtime.read_sessions() as session:
+                theirs = await views.request_of(session, customer.id, reference)
+            if theirs is not None and theirs.status == "pending":
+                await poll_now(runtime, reference)
         target = f"/portal/payments/{reference}" if reference else "/portal"
         return RedirectResponse(target, status_code=status.HTTP_303_SEE_OTHER)
     slug = None

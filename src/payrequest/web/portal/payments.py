@@ -12,13 +12,17 @@ from markupsafe import Markup
 from payrequest.customers.models import Customer
 from payrequest.errors import PayrequestError
 from payrequest.kit.clock import utcnow
+from payrequest.payment_requests import workflows
 from payrequest.payment_requests.models import PaymentRequest
 from payrequest.payment_requests.service import retry_request
+from payrequest.payment_requests.state import ACTIVE
 from payrequest.portal import views
+from payrequest.providers.base import ProviderError
+from payrequest.runtime import Runtime
 from payrequest.web import i18n
 from payrequest.web.deps import ReadSessionDep, RuntimeDep
 from payrequest.web.nudge import send_now
-from payrequest.web.portal.pages import check_limits
+from payrequest.web.portal.pages import after_sending, check_limits
 from payrequest.web.portal.session import PortalAction, PortalCustomer
 from payrequest.web.qr import inline_svg
 from payrequest.web.render import render
@@ -36,7 +40,7 @@ def _qr(payment: PaymentRequest) -> Markup | None:
 
 
 async def _payment_context(
-    session: ReadSessionDep, customer: Customer, reference: str
+    session: ReadSessionDep, runtime: Runtime, customer: Customer, reference: str
 ) -> dict[str, Any]:
     view = await views.payment_of(session, customer.id, reference)
     if view is None:
@@ -50,41 +54,61 @@ async def _payment_context(
         "remaining_ms": remaining,
         "qr": _qr(view.payment),
         "business_problem": view.business_problem,
+        "card": view.payment.provider == runtime.providers.card_name,
+        "attempt_failure": view.attempt_failure,
     }
 
 
 @router.get("/portal/payments/{reference}", response_class=HTMLResponse)
 async def payment_page(
-    request: Request, customer: PortalCustomer, session: ReadSessionDep, reference: str
+    request: Request,
+    customer: PortalCustomer,
+    session: ReadSessionDep,
+    runtime: RuntimeDep,
+    reference: str,
 ) -> HTMLResponse:
-    return render(
-        request, "portal/payment.html", **await _payment_context(session, customer, reference)
-    )
+    context = await _payment_context(session, runtime, customer, reference)
+    return render(request, "portal/payment.html", **context)
 
 
 @router.get("/portal/payments/{reference}/live", response_class=HTMLResponse)
 async def payment_part(
-    request: Request, customer: PortalCustomer, session: ReadSessionDep, reference: str
+    request: Request,
+    customer: PortalCustomer,
+    session: ReadSessionDep,
+    runtime: RuntimeDep,
+    reference: str,
 ) -> HTMLResponse:
-    return render(
-        request, "portal/_payment.html", **await _payment_context(session, customer, reference)
-    )
+    context = await _payment_context(session, runtime, customer, reference)
+    return render(request, "portal/_payment.html", **context)
 
 
 @router.post("/portal/payments/{reference}/retry")
 async def retry(
     request: Request, customer: PortalAction, runtime: RuntimeDep, reference: str
 ) -> RedirectResponse:
+    """A new attempt at a payment that ended. A card payment still open at the provider
+    (the customer came back from its payment page, perhaps after a declined card) is
+    withdrawn first, and the new one starts with a new payment page."""
     address = request.client.host if request.client else "unknown"
+    here = RedirectResponse(f"/portal/payments/{reference}", status.HTTP_303_SEE_OTHER)
+    async with runtime.read_sessions() as session:
+        found = await views.request_of(session, customer.id, reference)
+    if found is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND)
+    card = found.provider == runtime.providers.card_name
     try:
+        if card and found.status in ACTIVE:
+            await workflows.cancel(
+                runtime.sessions, runtime.providers, request_id=found.id, user_id=None
+            )
         async with runtime.sessions() as session, session.begin():
-            old = await views.request_of(session, customer.id, reference)
-            if old is None:
-                raise HTTPException(status.HTTP_404_NOT_FOUND)
             await check_limits(session, customer=customer, address=address)
-            new = await retry_request(session, request_id=old.id, lifetime=await runtime.lifetime())
+            new = await retry_request(
+                session, request_id=found.id, lifetime=await runtime.lifetime_for(found.provider)
+            )
             new_reference = new.reference
-    except PayrequestError:
-        return RedirectResponse(f"/portal/payments/{reference}", status.HTTP_303_SEE_OTHER)
+    except (PayrequestError, ProviderError):
+        return here
     await send_now(request, runtime, new_reference)
-    return RedirectResponse(f"/portal/payments/{new_reference}", status.HTTP_303_SEE_OTHER)
+    return await after_sending(runtime, customer, new_reference, card=card)

@@ -94,6 +94,13 @@ async def test_metrics_count_requests_by_route_template_and_status(
     assert (
         sample(text, "payrequest_webhooks_total", provider="vipps", outcome="rejected") or 0
     ) >= 1
+    # A provider we do not have is counted, but not under a label of its own making.
+    assert (await client.post("/webhooks/x4791834562", content=b"{}")).status_code == 404
+    text = (await client.get("/metrics")).text
+    assert "x4791834562" not in text
+    assert (
+        sample(text, "payrequest_webhooks_total", provider="unknown", outcome="rejected") or 0
+    ) >= 1
     assert (
         sample(
             text,

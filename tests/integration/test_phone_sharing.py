@@ -271,6 +271,8 @@ async def test_dismissing_a_suggestion_that_changed_meanwhile_is_refused(
 class _Provider:
     """Answers GET payment with the snapshots given, in order (the rest of the protocol unused)."""
 
+    name = "vipps"  # what the requests stored
+
     def __init__(self, *answers: PaymentSnapshot) -> None:
         self.answers = list(answers)
         self.reads = 0

@@ -93,6 +93,9 @@ def _count(scope: Scope, status: int, stream: bool, started: float) -> None:
     if status == 429:
         metrics.RATE_LIMIT_REFUSALS.labels(route).inc()
     if method == "POST" and route.startswith(WEBHOOKS_UNDER):
-        provider = route.removeprefix(WEBHOOKS_UNDER)
+        # The provider the path names; a name we do not have (404) is not a label of its own,
+        # or anyone could add labels without end.
+        named = str((scope.get("path_params") or {}).get("provider", ""))
+        provider = "unknown" if status == 404 or not named else named
         outcome = "received" if status < 300 else "rejected" if status < 500 else "error"
         metrics.WEBHOOKS.labels(provider, outcome).inc()

@@ -24,6 +24,7 @@ from payrequest import __version__
 from payrequest.app import RUN_WORKER_ENV, create_app, emulator_connection
 from payrequest.cli_orgs import orgs_app
 from payrequest.cli_staff import staff_app
+from payrequest.cli_stripe import stripe_app
 from payrequest.cli_vipps import vipps_app
 from payrequest.config import (
     ConfigurationError,
@@ -74,6 +75,7 @@ users_app = typer.Typer(help="Manage staff accounts.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(orgs_app, name="orgs")
 app.add_typer(vipps_app, name="vipps")
+app.add_typer(stripe_app, name="stripe")
 app.add_typer(staff_app, name="staff")
 requests_app = typer.Typer(help="Payment requests in bulk.", no_args_is_help=True)
 app.add_typer(requests_app, name="requests")

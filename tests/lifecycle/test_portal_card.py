@@ -1,5 +1,6 @@
 """Paying by card from the portal, over real HTTP against the live server and the mounted
-Stripe emulator: the pay form, the hosted checkout page, back to the portal."""
+Stripe emulator: the pay form, the hosted checkout page, back to the portal; then a partial
+refund through Stripe reopens an invoice."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from payrequest.inbound.registrations import WebhookRegistration
 from payrequest.invoices.models import Invoice
 from payrequest.ledger import repository as ledger_repo
-from payrequest.ledger.models import Allocation
+from payrequest.ledger.models import Allocation, Refund
+from payrequest.payment_requests import refunds
 from payrequest.payment_requests.models import PaymentRequest
 from tests.factories import make_customer, make_invoice
 from tests.integration.portal_helpers import sign_in, submit_pay
@@ -98,3 +100,27 @@ async def test_two_invoices_paid_by_card_through_the_portal(
         ).all()
     assert all(balances[i].open_amount == 0 for i in ids)
     assert sorted(allocations) == sorted([(ids[0], 10_000), (ids[1], 10_001)])
+
+    # Staff refund part of it: the job refunds through Stripe (the request's provider), the
+    # allocation is reversed and an invoice is open again by exactly that much.
+    async with sessions() as session, session.begin():
+        refund = await refunds.request_refund(
+            session, payment_request_id=request.id, amount=5_000, reason="Dent"
+        )
+        refund_id = refund.id
+
+    async def refunded(session: AsyncSession) -> bool:
+        found = await session.get(Refund, refund_id, populate_existing=True)
+        return found is not None and found.status != "pending"
+
+    await wait_until(sessions, refunded, what="the card refund")
+    async with sessions() as session:
+        done = await session.get(Refund, refund_id)
+        assert done is not None and (done.status, done.failure_message) == ("succeeded", None)
+        invoices = list(
+            (await session.execute(select(Invoice).where(Invoice.id.in_(ids)))).scalars()
+        )
+        balances = await ledger_repo.invoice_balances(session, invoices)
+        again = await session.get(PaymentRequest, request.id, populate_existing=True)
+    assert sum(balances[i].open_amount for i in ids) == 5_000
+    assert again is not None and again.refunded_amount == 5_000

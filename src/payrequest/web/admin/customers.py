@@ -233,7 +233,7 @@ async def card_context(
         "hidden_open": len(all_open) - len(open_rows),
         "balances": await ledger.balances(session, customer.id),
         "requests": requests,
-        **await requests_view(session, customer, requests),
+        **await requests_view(session, customer, requests, runtime.providers.card_name),
         "send": await send_options(runtime, customer, [r.currency for r in open_rows]),
         "suggestion": await phones.suggestion(session, customer),
         **await money_context(session, customer),

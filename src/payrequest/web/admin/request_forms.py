@@ -15,8 +15,9 @@ from typing import Any
 
 from markupsafe import Markup
 
+from payrequest.connections.directory import NotConnected
 from payrequest.customers.models import Customer
-from payrequest.errors import N_, ValidationFailed
+from payrequest.errors import N_, PayrequestError, ValidationFailed
 from payrequest.kit.clock import utcnow
 from payrequest.kit.markets import currency_of
 from payrequest.kit.money import parse_money
@@ -30,6 +31,7 @@ from payrequest.web.deps import AsyncSession
 from payrequest.web.qr import inline_svg
 
 STAFF_FLOWS = (UserFlow.push, UserFlow.qr)  # a link is sent as the QR code's link
+CARD = "card"  # the flow choice "Card payment link": a redirect through the card provider
 WAITING = ("sending", "pending")
 CUSTOM = "custom"  # the expiry choice "on a date"
 END_OF_DAY = time(23, 59)
@@ -45,6 +47,7 @@ class SendOptions:
     default_label: str  # the lifetime a request gets when nobody chooses
     first_day: date | None  # the range of "on a date", None when not offered
     last_day: date | None
+    card: bool = False  # the organisation takes card payments: "Card payment link" is offered
 
 
 def duration_label(minutes: int) -> str:
@@ -102,14 +105,41 @@ async def send_options(
         default_label=duration_label(int(default / timedelta(minutes=1))),
         first_day=first,
         last_day=last,
+        card=await card_provider(runtime) is not None,
     )
 
 
+async def card_provider(runtime: Runtime) -> str | None:
+    """The name of the provider the organisation takes card payments through; None: none."""
+    try:
+        return (await runtime.providers.card()).name
+    except NotConnected:
+        return None
+
+
+async def chosen_provider(runtime: Runtime, choice: str) -> str | None:
+    """The provider a staff request goes through: the card provider for "Card payment link"
+    (refused when the organisation has none, as a forged form may ask), else None (the
+    organisation's own)."""
+    if choice != CARD:
+        return None
+    name = await card_provider(runtime)
+    if name is None:
+        raise PayrequestError(
+            "This organisation takes no card payments: choose another way to pay", code="no_card"
+        )
+    return name
+
+
 async def requests_view(
-    session: AsyncSession, customer: Customer, requests: Sequence[PaymentRequest]
+    session: AsyncSession,
+    customer: Customer,
+    requests: Sequence[PaymentRequest],
+    card_name: str | None = None,
 ) -> dict[str, Any]:
     """What the requests list shows beside each request: which may be retried (the newest
-    attempt of a chain), how long a waiting one has left, and a QR request's code."""
+    attempt of a chain), how long a waiting one has left, a QR request's code and a waiting
+    card payment's link (`card_name`: the card provider's name)."""
     now = utcnow()
     return {
         "newest": await repository.newest_attempts(session, customer.id, requests),
@@ -119,6 +149,7 @@ async def requests_view(
             if r.status in WAITING
         },
         "qr_codes": {r.id: qr_code(r) for r in requests if shows_code(r)},
+        "card_links": {r.id for r in requests if link_kind(r, card_name) == CARD},
     }
 
 
@@ -131,6 +162,22 @@ def shows_code(payment: PaymentRequest) -> bool:
     )
 
 
+def link_kind(payment: PaymentRequest, card_name: str | None) -> str | None:
+    """What a waiting request's link for the customer is: `qr` (the QR code's link), `card`
+    (the card provider's payment page), or None (no link to send)."""
+    if shows_code(payment):
+        return UserFlow.qr.value
+    if (
+        card_name is not None
+        and payment.provider == card_name
+        and payment.user_flow == UserFlow.redirect.value
+        and bool(payment.redirect_url)
+        and payment.status in WAITING
+    ):
+        return CARD
+    return None
+
+
 def qr_code(payment: PaymentRequest) -> Markup:
     assert payment.redirect_url is not None
     title = i18n.gettext("QR code: scan it with the Vipps MobilePay app to pay")
@@ -141,7 +188,10 @@ def qr_code(payment: PaymentRequest) -> Markup:
 
 
 def chosen_flow(choice: str, phone: str) -> UserFlow:
-    """QR when chosen, or when no number was typed; else a push to the number."""
+    """A redirect for a card payment link; QR when chosen, or when no number was typed; else
+    a push to the number."""
+    if choice == CARD:
+        return UserFlow.redirect
     return UserFlow.qr if choice == UserFlow.qr.value or not phone.strip() else UserFlow.push
 
 

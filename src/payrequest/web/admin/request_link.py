@@ -1,31 +1,34 @@
-"""Sending a QR request's payment link to the customer by SMS or email, in their language.
+"""Sending a waiting request's payment link to the customer by SMS or email, in their language.
 
-The link is the one the QR code stands for (the provider's target URL): on a phone it opens
-the Vipps MobilePay app. One idempotency key per request and channel, so pressing the button
-twice sends one message where the gateway can tell.
+A QR request's link is the one the QR code stands for (the provider's target URL): on a phone
+it opens the Vipps MobilePay app. A card payment's link is the card provider's payment page.
+One idempotency key per request and channel, so pressing the button twice sends one message
+where the gateway can tell.
 """
 
 from __future__ import annotations
 
 from payrequest import i18n
 from payrequest.customers import repository as customers
+from payrequest.customers.models import Customer
 from payrequest.errors import N_, Conflict, NotFound, ValidationFailed
 from payrequest.payment_requests import repository
 from payrequest.payment_requests.models import PaymentRequest
 from payrequest.runtime import Runtime
-from payrequest.web.admin.request_forms import shows_code
+from payrequest.web.admin.request_forms import CARD, link_kind
 
 CHANNELS = ("sms", "email")
 TEXT = N_("%(description)s: %(amount)s. Pay with Vipps MobilePay: %(url)s (open it by %(expires)s)")
+CARD_TEXT = N_("%(description)s: %(amount)s. Pay by card: %(url)s (open it by %(expires)s)")
 SUBJECT = N_("Payment request: %(amount)s")
 
 
-def message(payment: PaymentRequest, language: str) -> str:
-    """The message in the customer's language."""
+def message(payment: PaymentRequest, language: str, *, card: bool = False) -> str:
+    """The message in the customer's language (`card`: a card payment's link)."""
     assert payment.redirect_url is not None
     return i18n.render(
         language,
-        TEXT,
+        CARD_TEXT if card else TEXT,
         {
             "description": payment.description,
             "amount": i18n.money(language, payment.amount, payment.currency),
@@ -33,6 +36,11 @@ def message(payment: PaymentRequest, language: str) -> str:
             "expires": payment.expires_at,
         },
     )
+
+
+def default_channel(customer: Customer) -> str:
+    """Where a link goes when nobody chose: SMS to a mobile number on file, else email."""
+    return "sms" if customer.phone else "email"
 
 
 async def send_link(runtime: Runtime, *, request_id: int, channel: str) -> PaymentRequest:
@@ -46,10 +54,13 @@ async def send_link(runtime: Runtime, *, request_id: int, channel: str) -> Payme
             raise NotFound("No such payment request")
         customer = await customers.get(session, payment.customer_id)
     assert customer is not None
-    if not shows_code(payment):
-        raise Conflict("Only a QR request that is waiting for the customer has a link to send")
+    kind = link_kind(payment, runtime.providers.card_name)
+    if kind is None:
+        raise Conflict(
+            "Only a QR request or card payment that is waiting for the customer has a link to send"
+        )
     key = f"payment-link-{payment.reference}-{channel}"
-    text = message(payment, customer.locale)
+    text = message(payment, customer.locale, card=kind == CARD)
     if channel == "sms":
         if not customer.phone:
             raise ValidationFailed(
@@ -76,3 +87,19 @@ async def send_link(runtime: Runtime, *, request_id: int, channel: str) -> Payme
     )
     await runtime.email.send(to=customer.email, subject=subject, text=text, idempotency_key=key)
     return payment
+
+
+async def send_card_link_now(runtime: Runtime, *, request_id: int) -> str | None:
+    """Right after a card payment link request was sent: send its link to the customer by
+    `default_channel`. The channel it went by; None while the provider has not given the link
+    yet (staff send it with the request's button once it has). Errors as `send_link`."""
+    async with runtime.read_sessions() as session:
+        payment = await repository.get(session, request_id)
+        customer = await customers.get(session, payment.customer_id) if payment else None
+    if payment is None or customer is None:
+        return None
+    if link_kind(payment, runtime.providers.card_name) != CARD:
+        return None
+    channel = default_channel(customer)
+    await send_link(runtime, request_id=request_id, channel=channel)
+    return channel

@@ -1,5 +1,5 @@
-"""Payment requests from the staff side: send, cancel, retry, send a QR request's link, refund;
-list and detail."""
+"""Payment requests from the staff side: send, cancel, retry, send a waiting request's link (a
+QR code's or a card payment's), refund; list and detail."""
 
 from __future__ import annotations
 
@@ -24,14 +24,17 @@ from payrequest.providers.base import ProviderError, TryAgainLater, UserFlow
 from payrequest.runtime import Runtime
 from payrequest.web import i18n
 from payrequest.web.admin.request_forms import (
+    CARD,
     LABELS,
     amount_minor,
     chosen_flow,
+    chosen_provider,
     lifetime_minutes,
+    link_kind,
     qr_code,
     shows_code,
 )
-from payrequest.web.admin.request_link import send_link
+from payrequest.web.admin.request_link import send_card_link_now, send_link
 from payrequest.web.auth import StaffUser, Writer
 from payrequest.web.deps import AsyncSession, ReadSessionDep, RuntimeDep
 from payrequest.web.flash import flash
@@ -65,6 +68,7 @@ async def send_request(
         return _back(customer_id)
     user_flow = chosen_flow(flow, phone)
     try:
+        card = await chosen_provider(runtime, flow)  # "Card payment link": the card provider
         data = NewPaymentRequest(
             customer_id=customer_id,
             invoice_ids=invoice_ids,
@@ -74,17 +78,42 @@ async def send_request(
             lifetime_minutes=lifetime_minutes(expiry, expiry_date, utcnow()),
             created_by_user_id=user.id,
             origin="staff",
+            provider=card,
         )
+        lifetime = await (runtime.lifetime_for(card) if card else runtime.lifetime())
         async with runtime.sessions() as session, session.begin():
-            created = await create_request(session, data=data, lifetime=await runtime.lifetime())
-            reference = created.reference
+            created = await create_request(session, data=data, lifetime=lifetime)
+            reference, request_id = created.reference, created.id
     except (PayrequestError, ValidationError) as exc:
         flash(request, i18n.problem(exc, LABELS), "error")
         return _back(customer_id)
     result = await send_now(request, runtime, reference)
     text, kind = sent_text(result, i18n.gettext("Payment request sent."))
     flash(request, text, kind, topic=f"request:{reference}")
+    if card:
+        await _card_link_now(request, runtime, request_id)
     return _back(customer_id)
+
+
+async def _card_link_now(request: Request, runtime: Runtime, request_id: int) -> None:
+    """A card payment link goes on to the customer at once, once the provider gave it."""
+    try:
+        channel = await send_card_link_now(runtime, request_id=request_id)
+    except PayrequestError as exc:
+        flash(request, i18n.problem(exc, LABELS), "error")
+    except NotifyError as exc:
+        flash(
+            request, i18n.gettext("The link could not be sent: %(error)s") % {"error": exc}, "error"
+        )
+    else:
+        if channel is not None:
+            flash(request, _link_sent(channel))
+
+
+def _link_sent(channel: str) -> str:
+    if channel == "sms":
+        return i18n.gettext("Payment link sent by SMS.")
+    return i18n.gettext("Payment link sent by email.")
 
 
 @router.post("/requests/{request_id}/cancel")
@@ -148,7 +177,7 @@ async def send_payment_link(
     channel: Annotated[str, Form()] = "",
     back: Annotated[str, Form()] = "",
 ) -> RedirectResponse:
-    """Send a QR request's link to the customer's phone or email on file."""
+    """Send a waiting request's link (QR or card) to the customer's phone or email on file."""
     try:
         payment = await send_link(runtime, request_id=request_id, channel=channel)
     except PayrequestError as exc:
@@ -158,12 +187,7 @@ async def send_payment_link(
             request, i18n.gettext("The link could not be sent: %(error)s") % {"error": exc}, "error"
         )
     else:
-        flash(
-            request,
-            i18n.gettext("Payment link sent by SMS.")
-            if channel == "sms"
-            else i18n.gettext("Payment link sent by email."),
-        )
+        flash(request, _link_sent(channel))
         if back != "request":
             return _back(payment.customer_id)
     if back == "request":
@@ -243,7 +267,9 @@ async def request_list(
     )
 
 
-async def detail_context(session: AsyncSession, request_id: int) -> dict[str, Any]:
+async def detail_context(
+    session: AsyncSession, request_id: int, card_name: str | None = None
+) -> dict[str, Any]:
     payment = await read.with_invoice_links(session, request_id)
     if payment is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, i18n.gettext("No such payment request"))
@@ -261,18 +287,21 @@ async def detail_context(session: AsyncSession, request_id: int) -> dict[str, An
         "credit": await ledger_repo.credit_for_request(session, request_id),
         "refunds": await ledger_repo.refunds_for_request(session, request_id),
         "qr": qr_code(payment) if shows_code(payment) else None,
+        "card_link": link_kind(payment, card_name) == CARD,
     }
 
 
 @router.get("/requests/{request_id}", response_class=HTMLResponse)
 async def request_detail(
-    request: Request, user: StaffUser, session: ReadSessionDep, request_id: int
+    request: Request, user: StaffUser, session: ReadSessionDep, runtime: RuntimeDep, request_id: int
 ) -> HTMLResponse:
-    return render(request, "requests/detail.html", **await detail_context(session, request_id))
+    context = await detail_context(session, request_id, runtime.providers.card_name)
+    return render(request, "requests/detail.html", **context)
 
 
 @router.get("/requests/{request_id}/live", response_class=HTMLResponse)
 async def request_detail_part(
-    request: Request, user: StaffUser, session: ReadSessionDep, request_id: int
+    request: Request, user: StaffUser, session: ReadSessionDep, runtime: RuntimeDep, request_id: int
 ) -> HTMLResponse:
-    return render(request, "requests/_detail.html", **await detail_context(session, request_id))
+    context = await detail_context(session, request_id, runtime.providers.card_name)
+    return render(request, "requests/_detail.html", **context)

@@ -152,13 +152,17 @@ function updateTotal(form) {
   updateSubmit(form, totals.size === 1);
 }
 
-// A push needs a number that the server has checked; a QR code / link needs none.
+// A push needs a number that the server has checked; a QR code / link or a card payment link
+// needs none.
 function updateSubmit(form, ready = true) {
   const button = form.querySelector("[data-send-button]") || form.querySelector("button[type=submit]");
-  const qr = form.querySelector("input[name=flow][value=qr]")?.checked;
+  const card = form.querySelector("input[name=flow][value=card]")?.checked;
+  const qr = card || form.querySelector("input[name=flow][value=qr]")?.checked;
   const phone = form.querySelector("input[name=phone]");
   const note = form.querySelector("[data-qr-note]");
-  if (note) note.hidden = !qr;
+  if (note) note.hidden = !qr || card;
+  const cardNote = form.querySelector("[data-card-note]");
+  if (cardNote) cardNote.hidden = !card;
   const numberOk = qr || !phone || phone.getAttribute("aria-invalid") === "false";
   if (phone && !qr && !phone.value.trim()) showHint(phone, phone.dataset.emptyHint || "", "no");
   if (phone && qr && phone.getAttribute("aria-invalid") !== "false") showHint(phone, "", "");

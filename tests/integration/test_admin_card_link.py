@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from payrequest.db.scope import acting_for
+from payrequest.payment_requests import apply
 from payrequest.payment_requests.models import PaymentRequest
 from payrequest.payment_requests.schemas import NewPaymentRequest
 from payrequest.payment_requests.service import Lifetime, create_request
@@ -165,3 +166,26 @@ async def test_a_card_payments_link_goes_to_the_customer_in_their_language(
     text = mailbox.last_text()
     assert wording in text and "MobilePay" not in text
     assert mailbox.received[-1]["To"] == "kari@example.no"
+
+
+async def test_a_failed_card_payment_is_retried_as_a_card_payment(
+    app: FastAPI, http: httpx.AsyncClient, sessions: Sessions
+) -> None:
+    """The retry form's choices are MobilePay's (QR is preselected, a number may be typed):
+    a failed card payment's new attempt stays a card payment all the same."""
+    customer_id, invoice_id = await _customer(sessions, phone="+4791234567")
+    await _send_card(http, customer_id, invoice_id)
+    (first,) = await _requests(sessions)
+    async with sessions() as session, session.begin():
+        await apply.apply_outcome(
+            session, reference=first.reference, target=Status.failed, source="system"
+        )
+    card = await http.get(f"/customers/{customer_id}")
+    retried = await http.post(
+        f"/requests/{first.id}/retry",
+        data={"csrf": csrf_of(card.text), "flow": "qr", "phone": "+4791234567"},
+    )
+    assert retried.status_code == 303, retried.text
+    _first, again = await _requests(sessions)
+    assert (again.provider, again.user_flow, again.phone) == ("stripe", "redirect", None)
+    assert again.retry_of_id == first.id

@@ -130,7 +130,9 @@ async def webhook_ready(live: LiveServer, sessions: async_sessionmaker[AsyncSess
 
     await wait_until(
         sessions,
-        lambda s: _exists(s, select(WebhookRegistration.id)),
+        lambda s: _exists(
+            s, select(WebhookRegistration.id).where(WebhookRegistration.provider == "vipps")
+        ),
         what="webhook registration",
     )
 

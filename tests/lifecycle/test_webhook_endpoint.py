@@ -39,7 +39,8 @@ Sessions = async_sessionmaker[AsyncSession]
 
 async def _secret(sessions: Sessions, live: LiveServer) -> str:
     async with sessions() as session:
-        row = (await session.execute(select(WebhookRegistration))).scalar_one()
+        stmt = select(WebhookRegistration).where(WebhookRegistration.provider == "vipps")
+        row = (await session.execute(stmt)).scalar_one()
     return SecretBox(secret_key(live.settings)).open(row.secret_encrypted)
 
 

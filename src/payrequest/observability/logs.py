@@ -170,7 +170,15 @@ def _value(value: Any) -> str:
 
 
 FORMATTERS = {"text": KeyValueFormatter, "json": JsonFormatter}
-QUIET = {"httpx": "WARNING", "httpcore": "WARNING", "aiosqlite": "WARNING", "asyncio": "WARNING"}
+# Libraries that would log every call at INFO; the provider adapters log what matters, with
+# the provider's request id (the Stripe SDK's own lines would repeat each call).
+QUIET = {
+    "httpx": "WARNING",
+    "httpcore": "WARNING",
+    "aiosqlite": "WARNING",
+    "asyncio": "WARNING",
+    "stripe": "WARNING",
+}
 
 
 def dict_config(settings: ObservabilitySettings | None = None) -> dict[str, Any]:

@@ -86,14 +86,18 @@ async def _capture_job(url: str) -> Job:
         await engine.dispose()
 
 
-async def _active_registrations(url: str) -> int:
+async def _active_registrations(url: str) -> dict[str, int]:
+    """Webhook registrations not removed, by provider."""
     engine = create_engine(url)
     try:
         async with engine.connect() as connection:
-            count = await connection.scalar(
-                text("SELECT count(*) FROM webhook_registrations WHERE removed_at IS NULL")
+            rows = await connection.execute(
+                text(
+                    "SELECT provider, count(*) FROM webhook_registrations"
+                    " WHERE removed_at IS NULL GROUP BY provider"
+                )
             )
-            return int(count or 0)
+            return {str(provider): int(count) for provider, count in rows}
     finally:
         await engine.dispose()
 
@@ -231,6 +235,7 @@ async def test_sse_client_on_b_sees_a_payment_sent_through_a_and_captured_by_the
     assert job.status == "done"
     assert job.locked_by is not None
     assert job.locked_by.split(":")[1] == str(worker.pid), (job.locked_by, worker.pid)
-    # Both web processes registered the sandbox webhook at start, one after the other under an
-    # advisory lock: the second found the first's registration and kept it.
-    assert await _active_registrations(url) == 1
+    # Both web processes registered the sandbox webhooks (MobilePay's and the card provider's)
+    # at start, one after the other under an advisory lock: the second found the first's
+    # registrations and kept them.
+    assert await _active_registrations(url) == {"vipps": 1, "stripe": 1}

@@ -105,10 +105,13 @@ class ProviderDirectory:
             raise NotConnected()
         return self.card
 
-    async def _first_organisation(self) -> int | None:
+    async def _first_organisation(self, session: AsyncSession | None = None) -> int | None:
+        """The installation's first organisation (looked up once), in `session` if given."""
         if self._first is None:
-            async with self._sessions(info=scoped_to(ALL)) as session:
-                self._first = await session.scalar(select(func.min(Organisation.id)))
+            if session is None:
+                async with self._sessions(info=scoped_to(ALL)) as own:
+                    return await self._first_organisation(own)
+            self._first = await session.scalar(select(func.min(Organisation.id)))
         return self._first
 
     async def connection_of(self, organisation_id: int) -> int | None:
@@ -147,8 +150,7 @@ class ProviderDirectory:
                     ProviderConnection.provider == service.PROVIDER,
                 )
             )
-            if self._first is None:
-                self._first = await session.scalar(select(func.min(Organisation.id)))
+            first = await self._first_organisation(session)
             settings = (
                 await session.execute(
                     select(
@@ -160,7 +162,7 @@ class ProviderDirectory:
             opened = service.opened(connection, self._box) if connection is not None else None
             stamp = connection.updated_at.timestamp() if connection is not None else 0.0
         if opened is None:
-            if organisation_id != self._first:
+            if organisation_id != first:
                 raise NotConnected()
             known = _Known(None, self.installation, time.monotonic(), None, minutes)
         else:

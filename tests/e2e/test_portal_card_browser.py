@@ -71,7 +71,8 @@ async def test_a_declined_card_is_explained_in_the_portal_and_try_again_starts_a
     await _choose_two_and_pay_by_card(page)
     first_checkout = page.url
     await _enter_card(page, "4000 0000 0000 0002")
-    await expect(page.get_by_role("alert")).to_have_text("Your card was declined.")
+    # Stripe's page speaks the customer's language (Norwegian), whatever the portal shows.
+    await expect(page.get_by_role("alert")).to_have_text("Kortet ble avvist.")
     await expect(page).to_have_url(first_checkout)  # the payer stays on the page
 
     await page.locator("a.back").click()  # the page's way back: the cancel URL

@@ -123,6 +123,24 @@ def test_three_d_secure_complete_and_fail(client: stripe.StripeClient) -> None:
     assert client.v1.payment_intents.retrieve(intent.id).status == "succeeded"
 
 
+@pytest.mark.parametrize(
+    ("locale", "declined", "broke"),
+    [
+        ("nb", "Det er ikke nok penger på kortet.", "Kortnummeret er feil."),
+        ("da", "Der er ikke penge nok på kortet.", "Kortnummeret er forkert."),
+    ],
+)
+def test_the_payer_reads_why_in_the_pages_language(
+    client: stripe.StripeClient, locale: str, declined: str, broke: str
+) -> None:
+    """The page speaks the session's language, its refusals too (the API keeps English)."""
+    session = client.v1.checkout.sessions.create(params=session_params(locale=locale))
+    assert session.url is not None
+    answer = pay(session.url, "4000000000009995")
+    assert declined in answer.text and "insufficient" not in answer.text
+    assert broke in pay(session.url, "4242424242424241").text
+
+
 def test_wrong_card_details_are_shown_without_a_payment(client: stripe.StripeClient) -> None:
     session = client.v1.checkout.sessions.create(params=session_params())
     assert session.url is not None

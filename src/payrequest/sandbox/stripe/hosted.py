@@ -26,7 +26,7 @@ from payrequest.sandbox.stripe.calls import mount_root, stripe_of
 from payrequest.sandbox.stripe.cards import Decline, digits
 from payrequest.sandbox.stripe.emulator import Account, StripeEmulator
 from payrequest.sandbox.stripe.model import Session
-from payrequest.sandbox.stripe.texts import TEXTS, amount_text, language
+from payrequest.sandbox.stripe.texts import TEXTS, amount_text, language, problem_text
 
 router = APIRouter(tags=["hosted checkout page"])
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -101,8 +101,10 @@ def _after(request: Request, session: Session, attempt: payments.Attempt) -> Res
         return RedirectResponse(_success_url(session) or "/", status_code=303)
     if attempt.result == "action":
         return RedirectResponse(f"{mount_root(request)}/pay/{session.id}/authenticate", 303)
-    message = attempt.decline.message if attempt.decline else ""
-    return _page(request, "pay.html", _context(request, session) | {"error": message})
+    context = _context(request, session)
+    decline = attempt.decline
+    message = problem_text(decline.code, decline.decline_code, context["lang"]) if decline else ""
+    return _page(request, "pay.html", context | {"error": message})
 
 
 @router.get("/pay/{session_id}")

@@ -23,7 +23,7 @@ from payrequest.db.session import create_engine, session_factory
 from payrequest.payment_requests import bulk
 from payrequest.payment_requests.service import Lifetime
 from payrequest.providers.base import OneProvider
-from payrequest.providers.factory import build_vipps
+from payrequest.providers.vipps.factory import build_vipps
 
 
 async def _run(url: str, emulator: str, concurrency: int, count: int) -> tuple[bulk.Summary, float]:

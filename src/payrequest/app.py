@@ -20,13 +20,14 @@ from starlette.middleware.sessions import SessionMiddleware
 from payrequest import __version__, connecting
 from payrequest.config import ProviderMode, Settings, load_settings, secret_key
 from payrequest.connections import service as connections
-from payrequest.connections.service import SalesUnit
+from payrequest.connections.service import NewConnection
 from payrequest.db.pg_notify import JOBS_CHANNEL, OUTBOX_CHANNEL, listener_for
 from payrequest.db.scope import ALL, scoped_to
 from payrequest.inbound.setup import ensure_webhook
 from payrequest.jobs.process import running
 from payrequest.kit import urls
 from payrequest.organisations.models import Organisation
+from payrequest.providers.vipps import account as vipps_account
 from payrequest.realtime.broker import OutboxTail
 from payrequest.runtime import Runtime, build_runtime
 from payrequest.sandbox import SandboxConfig, create_sandbox_app, sandbox_of_app
@@ -67,30 +68,33 @@ def sandbox_config(settings: Settings) -> SandboxConfig:
 
 
 def stripe_sandbox_config(settings: Settings) -> StripeConfig:
-    """The mounted Stripe emulator answers the installation's (test) key."""
+    """The mounted Stripe emulator answers the installation's (test) key, and every other
+    test key as an account of its own (an organisation connecting its own account)."""
     key = settings.stripe.secret_key
     keys = (key.get_secret_value(),) if key is not None else ()
     return StripeConfig(
-        secret_keys=keys or StripeConfig().secret_keys, merchant_name="payrequest demo"
+        secret_keys=keys or StripeConfig().secret_keys,
+        any_test_key=True,
+        merchant_name="payrequest demo",
     )
 
 
-def emulator_connection(unit: SalesUnitConfig) -> SalesUnit:
+def emulator_connection(unit: SalesUnitConfig) -> NewConnection:
     """How an organisation connects to one of the mounted emulator's sales units."""
-    return SalesUnit(
-        mode=ProviderMode.sandbox.value,
+    account = vipps_account.sales_unit(
         market=unit.market,
         merchant_serial_number=unit.msn,
         client_id=unit.client_id,
         client_secret=unit.client_secret,
         subscription_key=unit.subscription_key,
     )
+    return NewConnection(vipps_account.VIPPS_ACCOUNTS.name, ProviderMode.sandbox.value, account)
 
 
 AUTO_MSN_BASE = 9_000_000  # automatic test units' MSNs: 9000000 + the organisation's id
 
 
-def emulator_unit_for(organisation: Organisation) -> SalesUnit:
+def emulator_unit_for(organisation: Organisation) -> NewConnection:
     """The emulator's automatic test unit of one organisation: its own MSN in its market
     (sandbox.config.auto_unit), so no two businesses ever share a sales unit."""
     return emulator_connection(auto_unit(organisation.market, str(AUTO_MSN_BASE + organisation.id)))
@@ -239,21 +243,29 @@ async def _check_emulator_connections(runtime: Runtime) -> None:
     connection was not checked yet: check it and register its webhook, now that we answer."""
     async with runtime.read_sessions(info=scoped_to(ALL)) as session:
         waiting = await connections.unchecked(session, mode="sandbox")
-    for organisation_id in waiting:
+    for organisation_id, provider in waiting:
         try:
-            async with _one_process_at_a_time(runtime, f"connect:{organisation_id}"):
+            async with _one_process_at_a_time(runtime, f"connect:{organisation_id}:{provider}"):
                 outcome = await connecting.check_and_register(
                     runtime.sessions,
                     runtime.directory,
                     urls=runtime.urls,
                     box=runtime.box,
                     organisation_id=organisation_id,
+                    provider=provider,
                 )
         except Exception as exc:
-            log.error("could not connect organisation %s to the emulator: %s", organisation_id, exc)
+            log.error(
+                "could not connect organisation %s to the %s emulator: %s",
+                organisation_id,
+                provider,
+                exc,
+            )
             continue
         runtime.webhook_secrets.forget()
-        log.info("organisation %s: emulator connection %s", organisation_id, outcome.ok)
+        log.info(
+            "organisation %s: %s emulator connection %s", organisation_id, provider, outcome.ok
+        )
 
 
 @asynccontextmanager

@@ -23,8 +23,8 @@ from payrequest.db.scope import ALL, acting_for
 from payrequest.inbound import check as webhook_check
 from payrequest.inbound import setup
 from payrequest.inbound.setup import WebhookStatus, ensure_webhook
+from payrequest.providers import checks
 from payrequest.providers.base import ProviderError
-from payrequest.providers.vipps import checkup
 from payrequest.runtime import Runtime, build_runtime
 
 vipps_app = typer.Typer(help="Vipps MobilePay setup: webhooks and checks.", no_args_is_help=True)
@@ -146,16 +146,16 @@ async def _check(
 MARKS = {True: "[green]✓[/green]", False: "[red]✗[/red]", None: "[yellow]![/yellow]"}
 
 
-def _print(finding: checkup.Finding) -> None:
+def _print(finding: checks.Finding) -> None:
     """One finding as a plain English sentence, and Vipps MobilePay's own words beneath."""
-    console.print(f"{MARKS[finding.ok]} {escape(checkup.shown(ENGLISH, finding))}")
+    console.print(f"{MARKS[finding.ok]} {escape(checks.shown(ENGLISH, finding))}")
     if finding.said:
         console.print(f"  Vipps MobilePay said: {finding.said}", markup=False)
 
 
 async def _offer_removal(
     runtime: Runtime,
-    listed: checkup.Listed,
+    listed: checks.Listed,
     *,
     remove: bool,
     ask: Callable[[Sequence[str]], bool] | None,
@@ -174,7 +174,7 @@ async def _offer_removal(
 
 def _refused(exc: ProviderError) -> None:
     """What went wrong in plain words, then the provider's own for a support case."""
-    _print(checkup.refused(exc))
+    _print(checks.refused(exc))
 
 
 def _report(trip: webhook_check.RoundTrip, wait: float) -> bool:

@@ -14,8 +14,7 @@ from payrequest import __version__
 from payrequest.automations import jobs as automation_jobs
 from payrequest.automations.execution import Services as AutomationServices
 from payrequest.automations.outgoing import WebhookSender
-from payrequest.config import ProviderMode, Settings, secret_key
-from payrequest.connections import clients
+from payrequest.config import Settings, secret_key
 from payrequest.connections.directory import (
     NOTHING_PAYABLE,
     NotConnected,
@@ -43,9 +42,15 @@ from payrequest.organisations.senders import SmsOfTheScope
 from payrequest.payment_requests import jobs as payment_jobs
 from payrequest.payment_requests import repository as payment_repository
 from payrequest.payment_requests.service import Lifetime
+from payrequest.providers import checks
 from payrequest.providers.base import PaymentProvider
-from payrequest.providers.factory import build_installation_stripe, build_provider
-from payrequest.providers.vipps import checkup
+from payrequest.providers.factory import (
+    CARD_PROVIDER,
+    build_account,
+    build_card_provider,
+    build_provider,
+    check_installation,
+)
 from payrequest.ratelimit import service as ratelimit
 from payrequest.sessions import service as sign_ins
 
@@ -108,7 +113,7 @@ class Runtime:
         """`lifetime()` of a request through provider `name` (a card payment's: the card
         provider's limits). NotConnected when the organisation has no such provider."""
         provider = await self.providers.named(name)
-        minutes = await self.directory.lifetime_minutes(organisation_of_scope())
+        minutes = await self.directory.lifetime_minutes(organisation_of_scope(), name)
         return Lifetime(minutes, provider.capabilities, provider=name)
 
     async def lifetime_to_show(self) -> Lifetime:
@@ -119,18 +124,15 @@ class Runtime:
         except NotConnected:
             return Lifetime(self.settings.vipps.default_lifetime_minutes, NOTHING_PAYABLE)
 
-    async def check_provider(self) -> checkup.Report:
+    async def check_provider(self) -> checks.Report:
         """`payrequest vipps check` and the settings page's check of the installation's own
         connection: credentials, webhook registrations and, outside production, the sales
         unit's situation (throw-away payments)."""
-        settings = self.settings
         provider = self.directory.installation
-        return await checkup.run(
+        return await check_installation(
             provider,
+            self.settings,
             look_up=lambda: setup.look_up(self.read_sessions, provider, url=self.webhook_url),
-            market=settings.vipps.market,
-            try_payments=settings.provider_mode is not ProviderMode.production,
-            long_living_setting=settings.vipps.long_living_approved,
         )
 
     def worker(self, **options: object) -> Worker:
@@ -159,11 +161,13 @@ def build_runtime(settings: Settings, *, provider: PaymentProvider | None = None
         # reads only, so a request holding the writer's connection (SQLite has one) can ask
         read_sessions,
         box=box,
-        build=lambda opened, long_living: clients.build(
-            opened, settings=settings, urls=urls, version=__version__, long_living=long_living
+        urls=urls,
+        build=lambda stored, long_living: build_account(
+            stored, settings=settings, urls=urls, version=__version__, long_living=long_living
         ),
         installation=provider or build_provider(settings, version=__version__),
-        card=build_installation_stripe(settings),
+        card=build_card_provider(settings),
+        card_name=CARD_PROVIDER,
     )
     providers = ProvidersOfTheScope(directory)
     handlers = JobHandlers()

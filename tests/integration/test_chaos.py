@@ -39,8 +39,8 @@ from payrequest.payment_requests.models import PaymentRequest
 from payrequest.payment_requests.schemas import NewPaymentRequest
 from payrequest.payment_requests.service import Lifetime, create_request
 from payrequest.providers.base import ProviderError
-from payrequest.providers.factory import build_vipps
 from payrequest.providers.vipps.client import RetryPolicy
+from payrequest.providers.vipps.factory import build_vipps
 from payrequest.providers.vipps.provider import VippsProvider
 from tests import servers
 from tests.factories import make_customer, make_invoice

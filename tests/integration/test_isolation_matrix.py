@@ -53,13 +53,15 @@ from payrequest import cli
 from payrequest.app import create_app
 from payrequest.config import load_settings
 from payrequest.connections import service as connections
-from payrequest.connections.service import SalesUnit
+from payrequest.connections.service import NewConnection
 from payrequest.db.scope import ALL, nobody, scoped_to
 from payrequest.db.session import session_factory
 from payrequest.events import names, outbox
 from payrequest.notify.email.outbox import outbox_path
 from payrequest.organisations.models import Membership
 from payrequest.portal import service as portal
+from payrequest.providers.accounts import NewAccount
+from payrequest.providers.vipps.account import sales_unit
 from payrequest.realtime.broker import OutboxTail
 from tests.conftest import TEST_ORGANISATION, _wipe
 from tests.factories import TODAY
@@ -70,13 +72,20 @@ Sessions = async_sessionmaker[AsyncSession]
 AUDIENCES = (*ROLES, "customer", "anonymous")
 CSRF = "{csrf}"  # the audience's own CSRF token, filled in when sent
 B_MSN = "987123"  # B's own provider connection (the fixture makes it)
-B_CONNECTION = SalesUnit(
-    mode="test",
-    market="NO",
-    merchant_serial_number=B_MSN,
-    client_id="bravozulu-client",
-    client_secret="bravozulu-secret",
-    subscription_key="bravozulu-key",
+B_CONNECTION = NewConnection(
+    "vipps",
+    "test",
+    sales_unit(
+        market="NO",
+        merchant_serial_number=B_MSN,
+        client_id="bravozulu-client",
+        client_secret="bravozulu-secret",
+        subscription_key="bravozulu-key",
+    ),
+)
+B_CARD_KEY = "sk_test_bravozulu"  # B's own card account (the fixture makes it)
+B_CARD_CONNECTION = NewConnection(
+    "stripe", "test", NewAccount(account="acct_bravozulu1", secrets={"secret_key": B_CARD_KEY})
 )
 B_WEBHOOK_TOKEN = [""]  # its webhook address's token, once the fixture has made it
 STREAMS = {"/events", "/portal/events"}
@@ -501,6 +510,17 @@ CASES: dict[tuple[str, str], Cases] = {
         )
     ],
     ("POST", "/settings/connection/check"): lambda a, b: [post("/settings/connection/check")],
+    ("POST", "/settings/card-connection"): lambda a, b: [
+        post(
+            "/settings/card-connection",
+            mode="test",
+            secret_key=B_CARD_KEY,
+            account_id="acct_bravozulu1",
+        )
+    ],
+    ("POST", "/settings/card-connection/check"): lambda a, b: [
+        post("/settings/card-connection/check")
+    ],
     ("POST", "/settings/webhook/register"): lambda a, b: [post("/settings/webhook/register")],
     ("POST", "/settings/webhook/test"): lambda a, b: [post("/settings/webhook/test")],
     ("POST", "/settings/webhook/remove-foreign"): lambda a, b: [
@@ -694,6 +714,7 @@ async def matrix(
         async with sessions(info=scoped_to(b.organisation_id)) as session, session.begin():
             connection = await connections.connect(session, B_CONNECTION, box=app.state.runtime.box)
             B_WEBHOOK_TOKEN[0] = connection.webhook_token
+            await connections.connect(session, B_CARD_CONNECTION, box=app.state.runtime.box)
         tail = OutboxTail(app.state.runtime.read_sessions, interval=0.1)
         await tail.start()
         app.state.tail = tail  # the lifespan's, which in-process calls do not run

@@ -23,6 +23,7 @@ from payrequest.connections.directory import ProviderDirectory
 from payrequest.db.scope import ALL, acting_for, scoped_to
 from payrequest.kit.crypto import SecretBox
 from payrequest.kit.money import Money
+from payrequest.kit.urls import PublicUrls
 from payrequest.ledger import jobs as ledger_jobs
 from payrequest.ledger import manual
 from payrequest.ledger import repository as ledger_repository
@@ -32,7 +33,9 @@ from payrequest.organisations import service as organisations
 from payrequest.organisations.senders import SmsOfTheScope
 from payrequest.organisations.service import NewOrganisation
 from payrequest.payment_requests.repository import invoices_in_active_requests
+from payrequest.providers.accounts import StoredAccount
 from payrequest.providers.base import PaymentProvider
+from payrequest.providers.vipps.account import sales_unit
 from payrequest.web.security_headers import CSP
 from tests.conftest import TEST_ORGANISATION
 from tests.factories import make_customer, make_invoice
@@ -234,15 +237,31 @@ async def test_long_living_approval_rebuilds_only_that_organisations_client(
         async with sessions(info=scoped_to(organisation)) as session, session.begin():
             await connections.connect(
                 session,
-                connections.SalesUnit("test", "NO", msn, "client", "secret", "key"),
+                connections.NewConnection(
+                    "vipps",
+                    "test",
+                    sales_unit(
+                        market="NO",
+                        merchant_serial_number=msn,
+                        client_id="client",
+                        client_secret="secret",
+                        subscription_key="key",
+                    ),
+                ),
                 box=box,
             )
 
-    def build(opened: connections.Opened, long_living: bool) -> PaymentProvider:
-        built[opened.merchant_serial_number] = long_living
+    def build(stored: StoredAccount, long_living: bool) -> PaymentProvider:
+        built[stored.account] = long_living
         return _Closable()  # type: ignore[return-value]
 
-    directory = ProviderDirectory(sessions, box=box, build=build, installation=_Closable())  # type: ignore[arg-type]
+    directory = ProviderDirectory(
+        sessions,
+        box=box,
+        urls=PublicUrls("http://test"),
+        build=build,
+        installation=_Closable(),  # type: ignore[arg-type]
+    )
     await directory.for_organisation(second)
     await directory.for_organisation(third)
     assert built == {"222222": False, "333333": False}
@@ -254,6 +273,8 @@ async def test_long_living_approval_rebuilds_only_that_organisations_client(
 
 
 class _Closable:
+    name = "vipps"
+
     async def close(self) -> None:
         return None
 

@@ -29,8 +29,8 @@ from payrequest.payment_requests.models import PaymentRequest
 from payrequest.payment_requests.schemas import NewPaymentRequest
 from payrequest.payment_requests.service import Lifetime, create_request
 from payrequest.providers.base import OneProvider
-from payrequest.providers.factory import build_vipps
 from payrequest.providers.vipps.client import RetryPolicy
+from payrequest.providers.vipps.factory import build_vipps
 from payrequest.providers.vipps.provider import VippsProvider
 from tests.emulator_access import key_cookie
 from tests.servers import free_port

@@ -161,7 +161,8 @@ async def test_two_businesses_in_two_markets_pay_each_through_their_own_sales_un
         ).one()
     assert registration.merchant_id == DK_TEST_UNIT.msn
     assert registration.url.endswith(f"/webhooks/vipps/{connection.webhook_token}")
-    assert connection.client_secret_encrypted and "secret" not in connection.client_secret_encrypted
+    assert set(connection.sealed) == {"client_secret", "subscription_key"}
+    assert all("secret" not in sealed for sealed in connection.sealed.values())
 
     # Each business sends a request to its own customer, in its own currency.
     danish_customer, danish_invoice = await _customer_with_invoice(

@@ -91,7 +91,7 @@ async def test_a_business_connects_with_its_msn_only_and_pays_through_the_partne
         async with scoped() as session:
             connection = (await session.scalars(select(ProviderConnection))).one()
         assert connection.status == "connected", connection.last_error
-        assert connection.platform and connection.client_secret_encrypted is None
+        assert connection.platform and connection.sealed == {}
 
         async with scoped() as session, session.begin():
             customer = await make_customer(session, phone="+4520457136", country="DK")

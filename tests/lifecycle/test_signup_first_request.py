@@ -82,7 +82,7 @@ async def test_a_new_business_sends_its_first_request_through_a_test_unit_of_its
                 break
             await asyncio.sleep(0.1)
         assert connection.status == "connected", connection.last_error
-        assert connection.merchant_serial_number == unit.msn != "123456"
+        assert connection.account == unit.msn != "123456"
 
         async with scoped() as session, session.begin():
             customer = await make_customer(session, phone="+4791234567")

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from payrequest.providers import checks
 from payrequest.providers.base import (
     AccountRefusal,
     CreatedPayment,
@@ -55,7 +56,7 @@ class Vipps:
         self.cancelled.append(reference)
 
 
-async def _run(vipps: Vipps, *, try_payments: bool = True, setting: bool = True) -> checkup.Report:
+async def _run(vipps: Vipps, *, try_payments: bool = True, setting: bool = True) -> checks.Report:
     async def look_up() -> Listed:
         return Listed()
 
@@ -68,7 +69,7 @@ async def _run(vipps: Vipps, *, try_payments: bool = True, setting: bool = True)
     )
 
 
-def _oks(report: checkup.Report) -> dict[str, bool | None]:
+def _oks(report: checks.Report) -> dict[str, bool | None]:
     return {finding.key: finding.ok for finding in report.findings}
 
 
@@ -120,4 +121,4 @@ async def test_an_unclear_answer_is_reported_as_not_learned_with_what_vipps_said
     report = await _run(Vipps(no_user_code="3010"))
     [push] = [f for f in report.findings if f.key == "sales_unit.push"]
     assert push.ok is None and "code 3010" in push.said
-    assert checkup.shown("en", push) == "Whether push requests are allowed could not be learned."
+    assert checks.shown("en", push) == "Whether push requests are allowed could not be learned."

@@ -1,14 +1,14 @@
-"""Which provider client an organisation's payments go through.
+"""Which provider client an organisation's payments through a provider go through.
 
-- An organisation with a connection of its own (connections.models.ProviderConnection) uses a
-  client built from it: its own keys, or the installation's partner keys sending its
-  merchant serial number (platform mode). The client is built once and rebuilt when the
-  connection changes (looked at again after `RECHECK` seconds).
-- The installation's first organisation without a connection uses the installation's
-  provider, from the environment (PAYREQUEST_VIPPS__*): a single business keeps working as
-  it did before organisations existed, and the demo needs no set-up.
+- An organisation with a connection of its own to the provider
+  (connections.models.ProviderConnection) uses a client built from it (its own keys, or the
+  installation's platform keys naming its account). The client is built once and rebuilt
+  when the connection changes (looked at again after `RECHECK` seconds).
+- The installation's first organisation without one uses the installation's own client of
+  that provider, from the environment (PAYREQUEST_VIPPS__*, PAYREQUEST_STRIPE__*): a single
+  business keeps working as it did before organisations existed, and the demo needs no set-up.
 - Any other organisation without one gets `NotConnected`: nothing is sent for it through
-  another business's sales unit.
+  another business's account.
 
 `ProvidersOfTheScope` is the one object the payment flow holds: it gives the provider a
 payment names, as the organisation the work is for (db.scope) connected it, so sending,
@@ -30,7 +30,9 @@ from payrequest.connections.models import ProviderConnection
 from payrequest.db.scope import ALL, current, scoped_to
 from payrequest.errors import N_, Conflict
 from payrequest.kit.crypto import SecretBox
+from payrequest.kit.urls import PublicUrls
 from payrequest.organisations.models import Organisation
+from payrequest.providers.accounts import StoredAccount
 from payrequest.providers.base import Capabilities, PaymentProvider, UnknownProvider
 
 RECHECK = 5.0  # seconds a process trusts what it knows of an organisation's connection
@@ -39,7 +41,7 @@ NOTHING_PAYABLE = Capabilities(long_living=False, currencies=frozenset())
 
 
 class NotConnected(Conflict):
-    """The organisation has not connected a sales unit yet."""
+    """The organisation has not connected an account at the provider yet."""
 
     code = "not_connected"
 
@@ -60,35 +62,52 @@ class _Known:
 
 
 class ProviderDirectory:
-    """Provider clients per organisation (see the module's docstring)."""
+    """Provider clients per organisation and provider (see the module's docstring)."""
 
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
         *,
         box: SecretBox,
-        build: Callable[[service.Opened, bool], PaymentProvider],
+        urls: PublicUrls,
+        build: Callable[[StoredAccount, bool], PaymentProvider],
         installation: PaymentProvider,
         card: PaymentProvider | None = None,
+        card_name: str | None = None,
     ) -> None:
         self._sessions = sessions
         self._box = box
+        self._urls = urls
         self._build = build
         # The installation's own connections (the environment's): of the default provider,
         # and of the card provider when one is configured (docs/providers.md).
         self.installation = installation
         self.card = card
-        self._known: dict[int, _Known] = {}
+        # The provider card payments go through: organisations may connect their own account
+        # there even when the installation has none.
+        self.card_name = card.name if card is not None else card_name
+        self._known: dict[tuple[int, str], _Known] = {}
         self._built: dict[tuple[int, float, bool], PaymentProvider] = {}
         self._first: int | None = None
         self._lock = asyncio.Lock()
 
-    async def for_organisation(self, organisation_id: int) -> PaymentProvider:
-        known = self._known.get(organisation_id)
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The providers an organisation can pay through here."""
+        return tuple(n for n in (self.installation.name, self.card_name) if n is not None)
+
+    async def for_organisation(
+        self, organisation_id: int, provider: str | None = None
+    ) -> PaymentProvider:
+        """The client of the organisation's account at `provider` (default: the default
+        provider): its own connection's, or the installation's for the first organisation;
+        NotConnected otherwise."""
+        name = provider or self.installation.name
+        known = self._known.get((organisation_id, name))
         if known is not None and time.monotonic() - known.checked < RECHECK:
             return known.provider
         async with self._lock:
-            return (await self._load(organisation_id)).provider
+            return (await self._load(organisation_id, name)).provider
 
     def installed(self, name: str) -> PaymentProvider:
         """The installation's own client of provider `name` (for reading its webhooks)."""
@@ -97,13 +116,19 @@ class ProviderDirectory:
                 return provider
         raise UnknownProvider(f"no provider named {name!r}")
 
+    def _installed_or_none(self, name: str) -> PaymentProvider | None:
+        try:
+            return self.installed(name)
+        except UnknownProvider:
+            return None
+
     async def card_provider_for(self, organisation_id: int) -> PaymentProvider:
-        """The card provider the organisation's card payments go through: the installation's,
-        for its first organisation (the business it was set up for); NotConnected for the
-        others, and for all while no card provider is configured."""
-        if self.card is None or organisation_id != await self._first_organisation():
+        """The card provider the organisation's card payments go through: its own account,
+        or the installation's for its first organisation (the business it was set up for);
+        NotConnected otherwise."""
+        if self.card_name is None:
             raise NotConnected()
-        return self.card
+        return await self.for_organisation(organisation_id, self.card_name)
 
     async def _first_organisation(self, session: AsyncSession | None = None) -> int | None:
         """The installation's first organisation (looked up once), in `session` if given."""
@@ -114,40 +139,45 @@ class ProviderDirectory:
             self._first = await session.scalar(select(func.min(Organisation.id)))
         return self._first
 
-    async def connection_of(self, organisation_id: int) -> int | None:
-        """The id of the connection the organisation's payments go through (None: the
-        installation's)."""
-        await self.for_organisation(organisation_id)
-        return self._known[organisation_id].connection_id
+    async def connection_of(self, organisation_id: int, provider: str | None = None) -> int | None:
+        """The id of the connection the organisation's payments through `provider` go
+        through (None: the installation's)."""
+        name = provider or self.installation.name
+        await self.for_organisation(organisation_id, name)
+        return self._known[(organisation_id, name)].connection_id
 
-    async def uses_installation(self, organisation_id: int) -> bool:
-        """Whether the organisation's payments go through the installation's own connection
-        (the environment's): then its staff see and look after that connection."""
+    async def uses_installation(self, organisation_id: int, provider: str | None = None) -> bool:
+        """Whether the organisation's payments through `provider` go through the
+        installation's own connection (the environment's): then its staff see and look after
+        that connection."""
         try:
-            return await self.connection_of(organisation_id) is None
+            return await self.connection_of(organisation_id, provider) is None
         except NotConnected:
             return False
 
-    async def lifetime_minutes(self, organisation_id: int) -> int:
-        """The organisation's setting of how long a new payment request may wait."""
-        await self.for_organisation(organisation_id)
-        return self._known[organisation_id].lifetime_minutes
+    async def lifetime_minutes(self, organisation_id: int, provider: str | None = None) -> int:
+        """The organisation's setting of how long a new payment request may wait (read with
+        its connection to `provider`; NotConnected without one)."""
+        name = provider or self.installation.name
+        await self.for_organisation(organisation_id, name)
+        return self._known[(organisation_id, name)].lifetime_minutes
 
-    def known(self, organisation_id: int) -> PaymentProvider | None:
-        """The organisation's provider if this process has looked it up before."""
-        found = self._known.get(organisation_id)
+    def known(self, organisation_id: int, provider: str | None = None) -> PaymentProvider | None:
+        """The organisation's client of `provider` if this process has looked it up before."""
+        found = self._known.get((organisation_id, provider or self.installation.name))
         return found.provider if found is not None else None
 
     def forget(self, organisation_id: int) -> None:
-        """Look the organisation's connection up again at its next use (it was just changed)."""
-        self._known.pop(organisation_id, None)
+        """Look the organisation's connections up again at their next use (one just changed)."""
+        for key in [key for key in self._known if key[0] == organisation_id]:
+            del self._known[key]
 
-    async def _load(self, organisation_id: int) -> _Known:
+    async def _load(self, organisation_id: int, name: str) -> _Known:
         async with self._sessions(info=scoped_to(ALL)) as session:
             connection = await session.scalar(
                 select(ProviderConnection).where(
                     ProviderConnection.organisation_id == organisation_id,
-                    ProviderConnection.provider == service.PROVIDER,
+                    ProviderConnection.provider == name,
                 )
             )
             first = await self._first_organisation(session)
@@ -159,22 +189,27 @@ class ProviderDirectory:
                 )
             ).one()
             long_living, minutes = bool(settings[0]), int(settings[1])
-            opened = service.opened(connection, self._box) if connection is not None else None
+            stored = (
+                service.opened(connection, self._box, self._urls)
+                if connection is not None
+                else None
+            )
             stamp = connection.updated_at.timestamp() if connection is not None else 0.0
-        if opened is None:
-            if organisation_id != first:
+        if stored is None:
+            installed = self._installed_or_none(name)
+            if organisation_id != first or installed is None:
                 raise NotConnected()
-            known = _Known(None, self.installation, time.monotonic(), None, minutes)
+            known = _Known(None, installed, time.monotonic(), None, minutes)
         else:
-            key = (opened.id, stamp, long_living)
+            key = (stored.id, stamp, long_living)
             provider = self._built.get(key)
             if provider is None:
-                stale = [k for k in self._built if k[0] == opened.id]
+                stale = [k for k in self._built if k[0] == stored.id]
                 for old in stale:
                     await self._built.pop(old).close()
-                provider = self._built[key] = self._build(opened, long_living)
-            known = _Known(key, provider, time.monotonic(), opened.id, minutes)
-        self._known[organisation_id] = known
+                provider = self._built[key] = self._build(stored, long_living)
+            known = _Known(key, provider, time.monotonic(), stored.id, minutes)
+        self._known[(organisation_id, name)] = known
         return known
 
     async def close(self) -> None:
@@ -202,22 +237,20 @@ class ProvidersOfTheScope:
 
     @property
     def card_name(self) -> str | None:
-        """The provider card payments go through (None: the installation takes none)."""
-        return self.directory.card.name if self.directory.card is not None else None
+        """The provider card payments go through (None: this installation takes none)."""
+        return self.directory.card_name
 
     def reader(self, name: str) -> PaymentProvider:
-        # Checking a signature needs the secrets, not the account: the installation's
-        # client reads every connection's webhooks alike.
+        """The installation's own client of `name`, for the webhooks of its own address."""
         return self.directory.installed(name)
 
     async def named(self, name: str) -> PaymentProvider:
-        self.reader(name)
+        if name not in self.directory.names:
+            raise UnknownProvider(f"no provider named {name!r}")
         scope = current()
         if not isinstance(scope, int):
             raise RuntimeError(f"a provider call needs one organisation; the scope is {scope!r}")
-        if name == self.default_name:
-            return await self.directory.for_organisation(scope)
-        return await self.directory.card_provider_for(scope)
+        return await self.directory.for_organisation(scope, name)
 
     async def default(self) -> PaymentProvider:
         """The organisation's provider for new payment requests; NotConnected without one."""

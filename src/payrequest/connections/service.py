@@ -1,106 +1,65 @@
-"""Connect an organisation to its Vipps MobilePay sales unit, read the connection back, and
+"""Connect an organisation to its own account at a provider, read the connection back, and
 find the connection a webhook names. Service functions: session first, never commit.
 
-Credentials are sealed with the installation's key (kit.crypto.SecretBox) the moment they
-arrive and opened only to build the provider client (connections.directory); no page or
-command shows them back. A connection without credentials of its own (`platform`) acts
-through the installation's partner keys and names only its merchant serial number.
+What the account is made of, and how an owner's form is checked, is the provider's
+(providers/<name>/account.py); here it is kept: secrets sealed with the installation's key
+(kit.crypto.SecretBox) the moment they arrive and opened only to build the provider's client
+(connections.directory); no page or command shows them back.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from payrequest.connections.models import MARKETS, MODES, ProviderConnection
+from payrequest.connections.models import MODES, ProviderConnection
 from payrequest.db.scope import organisation_of
 from payrequest.errors import ValidationFailed
 from payrequest.kit.clock import utcnow
 from payrequest.kit.crypto import SecretBox
 from payrequest.kit.ids import random_token
-
-PROVIDER = "vipps"  # the one provider connections exist for today
-MSN_PATTERN = r"^[0-9]{4,10}$"
-MAX_CREDENTIAL = 200
+from payrequest.kit.urls import PublicUrls
+from payrequest.providers.accounts import NewAccount, StoredAccount
 
 
-@dataclass(frozen=True)
-class SalesUnit:
-    """What an owner enters to connect (or, with partner keys, only `merchant_serial_number`)."""
+@dataclass(frozen=True, slots=True)
+class NewConnection:
+    """A connection to make: an account at `provider`, in `mode`."""
 
-    mode: str  # sandbox, test or production
-    market: str  # NO, DK, FI
-    merchant_serial_number: str
-    client_id: str | None = None  # None: through the installation's partner keys
-    client_secret: str | None = None
-    subscription_key: str | None = None
-
-
-@dataclass(frozen=True)
-class Opened:
-    """A connection with its credentials opened, for building its client (never shown)."""
-
-    id: int
-    organisation_id: int
+    provider: str
     mode: str
-    market: str
-    merchant_serial_number: str
-    webhook_token: str
-    client_id: str | None
-    client_secret: str | None
-    subscription_key: str | None
-
-
-def _check(unit: SalesUnit) -> None:
-    if unit.mode not in MODES:
-        raise ValidationFailed("Mode must be one of %(modes)s", field="mode", modes=MODES)
-    if unit.market not in MARKETS:
-        raise ValidationFailed("Market must be one of %(markets)s", field="market", markets=MARKETS)
-    if not re.fullmatch(MSN_PATTERN, unit.merchant_serial_number):
-        raise ValidationFailed(
-            "The merchant serial number (MSN) is 4 to 10 digits", field="merchant_serial_number"
-        )
-    own = (unit.client_id, unit.client_secret, unit.subscription_key)
-    if any(own) and not all(own):
-        raise ValidationFailed(
-            "Enter the client id, the client secret and the subscription key together",
-            field="client_id",
-        )
-    for value in own:
-        if value is not None and (len(value) > MAX_CREDENTIAL or not value.isprintable()):
-            raise ValidationFailed("A key is too long or holds characters no key has")
+    account: NewAccount
 
 
 async def connect(
     session: AsyncSession,
-    unit: SalesUnit,
+    new: NewConnection,
     *,
     box: SecretBox,
     organisation_id: int | None = None,
 ) -> ProviderConnection:
-    """Store (or replace) the organisation's connection (default: the session's), unchecked:
-    the caller checks it live and registers its webhook. Its webhook URL's token is kept
-    across a replacement (so a registration already at the provider stays valid)."""
-    _check(unit)
+    """Store (or replace) the organisation's (default: the session's) connection to
+    `provider`, unchecked: the caller checks it live and registers its webhook. Its webhook
+    URL's token is kept across a replacement (so a registration already at the provider stays
+    valid)."""
+    provider, mode, account = new.provider, new.mode, new.account
+    if mode not in MODES:
+        raise ValidationFailed("Mode must be one of %(modes)s", field="mode", modes=MODES)
     organisation_id = organisation_id or organisation_of(session.sync_session)
-    connection = await current(session, organisation_id=organisation_id)
+    connection = await current(session, provider, organisation_id=organisation_id)
     if connection is None:
         connection = ProviderConnection(
             organisation_id=organisation_id,
-            provider=PROVIDER,
+            provider=provider,
             webhook_token=random_token(24),
         )
         session.add(connection)
-    own = unit.client_id is not None
-    connection.mode = unit.mode
-    connection.market = unit.market
-    connection.merchant_serial_number = unit.merchant_serial_number
-    connection.client_id = unit.client_id.strip() if unit.client_id else None
-    connection.client_secret_encrypted = box.seal(unit.client_secret or "") if own else None
-    connection.subscription_key_encrypted = box.seal(unit.subscription_key or "") if own else None
+    connection.mode = mode
+    connection.account = account.account
+    connection.details = dict(account.details)
+    connection.sealed = {name: box.seal(value) for name, value in account.secrets.items()}
     connection.status = "unchecked"
     connection.checked_at = None
     connection.last_error = None
@@ -109,13 +68,13 @@ async def connect(
 
 
 async def current(
-    session: AsyncSession, *, organisation_id: int | None = None
+    session: AsyncSession, provider: str, *, organisation_id: int | None = None
 ) -> ProviderConnection | None:
-    """The organisation's connection (default: the session's), if it has one."""
+    """The organisation's (default: the session's) connection to `provider`, if any."""
     organisation_id = organisation_id or organisation_of(session.sync_session)
     found = await session.scalars(
         select(ProviderConnection).where(
-            ProviderConnection.provider == PROVIDER,
+            ProviderConnection.provider == provider,
             ProviderConnection.organisation_id == organisation_id,
         )
     )
@@ -133,14 +92,14 @@ async def by_webhook_token(session: AsyncSession, token: str) -> ProviderConnect
     return found.one_or_none()
 
 
-async def unchecked(session: AsyncSession, *, mode: str) -> list[int]:
-    """The organisations whose connection in `mode` was never checked (acting for all)."""
-    found = await session.scalars(
-        select(ProviderConnection.organisation_id).where(
+async def unchecked(session: AsyncSession, *, mode: str) -> list[tuple[int, str]]:
+    """(organisation, provider) of the connections in `mode` never checked (acting for all)."""
+    found = await session.execute(
+        select(ProviderConnection.organisation_id, ProviderConnection.provider).where(
             ProviderConnection.mode == mode, ProviderConnection.status == "unchecked"
         )
     )
-    return list(found)
+    return [(organisation, provider) for organisation, provider in found]
 
 
 async def mark_checked(
@@ -152,18 +111,15 @@ async def mark_checked(
     await session.flush()
 
 
-def opened(connection: ProviderConnection, box: SecretBox) -> Opened:
-    def unseal(value: str | None) -> str | None:
-        return box.open(value) if value is not None else None
-
-    return Opened(
+def opened(connection: ProviderConnection, box: SecretBox, urls: PublicUrls) -> StoredAccount:
+    """The connection with its secrets opened, for building its client (never shown)."""
+    return StoredAccount(
         id=connection.id,
         organisation_id=connection.organisation_id,
+        provider=connection.provider,
         mode=connection.mode,
-        market=connection.market,
-        merchant_serial_number=connection.merchant_serial_number,
-        webhook_token=connection.webhook_token,
-        client_id=connection.client_id,
-        client_secret=unseal(connection.client_secret_encrypted),
-        subscription_key=unseal(connection.subscription_key_encrypted),
+        account=connection.account,
+        webhook_url=urls.connection_webhook(connection.provider, connection.webhook_token),
+        details=dict(connection.details),
+        secrets={name: box.open(value) for name, value in connection.sealed.items()},
     )

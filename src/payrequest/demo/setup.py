@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from payrequest.config import BusinessSettings, Settings
 from payrequest.connections import service as connections
-from payrequest.connections.service import SalesUnit
+from payrequest.connections.service import NewConnection
 from payrequest.db.scope import ALL, scoped_to
 from payrequest.demo.seed import DANISH, SeedSummary, seed_demo
 from payrequest.kit.clock import utcnow
@@ -50,7 +50,7 @@ async def prepare_demo(
     sessions: async_sessionmaker[AsyncSession],
     settings: Settings,
     *,
-    danish_unit: SalesUnit | None = None,
+    danish_unit: NewConnection | None = None,
     box: SecretBox | None = None,
 ) -> DemoReady:
     """The first organisation (named after the settings' business, paying through the
@@ -74,7 +74,7 @@ async def prepare_demo(
     if danish_id is not None and danish_unit is not None and box is not None:
         async with sessions(info=scoped_to(danish_id)) as session, session.begin():
             await seed_demo(session, today=utcnow().date(), business=DANISH)
-            if await connections.current(session) is None:
+            if await connections.current(session, danish_unit.provider) is None:
                 await connections.connect(session, danish_unit, box=box)
             await organisations.add_member(
                 session, user_id=admin.id, organisation_id=danish_id, role="owner"

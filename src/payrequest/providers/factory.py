@@ -1,99 +1,70 @@
-"""Build the installation's own payment providers from settings: Vipps MobilePay (always;
-the emulator's test unit in sandbox mode) and Stripe (once a secret key is set; the built-in
-Stripe emulator in sandbox mode). Organisations' own connections are built in
-`connections.clients`."""
+"""The providers this installation knows, by name, and its own clients of them.
+
+- The default provider (Vipps MobilePay) is always there: the installation's own client from
+  PAYREQUEST_VIPPS__* (the emulator's test unit in sandbox mode).
+- The card provider (Stripe): the installation's own account once PAYREQUEST_STRIPE__SECRET_KEY
+  is set (the built-in emulator in sandbox mode); organisations may connect their own.
+- `ACCOUNTS`: each provider's `AccountKind` (providers.accounts), for organisations' own
+  connections: the form, the client, the check.
+"""
 
 from __future__ import annotations
 
-import httpx
+from collections.abc import Awaitable, Callable
 
-from payrequest.config import ProviderMode, Settings
+from payrequest.config import Settings
 from payrequest.kit.urls import PublicUrls
-from payrequest.providers.base import PaymentProvider
+from payrequest.providers.accounts import AccountKind, StoredAccount
+from payrequest.providers.base import PaymentProvider, UnknownProvider
+from payrequest.providers.checks import Listed, Report
 from payrequest.providers.measured import measured
-from payrequest.providers.stripe.factory import STRIPE_API, StripeAccount, build_stripe
-from payrequest.providers.stripe.provider import StripeProvider
-from payrequest.providers.vipps.client import Credentials, RetryPolicy, VippsClient
-from payrequest.providers.vipps.provider import VippsProvider, capabilities_for
+from payrequest.providers.stripe.account import STRIPE_ACCOUNTS
+from payrequest.providers.stripe.factory import build_installation_stripe
+from payrequest.providers.vipps.account import VIPPS_ACCOUNTS, check_installation_unit
+from payrequest.providers.vipps.factory import build_vipps
 
-VIPPS_BASE_URLS = {
-    ProviderMode.production: "https://api.vipps.no",
-    ProviderMode.test: "https://apitest.vipps.no",
-}
-
-
-def vipps_base_url(settings: Settings) -> str:
-    if settings.vipps.base_url:
-        return settings.vipps.base_url.rstrip("/")
-    if settings.provider_mode is ProviderMode.sandbox:
-        return PublicUrls(settings.public_url).sandbox()
-    return VIPPS_BASE_URLS[settings.provider_mode]
+ACCOUNTS: dict[str, AccountKind] = {kind.name: kind for kind in (VIPPS_ACCOUNTS, STRIPE_ACCOUNTS)}
+DEFAULT_PROVIDER = VIPPS_ACCOUNTS.name
+CARD_PROVIDER = STRIPE_ACCOUNTS.name
 
 
-def webhook_url(settings: Settings) -> str:
-    """The public URL Vipps MobilePay calls, and signs, for our webhooks."""
-    return PublicUrls(settings.public_url).webhook(VippsProvider.name)
-
-
-def vipps_credentials(settings: Settings) -> Credentials:
-    vipps = settings.vipps
-    return Credentials(
-        client_id=vipps.client_id or "",
-        client_secret=vipps.client_secret.get_secret_value() if vipps.client_secret else "",
-        subscription_key=(
-            vipps.subscription_key.get_secret_value() if vipps.subscription_key else ""
-        ),
-        merchant_serial_number=vipps.merchant_serial_number or "",
-    )
-
-
-def build_vipps(
-    settings: Settings,
-    *,
-    version: str,
-    transport: httpx.AsyncBaseTransport | None = None,
-    retry: RetryPolicy | None = None,
-) -> VippsProvider:
-    client = VippsClient(
-        base_url=vipps_base_url(settings),
-        credentials=vipps_credentials(settings),
-        system_version=version,
-        timeout=settings.vipps.timeout_seconds,
-        retry=retry,
-        transport=transport,
-    )
-    return VippsProvider(
-        client,
-        webhook_url=webhook_url(settings),
-        capabilities=capabilities_for(
-            settings.vipps.market, long_living=settings.vipps.long_living_approved
-        ),
-    )
+def account_kind(name: str) -> AccountKind:
+    """The accounts of provider `name`; UnknownProvider for a name of none."""
+    try:
+        return ACCOUNTS[name]
+    except KeyError:
+        raise UnknownProvider(f"no provider named {name!r}") from None
 
 
 def build_provider(settings: Settings, *, version: str) -> PaymentProvider:
-    """The provider, its calls timed and counted for /metrics (providers.measured)."""
+    """The installation's own client of the default provider, its calls timed and counted
+    for /metrics (providers.measured)."""
     return measured(build_vipps(settings, version=version))
 
 
-def stripe_api_base(settings: Settings) -> str:
-    if settings.stripe.api_base:
-        return settings.stripe.api_base.rstrip("/")
-    if settings.provider_mode is ProviderMode.sandbox:
-        return PublicUrls(settings.public_url).sandbox_stripe()
-    return STRIPE_API
+def build_card_provider(settings: Settings) -> PaymentProvider | None:
+    """The installation's own card account; None while none is configured."""
+    return build_installation_stripe(settings)
 
 
-def build_installation_stripe(settings: Settings) -> PaymentProvider | None:
-    """The installation's Stripe account, measured; None while no secret key is set."""
-    stripe = settings.stripe
-    if stripe.secret_key is None:
-        return None
-    account = StripeAccount(
-        secret_key=stripe.secret_key.get_secret_value(),
-        account=stripe.account,
-        webhook_url=PublicUrls(settings.public_url).webhook(StripeProvider.name),
-        api_base=stripe_api_base(settings),
-        timeout_seconds=stripe.timeout_seconds,
+def build_account(
+    stored: StoredAccount,
+    *,
+    settings: Settings,
+    urls: PublicUrls,
+    version: str,
+    long_living: bool,
+) -> PaymentProvider:
+    """The client of an organisation's own account (connections.directory)."""
+    return account_kind(stored.provider).build(
+        stored, settings=settings, urls=urls, version=version, long_living=long_living
     )
-    return measured(build_stripe(account))
+
+
+async def check_installation(
+    provider: PaymentProvider, settings: Settings, *, look_up: Callable[[], Awaitable[Listed]]
+) -> Report:
+    """The check of the installation's own connection of the default provider (`payrequest
+    vipps check`, Settings): its keys, its webhook registrations and, outside production,
+    what its account may do."""
+    return await check_installation_unit(provider, settings, look_up=look_up)

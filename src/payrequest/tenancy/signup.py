@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from payrequest.audit import service as audit
 from payrequest.connections import service as connections
-from payrequest.connections.service import SalesUnit
+from payrequest.connections.service import NewConnection
 from payrequest.db.scope import ALL, UnscopedQuery, scope_of
 from payrequest.errors import Conflict, ValidationFailed
 from payrequest.kit.clock import utcnow
@@ -57,7 +57,7 @@ class SignUpRaced(Conflict):
     code = "sign_up_raced"
 
 
-def connecting_to(unit_for: Callable[[Organisation], SalesUnit], box: SecretBox) -> OnCreated:
+def connecting_to(unit_for: Callable[[Organisation], NewConnection], box: SecretBox) -> OnCreated:
     """What connects a new organisation to a sales unit of its own in test mode (the
     installation's emulator gives each one its own test unit, `unit_for`), in the sign-up's
     transaction: it can send a first request to a test number at once. The caller checks the

@@ -175,6 +175,7 @@ async def _check_connection(runtime: Runtime, organisation_id: int) -> None:
             urls=runtime.urls,
             box=runtime.box,
             organisation_id=organisation_id,
+            provider=runtime.providers.default_name,
         )
         runtime.webhook_secrets.forget()
     except Exception:

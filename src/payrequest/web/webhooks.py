@@ -87,19 +87,18 @@ async def _accept(
     the provider, `connection` (connection id, its organisation), None for the
     installation's."""
     runtime: Runtime = request.app.state.runtime
+    connection_id = connection[0] if connection else None
+    # The client of the connection the webhook came to: whose account it is about.
     try:
-        installation = runtime.providers.reader(name)
+        provider = (
+            runtime.providers.reader(name)
+            if connection is None
+            else await runtime.directory.for_organisation(connection[1], name)
+        )
     except UnknownProvider:
         return JSONResponse({"error": "unknown webhook address"}, status_code=404)
     body = await request.body()
     headers = dict(request.headers)
-    connection_id = connection[0] if connection else None
-    # The client of the connection the webhook came to: whose merchant it is about.
-    provider = (
-        installation
-        if connection is None
-        else await runtime.directory.for_organisation(connection[1])
-    )
     event: ProviderEvent | None = None
     try:
         # Before the organisation is known: the connection's secrets and the one lookup of

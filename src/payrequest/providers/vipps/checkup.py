@@ -7,19 +7,17 @@ requests (5080). Vipps MobilePay has no call that tells the last three, so they 
 trying, where that costs nothing (docs/vipps.md#the-sales-units-situation): outside production
 with throw-away payments of the smallest amount, cancelled at once; in production not at all.
 
-Every finding is an English message id with its parameters, so the CLI prints it in English
-and the Settings page in the reader's language.
+Every finding is an English message id with its parameters (providers.checks), so the CLI
+prints it in English and the Settings page in the reader's language.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Protocol
 
-from payrequest import i18n
 from payrequest.errors import N_, Msg
 from payrequest.kit.clock import utcnow
 from payrequest.kit.ids import random_token
@@ -34,6 +32,7 @@ from payrequest.providers.base import (
     UserFlow,
     WebhookEndpoint,
 )
+from payrequest.providers.checks import Finding, Listed, Report, refused, said
 
 AMOUNT = 100  # 1.00 of the market's currency: the smallest payment Vipps MobilePay takes
 LONG_LIVING = timedelta(minutes=30)  # the long-living try's expiry: well inside every limit
@@ -44,19 +43,6 @@ NO_USER_CODE = "7010"
 DESCRIPTION = "payrequest connection check"
 
 log = logging.getLogger(__name__)
-
-
-class Listed(Protocol):
-    """The registrations a look-up found (`inbound.setup.Registrations`)."""
-
-    @property
-    def url(self) -> str: ...
-    @property
-    def ours(self) -> tuple[WebhookEndpoint, ...]: ...
-    @property
-    def foreign(self) -> tuple[WebhookEndpoint, ...]: ...
-    @property
-    def stale(self) -> tuple[WebhookEndpoint, ...]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,34 +61,6 @@ class SalesUnit:
     payments: Answer = NOT_TRIED  # can it take payments at all (its bank account verified)
     long_living: Answer = NOT_TRIED
     push: Answer = NOT_TRIED
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """One line of the report. `ok`: True fine, False to act on, None worth knowing."""
-
-    key: str  # stable name, e.g. "webhook.foreign"
-    ok: bool | None
-    text: str  # an English message id with %(name)s placeholders
-    params: dict[str, Any] = field(default_factory=dict)
-    said: str = ""  # Vipps MobilePay's own words, untranslated, for a support case
-
-
-def shown(language: str, finding: Finding) -> str:
-    """The finding as a sentence in the language."""
-    if not finding.params:
-        return i18n.gettext(language, finding.text)
-    return i18n.render(language, finding.text, finding.params)
-
-
-@dataclass(frozen=True, slots=True)
-class Report:
-    findings: list[Finding]
-    listed: Listed | None  # None: the provider could not be asked
-
-    @property
-    def ok(self) -> bool:
-        return all(finding.ok is not False for finding in self.findings)
 
 
 async def run(
@@ -128,24 +86,6 @@ async def run(
         findings.append(NOT_TRIED_IN_PRODUCTION)
     findings.append(CAPTURES)
     return Report(findings, listed)
-
-
-def refused(exc: ProviderError) -> Finding:
-    """The first call failed: the refusal in a sentence of its own where the provider adapter
-    has one (e.g. "The client secret is invalid: ..."), and what Vipps MobilePay said."""
-    key = "credentials" if exc.status in (400, 401, 403) else "reachable"
-    return Finding(key, False, exc.message, said=said(exc))
-
-
-def said(exc: ProviderError) -> str:
-    """The provider's own words, code, HTTP status and trace id, as support asks for them."""
-    parts = [
-        exc.detail or "",
-        f"code {exc.code}" if exc.code else "",
-        f"HTTP {exc.status}" if exc.status else "",
-        f"trace {exc.trace_id}" if exc.trace_id else "",
-    ]
-    return " · ".join(part for part in parts if part)
 
 
 def registrations(listed: Listed) -> list[Finding]:

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from payrequest.web.admin import (
     audit,
+    connections,
     customers,
     flows,
     invoices,
@@ -29,6 +30,7 @@ for module in (
     flows,
     operations,
     settings,
+    connections,
     staff,
     audit,
 ):

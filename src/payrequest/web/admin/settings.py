@@ -19,10 +19,9 @@ from fastapi import APIRouter, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import SecretStr
 
-from payrequest import connecting
 from payrequest.config import ENV_PREFIX, ProviderMode, Settings
 from payrequest.connections import service as connections
-from payrequest.errors import PayrequestError, ValidationFailed
+from payrequest.errors import ValidationFailed
 from payrequest.inbound import check as webhook_check
 from payrequest.inbound import registrations, setup
 from payrequest.inbound.setup import ensure_webhook
@@ -31,9 +30,10 @@ from payrequest.kit.markets import COUNTRY_CURRENCY
 from payrequest.organisations import profile as organisation_profile
 from payrequest.organisations import read as organisation_read
 from payrequest.organisations.models import LOCALES
+from payrequest.providers import checks
 from payrequest.providers.base import ProviderError
-from payrequest.providers.factory import vipps_base_url
-from payrequest.providers.vipps import checkup
+from payrequest.providers.vipps.account import has_partner_keys
+from payrequest.providers.vipps.factory import vipps_base_url
 from payrequest.ratelimit import service as ratelimit
 from payrequest.runtime import Runtime
 from payrequest.users.members import Member
@@ -156,17 +156,17 @@ async def _effective_lifetime(runtime: Runtime) -> str:
 
 
 @router.get("/settings", response_class=HTMLResponse)
-async def settings_page(
+async def settingsshow_page(
     request: Request,
     user: StaffUser,
     settings: SettingsDep,
     runtime: RuntimeDep,
     session: ReadSessionDep,
 ) -> HTMLResponse:
-    return await _page(request, user, settings, runtime, session)
+    return await show_page(request, user, settings, runtime, session)
 
 
-async def _page(
+async def show_page(
     request: Request,
     user: Member,
     settings: Settings,
@@ -214,26 +214,40 @@ async def _page(
 async def _connection_context(
     runtime: Runtime, session: AsyncSession, organisation_id: int
 ) -> dict[str, Any]:
-    """The organisation's own sales unit, and whether the installation's connection (the
-    environment's) is the one its payments use: only then are its sections shown."""
-    connection = await connections.current(session)
-    vipps = runtime.settings.vipps
-    modes = _modes(runtime)
+    """The organisation's own accounts (of the default provider and, where the installation
+    takes cards, of the card provider), and whether the installation's connections (the
+    environment's) are the ones its payments use: only then are their sections shown."""
+    default, card = runtime.providers.default_name, runtime.providers.card_name
+    connection = await connections.current(session, default)
+    card_connection = await connections.current(session, card) if card else None
+    modes = dict(connection_modes(runtime))
     return {
         "connection": connection,
         "uses_installation": await runtime.directory.uses_installation(organisation_id),
-        "connection_modes": modes,
+        "connection_modes": list(modes.items()),
         "connection_markets": [(m, market_label(m)) for m in ("NO", "DK", "FI")],
-        "connection_mode_label": dict(modes).get(connection.mode, connection.mode)
+        "connection_mode_label": modes.get(connection.mode, connection.mode) if connection else "",
+        "connection_market_label": market_label(connection.details.get("market", ""))
         if connection
         else "",
-        "connection_market_label": market_label(connection.market) if connection else "",
         "connection_webhook_url": runtime.urls.connection_webhook(
             connection.provider, connection.webhook_token
         )
         if connection
         else "",
-        "partner_keys": bool(vipps.partner_client_id),
+        "partner_keys": has_partner_keys(runtime.settings),
+        "takes_cards": card is not None,
+        "card_connection": card_connection,
+        "card_uses_installation": card is not None
+        and await runtime.directory.uses_installation(organisation_id, card),
+        "card_connection_mode_label": modes.get(card_connection.mode, card_connection.mode)
+        if card_connection
+        else "",
+        "card_connection_webhook_url": runtime.urls.connection_webhook(
+            card_connection.provider, card_connection.webhook_token
+        )
+        if card_connection
+        else "",
     }
 
 
@@ -243,97 +257,7 @@ async def _installation_only(runtime: Runtime, user: Member) -> None:
         raise HTTPException(status.HTTP_404_NOT_FOUND)
 
 
-@router.post("/settings/connection", response_class=HTMLResponse)
-async def connect(
-    request: Request,
-    user: Owner,
-    settings: SettingsDep,
-    runtime: RuntimeDep,
-    mode: Annotated[str, Form()] = "",
-    market: Annotated[str, Form()] = "",
-    merchant_serial_number: Annotated[str, Form()] = "",
-    client_id: Annotated[str, Form()] = "",
-    client_secret: Annotated[str, Form()] = "",
-    subscription_key: Annotated[str, Form()] = "",
-) -> Response:
-    """An owner connects the organisation's own sales unit: stored (keys sealed), checked
-    live, its own webhook registered. A form that breaks a rule is shown again (422)."""
-    unit = connections.SalesUnit(
-        mode=mode,
-        market=market,
-        merchant_serial_number=merchant_serial_number.strip(),
-        client_id=client_id.strip() or None,
-        client_secret=client_secret or None,
-        subscription_key=subscription_key or None,
-    )
-    allowed = {value for value, _ in _modes(runtime)}
-    try:
-        if mode not in allowed:
-            raise ValidationFailed("This installation cannot connect in that mode", field="mode")
-        if unit.client_id is None and not settings.vipps.partner_client_id:
-            raise ValidationFailed(
-                "Enter the client id, the client secret and the subscription key together",
-                field="client_id",
-            )
-        async with runtime.sessions() as session, session.begin():
-            await connecting.store(
-                session,
-                unit,
-                box=runtime.box,
-                organisation_id=user.organisation_id,
-                actor_id=user.id,
-            )
-    except PayrequestError as exc:
-        async with runtime.read_sessions() as session:
-            return await _page(
-                request,
-                user,
-                settings,
-                runtime,
-                session,
-                status.HTTP_422_UNPROCESSABLE_CONTENT,
-                connection_error=i18n.error_text(exc),
-            )
-    return await _check_connection(request, user, runtime)
-
-
-@router.post("/settings/connection/check")
-async def check_own_connection(request: Request, user: Owner, runtime: RuntimeDep) -> Response:
-    return await _check_connection(request, user, runtime)
-
-
-async def _check_connection(request: Request, user: Member, runtime: Runtime) -> Response:
-    try:
-        outcome = await connecting.check_and_register(
-            runtime.sessions,
-            runtime.directory,
-            urls=runtime.urls,
-            box=runtime.box,
-            organisation_id=user.organisation_id,
-            actor_id=user.id,
-        )
-    except PayrequestError as exc:
-        flash(request, i18n.error_text(exc), "error")
-    else:
-        runtime.webhook_secrets.forget()
-        language = i18n.current_language()
-        for finding in outcome.report.findings:
-            if finding.ok is False:
-                flash(request, checkup.shown(language, finding), "error")
-        if outcome.ok:
-            flash(request, i18n.gettext("Your sales unit is connected and its webhook registered."))
-        elif outcome.error and outcome.report.listed is not None:
-            flash(
-                request,
-                i18n.gettext("The webhook could not be registered: {reason}").format(
-                    reason=outcome.error
-                ),
-                "error",
-            )
-    return RedirectResponse("/settings#connection", status_code=status.HTTP_303_SEE_OTHER)
-
-
-def _modes(runtime: Runtime) -> list[tuple[str, str]]:
+def connection_modes(runtime: Runtime) -> list[tuple[str, str]]:
     """The modes an organisation may connect in, with their words: an installation on the
     emulator connects to the emulator; any other to the test or the live API."""
     if runtime.settings.provider_mode is ProviderMode.sandbox:
@@ -372,7 +296,7 @@ async def update_profile(
             await organisation_profile.update(session, actor_id=user.id, edit=edit)
     except ValidationFailed as exc:
         async with runtime.read_sessions() as session:
-            return await _page(
+            return await show_page(
                 request,
                 user,
                 settings,
@@ -427,7 +351,7 @@ async def update_organisation_settings(
             await organisation_profile.update_settings(session, actor_id=user.id, edit=edit)
     except ValidationFailed as exc:
         async with runtime.read_sessions() as session:
-            return await _page(
+            return await show_page(
                 request,
                 user,
                 settings,
@@ -469,9 +393,9 @@ async def check_connection(
     await _installation_only(runtime, user)
     report = await runtime.check_provider()
     language = i18n.current_language()
-    findings = [Shown(f.key, f.ok, checkup.shown(language, f), f.said) for f in report.findings]
+    findings = [Shown(f.key, f.ok, checks.shown(language, f), f.said) for f in report.findings]
     foreign = [hook.endpoint_id for hook in report.listed.foreign] if report.listed else []
-    return await _page(
+    return await show_page(
         request, user, settings, runtime, session, findings=findings, foreign=foreign
     )
 

@@ -171,8 +171,8 @@ async def test_a_card_payments_link_goes_to_the_customer_in_their_language(
 async def test_a_failed_card_payment_is_retried_as_a_card_payment(
     app: FastAPI, http: httpx.AsyncClient, sessions: Sessions
 ) -> None:
-    """The retry form's choices are MobilePay's (QR is preselected, a number may be typed):
-    a failed card payment's new attempt stays a card payment all the same."""
+    """A card payment's retry form offers no MobilePay choices (no number, no push or QR):
+    Retry makes a new card payment; a forged push/QR choice is refused and changes nothing."""
     customer_id, invoice_id = await _customer(sessions, phone="+4791234567")
     await _send_card(http, customer_id, invoice_id)
     (first,) = await _requests(sessions)
@@ -181,11 +181,19 @@ async def test_a_failed_card_payment_is_retried_as_a_card_payment(
             session, reference=first.reference, target=Status.failed, source="system"
         )
     card = await http.get(f"/customers/{customer_id}")
-    retried = await http.post(
+    form = card.text[card.text.index(f'action="/requests/{first.id}/retry"') :]
+    form = form[: form.index("</form>")]
+    assert 'name="flow"' not in form and 'name="phone"' not in form
+    forged = await http.post(
         f"/requests/{first.id}/retry",
         data={"csrf": csrf_of(card.text), "flow": "qr", "phone": "+4791234567"},
     )
+    assert forged.status_code == 303
+    shown = (await http.get(forged.headers["location"])).text
+    assert "This payment cannot be sent that way: retry it as it was sent" in shown
+    assert len(await _requests(sessions)) == 1
+    retried = await http.post(f"/requests/{first.id}/retry", data={"csrf": csrf_of(card.text)})
     assert retried.status_code == 303, retried.text
     _first, again = await _requests(sessions)
-    assert (again.provider, again.user_flow, again.phone) == ("stripe", "redirect", None)
+    assert (again.provider, again.user_flow) == ("stripe", "redirect")
     assert again.retry_of_id == first.id

@@ -254,3 +254,27 @@ async def test_retrying_an_instalment_asks_for_the_same_amount(sessions: Session
         assert again.amount == 30_000
         kept = again.expires_at - again.created_at
         assert abs(kept - timedelta(days=7)) < timedelta(minutes=1)
+
+
+async def test_a_card_payment_is_retried_as_one_and_never_as_a_push(sessions: Sessions) -> None:
+    cards = Lifetime(DAY, Capabilities(push=False, qr=False, redirect=True), provider="stripe")
+    async with sessions() as session, session.begin():
+        customer = await make_customer(session, phone="+4791234567")
+        invoice = await make_invoice(session, customer)
+        first = await create_request(
+            session,
+            data=NewPaymentRequest(
+                customer_id=customer.id, invoice_ids=[invoice.id], user_flow=UserFlow.redirect
+            ),
+            lifetime=cards,
+        )
+        await _fail(session, first)
+        first_id = first.id
+    for flow in (UserFlow.push, UserFlow.qr):
+        with pytest.raises(ValidationFailed) as refused:
+            async with sessions() as session, session.begin():
+                await retry_request(session, request_id=first_id, lifetime=cards, user_flow=flow)
+        assert refused.value.code == "flow_not_offered" and refused.value.field == "flow"
+    async with sessions() as session, session.begin():
+        again = await retry_request(session, request_id=first_id, lifetime=cards)
+        assert (again.provider, again.user_flow, again.attempt) == ("stripe", "redirect", 1)

@@ -346,6 +346,12 @@ async def retry_request(
     root = await repository.get(session, root_id)
     assert root is not None
     attempt = await repository.chain_length(session, root_id) + 1
+    if user_flow is not None and not lifetime.capabilities.offers(user_flow):
+        raise ValidationFailed(
+            "This payment cannot be sent that way: retry it as it was sent",
+            field="flow",
+            code="flow_not_offered",
+        )
     refused = await repository.refusal(session, old.id) if old.status == Status.failed else None
     flow = user_flow or (UserFlow.qr if refused is AccountRefusal.push else UserFlow(old.user_flow))
     if refused is AccountRefusal.push and flow is UserFlow.push:

@@ -156,6 +156,12 @@ class Capabilities:
     refunds: bool = True
     currencies: frozenset[str] = frozenset({"NOK", "DKK", "EUR"})  # what the account takes
 
+    def offers(self, flow: UserFlow) -> bool:
+        """Whether the account reaches the payer this way."""
+        return {UserFlow.push: self.push, UserFlow.qr: self.qr, UserFlow.redirect: self.redirect}[
+            flow
+        ]
+
 
 class AccountRefusal(StrEnum):
     """A refusal about what the account at the provider may do, not about one payment: the

@@ -148,17 +148,15 @@ async def retry(
     user_flow = chosen_flow(flow, phone) if flow else None
     try:
         async with runtime.sessions() as session, session.begin():
-            # The new attempt goes through the provider of the old one; a card payment stays
-            # one (the form's number and push/QR choice are MobilePay's, so they do not apply).
+            # The new attempt goes through the provider of the old one, within its limits.
             name = await repository.provider_of(session, request_id)
-            card = name is not None and name != runtime.providers.default_name
             new = await retry_request(
                 session,
                 request_id=request_id,
                 lifetime=await runtime.lifetime_for(name or runtime.providers.default_name),
                 created_by_user_id=user.id,
-                phone=None if card else phone.strip() or None,
-                user_flow=None if card else user_flow,
+                phone=phone.strip() or None,
+                user_flow=user_flow,
             )
             reference, customer_id = new.reference, new.customer_id
     except (PayrequestError, ValidationError) as exc:

@@ -167,6 +167,9 @@ function updateSubmit(form, ready = true) {
   if (phone && !qr && !phone.value.trim()) showHint(phone, phone.dataset.emptyHint || "", "no");
   if (phone && qr && phone.getAttribute("aria-invalid") !== "false") showHint(phone, "", "");
   if (button) button.disabled = !ready || !numberOk;
+  if (button?.dataset.cardLabel) {
+    button.textContent = card ? button.dataset.cardLabel : button.dataset.label;
+  }
 }
 
 function showHint(input, text, ok) {

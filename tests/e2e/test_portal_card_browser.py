@@ -1,6 +1,7 @@
 """Paying by card from the portal in a real browser, through the demo's Stripe emulator: the
 3-D Secure card paid (and staff see it live on the customer card), and a declined card whose
-reason the portal shows after the customer comes back, where Try again starts a new one."""
+reason the portal shows after the customer comes back, where Try again starts a new one; staff
+refund part of a card payment and its invoice opens again."""
 
 from __future__ import annotations
 
@@ -58,8 +59,20 @@ async def test_two_invoices_paid_by_card_with_3d_secure_seen_live_by_staff(
 
     await expect(paid).to_have_count(paid_before + 2, timeout=10_000)  # live, no reload
     assert await staff.evaluate("window.__notReloaded === true")
+    reference = page.url.rsplit("/", 1)[-1]
     await page.goto(f"{demo.url}/portal")
     await expect(page.locator(".invoice-card")).to_have_count(open_before - 2)
+
+    # Staff refund part of the card payment: Stripe refunds it, and one invoice opens again.
+    await staff.get_by_role("link", name=reference).click()
+    await staff.locator("#refund-amount").fill("100")
+    await staff.locator("#refund-reason").fill("Goodwill")
+    await staff.get_by_role("button", name="Refund").click()
+    await expect(staff.locator("[data-refund-status=succeeded]")).to_have_count(1, timeout=15_000)
+    await open_card(staff, demo, name)
+    await expect(paid).to_have_count(paid_before + 1)
+    await page.goto(f"{demo.url}/portal")
+    await expect(page.locator(".invoice-card")).to_have_count(open_before - 1)
     await page.context.close()
     await staff.context.close()
 

@@ -184,3 +184,32 @@ async def test_the_customer_form_saves_with_the_number_left_empty(page: Page, de
     await save.click()
     await expect(page.get_by_role("heading", name="Haugen Rørlegger AS")).to_be_visible()
     await expect(page.locator(".contact")).to_contain_text("—")
+
+
+async def test_a_card_payment_link_asks_for_no_mobilepay_number_or_expiry(
+    page: Page, demo: Demo
+) -> None:
+    """Choosing "Card payment link" hides MobilePay's number and expiry (neither is sent), says
+    how long the link stays open, names the button after it, and sends a card payment."""
+    await sign_in(page, demo)
+    await open_card(page, demo, "Haugen Rørlegger AS")
+    await page.locator("input[name=invoice_ids]").first.check()
+    phone, expiry = page.locator("#send-phone"), page.locator("#send-expiry")
+    await expect(phone).to_be_visible()
+    await page.get_by_label("Card payment link").check()
+    await expect(phone).to_be_hidden()
+    await expect(expiry).to_be_hidden()
+    await expect(phone).to_be_disabled()
+    await expect(page.locator("[data-card-note]")).to_contain_text(
+        "The link stays open for 23 hours 55 minutes."
+    )
+    send = page.locator("[data-send-button]")
+    await expect(send).to_have_text("Send card payment link")
+    await page.get_by_label("QR code / link").check()  # and back: MobilePay's fields return
+    await expect(phone).to_be_visible()
+    await expect(send).to_have_text(SEND)
+    await page.get_by_label("Card payment link").check()
+    await send.click()
+    row = page.locator("[data-request]").first
+    await expect(row.locator("[data-status]")).to_have_text("Waiting for customer")
+    await expect(row.locator("[data-card-link]")).to_be_visible()

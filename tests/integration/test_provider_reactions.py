@@ -159,7 +159,7 @@ async def test_a_send_vipps_asks_to_wait_for_is_left_to_the_job(
         data={"csrf": csrf_of(page), "invoice_ids": [invoice_id], "flow": "qr"},
         follow_redirects=True,
     )
-    assert "Vipps MobilePay asked us to wait; it will be done in 58 seconds." in sent.text
+    assert "The payment service asked us to wait; it will be done in 58 seconds." in sent.text
     assert "Payment request sent." not in sent.text
     async with sessions() as session:
         [send_job] = (await session.scalars(select(Job).where(Job.kind == SEND_JOB))).all()
@@ -181,7 +181,7 @@ async def test_a_cancel_vipps_asks_to_wait_for_is_refused_with_the_wait(
         f"/requests/{request_id}/cancel", data={"csrf": csrf_of(page)}, follow_redirects=True
     )
     assert (
-        "Vipps MobilePay asked us to wait; nothing was changed. Try again in 58 seconds."
+        "The payment service asked us to wait; nothing was changed. Try again in 58 seconds."
         in answer.text
     )
     assert await status_of(sessions, request_id) == "pending"

@@ -18,6 +18,7 @@ class FakeDriver:
 
     currency = "NOK"
     logs_creation = True
+    captures_at_approval = False
 
     def __init__(self, provider: FakeProvider, endpoint_id: str, secret: str) -> None:
         self.provider = provider

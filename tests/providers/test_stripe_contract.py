@@ -54,10 +54,6 @@ NO_FAULTS = {**NO_API_FAULTS, "webhook_duplicate_rate": 0.0, "webhook_reorder_ra
 WAIT = 5.0
 
 KNOWN_GAPS = {
-    "test_approved_is_authorized": (
-        "Checkout captures when the payer pays: a paid session is authorized with the whole "
-        "amount captured at once, so 'authorized, nothing captured yet' cannot be observed"
-    ),
     "test_declined_is_aborted": (
         "a Checkout Session never ends aborted: a declined card (what this driver plays) leaves "
         "it open for another card (created, with an unsuccessful event on the log), and a payer "
@@ -71,10 +67,6 @@ KNOWN_GAPS = {
         "no partial captures: capture sends nothing (Checkout took the whole amount at "
         "payment), so a capture of 4 000 and one of 6 000 with the same key both answer with "
         "the payment as it stands, all of it captured"
-    ),
-    "test_events_are_in_order_with_their_amounts": (
-        "no authorized event: checkout.session.completed is authorization and capture in one "
-        "(captured), and a new session has no event at all"
     ),
     "test_a_lost_capture_answer_is_the_same_capture_again": (
         "capture sends nothing that changes anything (Checkout captured at payment); its one "
@@ -129,6 +121,7 @@ class Served:
 class StripeDriver:
     currency = "NOK"
     logs_creation = False  # Stripe has no event for a new Checkout Session
+    captures_at_approval = True  # Checkout takes the whole amount when the payer pays
     known_gaps = KNOWN_GAPS
 
     def __init__(self, provider: StripeProvider, served: Served, key: str, hooks: str) -> None:

@@ -50,6 +50,7 @@ WEBHOOK_WAIT = 5.0
 class VippsDriver:
     currency = "NOK"
     logs_creation = True  # CREATED
+    captures_at_approval = False  # reserve at approval, capture when we ask
 
     def __init__(self, provider: VippsProvider, base: str, receiver: Receiver) -> None:
         self.vipps = provider

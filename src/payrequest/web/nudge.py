@@ -81,15 +81,15 @@ def waiting_text(wait: TryAgainLater, *, done_later: bool = True) -> str:
     seconds = max(1, math.ceil(wait.retry_after.total_seconds()))
     if done_later:
         text = i18n.ngettext(
-            "Vipps MobilePay asked us to wait; it will be done in %(seconds)s second.",
-            "Vipps MobilePay asked us to wait; it will be done in %(seconds)s seconds.",
+            "The payment service asked us to wait; it will be done in %(seconds)s second.",
+            "The payment service asked us to wait; it will be done in %(seconds)s seconds.",
             seconds,
         )
     else:
         text = i18n.ngettext(
-            "Vipps MobilePay asked us to wait; nothing was changed. Try again in "
+            "The payment service asked us to wait; nothing was changed. Try again in "
             "%(seconds)s second.",
-            "Vipps MobilePay asked us to wait; nothing was changed. Try again in "
+            "The payment service asked us to wait; nothing was changed. Try again in "
             "%(seconds)s seconds.",
             seconds,
         )

@@ -48,6 +48,7 @@ class SendOptions:
     first_day: date | None  # the range of "on a date", None when not offered
     last_day: date | None
     card: bool = False  # the organisation takes card payments: "Card payment link" is offered
+    card_label: str = ""  # how long a card payment link stays open
 
 
 def duration_label(minutes: int) -> str:
@@ -105,8 +106,19 @@ async def send_options(
         default_label=duration_label(int(default / timedelta(minutes=1))),
         first_day=first,
         last_day=last,
-        card=await card_provider(runtime) is not None,
+        **await _card_options(runtime),
     )
+
+
+async def _card_options(runtime: Runtime) -> dict[str, Any]:
+    """Whether "Card payment link" is offered, and how long such a link stays open (the card
+    provider's standard lifetime: the expiry choices above are MobilePay's)."""
+    name = await card_provider(runtime)
+    if name is None:
+        return {}
+    lifetime = await runtime.lifetime_for(name)
+    minutes = int(lifetime.default_for(UserFlow.redirect) / timedelta(minutes=1))
+    return {"card": True, "card_label": duration_label(minutes)}
 
 
 async def card_provider(runtime: Runtime) -> str | None:

@@ -163,6 +163,11 @@ function updateSubmit(form, ready = true) {
   if (note) note.hidden = !qr || card;
   const cardNote = form.querySelector("[data-card-note]");
   if (cardNote) cardNote.hidden = !card;
+  // The number and the expiry are MobilePay's: a card link needs neither, and sends neither.
+  for (const field of form.querySelectorAll("[data-mobilepay-only]")) {
+    field.hidden = Boolean(card);
+    for (const input of field.querySelectorAll("input, select")) input.disabled = Boolean(card);
+  }
   const numberOk = qr || !phone || phone.getAttribute("aria-invalid") === "false";
   if (phone && !qr && !phone.value.trim()) showHint(phone, phone.dataset.emptyHint || "", "no");
   if (phone && qr && phone.getAttribute("aria-invalid") !== "false") showHint(phone, "", "");

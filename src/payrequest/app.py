@@ -27,6 +27,8 @@ from payrequest.inbound.setup import ensure_webhook
 from payrequest.jobs.process import running
 from payrequest.kit import urls
 from payrequest.organisations.models import Organisation
+from payrequest.providers.stripe import account as stripe_account
+from payrequest.providers.stripe.account import STRIPE_ACCOUNTS
 from payrequest.providers.vipps import account as vipps_account
 from payrequest.realtime.broker import OutboxTail
 from payrequest.runtime import Runtime, build_runtime
@@ -89,6 +91,14 @@ def emulator_connection(unit: SalesUnitConfig) -> NewConnection:
         subscription_key=unit.subscription_key,
     )
     return NewConnection(vipps_account.VIPPS_ACCOUNTS.name, ProviderMode.sandbox.value, account)
+
+
+def emulator_card_connection(key: str) -> NewConnection:
+    """How an organisation connects an account of its own at the mounted Stripe emulator
+    (which takes every test key as an account of its own)."""
+    return NewConnection(
+        STRIPE_ACCOUNTS.name, ProviderMode.sandbox.value, stripe_account.of_key(key)
+    )
 
 
 AUTO_MSN_BASE = 9_000_000  # automatic test units' MSNs: 9000000 + the organisation's id

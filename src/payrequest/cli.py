@@ -21,7 +21,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import payrequest.tables  # noqa: F401  (every model mapped: foreign keys between packages resolve)
 from payrequest import __version__
-from payrequest.app import RUN_WORKER_ENV, create_app, emulator_connection
+from payrequest.app import (
+    RUN_WORKER_ENV,
+    create_app,
+    emulator_card_connection,
+    emulator_connection,
+)
 from payrequest.cli_orgs import orgs_app
 from payrequest.cli_staff import staff_app
 from payrequest.cli_stripe import stripe_app
@@ -65,6 +70,8 @@ from payrequest.web.emulator_access import phone_url
 from payrequest.web.health import health_app
 
 T = TypeVar("T")
+# The Stripe emulator account of the demo's Danish business (a test key; no money).
+DEMO_DK_CARD_KEY = "sk_test_demo_dk_cards"
 
 app = typer.Typer(
     help="payrequest: send MobilePay payment requests for invoices and get paid.",
@@ -367,12 +374,13 @@ def demo(
     if not settings.business.name:
         settings.business = DEMO_BUSINESS
     _migrate_or_exit(settings.database_url, create_folder=True)
-    # The demo's Danish business pays through the emulator's Danish test unit.
-    danish = emulator_connection(DK_TEST_UNIT)
+    # The demo's Danish business pays through the emulator's Danish test unit, and takes
+    # cards through a Stripe emulator account of its own.
+    danish = (emulator_connection(DK_TEST_UNIT), emulator_card_connection(DEMO_DK_CARD_KEY))
     box = SecretBox(secret_key(settings))
     ready = _with_sessions(
         settings,
-        lambda sessions: prepare_demo(sessions, settings, danish_unit=danish, box=box),
+        lambda sessions: prepare_demo(sessions, settings, danish_accounts=danish, box=box),
     )
     base = f"http://{host}:{port}"  # where we listen (the public URL may differ)
     if ready.seed.created:

@@ -60,3 +60,13 @@ async def test_two_businesses_in_two_markets_are_paid_end_to_end(
         "data-connection-status", "connected"
     )
     await expect(page.locator("[data-connection-msn]")).to_have_text("654321")
+    # So is its Stripe account (an emulator account of its own): checked, with its own
+    # webhook address, and its customers may pay by card.
+    await expect(page.locator("#card-connection")).to_have_attribute(
+        "data-card-connection-status", "connected"
+    )
+    await expect(page.locator("[data-card-connection-webhook]")).to_contain_text(
+        "/webhooks/stripe/"
+    )
+    await open_card(page, demo, "Sofie Andersen")
+    await expect(page.get_by_label("Card payment link")).to_have_count(1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -50,19 +51,19 @@ async def prepare_demo(
     sessions: async_sessionmaker[AsyncSession],
     settings: Settings,
     *,
-    danish_unit: NewConnection | None = None,
+    danish_accounts: Sequence[NewConnection] = (),
     box: SecretBox | None = None,
 ) -> DemoReady:
     """The first organisation (named after the settings' business, paying through the
-    installation's sales unit) with its demo data; with `danish_unit`, a second, Danish
-    business connected to that sales unit of its own, with its own customers in DKK; and an
+    installation's sales unit) with its demo data; with `danish_accounts`, a second, Danish
+    business connected to those accounts of its own, with its own customers in DKK; and an
     owner of both who can sign in (and switch between them)."""
     async with sessions(info=scoped_to(ALL)) as session, session.begin():
         first = await organisations.ensure_first(session, settings)
         _name_after_settings(first, settings.business)
         first_id = first.id
         danish_id = None
-        if danish_unit is not None:
+        if danish_accounts:
             danish = await organisations.by_slug(session, DANISH_SLUG)
             if danish is None:
                 danish = await organisations.create(session, DANISH_BUSINESS)
@@ -71,11 +72,12 @@ async def prepare_demo(
         seed = await seed_demo(session, today=utcnow().date())
         admin, generated, created = await _admin(session, settings)
         admin_email = admin.email
-    if danish_id is not None and danish_unit is not None and box is not None:
+    if danish_id is not None and box is not None:
         async with sessions(info=scoped_to(danish_id)) as session, session.begin():
             await seed_demo(session, today=utcnow().date(), business=DANISH)
-            if await connections.current(session, danish_unit.provider) is None:
-                await connections.connect(session, danish_unit, box=box)
+            for account in danish_accounts:
+                if await connections.current(session, account.provider) is None:
+                    await connections.connect(session, account, box=box)
             await organisations.add_member(
                 session, user_id=admin.id, organisation_id=danish_id, role="owner"
             )

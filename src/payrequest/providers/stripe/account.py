@@ -33,6 +33,11 @@ def key_label(key: str) -> str:
     return f"{prefix}…{key[-4:]}"
 
 
+def of_key(key: str, account_id: str = "") -> NewAccount:
+    """The account of a (checked) secret key, named by its id or, without one, the key's label."""
+    return NewAccount(account=account_id or key_label(key), secrets={"secret_key": key})
+
+
 class StripeAccounts:
     """Organisations' own Stripe accounts (see the module's docstring)."""
 
@@ -60,7 +65,7 @@ class StripeAccounts:
             raise ValidationFailed(
                 "A Stripe account id looks like acct_ and letters or digits", field="account_id"
             )
-        return NewAccount(account=account_id or key_label(key), secrets={"secret_key": key})
+        return of_key(key, account_id)
 
     def build(
         self,

@@ -19,6 +19,9 @@ class FakeDriver:
     currency = "NOK"
     logs_creation = True
     captures_at_approval = False
+    refusal_ends_payment = True
+    remembers_cancel = True
+    signs_body_hash = True
 
     def __init__(self, provider: FakeProvider, endpoint_id: str, secret: str) -> None:
         self.provider = provider

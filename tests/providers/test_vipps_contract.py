@@ -51,6 +51,9 @@ class VippsDriver:
     currency = "NOK"
     logs_creation = True  # CREATED
     captures_at_approval = False  # reserve at approval, capture when we ask
+    refusal_ends_payment = True
+    remembers_cancel = True
+    signs_body_hash = True
 
     def __init__(self, provider: VippsProvider, base: str, receiver: Receiver) -> None:
         self.vipps = provider

@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher, profiles
 from playwright.async_api import Browser, Page, async_playwright
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -24,6 +25,7 @@ from payrequest.db.migrate import upgrade
 from payrequest.db.scope import acting_for
 from payrequest.db.session import create_engine, session_factory
 from payrequest.tables import metadata
+from payrequest.users import passwords
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "PAYREQUEST_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -63,6 +65,18 @@ DO $$ BEGIN
 EXCEPTION WHEN duplicate_object THEN NULL;
 END $$
 """
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cheap_password_hashing() -> Iterator[None]:
+    """Argon2id with its cheapest parameters in this process (argon2.profiles.CHEAPEST): the
+    product's parameters take a tenth of a second a hash by design, which made signing staff
+    in a third of the suite's time. Hashes made here are still Argon2id and verify the same
+    way; servers started as processes (the demo, `payrequest serve`) hash as in production."""
+    product = passwords._hasher
+    passwords._hasher = PasswordHasher.from_parameters(profiles.CHEAPEST)
+    yield
+    passwords._hasher = product
 
 
 @pytest.fixture(scope="session")

@@ -111,16 +111,13 @@ class ProviderDirectory:
 
     def installed(self, name: str) -> PaymentProvider:
         """The installation's own client of provider `name` (for reading its webhooks)."""
-        for provider in (self.installation, self.card):
-            if provider is not None and provider.name == name:
-                return provider
-        raise UnknownProvider(f"no provider named {name!r}")
+        provider = self._installed_or_none(name)
+        if provider is None:
+            raise UnknownProvider(f"no provider named {name!r}")
+        return provider
 
     def _installed_or_none(self, name: str) -> PaymentProvider | None:
-        try:
-            return self.installed(name)
-        except UnknownProvider:
-            return None
+        return next((p for p in (self.installation, self.card) if p and p.name == name), None)
 
     async def card_provider_for(self, organisation_id: int) -> PaymentProvider:
         """The card provider the organisation's card payments go through: its own account,

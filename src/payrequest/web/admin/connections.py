@@ -84,8 +84,10 @@ def _card(runtime: Runtime) -> str:
     return name
 
 
-def _anchor(runtime: Runtime, provider: str) -> str:
-    return DEFAULT_ANCHOR if provider == runtime.providers.default_name else CARD_ANCHOR
+def _is_default(runtime: Runtime, provider: str) -> bool:
+    """Whether `provider` is the default one (its section: "Your sales unit"), else the card
+    provider (its section: "Card payments")."""
+    return provider == runtime.providers.default_name
 
 
 async def _connect(
@@ -112,7 +114,7 @@ async def _connect(
                 actor_id=user.id,
             )
     except PayrequestError as exc:
-        prefix = "" if provider == runtime.providers.default_name else "card_"
+        prefix = "" if _is_default(runtime, provider) else "card_"
         async with runtime.read_sessions() as session:
             return await show_page(
                 request,
@@ -155,5 +157,5 @@ async def _check(request: Request, user: Member, runtime: Runtime, provider: str
                 ),
                 "error",
             )
-    anchor = _anchor(runtime, provider)
+    anchor = DEFAULT_ANCHOR if _is_default(runtime, provider) else CARD_ANCHOR
     return RedirectResponse(f"/settings#{anchor}", status_code=status.HTTP_303_SEE_OTHER)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,7 +13,9 @@ from payrequest.invoices import service as invoices
 from payrequest.invoices.models import Invoice
 from payrequest.invoices.schemas import InvoiceInput, InvoiceLineInput
 
-TODAY = date(2026, 11, 21)
+# Today's date: due dates made relative to it are overdue or not as the pages will see them
+# (a fixed date here made "due in 10 days" overdue once the real calendar passed it).
+TODAY = datetime.now(UTC).date()
 _counter = {"invoice": 0, "customer": 0}
 
 

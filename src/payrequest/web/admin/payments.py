@@ -12,21 +12,19 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, HTTPException, Request, status
 from fastapi.responses import RedirectResponse
 
-from payrequest.customers import repository as customers
+from payrequest.commands import ledger as commands
+from payrequest.commands.missing import Missing
 from payrequest.customers.models import Customer
 from payrequest.errors import N_, PayrequestError, ValidationFailed
 from payrequest.invoices.models import Invoice
 from payrequest.kit.markets import currency_of
-from payrequest.kit.money import parse_money
-from payrequest.ledger import credit as credits
 from payrequest.ledger import manual, read, take_back
 from payrequest.ledger.models import MANUAL_METHODS
-from payrequest.organisations import service as organisations
-from payrequest.payment_requests.repository import invoices_in_active_requests
+from payrequest.runtime import Runtime
 from payrequest.users.members import Member
 from payrequest.web import i18n
 from payrequest.web.auth import Writer
-from payrequest.web.deps import AsyncSession, SessionDep
+from payrequest.web.deps import AsyncSession, RuntimeDep
 from payrequest.web.flash import flash
 
 router = APIRouter()
@@ -62,21 +60,14 @@ def may_take_back(who: Member, applied_by: int | None) -> bool:
     return take_back.may_take_back(_actor(who), applied_by)
 
 
-def _actor(user: Member) -> manual.Actor:
-    return manual.Actor(user.id, user.role)
+def _actor(user: Member) -> commands.Actor:
+    return commands.Actor(user.id, user.role)
 
 
 def _back(customer_id: int) -> RedirectResponse:
     return RedirectResponse(
         f"/customers/{customer_id}#money", status_code=status.HTTP_303_SEE_OTHER
     )
-
-
-async def _customer(session: AsyncSession, customer_id: int) -> Customer:
-    customer = await customers.get(session, customer_id)
-    if customer is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, i18n.gettext("No such customer"))
-    return customer
 
 
 def _day(text: str) -> date:
@@ -97,7 +88,7 @@ def _chosen(invoice_ids: list[int]) -> tuple[int, ...] | None:
 async def record_payment(
     request: Request,
     user: Writer,
-    session: SessionDep,
+    runtime: RuntimeDep,
     customer_id: int,
     amount: Annotated[str, Form()] = "",
     currency: Annotated[str, Form()] = "",
@@ -107,26 +98,23 @@ async def record_payment(
     note: Annotated[str, Form()] = "",
     invoice_ids: Annotated[list[int] | None, Form()] = None,
 ) -> RedirectResponse:
-    customer = await _customer(session, customer_id)
-    # what a payment leaves over goes to the open invoices at once where credit is automatic
-    automatic = (await organisations.get(session, user.organisation_id)).auto_apply_credit
     try:
-        async with session.begin_nested():
-            recorded = await manual.record(
-                session,
-                data=manual.NewManualPayment(
-                    customer_id=customer.id,
-                    amount=parse_money(amount, currency or currency_of(customer.country)),
-                    received_on=_day(received_on),
-                    method=method,
-                    reference=reference,
-                    note=note,
-                    invoice_ids=_chosen(invoice_ids or []),
-                    recorded_by=user.id,
-                ),
-                in_requests=invoices_in_active_requests,
-                auto_apply=automatic,
-            )
+        recorded = await commands.record_payment(
+            runtime,
+            commands.PaymentReceived(
+                customer_id=customer_id,
+                amount=amount,
+                currency=currency or None,
+                received_on=_day(received_on),
+                method=method,
+                reference=reference,
+                note=note,
+                invoice_ids=_chosen(invoice_ids or []),
+                recorded_by=user.id,
+            ),
+        )
+    except Missing as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, i18n.error_text(exc)) from None
     except PayrequestError as exc:
         flash(request, i18n.problem(exc, LABELS), "error")
         return _back(customer_id)
@@ -165,19 +153,18 @@ def _skipped_text(skipped: Any) -> str:
 async def undo_payment(
     request: Request,
     user: Writer,
-    session: SessionDep,
+    runtime: RuntimeDep,
     payment_id: int,
     reason: Annotated[str, Form()] = "",
 ) -> RedirectResponse:
     try:
-        async with session.begin_nested():
-            undone = await manual.undo(
-                session, payment_id=payment_id, actor=_actor(user), reason=reason
-            )
+        undone = await commands.undo_payment(
+            runtime, payment_id=payment_id, actor=_actor(user), reason=reason
+        )
     except PayrequestError as exc:
         _refuse_missing_or_forbidden(exc)
         flash(request, i18n.problem(exc, LABELS), "error")
-        return _back(await _customer_of(session, payment_id))
+        return _back(await _customer_of(runtime, payment_id))
     payment = undone.payment
     amount = i18n.money(payment.amount, payment.currency)
     if undone.already:
@@ -191,8 +178,9 @@ async def undo_payment(
     return _back(payment.customer_id)
 
 
-async def _customer_of(session: AsyncSession, payment_id: int) -> int:
-    payment = await read.manual_payments_by_id(session, [payment_id])
+async def _customer_of(runtime: Runtime, payment_id: int) -> int:
+    async with runtime.read_sessions() as session:
+        payment = await read.manual_payments_by_id(session, [payment_id])
     return payment[payment_id].customer_id
 
 
@@ -200,30 +188,30 @@ async def _customer_of(session: AsyncSession, payment_id: int) -> int:
 async def apply_credit(
     request: Request,
     user: Writer,
-    session: SessionDep,
+    runtime: RuntimeDep,
     customer_id: int,
     currency: Annotated[str, Form()] = "",
     amount: Annotated[str, Form()] = "",
     invoice_ids: Annotated[list[int] | None, Form()] = None,
 ) -> RedirectResponse:
-    customer = await _customer(session, customer_id)
-    currency = currency or currency_of(customer.country)
     try:
-        async with session.begin_nested():
-            applied = await credits.apply_credit(
-                session,
-                customer_id=customer.id,
-                currency=currency,
-                amount=parse_money(amount, currency).amount if amount.strip() else None,
+        applied = await commands.apply_credit(
+            runtime,
+            commands.CreditToApply(
+                customer_id=customer_id,
+                currency=currency or None,
+                amount=amount,
                 invoice_ids=_chosen(invoice_ids or []),
-                in_requests=invoices_in_active_requests,
                 applied_by=user.id,
-            )
+            ),
+        )
+    except Missing as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, i18n.error_text(exc)) from None
     except PayrequestError as exc:
         flash(request, i18n.problem(exc, LABELS), "error")
         return _back(customer_id)
     text = i18n.gettext("%(amount)s of credit applied to invoice %(numbers)s.") % {
-        "amount": i18n.money(applied.amount.amount, currency),
+        "amount": i18n.money(applied.amount.amount, applied.currency),
         "numbers": ", ".join(applied.numbers),
     }
     if applied.skipped:
@@ -236,7 +224,7 @@ async def apply_credit(
 async def take_back_credit(
     request: Request,
     user: Writer,
-    session: SessionDep,
+    runtime: RuntimeDep,
     allocation_id: int,
     reason: Annotated[str, Form()] = "",
     back: Annotated[str, Form()] = "",
@@ -244,14 +232,14 @@ async def take_back_credit(
     """Take back one application of credit (`allocation_id`); `back=invoice` returns to the
     invoice's page, anything else to the customer card."""
     try:
-        async with session.begin_nested():
-            done = await take_back.take_back(
-                session, allocation_id=allocation_id, actor=_actor(user), reason=reason
-            )
+        done = await commands.take_back_credit(
+            runtime, allocation_id=allocation_id, actor=_actor(user), reason=reason
+        )
     except PayrequestError as exc:
         _refuse_missing_or_forbidden(exc)
         flash(request, i18n.problem(exc, LABELS), "error")
-        return _to(await read.invoice_of_allocation(session, allocation_id), back)
+        async with runtime.read_sessions() as session:
+            return _to(await read.invoice_of_allocation(session, allocation_id), back)
     flash(request, _taken_back_text(done))
     return _to(done.invoice, back)
 

@@ -1,7 +1,8 @@
 """Money that does not come through a payment request: record a payment received by hand (a
 bank transfer, cash, ...), undo one, apply customer credit to open invoices, and take one
-application of credit back. Each runs in its own transaction and returns what the ledger did
-(`ledger.manual`, `ledger.credit`, `ledger.take_back`) for the caller to describe."""
+application of credit back. Each runs in the caller's transaction (bad input raises before
+anything is written) and returns what the ledger did (`ledger.manual`, `ledger.credit`,
+`ledger.take_back`) for the caller to describe."""
 
 from __future__ import annotations
 
@@ -21,7 +22,6 @@ from payrequest.ledger import manual, take_back
 from payrequest.ledger.manual import Actor
 from payrequest.organisations import service as organisations
 from payrequest.payment_requests.repository import invoices_in_active_requests
-from payrequest.runtime import Runtime
 
 __all__ = [
     "Actor",
@@ -60,36 +60,35 @@ async def _customer(session: AsyncSession, customer_id: int) -> Customer:
     return customer
 
 
-async def record_payment(runtime: Runtime, payment: PaymentReceived) -> manual.Recorded:
+async def record_payment(session: AsyncSession, payment: PaymentReceived) -> manual.Recorded:
     """Record it and place its money (`manual.record`); what is left over goes to the other
-    open invoices at once where the organisation applies credit automatically."""
-    async with runtime.sessions() as session, session.begin():
-        customer = await _customer(session, payment.customer_id)
-        organisation = await organisations.get(session, organisation_of_scope())
-        currency = payment.currency or currency_of(customer.country)
-        return await manual.record(
-            session,
-            data=manual.NewManualPayment(
-                customer_id=customer.id,
-                amount=_money(payment.amount, currency),
-                received_on=payment.received_on,
-                method=payment.method,
-                reference=payment.reference,
-                note=payment.note,
-                invoice_ids=payment.invoice_ids,
-                recorded_by=payment.recorded_by,
-            ),
-            in_requests=invoices_in_active_requests,
-            auto_apply=organisation.auto_apply_credit,
-        )
+    open invoices at once where the organisation applies credit automatically. Missing: no
+    such customer."""
+    customer = await _customer(session, payment.customer_id)
+    organisation = await organisations.get(session, organisation_of_scope())
+    currency = payment.currency or currency_of(customer.country)
+    return await manual.record(
+        session,
+        data=manual.NewManualPayment(
+            customer_id=customer.id,
+            amount=_money(payment.amount, currency),
+            received_on=payment.received_on,
+            method=payment.method,
+            reference=payment.reference,
+            note=payment.note,
+            invoice_ids=payment.invoice_ids,
+            recorded_by=payment.recorded_by,
+        ),
+        in_requests=invoices_in_active_requests,
+        auto_apply=organisation.auto_apply_credit,
+    )
 
 
 async def undo_payment(
-    runtime: Runtime, *, payment_id: int, actor: Actor, reason: str
+    session: AsyncSession, *, payment_id: int, actor: Actor, reason: str
 ) -> manual.Undone:
     """Take a manual payment back (`manual.undo`; idempotent)."""
-    async with runtime.sessions() as session, session.begin():
-        return await manual.undo(session, payment_id=payment_id, actor=actor, reason=reason)
+    return await manual.undo(session, payment_id=payment_id, actor=actor, reason=reason)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,30 +102,29 @@ class CreditToApply:
     applied_by: int | None = None  # users.id
 
 
-async def apply_credit(runtime: Runtime, credit: CreditToApply) -> credits.Applied:
-    """Apply the customer's credit (`credit.apply_credit`: oldest credit first)."""
-    async with runtime.sessions() as session, session.begin():
-        customer = await _customer(session, credit.customer_id)
-        currency = credit.currency or currency_of(customer.country)
-        amount = credit.amount
-        if isinstance(amount, str):
-            amount = _money(amount, currency).amount if amount.strip() else None
-        return await credits.apply_credit(
-            session,
-            customer_id=customer.id,
-            currency=currency,
-            amount=amount,
-            invoice_ids=credit.invoice_ids,
-            in_requests=invoices_in_active_requests,
-            applied_by=credit.applied_by,
-        )
+async def apply_credit(session: AsyncSession, credit: CreditToApply) -> credits.Applied:
+    """Apply the customer's credit (`credit.apply_credit`: oldest credit first). Missing: no
+    such customer."""
+    customer = await _customer(session, credit.customer_id)
+    currency = credit.currency or currency_of(customer.country)
+    amount = credit.amount
+    if isinstance(amount, str):
+        amount = _money(amount, currency).amount if amount.strip() else None
+    return await credits.apply_credit(
+        session,
+        customer_id=customer.id,
+        currency=currency,
+        amount=amount,
+        invoice_ids=credit.invoice_ids,
+        in_requests=invoices_in_active_requests,
+        applied_by=credit.applied_by,
+    )
 
 
 async def take_back_credit(
-    runtime: Runtime, *, allocation_id: int, actor: Actor, reason: str
+    session: AsyncSession, *, allocation_id: int, actor: Actor, reason: str
 ) -> take_back.TakenBack:
     """Take back one application of credit (`take_back.take_back`; idempotent)."""
-    async with runtime.sessions() as session, session.begin():
-        return await take_back.take_back(
-            session, allocation_id=allocation_id, actor=actor, reason=reason
-        )
+    return await take_back.take_back(
+        session, allocation_id=allocation_id, actor=actor, reason=reason
+    )

@@ -10,9 +10,8 @@ from fastapi import APIRouter, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel
 
-from payrequest.commands import customers as commands
-from payrequest.commands.missing import Missing
 from payrequest.customers import repository as customers
+from payrequest.customers import service as customer_service
 from payrequest.customers.models import Customer
 from payrequest.customers.schemas import CustomerInput
 from payrequest.errors import N_, PayrequestError
@@ -97,22 +96,25 @@ class CustomerForm(BaseModel):
 
 async def _save(
     request: Request,
-    runtime: Runtime,
+    session: SessionDep,
     form: CustomerForm,
     customer: Customer | None,
     actor_id: int,
 ) -> Response:
     """Create (no customer) or update; bad input re-renders the form as typed, status 422."""
     try:
-        if customer is None:
-            saved = await commands.create_customer(runtime, form.to_input(), actor_id=actor_id)
-        else:
-            saved = await commands.update_customer(
-                runtime, customer.id, form.to_input(), actor_id=actor_id
-            )
-    except Missing:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, i18n.gettext("No such customer")) from None
+        async with session.begin_nested():
+            if customer is None:
+                saved = await customer_service.create_customer(
+                    session, data=form.to_input(), actor_id=actor_id
+                )
+            else:
+                saved = await customer_service.update_customer(
+                    session, customer_id=customer.id, data=form.to_input(), actor_id=actor_id
+                )
     except (PayrequestError, ValueError) as exc:
+        if customer is not None:  # the savepoint's rollback expired it: read it as stored
+            await session.refresh(customer)
         return render(
             request,
             "customers/form.html",
@@ -134,9 +136,9 @@ async def new_customer(request: Request, user: StaffUser) -> HTMLResponse:
 
 @router.post("/customers", response_model=None)
 async def create_customer(
-    request: Request, user: Writer, runtime: RuntimeDep, form: Annotated[CustomerForm, Form()]
+    request: Request, user: Writer, session: SessionDep, form: Annotated[CustomerForm, Form()]
 ) -> Response:
-    return await _save(request, runtime, form, None, user.id)
+    return await _save(request, session, form, None, user.id)
 
 
 @router.get("/customers/{customer_id}/edit", response_class=HTMLResponse)
@@ -160,12 +162,11 @@ async def edit_customer(
 async def update_customer(
     request: Request,
     user: Writer,
-    runtime: RuntimeDep,
-    session: ReadSessionDep,
+    session: SessionDep,
     customer_id: int,
     form: Annotated[CustomerForm, Form()],
 ) -> Response:
-    return await _save(request, runtime, form, await _customer(session, customer_id), user.id)
+    return await _save(request, session, form, await _customer(session, customer_id), user.id)
 
 
 SETTLED_SHOWN = 20  # paid and void invoices on the card; the invoice list has them all

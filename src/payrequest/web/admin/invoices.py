@@ -11,11 +11,11 @@ from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from payrequest.commands import invoices as commands
-from payrequest.commands.missing import Missing
 from payrequest.customers import repository as customers
 from payrequest.customers.models import Customer
 from payrequest.errors import PayrequestError, ValidationFailed
 from payrequest.invoices import repository as invoices
+from payrequest.invoices import service as invoice_service
 from payrequest.invoices.models import Invoice
 from payrequest.kit.clock import utcnow
 from payrequest.kit.markets import COUNTRY_CURRENCY, CURRENCIES
@@ -39,7 +39,7 @@ from payrequest.web.admin.invoice_form import (
 )
 from payrequest.web.admin.payments import may_take_back
 from payrequest.web.auth import StaffUser, Writer
-from payrequest.web.deps import AsyncSession, ReadSessionDep, RuntimeDep, get_runtime
+from payrequest.web.deps import AsyncSession, ReadSessionDep, SessionDep, get_runtime
 from payrequest.web.flash import flash
 from payrequest.web.render import render
 
@@ -243,9 +243,7 @@ async def _form_page(
 
 
 @router.post("/invoices", response_model=None)
-async def create_invoice(
-    request: Request, user: Writer, runtime: RuntimeDep, session: ReadSessionDep
-) -> Response:
+async def create_invoice(request: Request, user: Writer, session: SessionDep) -> Response:
     form = await request.form()
     values = read_form(form)
     fixed = form_text(form, "customer_fixed") == "1"
@@ -257,7 +255,9 @@ async def create_invoice(
         data = to_input(
             values, customer_id=customer.id, currency=currency_for(values.currency, customer)
         )
-        invoice = await commands.create_invoice(runtime, data, actor_id=user.id)
+        async with session.begin_nested():
+            invoice = await invoice_service.create_invoice(session, data=data, actor_id=user.id)
+            invoice_id, number = invoice.id, invoice.number
     except PayrequestError as exc:
         return await _form_page(
             request,
@@ -267,8 +267,8 @@ async def create_invoice(
             error=i18n.error_text(exc),
             status_code=422,
         )
-    flash(request, i18n.gettext("Invoice %(number)s created.") % {"number": invoice.number})
-    return RedirectResponse(f"/invoices/{invoice.id}", status_code=status.HTTP_303_SEE_OTHER)
+    flash(request, i18n.gettext("Invoice %(number)s created.") % {"number": number})
+    return RedirectResponse(f"/invoices/{invoice_id}", status_code=status.HTTP_303_SEE_OTHER)
 
 
 @router.get("/invoices/{invoice_id}/edit", response_model=None)
@@ -298,19 +298,21 @@ async def edit_invoice(
 
 @router.post("/invoices/{invoice_id}", response_model=None)
 async def update_invoice(
-    request: Request, user: Writer, runtime: RuntimeDep, session: ReadSessionDep, invoice_id: int
+    request: Request, user: Writer, session: SessionDep, invoice_id: int
 ) -> Response:
     values = read_form(await request.form())
     invoice = await _invoice(session, invoice_id)
     customer = await customers.get(session, invoice.customer_id)
     assert customer is not None
+    editing = {"id": invoice.id, "number": invoice.number}
     try:
         data = to_input(
             values, customer_id=customer.id, currency=currency_for(values.currency, customer)
         )
-        await commands.update_invoice(runtime, invoice_id, data, actor_id=user.id)
-    except Missing:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, i18n.gettext("No such invoice")) from None
+        async with session.begin_nested():
+            await commands.update_invoice(
+                session, invoice_id=invoice_id, data=data, actor_id=user.id
+            )
     except PayrequestError as exc:
         refusal = _refusal_of(exc)
         return await _form_page(
@@ -318,7 +320,7 @@ async def update_invoice(
             session,
             values,
             customer=customer,
-            editing={"id": invoice.id, "number": invoice.number},
+            editing=editing,
             error=refusal or i18n.error_text(exc),
             status_code=409 if refusal is not None else 422,
         )
@@ -335,18 +337,21 @@ def _refusal_of(exc: PayrequestError) -> str | None:
 
 @router.post("/invoices/{invoice_id}/void")
 async def void_invoice(
-    request: Request, user: Writer, runtime: RuntimeDep, invoice_id: int
+    request: Request, user: Writer, session: SessionDep, invoice_id: int
 ) -> RedirectResponse:
     back = RedirectResponse(f"/invoices/{invoice_id}", status_code=status.HTTP_303_SEE_OTHER)
     try:
-        invoice = await commands.void_invoice(runtime, invoice_id, actor_id=user.id)
-    except Missing:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, i18n.gettext("No such invoice")) from None
+        async with session.begin_nested():
+            invoice = await commands.void_invoice(session, invoice_id=invoice_id, actor_id=user.id)
+            number = invoice.number
     except PayrequestError as exc:
+        if exc.code == "not_found":
+            raise HTTPException(
+                status.HTTP_404_NOT_FOUND, i18n.gettext("No such invoice")
+            ) from None
         busy = exc.code == "invoice_busy"
-        flash(
-            request, _busy_message(exc.params["number"]) if busy else i18n.error_text(exc), "error"
-        )
+        text = _busy_message(exc.params["number"]) if busy else i18n.error_text(exc)
+        flash(request, text, "error")
         return back
-    flash(request, i18n.gettext("Invoice %(number)s is void.") % {"number": invoice.number})
+    flash(request, i18n.gettext("Invoice %(number)s is void.") % {"number": number})
     return back

@@ -20,11 +20,10 @@ from payrequest.invoices.models import Invoice
 from payrequest.kit.markets import currency_of
 from payrequest.ledger import manual, read, take_back
 from payrequest.ledger.models import MANUAL_METHODS
-from payrequest.runtime import Runtime
 from payrequest.users.members import Member
 from payrequest.web import i18n
 from payrequest.web.auth import Writer
-from payrequest.web.deps import AsyncSession, RuntimeDep
+from payrequest.web.deps import AsyncSession, SessionDep
 from payrequest.web.flash import flash
 
 router = APIRouter()
@@ -88,7 +87,7 @@ def _chosen(invoice_ids: list[int]) -> tuple[int, ...] | None:
 async def record_payment(
     request: Request,
     user: Writer,
-    runtime: RuntimeDep,
+    session: SessionDep,
     customer_id: int,
     amount: Annotated[str, Form()] = "",
     currency: Annotated[str, Form()] = "",
@@ -99,20 +98,21 @@ async def record_payment(
     invoice_ids: Annotated[list[int] | None, Form()] = None,
 ) -> RedirectResponse:
     try:
-        recorded = await commands.record_payment(
-            runtime,
-            commands.PaymentReceived(
-                customer_id=customer_id,
-                amount=amount,
-                currency=currency or None,
-                received_on=_day(received_on),
-                method=method,
-                reference=reference,
-                note=note,
-                invoice_ids=_chosen(invoice_ids or []),
-                recorded_by=user.id,
-            ),
-        )
+        async with session.begin_nested():
+            recorded = await commands.record_payment(
+                session,
+                commands.PaymentReceived(
+                    customer_id=customer_id,
+                    amount=amount,
+                    currency=currency or None,
+                    received_on=_day(received_on),
+                    method=method,
+                    reference=reference,
+                    note=note,
+                    invoice_ids=_chosen(invoice_ids or []),
+                    recorded_by=user.id,
+                ),
+            )
     except Missing as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, i18n.error_text(exc)) from None
     except PayrequestError as exc:
@@ -153,18 +153,19 @@ def _skipped_text(skipped: Any) -> str:
 async def undo_payment(
     request: Request,
     user: Writer,
-    runtime: RuntimeDep,
+    session: SessionDep,
     payment_id: int,
     reason: Annotated[str, Form()] = "",
 ) -> RedirectResponse:
     try:
-        undone = await commands.undo_payment(
-            runtime, payment_id=payment_id, actor=_actor(user), reason=reason
-        )
+        async with session.begin_nested():
+            undone = await commands.undo_payment(
+                session, payment_id=payment_id, actor=_actor(user), reason=reason
+            )
     except PayrequestError as exc:
         _refuse_missing_or_forbidden(exc)
         flash(request, i18n.problem(exc, LABELS), "error")
-        return _back(await _customer_of(runtime, payment_id))
+        return _back(await _customer_of(session, payment_id))
     payment = undone.payment
     amount = i18n.money(payment.amount, payment.currency)
     if undone.already:
@@ -178,9 +179,8 @@ async def undo_payment(
     return _back(payment.customer_id)
 
 
-async def _customer_of(runtime: Runtime, payment_id: int) -> int:
-    async with runtime.read_sessions() as session:
-        payment = await read.manual_payments_by_id(session, [payment_id])
+async def _customer_of(session: AsyncSession, payment_id: int) -> int:
+    payment = await read.manual_payments_by_id(session, [payment_id])
     return payment[payment_id].customer_id
 
 
@@ -188,23 +188,24 @@ async def _customer_of(runtime: Runtime, payment_id: int) -> int:
 async def apply_credit(
     request: Request,
     user: Writer,
-    runtime: RuntimeDep,
+    session: SessionDep,
     customer_id: int,
     currency: Annotated[str, Form()] = "",
     amount: Annotated[str, Form()] = "",
     invoice_ids: Annotated[list[int] | None, Form()] = None,
 ) -> RedirectResponse:
     try:
-        applied = await commands.apply_credit(
-            runtime,
-            commands.CreditToApply(
-                customer_id=customer_id,
-                currency=currency or None,
-                amount=amount,
-                invoice_ids=_chosen(invoice_ids or []),
-                applied_by=user.id,
-            ),
-        )
+        async with session.begin_nested():
+            applied = await commands.apply_credit(
+                session,
+                commands.CreditToApply(
+                    customer_id=customer_id,
+                    currency=currency or None,
+                    amount=amount,
+                    invoice_ids=_chosen(invoice_ids or []),
+                    applied_by=user.id,
+                ),
+            )
     except Missing as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, i18n.error_text(exc)) from None
     except PayrequestError as exc:
@@ -224,7 +225,7 @@ async def apply_credit(
 async def take_back_credit(
     request: Request,
     user: Writer,
-    runtime: RuntimeDep,
+    session: SessionDep,
     allocation_id: int,
     reason: Annotated[str, Form()] = "",
     back: Annotated[str, Form()] = "",
@@ -232,14 +233,14 @@ async def take_back_credit(
     """Take back one application of credit (`allocation_id`); `back=invoice` returns to the
     invoice's page, anything else to the customer card."""
     try:
-        done = await commands.take_back_credit(
-            runtime, allocation_id=allocation_id, actor=_actor(user), reason=reason
-        )
+        async with session.begin_nested():
+            done = await commands.take_back_credit(
+                session, allocation_id=allocation_id, actor=_actor(user), reason=reason
+            )
     except PayrequestError as exc:
         _refuse_missing_or_forbidden(exc)
         flash(request, i18n.problem(exc, LABELS), "error")
-        async with runtime.read_sessions() as session:
-            return _to(await read.invoice_of_allocation(session, allocation_id), back)
+        return _to(await read.invoice_of_allocation(session, allocation_id), back)
     flash(request, _taken_back_text(done))
     return _to(done.invoice, back)
 

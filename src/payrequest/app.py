@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import logging
 import os
@@ -35,7 +36,16 @@ from payrequest.runtime import Runtime, build_runtime
 from payrequest.sandbox import SandboxConfig, create_sandbox_app, sandbox_of_app
 from payrequest.sandbox.config import SalesUnitConfig, auto_unit
 from payrequest.sandbox.stripe import StripeConfig, create_stripe_app, stripe_of_app
-from payrequest.web import admin, emulator_access, errors, health, portal, sse, webhooks
+from payrequest.web import (
+    admin,
+    emulator_access,
+    errors,
+    health,
+    nudge,
+    portal,
+    sse,
+    webhooks,
+)
 from payrequest.web import outbox as web_outbox
 from payrequest.web import signup as web_signup
 from payrequest.web.admin import operator as web_operator
@@ -162,6 +172,8 @@ def create_app(
             if run_worker:
                 worker = runtime.worker(wakeups=wakeups)
                 app.state.worker = await stack.enter_async_context(running(worker))
+            runtime.wake = functools.partial(nudge.wake_app, app)  # commands' wake (runtime.py)
+            stack.callback(setattr, runtime, "wake", lambda: None)
             if in_sandbox:
                 task = asyncio.create_task(_register_webhook_when_up(runtime))
                 stack.push_async_callback(_cancel, task)

@@ -5,6 +5,7 @@ public URLs, gateways, job handlers and worker. Shared by the web app (`app.py`)
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -100,6 +101,10 @@ class Runtime:
     sms: SmsOfTheScope  # sends with the sender id of the organisation the work is for
     email: EmailSender | None  # None: no SMTP server configured
     webhooks: WebhookSender  # automations' outgoing webhooks
+    # After a commit that leaves work for the job worker (a send, a cancel, a refund) or news
+    # for open pages: have this process act on it now rather than at its next poll. The web
+    # app sets it while it runs (web.nudge.wake_app); elsewhere nobody here listens.
+    wake: Callable[[], None] = field(default=lambda: None)
 
     @property
     def webhook_url(self) -> str:

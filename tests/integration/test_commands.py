@@ -83,7 +83,8 @@ async def test_create_and_send_writes_commits_sends_and_wakes_once(
 ) -> None:
     runtime, fake = world
     woken = Woken()
-    sent = await commands.create_and_send(runtime, await _new(sessions), wake=woken)
+    runtime.wake = woken
+    sent = await commands.create_and_send(runtime, await _new(sessions))
     assert (sent.status, sent.provider, sent.refused, sent.waiting) == (
         "pending",
         "fake",
@@ -135,13 +136,14 @@ async def test_cancel_then_retry_then_the_old_attempt_cannot_be_retried_again(
     runtime, fake = world
     first = await commands.create_and_send(runtime, await _new(sessions))
     woken = Woken()
-    cancelled = await commands.cancel(runtime, request_id=first.id, user_id=None, wake=woken)
+    runtime.wake = woken
+    cancelled = await commands.cancel(runtime, request_id=first.id, user_id=None)
     assert (cancelled.id, cancelled.status, woken.times) == (first.id, "cancelled", 1)
     assert fake.calls.count("cancel") == 1
     with pytest.raises(Conflict):  # it is no longer waiting for the customer
         await commands.cancel(runtime, request_id=first.id)
 
-    again = await commands.retry(runtime, request_id=first.id, wake=woken)
+    again = await commands.retry(runtime, request_id=first.id)
     assert again.reference != first.reference and again.status == "pending"
     assert (again.customer_id, woken.times) == (first.customer_id, 2)
     with pytest.raises(Conflict) as older:  # only the newest attempt of a chain is retried
@@ -158,9 +160,8 @@ async def test_refund_as_typed_in_the_requests_currency_or_in_minor_units(
     await workflows.poll(runtime.sessions, runtime.providers, reference=sent.reference)
     await workflows.capture(runtime.sessions, runtime.providers, reference=sent.reference)
     woken = Woken()
-    typed = await commands.refund(
-        runtime, request_id=sent.id, amount="100,50", reason="Too much", wake=woken
-    )
+    runtime.wake = woken
+    typed = await commands.refund(runtime, request_id=sent.id, amount="100,50", reason="Too much")
     assert (typed.amount, typed.currency, typed.status, woken.times) == (
         10_050,
         "NOK",

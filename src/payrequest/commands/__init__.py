@@ -8,8 +8,9 @@ Two kinds, by whether a provider is called:
 
 - A command that calls a provider (`payment_requests`, `portal`, `links`) takes the `Runtime`
   and owns its transactions: it writes and commits, then calls the provider with no lock held
-  (a job does it if that call fails or the process dies), and applies the answer in a
-  transaction of its own. The caller must not hold a writing session meanwhile.
+  (a job does it if that call fails or the process dies), applies the answer in a
+  transaction of its own, and wakes this process's worker (`Runtime.wake`). The caller must
+  not hold a writing session meanwhile.
 - A command that only writes the database (`ledger`, `invoices`) takes the caller's session
   and never commits: the caller's one transaction (a page's request, an API request, a batch
   of an import) holds it.

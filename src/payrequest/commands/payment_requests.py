@@ -14,7 +14,6 @@ from dataclasses import dataclass, replace
 from payrequest.commands import links
 from payrequest.commands.missing import Missing
 from payrequest.commands.sending import Sent, send_now
-from payrequest.commands.wake import Wake, nothing
 from payrequest.connections.directory import NotConnected
 from payrequest.errors import PayrequestError, ValidationFailed
 from payrequest.kit.money import parse_money
@@ -59,7 +58,6 @@ async def create_and_send(
     *,
     card: bool = False,
     deliver_link: bool = False,
-    wake: Wake = nothing,
 ) -> Sent:
     """Write the request (`create_request`: bad input writes nothing), commit, and send it.
 
@@ -74,7 +72,7 @@ async def create_and_send(
     async with runtime.sessions() as session, session.begin():
         created = await create_request(session, data=data, lifetime=lifetime)
         reference = created.reference
-    sent = await send_now(runtime, reference, wake)
+    sent = await send_now(runtime, reference)
     if deliver_link and sent.provider == runtime.providers.card_name:
         channel, problem = await links.deliver_card_link(runtime, request_id=sent.id)
         sent = replace(sent, link_channel=channel, link_problem=problem)
@@ -89,9 +87,7 @@ class Cancelled:
     status: str  # `cancelled`, or where the provider says it went (e.g. already expired)
 
 
-async def cancel(
-    runtime: Runtime, *, request_id: int, user_id: int | None = None, wake: Wake = nothing
-) -> Cancelled:
+async def cancel(runtime: Runtime, *, request_id: int, user_id: int | None = None) -> Cancelled:
     """Withdraw a request that is waiting for the customer, at the provider and here.
 
     The provider's "try again in N seconds" is raised (TryAgainLater): no job cancels, the
@@ -99,7 +95,7 @@ async def cancel(
     cancelled = await workflows.cancel(
         runtime.sessions, runtime.providers, request_id=request_id, user_id=user_id
     )
-    wake()
+    runtime.wake()
     return Cancelled(cancelled.id, cancelled.reference, cancelled.customer_id, cancelled.status)
 
 
@@ -110,7 +106,6 @@ async def retry(
     user_id: int | None = None,
     phone: str | None = None,
     user_flow: UserFlow | None = None,
-    wake: Wake = nothing,
 ) -> Sent:
     """A new attempt (`retry_request`: new reference, the invoices still open) through the
     provider of the old one and within its limits, sent at once. `phone` and `user_flow`
@@ -128,7 +123,7 @@ async def retry(
             user_flow=user_flow,
         )
         reference = new.reference
-    return await send_now(runtime, reference, wake)
+    return await send_now(runtime, reference)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +145,6 @@ async def refund(
     amount: int | str | None = None,
     reason: str = "Refund",
     user_id: int | None = None,
-    wake: Wake = nothing,
 ) -> Refunded:
     """Pay back all of a paid request (`amount` None) or part of it: minor units, or as typed
     (`"150,50"`) in the request's currency. The refund is written with its job, then sent."""
@@ -171,7 +165,7 @@ async def refund(
         waiting = exc
     except ProviderError:
         pass  # the refund job retries with the same key
-    wake()
+    runtime.wake()
     async with runtime.read_sessions() as session:
         found = await refunds.get(session, refund_id)
     assert found is not None

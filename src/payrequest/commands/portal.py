@@ -20,7 +20,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from payrequest.commands.missing import Missing
 from payrequest.commands.payment_requests import card_provider
 from payrequest.commands.sending import Sent, send_now
-from payrequest.commands.wake import Wake, nothing
 from payrequest.customers.models import Customer
 from payrequest.errors import PayrequestError
 from payrequest.kit.phone import parse_phone
@@ -75,7 +74,7 @@ class Payment:
     save_phone: bool = False  # keep the number they share in the app
 
 
-async def pay(runtime: Runtime, payment: Payment, *, wake: Wake = nothing) -> Sent:
+async def pay(runtime: Runtime, payment: Payment) -> Sent:
     """Create the request for the chosen invoices (`paying.start_payment`) and send it."""
     customer = payment.customer
     flow = METHODS.get(payment.method)
@@ -103,12 +102,10 @@ async def pay(runtime: Runtime, payment: Payment, *, wake: Wake = nothing) -> Se
             lifetime=lifetime,
         )
         reference = created.reference
-    return await send_now(runtime, reference, wake)
+    return await send_now(runtime, reference)
 
 
-async def retry(
-    runtime: Runtime, *, customer_id: int, address: str, reference: str, wake: Wake = nothing
-) -> Sent:
+async def retry(runtime: Runtime, *, customer_id: int, address: str, reference: str) -> Sent:
     """A new attempt at one of the customer's payments that ended (Missing: not theirs). A
     card payment still open at the provider (they came back from its payment page, perhaps
     after a declined card) is withdrawn first, and the new one starts with a new page."""
@@ -125,7 +122,7 @@ async def retry(
         await check_limits(session, customer_id=customer_id, address=address)
         new = await retry_request(session, request_id=found.id, lifetime=lifetime)
         new_reference = new.reference
-    return await send_now(runtime, new_reference, wake)
+    return await send_now(runtime, new_reference)
 
 
 async def look_again(runtime: Runtime, *, customer_id: int, reference: str) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from payrequest.commands.wake import Wake
 from payrequest.errors import NotFound
 from payrequest.payment_requests import repository, workflows
 from payrequest.providers.base import ProviderError, TryAgainLater
@@ -32,7 +31,7 @@ class Sent:
     # NotifyError); the request itself was sent
 
 
-async def send_now(runtime: Runtime, reference: str, wake: Wake) -> Sent:
+async def send_now(runtime: Runtime, reference: str) -> Sent:
     """Try the provider call right away; the send job does it if this fails or we crash."""
     refused, waiting = False, None
     try:
@@ -47,7 +46,7 @@ async def send_now(runtime: Runtime, reference: str, wake: Wake) -> Sent:
         waiting = exc
     except ProviderError:
         pass  # the job retries with the same idempotency key
-    wake()
+    runtime.wake()
     return await as_sent(runtime, reference, refused=refused, waiting=waiting)
 
 

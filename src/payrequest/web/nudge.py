@@ -2,8 +2,9 @@
 what came of a send.
 
 The worker may have a job to run (a send, a capture); the live tail may have notices for
-open pages. Other processes hear of it through LISTEN/NOTIFY or their own polling. Commands
-(`payrequest.commands`) take the `waker` of the request they run for.
+open pages. Other processes hear of it through LISTEN/NOTIFY or their own polling. While the
+app runs, `Runtime.wake` is `wake_app` of it (app.py): commands (`payrequest.commands`) call
+that, whichever entry point (a page, the API) they run for.
 """
 
 from __future__ import annotations
@@ -11,25 +12,25 @@ from __future__ import annotations
 import math
 
 from fastapi import Request
+from starlette.applications import Starlette
 
 from payrequest.commands.sending import Sent
-from payrequest.commands.wake import Wake
 from payrequest.providers.base import TryAgainLater
 from payrequest.web import i18n
 
 
-def wake(request: Request) -> None:
-    worker = getattr(request.app.state, "worker", None)
+def wake_app(app: Starlette) -> None:
+    """Wake `app`'s job worker and live tail (those it runs: app.state)."""
+    worker = getattr(app.state, "worker", None)
     if worker is not None:
         worker.notify()
-    tail = getattr(request.app.state, "tail", None)
+    tail = getattr(app.state, "tail", None)
     if tail is not None:
         tail.wake()
 
 
-def waker(request: Request) -> Wake:
-    """`wake` for this request's app, for a command to call after its commit."""
-    return lambda: wake(request)
+def wake(request: Request) -> None:
+    wake_app(request.app)
 
 
 def sent_text(result: Sent, sent: str) -> tuple[str, str]:

@@ -35,7 +35,7 @@ from payrequest.web.admin.request_forms import (
 from payrequest.web.auth import StaffUser, Writer
 from payrequest.web.deps import AsyncSession, ReadSessionDep, RuntimeDep
 from payrequest.web.flash import flash
-from payrequest.web.nudge import sent_text, waiting_text, waker
+from payrequest.web.nudge import sent_text, waiting_text
 from payrequest.web.render import render
 
 router = APIRouter()
@@ -76,9 +76,7 @@ async def send_request(
             origin="staff",
         )
         # "Card payment link": through the card provider, and the link goes on to the customer
-        sent = await commands.create_and_send(
-            runtime, data, card=flow == CARD, deliver_link=True, wake=waker(request)
-        )
+        sent = await commands.create_and_send(runtime, data, card=flow == CARD, deliver_link=True)
     except (PayrequestError, ValidationError) as exc:
         flash(request, i18n.problem(exc, LABELS), "error")
         return _back(customer_id)
@@ -109,9 +107,7 @@ async def cancel_request(
     request: Request, user: Writer, runtime: RuntimeDep, request_id: int
 ) -> RedirectResponse:
     try:
-        cancelled = await commands.cancel(
-            runtime, request_id=request_id, user_id=user.id, wake=waker(request)
-        )
+        cancelled = await commands.cancel(runtime, request_id=request_id, user_id=user.id)
     except TryAgainLater as exc:  # no job cancels: staff try again after the wait
         flash(request, waiting_text(exc, done_later=False), "error")
         return await _back_to_request(runtime, request_id)
@@ -140,7 +136,6 @@ async def retry(
             user_id=user.id,
             phone=phone.strip() or None,
             user_flow=user_flow,
-            wake=waker(request),
         )
     except (PayrequestError, ValidationError) as exc:
         flash(request, i18n.problem(exc, LABELS), "error")
@@ -190,7 +185,6 @@ async def refund(
             amount=amount,
             reason=reason or i18n.gettext("Refund"),
             user_id=user.id,
-            wake=waker(request),
         )
     except Missing:
         raise HTTPException(status.HTTP_404_NOT_FOUND) from None

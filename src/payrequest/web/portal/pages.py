@@ -30,7 +30,6 @@ from payrequest.portal import service as portal
 from payrequest.runtime import Runtime
 from payrequest.web import i18n
 from payrequest.web.deps import ReadSessionDep, RuntimeDep
-from payrequest.web.nudge import waker
 from payrequest.web.portal.session import (
     PortalAction,
     PortalCustomer,
@@ -174,7 +173,7 @@ async def pay(
         save_phone=save_phone,
     )
     try:
-        sent = await portal_commands.pay(runtime, payment, wake=waker(request))
+        sent = await portal_commands.pay(runtime, payment)
     except (PayrequestError, ValidationError) as exc:
         return await _refused(request, customer, runtime, exc, invoice_ids, phone, amount)
     return after_sending(runtime, sent)

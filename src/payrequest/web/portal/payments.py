@@ -20,7 +20,6 @@ from payrequest.providers.base import ProviderError
 from payrequest.runtime import Runtime
 from payrequest.web import i18n
 from payrequest.web.deps import ReadSessionDep, RuntimeDep
-from payrequest.web.nudge import waker
 from payrequest.web.portal.pages import after_sending
 from payrequest.web.portal.session import PortalAction, PortalCustomer
 from payrequest.web.qr import inline_svg
@@ -95,7 +94,6 @@ async def retry(
             customer_id=customer.id,
             address=address,
             reference=reference,
-            wake=waker(request),
         )
     except Missing:
         raise HTTPException(status.HTTP_404_NOT_FOUND) from None

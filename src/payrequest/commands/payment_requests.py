@@ -37,7 +37,7 @@ async def card_provider(runtime: Runtime) -> str | None:
 async def _provider(runtime: Runtime, data: NewPaymentRequest, *, card: bool) -> str | None:
     """The provider a new request goes through: the card provider (`card`; refused when the
     organisation has none), the one `data` names, or None (the organisation's default)."""
-    if card:
+    if card and data.provider is None:
         name = await card_provider(runtime)
         if name is None:
             raise PayrequestError(
@@ -61,13 +61,17 @@ async def create_and_send(
 ) -> Sent:
     """Write the request (`create_request`: bad input writes nothing), commit, and send it.
 
-    `card`: through the organisation's card provider. `deliver_link`: a card payment's link
-    goes on to the customer at once, by SMS to a number on file or else by email (what came of
-    that is in `Sent.link_channel` / `Sent.link_problem`).
+    `card`: through the organisation's card provider (as when `data` names it; its flow is a
+    redirect to the provider's payment page unless `data` says otherwise). `deliver_link`: a
+    card payment's link goes on to the customer at once, by SMS to a number on file or else
+    by email (what came of that is in `Sent.link_channel` / `Sent.link_problem`).
     """
     provider = await _provider(runtime, data, card=card)
-    if provider != data.provider:
-        data = data.model_copy(update={"provider": provider})
+    if provider is not None and provider == runtime.providers.card_name:
+        # A card payment is a redirect to the card provider's payment page.
+        data = data.model_copy(
+            update={"provider": provider, "user_flow": data.user_flow or UserFlow.redirect}
+        )
     lifetime = await (runtime.lifetime_for(provider) if provider else runtime.lifetime())
     async with runtime.sessions() as session, session.begin():
         created = await create_request(session, data=data, lifetime=lifetime)

@@ -53,6 +53,9 @@ class PaymentRequestObject(BaseModel):
     captured_amount: Amount
     refunded_amount: Amount
     failure_code: str | None
+    # Where the customer pays, once the provider gave it: the link a QR code stands for, or the
+    # card payment page (a push has none).
+    payment_url: str | None
     retry_of: str | None  # the request this one retries
     expires_at: Timestamp
     created: Timestamp
@@ -82,6 +85,7 @@ def payment_request_object(
         captured_amount=request.captured_amount,
         refunded_amount=request.refunded_amount,
         failure_code=request.failure_code,
+        payment_url=request.redirect_url,
         retry_of=public_id("payment_request", request.retry_of_id) if request.retry_of_id else None,
         expires_at=request.expires_at,
         created=request.created_at,

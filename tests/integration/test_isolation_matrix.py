@@ -710,6 +710,42 @@ CASES: dict[tuple[str, str], Cases] = {
         ),
         api("PUT", f"/invoices/by-external-id/{b.invoice_external_id}", {"note": "hijack"}),
     ],
+    ("GET", f"{API}/payment_requests"): lambda a, b: [
+        api("GET", "/payment_requests", limit=100),
+        api("GET", "/payment_requests", customer=f"cus_{b.customer_id}", status="paid"),
+        api("GET", "/payment_requests", starting_after=f"pr_{max(_requests(b)) + 1}"),
+    ],
+    ("POST", f"{API}/payment_requests"): lambda a, b: [
+        api(
+            "POST",
+            "/payment_requests",
+            {"customer": f"cus_{c}", "invoices": [f"inv_{b.invoice_ids[0]}"], "flow": "qr"},
+        )
+        for c in (b.customer_id, a.customer_id)
+    ],
+    ("GET", f"{API}/payment_requests/{{request_id}}"): lambda a, b: [
+        api("GET", f"/payment_requests/pr_{r}") for r in _requests(b)
+    ],
+    ("POST", f"{API}/payment_requests/{{request_id}}/cancel"): lambda a, b: [
+        api("POST", f"/payment_requests/pr_{r}/cancel") for r in _requests(b, "wait")
+    ],
+    ("POST", f"{API}/payment_requests/{{request_id}}/retry"): lambda a, b: [
+        api("POST", f"/payment_requests/pr_{r}/retry", {"flow": "push", "phone": "+4790000003"})
+        for r in _requests(b, "rej")
+    ],
+    ("POST", f"{API}/payment_requests/{{request_id}}/refunds"): lambda a, b: [
+        api("POST", f"/payment_requests/pr_{r}/refunds", {"amount": 100, "reason": "hijack"})
+        for r in _requests(b, "paid", "refd")
+    ],
+    ("GET", f"{API}/payments"): lambda a, b: [
+        api("GET", "/payments", limit=100),
+        api("GET", "/payments", starting_after=f"pay_{max(_requests(b)) + 1}"),
+        api("GET", "/payments", created_gte="2000-01-01T00:00:00Z"),
+    ],
+    ("GET", f"{API}/payments/{{payment_id}}"): lambda a, b: [
+        *[api("GET", f"/payments/pay_{r}") for r in _requests(b, "paid", "refd")],
+        api("GET", f"/payments/mpay_{b.manual_payment_id}"),
+    ],
     ("GET", f"{API}/events"): lambda a, b: [
         api("GET", "/events", limit=100),
         api("GET", "/events", starting_after=f"evt_{b.event_id + 1}"),

@@ -34,6 +34,8 @@ TITLES: dict[int, str] = {
     422: "Unprocessable content",
     429: "Too many requests",
     500: "Internal server error",
+    502: "Bad gateway",  # a payment provider failed (web.api.provider_problems)
+    503: "Service unavailable",  # a payment provider asked us to wait
 }
 # The code of an HTTPException's status (the router's 404 and 405, a body too large, ...).
 STATUS_CODES: dict[int, str] = {

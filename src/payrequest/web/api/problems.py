@@ -116,7 +116,7 @@ def fields_named(names: Mapping[str, str]) -> Iterator[None]:
     try:
         yield
     except PayrequestError as error:
-        if error.field in names:
+        if error.field is not None and error.field in names:
             error.field = names[error.field]
         raise
 

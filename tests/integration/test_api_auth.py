@@ -104,3 +104,32 @@ async def test_each_key_has_its_own_rate_limit(app: FastAPI, sessions: Sessions)
         assert 0 < int(limited.headers["retry-after"]) <= 60
     async with client_of(app, second) as other:
         assert (await other.get("/customers")).status_code == 200
+
+
+async def test_what_the_api_wrote_shows_on_the_staff_pages(
+    app: FastAPI, sessions: Sessions
+) -> None:
+    await create_staff(sessions, roles=("staff",))
+    key = await make_key(sessions)
+    async with client_of(app, key) as client:
+        customer = await client.put(
+            "/customers/by-external-id/ERP-7",
+            json={"name": "Fjord AS", "organisation_number": "912345678"},
+        )
+        invoice = await client.put(
+            "/invoices/by-external-id/INV-7",
+            json={
+                "customer_external_id": "ERP-7",
+                "reference": "20260113003",
+                "due_date": "2026-12-31",
+                "lines": [{"description": "Work", "unit_price": 1000}],
+            },
+        )
+    async with client_of(app) as browser:
+        browser.base_url = browser.base_url.copy_with(path="/")
+        await sign_in(browser, "staff")
+        number = customer.json()["id"].removeprefix("cus_")
+        card = (await browser.get(f"/customers/{number}/live/contact")).text
+        assert "912345678" in card and "ERP-7" in card
+        page = (await browser.get(f"/invoices/{invoice.json()['id'].removeprefix('inv_')}")).text
+        assert "20260113003" in page and "INV-7" in page

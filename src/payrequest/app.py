@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import logging
 import os
@@ -35,10 +36,20 @@ from payrequest.runtime import Runtime, build_runtime
 from payrequest.sandbox import SandboxConfig, create_sandbox_app, sandbox_of_app
 from payrequest.sandbox.config import SalesUnitConfig, auto_unit
 from payrequest.sandbox.stripe import StripeConfig, create_stripe_app, stripe_of_app
-from payrequest.web import admin, emulator_access, errors, health, portal, sse, webhooks
+from payrequest.web import (
+    admin,
+    emulator_access,
+    errors,
+    health,
+    nudge,
+    portal,
+    sse,
+    webhooks,
+)
 from payrequest.web import outbox as web_outbox
 from payrequest.web import signup as web_signup
 from payrequest.web.admin import operator as web_operator
+from payrequest.web.api import app as api
 from payrequest.web.body_limits import BodyLimits
 from payrequest.web.observe import ObserveRequests
 from payrequest.web.organisation_scope import StartUnscoped
@@ -161,6 +172,8 @@ def create_app(
             if run_worker:
                 worker = runtime.worker(wakeups=wakeups)
                 app.state.worker = await stack.enter_async_context(running(worker))
+            runtime.wake = functools.partial(nudge.wake_app, app)  # commands' wake (runtime.py)
+            stack.callback(setattr, runtime, "wake", lambda: None)
             if in_sandbox:
                 task = asyncio.create_task(_register_webhook_when_up(runtime))
                 stack.push_async_callback(_cancel, task)
@@ -170,7 +183,15 @@ def create_app(
             gc.freeze()
             yield
 
-    app = FastAPI(title="payrequest", version=__version__, lifespan=lifespan)
+    # The API documents itself at /api/v1/docs (web.api); the pages are not an API.
+    app = FastAPI(
+        title="payrequest",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
     app.state.settings = settings
     app.state.runtime = runtime
     app.state.engine = runtime.engine
@@ -197,6 +218,7 @@ def create_app(
     app.add_middleware(SecurityHeaders, https=https)  # outermost: on every answer
     app.add_middleware(ObserveRequests)  # request id, log context and metrics around all
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.mount(api.PREFIX, api.create_api(runtime, settings))
     if stripe_app is not None:
         app.mount(urls.SANDBOX_STRIPE, stripe_app)
     if sandbox_app is not None:

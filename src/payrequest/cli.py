@@ -27,10 +27,12 @@ from payrequest.app import (
     emulator_card_connection,
     emulator_connection,
 )
+from payrequest.cli_api_keys import api_keys_app
 from payrequest.cli_orgs import orgs_app
 from payrequest.cli_staff import staff_app
 from payrequest.cli_stripe import stripe_app
 from payrequest.cli_vipps import vipps_app
+from payrequest.commands import bulk as bulk_commands
 from payrequest.config import (
     ConfigurationError,
     ProviderMode,
@@ -54,7 +56,6 @@ from payrequest.demo.setup import DEMO_BUSINESS, prepare_demo
 from payrequest.errors import Conflict, PayrequestError
 from payrequest.jobs.process import run_while_database_allows
 from payrequest.jobs.runner import Worker
-from payrequest.kit.clock import utcnow
 from payrequest.kit.crypto import SecretBox
 from payrequest.kit.money import Money
 from payrequest.observability import logs as observability_logs
@@ -84,6 +85,7 @@ app.add_typer(orgs_app, name="orgs")
 app.add_typer(vipps_app, name="vipps")
 app.add_typer(stripe_app, name="stripe")
 app.add_typer(staff_app, name="staff")
+app.add_typer(api_keys_app, name="api-keys")
 requests_app = typer.Typer(help="Payment requests in bulk.", no_args_is_help=True)
 app.add_typer(requests_app, name="requests")
 console = Console()
@@ -407,7 +409,7 @@ def demo(
         soft_wrap=True,
     )
     console.print(f"  Health:         {base}/healthz")
-    console.print(f"  API docs:       {base}/docs\n")
+    console.print(f"  API docs:       {base}/api/v1/docs\n")
     uvicorn.run(
         create_app(settings),
         host=host,
@@ -514,36 +516,27 @@ def requests_send_bulk(
             await runtime.close()
 
     async def _send_bulk(runtime: Runtime) -> bulk.Summary | None:
-        chosen = (currency or "").upper()
-        if not chosen:  # the one currency of the organisation's own provider (connections)
-            known = sorted((await runtime.providers.default()).capabilities.currencies)
-            if len(known) != 1:
-                raise PayrequestError("Choose --currency (%(currencies)s)", currencies=known)
-            chosen = known[0]
-        spec = bulk.BulkFilter(
-            currency=chosen,
+        chosen = bulk_commands.Batch(
+            currency=currency,
             overdue_only=overdue_only,
-            min_amount=Money.from_decimal(min_amount, chosen).amount,
+            min_amount=min_amount,
             customer_numbers=tuple(customer_number or ()),
+            batch_id=batch,
         )
-        batch_id = bulk.clean_batch_id(batch or spec.derived_batch_id(utcnow().date()))
         if dry_run:
-            async with runtime.sessions() as session:
-                _print_plan(await bulk.plan(session, bulk_filter=spec, batch_id=batch_id))
+            _print_plan(await bulk_commands.plan(runtime, chosen))
             return None
         with Progress(
             *Progress.get_default_columns(), MofNCompleteColumn(), console=console
         ) as progress:
-            task = progress.add_task(f"batch {batch_id}", total=None)
-            return await bulk.run(
-                runtime.sessions,
-                runtime.providers,
-                lifetime=await runtime.lifetime(),
-                bulk_filter=spec,
-                batch_id=batch_id,
+            task = progress.add_task("batch", total=None)
+            return await bulk_commands.send(
+                runtime,
+                chosen,
                 concurrency=concurrency,
-                return_url=runtime.urls.portal_returned(),
-                on_planned=lambda p: progress.update(task, total=len(p.items)),
+                on_planned=lambda p: progress.update(
+                    task, total=len(p.items), description=f"batch {p.batch_id}"
+                ),
                 on_done=lambda _item, _outcome: progress.advance(task),
                 stop_after=stop_after,
             )

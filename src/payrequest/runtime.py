@@ -5,12 +5,14 @@ public URLs, gateways, job handlers and worker. Shared by the web app (`app.py`)
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from payrequest import __version__
+from payrequest.api_keys import idempotency
 from payrequest.automations import jobs as automation_jobs
 from payrequest.automations.execution import Services as AutomationServices
 from payrequest.automations.outgoing import WebhookSender
@@ -32,6 +34,7 @@ from payrequest.inbound import jobs as inbound_jobs
 from payrequest.inbound import registrations, setup
 from payrequest.jobs import maintenance
 from payrequest.jobs.handlers import JobHandlers
+from payrequest.jobs.maintenance import Purging
 from payrequest.jobs.runner import Worker
 from payrequest.kit.crypto import SecretBox
 from payrequest.kit.urls import PublicUrls
@@ -98,6 +101,10 @@ class Runtime:
     sms: SmsOfTheScope  # sends with the sender id of the organisation the work is for
     email: EmailSender | None  # None: no SMTP server configured
     webhooks: WebhookSender  # automations' outgoing webhooks
+    # After a commit that leaves work for the job worker (a send, a cancel, a refund) or news
+    # for open pages: have this process act on it now rather than at its next poll. The web
+    # app sets it while it runs (web.nudge.wake_app); elsewhere nobody here listens.
+    wake: Callable[[], None] = field(default=lambda: None)
 
     @property
     def webhook_url(self) -> str:
@@ -180,7 +187,10 @@ def build_runtime(settings: Settings, *, provider: PaymentProvider | None = None
     inbound_jobs.install(handlers, providers=providers)
     ledger_jobs.install(handlers, in_requests=payment_repository.invoices_in_active_requests)
     maintenance.install(
-        handlers, purge_rate_limit_hits=ratelimit.purge, purge_sign_ins=sign_ins.purge
+        handlers,
+        purge_rate_limit_hits=ratelimit.purge,
+        purge_sign_ins=sign_ins.purge,
+        more=[Purging("API idempotency records", idempotency.purge, idempotency.KEEP)],
     )
     sms = SmsOfTheScope(build_sms_gateway(settings, sandbox_base_url=urls.sandbox()), read_sessions)
     email = build_email_sender(settings)

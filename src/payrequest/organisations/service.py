@@ -86,6 +86,10 @@ async def by_slug(session: AsyncSession, slug: str) -> Organisation | None:
     return found.one_or_none()
 
 
+async def find(session: AsyncSession, organisation_id: int) -> Organisation | None:
+    return await session.get(Organisation, organisation_id)
+
+
 async def get(session: AsyncSession, organisation_id: int) -> Organisation:
     organisation = await session.get(Organisation, organisation_id)
     if organisation is None:

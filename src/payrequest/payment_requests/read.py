@@ -1,5 +1,6 @@
-"""Read models of payment requests for the staff pages: the list across customers, one request
-with its invoice links and its timeline, and the requests that asked for one invoice."""
+"""Read models of payment requests for the staff pages and the API: the lists across customers,
+one request with its invoice links and its timeline, and the requests that asked for one
+invoice."""
 
 from __future__ import annotations
 
@@ -30,6 +31,26 @@ async def newest_with_customer_names(
     if status is not None:
         stmt = stmt.where(PaymentRequest.status == status)
     return [(payment, name) for payment, name in await session.execute(stmt)]
+
+
+async def newest_first(
+    session: AsyncSession,
+    *,
+    limit: int,
+    before_id: int | None = None,
+    status: str | None = None,
+    customer_id: int | None = None,
+) -> list[PaymentRequest]:
+    """Requests newest first, below `before_id` (a cursor); only those in `status` and of
+    `customer_id` when given."""
+    stmt = select(PaymentRequest).order_by(PaymentRequest.id.desc()).limit(limit)
+    if before_id is not None:
+        stmt = stmt.where(PaymentRequest.id < before_id)
+    if status is not None:
+        stmt = stmt.where(PaymentRequest.status == status)
+    if customer_id is not None:
+        stmt = stmt.where(PaymentRequest.customer_id == customer_id)
+    return list((await session.execute(stmt)).scalars())
 
 
 async def with_invoice_links(session: AsyncSession, request_id: int) -> PaymentRequest | None:

@@ -43,6 +43,10 @@ async def _refundable(session: AsyncSession, payment_request_id: int, captured: 
     return int(captured - taken)
 
 
+async def get(session: AsyncSession, refund_id: int) -> Refund | None:
+    return await session.get(Refund, refund_id)
+
+
 async def request_refund(
     session: AsyncSession,
     *,

@@ -31,6 +31,17 @@ def _clean_email(email: str) -> str | None:
     return email
 
 
+async def get(session: AsyncSession, user_id: int) -> User | None:
+    return await session.get(User, user_id)
+
+
+async def set_locale(session: AsyncSession, *, user_id: int, locale: str) -> None:
+    """The language of the person's own pages (one of users.models.LOCALES)."""
+    user = await session.get(User, user_id)
+    if user is not None:
+        user.locale = locale
+
+
 async def get_by_email(session: AsyncSession, email: str) -> User | None:
     cleaned = _clean_email(email)
     if cleaned is None:

@@ -21,10 +21,9 @@ from payrequest.errors import N_, PayrequestError
 from payrequest.kit.ids import random_token
 from payrequest.organisations import read as organisation_read
 from payrequest.organisations import service as organisations
-from payrequest.organisations.models import Organisation
 from payrequest.sessions import service as sessions
+from payrequest.users import service as users
 from payrequest.users.members import Member
-from payrequest.users.models import User
 from payrequest.web import i18n
 from payrequest.web.deps import RuntimeDep
 
@@ -89,14 +88,14 @@ async def current_user(request: Request, runtime: RuntimeDep) -> Member | None:
         return None
     async with runtime.read_sessions() as session:
         alive = await sessions.alive(session, token=token, kind="staff")
-        user = await session.get(User, alive.user_id) if alive and alive.user_id else None
+        user = await users.get(session, alive.user_id) if alive and alive.user_id else None
         membership = None
         organisation = None
         if alive is not None and user is not None and alive.organisation_id is not None:
             membership = await organisations.membership(
                 session, user_id=user.id, organisation_id=alive.organisation_id
             )
-            organisation = await session.get(Organisation, alive.organisation_id)
+            organisation = await organisations.find(session, alive.organisation_id)
             # the header's name of the organisation and its switcher (web.render)
             request.state.organisations = await organisation_read.choices(session, user.id)
     if (

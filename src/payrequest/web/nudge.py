@@ -1,72 +1,39 @@
-"""After a commit: have this process act on it now instead of at its next poll.
+"""After a commit: have this process act on it now instead of at its next poll, and tell staff
+what came of a send.
 
 The worker may have a job to run (a send, a capture); the live tail may have notices for
-open pages. Other processes hear of it through LISTEN/NOTIFY or their own polling.
+open pages. Other processes hear of it through LISTEN/NOTIFY or their own polling. While the
+app runs, `Runtime.wake` is `wake_app` of it (app.py): commands (`payrequest.commands`) call
+that, whichever entry point (a page, the API) they run for.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
-from dataclasses import dataclass
 
 from fastapi import Request
+from starlette.applications import Starlette
 
-from payrequest.errors import PayrequestError
-from payrequest.payment_requests import workflows
-from payrequest.providers.base import ProviderError, TryAgainLater
-from payrequest.runtime import Runtime
+from payrequest.commands.sending import Sent
+from payrequest.providers.base import TryAgainLater
 from payrequest.web import i18n
 
 
-def wake(request: Request) -> None:
-    worker = getattr(request.app.state, "worker", None)
+def wake_app(app: Starlette) -> None:
+    """Wake `app`'s job worker and live tail (those it runs: app.state)."""
+    worker = getattr(app.state, "worker", None)
     if worker is not None:
         worker.notify()
-    tail = getattr(request.app.state, "tail", None)
+    tail = getattr(app.state, "tail", None)
     if tail is not None:
         tail.wake()
 
 
-@dataclass(frozen=True, slots=True)
-class SendResult:
-    refused: bool = False  # the provider refused it at once (the request shows why)
-    waiting: TryAgainLater | None = None  # the provider asked us to wait (the job sends later)
+def wake(request: Request) -> None:
+    wake_app(request.app)
 
 
-async def send_now(request: Request, runtime: Runtime, reference: str) -> SendResult:
-    """Try the provider call right away; the send job does it if this fails or we crash."""
-    result = SendResult()
-    try:
-        accepted = await workflows.send(
-            runtime.sessions,
-            runtime.providers,
-            reference=reference,
-            return_url=runtime.urls.portal_returned(),
-        )
-        result = SendResult(refused=not accepted)
-    except TryAgainLater as exc:
-        result = SendResult(waiting=exc)
-    except ProviderError:
-        pass  # the job retries with the same idempotency key
-    wake(request)
-    return result
-
-
-POLL_BUDGET = 3.0  # seconds a page waits for the provider's answer before it shows what it has
-
-
-async def poll_now(runtime: Runtime, reference: str) -> None:
-    """Ask the provider now where a waiting request stands (the payer is back from its
-    payment page), instead of waiting for its webhook or the next poll; a provider that is
-    slow or away leaves that to them."""
-    with contextlib.suppress(ProviderError, PayrequestError, TimeoutError):
-        await workflows.poll(
-            runtime.sessions, runtime.providers, reference=reference, budget=POLL_BUDGET
-        )
-
-
-def sent_text(result: SendResult, sent: str) -> tuple[str, str]:
+def sent_text(result: Sent, sent: str) -> tuple[str, str]:
     """The message for staff after sending, and its kind: `sent` when it went out."""
     if result.refused:
         return i18n.gettext("The request was refused; the reason is shown with it below."), "error"

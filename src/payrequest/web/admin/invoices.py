@@ -10,9 +10,10 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from payrequest.commands import invoices as commands
 from payrequest.customers import repository as customers
 from payrequest.customers.models import Customer
-from payrequest.errors import Conflict, PayrequestError, ValidationFailed
+from payrequest.errors import PayrequestError, ValidationFailed
 from payrequest.invoices import repository as invoices
 from payrequest.invoices import service as invoice_service
 from payrequest.invoices.models import Invoice
@@ -21,7 +22,6 @@ from payrequest.kit.markets import COUNTRY_CURRENCY, CURRENCIES
 from payrequest.ledger import applications
 from payrequest.ledger import read as ledger_read
 from payrequest.ledger import repository as ledger_repo
-from payrequest.ledger import service as ledger
 from payrequest.payment_requests import read as requests_read
 from payrequest.payment_requests import repository as requests_repo
 from payrequest.web import i18n
@@ -112,24 +112,38 @@ async def _invoice(session: AsyncSession, invoice_id: int) -> Invoice:
 def _refusal(invoice: Invoice, *, has_allocations: bool, active: bool) -> str | None:
     """Why this invoice cannot be edited now, in plain words (None: it can)."""
     if invoice.voided_at is not None:
-        return i18n.gettext("Invoice %(number)s is void and cannot be changed.") % {
-            "number": invoice.number
-        }
+        return _void_message(invoice.number)
     if has_allocations:
-        return i18n.gettext(
-            "Invoice %(number)s has payments on it and cannot be changed. "
-            "Refund the payment first if the invoice is wrong."
-        ) % {"number": invoice.number}
+        return _paid_message(invoice.number)
     if active:
-        return _busy_message(invoice)
+        return _busy_message(invoice.number)
     return None
 
 
-def _busy_message(invoice: Invoice) -> str:
+def _void_message(number: str) -> str:
+    return i18n.gettext("Invoice %(number)s is void and cannot be changed.") % {"number": number}
+
+
+def _paid_message(number: str) -> str:
+    return i18n.gettext(
+        "Invoice %(number)s has payments on it and cannot be changed. "
+        "Refund the payment first if the invoice is wrong."
+    ) % {"number": number}
+
+
+def _busy_message(number: str) -> str:
     return i18n.gettext(
         "Invoice %(number)s is in a payment request waiting for the customer. "
         "Cancel that request first."
-    ) % {"number": invoice.number}
+    ) % {"number": number}
+
+
+# The refusals of `commands.invoices.update_invoice`, by code, in the words of `_refusal`.
+REFUSALS = {
+    "invoice_void": _void_message,
+    "invoice_has_payments": _paid_message,
+    "invoice_busy": _busy_message,
+}
 
 
 async def detail_context(session: AsyncSession, invoice_id: int) -> dict[str, Any]:
@@ -287,44 +301,38 @@ async def update_invoice(
     request: Request, user: Writer, session: SessionDep, invoice_id: int
 ) -> Response:
     values = read_form(await request.form())
-    invoice = await invoices.lock(session, invoice_id)
-    if invoice is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, i18n.gettext("No such invoice"))
+    invoice = await _invoice(session, invoice_id)
     customer = await customers.get(session, invoice.customer_id)
     assert customer is not None
     editing = {"id": invoice.id, "number": invoice.number}
-    allocations = await ledger_repo.allocations_for_invoice(session, invoice.id)
-    active = bool(await requests_repo.active_for_invoices(session, [invoice.id]))
-    linked = bool(await requests_read.asking_for_invoice(session, invoice.id))
-    refusal = _refusal(invoice, has_allocations=bool(allocations), active=active)
     try:
-        if refusal is not None:
-            raise Conflict(refusal)
         data = to_input(
             values, customer_id=customer.id, currency=currency_for(values.currency, customer)
         )
         async with session.begin_nested():
-            await invoice_service.update_invoice(
-                session,
-                invoice_id=invoice_id,
-                data=data,
-                allocated=sum(a.amount for a in allocations if a.amount > 0),
-                in_active_request=active,
-                in_any_request=linked,
-                actor_id=user.id,
+            await commands.update_invoice(
+                session, invoice_id=invoice_id, data=data, actor_id=user.id
             )
     except PayrequestError as exc:
+        refusal = _refusal_of(exc)
         return await _form_page(
             request,
             session,
             values,
             customer=customer,
             editing=editing,
-            error=i18n.error_text(exc),
+            error=refusal or i18n.error_text(exc),
             status_code=409 if refusal is not None else 422,
         )
     flash(request, i18n.gettext("Invoice %(number)s saved.") % {"number": data.number})
     return RedirectResponse(f"/invoices/{invoice_id}", status_code=status.HTTP_303_SEE_OTHER)
+
+
+def _refusal_of(exc: PayrequestError) -> str | None:
+    """A refusal to change the invoice at all, in the words of its page; None for any other
+    error (of what was typed)."""
+    message = REFUSALS.get(exc.code)
+    return message(exc.params["number"]) if message else None
 
 
 @router.post("/invoices/{invoice_id}/void")
@@ -332,18 +340,18 @@ async def void_invoice(
     request: Request, user: Writer, session: SessionDep, invoice_id: int
 ) -> RedirectResponse:
     back = RedirectResponse(f"/invoices/{invoice_id}", status_code=status.HTTP_303_SEE_OTHER)
-    invoice = await invoices.lock(session, invoice_id)
-    if invoice is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, i18n.gettext("No such invoice"))
-    number = invoice.number
-    if await requests_repo.active_for_invoices(session, [invoice_id]):
-        flash(request, _busy_message(invoice), "error")
-        return back
     try:
         async with session.begin_nested():
-            await ledger.void_invoice(session, invoice_id=invoice_id, actor_id=user.id)
+            invoice = await commands.void_invoice(session, invoice_id=invoice_id, actor_id=user.id)
+            number = invoice.number
     except PayrequestError as exc:
-        flash(request, i18n.error_text(exc), "error")
+        if exc.code == "not_found":
+            raise HTTPException(
+                status.HTTP_404_NOT_FOUND, i18n.gettext("No such invoice")
+            ) from None
+        busy = exc.code == "invoice_busy"
+        text = _busy_message(exc.params["number"]) if busy else i18n.error_text(exc)
+        flash(request, text, "error")
         return back
     flash(request, i18n.gettext("Invoice %(number)s is void.") % {"number": number})
     return back

@@ -19,6 +19,7 @@ from payrequest.organisations import suspension
 from payrequest.runtime import Runtime
 from payrequest.sessions import service as sessions
 from payrequest.tenancy import overview
+from payrequest.users import service as users
 from payrequest.users.models import User
 from payrequest.web import i18n
 from payrequest.web.auth import check_csrf, client_address, current_user, session_token
@@ -37,7 +38,7 @@ async def require_operator(request: Request, runtime: Runtime) -> User:
     token = session_token(request)
     async with runtime.read_sessions() as session:
         alive = await sessions.alive(session, token=token, kind="staff") if token else None
-        user = await session.get(User, alive.user_id) if alive and alive.user_id else None
+        user = await users.get(session, alive.user_id) if alive and alive.user_id else None
     if user is None or not user.is_active or not user.is_operator:
         raise HTTPException(status.HTTP_404_NOT_FOUND)
     if member is not None:

@@ -12,17 +12,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, HTTPException, Request, status
 from fastapi.responses import RedirectResponse
 
-from payrequest.customers import repository as customers
+from payrequest.commands import ledger as commands
+from payrequest.commands.missing import Missing
 from payrequest.customers.models import Customer
 from payrequest.errors import N_, PayrequestError, ValidationFailed
 from payrequest.invoices.models import Invoice
 from payrequest.kit.markets import currency_of
-from payrequest.kit.money import parse_money
-from payrequest.ledger import credit as credits
 from payrequest.ledger import manual, read, take_back
 from payrequest.ledger.models import MANUAL_METHODS
-from payrequest.organisations import service as organisations
-from payrequest.payment_requests.repository import invoices_in_active_requests
 from payrequest.users.members import Member
 from payrequest.web import i18n
 from payrequest.web.auth import Writer
@@ -62,21 +59,14 @@ def may_take_back(who: Member, applied_by: int | None) -> bool:
     return take_back.may_take_back(_actor(who), applied_by)
 
 
-def _actor(user: Member) -> manual.Actor:
-    return manual.Actor(user.id, user.role)
+def _actor(user: Member) -> commands.Actor:
+    return commands.Actor(user.id, user.role)
 
 
 def _back(customer_id: int) -> RedirectResponse:
     return RedirectResponse(
         f"/customers/{customer_id}#money", status_code=status.HTTP_303_SEE_OTHER
     )
-
-
-async def _customer(session: AsyncSession, customer_id: int) -> Customer:
-    customer = await customers.get(session, customer_id)
-    if customer is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, i18n.gettext("No such customer"))
-    return customer
 
 
 def _day(text: str) -> date:
@@ -107,16 +97,14 @@ async def record_payment(
     note: Annotated[str, Form()] = "",
     invoice_ids: Annotated[list[int] | None, Form()] = None,
 ) -> RedirectResponse:
-    customer = await _customer(session, customer_id)
-    # what a payment leaves over goes to the open invoices at once where credit is automatic
-    automatic = (await organisations.get(session, user.organisation_id)).auto_apply_credit
     try:
         async with session.begin_nested():
-            recorded = await manual.record(
+            recorded = await commands.record_payment(
                 session,
-                data=manual.NewManualPayment(
-                    customer_id=customer.id,
-                    amount=parse_money(amount, currency or currency_of(customer.country)),
+                commands.PaymentReceived(
+                    customer_id=customer_id,
+                    amount=amount,
+                    currency=currency or None,
                     received_on=_day(received_on),
                     method=method,
                     reference=reference,
@@ -124,9 +112,9 @@ async def record_payment(
                     invoice_ids=_chosen(invoice_ids or []),
                     recorded_by=user.id,
                 ),
-                in_requests=invoices_in_active_requests,
-                auto_apply=automatic,
             )
+    except Missing as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, i18n.error_text(exc)) from None
     except PayrequestError as exc:
         flash(request, i18n.problem(exc, LABELS), "error")
         return _back(customer_id)
@@ -171,7 +159,7 @@ async def undo_payment(
 ) -> RedirectResponse:
     try:
         async with session.begin_nested():
-            undone = await manual.undo(
+            undone = await commands.undo_payment(
                 session, payment_id=payment_id, actor=_actor(user), reason=reason
             )
     except PayrequestError as exc:
@@ -206,24 +194,25 @@ async def apply_credit(
     amount: Annotated[str, Form()] = "",
     invoice_ids: Annotated[list[int] | None, Form()] = None,
 ) -> RedirectResponse:
-    customer = await _customer(session, customer_id)
-    currency = currency or currency_of(customer.country)
     try:
         async with session.begin_nested():
-            applied = await credits.apply_credit(
+            applied = await commands.apply_credit(
                 session,
-                customer_id=customer.id,
-                currency=currency,
-                amount=parse_money(amount, currency).amount if amount.strip() else None,
-                invoice_ids=_chosen(invoice_ids or []),
-                in_requests=invoices_in_active_requests,
-                applied_by=user.id,
+                commands.CreditToApply(
+                    customer_id=customer_id,
+                    currency=currency or None,
+                    amount=amount,
+                    invoice_ids=_chosen(invoice_ids or []),
+                    applied_by=user.id,
+                ),
             )
+    except Missing as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, i18n.error_text(exc)) from None
     except PayrequestError as exc:
         flash(request, i18n.problem(exc, LABELS), "error")
         return _back(customer_id)
     text = i18n.gettext("%(amount)s of credit applied to invoice %(numbers)s.") % {
-        "amount": i18n.money(applied.amount.amount, currency),
+        "amount": i18n.money(applied.amount.amount, applied.currency),
         "numbers": ", ".join(applied.numbers),
     }
     if applied.skipped:
@@ -245,7 +234,7 @@ async def take_back_credit(
     invoice's page, anything else to the customer card."""
     try:
         async with session.begin_nested():
-            done = await take_back.take_back(
+            done = await commands.take_back_credit(
                 session, allocation_id=allocation_id, actor=_actor(user), reason=reason
             )
     except PayrequestError as exc:

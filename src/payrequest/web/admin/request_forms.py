@@ -15,15 +15,16 @@ from typing import Any
 
 from markupsafe import Markup
 
-from payrequest.connections.directory import NotConnected
+from payrequest.commands.payment_requests import card_provider
 from payrequest.customers.models import Customer
-from payrequest.errors import N_, PayrequestError, ValidationFailed
+from payrequest.errors import N_, ValidationFailed
 from payrequest.kit.clock import utcnow
 from payrequest.kit.markets import currency_of
 from payrequest.kit.money import parse_money
 from payrequest.payment_requests import repository
 from payrequest.payment_requests.models import PaymentRequest
 from payrequest.payment_requests.service import Lifetime
+from payrequest.payment_requests.waiting_link import CARD, WAITING, link_kind, shows_code
 from payrequest.providers.base import UserFlow
 from payrequest.runtime import Runtime
 from payrequest.web import i18n
@@ -31,8 +32,8 @@ from payrequest.web.deps import AsyncSession
 from payrequest.web.qr import inline_svg
 
 STAFF_FLOWS = (UserFlow.push, UserFlow.qr)  # a link is sent as the QR code's link
-CARD = "card"  # the flow choice "Card payment link": a redirect through the card provider
-WAITING = ("sending", "pending")
+# The flow choice "Card payment link" (a redirect through the card provider) is named CARD, like
+# the link such a request gives the customer.
 CUSTOM = "custom"  # the expiry choice "on a date"
 END_OF_DAY = time(23, 59)
 
@@ -121,28 +122,6 @@ async def _card_options(runtime: Runtime) -> dict[str, Any]:
     return {"card": True, "card_label": duration_label(minutes)}
 
 
-async def card_provider(runtime: Runtime) -> str | None:
-    """The name of the provider the organisation takes card payments through; None: none."""
-    try:
-        return (await runtime.providers.card()).name
-    except NotConnected:
-        return None
-
-
-async def chosen_provider(runtime: Runtime, choice: str) -> str | None:
-    """The provider a staff request goes through: the card provider for "Card payment link"
-    (refused when the organisation has none, as a forged form may ask), else None (the
-    organisation's own)."""
-    if choice != CARD:
-        return None
-    name = await card_provider(runtime)
-    if name is None:
-        raise PayrequestError(
-            "This organisation takes no card payments: choose another way to pay", code="no_card"
-        )
-    return name
-
-
 async def requests_view(
     session: AsyncSession,
     customer: Customer,
@@ -163,31 +142,6 @@ async def requests_view(
         "qr_codes": {r.id: qr_code(r) for r in requests if shows_code(r)},
         "card_links": {r.id for r in requests if link_kind(r, card_name) == CARD},
     }
-
-
-def shows_code(payment: PaymentRequest) -> bool:
-    """A waiting QR request whose link the provider gave us."""
-    return (
-        payment.user_flow == UserFlow.qr.value
-        and bool(payment.redirect_url)
-        and (payment.status in WAITING)
-    )
-
-
-def link_kind(payment: PaymentRequest, card_name: str | None) -> str | None:
-    """What a waiting request's link for the customer is: `qr` (the QR code's link), `card`
-    (the card provider's payment page), or None (no link to send)."""
-    if shows_code(payment):
-        return UserFlow.qr.value
-    if (
-        card_name is not None
-        and payment.provider == card_name
-        and payment.user_flow == UserFlow.redirect.value
-        and bool(payment.redirect_url)
-        and payment.status in WAITING
-    ):
-        return CARD
-    return None
 
 
 def qr_code(payment: PaymentRequest) -> Markup:

@@ -9,36 +9,33 @@ from fastapi import APIRouter, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 
+from payrequest.commands import links
+from payrequest.commands import payment_requests as commands
+from payrequest.commands.missing import Missing
 from payrequest.customers import repository as customers
 from payrequest.errors import PayrequestError
 from payrequest.invoices import repository as invoices_repo
 from payrequest.kit.clock import utcnow
-from payrequest.kit.money import parse_money
 from payrequest.ledger import repository as ledger_repo
 from payrequest.notify.errors import NotifyError
-from payrequest.payment_requests import read, refunds, repository, workflows
+from payrequest.payment_requests import read, repository
 from payrequest.payment_requests.schemas import NewPaymentRequest
-from payrequest.payment_requests.service import create_request, retry_request
 from payrequest.payment_requests.state import Status
+from payrequest.payment_requests.waiting_link import CARD, link_kind, shows_code
 from payrequest.providers.base import ProviderError, TryAgainLater, UserFlow
 from payrequest.runtime import Runtime
 from payrequest.web import i18n
 from payrequest.web.admin.request_forms import (
-    CARD,
     LABELS,
     amount_minor,
     chosen_flow,
-    chosen_provider,
     lifetime_minutes,
-    link_kind,
     qr_code,
-    shows_code,
 )
-from payrequest.web.admin.request_link import send_card_link_now, send_link
 from payrequest.web.auth import StaffUser, Writer
 from payrequest.web.deps import AsyncSession, ReadSessionDep, RuntimeDep
 from payrequest.web.flash import flash
-from payrequest.web.nudge import send_now, sent_text, waiting_text, wake
+from payrequest.web.nudge import sent_text, waiting_text
 from payrequest.web.render import render
 
 router = APIRouter()
@@ -68,7 +65,6 @@ async def send_request(
         return _back(customer_id)
     user_flow = chosen_flow(flow, phone)
     try:
-        card = await chosen_provider(runtime, flow)  # "Card payment link": the card provider
         data = NewPaymentRequest(
             customer_id=customer_id,
             invoice_ids=invoice_ids,
@@ -78,36 +74,26 @@ async def send_request(
             lifetime_minutes=lifetime_minutes(expiry, expiry_date, utcnow()),
             created_by_user_id=user.id,
             origin="staff",
-            provider=card,
         )
-        lifetime = await (runtime.lifetime_for(card) if card else runtime.lifetime())
-        async with runtime.sessions() as session, session.begin():
-            created = await create_request(session, data=data, lifetime=lifetime)
-            reference, request_id = created.reference, created.id
+        # "Card payment link": through the card provider, and the link goes on to the customer
+        sent = await commands.create_and_send(runtime, data, card=flow == CARD, deliver_link=True)
     except (PayrequestError, ValidationError) as exc:
         flash(request, i18n.problem(exc, LABELS), "error")
         return _back(customer_id)
-    result = await send_now(request, runtime, reference)
-    text, kind = sent_text(result, i18n.gettext("Payment request sent."))
-    flash(request, text, kind, topic=f"request:{reference}")
-    if card:
-        await _card_link_now(request, runtime, request_id)
+    text, kind = sent_text(sent, i18n.gettext("Payment request sent."))
+    flash(request, text, kind, topic=f"request:{sent.reference}")
+    if sent.link_channel is not None:
+        flash(request, _link_sent(sent.link_channel))
+    elif sent.link_problem is not None:
+        flash(request, _link_problem(sent.link_problem), "error")
     return _back(customer_id)
 
 
-async def _card_link_now(request: Request, runtime: Runtime, request_id: int) -> None:
-    """A card payment link goes on to the customer at once, once the provider gave it."""
-    try:
-        channel = await send_card_link_now(runtime, request_id=request_id)
-    except PayrequestError as exc:
-        flash(request, i18n.problem(exc, LABELS), "error")
-    except NotifyError as exc:
-        flash(
-            request, i18n.gettext("The link could not be sent: %(error)s") % {"error": exc}, "error"
-        )
-    else:
-        if channel is not None:
-            flash(request, _link_sent(channel))
+def _link_problem(exc: Exception) -> str:
+    """Why a payment link could not be sent: a rule (PayrequestError) or the gateway."""
+    if isinstance(exc, PayrequestError):
+        return i18n.problem(exc, LABELS)
+    return i18n.gettext("The link could not be sent: %(error)s") % {"error": exc}
 
 
 def _link_sent(channel: str) -> str:
@@ -121,16 +107,13 @@ async def cancel_request(
     request: Request, user: Writer, runtime: RuntimeDep, request_id: int
 ) -> RedirectResponse:
     try:
-        cancelled = await workflows.cancel(
-            runtime.sessions, runtime.providers, request_id=request_id, user_id=user.id
-        )
+        cancelled = await commands.cancel(runtime, request_id=request_id, user_id=user.id)
     except TryAgainLater as exc:  # no job cancels: staff try again after the wait
         flash(request, waiting_text(exc, done_later=False), "error")
         return await _back_to_request(runtime, request_id)
     except (PayrequestError, ProviderError) as exc:
         flash(request, i18n.problem(exc, LABELS), "error")
         return await _back_to_request(runtime, request_id)
-    wake(request)
     flash(request, i18n.gettext("Request cancelled."))
     return _back(cancelled.customer_id)
 
@@ -147,25 +130,19 @@ async def retry(
     """A new attempt; the form may change the number or the flow (push <-> QR/link)."""
     user_flow = chosen_flow(flow, phone) if flow else None
     try:
-        async with runtime.sessions() as session, session.begin():
-            # The new attempt goes through the provider of the old one, within its limits.
-            name = await repository.provider_of(session, request_id)
-            new = await retry_request(
-                session,
-                request_id=request_id,
-                lifetime=await runtime.lifetime_for(name or runtime.providers.default_name),
-                created_by_user_id=user.id,
-                phone=phone.strip() or None,
-                user_flow=user_flow,
-            )
-            reference, customer_id = new.reference, new.customer_id
+        sent = await commands.retry(
+            runtime,
+            request_id=request_id,
+            user_id=user.id,
+            phone=phone.strip() or None,
+            user_flow=user_flow,
+        )
     except (PayrequestError, ValidationError) as exc:
         flash(request, i18n.problem(exc, LABELS), "error")
         return await _back_to_request(runtime, request_id)
-    result = await send_now(request, runtime, reference)
-    text, kind = sent_text(result, i18n.gettext("A new request was sent."))
-    flash(request, text, kind, topic=f"request:{reference}")
-    return _back(customer_id)
+    text, kind = sent_text(sent, i18n.gettext("A new request was sent."))
+    flash(request, text, kind, topic=f"request:{sent.reference}")
+    return _back(sent.customer_id)
 
 
 @router.post("/requests/{request_id}/link")
@@ -179,13 +156,9 @@ async def send_payment_link(
 ) -> RedirectResponse:
     """Send a waiting request's link (QR or card) to the customer's phone or email on file."""
     try:
-        payment = await send_link(runtime, request_id=request_id, channel=channel)
-    except PayrequestError as exc:
-        flash(request, i18n.problem(exc, LABELS), "error")
-    except NotifyError as exc:
-        flash(
-            request, i18n.gettext("The link could not be sent: %(error)s") % {"error": exc}, "error"
-        )
+        payment = await links.send_link(runtime, request_id=request_id, channel=channel)
+    except (PayrequestError, NotifyError) as exc:
+        flash(request, _link_problem(exc), "error")
     else:
         flash(request, _link_sent(channel))
         if back != "request":
@@ -204,33 +177,23 @@ async def refund(
     amount: Annotated[str, Form()] = "",
     reason: Annotated[str, Form()] = "",
 ) -> RedirectResponse:
+    here = RedirectResponse(f"/requests/{request_id}", status.HTTP_303_SEE_OTHER)
     try:
-        async with runtime.sessions() as session, session.begin():
-            stored = await repository.get(session, request_id)
-            if stored is None:
-                raise HTTPException(status.HTTP_404_NOT_FOUND)
-            minor = parse_money(amount, stored.currency).amount if amount.strip() else None
-            created = await refunds.request_refund(
-                session,
-                payment_request_id=request_id,
-                amount=minor,
-                reason=reason or i18n.gettext("Refund"),
-                user_id=user.id,
-            )
-            refund_id = created.id
+        refunded = await commands.refund(
+            runtime,
+            request_id=request_id,
+            amount=amount,
+            reason=reason or i18n.gettext("Refund"),
+            user_id=user.id,
+        )
+    except Missing:
+        raise HTTPException(status.HTTP_404_NOT_FOUND) from None
     except PayrequestError as exc:
         flash(request, i18n.error_text(exc), "error")
-        return RedirectResponse(f"/requests/{request_id}", status.HTTP_303_SEE_OTHER)
-    message = i18n.gettext("Refund sent.")
-    try:
-        await refunds.send_refund(runtime.sessions, runtime.providers, refund_id=refund_id)
-    except TryAgainLater as exc:  # the refund job sends it after the wait, with the same key
-        message = waiting_text(exc)
-    except ProviderError:
-        pass  # the refund job retries with the same key
-    wake(request)
-    flash(request, message)
-    return RedirectResponse(f"/requests/{request_id}", status.HTTP_303_SEE_OTHER)
+        return here
+    waiting = refunded.waiting
+    flash(request, waiting_text(waiting) if waiting else i18n.gettext("Refund sent."))
+    return here
 
 
 async def _back_to_request(runtime: Runtime, request_id: int) -> RedirectResponse:

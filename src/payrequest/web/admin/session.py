@@ -14,7 +14,8 @@ from payrequest.db.scope import ALL, scoped_to
 from payrequest.ratelimit import service as ratelimit
 from payrequest.ratelimit.service import Limit
 from payrequest.users import commands
-from payrequest.users.models import LOCALES, User
+from payrequest.users import service as users
+from payrequest.users.models import LOCALES
 from payrequest.web import i18n
 from payrequest.web.auth import (
     SESSION_TOKEN,
@@ -165,9 +166,7 @@ async def choose_language(
 ) -> RedirectResponse:
     """Any role may choose the language of their own pages."""
     if language in LOCALES:
-        stored = await session.get(User, user.id)
-        if stored is not None:
-            stored.locale = language
+        await users.set_locale(session, user_id=user.id, locale=language)
     back = request.headers.get("referer") or "/customers"
     return RedirectResponse(_safe_next(_path_of(back)), status_code=status.HTTP_303_SEE_OTHER)
 

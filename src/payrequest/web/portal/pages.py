@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import timedelta
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -15,7 +14,9 @@ from fastapi import APIRouter, Form, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from payrequest.connections.directory import NotConnected
+from payrequest.commands import portal as portal_commands
+from payrequest.commands.payment_requests import card_provider
+from payrequest.commands.sending import Sent
 from payrequest.customers.models import Customer
 from payrequest.db.scope import ALL, scoped_to
 from payrequest.errors import N_, Conflict, PayrequestError
@@ -24,17 +25,11 @@ from payrequest.kit import urls
 from payrequest.kit.clock import utcnow
 from payrequest.kit.markets import currency_of
 from payrequest.kit.money import Money, minor_digits
-from payrequest.kit.phone import parse_phone
 from payrequest.portal import paying, views
 from payrequest.portal import service as portal
-from payrequest.portal.paying import PortalPayment
-from payrequest.providers.base import UserFlow
-from payrequest.ratelimit import service as ratelimit
-from payrequest.ratelimit.service import Limit
 from payrequest.runtime import Runtime
 from payrequest.web import i18n
 from payrequest.web.deps import ReadSessionDep, RuntimeDep
-from payrequest.web.nudge import poll_now, send_now
 from payrequest.web.portal.session import (
     PortalAction,
     PortalCustomer,
@@ -46,17 +41,7 @@ from payrequest.web.portal.session import (
 from payrequest.web.render import render
 
 router = APIRouter()
-# A pay button sends pushes (docs/goals.md#security, S4); the limit per phone is counted for
-# every sender in payment_requests.push_limits.
-CUSTOMER_LIMITS = (Limit(10, timedelta(hours=1)), Limit(30, timedelta(days=1)))
-IP_LIMITS = (Limit(20, timedelta(hours=1)),)
 BRAND_HEX = re.compile(r"[0-9a-f]{6}")  # organisations.profile.BRAND_COLOUR without its `#`
-FLOWS = {
-    "push": UserFlow.push,
-    "app": UserFlow.redirect,
-    "qr": UserFlow.qr,
-    "card": UserFlow.redirect,
-}
 LABELS = {"phone": N_("Your MobilePay number"), "amount": N_("Amount to pay")}
 
 
@@ -100,15 +85,6 @@ def _quantity(milli: int) -> str:
     """A line's quantity as the reader writes numbers: `1,5` (nb, da), `1.5` (en)."""
     value = Decimal(milli) / QUANTITY_SCALE
     return str(format_decimal(value, locale=i18n.babel_locale(), decimal_quantization=False))
-
-
-async def card_provider(runtime: Runtime) -> str | None:
-    """The name of the provider the signed-in customer's business takes card payments
-    through; None: it takes none (no card option)."""
-    try:
-        return (await runtime.providers.card()).name
-    except NotConnected:
-        return None
 
 
 def _is_phone(request: Request) -> bool:
@@ -175,22 +151,6 @@ async def pay_form(
     )
 
 
-async def check_limits(session: Any, *, customer: Customer, address: str) -> None:
-    """Count this attempt against the customer's and the address's budget, atomically; a
-    friendly refusal when either is spent. (The phone's own limit is counted where every
-    request is created: payment_requests.push_limits.)"""
-    checks = [(f"pay:customer:{customer.id}", CUSTOMER_LIMITS), (f"pay:ip:{address}", IP_LIMITS)]
-    verdict = await ratelimit.take_all(session, checks)
-    if not verdict.allowed:
-        minutes = max(1, int((verdict.retry_after or timedelta()).total_seconds() // 60))
-        raise PayrequestError(
-            "You have asked for several payments in a short time. "
-            "Please wait %(minutes)s minutes and try again.",
-            code="rate_limited",
-            minutes=minutes,
-        )
-
-
 @router.post("/portal/pay", response_model=None)
 async def pay(
     request: Request,
@@ -202,51 +162,32 @@ async def pay(
     amount: Annotated[str | None, Form(max_length=40)] = None,
     save_phone: Annotated[bool, Form()] = False,
 ) -> Response:
-    flow = FLOWS.get(method)
-    address = request.client.host if request.client else "unknown"
+    payment = portal_commands.Payment(
+        customer=customer,
+        address=request.client.host if request.client else "unknown",
+        invoice_ids=invoice_ids,
+        method=method,
+        phone=phone,
+        amount=amount,
+        partial_allowed=partial_payments(request),
+        save_phone=save_phone,
+    )
     try:
-        normalised = parse_phone(phone, customer.country).e164 if flow is UserFlow.push else None
-        if flow is None:
-            raise PayrequestError("Choose how you want to pay")
-        card = await card_provider(runtime) if method == "card" else None
-        if method == "card" and card is None:
-            raise PayrequestError("Card payments are not available here", code="no_card")
-        async with runtime.sessions() as session, session.begin():
-            await check_limits(session, customer=customer, address=address)
-            created = await paying.start_payment(
-                session,
-                payment=PortalPayment(
-                    customer_id=customer.id,
-                    invoice_ids=invoice_ids,
-                    flow=flow,
-                    phone=normalised,
-                    amount_text=amount,
-                    partial_allowed=partial_payments(request),
-                    save_phone=save_phone,
-                    provider=card,
-                ),
-                lifetime=await (runtime.lifetime_for(card) if card else runtime.lifetime()),
-            )
-            reference = created.reference
+        sent = await portal_commands.pay(runtime, payment)
     except (PayrequestError, ValidationError) as exc:
         return await _refused(request, customer, runtime, exc, invoice_ids, phone, amount)
-    await send_now(request, runtime, reference)
-    return await after_sending(runtime, customer, reference, card=card is not None)
+    return after_sending(runtime, sent)
 
 
-async def after_sending(
-    runtime: Runtime, customer: Customer, reference: str, *, card: bool
-) -> RedirectResponse:
+def after_sending(runtime: Runtime, sent: Sent) -> RedirectResponse:
     """Where the browser goes once a request is sent: a card payment straight on to the
     provider's payment page when the send gave us its address, else (and every other
     payment) to the payment's page, which follows it (and links to the card payment page
     once there is one)."""
-    target = f"/portal/payments/{reference}"
-    if card:
-        async with runtime.read_sessions() as session:
-            sent = await views.request_of(session, customer.id, reference)
-            if sent is not None and sent.status == "pending" and sent.redirect_url:
-                target = sent.redirect_url
+    target = f"/portal/payments/{sent.reference}"
+    card = sent.provider == runtime.providers.card_name
+    if card and sent.status == "pending" and sent.redirect_url:
+        target = sent.redirect_url
     return RedirectResponse(target, status_code=status.HTTP_303_SEE_OTHER)
 
 
@@ -309,10 +250,7 @@ async def returned(request: Request, runtime: RuntimeDep, reference: str = "") -
     customer = await current_customer(request, runtime)
     if customer is not None:
         if reference:  # back from paying: ask the provider now rather than wait for news
-            async with runtime.read_sessions() as session:
-                theirs = await views.request_of(session, customer.id, reference)
-            if theirs is not None and theirs.status == "pending":
-                await poll_now(runtime, reference)
+            await portal_commands.look_again(runtime, customer_id=customer.id, reference=reference)
         target = f"/portal/payments/{reference}" if reference else "/portal"
         return RedirectResponse(target, status_code=status.HTTP_303_SEE_OTHER)
     slug = None

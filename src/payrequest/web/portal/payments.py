@@ -9,20 +9,18 @@ from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse
 from markupsafe import Markup
 
+from payrequest.commands import portal as portal_commands
+from payrequest.commands.missing import Missing
 from payrequest.customers.models import Customer
 from payrequest.errors import PayrequestError
 from payrequest.kit.clock import utcnow
-from payrequest.payment_requests import workflows
 from payrequest.payment_requests.models import PaymentRequest
-from payrequest.payment_requests.service import retry_request
-from payrequest.payment_requests.state import ACTIVE
 from payrequest.portal import views
 from payrequest.providers.base import ProviderError
 from payrequest.runtime import Runtime
 from payrequest.web import i18n
 from payrequest.web.deps import ReadSessionDep, RuntimeDep
-from payrequest.web.nudge import send_now
-from payrequest.web.portal.pages import after_sending, check_limits
+from payrequest.web.portal.pages import after_sending
 from payrequest.web.portal.session import PortalAction, PortalCustomer
 from payrequest.web.qr import inline_svg
 from payrequest.web.render import render
@@ -87,28 +85,18 @@ async def payment_part(
 async def retry(
     request: Request, customer: PortalAction, runtime: RuntimeDep, reference: str
 ) -> RedirectResponse:
-    """A new attempt at a payment that ended. A card payment still open at the provider
-    (the customer came back from its payment page, perhaps after a declined card) is
-    withdrawn first, and the new one starts with a new payment page."""
+    """A new attempt at a payment that ended (`commands.portal.retry`); what went wrong shows
+    on the payment's page, which follows the request."""
     address = request.client.host if request.client else "unknown"
-    here = RedirectResponse(f"/portal/payments/{reference}", status.HTTP_303_SEE_OTHER)
-    async with runtime.read_sessions() as session:
-        found = await views.request_of(session, customer.id, reference)
-    if found is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND)
-    card = found.provider == runtime.providers.card_name
     try:
-        if card and found.status in ACTIVE:
-            await workflows.cancel(
-                runtime.sessions, runtime.providers, request_id=found.id, user_id=None
-            )
-        async with runtime.sessions() as session, session.begin():
-            await check_limits(session, customer=customer, address=address)
-            new = await retry_request(
-                session, request_id=found.id, lifetime=await runtime.lifetime_for(found.provider)
-            )
-            new_reference = new.reference
+        sent = await portal_commands.retry(
+            runtime,
+            customer_id=customer.id,
+            address=address,
+            reference=reference,
+        )
+    except Missing:
+        raise HTTPException(status.HTTP_404_NOT_FOUND) from None
     except (PayrequestError, ProviderError):
-        return here
-    await send_now(request, runtime, new_reference)
-    return await after_sending(runtime, customer, new_reference, card=card)
+        return RedirectResponse(f"/portal/payments/{reference}", status.HTTP_303_SEE_OTHER)
+    return after_sending(runtime, sent)

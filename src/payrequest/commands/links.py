@@ -1,4 +1,5 @@
-"""Sending a waiting request's payment link to the customer by SMS or email, in their language.
+"""Sending a waiting request's payment link to the customer by SMS or email, in their language
+(`payment_requests.waiting_link`: which requests have one).
 
 A QR request's link is the one the QR code stands for (the provider's target URL): on a phone
 it opens the Vipps MobilePay app. A card payment's link is the card provider's payment page.
@@ -11,11 +12,12 @@ from __future__ import annotations
 from payrequest import i18n
 from payrequest.customers import repository as customers
 from payrequest.customers.models import Customer
-from payrequest.errors import N_, Conflict, NotFound, ValidationFailed
+from payrequest.errors import N_, Conflict, NotFound, PayrequestError, ValidationFailed
+from payrequest.notify.errors import NotifyError
 from payrequest.payment_requests import repository
 from payrequest.payment_requests.models import PaymentRequest
+from payrequest.payment_requests.waiting_link import CARD, link_kind
 from payrequest.runtime import Runtime
-from payrequest.web.admin.request_forms import CARD, link_kind
 
 CHANNELS = ("sms", "email")
 TEXT = N_("%(description)s: %(amount)s. Pay with Vipps MobilePay: %(url)s (open it by %(expires)s)")
@@ -103,3 +105,15 @@ async def send_card_link_now(runtime: Runtime, *, request_id: int) -> str | None
     channel = default_channel(customer)
     await send_link(runtime, request_id=request_id, channel=channel)
     return channel
+
+
+async def deliver_card_link(
+    runtime: Runtime, *, request_id: int
+) -> tuple[str | None, Exception | None]:
+    """`send_card_link_now`, with what went wrong kept rather than raised: (the channel it went
+    by or None, the problem: a PayrequestError or the gateway's NotifyError, or None). The
+    request was sent either way; staff can send its link again with the request's button."""
+    try:
+        return await send_card_link_now(runtime, request_id=request_id), None
+    except (PayrequestError, NotifyError) as exc:
+        return None, exc

@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from payrequest import __version__
 from payrequest.automations import jobs as automation_jobs
 from payrequest.automations.execution import Services as AutomationServices
-from payrequest.automations.outgoing import WebhookSender
 from payrequest.config import Settings, secret_key
 from payrequest.connections.directory import (
     NOTHING_PAYABLE,
@@ -38,6 +37,7 @@ from payrequest.kit.urls import PublicUrls
 from payrequest.ledger import jobs as ledger_jobs
 from payrequest.notify.email.smtp import EmailSender
 from payrequest.notify.factory import build_email_sender, build_sms_gateway
+from payrequest.notify.webhook.sender import WebhookSender
 from payrequest.organisations.senders import SmsOfTheScope
 from payrequest.payment_requests import jobs as payment_jobs
 from payrequest.payment_requests import repository as payment_repository
@@ -97,7 +97,7 @@ class Runtime:
     handlers: JobHandlers
     sms: SmsOfTheScope  # sends with the sender id of the organisation the work is for
     email: EmailSender | None  # None: no SMTP server configured
-    webhooks: WebhookSender  # automations' outgoing webhooks
+    webhooks: WebhookSender  # every outgoing webhook (notify.webhook)
 
     @property
     def webhook_url(self) -> str:

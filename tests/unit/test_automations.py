@@ -9,11 +9,12 @@ import hmac
 
 import pytest
 
-from payrequest.automations import actions, signing, templating
+from payrequest.automations import actions, templating
 from payrequest.automations.conditions import Facts, clean, matches
 from payrequest.automations.context import sample_context
-from payrequest.automations.destinations import DestinationRefused, check_url
 from payrequest.errors import ValidationFailed
+from payrequest.notify.webhook import signing
+from payrequest.notify.webhook.destinations import DestinationRefused, check_url
 
 # --- templates ---------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from payrequest import __version__
 from payrequest.automations import jobs as automation_jobs
 from payrequest.automations.execution import Services as AutomationServices
-from payrequest.config import Settings, secret_key
+from payrequest.config import ProviderMode, Settings, secret_key
 from payrequest.connections.directory import (
     NOTHING_PAYABLE,
     NotConnected,
@@ -35,6 +35,7 @@ from payrequest.jobs.runner import Worker
 from payrequest.kit.crypto import SecretBox
 from payrequest.kit.urls import PublicUrls
 from payrequest.ledger import jobs as ledger_jobs
+from payrequest.notify.email import outbox as email_outbox
 from payrequest.notify.email.smtp import EmailSender
 from payrequest.notify.factory import build_email_sender, build_sms_gateway
 from payrequest.notify.webhook.sender import WebhookSender
@@ -53,6 +54,9 @@ from payrequest.providers.factory import (
 )
 from payrequest.ratelimit import service as ratelimit
 from payrequest.sessions import service as sign_ins
+from payrequest.webhooks import jobs as webhook_jobs
+from payrequest.webhooks.endpoints import Rules
+from payrequest.webhooks.services import WebhookServices
 
 WORKER_LEASE = timedelta(seconds=15)  # renewed while a job runs; a killed worker loses it
 SECRETS_TTL = 5.0  # seconds a process trusts its cached list of webhook secrets
@@ -98,6 +102,7 @@ class Runtime:
     sms: SmsOfTheScope  # sends with the sender id of the organisation the work is for
     email: EmailSender | None  # None: no SMTP server configured
     webhooks: WebhookSender  # every outgoing webhook (notify.webhook)
+    webhook_services: WebhookServices  # the organisations' webhook endpoints
 
     @property
     def webhook_url(self) -> str:
@@ -189,6 +194,18 @@ def build_runtime(settings: Settings, *, provider: PaymentProvider | None = None
         handlers,
         AutomationServices(sessions, sms, email, webhooks, box, urls, settings.default_locale),
     )
+    webhook_services = WebhookServices(
+        sessions,
+        webhooks,
+        box,
+        urls,
+        email_outbox.sender_for(email, settings),
+        Rules(
+            allow=tuple(settings.automations.webhook_allow),
+            https_only=settings.provider_mode is ProviderMode.production,
+        ),
+    )
+    webhook_jobs.install(handlers, webhook_services)
     return Runtime(
         settings=settings,
         urls=urls,
@@ -204,4 +221,5 @@ def build_runtime(settings: Settings, *, provider: PaymentProvider | None = None
         sms=sms,
         email=email,
         webhooks=webhooks,
+        webhook_services=webhook_services,
     )

@@ -526,6 +526,13 @@ CASES: dict[tuple[str, str], Cases] = {
     ("POST", "/settings/webhook/remove-foreign"): lambda a, b: [
         post("/settings/webhook/remove-foreign", endpoint_ids=[str(b.organisation_id)])
     ],
+    ("GET", "/settings/api-keys"): lambda a, b: [get("/settings/api-keys")],
+    ("POST", "/settings/api-keys"): lambda a, b: [
+        post("/settings/api-keys", name=f"Matrix {os.getpid()}", scope="write")
+    ],
+    ("POST", "/settings/api-keys/{key_id}/revoke"): lambda a, b: [
+        post(f"/settings/api-keys/{b.api_key_id}/revoke")
+    ],
     ("GET", "/staff"): lambda a, b: [get("/staff")],
     # Someone with an account already becomes a member of A too: A's staff page then lists
     # that person (their own name), by design; nothing of B changes (`_forget_invited`).

@@ -180,6 +180,15 @@ def post(url: str, **data: Any) -> Call:
     return Call("POST", url, data={"csrf": CSRF, **data})
 
 
+def _endpoint_form(path: str, url: str) -> Call:
+    """A webhook endpoint's form (its `url` field is not `post`'s keyword)."""
+    return Call(
+        "POST",
+        path,
+        data={"csrf": CSRF, "url": url, "event_types": ["invoice.paid"], "enabled": "true"},
+    )
+
+
 def _customer_form(**values: str) -> dict[str, str]:
     return {
         "name": "Hijacked Name",
@@ -532,6 +541,46 @@ CASES: dict[tuple[str, str], Cases] = {
     ],
     ("POST", "/settings/api-keys/{key_id}/revoke"): lambda a, b: [
         post(f"/settings/api-keys/{b.api_key_id}/revoke")
+    ],
+    # A's own endpoint is switched off: trying it sends nothing anywhere.
+    ("GET", "/settings/webhook-endpoints"): lambda a, b: [get("/settings/webhook-endpoints")],
+    ("POST", "/settings/webhook-endpoints"): lambda a, b: [
+        _endpoint_form("/settings/webhook-endpoints", "https://93.184.215.14/taken")
+    ],
+    ("GET", "/settings/webhook-endpoints/{endpoint_id}"): lambda a, b: [
+        get(f"/settings/webhook-endpoints/{b.webhook_endpoint_id}"),
+        get(
+            f"/settings/webhook-endpoints/{a.webhook_endpoint_id}",
+            before=b.webhook_delivery_id + 1,
+        ),
+    ],
+    ("POST", "/settings/webhook-endpoints/{endpoint_id}"): lambda a, b: [
+        _endpoint_form(
+            f"/settings/webhook-endpoints/{b.webhook_endpoint_id}", "https://93.184.215.14/hijack"
+        )
+    ],
+    ("POST", "/settings/webhook-endpoints/{endpoint_id}/rotate"): lambda a, b: [
+        post(f"/settings/webhook-endpoints/{b.webhook_endpoint_id}/rotate")
+    ],
+    ("POST", "/settings/webhook-endpoints/{endpoint_id}/delete"): lambda a, b: [
+        post(f"/settings/webhook-endpoints/{b.webhook_endpoint_id}/delete")
+    ],
+    ("POST", "/settings/webhook-endpoints/{endpoint_id}/test"): lambda a, b: [
+        post(f"/settings/webhook-endpoints/{b.webhook_endpoint_id}/test"),
+        post(f"/settings/webhook-endpoints/{a.webhook_endpoint_id}/test"),
+    ],
+    (
+        "POST",
+        "/settings/webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}/resend",
+    ): lambda a, b: [
+        post(
+            f"/settings/webhook-endpoints/{b.webhook_endpoint_id}"
+            f"/deliveries/{b.webhook_delivery_id}/resend"
+        ),
+        post(
+            f"/settings/webhook-endpoints/{a.webhook_endpoint_id}"
+            f"/deliveries/{b.webhook_delivery_id}/resend"
+        ),
     ],
     ("GET", "/staff"): lambda a, b: [get("/staff")],
     # Someone with an account already becomes a member of A too: A's staff page then lists

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from payrequest.audit import service as audit
 from payrequest.errors import Conflict, NotFound, ValidationFailed
 from payrequest.kit.clock import utcnow
 from payrequest.kit.crypto import SecretBox
@@ -78,7 +79,12 @@ async def get(session: AsyncSession, endpoint_id: int, *, lock: bool = False) ->
 
 
 async def create(
-    session: AsyncSession, change: EndpointChange, *, rules: Rules, box: SecretBox
+    session: AsyncSession,
+    change: EndpointChange,
+    *,
+    rules: Rules,
+    box: SecretBox,
+    actor_id: int | None = None,
 ) -> WithSecret:
     count = len(await list_endpoints(session))
     if count >= MAX_ENDPOINTS:
@@ -99,11 +105,17 @@ async def create(
     )
     session.add(endpoint)
     await session.flush()
+    await _audit(session, "create", endpoint, actor_id, types=endpoint.event_types)
     return WithSecret(endpoint, secret)
 
 
 async def change(
-    session: AsyncSession, endpoint_id: int, change: EndpointChange, *, rules: Rules
+    session: AsyncSession,
+    endpoint_id: int,
+    change: EndpointChange,
+    *,
+    rules: Rules,
+    actor_id: int | None = None,
 ) -> WebhookEndpoint:
     """Change what is given. Switching off gives up the endpoint's pending deliveries (a person
     may resend them); switching on again starts with a clean record of failures."""
@@ -124,6 +136,9 @@ async def change(
         else:
             await switch_off(session, endpoint, reason=None)
     await session.flush()
+    await _audit(
+        session, "update", endpoint, actor_id, types=endpoint.event_types, on=endpoint.enabled
+    )
     return endpoint
 
 
@@ -147,7 +162,9 @@ async def switch_off(
     )
 
 
-async def rotate(session: AsyncSession, endpoint_id: int, *, box: SecretBox) -> WithSecret:
+async def rotate(
+    session: AsyncSession, endpoint_id: int, *, box: SecretBox, actor_id: int | None = None
+) -> WithSecret:
     """A new secret; the one it replaces signs beside it for OVERLAP (a secret rotated earlier
     and still in its overlap stops signing now)."""
     endpoint = await get(session, endpoint_id, lock=True)
@@ -156,14 +173,40 @@ async def rotate(session: AsyncSession, endpoint_id: int, *, box: SecretBox) -> 
     endpoint.previous_secret_until = utcnow() + OVERLAP
     endpoint.secret = box.seal(secret)
     await session.flush()
+    await _audit(session, "rotate_secret", endpoint, actor_id)
     return WithSecret(endpoint, secret)
 
 
-async def delete(session: AsyncSession, endpoint_id: int) -> None:
+async def delete(session: AsyncSession, endpoint_id: int, *, actor_id: int | None = None) -> None:
     """The endpoint, its deliveries and their log."""
     endpoint = await get(session, endpoint_id, lock=True)
+    await _audit(session, "delete", endpoint, actor_id)
     await session.delete(endpoint)
     await session.flush()
+
+
+async def _audit(
+    session: AsyncSession,
+    what: str,
+    endpoint: WebhookEndpoint,
+    actor_id: int | None,
+    *,
+    types: Sequence[str] | None = None,
+    on: bool | None = None,
+) -> None:
+    details: dict[str, object] = {"url": endpoint.url}
+    if types is not None:
+        details["event_types"] = ", ".join(types)
+    if on is not None:
+        details["enabled"] = on
+    await audit.record(
+        session,
+        action=f"webhook_endpoint.{what}",
+        user_id=actor_id,
+        subject_type="webhook_endpoint",
+        subject_id=endpoint.id,
+        details=details,
+    )
 
 
 def signing_secrets(endpoint: WebhookEndpoint, box: SecretBox, *, now: datetime) -> list[str]:

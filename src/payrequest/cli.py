@@ -409,7 +409,7 @@ def demo(
         soft_wrap=True,
     )
     console.print(f"  Health:         {base}/healthz")
-    console.print(f"  API docs:       {base}/docs\n")
+    console.print(f"  API docs:       {base}/api/v1/docs\n")
     uvicorn.run(
         create_app(settings),
         host=host,

@@ -163,6 +163,16 @@ class Side:
     webhook_delivery_id: int = 0
 
     @property
+    def customer_external_id(self) -> str:
+        """The first customer's id in the business's own system (the API finds it by it)."""
+        return f"{self.names.invoice_prefix}EXT-C1"
+
+    @property
+    def invoice_external_id(self) -> str:
+        """The open invoice's id in the business's own system."""
+        return f"{self.names.invoice_prefix}EXT-7001"
+
+    @property
     def references(self) -> list[str]:
         return [
             self.waiting_reference,
@@ -262,6 +272,7 @@ async def populate(sessions: Sessions, side: Side) -> Side:
     async with sessions(info=scoped_to(side.organisation_id)) as session, session.begin():
         customer = Customer(
             number=f"{n.invoice_prefix}C1",
+            external_id=side.customer_external_id,
             name=n.customer,
             email=n.email,
             phone=n.phone,
@@ -285,6 +296,7 @@ async def populate(sessions: Sessions, side: Side) -> Side:
         made = [await _invoice(session, side, customer.id, i, a) for i, a in enumerate(n.amounts)]
         side.invoice_ids = [i.id for i in made]
         open_, paid_invoice, refunded_invoice, rejected_invoice = made
+        open_.external_id = side.invoice_external_id
 
         waiting = _request(
             side,

@@ -26,6 +26,7 @@ SECRET_BYTES = 32
 MAX_NAME = 100
 # How often a key's `last_used_at` is written at most: a busy key does not write on every call.
 LAST_USED_EVERY = timedelta(minutes=1)
+MAX_PRESENTED = 200  # characters of a presented key looked at; a key is 47
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,19 +90,36 @@ async def list_keys(session: AsyncSession) -> list[ApiKey]:
     return await repository.listed(session)
 
 
-async def authenticate(session: AsyncSession, presented: str) -> ApiKey | None:
-    """The live key `presented` is, or None. The session acts for every organisation (the key
-    tells whose it is). The lookup is by the key's hash, so how long it takes says nothing
-    about how much of a key was right; the stored hash is compared in constant time all the
-    same. Notes the use, at most once per LAST_USED_EVERY."""
-    if not presented.startswith(KEY_START) or len(presented) > 200:
+async def find_key(session: AsyncSession, presented: str) -> ApiKey | None:
+    """The live key `presented` is, or None; nothing is written. The session acts for every
+    organisation (the key tells whose it is). The lookup is by the key's hash, so how long it
+    takes says nothing about how much of a key was right; the stored hash is compared in
+    constant time all the same."""
+    if not presented.startswith(KEY_START) or len(presented) > MAX_PRESENTED:
         return None
     wanted = key_hash(presented)
     row = await repository.by_hash(session, wanted)
     if row is None or not hmac.compare_digest(row.key_hash, wanted) or row.revoked_at:
         return None
-    now = utcnow()
-    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_EVERY:
-        row.last_used_at = now
+    return row
+
+
+def use_is_news(row: ApiKey) -> bool:
+    """Whether a use of the key now is worth noting (at most once per LAST_USED_EVERY)."""
+    return row.last_used_at is None or utcnow() - row.last_used_at >= LAST_USED_EVERY
+
+
+async def note_use(session: AsyncSession, *, key_id: int) -> None:
+    row = await repository.get(session, key_id)
+    if row is not None:
+        row.last_used_at = utcnow()
+        await session.flush()
+
+
+async def authenticate(session: AsyncSession, presented: str) -> ApiKey | None:
+    """`find_key` and, when it is news, `note_use`, in one (writing) session."""
+    row = await find_key(session, presented)
+    if row is not None and use_is_news(row):
+        row.last_used_at = utcnow()
         await session.flush()
     return row

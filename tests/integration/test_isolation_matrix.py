@@ -764,6 +764,37 @@ CASES: dict[tuple[str, str], Cases] = {
         api("GET", "/events", starting_after=f"evt_{b.event_id + 1}"),
     ],
     ("GET", f"{API}/events/{{event_id}}"): lambda a, b: [api("GET", f"/events/evt_{b.event_id}")],
+    ("GET", f"{API}/webhook_endpoints"): lambda a, b: [
+        api("GET", "/webhook_endpoints", limit=100),
+        api("GET", "/webhook_endpoints", starting_after=f"we_{b.webhook_endpoint_id + 1}"),
+    ],
+    ("POST", f"{API}/webhook_endpoints"): lambda a, b: [
+        api(
+            "POST",
+            "/webhook_endpoints",
+            {"url": "https://93.184.215.14/matrix", "event_types": ["invoice.paid"]},
+        )
+    ],
+    ("GET", f"{API}/webhook_endpoints/{{endpoint_id}}"): lambda a, b: [
+        api("GET", f"/webhook_endpoints/we_{b.webhook_endpoint_id}")
+    ],
+    ("PATCH", f"{API}/webhook_endpoints/{{endpoint_id}}"): lambda a, b: [
+        api("PATCH", f"/webhook_endpoints/we_{b.webhook_endpoint_id}", {"enabled": False})
+    ],
+    ("DELETE", f"{API}/webhook_endpoints/{{endpoint_id}}"): lambda a, b: [
+        api("DELETE", f"/webhook_endpoints/we_{b.webhook_endpoint_id}")
+    ],
+    ("POST", f"{API}/webhook_endpoints/{{endpoint_id}}/rotate_secret"): lambda a, b: [
+        api("POST", f"/webhook_endpoints/we_{b.webhook_endpoint_id}/rotate_secret")
+    ],
+    ("GET", f"{API}/webhook_endpoints/{{endpoint_id}}/deliveries"): lambda a, b: [
+        api("GET", f"/webhook_endpoints/we_{b.webhook_endpoint_id}/deliveries"),
+        api(
+            "GET",
+            f"/webhook_endpoints/we_{a.webhook_endpoint_id}/deliveries",
+            starting_after=f"wd_{b.webhook_delivery_id + 1}",
+        ),
+    ],
     # The streams: read while B and then A record a change (see `_stream_case`).
     ("GET", "/events"): lambda a, b: [get("/events", since="0")],
     ("GET", "/portal/events"): lambda a, b: [get("/portal/events", since="0")],

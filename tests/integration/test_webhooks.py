@@ -24,12 +24,16 @@ from payrequest.jobs.handlers import JobHandlers
 from payrequest.jobs.runner import Worker
 from payrequest.kit.clock import utcnow
 from payrequest.kit.crypto import SecretBox
+from payrequest.kit.money import Money
 from payrequest.kit.urls import PublicUrls
+from payrequest.ledger import manual as ledger_manual
+from payrequest.ledger.manual import NewManualPayment
 from payrequest.notify.email.smtp import EmailSender
 from payrequest.notify.webhook.destinations import DestinationRefused
 from payrequest.notify.webhook.sender import WebhookSender
 from payrequest.organisations import service as organisations
 from payrequest.organisations.service import NewOrganisation
+from payrequest.payment_requests.repository import invoices_in_active_requests
 from payrequest.public.event import API_VERSION
 from payrequest.users import service as users
 from payrequest.webhooks import endpoints, manual, read
@@ -178,6 +182,44 @@ async def test_an_event_reaches_the_endpoint_signed_with_the_public_object(
     [attempt] = await hooks.log(delivery.id)
     assert attempt.status_code == 200 and attempt.response_body == "answer 1: 200"
     assert attempt.error is None and attempt.duration_ms >= 0
+
+
+async def test_a_payment_in_two_parts_tells_partially_paid_then_paid(
+    hooks: Hooks, sessions: Sessions
+) -> None:
+    """Through the ledger: a manual payment of part of an invoice, then of the rest."""
+    async with sessions() as session, session.begin():
+        customer = await make_customer(session)
+        invoice = await make_invoice(session, customer, amount=100_000)
+        invoice_id, customer_id = invoice.id, customer.id
+
+    async def pay(amount: int) -> None:
+        async with sessions() as session, session.begin():
+            await ledger_manual.record(
+                session,
+                data=NewManualPayment(
+                    customer_id=customer_id,
+                    amount=Money(amount, "NOK"),
+                    received_on=ledger_manual.business_today(),
+                    method="bank_transfer",
+                    invoice_ids=(invoice_id,),
+                ),
+                in_requests=invoices_in_active_requests,
+            )
+
+    async with receiving() as receiver:
+        made = await hooks.endpoint(receiver.url(), ["invoice.paid", "invoice.partially_paid"])
+        await pay(40_000)
+        await hooks.run()  # published within a second of each change, as the job runs
+        await pay(60_000)
+        await hooks.run()
+    first, second = (r.verified(made.secret) for r in receiver.received)
+    assert (first["type"], second["type"]) == ("invoice.partially_paid", "invoice.paid")
+    partly: dict[str, Any] = first["data"]["object"]  # type: ignore[index]
+    paid: dict[str, Any] = second["data"]["object"]  # type: ignore[index]
+    # each as it was when published: the first after the first payment
+    assert partly["status"] == "partially_paid" and partly["open_amount"] == 60_000
+    assert paid["status"] == "paid" and paid["open_amount"] == 0
 
 
 async def test_a_500_is_tried_again_after_a_backoff_with_the_same_bytes_then_delivered(

@@ -97,7 +97,7 @@ LABELS: dict[str, dict[str, str]] = {
     "role": {"owner": N_("Owner"), "staff": N_("Staff"), "readonly": N_("Read only")},
     # i18n.LANGUAGES, named in the reader's language (the language menu names each in its own)
     "language": {"nb": N_("Norwegian"), "da": N_("Danish"), "en": N_("English")},
-    # webhooks.catalogue.EVENT_TYPES: what a webhook endpoint may subscribe to
+    # public.event_types.EVENT_TYPES: what a webhook endpoint may subscribe to
     "webhook_event": {
         "invoice.paid": N_("An invoice is paid in full"),
         "invoice.partially_paid": N_("Part of an invoice is paid"),

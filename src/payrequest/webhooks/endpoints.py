@@ -25,7 +25,7 @@ from payrequest.kit.clock import utcnow
 from payrequest.kit.crypto import SecretBox
 from payrequest.notify.webhook import signing
 from payrequest.notify.webhook.destinations import Resolver, check_url, resolve
-from payrequest.webhooks.catalogue import EVENT_TYPES
+from payrequest.public.event_types import EVENT_TYPES
 from payrequest.webhooks.models import WebhookDelivery, WebhookEndpoint
 
 OVERLAP = timedelta(hours=24)  # a rotated secret keeps signing beside the new one this long

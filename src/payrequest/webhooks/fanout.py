@@ -1,7 +1,7 @@
 """The webhooks' consumer of the outbox (docs/webhooks.md, "One outbox, several consumers"):
 a periodic job of the installation that takes the events it has not handled (events.consumers:
 its own position and receipts, apart from the automations' `dispatched_at`), and for each event
-published as a public type (catalogue) that an enabled endpoint of the event's organisation
+published as a public type (public.event_types) that an enabled endpoint of the event's organisation
 subscribes to builds the public event once (objects: the envelope and `data.object` as they
 are now, stored, so every try sends the same bytes) and a delivery per endpoint. The first
 delivery of an object at an endpoint is queued at once; a later one waits for it
@@ -22,7 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from payrequest.events import consumers
 from payrequest.events.models import OutboxEvent
-from payrequest.webhooks import catalogue, delivery, objects
+from payrequest.public import event_types
+from payrequest.webhooks import delivery, objects
 from payrequest.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 CONSUMER = "webhooks"
@@ -36,7 +37,7 @@ async def fan_out(session: AsyncSession, *, now: datetime, limit: int = BATCH) -
     events = await consumers.take(session, CONSUMER, limit=limit)
     if not events:
         return 0
-    published = [(event, catalogue.public_type(event.name)) for event in events]
+    published = [(event, event_types.public_type(event.name)) for event in events]
     wanted = [(event, kind) for event, kind in published if kind is not None]
     if wanted:
         listening = await _endpoints(session, {event.organisation_id for event, _ in wanted})

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from payrequest.errors import Conflict, NotFound
+from payrequest.public import event_types
 from payrequest.public.common import rfc3339
 from payrequest.public.event import API_VERSION
-from payrequest.webhooks import catalogue, delivery, endpoints
+from payrequest.webhooks import delivery, endpoints
 from payrequest.webhooks.delivery import Outcome
 from payrequest.webhooks.models import WebhookDelivery, WebhookEvent
 from payrequest.webhooks.public import webhook_endpoint_object
@@ -57,14 +58,14 @@ async def send_test(services: WebhookServices, *, endpoint_id: int) -> Tried:
         envelope = {
             "id": public_id,
             "object": "event",
-            "type": catalogue.TEST,
+            "type": event_types.TEST,
             "api_version": API_VERSION,
             "created": rfc3339(now),
             "data": {"object": about.model_dump(mode="json")},
         }
         event = WebhookEvent(
             public_id=public_id,
-            type=catalogue.TEST,
+            type=event_types.TEST,
             object_type="webhook_endpoint",
             object_id=about.id,
             body=json.dumps(envelope, separators=(",", ":"), ensure_ascii=False),

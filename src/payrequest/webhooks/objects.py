@@ -1,26 +1,34 @@
-"""The public event built from an outbox event: the envelope of `payrequest.public.event` with
-`data.object`, the public object the outbox event is about (`aggregate_type` and
-`aggregate_id`), as it is when the event is fanned out (docs/webhooks.md, "Payload"). The
-JSON text is what every delivery and retry of the event sends."""
+"""The public event built from an outbox event when the webhooks publish it: the envelope of
+`payrequest.public.event` with `data.object` the public object the outbox event is about
+(`public.outbox.object_of`, as `GET /api/v1/events` builds it), as it is at that moment
+(docs/webhooks.md, "Payload"). The JSON text is what every delivery and retry of the event
+sends."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Final
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from payrequest.customers.models import Customer
 from payrequest.events.models import OutboxEvent
-from payrequest.invoices import repository as invoices
-from payrequest.ledger import repository as ledger
-from payrequest.ledger.models import Credit, Refund
-from payrequest.payment_requests import repository as requests
-from payrequest.public.credit import credit_object
-from payrequest.public.customer import customer_object
-from payrequest.public.event import PublicObject, event_object
-from payrequest.public.invoice import invoice_objects
-from payrequest.public.payment_request import payment_request_object
-from payrequest.public.refund import refund_object
+from payrequest.invoices.models import Invoice
+from payrequest.ledger.models import Credit, ManualPayment, Refund
+from payrequest.payment_requests.models import PaymentRequest
+from payrequest.public.event import event_object
+from payrequest.public.outbox import object_of
+
+# The row behind each kind of aggregate an outbox event names.
+AGGREGATES: Final[dict[str, Any]] = {
+    "customer": Customer,
+    "invoice": Invoice,
+    "payment_request": PaymentRequest,
+    "credit": Credit,
+    "refund": Refund,
+    "manual_payment": ManualPayment,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,45 +40,23 @@ class Built:
 
 
 async def build(session: AsyncSession, event: OutboxEvent, kind: str) -> Built | None:
-    """The public event `kind` made of `event`; None when its object no longer exists (or
-    is not the event's organisation's: the fan-out reads for every organisation)."""
-    obj = await public_object(
-        session, event.aggregate_type, event.aggregate_id, organisation_id=event.organisation_id
-    )
+    """The public event `kind` made of `event`; None when its object no longer exists, or is
+    not the event's organisation's (the fan-out reads acting for every organisation, so it
+    checks the owner itself)."""
+    if not await _owned_by(session, event):
+        return None
+    obj = await object_of(session, event.aggregate_type, event.aggregate_id)
     if obj is None:
         return None
     envelope = event_object(event_id=event.id, type=kind, created=event.created_at, obj=obj)
     return Built(envelope.id, obj.object, obj.id, envelope.model_dump_json())
 
 
-async def public_object(
-    session: AsyncSession, kind: str, row_id: int, *, organisation_id: int
-) -> PublicObject | None:
-    """The public object of an outbox event's aggregate, if it is `organisation_id`'s (None:
-    unknown kind, gone, or another organisation's row)."""
-    if kind == "payment_request":
-        request = await requests.get(session, row_id)
-        if request is None or request.organisation_id != organisation_id:
-            return None
-        return payment_request_object(request, await requests.links(session, row_id))
-    if kind == "invoice":
-        invoice = await invoices.get(session, row_id, with_lines=True)
-        if invoice is None or invoice.organisation_id != organisation_id:
-            return None
-        return (await invoice_objects(session, [invoice]))[0]
-    if kind == "credit":
-        credit = await session.get(Credit, row_id)
-        if credit is None or credit.organisation_id != organisation_id:
-            return None
-        return credit_object(credit, available=await ledger.credit_available(session, row_id))
-    if kind == "refund":
-        refund = await session.get(Refund, row_id)
-        if refund is None or refund.organisation_id != organisation_id:
-            return None
-        return refund_object(refund)
-    if kind == "customer":
-        customer = await session.get(Customer, row_id)
-        if customer is None or customer.organisation_id != organisation_id:
-            return None
-        return customer_object(customer)
-    return None
+async def _owned_by(session: AsyncSession, event: OutboxEvent) -> bool:
+    model = AGGREGATES.get(event.aggregate_type)
+    if model is None:
+        return False
+    owner = await session.scalar(
+        select(model.organisation_id).where(model.id == event.aggregate_id)
+    )
+    return owner == event.organisation_id

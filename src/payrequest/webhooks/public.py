@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from payrequest.public.common import Timestamp
+from payrequest.public.event_types import EventType
 from payrequest.public.ids import public_id
 from payrequest.webhooks.models import WebhookAttempt, WebhookEndpoint
 from payrequest.webhooks.read import DeliveryRow
@@ -25,7 +26,7 @@ class WebhookEndpointObject(BaseModel):
     object: Literal["webhook_endpoint"] = "webhook_endpoint"
     url: str
     description: str
-    event_types: list[str]
+    event_types: list[EventType]
     enabled: bool
     # enabled; disabled (by a person); failing (switched off by payrequest after persistent
     # failure, docs/webhooks.md)

@@ -10,9 +10,24 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from payrequest.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEvent
+from payrequest.webhooks.models import (
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
 
 MAX_PAGE = 100
+
+
+async def endpoints_newest_first(
+    session: AsyncSession, *, before_id: int | None, limit: int
+) -> list[WebhookEndpoint]:
+    """A page of the organisation's endpoints, newest first, those older than `before_id`."""
+    query = select(WebhookEndpoint).order_by(WebhookEndpoint.id.desc()).limit(limit)
+    if before_id is not None:
+        query = query.where(WebhookEndpoint.id < before_id)
+    return list((await session.scalars(query)).all())
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +57,7 @@ async def deliveries(
         .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
         .where(WebhookDelivery.endpoint_id == endpoint_id)
         .order_by(WebhookDelivery.id.desc())
-        .limit(max(1, min(limit, MAX_PAGE)))
+        .limit(max(1, min(limit, MAX_PAGE + 1)))
     )
     if before is not None:
         query = query.where(WebhookDelivery.id < before)

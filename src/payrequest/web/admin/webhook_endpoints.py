@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from payrequest.errors import NotFound, PayrequestError
 from payrequest.kit.urls import WEBHOOK_ENDPOINTS
+from payrequest.public.event_types import EVENT_TYPES
 from payrequest.web import i18n
 from payrequest.web.admin.staff import OwnerReader
 from payrequest.web.auth import Owner
@@ -21,7 +22,6 @@ from payrequest.web.deps import AsyncSession, ReadSessionDep, RuntimeDep
 from payrequest.web.flash import flash
 from payrequest.web.render import render
 from payrequest.webhooks import endpoints, manual, read
-from payrequest.webhooks.catalogue import EVENT_TYPES
 from payrequest.webhooks.endpoints import EndpointChange, WithSecret
 from payrequest.webhooks.manual import Tried
 from payrequest.webhooks.public import endpoint_status

@@ -13,11 +13,18 @@ from payrequest.errors import PayrequestError
 from payrequest.public.event import API_VERSION
 from payrequest.runtime import Runtime
 from payrequest.web import input_guard
-from payrequest.web.api import customers, events, invoices, openapi, problems
+from payrequest.web.api import (
+    customers,
+    events,
+    invoices,
+    openapi,
+    problems,
+    webhook_endpoints,
+)
 
 PREFIX = "/api/v1"
 # Each resource's module; a new one is added here (docs/api.md, "Adding a resource").
-RESOURCES = (customers, invoices, events)
+RESOURCES = (customers, invoices, events, webhook_endpoints)
 DESCRIPTION = (
     """
 The REST API of payrequest for the business's own systems (ERP, accounting, web shop).

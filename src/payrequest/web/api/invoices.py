@@ -26,6 +26,7 @@ from payrequest.public.ids import row_id
 from payrequest.public.invoice import InvoiceObject, invoice_object, invoice_objects
 from payrequest.web.api.caller import CallerDep
 from payrequest.web.api.lists import CursorDep, ListObject
+from payrequest.web.api.problems import fields_named
 from payrequest.web.api.route import api_router
 from payrequest.web.deps import AsyncSession, ReadSessionDep, SessionDep
 
@@ -35,6 +36,7 @@ ExternalIdPath = Annotated[
     str, Path(description="The business's own id of the invoice.", min_length=1, max_length=100)
 ]
 StatusFilter = Literal["all", "open", "overdue", "paid", "void"]
+API_FIELDS = {"customer_id": "customer"}  # the domain's name of a field -> the body's
 LINE: dict[str, Any] = {
     "description": "Consulting, November",
     "quantity": "7.5",
@@ -153,9 +155,10 @@ async def list_invoices(
 async def create_invoice(
     caller: CallerDep, session: SessionDep, body: InvoiceCreate
 ) -> InvoiceObject:
-    created = await upsert.create_invoice(
-        session, data=NewInvoice.model_validate(_given(body)), actor_id=None
-    )
+    with fields_named(API_FIELDS):
+        created = await upsert.create_invoice(
+            session, data=NewInvoice.model_validate(_given(body)), actor_id=None
+        )
     return await _shown(session, created)
 
 
@@ -228,7 +231,8 @@ async def upsert_invoice(
     under the rules of a change. The same body again changes nothing, even once the invoice
     is paid."""
     data = InvoiceUpsert.model_validate({**_given(body), "external_id": external_id})
-    done = await commands.upsert_invoice(session, data=data, actor_id=None)
+    with fields_named(API_FIELDS):
+        done = await commands.upsert_invoice(session, data=data, actor_id=None)
     if done.created:
         response.status_code = status.HTTP_201_CREATED
     return await _shown(session, done.row)

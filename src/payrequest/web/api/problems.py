@@ -7,7 +7,8 @@ and our members `code` (stable, machine-readable) and `field` (the input at faul
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from fastapi import Request
@@ -108,19 +109,32 @@ def of_error(error: PayrequestError) -> JSONResponse:
     return problem(status, error.code, error.message, field=error.field)
 
 
+@contextmanager
+def fields_named(names: Mapping[str, str]) -> Iterator[None]:
+    """A refusal of the domain names its field as the API calls it (`customer_id` is the
+    body's `customer`)."""
+    try:
+        yield
+    except PayrequestError as error:
+        if error.field is not None and error.field in names:
+            error.field = names[error.field]
+        raise
+
+
 def of_invalid_request(error: RequestValidationError) -> JSONResponse:
     """Input that does not fit the schema: the first fault, naming its field (`lines.0.unit_price`,
     or the parameter's name)."""
     faults: Sequence[Any] = error.errors()
     first = faults[0] if faults else {}
+    message = str(first.get("msg", "Invalid input"))
+    if first.get("type") == "json_invalid":  # its location is a position in the text
+        return problem(422, "invalid_json", f"The body is not JSON: {message}")
     location = [str(part) for part in first.get("loc", ())]
     if location and location[0] in ("body", "query", "path", "header"):
         location = location[1:]
     field = ".".join(location) or None
-    message = str(first.get("msg", "Invalid input"))
     detail = f"{field}: {message}" if field else message
-    code = "invalid_json" if first.get("type") == "json_invalid" else "invalid_request"
-    return problem(422, code, detail, field=field)
+    return problem(422, "invalid_request", detail, field=field)
 
 
 def of_http(error: HTTPException) -> JSONResponse:

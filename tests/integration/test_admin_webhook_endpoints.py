@@ -173,7 +173,7 @@ async def test_bad_input_is_refused_in_the_readers_language_and_changes_nothing(
         unknown = await owner.post(
             PAGE,
             data={"csrf": csrf_of(page.text), "url": "http://127.0.0.1:9/hook",
-                  "event_types": ["invoice.created"]},
+                  "event_types": ["invoice.deleted"]},
         )  # fmt: skip
         assert unknown.status_code == 422 and "Ukjent hendelsestype" in unknown.text
         assert (await owner.get(f"{PAGE}/2147483648")).status_code == 404

@@ -126,7 +126,7 @@ async def test_the_deliveries_and_their_log_after_a_real_delivery(
 async def test_bad_input_is_a_problem_naming_the_field(client: httpx.AsyncClient) -> None:
     unknown = await client.post(
         "/webhook_endpoints",
-        json={"url": "https://93.184.215.14/", "event_types": ["invoice.created"]},
+        json={"url": "https://93.184.215.14/", "event_types": ["invoice.deleted"]},
     )
     assert unknown.status_code == 422
     private = await client.post(

@@ -501,7 +501,7 @@ async def test_the_ssrf_guard_refuses_loopback_and_plain_http_where_money_is_rea
         with pytest.raises(ValidationFailed, match="Unknown event type"):
             await endpoints.create(
                 session,
-                EndpointChange(url="https://93.184.215.14/", event_types=["invoice.created"]),
+                EndpointChange(url="https://93.184.215.14/", event_types=["invoice.deleted"]),
                 rules=Rules(),
                 box=hooks.services.box,
             )

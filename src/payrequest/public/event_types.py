@@ -12,6 +12,9 @@ from payrequest.events import names
 
 # What an endpoint may subscribe to (the API's schema names them one by one).
 EventType = Literal[
+    "invoice.created",
+    "invoice.updated",
+    "invoice.voided",
     "invoice.paid",
     "invoice.partially_paid",
     "payment_request.created",
@@ -24,10 +27,16 @@ EventType = Literal[
     "refund.failed",
     "credit.created",
     "credit.applied",
+    "credit.taken_back",
+    "manual_payment.recorded",
+    "manual_payment.undone",
     "customer.phone_learned",
 ]
 EVENT_TYPES: Final[tuple[str, ...]] = get_args(EventType)
 
+INVOICE_CREATED: Final[EventType] = "invoice.created"
+INVOICE_UPDATED: Final[EventType] = "invoice.updated"
+INVOICE_VOIDED: Final[EventType] = "invoice.voided"
 INVOICE_PAID: Final[EventType] = "invoice.paid"
 INVOICE_PARTIALLY_PAID: Final[EventType] = "invoice.partially_paid"
 PAYMENT_REQUEST_CREATED: Final[EventType] = "payment_request.created"
@@ -40,15 +49,19 @@ REFUND_SUCCEEDED: Final[EventType] = "refund.succeeded"
 REFUND_FAILED: Final[EventType] = "refund.failed"
 CREDIT_CREATED: Final[EventType] = "credit.created"
 CREDIT_APPLIED: Final[EventType] = "credit.applied"
+CREDIT_TAKEN_BACK: Final[EventType] = "credit.taken_back"
+MANUAL_PAYMENT_RECORDED: Final[EventType] = "manual_payment.recorded"
+MANUAL_PAYMENT_UNDONE: Final[EventType] = "manual_payment.undone"
 CUSTOMER_PHONE_LEARNED: Final[EventType] = "customer.phone_learned"
 # Sent only by "Send test event", to that one endpoint, whatever types it subscribes to.
 TEST: Final = "webhook_endpoint.test"
 
 
 # Outbox event name -> the public type it is published as. Outbox events not named here
-# (an invoice edited, a credit application taken back, a manual payment, ...) are not
-# published. `payment_request.created` in the outbox means "the provider has it, the customer
-# can pay" (status pending); the public `payment_request.created` is the request written.
+# (a payment approved before its capture, a payment request refunded — refund.* tell that —
+# a phone number decided by staff) are not published. `payment_request.created` in the outbox
+# means "the provider has it, the customer can pay" (status pending); the public
+# `payment_request.created` is the request written.
 FROM_OUTBOX: Final[dict[str, EventType]] = {
     names.PAYMENT_REQUEST_SENDING: PAYMENT_REQUEST_CREATED,
     names.PAYMENT_REQUEST_CREATED: PAYMENT_REQUEST_PENDING,
@@ -57,12 +70,18 @@ FROM_OUTBOX: Final[dict[str, EventType]] = {
     names.PAYMENT_REQUEST_REJECTED: PAYMENT_REQUEST_FAILED,  # the payer said no
     names.PAYMENT_REQUEST_EXPIRED: PAYMENT_REQUEST_EXPIRED,
     names.PAYMENT_REQUEST_CANCELLED: PAYMENT_REQUEST_CANCELLED,
+    names.INVOICE_CREATED: INVOICE_CREATED,
+    names.INVOICE_UPDATED: INVOICE_UPDATED,
+    names.INVOICE_VOIDED: INVOICE_VOIDED,
     names.INVOICE_PAID: INVOICE_PAID,
     names.INVOICE_PARTIALLY_PAID: INVOICE_PARTIALLY_PAID,
     names.REFUND_SUCCEEDED: REFUND_SUCCEEDED,
     names.REFUND_FAILED: REFUND_FAILED,
     names.CREDIT_CREATED: CREDIT_CREATED,
     names.CREDIT_APPLIED: CREDIT_APPLIED,
+    names.CREDIT_TAKEN_BACK: CREDIT_TAKEN_BACK,
+    names.MANUAL_PAYMENT_RECORDED: MANUAL_PAYMENT_RECORDED,
+    names.MANUAL_PAYMENT_UNDONE: MANUAL_PAYMENT_UNDONE,
     names.CUSTOMER_PHONE_LEARNED: CUSTOMER_PHONE_LEARNED,
 }
 

@@ -99,6 +99,9 @@ LABELS: dict[str, dict[str, str]] = {
     "language": {"nb": N_("Norwegian"), "da": N_("Danish"), "en": N_("English")},
     # public.event_types.EVENT_TYPES: what a webhook endpoint may subscribe to
     "webhook_event": {
+        "invoice.created": N_("An invoice is created"),
+        "invoice.updated": N_("An invoice is changed"),
+        "invoice.voided": N_("An invoice is voided"),
         "invoice.paid": N_("An invoice is paid in full"),
         "invoice.partially_paid": N_("Part of an invoice is paid"),
         "payment_request.created": N_("A payment request is created"),
@@ -111,6 +114,9 @@ LABELS: dict[str, dict[str, str]] = {
         "refund.failed": N_("A refund failed"),
         "credit.created": N_("A customer got credit"),
         "credit.applied": N_("Credit was applied to invoices"),
+        "credit.taken_back": N_("Credit was taken back from an invoice"),
+        "manual_payment.recorded": N_("A payment is recorded by hand"),
+        "manual_payment.undone": N_("A payment recorded by hand is undone"),
         "customer.phone_learned": N_("A payer shared their mobile number"),
         "webhook_endpoint.test": N_("Test event"),
     },

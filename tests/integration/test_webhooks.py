@@ -68,6 +68,7 @@ class Hooks:
     clock: Clock
     services: WebhookServices
     worker: Worker
+    handlers: JobHandlers
 
     async def endpoint(
         self, url: str, types: list[str], *, organisation: int = TEST_ORGANISATION
@@ -141,7 +142,7 @@ def build_hooks(sessions: Sessions, email: EmailSender | None = None) -> Hooks:
     handlers = JobHandlers()
     webhook_jobs.install(handlers, services)
     worker = Worker(sessions, handlers, clock=clock, lease=timedelta(seconds=60))
-    return Hooks(sessions, clock, services, worker)
+    return Hooks(sessions, clock, services, worker, handlers)
 
 
 @pytest.fixture
@@ -179,6 +180,8 @@ async def test_an_event_reaches_the_endpoint_signed_with_the_public_object(
     assert obj["total"] == 125_000 and obj["currency"] == "NOK"  # minor units, ISO currency
     [delivery] = await hooks.deliveries()
     assert delivery.status == "delivered" and delivery.attempts == 1
+    [lane] = hooks.handlers.lanes  # the tries have worker slots of their own
+    assert lane.kinds == ("webhooks.deliver",)
     [attempt] = await hooks.log(delivery.id)
     assert attempt.status_code == 200 and attempt.response_body == "answer 1: 200"
     assert attempt.error is None and attempt.duration_ms >= 0

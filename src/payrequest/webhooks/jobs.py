@@ -1,5 +1,9 @@
 """The webhooks' jobs: the fan-out (periodic, the installation's), one job per automatic try
-of a delivery, and the owners' email when an endpoint is switched off."""
+of a delivery, and the owners' email when an endpoint is switched off.
+
+Tries run in a lane of their own (`webhooks`, jobs.handlers): a slow or hanging receiver holds
+those slots only, never the automations', the sends' or the money's; when tries queue up, the
+lane's slots are shared between organisations (jobs.leases.claim_fairly)."""
 
 from __future__ import annotations
 
@@ -18,9 +22,13 @@ FAN_OUT_EVERY = timedelta(seconds=1)
 # A try's whole exchange has a deadline of its own (notify.webhook.sender.DEADLINE).
 DELIVER_TIMEOUT = timedelta(seconds=30)
 TURN_WAIT = timedelta(seconds=30)  # a delivery queued before its turn looks again after this
+LANE = "webhooks"
+LANE_SLOTS = 2
 
 
 def install(handlers: JobHandlers, services: WebhookServices) -> None:
+    handlers.lane(LANE, slots=LANE_SLOTS, kinds=[delivery.DELIVER_JOB])
+
     @handlers.periodic(FAN_OUT_JOB, every=FAN_OUT_EVERY)
     async def fan_out_events(session: AsyncSession, _payload: dict[str, Any]) -> None:
         await fan_out(session, now=services.clock())

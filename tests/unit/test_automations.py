@@ -157,6 +157,14 @@ def test_the_standard_webhooks_reference_vector() -> None:
 # --- webhook destinations -----------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    "url", ["http://[", "https://[::1/hook", "https://" + "a" * 70 + ".example/", "http://:80/"]
+)
+async def test_a_malformed_url_is_refused_not_a_crash(url: str) -> None:
+    with pytest.raises(DestinationRefused):
+        await check_url(url)
+
+
 async def loopback_resolver(host: str, port: int) -> list[str]:
     return ["127.0.0.1"]
 

@@ -84,7 +84,10 @@ async def check_url(
     """The addresses the URL's host resolves to, from one lookup; raises DestinationRefused if
     any is not allowed. A host on the allowlist (by name or by network) passes whatever it
     resolves to. A delivery connects only to these addresses."""
-    parts = urlsplit(url.strip())
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:  # an unclosed [IPv6 literal
+        raise DestinationRefused("The webhook URL is not a valid address", field="url") from None
     if parts.scheme not in ("http", "https"):
         raise DestinationRefused("Only http:// and https:// webhook URLs are allowed", field="url")
     host = parts.hostname
@@ -106,7 +109,7 @@ async def check_url(
     else:
         try:
             addresses = await resolver(host, port)
-        except OSError as exc:
+        except (OSError, UnicodeError) as exc:  # UnicodeError: a name IDNA cannot encode
             raise DestinationRefused(
                 "Cannot resolve %(host)s: %(detail)s", field="url", host=host, detail=str(exc)
             ) from None

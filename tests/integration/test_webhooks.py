@@ -36,11 +36,11 @@ from payrequest.organisations.service import NewOrganisation
 from payrequest.payment_requests.repository import invoices_in_active_requests
 from payrequest.public.event import API_VERSION
 from payrequest.users import service as users
-from payrequest.webhooks import endpoints, manual, read
+from payrequest.webhooks import endpoints, manual, read, retention
 from payrequest.webhooks import jobs as webhook_jobs
 from payrequest.webhooks.endpoints import EndpointChange, Rules, WithSecret
 from payrequest.webhooks.fanout import fan_out
-from payrequest.webhooks.models import WebhookAttempt, WebhookDelivery
+from payrequest.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEvent
 from payrequest.webhooks.services import WebhookServices
 from tests.conftest import TEST_ORGANISATION
 from tests.factories import make_customer, make_invoice
@@ -371,6 +371,28 @@ async def test_an_endpoint_that_works_again_in_between_is_not_switched_off(
     async with sessions() as session:
         [endpoint] = await endpoints.list_endpoints(session)
     assert endpoint.enabled  # it accepted a delivery within the three days
+
+
+async def test_the_log_is_kept_thirty_days_and_waiting_deliveries_stay(
+    hooks: Hooks, sessions: Sessions
+) -> None:
+    first, second = await an_invoice(sessions), await an_invoice(sessions)
+    async with receiving(answers=[200, 500]) as receiver:
+        await hooks.endpoint(receiver.url(), ["invoice.paid"])
+        await hooks.announce(names.INVOICE_PAID, "invoice", first)
+        await hooks.run()
+        await hooks.announce(names.INVOICE_PAID, "invoice", second)
+        await hooks.run()
+    delivered, waiting = await hooks.deliveries()
+    assert (delivered.status, waiting.status) == ("delivered", "pending")
+    for days, left in ((29, 2), (31, 1)):
+        async with sessions(info=scoped_to(ALL)) as session, session.begin():
+            await retention.purge(session, now=hooks.clock() + timedelta(days=days))
+        assert len(await hooks.deliveries()) == left
+    assert [d.id for d in await hooks.deliveries()] == [waiting.id]
+    assert await hooks.log(delivered.id) == [] and len(await hooks.log(waiting.id)) == 1
+    async with sessions() as session:
+        assert len(list(await session.scalars(select(WebhookEvent)))) == 1
 
 
 # --- by hand: resend, test event -----------------------------------------------------------

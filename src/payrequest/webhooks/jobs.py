@@ -1,5 +1,5 @@
-"""The webhooks' jobs: the fan-out (periodic, the installation's), one job per automatic try
-of a delivery, and the owners' email when an endpoint is switched off.
+"""The webhooks' jobs: the fan-out and the log's purge (periodic, the installation's), one job
+per automatic try of a delivery, and the owners' email when an endpoint is switched off.
 
 Tries run in a lane of their own (`webhooks`, jobs.handlers): a slow or hanging receiver holds
 those slots only, never the automations', the sends' or the money's; when tries queue up, the
@@ -14,11 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from payrequest.jobs.context import RetryAt
 from payrequest.jobs.handlers import JobHandlers
-from payrequest.webhooks import delivery, mail
+from payrequest.webhooks import delivery, mail, retention
 from payrequest.webhooks.fanout import FAN_OUT_JOB, fan_out
 from payrequest.webhooks.services import WebhookServices
 
 FAN_OUT_EVERY = timedelta(seconds=1)
+PURGE_JOB = "webhooks.purge"
+PURGE_EVERY = timedelta(hours=1)
 # A try's whole exchange has a deadline of its own (notify.webhook.sender.DEADLINE).
 DELIVER_TIMEOUT = timedelta(seconds=30)
 TURN_WAIT = timedelta(seconds=30)  # a delivery queued before its turn looks again after this
@@ -52,6 +54,10 @@ def install(handlers: JobHandlers, services: WebhookServices) -> None:
             return
         outcome = await delivery.send(services.sender, ready, clock=services.clock)
         await delivery.record(session, ready, outcome, now=services.clock())
+
+    @handlers.periodic(PURGE_JOB, every=PURGE_EVERY)
+    async def purge_log(session: AsyncSession, _payload: dict[str, Any]) -> None:
+        await retention.purge(session, now=services.clock())
 
     @handlers.job(mail.TELL_OWNERS_JOB, max_attempts=10)
     async def tell_owners(session: AsyncSession, payload: dict[str, Any]) -> None:

@@ -301,6 +301,28 @@ async def test_only_the_subscribed_types_of_enabled_endpoints_made_before_the_ev
     assert switched_off.received == [] and late.received == []
 
 
+async def test_an_event_that_cannot_be_published_does_not_hold_back_the_next(
+    hooks: Hooks, sessions: Sessions
+) -> None:
+    first, second = await an_invoice(sessions), await an_invoice(sessions)
+    async with receiving() as receiver:
+        await hooks.endpoint(receiver.url(), ["invoice.paid"])
+        stuck = await hooks.announce(names.INVOICE_PAID, "invoice", first)
+        async with sessions() as session, session.begin():  # a defect: its id is taken
+            session.add(
+                WebhookEvent(
+                    public_id=f"evt_{stuck}",
+                    type="invoice.paid",
+                    object_type="invoice",
+                    object_id="inv_0",
+                    body="{}",
+                )
+            )
+        following = await hooks.announce(names.INVOICE_PAID, "invoice", second)
+        await hooks.run()
+    assert [r.headers["webhook-id"] for r in receiver.received] == [f"evt_{following}"]
+
+
 # --- persistent failure: given up, switched off, the owners told ----------------------------
 
 

@@ -9,11 +9,13 @@ delivery of an object at an endpoint is queued at once; a later one waits for it
 
 The endpoints are locked (FOR UPDATE) before their queues are looked at, as `delivery.record`
 locks its endpoint before it wakes the next delivery: one of the two always sees the other's
-delivery.
+delivery. Each event is published in a savepoint: one that fails (a defect) is logged and
+passed, so it cannot hold back the events of every organisation after it.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from datetime import datetime
 
@@ -26,6 +28,7 @@ from payrequest.public import event_types
 from payrequest.webhooks import delivery, objects
 from payrequest.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
+log = logging.getLogger(__name__)
 CONSUMER = "webhooks"
 FAN_OUT_JOB = "webhooks.fan_out"
 BATCH = 200
@@ -48,7 +51,7 @@ async def fan_out(session: AsyncSession, *, now: datetime, limit: int = BATCH) -
                 if kind in endpoint.event_types and endpoint.created_at <= event.created_at
             ]
             if targets:
-                await _publish(session, event, kind, targets, now=now)
+                await _publish_one(session, event, kind, targets, now=now)
     await consumers.handled(session, CONSUMER, [event.id for event in events], now=now)
     return len(events)
 
@@ -69,6 +72,23 @@ async def _endpoints(
     for endpoint in found:
         by_organisation[endpoint.organisation_id].append(endpoint)
     return by_organisation
+
+
+async def _publish_one(
+    session: AsyncSession,
+    event: OutboxEvent,
+    kind: str,
+    targets: list[WebhookEndpoint],
+    *,
+    now: datetime,
+) -> None:
+    """`_publish` in a savepoint: an event that cannot be published (a defect) is logged and
+    left out rather than holding back every organisation's events behind it."""
+    try:
+        async with session.begin_nested():
+            await _publish(session, event, kind, targets, now=now)
+    except Exception:
+        log.exception("outbox event %s (%s) could not be published as a webhook", event.id, kind)
 
 
 async def _publish(

@@ -15,8 +15,7 @@ from payrequest import __version__
 from payrequest.api_keys import idempotency
 from payrequest.automations import jobs as automation_jobs
 from payrequest.automations.execution import Services as AutomationServices
-from payrequest.automations.outgoing import WebhookSender
-from payrequest.config import Settings, secret_key
+from payrequest.config import ProviderMode, Settings, secret_key
 from payrequest.connections.directory import (
     NOTHING_PAYABLE,
     NotConnected,
@@ -39,8 +38,10 @@ from payrequest.jobs.runner import Worker
 from payrequest.kit.crypto import SecretBox
 from payrequest.kit.urls import PublicUrls
 from payrequest.ledger import jobs as ledger_jobs
+from payrequest.notify.email import outbox as email_outbox
 from payrequest.notify.email.smtp import EmailSender
 from payrequest.notify.factory import build_email_sender, build_sms_gateway
+from payrequest.notify.webhook.sender import WebhookSender
 from payrequest.organisations.senders import SmsOfTheScope
 from payrequest.payment_requests import jobs as payment_jobs
 from payrequest.payment_requests import repository as payment_repository
@@ -56,6 +57,9 @@ from payrequest.providers.factory import (
 )
 from payrequest.ratelimit import service as ratelimit
 from payrequest.sessions import service as sign_ins
+from payrequest.webhooks import jobs as webhook_jobs
+from payrequest.webhooks.endpoints import Rules
+from payrequest.webhooks.services import WebhookServices
 
 WORKER_LEASE = timedelta(seconds=15)  # renewed while a job runs; a killed worker loses it
 SECRETS_TTL = 5.0  # seconds a process trusts its cached list of webhook secrets
@@ -100,7 +104,8 @@ class Runtime:
     handlers: JobHandlers
     sms: SmsOfTheScope  # sends with the sender id of the organisation the work is for
     email: EmailSender | None  # None: no SMTP server configured
-    webhooks: WebhookSender  # automations' outgoing webhooks
+    webhooks: WebhookSender  # every outgoing webhook (notify.webhook)
+    webhook_services: WebhookServices  # the organisations' webhook endpoints
     # After a commit that leaves work for the job worker (a send, a cancel, a refund) or news
     # for open pages: have this process act on it now rather than at its next poll. The web
     # app sets it while it runs (web.nudge.wake_app); elsewhere nobody here listens.
@@ -199,6 +204,18 @@ def build_runtime(settings: Settings, *, provider: PaymentProvider | None = None
         handlers,
         AutomationServices(sessions, sms, email, webhooks, box, urls, settings.default_locale),
     )
+    webhook_services = WebhookServices(
+        sessions,
+        webhooks,
+        box,
+        urls,
+        email_outbox.sender_for(email, settings),
+        Rules(
+            allow=tuple(settings.automations.webhook_allow),
+            https_only=settings.provider_mode is ProviderMode.production,
+        ),
+    )
+    webhook_jobs.install(handlers, webhook_services)
     return Runtime(
         settings=settings,
         urls=urls,
@@ -214,4 +231,5 @@ def build_runtime(settings: Settings, *, provider: PaymentProvider | None = None
         sms=sms,
         email=email,
         webhooks=webhooks,
+        webhook_services=webhook_services,
     )

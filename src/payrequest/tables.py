@@ -6,7 +6,7 @@ from payrequest.automations.models import ActionRun, Flow, FlowAction, FlowRun
 from payrequest.connections.models import ProviderConnection
 from payrequest.customers.models import Customer
 from payrequest.db.base import Base
-from payrequest.events.models import OutboxEvent
+from payrequest.events.models import OutboxConsumer, OutboxEvent, OutboxReceipt
 from payrequest.inbound.models import InboundEvent
 from payrequest.inbound.registrations import WebhookRegistration
 from payrequest.invoices.models import Invoice, InvoiceLine
@@ -22,6 +22,12 @@ from payrequest.portal.models import PortalLink
 from payrequest.ratelimit.models import RateLimitHit
 from payrequest.sessions.models import SignInSession
 from payrequest.users.models import User
+from payrequest.webhooks.models import (
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
 
 metadata = Base.metadata
 
@@ -43,7 +49,9 @@ __all__ = [
     "ManualPayment",
     "Membership",
     "Organisation",
+    "OutboxConsumer",
     "OutboxEvent",
+    "OutboxReceipt",
     "PaymentRequest",
     "PaymentRequestEvent",
     "PaymentRequestInvoice",
@@ -53,6 +61,10 @@ __all__ = [
     "Refund",
     "SignInSession",
     "User",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
     "WebhookRegistration",
     "metadata",
 ]

@@ -4,9 +4,9 @@
 invoices with lines, payment requests in several states (waiting, paid with allocations,
 refunded, rejected), a manual payment with the credit it left and a credit application, a
 flow with a run whose action failed, a portal link, staff of every role, an audit entry, a
-dead job, outbox events and an API key. Organisation B's values all carry a distinctive mark
-(`bravozulu`, amounts A never has, phones of its own), so a page that shows one of them to
-someone of A is caught by `Side.secrets`.
+dead job, outbox events, an API key and a webhook endpoint with a delivery and its log.
+Organisation B's values all carry a distinctive mark (`bravozulu`, amounts A never has, phones
+of its own), so a page that shows one of them to someone of A is caught by `Side.secrets`.
 
 `rows_of` reads every row that belongs to an organisation (acting for all of them), so a
 test compares them before and after to prove nothing of B changed.
@@ -14,6 +14,7 @@ test compares them before and after to prove nothing of B changed.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -33,6 +34,7 @@ from payrequest.invoices.models import Invoice
 from payrequest.invoices.schemas import InvoiceInput, InvoiceLineInput
 from payrequest.jobs.models import Job
 from payrequest.kit.clock import utcnow
+from payrequest.kit.crypto import SecretBox
 from payrequest.kit.money import Money
 from payrequest.ledger import credit as ledger_credit
 from payrequest.ledger import manual
@@ -40,6 +42,7 @@ from payrequest.ledger import service as ledger
 from payrequest.ledger.manual import NewManualPayment
 from payrequest.ledger.models import Refund
 from payrequest.notify.email.outbox import OutboxSender
+from payrequest.notify.webhook import signing
 from payrequest.organisations import service as organisations
 from payrequest.organisations.models import Membership
 from payrequest.organisations.service import NewOrganisation
@@ -48,6 +51,12 @@ from payrequest.payment_requests.repository import invoices_in_active_requests
 from payrequest.portal import service as portal
 from payrequest.tables import metadata
 from payrequest.users import service as users
+from payrequest.webhooks.models import (
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
 from tests.factories import TODAY
 from tests.staff import PASSWORD, ROLES
 
@@ -150,6 +159,8 @@ class Side:
     staff_ids: dict[str, int] = field(default_factory=dict)  # by role
     api_key_id: int = 0
     api_key: str = ""  # its secret: a bearer credential, never sent by anyone else
+    webhook_endpoint_id: int = 0
+    webhook_delivery_id: int = 0
 
     @property
     def customer_external_id(self) -> str:
@@ -189,6 +200,8 @@ class Side:
             self.link_token,
             self.api_key[4:12],  # the part of its prefix beyond `prk_` (and so of the key)
             f"{n.slug}-client",  # its provider connection's client id
+            f"hooks.{n.staff_domain}",  # its webhook endpoint's address
+            f"evt_test_{n.slug}",  # the event delivered to it
             *self.references,
             *(n.staff_email(role) for role in ROLES),
             *(self.invoice_number(i) for i in range(5)),
@@ -457,7 +470,56 @@ async def populate(sessions: Sessions, side: Side) -> Side:
             session, name=f"{n.note} key", scope="write", actor_id=owner
         )
         side.api_key_id, side.api_key = key.row.id, key.secret
+        await _webhooks(session, side, invoice_id=side.invoice_ids[1])
     return side
+
+
+async def _webhooks(session: AsyncSession, side: Side, *, invoice_id: int) -> None:
+    """An endpoint (A's switched off: nothing is sent anywhere when A's staff try theirs),
+    one event delivered to it after a failed try, and the log of both tries."""
+    n = side.names
+    endpoint = WebhookEndpoint(
+        url=f"https://hooks.{n.staff_domain}/payrequest",
+        description=n.note,
+        event_types=["invoice.paid"],
+        enabled=side.names is not A_NAMES,
+        secret=SecretBox("isolation-world-" * 2).seal(signing.new_secret()),
+        consecutive_failures=0,
+    )
+    session.add(endpoint)
+    await session.flush()
+    event = WebhookEvent(
+        public_id=f"evt_test_{n.slug}",
+        type="invoice.paid",
+        object_type="invoice",
+        object_id=f"inv_{invoice_id}",
+        body=json.dumps({"id": f"evt_test_{n.slug}", "note": n.note}),
+    )
+    session.add(event)
+    await session.flush()
+    delivery = WebhookDelivery(
+        endpoint_id=endpoint.id,
+        event_id=event.id,
+        ordering_key=f"invoice:inv_{invoice_id}",
+        status="delivered",
+        attempts=2,
+        last_status_code=200,
+        delivered_at=utcnow(),
+    )
+    session.add(delivery)
+    await session.flush()
+    for status_code, answer in ((500, f"{n.note} down"), (200, f"{n.note} ok")):
+        session.add(
+            WebhookAttempt(
+                delivery_id=delivery.id,
+                attempted_at=utcnow(),
+                duration_ms=12,
+                status_code=status_code,
+                response_body=answer,
+            )
+        )
+    await session.flush()
+    side.webhook_endpoint_id, side.webhook_delivery_id = endpoint.id, delivery.id
 
 
 async def build(

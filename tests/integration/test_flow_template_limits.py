@@ -25,13 +25,13 @@ from payrequest.automations import templating
 from payrequest.automations.context import sample_context
 from payrequest.automations.execution import Services, perform
 from payrequest.automations.models import ActionRun, Flow, FlowAction, FlowRun
-from payrequest.automations.outgoing import WebhookSender
 from payrequest.errors import ValidationFailed
 from payrequest.events.models import OutboxEvent
 from payrequest.jobs.context import PermanentJobError
 from payrequest.kit.crypto import SecretBox
 from payrequest.kit.urls import PublicUrls
 from payrequest.notify.sms.base import SmsReceipt
+from payrequest.notify.webhook.sender import WebhookSender
 from tests.factories import make_customer, make_invoice
 from tests.staff import app_client, create_staff, csrf_of, sign_in
 

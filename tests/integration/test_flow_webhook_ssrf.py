@@ -25,8 +25,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from payrequest.automations.destinations import DestinationRefused, check_url
-from payrequest.automations.outgoing import WebhookError, WebhookSender
+from payrequest.notify.webhook.destinations import DestinationRefused, check_url
+from payrequest.notify.webhook.sender import WebhookError, WebhookSender
 
 SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 

@@ -186,6 +186,15 @@ def post(url: str, **data: Any) -> Call:
     return Call("POST", url, data={"csrf": CSRF, **data})
 
 
+def _endpoint_form(path: str, url: str) -> Call:
+    """A webhook endpoint's form (its `url` field is not `post`'s keyword)."""
+    return Call(
+        "POST",
+        path,
+        data={"csrf": CSRF, "url": url, "event_types": ["invoice.paid"], "enabled": "true"},
+    )
+
+
 def api(method: str, url: str, body: dict[str, Any] | None = None, **params: Any) -> Call:
     """A call of the API (its JSON body, if any); the api audience sends A's key with it."""
     content = json.dumps(body).encode() if body is not None else None
@@ -554,6 +563,46 @@ CASES: dict[tuple[str, str], Cases] = {
     ("POST", "/settings/api-keys/{key_id}/revoke"): lambda a, b: [
         post(f"/settings/api-keys/{b.api_key_id}/revoke")
     ],
+    # A's own endpoint is switched off: trying it sends nothing anywhere.
+    ("GET", "/settings/webhook-endpoints"): lambda a, b: [get("/settings/webhook-endpoints")],
+    ("POST", "/settings/webhook-endpoints"): lambda a, b: [
+        _endpoint_form("/settings/webhook-endpoints", "https://93.184.215.14/taken")
+    ],
+    ("GET", "/settings/webhook-endpoints/{endpoint_id}"): lambda a, b: [
+        get(f"/settings/webhook-endpoints/{b.webhook_endpoint_id}"),
+        get(
+            f"/settings/webhook-endpoints/{a.webhook_endpoint_id}",
+            before=b.webhook_delivery_id + 1,
+        ),
+    ],
+    ("POST", "/settings/webhook-endpoints/{endpoint_id}"): lambda a, b: [
+        _endpoint_form(
+            f"/settings/webhook-endpoints/{b.webhook_endpoint_id}", "https://93.184.215.14/hijack"
+        )
+    ],
+    ("POST", "/settings/webhook-endpoints/{endpoint_id}/rotate"): lambda a, b: [
+        post(f"/settings/webhook-endpoints/{b.webhook_endpoint_id}/rotate")
+    ],
+    ("POST", "/settings/webhook-endpoints/{endpoint_id}/delete"): lambda a, b: [
+        post(f"/settings/webhook-endpoints/{b.webhook_endpoint_id}/delete")
+    ],
+    ("POST", "/settings/webhook-endpoints/{endpoint_id}/test"): lambda a, b: [
+        post(f"/settings/webhook-endpoints/{b.webhook_endpoint_id}/test"),
+        post(f"/settings/webhook-endpoints/{a.webhook_endpoint_id}/test"),
+    ],
+    (
+        "POST",
+        "/settings/webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}/resend",
+    ): lambda a, b: [
+        post(
+            f"/settings/webhook-endpoints/{b.webhook_endpoint_id}"
+            f"/deliveries/{b.webhook_delivery_id}/resend"
+        ),
+        post(
+            f"/settings/webhook-endpoints/{a.webhook_endpoint_id}"
+            f"/deliveries/{b.webhook_delivery_id}/resend"
+        ),
+    ],
     ("GET", "/staff"): lambda a, b: [get("/staff")],
     # Someone with an account already becomes a member of A too: A's staff page then lists
     # that person (their own name), by design; nothing of B changes (`_forget_invited`).
@@ -756,6 +805,37 @@ CASES: dict[tuple[str, str], Cases] = {
         api("GET", "/events", starting_after=f"evt_{b.event_id + 1}"),
     ],
     ("GET", f"{API}/events/{{event_id}}"): lambda a, b: [api("GET", f"/events/evt_{b.event_id}")],
+    ("GET", f"{API}/webhook_endpoints"): lambda a, b: [
+        api("GET", "/webhook_endpoints", limit=100),
+        api("GET", "/webhook_endpoints", starting_after=f"we_{b.webhook_endpoint_id + 1}"),
+    ],
+    ("POST", f"{API}/webhook_endpoints"): lambda a, b: [
+        api(
+            "POST",
+            "/webhook_endpoints",
+            {"url": "https://93.184.215.14/matrix", "event_types": ["invoice.paid"]},
+        )
+    ],
+    ("GET", f"{API}/webhook_endpoints/{{endpoint_id}}"): lambda a, b: [
+        api("GET", f"/webhook_endpoints/we_{b.webhook_endpoint_id}")
+    ],
+    ("PATCH", f"{API}/webhook_endpoints/{{endpoint_id}}"): lambda a, b: [
+        api("PATCH", f"/webhook_endpoints/we_{b.webhook_endpoint_id}", {"enabled": False})
+    ],
+    ("DELETE", f"{API}/webhook_endpoints/{{endpoint_id}}"): lambda a, b: [
+        api("DELETE", f"/webhook_endpoints/we_{b.webhook_endpoint_id}")
+    ],
+    ("POST", f"{API}/webhook_endpoints/{{endpoint_id}}/rotate_secret"): lambda a, b: [
+        api("POST", f"/webhook_endpoints/we_{b.webhook_endpoint_id}/rotate_secret")
+    ],
+    ("GET", f"{API}/webhook_endpoints/{{endpoint_id}}/deliveries"): lambda a, b: [
+        api("GET", f"/webhook_endpoints/we_{b.webhook_endpoint_id}/deliveries"),
+        api(
+            "GET",
+            f"/webhook_endpoints/we_{a.webhook_endpoint_id}/deliveries",
+            starting_after=f"wd_{b.webhook_delivery_id + 1}",
+        ),
+    ],
     # The streams: read while B and then A record a change (see `_stream_case`).
     ("GET", "/events"): lambda a, b: [get("/events", since="0")],
     ("GET", "/portal/events"): lambda a, b: [get("/portal/events", since="0")],

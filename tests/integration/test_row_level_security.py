@@ -62,6 +62,10 @@ GUARDED = (
     "provider_connections",
     "api_keys",
     "api_idempotency",
+    "webhook_endpoints",
+    "webhook_events",
+    "webhook_deliveries",
+    "webhook_attempts",
 )
 
 

@@ -28,13 +28,13 @@ from starlette.routing import Route
 from payrequest.automations import service
 from payrequest.automations.execution import Services, idempotency_key, perform
 from payrequest.automations.models import ActionRun, FlowRun
-from payrequest.automations.outgoing import WebhookSender
 from payrequest.config import secret_key
 from payrequest.events.models import OutboxEvent
 from payrequest.kit.crypto import SecretBox
 from payrequest.kit.urls import PublicUrls
 from payrequest.notify.email.smtp import EmailSender, message_id_for
 from payrequest.notify.sms.sandbox import SandboxSms
+from payrequest.notify.webhook.sender import WebhookSender
 from payrequest.providers.vipps.provider import VippsProvider
 from tests.factories import make_customer, make_invoice
 from tests.integration.notify_helpers import serve

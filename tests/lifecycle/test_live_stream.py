@@ -82,13 +82,16 @@ async def test_a_change_reaches_an_open_stream_and_missed_ones_are_replayed(
         customer = await make_customer(session)
         invoice = await make_invoice(session, customer, amount=9_000)
     started = asyncio.Event()
-    reader = asyncio.create_task(_read_events(http, 1, started=started))
+    reader = asyncio.create_task(_read_events(http, 2, started=started))
     await asyncio.wait_for(started.wait(), 10)
     reference = await send_request(
         sessions, provider, customer_id=customer.id, invoice_ids=[invoice.id]
     )
-    [first] = await asyncio.wait_for(reader, 10)
-    assert first["name"] == "payment_request.created"
+    written, first = await asyncio.wait_for(reader, 10)
+    assert (written["name"], first["name"]) == (
+        "payment_request.sending",  # written, with its send job
+        "payment_request.created",  # the provider has it
+    )
     assert first["customer_id"] == customer.id and first["reference"] == reference
 
     # The browser is away while the customer approves and the payment completes ...

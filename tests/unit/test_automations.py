@@ -9,11 +9,12 @@ import hmac
 
 import pytest
 
-from payrequest.automations import actions, signing, templating
+from payrequest.automations import actions, templating
 from payrequest.automations.conditions import Facts, clean, matches
 from payrequest.automations.context import sample_context
-from payrequest.automations.destinations import DestinationRefused, check_url
 from payrequest.errors import ValidationFailed
+from payrequest.notify.webhook import signing
+from payrequest.notify.webhook.destinations import DestinationRefused, check_url
 
 # --- templates ---------------------------------------------------------------------------
 
@@ -154,6 +155,14 @@ def test_the_standard_webhooks_reference_vector() -> None:
 
 
 # --- webhook destinations -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url", ["http://[", "https://[::1/hook", "https://" + "a" * 70 + ".example/", "http://:80/"]
+)
+async def test_a_malformed_url_is_refused_not_a_crash(url: str) -> None:
+    with pytest.raises(DestinationRefused):
+        await check_url(url)
 
 
 async def loopback_resolver(host: str, port: int) -> list[str]:

@@ -16,6 +16,6 @@ portal link), each action exactly once per (event, flow, action).
 - `conditions`, `templating` (sandboxed Jinja2, checked at save time), `context` (the variables),
   `actions` (per-kind config checks and rendering), `messages` (a message's texts per language:
   the customer reads theirs, staff the default), `ready_made` (the shipped flows' names),
-  `signing` (Standard Webhooks),
-  `destinations` (SSRF allowlist), `outgoing` (the webhook HTTP client), `service` (admin).
+  `service` (admin). A webhook action goes out through notify.webhook (Standard Webhooks
+  signatures, the SSRF guard, the one sender the organisations' webhook endpoints use too).
 """

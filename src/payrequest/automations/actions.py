@@ -10,9 +10,9 @@ from typing import Any
 
 from payrequest.automations import messages, templating
 from payrequest.automations.context import sample_context
-from payrequest.automations.destinations import check_url
 from payrequest.errors import N_, ValidationFailed
 from payrequest.kit.phone import parse_phone
+from payrequest.notify.webhook.destinations import check_url
 
 CUSTOMER = messages.CUSTOMER
 

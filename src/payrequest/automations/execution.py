@@ -32,7 +32,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from payrequest.automations import actions, messages
 from payrequest.automations.context import event_data
 from payrequest.automations.models import ActionRun, Flow, FlowRun
-from payrequest.automations.outgoing import WebhookSender
 from payrequest.automations.templating import TemplateError
 from payrequest.errors import N_, PayrequestError
 from payrequest.events.models import OutboxEvent
@@ -44,6 +43,7 @@ from payrequest.kit.urls import PublicUrls
 from payrequest.notify.email.smtp import EmailSender
 from payrequest.notify.errors import NotifyError
 from payrequest.notify.sms.base import SmsGateway
+from payrequest.notify.webhook.sender import WebhookSender
 from payrequest.portal.service import issue_link
 
 ACTION_JOB = "automations.run_action"

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from payrequest.audit import service as audit
-from payrequest.automations import actions, conditions, messages, signing
+from payrequest.automations import actions, conditions, messages
 from payrequest.automations.context import event_data
 from payrequest.automations.dispatch import start_run
 from payrequest.automations.execution import enqueue_action, idempotency_key, stored_error
@@ -28,6 +28,7 @@ from payrequest.jobs import queue
 from payrequest.jobs.models import Job
 from payrequest.kit.crypto import SecretBox
 from payrequest.kit.urls import PublicUrls
+from payrequest.notify.webhook import signing
 
 TRIGGERS = names.ALL_EVENTS
 MAX_ACTIONS = 10

@@ -1,4 +1,5 @@
-"""The transactional outbox: domain events written in the same transaction as the change."""
+"""The transactional outbox: domain events written in the same transaction as the change, and
+the bookkeeping of the consumers that record what they have handled in tables (`consumers`)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from payrequest.db.base import Base
 from payrequest.db.scope import OrganisationOwned
-from payrequest.db.types import UTCDateTime, created_at_column
+from payrequest.db.types import UTCDateTime, created_at_column, updated_at_column
 
 
 class OutboxEvent(OrganisationOwned, Base):
@@ -25,3 +26,25 @@ class OutboxEvent(OrganisationOwned, Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = created_at_column()
     dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class OutboxConsumer(Base):
+    """How far one consumer of the outbox has got (docs/webhooks.md, "One outbox, several
+    consumers"): every event with an id up to `position` is handled; past it, the receipts say
+    which are. The installation's bookkeeping (it names ids only), not a business's."""
+
+    __tablename__ = "outbox_consumers"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = updated_at_column()
+
+
+class OutboxReceipt(Base):
+    """One event past its consumer's position that the consumer has handled."""
+
+    __tablename__ = "outbox_receipts"
+
+    consumer: Mapped[str] = mapped_column(String(32), primary_key=True)
+    outbox_event_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    handled_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+# Written (status sending) with its send job; `created` follows when the provider has it.
+PAYMENT_REQUEST_SENDING = "payment_request.sending"
 PAYMENT_REQUEST_CREATED = "payment_request.created"
 PAYMENT_REQUEST_AUTHORIZED = "payment_request.authorized"
 PAYMENT_REQUEST_PAID = "payment_request.paid"
@@ -11,6 +13,8 @@ PAYMENT_REQUEST_EXPIRED = "payment_request.expired"
 PAYMENT_REQUEST_CANCELLED = "payment_request.cancelled"
 PAYMENT_REQUEST_REFUNDED = "payment_request.refunded"
 INVOICE_PAID = "invoice.paid"
+# A payment, credit or manual payment paid part of an invoice and left the rest open.
+INVOICE_PARTIALLY_PAID = "invoice.partially_paid"
 INVOICE_CREATED = "invoice.created"
 INVOICE_UPDATED = "invoice.updated"
 INVOICE_VOIDED = "invoice.voided"

@@ -16,6 +16,7 @@ PORTAL_RECEIPT = "/portal/receipts/{reference}"  # a payment's receipt, for the 
 RECEIPT = "/receipts/{token}"  # a payment's receipt for whoever has the signed link
 RECEIPT_LIFETIME = timedelta(days=90)  # how long a receipt link works
 PORTAL_RETURNED = "/portal/returned"  # where the payment app sends the customer back
+WEBHOOK_ENDPOINTS = "/settings/webhook-endpoints"  # an organisation's outgoing webhooks
 SANDBOX = "/sandbox/vipps"  # where the app mounts the Vipps MobilePay emulator
 SANDBOX_STRIPE = "/sandbox/stripe"  # ... and the Stripe emulator (its API at /v1 below it)
 
@@ -58,6 +59,9 @@ class PublicUrls:
 
     def portal_returned(self) -> str:
         return self.base + PORTAL_RETURNED
+
+    def webhook_endpoints(self) -> str:
+        return self.base + WEBHOOK_ENDPOINTS
 
     def sandbox(self) -> str:
         return self.base + SANDBOX

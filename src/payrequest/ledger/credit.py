@@ -24,6 +24,7 @@ from payrequest.kit.money import Money
 from payrequest.ledger import repository
 from payrequest.ledger.allocation import CreditPart, plan_credit_application
 from payrequest.ledger.models import Allocation, Credit
+from payrequest.ledger.partial import partly_paid
 from payrequest.ledger.targets import InRequests, Targets, lock_targets
 from payrequest.organisations.models import Organisation
 
@@ -216,6 +217,7 @@ async def _spend(
             )
             for invoice in settled
         ),
+        *partly_paid(allocations, settled, credit=True),
     ]
     numbers = tuple(dict.fromkeys(targets.invoices[part.invoice_id].number for part in parts))
     return Applied(currency, allocations, settled, targets.skipped, tuple(announcements), numbers)

@@ -32,6 +32,7 @@ from payrequest.ledger import credit as credits
 from payrequest.ledger import repository
 from payrequest.ledger.allocation import LEFTOVER_REASON, plan_allocation
 from payrequest.ledger.models import MANUAL_METHODS, Allocation, Credit, ManualPayment
+from payrequest.ledger.partial import partly_paid
 from payrequest.ledger.targets import InRequests, lock_targets
 
 REFERENCE_MAX = 100
@@ -226,6 +227,7 @@ def _recorded(
             )
             for invoice in settled
         ),
+        *partly_paid(allocations, settled, manual_payment=payment.id),
     ]
     if leftover is not None:
         events.append(

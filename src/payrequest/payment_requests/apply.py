@@ -22,6 +22,7 @@ from payrequest.jobs import queue
 from payrequest.kit.clock import utcnow
 from payrequest.kit.money import Money
 from payrequest.ledger import service as ledger
+from payrequest.ledger.partial import partly_paid
 from payrequest.payment_requests import phones, repository
 from payrequest.payment_requests.models import PaymentRequest, PaymentRequestEvent
 from payrequest.payment_requests.signals import Outcome, from_event, from_snapshot, steps
@@ -241,6 +242,7 @@ async def _allocate(
         )
         for invoice in result.settled
     ]
+    events += partly_paid(result.allocations, result.settled, payment_request=request.reference)
     if result.credit is not None:
         credit = result.credit
         events.append(

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from payrequest.audit import service as audit
 from payrequest.customers import repository as customers
 from payrequest.errors import Conflict, CurrencyMismatch, NotFound, ValidationFailed
+from payrequest.events import names, outbox
 from payrequest.invoices import repository as invoices_repo
 from payrequest.invoices.models import Invoice
 from payrequest.invoices.status import InvoiceBalance
@@ -206,6 +207,20 @@ async def create_request(
         request.provider = provider
     session.add(request)
     await session.flush()
+    await outbox.record(
+        session,
+        name=names.PAYMENT_REQUEST_SENDING,
+        aggregate_type="payment_request",
+        aggregate_id=request.id,
+        customer_id=customer.id,
+        payload={
+            "reference": request.reference,
+            "status": Status.sending.value,
+            "amount": request.amount,
+            "currency": currency,
+            "origin": data.origin,
+        },
+    )
     await audit.record(
         session,
         action="payment_request.send",

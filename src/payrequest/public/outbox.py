@@ -1,6 +1,7 @@
-"""Events as the outside world reads them: an outbox event in the envelope of `event`, its
-`data.object` the object it is about as it is when read (GET /api/v1/events; the outgoing
-webhooks build theirs the same way)."""
+"""Events as the outside world reads them: an outbox event published as its public type
+(`event_types`) in the envelope of `event`, its `data.object` the object it is about as it is
+when read (GET /api/v1/events; the outgoing webhooks build theirs the same way, once, when
+they publish the event: webhooks.objects)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from typing import Final
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from payrequest.customers import repository as customers
-from payrequest.events import names
 from payrequest.events.models import OutboxEvent
 from payrequest.invoices import repository as invoices
 from payrequest.ledger import read as ledger_read
@@ -20,13 +20,15 @@ from payrequest.payment_requests import repository as requests
 from payrequest.public.credit import credit_object
 from payrequest.public.customer import customer_object
 from payrequest.public.event import EventObject, PublicObject, event_object
+from payrequest.public.event_types import FROM_OUTBOX
 from payrequest.public.invoice import invoice_objects
 from payrequest.public.payment import manual_payment_object
 from payrequest.public.payment_request import payment_request_objects
 from payrequest.public.refund import refund_object
 
-# The outbox events the outside world sees (the others are for live pages only).
-PUBLIC_EVENTS: Final[tuple[str, ...]] = (*names.ALL_EVENTS, names.CUSTOMER_PHONE_LEARNED)
+# The outbox events the outside world sees, each as its public type (the others are the
+# product's own: automations, live pages).
+PUBLIC_EVENTS: Final[tuple[str, ...]] = tuple(FROM_OUTBOX)
 
 
 async def object_of(
@@ -65,14 +67,14 @@ async def object_of(
 
 
 async def event_objects(session: AsyncSession, events: Sequence[OutboxEvent]) -> list[EventObject]:
-    """The envelopes of `events`, in their order; an event whose object is gone is left out."""
+    """The envelopes of `events`, in their order; an event whose object is gone, or that is
+    not published, is left out."""
     found = []
     for event in events:
+        kind = FROM_OUTBOX.get(event.name)
         shown = await object_of(session, event.aggregate_type, event.aggregate_id)
-        if shown is not None:
+        if kind is not None and shown is not None:
             found.append(
-                event_object(
-                    event_id=event.id, type=event.name, created=event.created_at, obj=shown
-                )
+                event_object(event_id=event.id, type=kind, created=event.created_at, obj=shown)
             )
     return found

@@ -97,6 +97,41 @@ LABELS: dict[str, dict[str, str]] = {
     "role": {"owner": N_("Owner"), "staff": N_("Staff"), "readonly": N_("Read only")},
     # i18n.LANGUAGES, named in the reader's language (the language menu names each in its own)
     "language": {"nb": N_("Norwegian"), "da": N_("Danish"), "en": N_("English")},
+    # public.event_types.EVENT_TYPES: what a webhook endpoint may subscribe to
+    "webhook_event": {
+        "invoice.created": N_("An invoice is created"),
+        "invoice.updated": N_("An invoice is changed"),
+        "invoice.voided": N_("An invoice is voided"),
+        "invoice.paid": N_("An invoice is paid in full"),
+        "invoice.partially_paid": N_("Part of an invoice is paid"),
+        "payment_request.created": N_("A payment request is created"),
+        "payment_request.pending": N_("A payment request waits for the customer"),
+        "payment_request.paid": N_("A payment request is paid"),
+        "payment_request.failed": N_("A payment request failed or was declined"),
+        "payment_request.expired": N_("A payment request expired"),
+        "payment_request.cancelled": N_("A payment request was cancelled"),
+        "refund.succeeded": N_("A refund is completed"),
+        "refund.failed": N_("A refund failed"),
+        "credit.created": N_("A customer got credit"),
+        "credit.applied": N_("Credit was applied to invoices"),
+        "credit.taken_back": N_("Credit was taken back from an invoice"),
+        "manual_payment.recorded": N_("A payment is recorded by hand"),
+        "manual_payment.undone": N_("A payment recorded by hand is undone"),
+        "customer.phone_learned": N_("A payer shared their mobile number"),
+        "webhook_endpoint.test": N_("Test event"),
+    },
+    # webhooks.models.DELIVERY_STATUSES
+    "webhook_delivery": {
+        "pending": N_("Waiting"),
+        "delivered": N_("Delivered"),
+        "failed": N_("Failed"),
+    },
+    # webhooks.public.endpoint_status
+    "webhook_endpoint": {
+        "enabled": N_("On"),
+        "disabled": N_("Off"),
+        "failing": N_("Switched off: it kept failing"),
+    },
 }
 
 

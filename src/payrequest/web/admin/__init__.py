@@ -18,6 +18,7 @@ from payrequest.web.admin import (
     session,
     settings,
     staff,
+    webhook_endpoints,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -35,5 +36,6 @@ for module in (
     staff,
     audit,
     api_keys,
+    webhook_endpoints,
 ):
     router.include_router(module.router)

@@ -55,6 +55,10 @@ ACTIONS: dict[str, str] = {
     "webhook.remove_foreign": N_("Removed foreign webhook registrations"),
     "api_key.create": N_("Created an API key"),
     "api_key.revoke": N_("Revoked an API key"),
+    "webhook_endpoint.create": N_("Added a webhook endpoint"),
+    "webhook_endpoint.update": N_("Changed a webhook endpoint"),
+    "webhook_endpoint.rotate_secret": N_("Made a new secret for a webhook endpoint"),
+    "webhook_endpoint.delete": N_("Deleted a webhook endpoint"),
 }
 # What an entry is about (`subject_type`), shown before its id.
 SUBJECTS: dict[str, str] = {
@@ -64,6 +68,7 @@ SUBJECTS: dict[str, str] = {
     "payment_request": N_("Payment request"),
     "user": N_("Staff member"),
     "api_key": N_("API key"),
+    "webhook_endpoint": N_("Webhook endpoint"),
 }
 
 
@@ -75,6 +80,8 @@ DETAIL_WORDS: dict[str, str] = {
     "organisation_number": N_("Organisation number"),
     "prefix": N_("Key"),
     "scope": N_("Access"),
+    "event_types": N_("Event types"),
+    "enabled": N_("On"),
     "name": N_("Name"),
     "email": N_("Email"),
     "phone": N_("Mobile number"),

@@ -21,11 +21,12 @@ from payrequest.web.api import (
     payment_requests,
     payments,
     problems,
+    webhook_endpoints,
 )
 
 PREFIX = "/api/v1"
 # Each resource's module; a new one is added here (docs/api.md, "Adding a resource").
-RESOURCES = (customers, invoices, payment_requests, payments, events)
+RESOURCES = (customers, invoices, payment_requests, payments, events, webhook_endpoints)
 DESCRIPTION = (
     """
 The REST API of payrequest for the business's own systems (ERP, accounting, web shop).

@@ -1,11 +1,12 @@
-"""Where an outgoing webhook may go: http(s) only, and only to globally reachable addresses —
-never this machine, the private network, shared address space (100.64.0.0/10, where some clouds
-keep their metadata service), link-local, multicast or reserved addresses, nor IPv6 addresses
-that embed an IPv4 one (IPv4-mapped, 6to4, Teredo, NAT64) — unless the host is allowlisted in
+"""Where an outgoing webhook (a flow's action, an organisation's webhook endpoint) may go:
+http(s) only, and only to globally reachable addresses — never this machine, the private
+network, shared address space (100.64.0.0/10, where some clouds keep their metadata service),
+link-local, multicast or reserved addresses, nor IPv6 addresses that embed an IPv4 one
+(IPv4-mapped, 6to4, Teredo, NAT64) — unless the host is allowlisted in
 `PAYREQUEST_AUTOMATIONS__WEBHOOK_ALLOW` (host names, IP addresses or networks such as
-`10.1.0.0/16`). Checked when a flow is saved and again before every delivery (DNS changes); the
+`10.1.0.0/16`). Checked when a URL is saved and again before every delivery (DNS changes); the
 delivery then connects to an address this check returned, never to a second lookup's answer
-(see `outgoing`).
+(see `sender`).
 """
 
 from __future__ import annotations
@@ -83,7 +84,10 @@ async def check_url(
     """The addresses the URL's host resolves to, from one lookup; raises DestinationRefused if
     any is not allowed. A host on the allowlist (by name or by network) passes whatever it
     resolves to. A delivery connects only to these addresses."""
-    parts = urlsplit(url.strip())
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:  # an unclosed [IPv6 literal
+        raise DestinationRefused("The webhook URL is not a valid address", field="url") from None
     if parts.scheme not in ("http", "https"):
         raise DestinationRefused("Only http:// and https:// webhook URLs are allowed", field="url")
     host = parts.hostname
@@ -105,7 +109,7 @@ async def check_url(
     else:
         try:
             addresses = await resolver(host, port)
-        except OSError as exc:
+        except (OSError, UnicodeError) as exc:  # UnicodeError: a name IDNA cannot encode
             raise DestinationRefused(
                 "Cannot resolve %(host)s: %(detail)s", field="url", host=host, detail=str(exc)
             ) from None

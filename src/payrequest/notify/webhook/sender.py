@@ -1,5 +1,6 @@
-"""Delivering a signed webhook over HTTP (the only module of `automations` that imports httpx;
-see the import-linter contract in pyproject.toml).
+"""Delivering a signed webhook over HTTP: the one sender of the automations' webhook action and
+of the organisations' webhook endpoints (docs/webhooks.md), so both go only where
+`destinations.check_url` allows.
 
 The URL's host is resolved once and every address checked (`destinations.check_url`); the
 request then goes to a checked address itself — the URL's host replaced by the address, the
@@ -15,32 +16,46 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import ssl
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import httpx
 
-from payrequest.automations import signing
-from payrequest.automations.destinations import Resolver, check_url, resolve
 from payrequest.errors import ValidationFailed
 from payrequest.kit.clock import utcnow
 from payrequest.notify.errors import NotifyError
+from payrequest.notify.webhook import signing
+from payrequest.notify.webhook.destinations import Resolver, check_url, resolve
 
 TIMEOUT = httpx.Timeout(5.0, connect=3.0)  # per network operation
 DEADLINE = 10.0  # seconds for the whole delivery: connect, send, answer
-MAX_ANSWER = 4096  # bytes of the answer read; the run log keeps the first 300 characters
-KEPT = 300
+MAX_ANSWER = 4096  # bytes of the answer read; a caller keeps the first `keep` characters
+KEPT = 300  # what the automations' run log keeps of an answer
 
 
 class WebhookError(NotifyError):
-    """A webhook delivery failed. See `NotifyError` for the flags."""
+    """A webhook delivery failed. See `NotifyError` for the flags; `status_code` and
+    `answer` (its start) when the receiver answered, else None and ""."""
+
+    def __init__(
+        self,
+        message: str,
+        retryable: bool,
+        *,
+        maybe_sent: bool = False,
+        status_code: int | None = None,
+        answer: str = "",
+    ) -> None:
+        super().__init__(message, retryable, maybe_sent=maybe_sent)
+        self.status_code = status_code
+        self.answer = answer
 
 
 @dataclass(frozen=True, slots=True)
 class WebhookReceipt:
     status_code: int
     msg_id: str
-    body: str  # the first few hundred characters of the answer
+    body: str  # the start of the answer: the first `keep` characters
 
 
 def pinned(url: httpx.URL, address: str) -> tuple[httpx.URL, dict[str, str], dict[str, str]]:
@@ -80,7 +95,18 @@ class WebhookSender:
             verify=verify,
         )
 
-    async def send(self, *, url: str, body: str, secret: str, msg_id: str) -> WebhookReceipt:
+    async def send(
+        self,
+        *,
+        url: str,
+        body: str,
+        secret: str | Sequence[str],
+        msg_id: str,
+        keep: int = KEPT,
+    ) -> WebhookReceipt:
+        """POST `body` signed with `secret` (several: one signature each). Raises
+        WebhookError: not retryable when the URL is refused or the answer says the request
+        is wrong, retryable for network trouble, timeouts, 408/409/425/429 and 5xx."""
         try:
             # again: DNS may have changed since saving; the answer is used for the connection
             addresses = await check_url(url, allow=self.allow, resolver=self.resolver)
@@ -101,9 +127,15 @@ class WebhookSender:
         except httpx.HTTPError as exc:
             raise WebhookError(f"{url}: {type(exc).__name__}: {exc}", True) from exc
         if 200 <= status < 300:
-            return WebhookReceipt(status, msg_id, answer[:KEPT])
+            return WebhookReceipt(status, msg_id, answer[:keep])
         retryable = status in (408, 409, 425, 429) or status >= 500
-        raise WebhookError(f"{url} answered {status}: {answer[:200]}", retryable, maybe_sent=True)
+        raise WebhookError(
+            f"{url} answered {status}: {answer[:200]}",
+            retryable,
+            maybe_sent=True,
+            status_code=status,
+            answer=answer[:keep],
+        )
 
     async def _post(
         self, url: httpx.URL, addresses: list[str], raw: bytes, headers: dict[str, str]

@@ -160,6 +160,14 @@ async def require_writer(
     return await require_member(request, user)
 
 
+async def require_exporter(user: Annotated[Member, Depends(require_user)]) -> Member:
+    """An owner or staff member (not read-only), for a download of the business's data in a
+    file (an export). A GET that changes nothing: no CSRF token."""
+    if user.role not in WRITERS:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, i18n.gettext("Your role can only view"))
+    return user
+
+
 async def require_owner(user: Annotated[Member, Depends(require_writer)]) -> Member:
     if user.role != "owner":
         raise HTTPException(status.HTTP_403_FORBIDDEN, i18n.gettext("Only an owner may do this"))
@@ -174,4 +182,5 @@ def _is_form(request: Request) -> bool:
 StaffUser = Annotated[Member, Depends(require_user)]
 SignedInMember = Annotated[Member, Depends(require_member)]
 Writer = Annotated[Member, Depends(require_writer)]
+Exporter = Annotated[Member, Depends(require_exporter)]
 Owner = Annotated[Member, Depends(require_owner)]

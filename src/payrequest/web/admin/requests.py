@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from payrequest.customers import repository as customers
 from payrequest.errors import PayrequestError
+from payrequest.exports.period import business_day, this_month
 from payrequest.invoices import repository as invoices_repo
 from payrequest.kit.clock import utcnow
 from payrequest.kit.money import parse_money
@@ -35,7 +36,7 @@ from payrequest.web.admin.request_forms import (
     shows_code,
 )
 from payrequest.web.admin.request_link import send_card_link_now, send_link
-from payrequest.web.auth import StaffUser, Writer
+from payrequest.web.auth import WRITERS, StaffUser, Writer
 from payrequest.web.deps import AsyncSession, ReadSessionDep, RuntimeDep
 from payrequest.web.flash import flash
 from payrequest.web.nudge import send_now, sent_text, waiting_text, wake
@@ -264,6 +265,7 @@ async def request_list(
         page=page,
         status_filter=status_filter,
         statuses=[s.value for s in Status],
+        export=this_month(business_day(utcnow())) if user.role in WRITERS else None,
     )
 
 

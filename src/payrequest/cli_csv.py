@@ -1,0 +1,102 @@
+"""`payrequest export ...` and `payrequest import ...`: CSV files in and out of one
+organisation (docs/csv.md). Each command acts for the organisation `--org` names (or the only
+one there is)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, BinaryIO, TypeVar
+
+import typer
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from payrequest.config import ConfigurationError, Settings, load_settings
+from payrequest.db.scope import ALL, scoped_to
+from payrequest.db.session import create_engine, read_only_factory, session_factory
+from payrequest.errors import PayrequestError
+from payrequest.exports.payments_csv import payments_csv
+from payrequest.exports.period import Period
+from payrequest.organisations import service as organisations
+from payrequest.organisations.models import Organisation
+
+T = TypeVar("T")
+Sessions = async_sessionmaker[AsyncSession]
+export_app = typer.Typer(help="Export CSV files for the accounting.", no_args_is_help=True)
+Org = Annotated[
+    str | None,
+    typer.Option(
+        "--org", help="The organisation's short name (may be left out while there is only one)."
+    ),
+]
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigurationError as exc:
+        typer.echo(f"configuration error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _refuse(exc: PayrequestError, code: int = 1) -> typer.Exit:
+    typer.echo(f"error: {exc.message}", err=True)
+    return typer.Exit(code)
+
+
+async def _chosen(sessions: Sessions, slug: str | None) -> Organisation:
+    """The organisation `--org` names (or the only one); exit code 2 naming the short names
+    there are when it names none, or is left out among several."""
+    async with sessions(info=scoped_to(ALL)) as session:
+        try:
+            return await organisations.chosen(session, slug)
+        except PayrequestError as exc:
+            typer.echo(f"error: {exc.message} (--org SLUG)", err=True)
+            raise typer.Exit(2) from None
+
+
+def _run(settings: Settings, work: Callable[[Sessions, Sessions], Awaitable[T]]) -> T:
+    """`work(sessions, read_sessions)` on the database; the engine is closed afterwards."""
+
+    async def run() -> T:
+        engine = create_engine(settings.database_url)
+        try:
+            return await work(session_factory(engine), read_only_factory(engine))
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+@export_app.command("payments")
+def export_payments(
+    first: Annotated[str, typer.Option("--from", help="First day, YYYY-MM-DD.")],
+    last: Annotated[str, typer.Option("--to", help="Last day, YYYY-MM-DD (included).")],
+    org: Org = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", help="The file to write (default: standard output).")
+    ] = None,
+) -> None:
+    """Payments, refunds and manual payments of a period, one row per invoice, as CSV."""
+    try:
+        period = Period.parse(first, last)
+    except PayrequestError as exc:
+        raise _refuse(exc, 2) from None
+    settings = _settings()
+    if output is None:
+        _export_payments(settings, org, period, typer.get_binary_stream("stdout"))
+        return
+    with output.open("wb") as handle:
+        _export_payments(settings, org, period, handle)
+    typer.echo(f"Wrote {output}", err=True)
+
+
+def _export_payments(settings: Settings, org: str | None, period: Period, out: BinaryIO) -> None:
+    async def work(sessions: Sessions, read_sessions: Sessions) -> None:
+        organisation = await _chosen(sessions, org)
+        chunks = payments_csv(read_sessions, organisation_id=organisation.id, period=period)
+        async for chunk in chunks:
+            out.write(chunk)
+
+    _run(settings, work)

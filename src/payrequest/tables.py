@@ -1,5 +1,6 @@
 """Imports every model so that `Base.metadata` knows all tables (Alembic, tests)."""
 
+from payrequest.api_keys.models import ApiKey, IdempotentRequest
 from payrequest.audit.models import AuditEntry
 from payrequest.automations.models import ActionRun, Flow, FlowAction, FlowRun
 from payrequest.connections.models import ProviderConnection
@@ -27,12 +28,14 @@ metadata = Base.metadata
 __all__ = [
     "ActionRun",
     "Allocation",
+    "ApiKey",
     "AuditEntry",
     "Credit",
     "Customer",
     "Flow",
     "FlowAction",
     "FlowRun",
+    "IdempotentRequest",
     "InboundEvent",
     "Invoice",
     "InvoiceLine",

@@ -60,6 +60,8 @@ GUARDED = (
     "audit_log",
     "inbound_events",
     "provider_connections",
+    "api_keys",
+    "api_idempotency",
 )
 
 

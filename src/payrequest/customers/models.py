@@ -29,10 +29,14 @@ class Customer(OrganisationOwned, Base):
         CheckConstraint(sql_in("country", COUNTRIES), name="country"),
         CheckConstraint("phone IS NULL OR phone LIKE '+%'", name="phone_e164"),
         UniqueConstraint("organisation_id", "number"),
+        UniqueConstraint("organisation_id", "external_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(32))  # unique per organisation
+    # The id the business's own system gives the customer; unique per organisation when given.
+    external_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    organisation_number: Mapped[str | None] = mapped_column(String(32), nullable=True)
     name: Mapped[str] = mapped_column(String(200), index=True)
     email: Mapped[str | None] = mapped_column(String(254), nullable=True)
     phone: Mapped[str | None] = mapped_column(String(16), nullable=True)  # E.164

@@ -28,6 +28,20 @@ async def get_by_number(session: AsyncSession, number: str) -> Customer | None:
     return result.scalar_one_or_none()
 
 
+async def get_by_external_id(session: AsyncSession, external_id: str) -> Customer | None:
+    stmt = select(Customer).where(Customer.external_id == external_id)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def external_id_taken(
+    session: AsyncSession, external_id: str, *, except_id: int | None = None
+) -> bool:
+    stmt = select(Customer.id).where(Customer.external_id == external_id)
+    if except_id is not None:
+        stmt = stmt.where(Customer.id != except_id)
+    return (await session.execute(stmt.limit(1))).first() is not None
+
+
 async def search(
     session: AsyncSession, *, query: str = "", limit: int = 50, offset: int = 0
 ) -> list[Customer]:

@@ -7,15 +7,44 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# The id the business's own system gives a row (customers and invoices alike).
+ExternalId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+OrganisationNumber = Annotated[str, StringConstraints(strip_whitespace=True, max_length=32)]
+CustomerNumber = Annotated[str, StringConstraints(strip_whitespace=True, max_length=32)]
+Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=254)]
+Country = Annotated[str, StringConstraints(pattern=r"^(NO|DK|FI|SE)$")]
+Locale = Annotated[str, StringConstraints(pattern=r"^(nb|da|en)$")]
 
 
 class CustomerInput(BaseModel):
+    """A customer as a form or the API gives it. `external_id` and `organisation_number` are
+    changed by an update only when given (the admin's form has no such fields)."""
+
     model_config = ConfigDict(frozen=True)
 
     name: Text200
-    number: Annotated[str, StringConstraints(strip_whitespace=True, max_length=32)] | None = None
-    email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=254)] | None = None
+    number: CustomerNumber | None = None
+    email: Email | None = None
     phone: str | None = None  # as typed; normalised by the service
-    country: Annotated[str, StringConstraints(pattern=r"^(NO|DK|FI|SE)$")] = "NO"
-    locale: Annotated[str, StringConstraints(pattern=r"^(nb|da|en)$")] = "nb"
+    country: Country = "NO"
+    locale: Locale = "nb"
     portal_access: bool = False
+    external_id: ExternalId | None = None
+    organisation_number: OrganisationNumber | None = None
+
+
+class CustomerUpsert(BaseModel):
+    """A customer keyed by the business's own id: created when new, else the fields given are
+    changed and the others kept (customers.upsert)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    external_id: ExternalId
+    name: Text200 | None = None
+    number: CustomerNumber | None = None
+    email: Email | None = None
+    phone: str | None = None
+    country: Country | None = None
+    locale: Locale | None = None
+    portal_access: bool | None = None
+    organisation_number: OrganisationNumber | None = None

@@ -29,23 +29,42 @@ def _normalised_email(email: str | None) -> str | None:
     return email.lower()
 
 
+def _external_id_taken(external_id: str) -> Conflict:
+    return Conflict(
+        "Another customer has the external id %(external_id)s",
+        field="external_id",
+        code="external_id_taken",
+        external_id=external_id,
+    )
+
+
+def stored_values(data: CustomerInput) -> dict[str, object]:
+    """The columns `data` gives a customer, as stored (email lower case, phone E.164), every
+    value checked; the number is left out (given automatically when empty)."""
+    return {
+        "name": data.name,
+        "email": _normalised_email(data.email),
+        "phone": _normalised_phone(data),
+        "country": data.country,
+        "locale": data.locale,
+        "portal_access": data.portal_access,
+        "external_id": data.external_id,
+        "organisation_number": data.organisation_number or None,
+    }
+
+
 async def create_customer(
     session: AsyncSession, *, data: CustomerInput, actor_id: int | None = None
 ) -> Customer:
+    values = stored_values(data)
     number = data.number or await repository.next_number(session)
     if await repository.get_by_number(session, number) is not None:
         raise Conflict(
             "Customer number %(number)s is already in use", field="number", number=number
         )
-    customer = Customer(
-        number=number,
-        name=data.name,
-        email=_normalised_email(data.email),
-        phone=_normalised_phone(data),
-        country=data.country,
-        locale=data.locale,
-        portal_access=data.portal_access,
-    )
+    if data.external_id and await repository.external_id_taken(session, data.external_id):
+        raise _external_id_taken(data.external_id)
+    customer = Customer(number=number, **values)
     session.add(customer)
     await session.flush()
     await audit.record_edit(session, "customer.create", customer.id, actor_id, _shown(customer))
@@ -56,12 +75,21 @@ async def update_customer(
     session: AsyncSession, *, customer_id: int, data: CustomerInput, actor_id: int | None = None
 ) -> Customer:
     """Every value is checked before the first is changed: bad input leaves the row as it was
-    (a page showing the error reads it as stored, not half-changed or expired)."""
+    (a page showing the error reads it as stored, not half-changed or expired). The external
+    id and organisation number change only when `data` gives them (`model_fields_set`)."""
     customer = await repository.get(session, customer_id)
     if customer is None:
         raise NotFound("No such customer")
-    email = _normalised_email(data.email)
-    phone = _normalised_phone(data)
+    values = stored_values(data)
+    for kept in {"external_id", "organisation_number"} - data.model_fields_set:
+        del values[kept]
+    external_id = values.get("external_id")
+    if (
+        isinstance(external_id, str)
+        and external_id != customer.external_id
+        and await repository.external_id_taken(session, external_id, except_id=customer.id)
+    ):
+        raise _external_id_taken(external_id)
     before = _shown(customer)
     if data.number and data.number != customer.number:
         if await repository.get_by_number(session, data.number) is not None:
@@ -69,12 +97,8 @@ async def update_customer(
                 "Customer number %(number)s is already in use", field="number", number=data.number
             )
         customer.number = data.number
-    customer.name = data.name
-    customer.email = email
-    customer.phone = phone
-    customer.country = data.country
-    customer.locale = data.locale
-    customer.portal_access = data.portal_access
+    for name, value in values.items():
+        setattr(customer, name, value)
     await session.flush()
     changed = audit.changes(before, _shown(customer))
     if changed:
@@ -93,6 +117,8 @@ def _shown(customer: Customer) -> dict[str, object]:
         "country": customer.country,
         "locale": customer.locale,
         "portal_access": customer.portal_access,
+        "external_id": customer.external_id or "",
+        "organisation_number": customer.organisation_number or "",
     }
 
 

@@ -36,10 +36,15 @@ class Invoice(OrganisationOwned, Base):
         # Lets allocations and request links prove, in the database, that their currency matches.
         UniqueConstraint("id", "currency", name="uq_invoices_id_currency"),
         UniqueConstraint("organisation_id", "number"),
+        UniqueConstraint("organisation_id", "external_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(32))  # unique per organisation
+    # The id the business's own system gives the invoice; unique per organisation when given.
+    external_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    # The payment reference printed on the invoice (KID in Norway), as the business made it.
+    reference: Mapped[str | None] = mapped_column(String(32), nullable=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     issue_date: Mapped[date] = mapped_column(Date)
     due_date: Mapped[date] = mapped_column(Date, index=True)

@@ -26,6 +26,29 @@ async def get_by_number(session: AsyncSession, number: str) -> Invoice | None:
     return result.scalar_one_or_none()
 
 
+async def get_by_external_id(
+    session: AsyncSession, external_id: str, *, for_update: bool = False
+) -> Invoice | None:
+    """The invoice with its lines (locked until the transaction ends with `for_update`)."""
+    stmt = (
+        select(Invoice)
+        .where(Invoice.external_id == external_id)
+        .options(selectinload(Invoice.lines))
+    )
+    if for_update:
+        stmt = stmt.with_for_update()
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def external_id_taken(
+    session: AsyncSession, external_id: str, *, except_id: int | None = None
+) -> bool:
+    stmt = select(Invoice.id).where(Invoice.external_id == external_id)
+    if except_id is not None:
+        stmt = stmt.where(Invoice.id != except_id)
+    return (await session.execute(stmt.limit(1))).first() is not None
+
+
 async def for_customer(session: AsyncSession, customer_id: int) -> list[Invoice]:
     stmt = (
         select(Invoice)

@@ -11,6 +11,14 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 InvoiceNumber = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)
 ]
+ExternalId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+# The payment reference printed on the invoice (KID: digits; other countries' references may
+# hold letters), as the business's own system made it.
+PaymentReference = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)
+]
+Currency = Annotated[str, StringConstraints(pattern=r"^(NOK|DKK|EUR|SEK)$")]
+Note = Annotated[str | None, StringConstraints(max_length=500)]
 
 
 class InvoiceLineInput(BaseModel):
@@ -24,13 +32,40 @@ class InvoiceLineInput(BaseModel):
     vat_rate_bp: Annotated[int, Field(ge=0, le=10_000)] = 2500
 
 
+Lines = Annotated[list[InvoiceLineInput], Field(min_length=1, max_length=500)]
+
+
 class InvoiceInput(BaseModel):
+    """An invoice as a form or the API gives it. `external_id` and `reference` are changed by
+    an update only when given (the admin's form has no such fields)."""
+
     model_config = ConfigDict(frozen=True)
 
     number: InvoiceNumber
     customer_id: int
     issue_date: date
     due_date: date
-    currency: Annotated[str, StringConstraints(pattern=r"^(NOK|DKK|EUR|SEK)$")]
-    lines: Annotated[list[InvoiceLineInput], Field(min_length=1, max_length=500)]
-    note: Annotated[str | None, StringConstraints(max_length=500)] = None
+    currency: Currency
+    lines: Lines
+    note: Note = None
+    external_id: ExternalId | None = None
+    reference: PaymentReference | None = None
+
+
+class InvoiceUpsert(BaseModel):
+    """An invoice keyed by the business's own id (invoices.upsert): created when new, else the
+    fields given are changed and the others kept. The customer is given by our id or by its
+    own external id; it cannot change once the invoice exists."""
+
+    model_config = ConfigDict(frozen=True)
+
+    external_id: ExternalId
+    customer_id: int | None = None
+    customer_external_id: ExternalId | None = None
+    number: InvoiceNumber | None = None  # a new invoice without one gets the next free number
+    reference: PaymentReference | None = None
+    issue_date: date | None = None  # a new invoice without one is issued today
+    due_date: date | None = None
+    currency: Currency | None = None  # a new invoice without one: the customer's country's
+    lines: Lines | None = None
+    note: Note = None

@@ -27,6 +27,8 @@ async def create_invoice(
         raise NotFound("No such customer")
     if await repository.get_by_number(session, data.number) is not None:
         raise _number_taken(data.number)
+    if data.external_id and await repository.external_id_taken(session, data.external_id):
+        raise _external_id_taken(data.external_id)
     lines = _build_lines(data)
     total = _total(lines)
     invoice = Invoice(
@@ -38,6 +40,8 @@ async def create_invoice(
         total=total,
         note=data.note,
         lines=lines,
+        external_id=data.external_id,
+        reference=data.reference,
     )
     session.add(invoice)
     await _flush_number(session, data.number)
@@ -83,6 +87,15 @@ async def void_invoice(
 
 def _number_taken(number: str) -> Conflict:
     return Conflict("Invoice number %(number)s already exists", field="number", number=number)
+
+
+def _external_id_taken(external_id: str) -> Conflict:
+    return Conflict(
+        "Another invoice has the external id %(external_id)s",
+        field="external_id",
+        code="external_id_taken",
+        external_id=external_id,
+    )
 
 
 async def _flush_number(session: AsyncSession, number: str) -> None:
@@ -131,7 +144,8 @@ async def update_invoice(
     in_any_request: bool = False,
     actor_id: int | None = None,
 ) -> Invoice:
-    """Replace number, dates, currency, note and lines of an invoice nobody has paid on.
+    """Replace number, dates, currency, note and lines of an invoice nobody has paid on (and
+    its external id and payment reference, when `data` gives them: `model_fields_set`).
 
     `allocated` (money ever applied to it) comes from the ledger; `in_active_request` and
     `in_any_request` from the payment requests. The customer stays the same. Everything is
@@ -171,6 +185,13 @@ async def update_invoice(
         raise ValidationFailed("The due date cannot be before the issue date", field="due_date")
     if await repository.number_taken(session, data.number, except_id=invoice.id):
         raise _number_taken(data.number)
+    given = data.model_fields_set
+    if (
+        "external_id" in given
+        and data.external_id
+        and await repository.external_id_taken(session, data.external_id, except_id=invoice.id)
+    ):
+        raise _external_id_taken(data.external_id)
     lines = _build_lines(data)
     total = _total(lines)
     before = _shown(invoice)
@@ -183,6 +204,10 @@ async def update_invoice(
     invoice.currency = data.currency
     invoice.note = data.note
     invoice.total = total
+    if "external_id" in given:
+        invoice.external_id = data.external_id
+    if "reference" in given:
+        invoice.reference = data.reference
     invoice.lines.extend(lines)
     await _flush_number(session, data.number)
     await _announce(session, invoice, names.INVOICE_UPDATED)
@@ -201,6 +226,8 @@ def _shown(invoice: Invoice) -> dict[str, object]:
         "note": invoice.note or "",
         "total": invoice.total,
         "lines": len(invoice.lines),
+        "external_id": invoice.external_id or "",
+        "reference": invoice.reference or "",
     }
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Unpack
+from typing import Any
 
 from sqlalchemy import Row, Select, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -66,8 +66,8 @@ class PaymentLine:
     order: tuple[Any, ...] = ()  # how it sorts within its day (its query's own order)
 
 
-Query = Select[Unpack[tuple[Any, ...]]]
-Found = Row[Unpack[tuple[Any, ...]]]
+Query = Select[*tuple[Any, ...]]
+Found = Row[*tuple[Any, ...]]
 
 
 def _key(line: PaymentLine) -> tuple[Any, ...]:

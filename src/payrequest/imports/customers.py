@@ -7,7 +7,8 @@ Norwegian)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -45,10 +46,10 @@ def customer_input(row: SourceRow, columns: tuple[str, ...]) -> CustomerUpsert:
 
 
 class Customers:
-    name = "customers"
-    required = ("external_id",)
-    known = COLUMNS
-    columns_of_fields: dict[str, str] = {}
+    name: str = "customers"
+    required: tuple[str, ...] = ("external_id",)
+    known: tuple[str, ...] = COLUMNS
+    columns_of_fields: Mapping[str, str] = MappingProxyType({})
 
     def records(self, rows: Iterator[SourceRow], columns: tuple[str, ...]) -> Iterator[Record]:
         seen = Seen()

@@ -8,7 +8,7 @@ turned into minor units through kit.money; the VAT rate is in percent."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,7 +37,14 @@ INVOICE_COLUMNS = (
 )
 LINE_COLUMNS = ("description", "quantity", "unit_price", "vat_rate")
 COLUMNS = INVOICE_COLUMNS + LINE_COLUMNS
-REQUIRED = ("external_id", "customer_external_id", "due_date", "description", "unit_price", "vat_rate")
+REQUIRED = (
+    "external_id",
+    "customer_external_id",
+    "due_date",
+    "description",
+    "unit_price",
+    "vat_rate",
+)
 MOST_LINES = 500  # as many as an invoice may have (invoices.schemas)
 LABELS = {name: name for name in COLUMNS}
 # Where a domain error's field is in the file.
@@ -141,10 +148,10 @@ class _Invoice:
 
 
 class Invoices:
-    name = "invoices"
-    required = REQUIRED
-    known = COLUMNS
-    columns_of_fields = FIELD_COLUMNS
+    name: str = "invoices"
+    required: tuple[str, ...] = REQUIRED
+    known: tuple[str, ...] = COLUMNS
+    columns_of_fields: Mapping[str, str] = FIELD_COLUMNS
 
     def records(self, rows: Iterator[SourceRow], columns: tuple[str, ...]) -> Iterator[Record]:
         seen = Seen()

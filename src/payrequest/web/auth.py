@@ -160,9 +160,9 @@ async def require_writer(
     return await require_member(request, user)
 
 
-async def require_exporter(user: Annotated[Member, Depends(require_user)]) -> Member:
-    """An owner or staff member (not read-only), for a download of the business's data in a
-    file (an export). A GET that changes nothing: no CSRF token."""
+async def require_writer_role(user: Annotated[Member, Depends(require_user)]) -> Member:
+    """An owner or staff member (not read-only) on a GET that changes nothing, so without a
+    CSRF token: a download of the business's data (an export), the import pages."""
     if user.role not in WRITERS:
         raise HTTPException(status.HTTP_403_FORBIDDEN, i18n.gettext("Your role can only view"))
     return user
@@ -182,5 +182,5 @@ def _is_form(request: Request) -> bool:
 StaffUser = Annotated[Member, Depends(require_user)]
 SignedInMember = Annotated[Member, Depends(require_member)]
 Writer = Annotated[Member, Depends(require_writer)]
-Exporter = Annotated[Member, Depends(require_exporter)]
+WriterRole = Annotated[Member, Depends(require_writer_role)]
 Owner = Annotated[Member, Depends(require_owner)]

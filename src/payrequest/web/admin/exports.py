@@ -13,7 +13,7 @@ from payrequest.errors import N_, PayrequestError
 from payrequest.exports.payments_csv import payments_csv
 from payrequest.exports.period import Period
 from payrequest.web import i18n
-from payrequest.web.auth import Exporter
+from payrequest.web.auth import WriterRole
 from payrequest.web.deps import RuntimeDep
 from payrequest.web.flash import flash
 
@@ -34,7 +34,7 @@ def csv_download(chunks: AsyncIterator[bytes], filename: str) -> StreamingRespon
 @router.get("/exports/payments.csv")
 async def payments_export(
     request: Request,
-    user: Exporter,
+    user: WriterRole,
     runtime: RuntimeDep,
     first: Annotated[str, Query(alias="from")] = "",
     last: Annotated[str, Query(alias="to")] = "",

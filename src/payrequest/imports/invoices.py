@@ -20,6 +20,7 @@ from payrequest.imports import values
 from payrequest.imports.reader import SourceRow
 from payrequest.imports.records import Record, refused, too_many_cells, validated
 from payrequest.imports.seen import Seen
+from payrequest.invoices.lines import line_amounts
 from payrequest.invoices.models import Invoice
 from payrequest.invoices.schemas import InvoiceLineInput, InvoiceUpsert
 from payrequest.kit.money import minor_digits, shared_minor_digits, to_minor
@@ -95,6 +96,7 @@ def line_input(row: SourceRow, currency: str | None) -> InvoiceLineInput:
         },
         {"vat_rate_bp": "vat_rate", "unit_price": "unit_price", "quantity": "quantity"},
     )
+    line_amounts(line.quantity, line.unit_price, line.vat_rate_bp)  # what the invoice will check
     return line
 
 

@@ -21,13 +21,12 @@ class Preview:
     report: Report  # rows read and refused; nothing created or updated
     first: list[Record] = field(default_factory=list)  # the first records, refused ones too
     records: int = 0  # customers or invoices read (refused or not)
-    separator: str = ""
 
 
 def preview(kind: Kind, source: BinaryIO, *, shown: int = SHOWN) -> Preview:
     report = Report(dry_run=True)
     file = opened(kind, source, report)
-    result = Preview(report, separator=file.separator if file else "")
+    result = Preview(report)
     if file is None:
         return result
     try:

@@ -55,7 +55,7 @@ def column_name(title: str) -> str:
 
 
 def separator_of(header: str) -> str:
-    """`;` or `,`: whichever the header line has more of (`;` when neither)."""
+    """`;` or `,`: whichever the header line has more of (`;` on a tie, or when neither)."""
     return max(SEPARATORS, key=header.count)
 
 

@@ -94,6 +94,8 @@ async def test_import_customers_and_invoices_from_csv_and_export_the_payments(
     await expect(preview.locator("tr[data-row='3']")).to_contain_text("Reise")
     errors = page.locator("[data-import-errors]")
     await expect(errors.locator("tr[data-row='4']")).to_contain_text("is not a date")
+    SHOTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(SHOTS / "import_preview.png"), full_page=True)
     await page.get_by_role("button", name="Dry run (write nothing)").click()
     await expect(page.get_by_role("heading", name="Dry run: nothing was written")).to_be_visible()
     await expect(page.locator("[data-created]")).to_have_text("1")

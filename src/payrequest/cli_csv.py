@@ -96,19 +96,22 @@ def export_payments(
     except PayrequestError as exc:
         raise _refuse(exc, 2) from None
     settings = _settings()
+    organisation = _run(settings, lambda sessions, _read: _chosen(sessions, org))
     if output is None:
-        _export_payments(settings, org, period, typer.get_binary_stream("stdout"))
+        _export_payments(settings, organisation.id, period, typer.get_binary_stream("stdout"))
         return
     with output.open("wb") as handle:
-        _export_payments(settings, org, period, handle)
+        _export_payments(settings, organisation.id, period, handle)
     typer.echo(f"Wrote {output}", err=True)
 
 
-def _export_payments(settings: Settings, org: str | None, period: Period, out: BinaryIO) -> None:
-    async def work(sessions: Sessions, read_sessions: Sessions) -> None:
-        organisation = await _chosen(sessions, org)
-        chunks = payments_csv(read_sessions, organisation_id=organisation.id, period=period)
-        async for chunk in chunks:
+def _export_payments(
+    settings: Settings, organisation_id: int, period: Period, out: BinaryIO
+) -> None:
+    async def work(_sessions: Sessions, read_sessions: Sessions) -> None:
+        async for chunk in payments_csv(
+            read_sessions, organisation_id=organisation_id, period=period
+        ):
             out.write(chunk)
 
     _run(settings, work)
@@ -182,7 +185,11 @@ def _print_report(kind: Kind, report: Report) -> None:
         soft_wrap=True,
     )
     if report.ignored_columns:
-        console.print(f"Columns not imported: {', '.join(report.ignored_columns)}", soft_wrap=True)
+        console.print(
+            f"Columns not imported: {', '.join(report.ignored_columns)}",
+            soft_wrap=True,
+            markup=False,
+        )
     for problem in report.errors:
         where = f"row {problem.row}" + (f", {problem.column}" if problem.column else "")
         errors.print(f"{where}: {problem.error.message}", soft_wrap=True, markup=False)

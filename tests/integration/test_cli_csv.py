@@ -149,6 +149,20 @@ def test_export_payments_to_a_file_or_standard_output(tmp_path: Path) -> None:
         ("manual_payment", "I-001", "1124.50", "KID 0001")
     ]
     assert shown.exit_code == 0 and shown.stdout == (tmp_path / "out.csv").read_text("utf-8")
+    nobody = _cli(
+        tmp_path,
+        "export",
+        "payments",
+        "--from",
+        today,
+        "--to",
+        today,
+        "--org",
+        "nobody",
+        "--output",
+        str(tmp_path / "nobody.csv"),
+    )
+    assert nobody.exit_code == 2 and not (tmp_path / "nobody.csv").exists()
     backwards = _cli(tmp_path, "export", "payments", "--from", today, "--to", "2000-01-01")
     assert backwards.exit_code == 2
     assert backwards.stderr.strip() == "error: The period ends before it starts"

@@ -3,11 +3,10 @@ owners and staff. The form is on the payment requests page."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
-from fastapi.responses import RedirectResponse, Response, StreamingResponse
+from fastapi.responses import RedirectResponse, Response
 
 from payrequest.errors import N_, PayrequestError
 from payrequest.exports.payments_csv import payments_csv
@@ -15,20 +14,12 @@ from payrequest.exports.period import Period
 from payrequest.web import i18n
 from payrequest.web.auth import WriterRole
 from payrequest.web.deps import RuntimeDep
+from payrequest.web.downloads import csv_download
 from payrequest.web.flash import flash
 
 router = APIRouter()
 LABELS = {"from": N_("From"), "to": N_("To")}
 FORM = "/requests#export"
-
-
-def csv_download(chunks: AsyncIterator[bytes], filename: str) -> StreamingResponse:
-    """A CSV file streamed as it is written, saved under `filename`."""
-    return StreamingResponse(
-        chunks,
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
 
 
 @router.get("/exports/payments.csv")

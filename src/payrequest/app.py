@@ -39,6 +39,7 @@ from payrequest.web import admin, emulator_access, errors, health, portal, sse, 
 from payrequest.web import outbox as web_outbox
 from payrequest.web import signup as web_signup
 from payrequest.web.admin import operator as web_operator
+from payrequest.web.api import app as api
 from payrequest.web.body_limits import BodyLimits
 from payrequest.web.observe import ObserveRequests
 from payrequest.web.organisation_scope import StartUnscoped
@@ -170,7 +171,15 @@ def create_app(
             gc.freeze()
             yield
 
-    app = FastAPI(title="payrequest", version=__version__, lifespan=lifespan)
+    # The API documents itself at /api/v1/docs (web.api); the pages are not an API.
+    app = FastAPI(
+        title="payrequest",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
     app.state.settings = settings
     app.state.runtime = runtime
     app.state.engine = runtime.engine
@@ -197,6 +206,7 @@ def create_app(
     app.add_middleware(SecurityHeaders, https=https)  # outermost: on every answer
     app.add_middleware(ObserveRequests)  # request id, log context and metrics around all
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.mount(api.PREFIX, api.create_api(runtime, settings))
     if stripe_app is not None:
         app.mount(urls.SANDBOX_STRIPE, stripe_app)
     if sandbox_app is not None:

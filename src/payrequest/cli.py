@@ -27,6 +27,7 @@ from payrequest.app import (
     emulator_card_connection,
     emulator_connection,
 )
+from payrequest.cli_api_keys import api_keys_app
 from payrequest.cli_csv import export_app, import_app
 from payrequest.cli_orgs import orgs_app
 from payrequest.cli_staff import staff_app
@@ -85,6 +86,7 @@ app.add_typer(orgs_app, name="orgs")
 app.add_typer(vipps_app, name="vipps")
 app.add_typer(stripe_app, name="stripe")
 app.add_typer(staff_app, name="staff")
+app.add_typer(api_keys_app, name="api-keys")
 app.add_typer(export_app, name="export")
 app.add_typer(import_app, name="import")
 requests_app = typer.Typer(help="Payment requests in bulk.", no_args_is_help=True)
@@ -410,7 +412,7 @@ def demo(
         soft_wrap=True,
     )
     console.print(f"  Health:         {base}/healthz")
-    console.print(f"  API docs:       {base}/docs\n")
+    console.print(f"  API docs:       {base}/api/v1/docs\n")
     uvicorn.run(
         create_app(settings),
         host=host,

@@ -199,6 +199,12 @@ class LedgerSettings(BaseModel):
     auto_apply_credit: bool = False
 
 
+class ApiSettings(BaseModel):
+    """The REST API (docs/api.md): how many requests one key may make a minute."""
+
+    requests_per_minute: Annotated[int, Field(ge=1, le=1_000_000)] = 600
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -229,6 +235,7 @@ class Settings(BaseSettings):
     ledger: LedgerSettings = LedgerSettings()
     business: BusinessSettings = BusinessSettings()
     portal: PortalSettings = PortalSettings()
+    api: ApiSettings = ApiSettings()
 
     @field_validator("database_url")
     @classmethod

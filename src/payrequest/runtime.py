@@ -11,6 +11,7 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from payrequest import __version__
+from payrequest.api_keys import idempotency
 from payrequest.automations import jobs as automation_jobs
 from payrequest.automations.execution import Services as AutomationServices
 from payrequest.automations.outgoing import WebhookSender
@@ -32,6 +33,7 @@ from payrequest.inbound import jobs as inbound_jobs
 from payrequest.inbound import registrations, setup
 from payrequest.jobs import maintenance
 from payrequest.jobs.handlers import JobHandlers
+from payrequest.jobs.maintenance import Purging
 from payrequest.jobs.runner import Worker
 from payrequest.kit.crypto import SecretBox
 from payrequest.kit.urls import PublicUrls
@@ -180,7 +182,10 @@ def build_runtime(settings: Settings, *, provider: PaymentProvider | None = None
     inbound_jobs.install(handlers, providers=providers)
     ledger_jobs.install(handlers, in_requests=payment_repository.invoices_in_active_requests)
     maintenance.install(
-        handlers, purge_rate_limit_hits=ratelimit.purge, purge_sign_ins=sign_ins.purge
+        handlers,
+        purge_rate_limit_hits=ratelimit.purge,
+        purge_sign_ins=sign_ins.purge,
+        more=[Purging("API idempotency records", idempotency.purge, idempotency.KEEP)],
     )
     sms = SmsOfTheScope(build_sms_gateway(settings, sandbox_base_url=urls.sandbox()), read_sessions)
     email = build_email_sender(settings)

@@ -4,9 +4,9 @@
 invoices with lines, payment requests in several states (waiting, paid with allocations,
 refunded, rejected), a manual payment with the credit it left and a credit application, a
 flow with a run whose action failed, a portal link, staff of every role, an audit entry, a
-dead job and outbox events. Organisation B's values all carry a distinctive mark (`bravozulu`,
-amounts A never has, phones of its own), so a page that shows one of them to someone of A is
-caught by `Side.secrets`.
+dead job, outbox events and an API key. Organisation B's values all carry a distinctive mark
+(`bravozulu`, amounts A never has, phones of its own), so a page that shows one of them to
+someone of A is caught by `Side.secrets`.
 
 `rows_of` reads every row that belongs to an organisation (acting for all of them), so a
 test compares them before and after to prove nothing of B changed.
@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from payrequest.api_keys import service as api_keys
 from payrequest.audit import service as audit
 from payrequest.automations.models import ActionRun, Flow, FlowAction, FlowRun
 from payrequest.customers.models import Customer
@@ -147,6 +148,18 @@ class Side:
     link_token: str = ""
     audit_id: int = 0
     staff_ids: dict[str, int] = field(default_factory=dict)  # by role
+    api_key_id: int = 0
+    api_key: str = ""  # its secret: a bearer credential, never sent by anyone else
+
+    @property
+    def customer_external_id(self) -> str:
+        """The first customer's id in the business's own system (the API finds it by it)."""
+        return f"{self.names.invoice_prefix}EXT-C1"
+
+    @property
+    def invoice_external_id(self) -> str:
+        """The open invoice's id in the business's own system."""
+        return f"{self.names.invoice_prefix}EXT-7001"
 
     @property
     def references(self) -> list[str]:
@@ -174,6 +187,7 @@ class Side:
             n.note,
             n.audit_note,
             self.link_token,
+            self.api_key[4:12],  # the part of its prefix beyond `prk_` (and so of the key)
             f"{n.slug}-client",  # its provider connection's client id
             *self.references,
             *(n.staff_email(role) for role in ROLES),
@@ -245,6 +259,7 @@ async def populate(sessions: Sessions, side: Side) -> Side:
     async with sessions(info=scoped_to(side.organisation_id)) as session, session.begin():
         customer = Customer(
             number=f"{n.invoice_prefix}C1",
+            external_id=side.customer_external_id,
             name=n.customer,
             email=n.email,
             phone=n.phone,
@@ -268,6 +283,7 @@ async def populate(sessions: Sessions, side: Side) -> Side:
         made = [await _invoice(session, side, customer.id, i, a) for i, a in enumerate(n.amounts)]
         side.invoice_ids = [i.id for i in made]
         open_, paid_invoice, refunded_invoice, rejected_invoice = made
+        open_.external_id = side.invoice_external_id
 
         waiting = _request(
             side,
@@ -437,6 +453,10 @@ async def populate(sessions: Sessions, side: Side) -> Side:
         )
         side.link_token = issued.token
         side.link_id = issued.link_id
+        key = await api_keys.create_key(
+            session, name=f"{n.note} key", scope="write", actor_id=owner
+        )
+        side.api_key_id, side.api_key = key.row.id, key.secret
     return side
 
 

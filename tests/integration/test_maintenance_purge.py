@@ -9,6 +9,8 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from payrequest.api_keys import service as api_keys
+from payrequest.api_keys.models import IdempotentRequest
 from payrequest.config import load_settings
 from payrequest.db.scope import ALL, scoped_to
 from payrequest.jobs.maintenance import PURGE_JOB
@@ -73,3 +75,32 @@ async def test_the_worker_purges_old_rate_limit_hits_and_finished_sign_ins(
     assert len(hits) == 2  # within the longest window (a day) they stay
     assert kept == {live.session_id, recently.session_id}
     assert expired.session_id not in kept
+
+
+async def test_the_worker_forgets_api_idempotency_records_after_a_day(
+    database_url: str, sessions: Sessions, tmp_path: Path
+) -> None:
+    async with sessions() as session, session.begin():
+        made = await api_keys.create_key(session, name="ERP", scope="write", actor_id=None)
+        for key, age in (("old", timedelta(hours=25)), ("young", timedelta(hours=23))):
+            session.add(
+                IdempotentRequest(
+                    api_key_id=made.row.id,
+                    key=key,
+                    method="POST",
+                    path="/api/v1/customers",
+                    fingerprint="0" * 64,
+                    response_status=201,
+                    response_body="{}",
+                    created_at=utcnow() - age,
+                )
+            )
+    runtime = build_runtime(load_settings(database_url=database_url, var_dir=tmp_path))
+    try:
+        async with sessions(info=scoped_to(ALL)) as session, session.begin():
+            await runtime.handlers.spec(PURGE_JOB).handler(session, {})
+    finally:
+        await runtime.close()
+    async with sessions() as session:
+        kept = (await session.scalars(select(IdempotentRequest.key))).all()
+    assert kept == ["young"]

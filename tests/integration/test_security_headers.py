@@ -53,7 +53,7 @@ async def test_staff_pages_the_sign_in_page_and_a_webhook_answer_carry_the_heade
         for path in ("/customers", "/invoices/new", "/requests", "/nowhere"):
             _assert_protected(await http.get(path))
         _assert_protected(await http.get("/static/app.css"), stored=True)
-        docs = (await http.get("/docs")).headers["content-security-policy"]
+        docs = (await http.get("/api/v1/docs")).headers["content-security-policy"]
         assert f"script-src 'self' 'unsafe-inline' {SWAGGER_CDN};" in docs  # Swagger UI only
         assert "frame-ancestors 'none'" in docs
         for emulator_page in (f"{SANDBOX}/phone", f"{SANDBOX}/phone/4791234567"):

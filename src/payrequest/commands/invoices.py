@@ -1,6 +1,7 @@
 """Invoice commands that ask the ledger and the payment requests first: upsert by external id,
-update, void. Each is refused, changing nothing, while money has been applied to the invoice
-or a payment request waits for the customer to pay it (invoices.service's rules)."""
+change some fields, update, void. Each is refused, changing nothing, while money has been
+applied to the invoice or a payment request waits for the customer to pay it
+(invoices.service's rules)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from payrequest.invoices import repository as invoices
 from payrequest.invoices import service as invoice_service
 from payrequest.invoices import upsert
 from payrequest.invoices.models import Invoice
-from payrequest.invoices.schemas import InvoiceInput, InvoiceUpsert
+from payrequest.invoices.schemas import InvoiceChanges, InvoiceInput, InvoiceUpsert
 from payrequest.invoices.upsert import InvoiceUsage
 from payrequest.kit.upserted import Upserted
 from payrequest.ledger import repository as ledger_repo
@@ -35,6 +36,15 @@ async def upsert_invoice(
 ) -> Upserted[Invoice]:
     """Create or change the invoice with `data.external_id` (invoices.upsert)."""
     return await upsert.upsert_invoice(session, data=data, actor_id=actor_id, usage=invoice_usage)
+
+
+async def change_invoice(
+    session: AsyncSession, *, invoice_id: int, data: InvoiceChanges, actor_id: int | None
+) -> Upserted[Invoice]:
+    """Change the fields `data` gives (invoices.upsert.change_invoice)."""
+    return await upsert.change_invoice(
+        session, invoice_id=invoice_id, data=data, actor_id=actor_id, usage=invoice_usage
+    )
 
 
 async def update_invoice(

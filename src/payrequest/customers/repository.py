@@ -42,6 +42,17 @@ async def external_id_taken(
     return (await session.execute(stmt.limit(1))).first() is not None
 
 
+async def newest_first(
+    session: AsyncSession, *, before_id: int | None, limit: int
+) -> list[Customer]:
+    """A page of customers, newest first, those older than `before_id` when given (a cursor:
+    rows added meanwhile never shift the next page)."""
+    stmt = select(Customer).order_by(Customer.id.desc()).limit(limit)
+    if before_id is not None:
+        stmt = stmt.where(Customer.id < before_id)
+    return list((await session.execute(stmt)).scalars())
+
+
 async def search(
     session: AsyncSession, *, query: str = "", limit: int = 50, offset: int = 0
 ) -> list[Customer]:

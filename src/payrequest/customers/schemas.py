@@ -33,6 +33,23 @@ class CustomerInput(BaseModel):
     organisation_number: OrganisationNumber | None = None
 
 
+class CustomerChanges(BaseModel):
+    """The fields of a customer to set; those not given are kept (customers.upsert). Null
+    clears a field that may be empty; a name cannot be cleared."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: Text200 | None = None
+    number: CustomerNumber | None = None
+    email: Email | None = None
+    phone: str | None = None
+    country: Country | None = None
+    locale: Locale | None = None
+    portal_access: bool | None = None
+    organisation_number: OrganisationNumber | None = None
+    external_id: ExternalId | None = None
+
+
 class CustomerUpsert(BaseModel):
     """A customer keyed by the business's own id: created when new, else the fields given are
     changed and the others kept (customers.upsert)."""

@@ -1,19 +1,23 @@
-"""A customer keyed by the business's own id (`external_id`): created when new, else the
-fields given are changed and the others kept. The same data again changes nothing: no write,
-no audit entry. Used by the API and the CSV import alike."""
+"""Changing a customer by the fields given, and the upsert keyed by the business's own id
+(`external_id`): created when new, else the fields given are changed and the others kept.
+The same data again changes nothing: no write, no audit entry. Used by the API and the CSV
+import alike."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from payrequest.customers import repository, service
 from payrequest.customers.models import Customer
-from payrequest.customers.schemas import CustomerInput, CustomerUpsert
-from payrequest.errors import Conflict, ValidationFailed
+from payrequest.customers.schemas import CustomerChanges, CustomerInput, CustomerUpsert
+from payrequest.errors import Conflict, NotFound, ValidationFailed
 from payrequest.kit.upserted import Upserted
 
-# What an upsert may change, besides the number (which only changes when given).
+# What a change may set, besides the number (which only changes when given).
 _FIELDS = (
     "name",
     "email",
@@ -22,6 +26,7 @@ _FIELDS = (
     "locale",
     "portal_access",
     "organisation_number",
+    "external_id",
 )
 
 
@@ -31,7 +36,46 @@ async def upsert_customer(
     customer = await repository.get_by_external_id(session, data.external_id)
     if customer is None:
         return Upserted(await _create(session, data, actor_id), created=True, changed=True)
-    merged = merged_input(customer, data)
+    return await _change(session, customer, _given(data), actor_id)
+
+
+async def change_customer(
+    session: AsyncSession, *, customer_id: int, data: CustomerChanges, actor_id: int | None
+) -> Upserted[Customer]:
+    """Change the fields `data` gives (null clears one that may be empty); the same values
+    again change nothing."""
+    customer = await repository.get(session, customer_id)
+    if customer is None:
+        raise NotFound("No such customer")
+    return await _change(session, customer, _given(data), actor_id)
+
+
+async def create_customer(
+    session: AsyncSession, *, data: CustomerChanges, actor_id: int | None
+) -> Customer:
+    """A new customer from the fields given (a name at least)."""
+    if data.name is None:
+        raise ValidationFailed("A new customer needs a name", field="name")
+    try:
+        async with session.begin_nested():
+            return await service.create_customer(
+                session,
+                data=CustomerInput.model_validate(data.model_dump(exclude_none=True)),
+                actor_id=actor_id,
+            )
+    except IntegrityError:
+        # Another request took the same external id (or number) a moment ago.
+        raise _taken(data.external_id or "") from None
+
+
+def _given(data: CustomerChanges | CustomerUpsert) -> dict[str, Any]:
+    return data.model_dump(include=data.model_fields_set)
+
+
+async def _change(
+    session: AsyncSession, customer: Customer, given: Mapping[str, Any], actor_id: int | None
+) -> Upserted[Customer]:
+    merged = merged_input(customer, given)
     unchanged = service.stored_values(merged) == _current(customer) and (
         merged.number is None or merged.number == customer.number
     )
@@ -43,14 +87,19 @@ async def upsert_customer(
     return Upserted(updated, created=False, changed=True)
 
 
-def merged_input(customer: Customer, data: CustomerUpsert) -> CustomerInput:
-    """The customer as stored with the fields `data` gives put over it."""
-    given = data.model_dump(include=data.model_fields_set)
+def merged_input(customer: Customer, given: Mapping[str, Any]) -> CustomerInput:
+    """The customer as stored with the `given` fields put over it."""
     values: dict[str, object] = {name: getattr(customer, name) for name in _FIELDS}
     values.update({name: value for name, value in given.items() if name in _FIELDS})
-    return CustomerInput.model_validate(
-        {**values, "external_id": customer.external_id, "number": given.get("number")}
-    )
+    if values["name"] is None:
+        raise ValidationFailed("A customer needs a name", field="name")
+    if values["country"] is None:
+        values["country"] = customer.country
+    if values["locale"] is None:
+        values["locale"] = customer.locale
+    if values["portal_access"] is None:
+        values["portal_access"] = customer.portal_access
+    return CustomerInput.model_validate({**values, "number": given.get("number")})
 
 
 def _current(customer: Customer) -> dict[str, object]:
@@ -67,19 +116,15 @@ def _current(customer: Customer) -> dict[str, object]:
 
 
 async def _create(session: AsyncSession, data: CustomerUpsert, actor_id: int | None) -> Customer:
-    if data.name is None:
-        raise ValidationFailed("A new customer needs a name", field="name")
-    given = data.model_dump(exclude_none=True)
-    try:
-        async with session.begin_nested():
-            return await service.create_customer(
-                session, data=CustomerInput.model_validate(given), actor_id=actor_id
-            )
-    except IntegrityError:
-        # Another request created the same external id (or number) a moment ago.
-        raise Conflict(
-            "Another customer has the external id %(external_id)s",
-            field="external_id",
-            code="external_id_taken",
-            external_id=data.external_id,
-        ) from None
+    return await create_customer(
+        session, data=CustomerChanges.model_validate(data.model_dump()), actor_id=actor_id
+    )
+
+
+def _taken(external_id: str) -> Conflict:
+    return Conflict(
+        "Another customer has the external id %(external_id)s",
+        field="external_id",
+        code="external_id_taken",
+        external_id=external_id,
+    )

@@ -52,16 +52,12 @@ class InvoiceInput(BaseModel):
     reference: PaymentReference | None = None
 
 
-class InvoiceUpsert(BaseModel):
-    """An invoice keyed by the business's own id (invoices.upsert): created when new, else the
-    fields given are changed and the others kept. The customer is given by our id or by its
-    own external id; it cannot change once the invoice exists."""
+class InvoiceFields(BaseModel):
+    """An invoice's content, each field optional: what a change sets (the others are kept) or
+    what a new invoice starts from (see `NewInvoice` for what it must have)."""
 
     model_config = ConfigDict(frozen=True)
 
-    external_id: ExternalId
-    customer_id: int | None = None
-    customer_external_id: ExternalId | None = None
     number: InvoiceNumber | None = None  # a new invoice without one gets the next free number
     reference: PaymentReference | None = None
     issue_date: date | None = None  # a new invoice without one is issued today
@@ -69,3 +65,26 @@ class InvoiceUpsert(BaseModel):
     currency: Currency | None = None  # a new invoice without one: the customer's country's
     lines: Lines | None = None
     note: Note = None
+
+
+class InvoiceChanges(InvoiceFields):
+    """What to change of an invoice (invoices.upsert.change_invoice), its external id too."""
+
+    external_id: ExternalId | None = None
+
+
+class NewInvoice(InvoiceFields):
+    """A new invoice (invoices.upsert.create_invoice): its customer given by our id or by the
+    customer's own external id, a due date and lines at least."""
+
+    external_id: ExternalId | None = None
+    customer_id: int | None = None
+    customer_external_id: ExternalId | None = None
+
+
+class InvoiceUpsert(NewInvoice):
+    """An invoice keyed by the business's own id (invoices.upsert.upsert_invoice): created
+    when new, else the fields given are changed and the others kept. The customer cannot
+    change once the invoice exists."""
+
+    external_id: ExternalId

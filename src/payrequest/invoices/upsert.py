@@ -1,7 +1,9 @@
-"""An invoice keyed by the business's own id (`external_id`): created when new, else the fields
-given are changed and the others kept, under the rules of `service.update_invoice` (nothing
-paid on it, not in a payment request waiting for the customer). The same data again changes
-nothing: no write, no event, no audit entry, even on an invoice that may no longer change.
+"""Invoices from the fields given: a new one (`create_invoice`), a change of some fields of one
+(`change_invoice`), and the upsert keyed by the business's own id (`upsert_invoice`):
+created when new, else the fields given are changed and the others kept. A change follows the
+rules of `service.update_invoice` (nothing paid on it, not in a payment request waiting for
+the customer). The same data again changes nothing: no write, no event, no audit entry, even
+on an invoice that may no longer change.
 
 What has been paid on an invoice and which requests hold it are known above this package (the
 ledger, the payment requests): the caller hands in `usage`, which asks them
@@ -22,13 +24,29 @@ from payrequest.errors import Conflict, NotFound, ValidationFailed
 from payrequest.invoices import repository, service
 from payrequest.invoices.lines import QUANTITY_SCALE, quantity_to_milli
 from payrequest.invoices.models import Invoice
-from payrequest.invoices.schemas import InvoiceInput, InvoiceLineInput, InvoiceUpsert
+from payrequest.invoices.schemas import (
+    InvoiceChanges,
+    InvoiceFields,
+    InvoiceInput,
+    InvoiceLineInput,
+    InvoiceUpsert,
+    NewInvoice,
+)
 from payrequest.kit.clock import utcnow
 from payrequest.kit.markets import COUNTRY_CURRENCY
 from payrequest.kit.upserted import Upserted
 
-# The fields of InvoiceUpsert an update puts over the stored invoice.
-_CHANGEABLE = ("number", "reference", "issue_date", "due_date", "currency", "lines", "note")
+# The fields a change puts over the stored invoice.
+_CHANGEABLE = (
+    "number",
+    "reference",
+    "issue_date",
+    "due_date",
+    "currency",
+    "lines",
+    "note",
+    "external_id",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +74,37 @@ async def upsert_invoice(
         return Upserted(created, created=True, changed=True)
     if customer is not None and customer.id != invoice.customer_id:
         raise ValidationFailed("An invoice cannot move to another customer", field="customer_id")
+    return await _change(session, invoice, data, actor_id, usage)
+
+
+async def create_invoice(
+    session: AsyncSession, *, data: NewInvoice, actor_id: int | None
+) -> Invoice:
+    return await _create(session, data, await _customer(session, data), actor_id)
+
+
+async def change_invoice(
+    session: AsyncSession,
+    *,
+    invoice_id: int,
+    data: InvoiceChanges,
+    actor_id: int | None,
+    usage: UsageOf,
+) -> Upserted[Invoice]:
+    """Change the fields `data` gives, the others kept; the same values again change nothing."""
+    invoice = await repository.lock(session, invoice_id)
+    if invoice is None:
+        raise NotFound("No such invoice")
+    return await _change(session, invoice, data, actor_id, usage)
+
+
+async def _change(
+    session: AsyncSession,
+    invoice: Invoice,
+    data: InvoiceFields,
+    actor_id: int | None,
+    usage: UsageOf,
+) -> Upserted[Invoice]:
     merged = merged_input(invoice, data)
     if _content(merged) == _stored_content(invoice):
         return Upserted(invoice, created=False, changed=False)
@@ -72,8 +121,9 @@ async def upsert_invoice(
     return Upserted(updated, created=False, changed=True)
 
 
-def merged_input(invoice: Invoice, data: InvoiceUpsert) -> InvoiceInput:
-    """The invoice as stored with the fields `data` gives put over it."""
+def merged_input(invoice: Invoice, data: InvoiceFields) -> InvoiceInput:
+    """The invoice as stored with the fields `data` gives put over it (an upsert's external
+    id is the key it was found by, the same)."""
     values: dict[str, object] = {
         "number": invoice.number,
         "reference": invoice.reference,
@@ -81,6 +131,7 @@ def merged_input(invoice: Invoice, data: InvoiceUpsert) -> InvoiceInput:
         "due_date": invoice.due_date,
         "currency": invoice.currency,
         "note": invoice.note,
+        "external_id": invoice.external_id,
         "lines": [
             InvoiceLineInput(
                 description=line.description,
@@ -91,14 +142,14 @@ def merged_input(invoice: Invoice, data: InvoiceUpsert) -> InvoiceInput:
             for line in invoice.lines
         ],
     }
+    stored = dict(values)
     for name in _CHANGEABLE:
         if name in data.model_fields_set:
             values[name] = getattr(data, name)
-    if values["number"] is None:
-        values["number"] = invoice.number  # a number cannot be taken away, only changed
-    return InvoiceInput.model_validate(
-        {**values, "customer_id": invoice.customer_id, "external_id": invoice.external_id}
-    )
+    for kept in ("number", "issue_date", "due_date", "currency", "lines"):
+        if values[kept] is None:  # cannot be taken away, only changed
+            values[kept] = stored[kept]
+    return InvoiceInput.model_validate({**values, "customer_id": invoice.customer_id})
 
 
 def _content(data: InvoiceInput) -> tuple[object, ...]:
@@ -113,6 +164,7 @@ def _content(data: InvoiceInput) -> tuple[object, ...]:
         data.due_date,
         data.currency,
         data.note,
+        data.external_id,
         lines,
     )
 
@@ -129,11 +181,12 @@ def _stored_content(invoice: Invoice) -> tuple[object, ...]:
         invoice.due_date,
         invoice.currency,
         invoice.note,
+        invoice.external_id,
         lines,
     )
 
 
-async def _customer(session: AsyncSession, data: InvoiceUpsert) -> Customer | None:
+async def _customer(session: AsyncSession, data: NewInvoice) -> Customer | None:
     """The customer `data` names (by our id or its external id), None when it names none."""
     by_id = by_external_id = None
     if data.customer_id is not None:
@@ -157,7 +210,7 @@ async def _customer(session: AsyncSession, data: InvoiceUpsert) -> Customer | No
 
 
 async def _create(
-    session: AsyncSession, data: InvoiceUpsert, customer: Customer | None, actor_id: int | None
+    session: AsyncSession, data: NewInvoice, customer: Customer | None, actor_id: int | None
 ) -> Invoice:
     if customer is None:
         raise _needed("customer_id")
@@ -183,7 +236,11 @@ async def _create(
         async with session.begin_nested():
             return await service.create_invoice(session, data=new, actor_id=actor_id)
     except IntegrityError:
-        # Another request created the same external id a moment ago.
+        # Another request took the same number or external id a moment ago.
+        if data.external_id is None:
+            raise Conflict(
+                "Invoice number %(number)s already exists", field="number", number=number
+            ) from None
         raise Conflict(
             "Another invoice has the external id %(external_id)s",
             field="external_id",

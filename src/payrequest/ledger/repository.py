@@ -8,6 +8,7 @@ from datetime import date
 
 from sqlalchemy import ColumnElement, Subquery, and_, bindparam, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
 
 from payrequest.customers.models import Customer
 from payrequest.invoices.models import Invoice
@@ -159,6 +160,23 @@ async def allocations_for_request(
         .order_by(Allocation.id)
     )
     return list((await session.execute(stmt)).scalars())
+
+
+async def allocations_for_manual_payment(
+    session: AsyncSession, manual_payment_id: int
+) -> list[Allocation]:
+    """A manual payment's allocations and the reversals that took them back, oldest first."""
+    stmt = (
+        select(Allocation)
+        .where(Allocation.manual_payment_id == manual_payment_id)
+        .order_by(Allocation.id)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def credit_for_manual_payment(session: AsyncSession, manual_payment_id: int) -> Credit | None:
+    stmt = select(Credit).where(Credit.manual_payment_id == manual_payment_id)
+    return (await session.execute(stmt)).scalar_one_or_none()
 
 
 async def request_has_money_placed(session: AsyncSession, payment_request_id: int) -> bool:
@@ -322,6 +340,48 @@ async def invoice_page(
             ),
         )
         for invoice, name, allocated in await session.execute(stmt)
+    ]
+
+
+async def invoice_rows_newest_first(
+    session: AsyncSession,
+    *,
+    before_id: int | None,
+    limit: int,
+    status: str = "all",
+    customer_id: int | None = None,
+    today: date,
+) -> list[InvoiceRow]:
+    """A page of invoices with their lines and balance, newest first, those older than
+    `before_id` when given (a cursor). `status` as in `invoice_page`."""
+    paid = allocated_per_invoice()
+    stmt = (
+        select(Invoice, Customer.name, allocated(paid))
+        .join(Customer, Customer.id == Invoice.customer_id)
+        .outerjoin(paid, paid.c.invoice_id == Invoice.id)
+        .options(selectinload(Invoice.lines))
+        .order_by(Invoice.id.desc())
+        .limit(limit)
+    )
+    if customer_id is not None:
+        stmt = stmt.where(Invoice.customer_id == customer_id)
+    if before_id is not None:
+        stmt = stmt.where(Invoice.id < before_id)
+    condition = _status_conditions(paid, today).get(status)
+    if condition is not None:
+        stmt = stmt.where(condition)
+    return [
+        InvoiceRow(
+            invoice=invoice,
+            customer_name=name,
+            balance=InvoiceBalance(
+                total=invoice.total,
+                allocated=int(paid_amount),
+                voided=invoice.voided_at is not None,
+                due_date=invoice.due_date,
+            ),
+        )
+        for invoice, name, paid_amount in await session.execute(stmt)
     ]
 
 

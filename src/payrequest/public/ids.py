@@ -40,7 +40,8 @@ PREFIXES: Final[dict[Kind, str]] = {
     "webhook_endpoint": "we",
     "webhook_delivery": "wd",
 }
-_SHAPE = re.compile(r"^([a-z]+)_([1-9][0-9]{0,17})$")
+_SHAPE = re.compile(r"^([a-z]+)_([1-9][0-9]{0,9})$")
+MAX_ROW_ID = 2**31 - 1  # PostgreSQL's integer: no row has a larger id
 
 
 def public_id(kind: Kind, number: int) -> str:
@@ -63,7 +64,8 @@ def read_id(value: str) -> tuple[Kind, int] | None:
     if match is None:
         return None
     kind = _KINDS.get(match.group(1))
-    return None if kind is None else (kind, int(match.group(2)))
+    number = int(match.group(2))
+    return None if kind is None or number > MAX_ROW_ID else (kind, number)
 
 
 _KINDS: Final[dict[str, Kind]] = {prefix: kind for kind, prefix in PREFIXES.items()}

@@ -18,6 +18,7 @@ are stored as a prefix plus their SHA-256, so that no caller's input can overflo
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -117,6 +118,36 @@ async def take_all(session: AsyncSession, checks: Sequence[tuple[str, Sequence[L
     )
     await session.flush()
     return Verdict(True)
+
+
+@dataclass(frozen=True, slots=True)
+class Quota:
+    """One limit as a client is told of it (docs/api.md, "Rate limits"): whether this hit was
+    counted, what is left of the window's allowance, and the seconds until the oldest counted
+    hit leaves the window (the allowance grows again then)."""
+
+    allowed: bool
+    limit: int
+    remaining: int
+    reset_seconds: int
+
+
+async def take_quota(session: AsyncSession, *, key: str, limit: Limit) -> Quota:
+    """Like `take` for one limit, saying what is left of it. Atomic as `take` is."""
+    stored = _stored(session, key)
+    await _lock(session, stored)
+    now = utcnow()
+    stmt = select(func.count(RateLimitHit.id), func.min(RateLimitHit.created_at)).where(
+        RateLimitHit.key == stored, RateLimitHit.created_at > now - limit.window
+    )
+    hits, oldest = (await session.execute(stmt)).one()
+    reset = (oldest or now) + limit.window - now
+    reset_seconds = max(1, math.ceil(reset.total_seconds()))
+    if hits >= limit.count:
+        return Quota(False, limit.count, 0, reset_seconds)
+    session.add(RateLimitHit(key=stored, organisation_id=_organisation(session), created_at=now))
+    await session.flush()
+    return Quota(True, limit.count, limit.count - hits - 1, reset_seconds)
 
 
 async def forget(session: AsyncSession, *, key: str) -> None:

@@ -4,7 +4,7 @@
   (no inline scripts, event handler attributes or inline styles: they live in web/static and the
   emulator's static folder), QR codes as `data:` images too, no plugins, no `<base>` elsewhere,
   and never inside a frame (`frame-ancestors 'none'`, and `X-Frame-Options: DENY` for older
-  browsers). The API docs (`/docs`, the emulator's `/sandbox-docs`) load Swagger UI from its
+  browsers). The API docs (`/api/v1/docs`, the emulator's `/sandbox-docs`) load Swagger UI from its
   CDN with an inline script, so they get a policy that allows exactly that.
 - `X-Content-Type-Options: nosniff`; `Referrer-Policy: same-origin`: a sign-in link or receipt
   link carries its token in the URL, so no other site may see our URLs as referrer.
@@ -29,7 +29,7 @@ DOCS_CSP = (
     f"style-src 'self' {SWAGGER_CDN}; img-src 'self' data: https://fastapi.tiangolo.com; "
     "connect-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'"
 )
-DOCS_PATHS = ("/docs", "/redoc")
+DOCS_PATHS = ("/api/v1/docs",)
 DOCS_SUFFIXES = ("/sandbox-docs",)
 HSTS = "max-age=31536000"
 STATIC_PREFIXES = ("/static/",)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from payrequest.web.admin import (
+    api_keys,
     audit,
     connections,
     customers,
@@ -37,5 +38,6 @@ for module in (
     connections,
     staff,
     audit,
+    api_keys,
 ):
     router.include_router(module.router)

@@ -53,6 +53,8 @@ ACTIONS: dict[str, str] = {
     "flow.retry_action": N_("Retried a flow action"),
     "webhook.register": N_("Registered the webhook"),
     "webhook.remove_foreign": N_("Removed foreign webhook registrations"),
+    "api_key.create": N_("Created an API key"),
+    "api_key.revoke": N_("Revoked an API key"),
 }
 # What an entry is about (`subject_type`), shown before its id.
 SUBJECTS: dict[str, str] = {
@@ -61,6 +63,7 @@ SUBJECTS: dict[str, str] = {
     "flow": N_("Automation"),
     "payment_request": N_("Payment request"),
     "user": N_("Staff member"),
+    "api_key": N_("API key"),
 }
 
 
@@ -68,6 +71,10 @@ SUBJECTS: dict[str, str] = {
 # word here is shown as it is stored.
 DETAIL_WORDS: dict[str, str] = {
     "number": N_("Number"),
+    "external_id": N_("External id"),
+    "organisation_number": N_("Organisation number"),
+    "prefix": N_("Key"),
+    "scope": N_("Access"),
     "name": N_("Name"),
     "email": N_("Email"),
     "phone": N_("Mobile number"),

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import sys
 
-from bench import apply, bulk, card, drivers, jobs, pickup, sse, webhooks
+from bench import apply, bulk, card, drivers, imports, jobs, pickup, sse, webhooks
 
 BENCHMARKS = {"card": card.main, "webhooks": webhooks.main, "bulk": bulk.main}
 BENCHMARKS.update({"drivers": drivers.main, "pickup": pickup.main})  # scale-out
 BENCHMARKS.update({"jobs": jobs.main, "sse": sse.main})  # P4-P6
 BENCHMARKS.update({"apply": apply.main})  # P1/P2: the Python side alone
+BENCHMARKS.update({"imports": imports.main})  # P11: CSV import, rows/s and memory
 
 
 def main() -> None:

@@ -28,6 +28,7 @@ from payrequest.app import (
     emulator_connection,
 )
 from payrequest.cli_api_keys import api_keys_app
+from payrequest.cli_csv import export_app, import_app
 from payrequest.cli_orgs import orgs_app
 from payrequest.cli_staff import staff_app
 from payrequest.cli_stripe import stripe_app
@@ -86,6 +87,8 @@ app.add_typer(vipps_app, name="vipps")
 app.add_typer(stripe_app, name="stripe")
 app.add_typer(staff_app, name="staff")
 app.add_typer(api_keys_app, name="api-keys")
+app.add_typer(export_app, name="export")
+app.add_typer(import_app, name="import")
 requests_app = typer.Typer(help="Payment requests in bulk.", no_args_is_help=True)
 app.add_typer(requests_app, name="requests")
 console = Console()

@@ -1,12 +1,14 @@
 """A staff member writes an invoice by hand in a real browser, adding a line row with the
-page's script, and finds it in the list."""
+page's script, and finds it in the list; imports customers and invoices from CSV files
+(preview, dry run, import) and downloads the payments export."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 
-from playwright.async_api import Page, expect
+from playwright.async_api import FilePayload, Page, expect
 
 from tests.e2e.demo import OWNER, Demo, choose_language
 
@@ -52,3 +54,63 @@ async def test_create_an_invoice_by_hand(page: Page, demo: Demo) -> None:
     await page.get_by_label("Search invoices").fill("browser")
     await page.get_by_label("Search invoices").press("Enter")
     await expect(page.get_by_role("link", name="BROWSER-1")).to_be_visible()
+
+
+CUSTOMERS_CSV = "external_id;name;phone\nWEB-C1;Nettbutikken AS;+47 912 00 001\n"
+INVOICES_CSV = (
+    "external_id;number;customer_external_id;due_date;description;quantity;unit_price;vat_rate\n"
+    "WEB-F1;WEB-2027-1;WEB-C1;15.03.2027;Konsulenttimer;7,5;1 100,00;25\n"
+    "WEB-F1;;;;Reise;1;450;25\n"
+    "WEB-F2;WEB-2027-2;WEB-C1;31.02.2027;Lisens;1;99;25\n"
+)
+
+
+async def _import(page: Page, demo: Demo, what: str, name: str, text: str) -> None:
+    await page.goto(f"{demo.url}/imports")
+    await page.get_by_label("What the file holds").select_option(what)
+    payload: FilePayload = {"name": name, "mimeType": "text/csv", "buffer": text.encode()}
+    await page.get_by_label("CSV file").set_input_files(files=[payload])
+    await page.get_by_role("button", name="Upload and preview").click()
+    await expect(page.get_by_role("heading", name=re.compile("Import from CSV"))).to_be_visible()
+
+
+async def test_import_customers_and_invoices_from_csv_and_export_the_payments(
+    page: Page, demo: Demo
+) -> None:
+    await page.goto(f"{demo.url}/login")
+    await page.get_by_label("Email").fill(EMAIL)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await choose_language(page, "en")
+    await page.goto(f"{demo.url}/invoices")
+    await page.get_by_role("link", name="Import from CSV").click()
+
+    await _import(page, demo, "customers", "customers.csv", CUSTOMERS_CSV)
+    await page.get_by_role("button", name="Import", exact=True).click()
+    await expect(page.locator("[data-created]")).to_have_text("1")
+
+    await _import(page, demo, "invoices", "invoices.csv", INVOICES_CSV)
+    preview = page.locator("[data-import-preview]")
+    await expect(preview.locator("tr[data-row='3']")).to_contain_text("Reise")
+    errors = page.locator("[data-import-errors]")
+    await expect(errors.locator("tr[data-row='4']")).to_contain_text("is not a date")
+    SHOTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(SHOTS / "import_preview.png"), full_page=True)
+    await page.get_by_role("button", name="Dry run (write nothing)").click()
+    await expect(page.get_by_role("heading", name="Dry run: nothing was written")).to_be_visible()
+    await expect(page.locator("[data-created]")).to_have_text("1")
+    await page.get_by_role("button", name="Import", exact=True).click()
+    await expect(page.locator("[data-created]")).to_have_text("1")
+    await expect(page.locator("[data-refused]")).to_have_text("1")
+    await page.goto(f"{demo.url}/invoices?q=WEB-2027")
+    await expect(page.get_by_role("link", name="WEB-2027-1")).to_be_visible()
+
+    await page.goto(f"{demo.url}/requests")
+    await page.get_by_label("From").fill("2000-01-01")
+    async with page.expect_download() as downloading:
+        await page.get_by_role("button", name="Download CSV").click()
+    download = await downloading.value
+    assert re.fullmatch(r"payments-2000-01-01-\d{4}-\d{2}-\d{2}\.csv", download.suggested_filename)
+    text = await asyncio.to_thread(Path(await download.path()).read_text, "utf-8")
+    assert text.startswith("date,time,type,payment,customer_number,customer_name,invoice_number")
+    assert ",payment," in text  # the demo's paid invoices

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import json
 import os
 import re
@@ -57,6 +58,7 @@ from payrequest.connections.service import NewConnection
 from payrequest.db.scope import ALL, nobody, scoped_to
 from payrequest.db.session import session_factory
 from payrequest.events import names, outbox
+from payrequest.imports.uploads import Uploads
 from payrequest.notify.email.outbox import outbox_path
 from payrequest.organisations.models import Membership
 from payrequest.portal import service as portal
@@ -88,6 +90,7 @@ B_CARD_CONNECTION = NewConnection(
     "stripe", "test", NewAccount(account="acct_bravozulu1", secrets={"secret_key": B_CARD_KEY})
 )
 B_WEBHOOK_TOKEN = [""]  # its webhook address's token, once the fixture has made it
+B_UPLOAD_TOKEN = [""]  # a file B uploaded for import (the fixture uploads it)
 STREAMS = {"/events", "/portal/events"}
 SIGNS_OUT = {("POST", "/logout"), ("POST", "/portal/logout")}
 
@@ -163,6 +166,7 @@ class Call:
     params: dict[str, Any] | None = None
     content: bytes | None = None
     headers: dict[str, str] | None = None
+    files: dict[str, tuple[str, bytes, str]] | None = None  # multipart: (name, body, type)
     shows: tuple[str, ...] = ()  # B's values this call may show by design (see its case)
     writes: tuple[str, ...] = ()  # B's tables this call may add to by design (see its case)
 
@@ -174,6 +178,7 @@ class Call:
                 json.dumps(self.data or {}),
                 json.dumps(self.params or {}),
                 (self.content or b"").decode(errors="replace"),
+                *(body.decode(errors="replace") for _n, body, _t in (self.files or {}).values()),
             ]
         )
 
@@ -275,6 +280,16 @@ def _webhook(reference: str, event: str, path: str = "/webhooks/vipps") -> Call:
         "x-ms-content-sha256": "forged",
     }
     return Call("POST", path, content=body, headers=headers)
+
+
+def _hijack_file(kind: str, b: Side) -> bytes:
+    """A file A uploads that names B's invoice numbers and its customer's external id."""
+    if kind == "customers":
+        return f"external_id,name,number\nHIJACK-C,Hijacked Name,{b.customer_id}\n".encode()
+    return (
+        "external_id,number,customer_external_id,due_date,description,unit_price,vat_rate\n"
+        f"HIJACK-F,{b.invoice_number(0)},bravozulu-1,2027-01-01,Hijack,10,25\n"
+    ).encode()
 
 
 Cases = Callable[[Side, Side], list[Call]]
@@ -439,6 +454,25 @@ CASES: dict[tuple[str, str], Cases] = {
         get("/requests", customer_id=str(b.customer_id)),
     ],
     ("GET", "/requests/{request_id}"): lambda a, b: [get(f"/requests/{r}") for r in _requests(b)],
+    # --- CSV: the payments export, the import's upload, preview and run --------------------------
+    ("GET", "/exports/payments.csv"): lambda a, b: [
+        get("/exports/payments.csv", **{"from": "2000-01-01", "to": "2099-12-31"})
+    ],
+    ("GET", "/imports"): lambda a, b: [get("/imports")],
+    # B's customer's number in A's file: A's own customer by that number, if any (by design)
+    ("POST", "/imports"): lambda a, b: [
+        Call(
+            "POST",
+            "/imports",
+            data={"csrf": CSRF, "kind": kind},
+            files={"file": ("hijack.csv", _hijack_file(kind, b), "text/csv")},
+        )
+        for kind in ("customers", "invoices")
+    ],
+    ("GET", "/imports/{token}"): lambda a, b: [get(f"/imports/{B_UPLOAD_TOKEN[0]}")],
+    ("POST", "/imports/{token}"): lambda a, b: [
+        post(f"/imports/{B_UPLOAD_TOKEN[0]}", action=action) for action in ("dry_run", "import")
+    ],
     ("GET", "/requests/{request_id}/live"): lambda a, b: [
         get(f"/requests/{r}/live") for r in _requests(b)
     ],
@@ -836,6 +870,9 @@ CASES: dict[tuple[str, str], Cases] = {
             starting_after=f"wd_{b.webhook_delivery_id + 1}",
         ),
     ],
+    ("GET", f"{API}/exports/payments.csv"): lambda a, b: [
+        api("GET", "/exports/payments.csv", **{"from": "2000-01-01", "to": "2099-12-31"})
+    ],
     # The streams: read while B and then A record a change (see `_stream_case`).
     ("GET", "/events"): lambda a, b: [get("/events", since="0")],
     ("GET", "/portal/events"): lambda a, b: [get("/portal/events", since="0")],
@@ -933,6 +970,7 @@ async def matrix(
             connection = await connections.connect(session, B_CONNECTION, box=app.state.runtime.box)
             B_WEBHOOK_TOKEN[0] = connection.webhook_token
             await connections.connect(session, B_CARD_CONNECTION, box=app.state.runtime.box)
+        B_UPLOAD_TOKEN[0] = _b_upload(var_dir, b)
         tail = OutboxTail(app.state.runtime.read_sessions, interval=0.1)
         await tail.start()
         app.state.tail = tail  # the lifespan's, which in-process calls do not run
@@ -951,6 +989,15 @@ async def matrix(
         await app.state.runtime.close()
     finally:
         await _wipe(engine)
+
+
+def _b_upload(var_dir: Path, b: Side) -> str:
+    """A file B uploaded for import and has not imported yet, naming B's customer."""
+    text = f"external_id,name,email\nbravozulu-1,{b.names.customer},{b.names.email}\n"
+    saved = Uploads(var_dir / "imports").save(
+        b.organisation_id, kind="customers", name="bravozulu.csv", source=io.BytesIO(text.encode())
+    )
+    return saved.token
 
 
 async def _forget_invited(matrix: Matrix) -> None:
@@ -982,6 +1029,7 @@ async def _send(audience: Audience, call: Call) -> list[httpx.Response]:
         data=data,
         content=call.content,
         headers=call.headers,
+        files=call.files,
     )
     responses = [response]
     for _ in range(3):

@@ -159,6 +159,14 @@ async def require_writer(
     return await require_member(request, user)
 
 
+async def require_writer_role(user: Annotated[Member, Depends(require_user)]) -> Member:
+    """An owner or staff member (not read-only) on a GET that changes nothing, so without a
+    CSRF token: a download of the business's data (an export), the import pages."""
+    if user.role not in WRITERS:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, i18n.gettext("Your role can only view"))
+    return user
+
+
 async def require_owner(user: Annotated[Member, Depends(require_writer)]) -> Member:
     if user.role != "owner":
         raise HTTPException(status.HTTP_403_FORBIDDEN, i18n.gettext("Only an owner may do this"))
@@ -173,4 +181,5 @@ def _is_form(request: Request) -> bool:
 StaffUser = Annotated[Member, Depends(require_user)]
 SignedInMember = Annotated[Member, Depends(require_member)]
 Writer = Annotated[Member, Depends(require_writer)]
+WriterRole = Annotated[Member, Depends(require_writer_role)]
 Owner = Annotated[Member, Depends(require_owner)]

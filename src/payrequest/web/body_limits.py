@@ -7,9 +7,12 @@
 
 Webhooks (`/webhooks/...`) get `WEBHOOK_LIMIT`: a provider's event is a few KB and anyone may
 post there before the signature is checked. Everything else, forms included, gets
-`DEFAULT_LIMIT` (the largest form, a flow of 10 actions in 3 languages, is far less; no route
-takes a file upload). The 413 is JSON where `web.errors` answers JSON (webhooks, the emulator,
-clients asking for JSON) and the error page in the reader's language elsewhere.
+`DEFAULT_LIMIT` (the largest form, a flow of 10 actions in 3 languages, is far less), but for
+the import's upload (`/imports`), which takes a CSV file up to `IMPORT_LIMIT` (some 100 000
+invoice lines; starlette spools the file to disk past 1 MiB, and imports.uploads copies it on
+in chunks: never all of it in memory). The 413 is JSON where `web.errors` answers JSON
+(webhooks, the emulator, clients asking for JSON) and the error page in the reader's language
+elsewhere.
 """
 
 from __future__ import annotations
@@ -24,8 +27,12 @@ from payrequest.web import errors
 KIB = 1024
 WEBHOOK_LIMIT = 256 * KIB
 DEFAULT_LIMIT = 1024 * KIB
+IMPORT_LIMIT = 20 * 1024 * KIB
 # (path prefix, limit in bytes); the first prefix that matches decides, else DEFAULT_LIMIT.
-ROUTE_LIMITS: tuple[tuple[str, int], ...] = (("/webhooks/", WEBHOOK_LIMIT),)
+ROUTE_LIMITS: tuple[tuple[str, int], ...] = (
+    ("/webhooks/", WEBHOOK_LIMIT),
+    ("/imports", IMPORT_LIMIT),
+)
 TOO_LARGE = 413
 
 

@@ -14,6 +14,7 @@ from payrequest.commands import payment_requests as commands
 from payrequest.commands.missing import Missing
 from payrequest.customers import repository as customers
 from payrequest.errors import PayrequestError
+from payrequest.exports.period import business_day, this_month
 from payrequest.invoices import repository as invoices_repo
 from payrequest.kit.clock import utcnow
 from payrequest.ledger import repository as ledger_repo
@@ -32,7 +33,7 @@ from payrequest.web.admin.request_forms import (
     lifetime_minutes,
     qr_code,
 )
-from payrequest.web.auth import StaffUser, Writer
+from payrequest.web.auth import WRITERS, StaffUser, Writer
 from payrequest.web.deps import AsyncSession, ReadSessionDep, RuntimeDep
 from payrequest.web.flash import flash
 from payrequest.web.nudge import sent_text, waiting_text
@@ -227,6 +228,7 @@ async def request_list(
         page=page,
         status_filter=status_filter,
         statuses=[s.value for s in Status],
+        export=this_month(business_day(utcnow())) if user.role in WRITERS else None,
     )
 
 

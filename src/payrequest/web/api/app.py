@@ -16,6 +16,7 @@ from payrequest.web import input_guard
 from payrequest.web.api import (
     customers,
     events,
+    exports,
     invoices,
     openapi,
     payment_requests,
@@ -26,7 +27,7 @@ from payrequest.web.api import (
 
 PREFIX = "/api/v1"
 # Each resource's module; a new one is added here (docs/api.md, "Adding a resource").
-RESOURCES = (customers, invoices, payment_requests, payments, events, webhook_endpoints)
+RESOURCES = (customers, invoices, payment_requests, payments, events, exports, webhook_endpoints)
 DESCRIPTION = (
     """
 The REST API of payrequest for the business's own systems (ERP, accounting, web shop).

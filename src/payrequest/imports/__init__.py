@@ -1,0 +1,1 @@
+"""Imports of customers and invoices from CSV files (docs/csv.md)."""

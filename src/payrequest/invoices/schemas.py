@@ -22,7 +22,8 @@ Note = Annotated[str | None, StringConstraints(max_length=500)]
 
 
 class InvoiceLineInput(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    # An unknown field is refused, not dropped: a misspelt `vat_rate` must not become 25 %.
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     description: Annotated[
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)

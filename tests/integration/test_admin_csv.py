@@ -20,6 +20,7 @@ from payrequest.kit.money import Money
 from payrequest.ledger import manual
 from payrequest.ledger.manual import NewManualPayment
 from payrequest.payment_requests.repository import invoices_in_active_requests
+from payrequest.web.body_limits import IMPORT_LIMIT
 from tests.factories import make_customer, make_invoice
 from tests.staff import app_client, create_staff, csrf_of, sign_in
 
@@ -214,8 +215,8 @@ async def test_upload_preview_dry_run_and_import_in_the_readers_language(
     assert re.search(r"data-refused>1<", imported.text)
 
 
-async def test_the_upload_is_refused_without_a_file_to_read_only_staff_and_for_another_token(
-    client: httpx.AsyncClient,
+async def test_the_upload_is_refused_without_a_file_too_large_to_read_only_staff_and_by_token(
+    client: httpx.AsyncClient, tmp_path: Path
 ) -> None:
     await sign_in(client, "owner")
     page = await client.get("/imports")
@@ -224,6 +225,13 @@ async def test_the_upload_is_refused_without_a_file_to_read_only_staff_and_for_a
     assert _flashes((await client.get("/imports")).text) == [
         "Choose what to import and a CSV file."
     ]
+    too_large = await client.post(
+        "/imports",
+        data={"csrf": csrf_of(page.text), "kind": "customers"},
+        files={"file": ("big.csv", b"x" * (IMPORT_LIMIT + 1), "text/csv")},
+    )
+    assert too_large.status_code == 413
+    assert not (tmp_path / "imports").exists()  # refused before anything was kept
     assert (await client.get("/imports/" + "x" * 32)).status_code == 404
     assert (await client.get("/imports/../../secret_key")).status_code == 404
 

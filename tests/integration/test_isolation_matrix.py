@@ -871,7 +871,11 @@ CASES: dict[tuple[str, str], Cases] = {
         ),
     ],
     ("GET", f"{API}/exports/payments.csv"): lambda a, b: [
-        api("GET", "/exports/payments.csv", **{"from": "2000-01-01", "to": "2099-12-31"})
+        Call(
+            "GET",
+            f"{API}/exports/payments.csv",
+            params={"from": "2000-01-01", "to": "2099-12-31"},
+        )
     ],
     # The streams: read while B and then A record a change (see `_stream_case`).
     ("GET", "/events"): lambda a, b: [get("/events", since="0")],

@@ -19,11 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from payrequest.api_keys import service as api_keys
 from payrequest.api_keys.models import ApiKey
-from payrequest.config import ConfigurationError, Settings, load_settings
-from payrequest.db.scope import ALL, acting_for, scoped_to
+from payrequest.cli_common import Org, chosen_organisation, cli_settings
+from payrequest.db.scope import acting_for
 from payrequest.db.session import create_engine, session_factory
 from payrequest.errors import PayrequestError
-from payrequest.organisations import service as organisations
 from payrequest.public.common import rfc3339
 from payrequest.public.ids import public_id, read_id
 
@@ -33,37 +32,18 @@ api_keys_app = typer.Typer(
     no_args_is_help=True,
 )
 console = Console()
-Org = Annotated[
-    str | None,
-    typer.Option(
-        "--org", help="The organisation's short name (may be left out while there is only one)."
-    ),
-]
-
-
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except ConfigurationError as exc:
-        typer.echo(f"configuration error: {exc}", err=True)
-        raise typer.Exit(2) from None
 
 
 def _run(work: Callable[[AsyncSession], Awaitable[T]], *, org: str | None) -> T:
     """`work` in one transaction acting for the organisation `org` names. A refusal is one
     line on stderr and exit code 1 (2 for the organisation)."""
-    settings = _settings()
+    settings = cli_settings()
 
     async def run() -> T:
         engine = create_engine(settings.database_url)
         factory = session_factory(engine)
         try:
-            async with factory(info=scoped_to(ALL)) as session:
-                try:
-                    organisation_id = (await organisations.chosen(session, org)).id
-                except PayrequestError as exc:
-                    typer.echo(f"error: {exc.message} (--org SLUG)", err=True)
-                    raise typer.Exit(2) from None
+            organisation_id = (await chosen_organisation(factory, org)).id
             with acting_for(organisation_id):
                 async with factory() as session, session.begin():
                     return await work(session)

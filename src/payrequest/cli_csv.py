@@ -14,8 +14,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from payrequest.config import ConfigurationError, Settings, load_settings
-from payrequest.db.scope import ALL, scoped_to
+from payrequest.cli_common import Org, chosen_organisation, cli_settings
+from payrequest.config import Settings
 from payrequest.db.session import create_engine, read_only_factory, session_factory
 from payrequest.errors import PayrequestError
 from payrequest.exports.payments_csv import payments_csv
@@ -25,8 +25,6 @@ from payrequest.imports.customers import CUSTOMERS
 from payrequest.imports.invoices import INVOICES
 from payrequest.imports.records import Kind
 from payrequest.imports.report import Report
-from payrequest.organisations import service as organisations
-from payrequest.organisations.models import Organisation
 
 T = TypeVar("T")
 Sessions = async_sessionmaker[AsyncSession]
@@ -36,36 +34,11 @@ import_app = typer.Typer(
 )
 console = Console()
 errors = Console(stderr=True)
-Org = Annotated[
-    str | None,
-    typer.Option(
-        "--org", help="The organisation's short name (may be left out while there is only one)."
-    ),
-]
-
-
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except ConfigurationError as exc:
-        typer.echo(f"configuration error: {exc}", err=True)
-        raise typer.Exit(2) from None
 
 
 def _refuse(exc: PayrequestError, code: int = 1) -> typer.Exit:
     typer.echo(f"error: {exc.message}", err=True)
     return typer.Exit(code)
-
-
-async def _chosen(sessions: Sessions, slug: str | None) -> Organisation:
-    """The organisation `--org` names (or the only one); exit code 2 naming the short names
-    there are when it names none, or is left out among several."""
-    async with sessions(info=scoped_to(ALL)) as session:
-        try:
-            return await organisations.chosen(session, slug)
-        except PayrequestError as exc:
-            typer.echo(f"error: {exc.message} (--org SLUG)", err=True)
-            raise typer.Exit(2) from None
 
 
 def _run(settings: Settings, work: Callable[[Sessions, Sessions], Awaitable[T]]) -> T:
@@ -95,8 +68,8 @@ def export_payments(
         period = Period.parse(first, last)
     except PayrequestError as exc:
         raise _refuse(exc, 2) from None
-    settings = _settings()
-    organisation = _run(settings, lambda sessions, _read: _chosen(sessions, org))
+    settings = cli_settings()
+    organisation = _run(settings, lambda sessions, _read: chosen_organisation(sessions, org))
     if output is None:
         _export_payments(settings, organisation.id, period, typer.get_binary_stream("stdout"))
         return
@@ -141,7 +114,7 @@ def import_invoices(file: File, dry_run: DryRun = False, org: Org = None) -> Non
 def _import(kind: Kind, file: Path, *, dry_run: bool, org: str | None) -> None:
     """Exit code 0 when every row was imported (or would be), 1 when a row or the file was
     refused, 2 for a usage error."""
-    settings = _settings()
+    settings = cli_settings()
     with (
         file.open("rb") as source,
         Progress(
@@ -159,7 +132,7 @@ def _import(kind: Kind, file: Path, *, dry_run: bool, org: str | None) -> None:
             progress.update(task, completed=done.bytes_read, rows=done.rows)
 
         async def work(sessions: Sessions, _read_sessions: Sessions) -> Report:
-            organisation = await _chosen(sessions, org)
+            organisation = await chosen_organisation(sessions, org)
             return await run.run_import(
                 sessions,
                 kind=kind,

@@ -17,11 +17,10 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from payrequest.config import ConfigurationError, Settings, load_settings
-from payrequest.db.scope import ALL, acting_for, scoped_to
+from payrequest.cli_common import Org, chosen_organisation, cli_settings
+from payrequest.db.scope import acting_for
 from payrequest.errors import NotFound, PayrequestError
 from payrequest.notify.email import EmailError
-from payrequest.organisations import service as organisations
 from payrequest.organisations.models import ROLES
 from payrequest.runtime import Runtime, build_runtime
 from payrequest.users import commands, mail, tokens
@@ -35,31 +34,12 @@ staff_app = typer.Typer(
     help="Staff accounts: list, invite, deactivate, reset.", no_args_is_help=True
 )
 console = Console()
-Org = Annotated[
-    str | None,
-    typer.Option(
-        "--org", help="The organisation's short name (may be left out while there is only one)."
-    ),
-]
-
-
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except ConfigurationError as exc:
-        typer.echo(f"configuration error: {exc}", err=True)
-        raise typer.Exit(2) from None
 
 
 async def _organisation_id(runtime: Runtime, slug: str | None) -> int:
     """The organisation `--org` names (or the only one); exit code 2 with the short names
     there are when it names none or is needed and missing."""
-    async with runtime.sessions(info=scoped_to(ALL)) as session:
-        try:
-            return (await organisations.chosen(session, slug)).id
-        except PayrequestError as exc:
-            typer.echo(f"error: {exc.message} (--org SLUG)", err=True)
-            raise typer.Exit(2) from None
+    return (await chosen_organisation(runtime.sessions, slug)).id
 
 
 def _run(
@@ -70,7 +50,7 @@ def _run(
 ) -> T:
     """`work` in one transaction acting for the organisation `org` names; `then` (an email)
     after it committed. A refusal is one line on stderr and exit code 1."""
-    runtime = build_runtime(_settings())
+    runtime = build_runtime(cli_settings())
 
     async def run() -> T:
         try:

@@ -119,9 +119,16 @@ INVOICES_FILE = (
 )
 
 
+def _chosen_kind(page: str) -> str:
+    found = re.search(r'<option value="(\w+)" selected>', page)
+    return found.group(1) if found else ""
+
+
 async def _upload(client: httpx.AsyncClient, kind: str, text: str) -> httpx.Response:
-    page = await client.get("/imports")
+    page = await client.get("/imports", params={"kind": kind})
     assert page.status_code == 200
+    # Coming from the customer or invoice list, the form already says what the file holds.
+    assert _chosen_kind(page.text) == kind
     token = csrf_of(page.text)
     return await client.post(
         "/imports",

@@ -49,8 +49,10 @@ def _found(settings: Settings, organisation_id: int, token: str) -> Upload:
 
 
 @router.get("/imports", response_class=HTMLResponse)
-async def import_form(request: Request, user: WriterRole) -> HTMLResponse:
-    return render(request, "imports/form.html", kinds=KIND_LABELS)
+async def import_form(request: Request, user: WriterRole, kind: str = "") -> HTMLResponse:
+    """`kind`: what the list the staff member came from holds (preselected; any other is
+    ignored)."""
+    return render(request, "imports/form.html", kinds=KIND_LABELS, chosen=kind)
 
 
 @router.post("/imports")

@@ -86,6 +86,7 @@ async def test_approve_captures_and_splits_across_invoices(
         inbox = (await session.execute(select(InboundEvent.event_name))).scalars().all()
     assert {"created", "authorized"} <= set(inbox)
     assert await _names(sessions, reference) == [
+        "payment_request.sending",  # written, before the provider has it
         "payment_request.created",
         "payment_request.authorized",
         "payment_request.paid",

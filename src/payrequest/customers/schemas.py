@@ -50,18 +50,8 @@ class CustomerChanges(BaseModel):
     external_id: ExternalId | None = None
 
 
-class CustomerUpsert(BaseModel):
+class CustomerUpsert(CustomerChanges):
     """A customer keyed by the business's own id: created when new, else the fields given are
     changed and the others kept (customers.upsert)."""
 
-    model_config = ConfigDict(frozen=True)
-
     external_id: ExternalId
-    name: Text200 | None = None
-    number: CustomerNumber | None = None
-    email: Email | None = None
-    phone: str | None = None
-    country: Country | None = None
-    locale: Locale | None = None
-    portal_access: bool | None = None
-    organisation_number: OrganisationNumber | None = None

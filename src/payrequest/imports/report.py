@@ -14,7 +14,6 @@ from payrequest.errors import PayrequestError
 
 KEPT_ERRORS = 1000
 CREATED, UPDATED, UNCHANGED = "created", "updated", "unchanged"
-OUTCOMES = (CREATED, UPDATED, UNCHANGED)
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ from payrequest.web.api.problems import PROBLEM_JSON, problem
 
 HEADER = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"
-_ACCEPTABLE = re.compile(r"^[\x21-\x7e]{1,255}$")  # visible ASCII, no spaces
+_ACCEPTABLE = re.compile(rf"^[\x21-\x7e]{{1,{idempotency.MAX_KEY}}}$")  # visible ASCII, no spaces
 
 
 async def run(
@@ -38,7 +38,8 @@ async def run(
         refusal = problem(
             422,
             "invalid_idempotency_key",
-            "An Idempotency-Key is 1 to 255 visible ASCII characters (a UUID, say).",
+            f"An Idempotency-Key is 1 to {idempotency.MAX_KEY} visible ASCII characters "
+            "(a UUID, say).",
             field=HEADER,
         )
         await refusal(scope, receive, send)

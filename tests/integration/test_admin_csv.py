@@ -205,6 +205,11 @@ async def test_upload_preview_dry_run_and_import_in_the_readers_language(
     assert dry.status_code == 200
     # the customer does not exist yet: only the dry run knows
     assert _cells(dry.text, "data-import-errors")[0][:2] == ["2", "customer_external_id"]
+    # Both of F-1's lines are refused with it (3 rows with row 4), and its row says so.
+    assert re.search(r"data-refused>3<", dry.text)
+    assert _cells(dry.text, "data-import-errors")[0][2].endswith(
+        "(rad 2–3: hele fakturaen utelates)"
+    )
 
     customers = await _upload(client, "customers", CUSTOMERS_FILE)
     customers_url = customers.headers["location"]

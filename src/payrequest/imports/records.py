@@ -64,7 +64,8 @@ class Kind(Protocol):
 def row_error(kind: Kind, record: Record, error: PayrequestError) -> RowError:
     """The error as the report keeps it: on the row it is about, naming the file's column."""
     column = kind.columns_of_fields.get(error.field or "", error.field)
-    return RowError(record.error_row or record.first_row, column, error)
+    spans = record.rows if len(record.rows) > 1 else ()
+    return RowError(record.error_row or record.first_row, column, error, spans)
 
 
 def missing_columns(kind: Kind, columns: tuple[str, ...]) -> ValidationFailed | None:

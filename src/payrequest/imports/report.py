@@ -23,6 +23,8 @@ class RowError:
     row: int
     column: str | None
     error: PayrequestError
+    # The rows the refusal takes with it (an invoice's lines), when more than `row` alone.
+    spans: tuple[int, ...] = ()
 
 
 @dataclass

@@ -118,7 +118,9 @@ def _page(upload: Upload, kind: Kind, report: Report, looked: Preview | None) ->
         "kind_label": KIND_LABELS[upload.kind],
         "report": report,
         "file_error": i18n.error_text(report.file_error) if report.file_error else "",
-        "problems": [(e.row, e.column or "", i18n.error_text(e.error)) for e in report.errors],
+        "problems": [
+            (e.row, e.column or "", i18n.error_text(e.error), e.spans) for e in report.errors
+        ],
         "looked": looked,
         "columns": _columns(kind),
         "rows": [row for record in _first(looked) for row in _shown(kind, record)],

@@ -62,7 +62,7 @@ APP_ROLE = "payrequest_test_owner"
 _MAKE_APP_ROLE = f"""
 DO $$ BEGIN
   CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS;
-EXCEPTION WHEN duplicate_object THEN NULL;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;  -- two test processes at once
 END $$
 """
 

@@ -24,6 +24,8 @@ from payrequest.connections import service as connections
 from payrequest.connections.service import NewConnection
 from payrequest.db.pg_notify import JOBS_CHANNEL, OUTBOX_CHANNEL, listener_for
 from payrequest.db.scope import ALL, scoped_to
+from payrequest.imports import jobs as import_jobs
+from payrequest.imports.uploads import Uploads
 from payrequest.inbound.setup import ensure_webhook
 from payrequest.jobs.process import running
 from payrequest.kit import urls
@@ -138,6 +140,9 @@ def create_app(
 ) -> FastAPI:
     settings = settings or load_settings()
     runtime = runtime or build_runtime(settings)
+    import_jobs.install(
+        runtime.handlers, sessions=runtime.sessions, uploads=Uploads.under(settings.var_dir)
+    )
     # The emulator exists only in sandbox mode; its phone answers staff and the emulator key.
     in_sandbox = settings.provider_mode is ProviderMode.sandbox
     https = settings.public_url.startswith("https://")

@@ -55,6 +55,8 @@ from payrequest.db.scope import ALL, acting_for, scoped_to
 from payrequest.db.session import create_engine, session_factory
 from payrequest.demo.setup import DEMO_BUSINESS, prepare_demo
 from payrequest.errors import Conflict, PayrequestError
+from payrequest.imports import jobs as import_jobs
+from payrequest.imports.uploads import Uploads
 from payrequest.jobs.process import run_while_database_allows
 from payrequest.jobs.runner import Worker
 from payrequest.kit.crypto import SecretBox
@@ -292,6 +294,9 @@ def worker_command() -> None:
 
     async def run() -> None:
         runtime = build_runtime(settings)
+        import_jobs.install(
+            runtime.handlers, sessions=runtime.sessions, uploads=Uploads.under(settings.var_dir)
+        )
         # PostgreSQL: woken by NOTIFY at commit, once the database is there (until then the
         # listener would log its own retries beside ours).
         listener = listener_for(settings.database_url)

@@ -128,7 +128,7 @@ def _import(kind: Kind, file: Path, *, dry_run: bool, org: str | None) -> None:
     ):
         task = progress.add_task(file.name, total=file.stat().st_size or None, rows=0)
 
-        def advance(done: run.Progress) -> None:
+        async def advance(done: run.Progress) -> None:
             progress.update(task, completed=done.bytes_read, rows=done.rows)
 
         async def work(sessions: Sessions, _read_sessions: Sessions) -> Report:

@@ -78,6 +78,14 @@ class PayrequestError(Exception):
     def message(self) -> str:
         return render_plain(self.template, self.params)
 
+    @classmethod
+    def restored(
+        cls, template: str, *, field: str | None, code: str, params: Mapping[str, Any]
+    ) -> PayrequestError:
+        """An error read back from where it was kept (an import's report): its template was a
+        literal where it was first raised, and is translated when shown, like any other."""
+        return cls(template, field=field, code=code, **params)
+
 
 class ValidationFailed(PayrequestError):
     """Input that breaks a rule; nothing was written."""

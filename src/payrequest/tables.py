@@ -7,6 +7,7 @@ from payrequest.connections.models import ProviderConnection
 from payrequest.customers.models import Customer
 from payrequest.db.base import Base
 from payrequest.events.models import OutboxConsumer, OutboxEvent, OutboxReceipt
+from payrequest.import_runs.models import ImportRun
 from payrequest.inbound.models import InboundEvent
 from payrequest.inbound.registrations import WebhookRegistration
 from payrequest.invoices.models import Invoice, InvoiceLine
@@ -42,6 +43,7 @@ __all__ = [
     "FlowAction",
     "FlowRun",
     "IdempotentRequest",
+    "ImportRun",
     "InboundEvent",
     "Invoice",
     "InvoiceLine",

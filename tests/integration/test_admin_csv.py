@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from payrequest.kit.money import Money
@@ -22,18 +23,28 @@ from payrequest.ledger.manual import NewManualPayment
 from payrequest.payment_requests.repository import invoices_in_active_requests
 from payrequest.web.body_limits import IMPORT_LIMIT
 from tests.factories import make_customer, make_invoice
-from tests.staff import app_client, create_staff, csrf_of, sign_in
+from tests.staff import BASE, built_app, create_staff, csrf_of, sign_in
 
 Sessions = async_sessionmaker[AsyncSession]
 
 
 @pytest.fixture
-async def client(
-    database_url: str, sessions: Sessions, tmp_path: Path
-) -> AsyncIterator[httpx.AsyncClient]:
+async def app(database_url: str, sessions: Sessions, tmp_path: Path) -> AsyncIterator[FastAPI]:
     await create_staff(sessions)
-    async with app_client(database_url, tmp_path, run_worker=False) as http:
+    async with built_app(database_url, tmp_path, run_worker=False) as built:
+        yield built
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as http:
         yield http
+
+
+async def _run_jobs(app: FastAPI) -> None:
+    """What the app's worker would do now: run the jobs that are due (the import among them)."""
+    worker = app.state.runtime.worker()
+    await worker.run_once()
 
 
 def _flashes(page: str) -> list[str]:
@@ -124,6 +135,9 @@ def _chosen_kind(page: str) -> str:
     return found.group(1) if found else ""
 
 
+NAMES = {"customers": "kunder.csv", "invoices": "fakturaer.csv"}
+
+
 async def _upload(client: httpx.AsyncClient, kind: str, text: str) -> httpx.Response:
     page = await client.get("/imports", params={"kind": kind})
     assert page.status_code == 200
@@ -133,7 +147,7 @@ async def _upload(client: httpx.AsyncClient, kind: str, text: str) -> httpx.Resp
     return await client.post(
         "/imports",
         data={"csrf": token, "kind": kind},
-        files={"file": ("kunder.csv", text.encode("utf-8"), "text/csv")},
+        files={"file": (NAMES[kind], text.encode("utf-8"), "text/csv")},
     )
 
 
@@ -152,7 +166,7 @@ def _cells(page: str, marker: str) -> list[list[str]]:
 
 
 async def test_upload_preview_dry_run_and_import_in_the_readers_language(
-    client: httpx.AsyncClient, sessions: Sessions
+    app: FastAPI, client: httpx.AsyncClient
 ) -> None:
     await sign_in(client, "staff")
     await client.post(
@@ -201,8 +215,8 @@ async def test_upload_preview_dry_run_and_import_in_the_readers_language(
     ]
     token = csrf_of(page.text)
 
-    dry = await client.post(preview_url, data={"csrf": token, "action": "dry_run"})
-    assert dry.status_code == 200
+    dry = await _run(app, client, preview_url, token, "dry_run")
+    assert "data-import-progress" not in dry.text
     # the customer does not exist yet: only the dry run knows
     assert _cells(dry.text, "data-import-errors")[0][:2] == ["2", "customer_external_id"]
     # Both of F-1's lines are refused with it (3 rows with row 4), and its row says so.
@@ -210,21 +224,49 @@ async def test_upload_preview_dry_run_and_import_in_the_readers_language(
     assert _cells(dry.text, "data-import-errors")[0][2].endswith(
         "(rad 2–3: hele fakturaen utelates)"
     )
+    assert "Prøvekjøring: ingenting ble lagret" in dry.text
+    assert "data-import-run" in dry.text  # the file is still there: it may be imported now
 
     customers = await _upload(client, "customers", CUSTOMERS_FILE)
     customers_url = customers.headers["location"]
-    done = await client.post(customers_url, data={"csrf": token, "action": "import"})
-    assert done.status_code == 200
+    done = await _run(app, client, customers_url, token, "import")
     assert re.search(r"data-created>1<", done.text) and re.search(r"data-refused>2<", done.text)
     assert [row[:2] for row in _cells(done.text, "data-import-errors")] == [
         ["3", "name"],
         ["4", "email"],
     ]
+    assert "data-import-run" not in done.text
     assert (await client.get(customers_url)).status_code == 404  # imported: the file is gone
 
-    imported = await client.post(preview_url, data={"csrf": token, "action": "import"})
+    imported = await _run(app, client, preview_url, token, "import")
     assert re.search(r"data-created>1<", imported.text)
     assert re.search(r"data-refused>1<", imported.text)
+
+    # The upload form lists the runs, newest first, in the reader's language.
+    listed = _cells((await client.get("/imports")).text, "data-import-runs")
+    assert [(row[1], row[3], row[4]) for row in listed] == [
+        ("fakturaer.csv", "Ferdig", "3"),
+        ("kunder.csv", "Ferdig", "3"),
+        ("fakturaer.csv", "Prøvekjøring ferdig", "3"),
+    ]
+
+
+async def _run(
+    app: FastAPI, client: httpx.AsyncClient, preview_url: str, token: str, action: str
+) -> httpx.Response:
+    """Start a run from the preview, see it wait for the worker, let the worker run it, and
+    return its page."""
+    started = await client.post(preview_url, data={"csrf": token, "action": action})
+    assert started.status_code == 303
+    run_url = started.headers["location"]
+    assert re.fullmatch(r"/imports/runs/\d+", run_url)
+    waiting = await client.get(run_url)
+    assert 'data-status="queued"' in waiting.text
+    assert '<meta http-equiv="refresh" content="2">' in waiting.text  # it follows itself
+    await _run_jobs(app)
+    page = await client.get(run_url)
+    assert page.status_code == 200 and "http-equiv" not in page.text
+    return page
 
 
 async def test_the_upload_is_refused_without_a_file_too_large_to_read_only_staff_and_by_token(

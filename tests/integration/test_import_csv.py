@@ -235,6 +235,9 @@ async def test_a_large_file_is_read_while_it_is_imported(sessions: Sessions) -> 
     data = (header + "".join(rows)).encode()
     seen: list[Progress] = []
 
+    async def note(progress: Progress) -> None:
+        seen.append(progress)
+
     report = await run_import(
         sessions,
         kind=INVOICES,
@@ -242,7 +245,7 @@ async def test_a_large_file_is_read_while_it_is_imported(sessions: Sessions) -> 
         organisation_id=TEST_ORGANISATION,
         dry_run=False,
         batch_rows=250,
-        on_progress=seen.append,
+        on_progress=note,
     )
 
     assert report.ok and _counts(report) == (500, 0, 0, 0) and report.rows == 1000

@@ -58,6 +58,7 @@ from payrequest.connections.service import NewConnection
 from payrequest.db.scope import ALL, nobody, scoped_to
 from payrequest.db.session import session_factory
 from payrequest.events import names, outbox
+from payrequest.imports import runs as import_runs
 from payrequest.imports.uploads import Uploads
 from payrequest.notify.email.outbox import outbox_path
 from payrequest.organisations.models import Membership
@@ -91,6 +92,7 @@ B_CARD_CONNECTION = NewConnection(
 )
 B_WEBHOOK_TOKEN = [""]  # its webhook address's token, once the fixture has made it
 B_UPLOAD_TOKEN = [""]  # a file B uploaded for import (the fixture uploads it)
+B_IMPORT_RUN = [0]  # a dry run of that file B started (the fixture queues it)
 STREAMS = {"/events", "/portal/events"}
 SIGNS_OUT = {("POST", "/logout"), ("POST", "/portal/logout")}
 
@@ -473,6 +475,7 @@ CASES: dict[tuple[str, str], Cases] = {
     ("POST", "/imports/{token}"): lambda a, b: [
         post(f"/imports/{B_UPLOAD_TOKEN[0]}", action=action) for action in ("dry_run", "import")
     ],
+    ("GET", "/imports/runs/{run_id}"): lambda a, b: [get(f"/imports/runs/{B_IMPORT_RUN[0]}")],
     ("GET", "/requests/{request_id}/live"): lambda a, b: [
         get(f"/requests/{r}/live") for r in _requests(b)
     ],
@@ -975,6 +978,11 @@ async def matrix(
             B_WEBHOOK_TOKEN[0] = connection.webhook_token
             await connections.connect(session, B_CARD_CONNECTION, box=app.state.runtime.box)
         B_UPLOAD_TOKEN[0] = _b_upload(var_dir, b)
+        async with sessions(info=scoped_to(b.organisation_id)) as session, session.begin():
+            upload = Uploads.under(var_dir).find(b.organisation_id, B_UPLOAD_TOKEN[0])
+            assert upload is not None
+            run = await import_runs.start(session, upload=upload, dry_run=True, actor_id=None)
+            B_IMPORT_RUN[0] = run.id
         tail = OutboxTail(app.state.runtime.read_sessions, interval=0.1)
         await tail.start()
         app.state.tail = tail  # the lifespan's, which in-process calls do not run
@@ -998,7 +1006,7 @@ async def matrix(
 def _b_upload(var_dir: Path, b: Side) -> str:
     """A file B uploaded for import and has not imported yet, naming B's customer."""
     text = f"external_id,name,email\nbravozulu-1,{b.names.customer},{b.names.email}\n"
-    saved = Uploads(var_dir / "imports").save(
+    saved = Uploads.under(var_dir).save(
         b.organisation_id, kind="customers", name="bravozulu.csv", source=io.BytesIO(text.encode())
     )
     return saved.token

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date, format_datetime, format_timedelta
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.numbers import format_percent
+from babel.numbers import format_decimal, format_percent
 from babel.support import NullTranslations, Translations
 
 from payrequest.errors import Msg, PayrequestError
@@ -73,6 +73,11 @@ def percent(language: str, basis_points: int) -> str:
     """A rate in basis points (2500 = 25 %), written the language's way."""
     share = Decimal(basis_points) / 10_000
     return str(format_percent(share, locale=babel_locale(language), decimal_quantization=False))
+
+
+def number(language: str, value: int) -> str:
+    """A count written the language's way (`12 345` in nb and da, `12,345` in en)."""
+    return str(format_decimal(value, locale=babel_locale(language)))
 
 
 def day(language: str, value: dt.date | None) -> str:

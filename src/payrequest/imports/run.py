@@ -17,7 +17,7 @@ each external id, see imports.seen).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -65,7 +65,7 @@ async def run_import(
     dry_run: bool,
     actor_id: int | None = None,
     batch_rows: int = BATCH_ROWS,
-    on_progress: Callable[[Progress], None] | None = None,
+    on_progress: Callable[[Progress], Awaitable[None]] | None = None,
 ) -> Report:
     """Import `source` (a binary file) into the organisation; see the module."""
     report = Report(dry_run=dry_run)
@@ -77,7 +77,7 @@ async def run_import(
             async with sessions(info=scoped_to(organisation_id)) as session:
                 await _write(session, kind, batch, report, dry_run=dry_run, actor_id=actor_id)
             if on_progress is not None:
-                on_progress(Progress(report.rows, file.bytes_read()))
+                await on_progress(Progress(report.rows, file.bytes_read()))
     except FileUnreadable as exc:
         report.file_error = exc
     return report

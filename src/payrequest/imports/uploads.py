@@ -36,6 +36,11 @@ class Uploads:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
+    @classmethod
+    def under(cls, var_dir: Path | str) -> Uploads:
+        """The uploads of an installation whose files are in `var_dir`."""
+        return cls(Path(var_dir) / "imports")
+
     def save(self, organisation_id: int, *, kind: str, name: str, source: BinaryIO) -> Upload:
         """Copy `source` (read in chunks) into the organisation's folder."""
         self.purge()

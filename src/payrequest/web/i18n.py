@@ -78,6 +78,10 @@ def moment(value: datetime | None) -> str:
     return catalogs.moment(current_language(), value)
 
 
+def number(value: int) -> str:
+    return catalogs.number(current_language(), value)
+
+
 def percent(basis_points: int) -> str:
     """A rate in basis points as the reader writes percentages: `25 %`, `12,5 %`, `25%`."""
     return catalogs.percent(current_language(), basis_points)

@@ -1,12 +1,11 @@
 """Importing customers and invoices from a CSV file (docs/csv.md), for owners and staff: upload
 (the file is kept on disk, imports.uploads), a preview of its first rows as they were read
-and of every row the reading refuses, then a dry run or the import itself, with the report
-in the reader's language. A large file is better imported with `payrequest import`, which
-shows its progress: here the import runs while the browser waits."""
+and of every row the reading refuses, then a dry run or the import itself. Either runs in the
+worker (imports.runs); its page follows the progress and then shows the report in the
+reader's language. The upload form lists the latest runs."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile, status
@@ -15,27 +14,45 @@ from starlette.concurrency import run_in_threadpool
 
 from payrequest.config import Settings
 from payrequest.errors import N_
+from payrequest.import_runs import repository as import_runs
+from payrequest.import_runs.models import ImportRun
+from payrequest.imports import runs
 from payrequest.imports.customers import CUSTOMERS
-from payrequest.imports.invoices import INVOICES
+from payrequest.imports.kinds import KIND_LABELS, KINDS
 from payrequest.imports.preview import Preview, preview
 from payrequest.imports.records import Kind, Record
 from payrequest.imports.report import Report
-from payrequest.imports.run import run_import
+from payrequest.imports.stored import report_from_json
 from payrequest.imports.uploads import Upload, Uploads
 from payrequest.kit.money import shared_minor_digits, to_major
 from payrequest.web import i18n
 from payrequest.web.auth import Writer, WriterRole
-from payrequest.web.deps import RuntimeDep, SettingsDep
+from payrequest.web.deps import ReadSessionDep, RuntimeDep, SettingsDep
 from payrequest.web.flash import flash
+from payrequest.web.nudge import wake
 from payrequest.web.render import render
 
 router = APIRouter()
-KINDS: dict[str, Kind] = {"customers": CUSTOMERS, "invoices": INVOICES}
-KIND_LABELS = {"customers": N_("Customers"), "invoices": N_("Invoices")}
+STATUS_LABELS = {
+    "queued": N_("Waiting"),
+    "running": N_("Running"),
+    "done": N_("Done"),
+    "failed": N_("Failed"),
+}
+FAILURES = {
+    "upload_gone": N_(
+        "The uploaded file was not there when the import was to start (uploads are kept for a "
+        "day); upload it again."
+    ),
+    "broke_off": N_(
+        "The import broke off, three tries in a row. What it wrote before stays, and importing "
+        "the file again changes nothing of that; try again, or tell whoever runs payrequest."
+    ),
+}
 
 
 def _uploads(settings: Settings) -> Uploads:
-    return Uploads(Path(settings.var_dir) / "imports")
+    return Uploads.under(settings.var_dir)
 
 
 def _found(settings: Settings, organisation_id: int, token: str) -> Upload:
@@ -49,10 +66,29 @@ def _found(settings: Settings, organisation_id: int, token: str) -> Upload:
 
 
 @router.get("/imports", response_class=HTMLResponse)
-async def import_form(request: Request, user: WriterRole, kind: str = "") -> HTMLResponse:
+async def import_form(
+    request: Request, user: WriterRole, session: ReadSessionDep, kind: str = ""
+) -> HTMLResponse:
     """`kind`: what the list the staff member came from holds (preselected; any other is
     ignored)."""
-    return render(request, "imports/form.html", kinds=KIND_LABELS, chosen=kind)
+    shown = [
+        {
+            "id": run.id,
+            "created": i18n.moment(run.created_at),
+            "file_name": run.file_name,
+            "kind_label": KIND_LABELS[run.kind],
+            "status": _status(run),
+            "rows": i18n.number(run.rows_done),
+        }
+        for run in await import_runs.recent(session)
+    ]
+    return render(request, "imports/form.html", kinds=KIND_LABELS, chosen=kind, runs=shown)
+
+
+def _status(run: ImportRun) -> str:
+    if run.status == "done" and run.dry_run:
+        return i18n.gettext("Dry run done")
+    return i18n.gettext(STATUS_LABELS[run.status])
 
 
 @router.post("/imports")
@@ -87,7 +123,7 @@ async def preview_page(
     return render(request, "imports/preview.html", **_page(upload, kind, looked.report, looked))
 
 
-@router.post("/imports/{token}", response_class=HTMLResponse)
+@router.post("/imports/{token}")
 async def run_upload(
     request: Request,
     user: Writer,
@@ -95,40 +131,65 @@ async def run_upload(
     settings: SettingsDep,
     token: str,
     action: Annotated[str, Form()] = "",
-) -> HTMLResponse:
+) -> RedirectResponse:
+    """Queue a dry run (any `action` but "import") or the import of the upload."""
     upload = _found(settings, user.organisation_id, token)
-    kind = KINDS[upload.kind]
-    with upload.open() as source:
-        report = await run_import(
-            runtime.sessions,
-            kind=kind,
-            source=source,
-            organisation_id=user.organisation_id,
-            dry_run=action != "import",
-            actor_id=user.id,
-        )
-    if not report.dry_run:
-        _uploads(settings).remove(upload)
-    return render(request, "imports/preview.html", **_page(upload, kind, report, None))
+    async with runtime.sessions() as session, session.begin():
+        run = await runs.start(session, upload=upload, dry_run=action != "import", actor_id=user.id)
+        run_id = run.id
+    wake(request)  # committed: this process's worker can take it now
+    return RedirectResponse(f"/imports/runs/{run_id}", status_code=status.HTTP_303_SEE_OTHER)
 
 
-def _page(upload: Upload, kind: Kind, report: Report, looked: Preview | None) -> dict[str, Any]:
+@router.get("/imports/runs/{run_id}", response_class=HTMLResponse)
+async def run_page(
+    request: Request, user: WriterRole, session: ReadSessionDep, settings: SettingsDep, run_id: int
+) -> HTMLResponse:
+    """How far the run has got (the page reloads itself until it ends), then its report."""
+    run = await import_runs.find(session, run_id)
+    if run is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, i18n.gettext("No such import"))
+    report = report_from_json(run.report) if run.report else Report(dry_run=run.dry_run)
+    again = run.dry_run and _uploads(settings).find(user.organisation_id, run.upload_token)
+    return render(
+        request,
+        "imports/run.html",
+        run=run,
+        run_ended=run.status in ("done", "failed"),
+        kind_label=KIND_LABELS[run.kind],
+        percent=i18n.percent(
+            100 * (100 * run.bytes_read // run.bytes_total) if run.bytes_total else 0
+        ),
+        failure=i18n.gettext(FAILURES[run.failure]) if run.failure else "",
+        finished=i18n.moment(run.finished_at),
+        can_run_again=bool(again),
+        **_reported(report),
+    )
+
+
+def _share_bp(part: int, whole: int) -> int:
+    """`part` of `whole` in whole percent, as basis points."""
+    return 100 * (100 * part // whole) if whole else 0
+
+
+def _reported(report: Report) -> dict[str, Any]:
     return {
-        "upload": upload,
-        "kind_label": KIND_LABELS[upload.kind],
         "report": report,
         "file_error": i18n.error_text(report.file_error) if report.file_error else "",
         "problems": [
             (e.row, e.column or "", i18n.error_text(e.error), e.spans) for e in report.errors
         ],
-        "looked": looked,
-        "columns": _columns(kind),
-        "rows": [row for record in _first(looked) for row in _shown(kind, record)],
     }
 
 
-def _first(looked: Preview | None) -> list[Record]:
-    return looked.first if looked is not None else []
+def _page(upload: Upload, kind: Kind, report: Report, looked: Preview) -> dict[str, Any]:
+    return {
+        "upload": upload,
+        "kind_label": KIND_LABELS[upload.kind],
+        "columns": _columns(kind),
+        "rows": [row for record in looked.first for row in _shown(kind, record)],
+        **_reported(report),
+    }
 
 
 def _columns(kind: Kind) -> tuple[str, ...]:

@@ -1,0 +1,1 @@
+"""The record of each import the worker runs (payrequest.imports runs them)."""

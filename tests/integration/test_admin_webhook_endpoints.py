@@ -103,6 +103,9 @@ async def test_an_owner_adds_tests_resends_rotates_switches_off_and_deletes(
         assert resent.status_code == 303
         after_resend = await owner.get(f"{PAGE}/{endpoint_id}")
         assert "Ikke levert:" in after_resend.text and "HTTP 500" in after_resend.text
+        # the row's summary: two tries, the last answered 500
+        last_try = re.search(r"<summary data-last-try>([^<]*)</summary>", after_resend.text)
+        assert last_try and last_try.group(1).startswith("2 · HTTP 500, ")
         assert receiver.received[1].headers["webhook-id"] == first.headers["webhook-id"]
 
         rotated = await owner.post(

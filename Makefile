@@ -8,6 +8,9 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 CHROMIUM ?= /usr/bin/chromium
+# Test processes: most tests wait (on HTTP, a browser, a subprocess, the database) more than they
+# compute, so more processes than cores pay. Each has its own databases, ports and browser.
+TEST_WORKERS ?= 4
 
 .PHONY: demo test lint typecheck layers pytest install install-test chromium clean translations
 
@@ -48,7 +51,7 @@ layers: install-test
 	$(BIN)/lint-imports
 
 pytest: install-test chromium
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal
 
 test: lint typecheck layers pytest
 

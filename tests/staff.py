@@ -28,6 +28,13 @@ def csrf_of(html: str) -> str:
     return match.group(1)
 
 
+def once_of(html: str) -> str:
+    """The token of the form that may be sent once (web.once) on the page."""
+    match = re.search(r'name="once" value="([^"]+)"', html)
+    assert match, "form has no once token"
+    return match.group(1)
+
+
 async def create_staff(
     sessions: async_sessionmaker[AsyncSession], roles: Iterable[str] = ROLES, locale: str = "en"
 ) -> None:

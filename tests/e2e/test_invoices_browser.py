@@ -8,9 +8,10 @@ import asyncio
 import re
 from pathlib import Path
 
+import httpx
 from playwright.async_api import FilePayload, Page, expect
 
-from tests.e2e.demo import OWNER, Demo, choose_language
+from tests.e2e.demo import OWNER, Demo, choose_language, sign_in
 
 EMAIL, PASSWORD = OWNER
 SHOTS = Path(__file__).resolve().parents[2] / "test-results"
@@ -114,3 +115,48 @@ async def test_import_customers_and_invoices_from_csv_and_export_the_payments(
     text = await asyncio.to_thread(Path(await download.path()).read_text, "utf-8")
     assert text.startswith("date,time,type,payment,customer_number,customer_name,invoice_number")
     assert ",payment," in text  # the demo's paid invoices
+
+
+async def test_an_owner_makes_an_api_key_uses_it_and_revokes_it(page: Page, demo: Demo) -> None:
+    """Settings → API keys: the key is shown once, works on the API at once, is listed by its
+    prefix with its last use, and stops working when revoked; Settings → Webhook endpoints
+    shows a new endpoint's signing secret once."""
+    await sign_in(page, demo)
+    await page.goto(f"{demo.url}/settings/api-keys")
+    await page.get_by_label("Name").fill("Regnskap")
+    await page.get_by_label("Access").select_option("write")
+    await page.get_by_role("button", name="Create key").click()
+    shown = page.locator("[data-api-key-value]")
+    await expect(shown).to_have_value(re.compile(r"^prk_"))
+    key = await shown.input_value()
+    row = page.locator(f"[data-api-key='{key[:12]}']")
+    await expect(row).to_contain_text("Read and write")
+    await expect(row).to_contain_text("Never")
+
+    async with httpx.AsyncClient(base_url=demo.url) as api:
+        answered = await api.get("/api/v1/customers", headers={"Authorization": f"Bearer {key}"})
+        assert answered.status_code == 200, answered.text
+        assert answered.json()["data"], "the demo's customers"
+
+        await page.goto(f"{demo.url}/settings/api-keys")
+        assert key not in await page.content()  # shown once only
+        await expect(row.locator("td").nth(4)).not_to_have_text("Never")
+        await row.get_by_role("button", name="Revoke").click()
+        await expect(row).to_have_attribute("data-revoked", "yes")
+        refused = await api.get("/api/v1/customers", headers={"Authorization": f"Bearer {key}"})
+        assert refused.status_code == 401
+        assert refused.headers["content-type"].startswith("application/problem+json")
+
+    await page.goto(f"{demo.url}/settings/webhook-endpoints")
+    await page.get_by_label("Address (URL)").fill("https://93.184.216.34/payrequest-hooks")
+    await page.get_by_label("Description").fill("ERP")
+    await page.locator("input[name=event_types][value='invoice.paid']").check()
+    await page.get_by_role("button", name="Add endpoint").click()
+    secret = page.locator("#new-secret")
+    await expect(secret).to_have_value(re.compile(r"^whsec_"))
+    value = await secret.input_value()
+    await page.reload()  # the browser sends the form again: nothing is made twice
+    await expect(page.locator(".flash-error")).to_contain_text("That form was sent already")
+    assert value not in await page.content()
+    hooks = page.get_by_role("link", name="https://93.184.216.34/payrequest-hooks")
+    await expect(hooks).to_have_count(1)

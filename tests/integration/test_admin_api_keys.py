@@ -20,7 +20,7 @@ from payrequest.api_keys.models import ApiKey
 from payrequest.app import create_app
 from payrequest.config import load_settings
 from payrequest.db.scope import ALL, scoped_to
-from tests.staff import BASE, client_from, create_staff, csrf_of, sign_in
+from tests.staff import BASE, client_from, create_staff, csrf_of, once_of, sign_in
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -49,18 +49,25 @@ async def test_an_owner_makes_sees_and_revokes_a_key(app: FastAPI, sessions: Ses
         assert empty.status_code == 200 and "data-no-api-keys" in empty.text
         settings = await owner.get("/settings")
         assert 'href="/settings/api-keys"' in settings.text
-        made = await owner.post(
-            "/settings/api-keys",
-            data={"csrf": csrf_of(empty.text), "name": "Regnskap", "scope": "write"},
-        )
+        form = {
+            "csrf": csrf_of(empty.text),
+            "name": "Regnskap",
+            "scope": "write",
+            "once": once_of(empty.text),
+        }
+        made = await owner.post("/settings/api-keys", data=form)
         assert made.status_code == 200
         found = re.search(r'id="new-key" readonly value="(prk_[A-Za-z0-9_-]{43})"', made.text)
         assert found, made.text
         key = found.group(1)
         async with sessions(info=scoped_to(ALL)) as session, session.begin():
             assert await api_keys.authenticate(session, key) is not None
+        # The browser's reload sends the form again: no second key, the list instead.
+        again = await owner.post("/settings/api-keys", data=form)
+        assert again.status_code == 303 and again.headers["location"] == "/settings/api-keys"
         listed = await owner.get("/settings/api-keys")
         assert key[:12] in listed.text and key not in listed.text
+        assert "Det skjemaet er sendt allerede" in listed.text
         async with sessions() as session:
             key_id = (await session.execute(select(ApiKey.id))).scalar_one()
         revoked = await owner.post(
@@ -79,7 +86,8 @@ async def test_a_nameless_key_is_refused_in_the_readers_language(
     async with _client(app, "owner") as owner:
         page = await owner.get("/settings/api-keys")
         refused = await owner.post(
-            "/settings/api-keys", data={"csrf": csrf_of(page.text), "name": "  ", "scope": "read"}
+            "/settings/api-keys",
+            data={"csrf": csrf_of(page.text), "name": "  ", "scope": "read", "once": "t1"},
         )
         assert refused.status_code == 422
         assert "Gi nøkkelen et navn" in refused.text

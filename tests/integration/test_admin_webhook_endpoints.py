@@ -22,7 +22,7 @@ from payrequest.audit.models import AuditEntry
 from payrequest.config import load_settings
 from payrequest.webhooks.models import WebhookEndpoint
 from tests.integration.webhook_receiver import receiving
-from tests.staff import BASE, client_from, create_staff, csrf_of, sign_in
+from tests.staff import BASE, client_from, create_staff, csrf_of, once_of, sign_in
 
 Sessions = async_sessionmaker[AsyncSession]
 PAGE = "/settings/webhook-endpoints"
@@ -72,6 +72,7 @@ async def test_an_owner_adds_tests_resends_rotates_switches_off_and_deletes(
                 "url": receiver.url(),
                 "description": "Regnskap",
                 "event_types": ["invoice.paid", "payment_request.paid"],
+                "once": once_of(empty.text),
             },
         )
         assert made.status_code == 200, made.text
@@ -108,12 +109,15 @@ async def test_an_owner_adds_tests_resends_rotates_switches_off_and_deletes(
         assert last_try and last_try.group(1).startswith("2 · HTTP 500, ")
         assert receiver.received[1].headers["webhook-id"] == first.headers["webhook-id"]
 
-        rotated = await owner.post(
-            f"{PAGE}/{endpoint_id}/rotate", data={"csrf": csrf_of(after_resend.text)}
-        )
+        rotation = {"csrf": csrf_of(after_resend.text), "once": once_of(after_resend.text)}
+        rotated = await owner.post(f"{PAGE}/{endpoint_id}/rotate", data=rotation)
         assert rotated.status_code == 200
         new = SECRET.search(rotated.text)
         assert new and new.group(1) != secret
+        # A reload sends the rotation again: nothing rotates, the endpoint's page instead.
+        again = await owner.post(f"{PAGE}/{endpoint_id}/rotate", data=rotation)
+        assert again.status_code == 303
+        assert "Det skjemaet er sendt allerede" in (await owner.get(again.headers["location"])).text
         await owner.post(f"{PAGE}/{endpoint_id}/test", data={"csrf": csrf_of(rotated.text)})
         both = receiver.received[2]
         both.verified(secret)  # the previous secret signs for a day yet
@@ -164,19 +168,19 @@ async def test_bad_input_is_refused_in_the_readers_language_and_changes_nothing(
         private = await owner.post(
             PAGE,
             data={"csrf": csrf_of(page.text), "url": "http://10.1.2.3/hook",
-                  "event_types": ["invoice.paid"]},
+                  "event_types": ["invoice.paid"], "once": "t1"},
         )  # fmt: skip
         assert private.status_code == 422
         assert "en lokal, privat, link-local- eller metadata-adresse" in private.text
         assert 'data-webhook-error="url"' in private.text
         untyped = await owner.post(
-            PAGE, data={"csrf": csrf_of(page.text), "url": "http://127.0.0.1:9/hook"}
+            PAGE, data={"csrf": csrf_of(page.text), "url": "http://127.0.0.1:9/hook", "once": "t2"}
         )
         assert untyped.status_code == 422 and "Velg minst én hendelsestype" in untyped.text
         unknown = await owner.post(
             PAGE,
             data={"csrf": csrf_of(page.text), "url": "http://127.0.0.1:9/hook",
-                  "event_types": ["invoice.deleted"]},
+                  "event_types": ["invoice.deleted"], "once": "t3"},
         )  # fmt: skip
         assert unknown.status_code == 422 and "Ukjent hendelsestype" in unknown.text
         assert (await owner.get(f"{PAGE}/2147483648")).status_code == 404

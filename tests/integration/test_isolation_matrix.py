@@ -66,6 +66,7 @@ from payrequest.portal import service as portal
 from payrequest.providers.accounts import NewAccount
 from payrequest.providers.vipps.account import sales_unit
 from payrequest.realtime.broker import OutboxTail
+from payrequest.web.once import once_token
 from tests.conftest import TEST_ORGANISATION, _wipe
 from tests.factories import TODAY
 from tests.integration.isolation_world import Side, build, changes, rows_of
@@ -198,8 +199,19 @@ def _endpoint_form(path: str, url: str) -> Call:
     return Call(
         "POST",
         path,
-        data={"csrf": CSRF, "url": url, "event_types": ["invoice.paid"], "enabled": "true"},
+        data={
+            "csrf": CSRF,
+            "url": url,
+            "event_types": ["invoice.paid"],
+            "enabled": "true",
+            "once": _once(),
+        },
     )
+
+
+def _once() -> str:
+    """A fresh token of a form that may be sent once (web.once): each call goes through."""
+    return once_token()
 
 
 def api(method: str, url: str, body: dict[str, Any] | None = None, **params: Any) -> Call:
@@ -595,7 +607,7 @@ CASES: dict[tuple[str, str], Cases] = {
     ],
     ("GET", "/settings/api-keys"): lambda a, b: [get("/settings/api-keys")],
     ("POST", "/settings/api-keys"): lambda a, b: [
-        post("/settings/api-keys", name=f"Matrix {os.getpid()}", scope="write")
+        post("/settings/api-keys", name=f"Matrix {os.getpid()}", scope="write", once=_once())
     ],
     ("POST", "/settings/api-keys/{key_id}/revoke"): lambda a, b: [
         post(f"/settings/api-keys/{b.api_key_id}/revoke")
@@ -618,7 +630,7 @@ CASES: dict[tuple[str, str], Cases] = {
         )
     ],
     ("POST", "/settings/webhook-endpoints/{endpoint_id}/rotate"): lambda a, b: [
-        post(f"/settings/webhook-endpoints/{b.webhook_endpoint_id}/rotate")
+        post(f"/settings/webhook-endpoints/{b.webhook_endpoint_id}/rotate", once=_once())
     ],
     ("POST", "/settings/webhook-endpoints/{endpoint_id}/delete"): lambda a, b: [
         post(f"/settings/webhook-endpoints/{b.webhook_endpoint_id}/delete")

@@ -14,6 +14,7 @@ from payrequest.organisations.read import Choice
 from payrequest.web import i18n, labels
 from payrequest.web.auth import csrf_token
 from payrequest.web.flash import pop_flashes
+from payrequest.web.once import once_token
 
 TEMPLATES = Path(__file__).parent / "templates"
 environment = Environment(
@@ -32,7 +33,7 @@ templates.env.filters.update(
     t=i18n.translate,
 )
 templates.env.filters["label"] = labels.label  # a stored code in words: origin | label("origin")
-templates.env.globals.update(languages=i18n.LANGUAGES)
+templates.env.globals.update(languages=i18n.LANGUAGES, once_token=once_token)
 
 
 def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:

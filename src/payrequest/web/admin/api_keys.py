@@ -7,19 +7,24 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, status
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from payrequest.api_keys import service as api_keys
-from payrequest.errors import NotFound, PayrequestError
+from payrequest.errors import N_, NotFound, PayrequestError
 from payrequest.web import i18n
 from payrequest.web.admin.staff import OwnerReader
 from payrequest.web.auth import Owner
 from payrequest.web.deps import ReadSessionDep, RuntimeDep
 from payrequest.web.flash import flash
+from payrequest.web.once import first_use
 from payrequest.web.render import render
 
 router = APIRouter()
 PAGE = "/settings/api-keys"
+SENT_AGAIN = N_(
+    "That form was sent already, and its key made then: a key is shown once only. If you did "
+    "not copy it, revoke it and make a new one."
+)
 MAX_ID = 2**31 - 1
 
 
@@ -30,16 +35,21 @@ async def api_key_list(
     return render(request, "settings/api_keys.html", keys=await api_keys.list_keys(session))
 
 
-@router.post(PAGE, response_class=HTMLResponse)
+@router.post(PAGE, response_class=HTMLResponse, response_model=None)
 async def api_key_create(
     request: Request,
     user: Owner,
     runtime: RuntimeDep,
     name: Annotated[str, Form()] = "",
     scope: Annotated[str, Form()] = "read",
-) -> HTMLResponse:
+    once: Annotated[str, Form()] = "",
+) -> Response:
     """Answers with the page itself, the new key shown once on it (never in a redirect or the
-    session cookie, where it would outlive this answer)."""
+    session cookie, where it would outlive this answer); the same form again (a reload) makes
+    no second key (web.once)."""
+    if not first_use(request, once):
+        flash(request, i18n.gettext(SENT_AGAIN), "error")
+        return RedirectResponse(PAGE, status_code=status.HTTP_303_SEE_OTHER)
     error = None
     made = None
     try:

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from payrequest.errors import NotFound, PayrequestError
+from payrequest.errors import N_, NotFound, PayrequestError
 from payrequest.kit.urls import WEBHOOK_ENDPOINTS
 from payrequest.public.event_types import EVENT_TYPES
 from payrequest.web import i18n
@@ -20,6 +20,7 @@ from payrequest.web.admin.staff import OwnerReader
 from payrequest.web.auth import Owner
 from payrequest.web.deps import AsyncSession, ReadSessionDep, RuntimeDep
 from payrequest.web.flash import flash
+from payrequest.web.once import first_use
 from payrequest.web.render import render
 from payrequest.webhooks import endpoints, manual, read
 from payrequest.webhooks.endpoints import EndpointChange, WithSecret
@@ -28,6 +29,10 @@ from payrequest.webhooks.public import endpoint_status
 
 router = APIRouter()
 PAGE = WEBHOOK_ENDPOINTS
+SENT_AGAIN = N_(
+    "That form was sent already, and nothing was done again: a signing secret is shown once "
+    "only. If you did not copy it, make a new secret."
+)
 MAX_ID = 2**31 - 1
 LOG_PAGE = 25  # deliveries shown at once
 
@@ -47,7 +52,7 @@ async def endpoint_list(
     return await _list_page(request, session)
 
 
-@router.post(PAGE, response_class=HTMLResponse)
+@router.post(PAGE, response_class=HTMLResponse, response_model=None)
 async def endpoint_create(
     request: Request,
     user: Owner,
@@ -55,9 +60,14 @@ async def endpoint_create(
     url: Annotated[str, Form()] = "",
     description: Annotated[str, Form()] = "",
     event_types: Annotated[list[str] | None, Form()] = None,
-) -> HTMLResponse:
+    once: Annotated[str, Form()] = "",
+) -> Response:
     """Answers with the list itself, the new secret shown once on it (never in a redirect or
-    the session cookie, where it would outlive this answer)."""
+    the session cookie, where it would outlive this answer); the same form again (a reload)
+    makes no second endpoint (web.once)."""
+    if not first_use(request, once):
+        flash(request, i18n.gettext(SENT_AGAIN), "error")
+        return RedirectResponse(PAGE, status_code=status.HTTP_303_SEE_OTHER)
     chosen = event_types or []
     change = EndpointChange(url=url, event_types=chosen, description=description)
     try:
@@ -135,10 +145,18 @@ async def endpoint_change(
     return _back(endpoint_id)
 
 
-@router.post(PAGE + "/{endpoint_id}/rotate", response_class=HTMLResponse)
+@router.post(PAGE + "/{endpoint_id}/rotate", response_class=HTMLResponse, response_model=None)
 async def endpoint_rotate(
-    request: Request, endpoint_id: int, user: Owner, runtime: RuntimeDep
-) -> HTMLResponse:
+    request: Request,
+    endpoint_id: int,
+    user: Owner,
+    runtime: RuntimeDep,
+    once: Annotated[str, Form()] = "",
+) -> Response:
+    """The new secret is shown on this answer only; a reload rotates nothing (web.once)."""
+    if not first_use(request, once):
+        flash(request, i18n.gettext(SENT_AGAIN), "error")
+        return _back(endpoint_id)
     async with runtime.sessions() as session, session.begin():
         made = await endpoints.rotate(session, _id(endpoint_id), box=runtime.box, actor_id=user.id)
     async with runtime.read_sessions() as session:

@@ -2,7 +2,7 @@
 
 from payrequest.api_keys.models import ApiKey, IdempotentRequest
 from payrequest.audit.models import AuditEntry
-from payrequest.automations.models import ActionRun, Flow, FlowAction, FlowRun
+from payrequest.automations.models import ActionRun, Flow, FlowAction, FlowRun, ScheduleMark
 from payrequest.connections.models import ProviderConnection
 from payrequest.customers.models import Customer
 from payrequest.db.base import Base
@@ -61,6 +61,7 @@ __all__ = [
     "ProviderConnection",
     "RateLimitHit",
     "Refund",
+    "ScheduleMark",
     "SignInSession",
     "User",
     "WebhookAttempt",

@@ -163,3 +163,44 @@ async def test_readonly_users_see_flows_but_cannot_change_them(
     assert page.status_code == 200 and "New flow" not in page.text
     refused = await client.post("/flows/new", data=_form(token, op="save"))
     assert refused.status_code == 403
+
+
+async def test_a_flow_started_by_the_calendar_is_saved_with_its_days_and_rules(
+    client: httpx.AsyncClient, sessions: Sessions
+) -> None:
+    token = await _sign_in(client)
+    new = await client.get("/flows/new")
+    # Calendar triggers are offered apart from events; a new flow proposes 3 days, quiet hours.
+    assert re.search(
+        r'<optgroup label="A day comes">\s*<option value="schedule.invoice_due"', new.text
+    )
+    assert 'name="days" inputmode="numeric" size="4" value="3"' in new.text
+    assert re.search(r'name="quiet_hours" value="1" checked', new.text)
+    bad = await client.post(
+        "/flows/new",
+        data=_form(token, op="save", trigger="schedule.invoice_overdue", days="tre"),
+    )
+    assert bad.status_code == 422
+    assert re.search(r'data-error="days"[^>]*>[^<]*whole number from 0 to 365', bad.text)
+    assert 'value="tre"' in bad.text  # what was typed stays in the field
+
+    saved = await client.post(
+        "/flows/new",
+        data=_form(
+            token,
+            op="save",
+            name="Purring",
+            trigger="schedule.invoice_overdue",
+            days="7",
+            missed="skip",
+            quiet_hours="1",
+        ),
+    )
+    assert saved.status_code == 303
+    async with sessions() as session:
+        flow = (await session.scalars(select(Flow).where(Flow.name == "Purring"))).one()
+    assert flow.timing == {"days": 7, "missed": "skip", "quiet_hours": True, "weekends": False}
+    listing = await client.get("/flows")
+    assert re.search(
+        r"An invoice is overdue by N days <span data-days>\(7 days\)</span>", listing.text
+    )

@@ -16,11 +16,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from payrequest.automations.conditions import Facts
+from payrequest.automations.timing import TIME_TRIGGERS
 from payrequest.customers.models import Customer
 from payrequest.events.models import OutboxEvent
 from payrequest.invoices.models import Invoice
 from payrequest.kit.money import Money
 from payrequest.kit.urls import PublicUrls
+from payrequest.ledger.repository import allocated_by_invoice
 from payrequest.payment_requests.models import PaymentRequest, PaymentRequestInvoice
 
 SAMPLE_URLS = PublicUrls("https://example.no", signing_key="sample links only")
@@ -119,8 +121,10 @@ async def event_data(session: AsyncSession, event: OutboxEvent, *, urls: PublicU
         found = await session.get(Invoice, event.aggregate_id)
         if found is not None:
             invoices.append(found)
-            planned[found.id] = found.total
             amount, currency = found.total, found.currency
+            if event.name in TIME_TRIGGERS:  # a reminder is about what is still open
+                amount -= (await allocated_by_invoice(session, [found.id])).get(found.id, 0)
+            planned[found.id] = amount
             context.update(description=found.note or "")
     if amount is None and isinstance(payload.get("amount"), int) and payload.get("currency"):
         amount, currency = int(payload["amount"]), str(payload["currency"])

@@ -2,9 +2,10 @@
 
 Oldest first, in batches, `FOR UPDATE SKIP LOCKED` on PostgreSQL so several workers share the
 work; SQLite serialises writers anyway. For each event and each enabled flow whose trigger and
-conditions match, ONE flow run is created (a partial unique index on (flow, event) makes a second
-one impossible) and its first action job is enqueued; then the row is marked dispatched — all in
-the dispatcher job's transaction. Events no flow listens to are just marked dispatched.
+conditions match (for a time trigger's event: the one flow whose step it is,
+automations.schedule), ONE flow run is created (a partial unique index on (flow, event) makes a
+second one impossible) and its first action job is enqueued; then the row is marked dispatched
+— all in the dispatcher job's transaction. Events no flow listens to are just marked dispatched.
 
 Flows are an organisation's own: the dispatcher runs for all organisations (a periodic job of
 the installation), and an event of one organisation starts only that organisation's flows; the
@@ -23,6 +24,7 @@ from payrequest.automations.conditions import matches
 from payrequest.automations.context import EventData, event_data
 from payrequest.automations.execution import enqueue_action
 from payrequest.automations.models import Flow, FlowRun
+from payrequest.automations.timing import TIME_TRIGGERS
 from payrequest.events.models import OutboxEvent
 from payrequest.kit.clock import utcnow
 from payrequest.kit.urls import PublicUrls
@@ -100,6 +102,8 @@ async def dispatch(session: AsyncSession, *, urls: PublicUrls, limit: int = BATC
     for event in events:
         data: EventData | None = None
         for flow in by_trigger.get((event.organisation_id, event.name), []):
+            if event.name in TIME_TRIGGERS and (event.payload or {}).get("flow_id") != flow.id:
+                continue  # a time trigger's event is the step of one flow (automations.schedule)
             if flow.conditions:
                 data = data or await event_data(session, event, urls=urls)
                 if not matches(flow.conditions, data.facts):

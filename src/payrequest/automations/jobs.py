@@ -1,4 +1,4 @@
-"""The automation jobs: the dispatcher (periodic) and one job per action."""
+"""The automation jobs: the dispatcher and the scheduler (periodic), and one job per action."""
 
 from __future__ import annotations
 
@@ -9,10 +9,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from payrequest.automations.dispatch import DISPATCH_JOB, dispatch
 from payrequest.automations.execution import ACTION_JOB, ACTION_MAX_ATTEMPTS, Services, perform
+from payrequest.automations.schedule import SCHEDULE_JOB, scan, time_flows
+from payrequest.db.scope import ALL, scoped_to
 from payrequest.jobs.context import current_job
 from payrequest.jobs.handlers import JobHandlers
+from payrequest.kit.clock import utcnow
 
 DISPATCH_EVERY = timedelta(seconds=1)
+SCHEDULE_EVERY = timedelta(seconds=30)  # a step due at 08:00 goes out within this
 ACTION_TIMEOUT = timedelta(seconds=40)
 
 
@@ -20,6 +24,14 @@ def install(handlers: JobHandlers, services: Services) -> None:
     @handlers.periodic(DISPATCH_JOB, every=DISPATCH_EVERY)
     async def dispatch_events(session: AsyncSession, _payload: dict[str, Any]) -> None:
         await dispatch(session, urls=services.urls)
+
+    @handlers.periodic(SCHEDULE_JOB, every=SCHEDULE_EVERY)
+    async def schedule(_session: AsyncSession, _payload: dict[str, Any]) -> None:
+        # Sessions of its own, one per flow's organisation; the job's stays unused meanwhile
+        # (SQLite's writer has one connection).
+        async with services.sessions(info=scoped_to(ALL)) as session:
+            flows = await time_flows(session)
+        await scan(services.sessions, flows, now=utcnow())
 
     @handlers.job(ACTION_JOB, max_attempts=ACTION_MAX_ATTEMPTS, timeout=ACTION_TIMEOUT)
     async def run_action(session: AsyncSession, payload: dict[str, Any]) -> None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -39,6 +40,10 @@ class Flow(OrganisationOwned, Base):
     trigger: Mapped[str] = mapped_column(String(64), index=True)  # an events.names value
     enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     conditions: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # A time trigger's days and rules (automations.timing); None for an event's trigger.
+    timing: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # When it was last switched on: a time trigger sends nothing late for days before it.
+    enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     webhook_secret: Mapped[str | None] = mapped_column(Text, nullable=True)  # SecretBox-sealed
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = updated_at_column()
@@ -46,6 +51,22 @@ class Flow(OrganisationOwned, Base):
     actions: Mapped[list[FlowAction]] = relationship(
         back_populates="flow", order_by="FlowAction.position", cascade="all, delete-orphan"
     )
+
+
+class ScheduleMark(OrganisationOwned, Base):
+    """A time-triggered flow reached an invoice's step: written once per (flow, invoice) with
+    the outbox event that starts the run (automations.schedule), whichever worker got there
+    first. `step_on`: the day the step was due; `late`: it went out on a later day."""
+
+    __tablename__ = "schedule_marks"
+    __table_args__ = (UniqueConstraint("flow_id", "invoice_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    flow_id: Mapped[int] = mapped_column(ForeignKey("flows.id", ondelete="CASCADE"))
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
+    step_on: Mapped[date] = mapped_column(Date)
+    late: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = created_at_column()
 
 
 class FlowAction(OrganisationOwned, Base):

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from payrequest.audit import service as audit
-from payrequest.automations import actions, conditions, messages
+from payrequest.automations import actions, conditions, messages, timing
 from payrequest.automations.context import event_data
 from payrequest.automations.dispatch import start_run
 from payrequest.automations.execution import enqueue_action, idempotency_key, stored_error
@@ -26,11 +26,12 @@ from payrequest.events import names
 from payrequest.events.models import OutboxEvent
 from payrequest.jobs import queue
 from payrequest.jobs.models import Job
+from payrequest.kit.clock import utcnow
 from payrequest.kit.crypto import SecretBox
 from payrequest.kit.urls import PublicUrls
 from payrequest.notify.webhook import signing
 
-TRIGGERS = names.ALL_EVENTS
+TRIGGERS = (*names.ALL_EVENTS, *timing.TIME_TRIGGERS)
 MAX_ACTIONS = 10
 
 
@@ -42,6 +43,7 @@ class Draft:
     trigger: str = names.PAYMENT_REQUEST_PAID
     conditions: dict[str, Any] = field(default_factory=dict)
     actions: list[dict[str, Any]] = field(default_factory=list)  # {"kind", "config"}
+    timing: dict[str, Any] = field(default_factory=dict)  # a time trigger's (automations.timing)
 
     @classmethod
     def of(cls, flow: Flow) -> Draft:
@@ -50,7 +52,12 @@ class Draft:
             trigger=flow.trigger,
             conditions=dict(flow.conditions or {}),
             actions=[{"kind": a.kind, "config": dict(a.config)} for a in flow.actions],
+            timing=dict(flow.timing or {}),
         )
+
+    def cleaned_timing(self) -> dict[str, Any] | None:
+        """The timing to store: a time trigger's, checked (ValidationFailed); else None."""
+        return timing.clean(self.timing) if self.trigger in timing.TIME_TRIGGERS else None
 
 
 class FlowInvalid(ValidationFailed):
@@ -71,6 +78,10 @@ async def check(
         errors["name"] = ValidationFailed("A name of 1-120 characters")
     if draft.trigger not in TRIGGERS:
         errors["trigger"] = ValidationFailed("Choose an event")
+    try:
+        draft.cleaned_timing()
+    except ValidationFailed as exc:
+        errors[exc.field or "days"] = exc
     try:
         cleaned_conditions = conditions.clean(draft.conditions)
     except ValidationFailed as exc:
@@ -124,6 +135,7 @@ async def save(
         await session.flush()  # delete before insert: (flow_id, position) is unique
     flow.name = draft.name.strip()
     flow.trigger = draft.trigger
+    flow.timing = draft.cleaned_timing()
     flow.conditions = cleaned_conditions
     flow.actions.extend(
         FlowAction(position=i, kind=a["kind"], config=a["config"]) for i, a in enumerate(cleaned)
@@ -146,6 +158,7 @@ def _shown(flow: Flow) -> dict[str, object]:
     return {
         "name": flow.name,
         "trigger": flow.trigger,
+        "timing": ", ".join(f"{k}={v}" for k, v in sorted((flow.timing or {}).items())),
         "conditions": ", ".join(f"{k}={v}" for k, v in sorted((flow.conditions or {}).items())),
         "actions": ", ".join(a.kind for a in sorted(flow.actions, key=lambda a: a.position)),
     }
@@ -178,6 +191,8 @@ async def set_enabled(
         await check(Draft.of(flow), allow=allow, default_language=default_language)
     changed = flow.enabled != enabled
     flow.enabled = enabled
+    if changed and enabled:
+        flow.enabled_at = utcnow()  # a time trigger sends nothing late from before this
     await session.flush()
     if changed:
         action = "flow.enable" if enabled else "flow.disable"

@@ -11,6 +11,13 @@ from typing import Final
 COUNTRY_CURRENCY: Final[dict[str, str]] = {"NO": "NOK", "DK": "DKK", "FI": "EUR", "SE": "SEK"}
 COUNTRIES: Final = tuple(COUNTRY_CURRENCY)  # NO, DK, FI, SE
 CURRENCIES: Final = tuple(COUNTRY_CURRENCY.values())  # NOK, DKK, EUR, SEK
+# Where a business of the country keeps its hours (reminders wait for them).
+COUNTRY_TIME_ZONE: Final[dict[str, str]] = {
+    "NO": "Europe/Oslo",
+    "DK": "Europe/Copenhagen",
+    "FI": "Europe/Helsinki",
+    "SE": "Europe/Stockholm",
+}
 
 
 def currency_of(country: str) -> str:

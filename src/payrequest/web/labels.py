@@ -64,6 +64,9 @@ LABELS: dict[str, dict[str, str]] = {
         "manual_payment.undone": N_("Manual payment undone"),
         "refund.succeeded": N_("Refund completed"),
         "refund.failed": N_("Refund failed"),
+        # automations.timing.TIME_TRIGGERS
+        "schedule.invoice_due": N_("An invoice is due in N days"),
+        "schedule.invoice_overdue": N_("An invoice is overdue by N days"),
     },
     # automations.actions.KINDS
     "action_kind": {

@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.datastructures import FormData
 
 from payrequest.automations import actions as action_kinds
-from payrequest.automations import messages, service
+from payrequest.automations import messages, service, timing
 from payrequest.automations.conditions import LANGUAGES
 from payrequest.automations.context import VARIABLES
 from payrequest.automations.ready_made import is_ready_made_name
@@ -34,6 +34,8 @@ from payrequest.web.render import render
 router = APIRouter()
 ACTION_FIELDS = ("to", "subject", "text", "html", "url", "minutes", "channel")
 FIXED = "fixed"  # `a<i>_recipient`: a fixed number or address (in `a<i>_to`), not the customer
+# What a new flow's calendar fields start at (used when its trigger is a time trigger).
+NEW_TIMING = timing.Timing(days=3).stored()
 
 
 def may_edit(user: Member) -> bool:
@@ -57,6 +59,16 @@ def _minor(text: str, field: str, errors: dict[str, str]) -> int | None:
         return minor
     errors[field] = i18n.gettext("Enter an amount such as 100 or 99.50")
     return None
+
+
+def _timing_shown(raw: dict[str, Any]) -> dict[str, Any]:
+    """The timing as the form shows it: what was typed, the defaults for what was not."""
+    shown = {**NEW_TIMING, **{k: v for k, v in raw.items() if v not in (None, "")}}
+    try:
+        shown["days"] = int(shown["days"])
+    except (TypeError, ValueError):
+        shown["days"] = NEW_TIMING["days"]
+    return shown
 
 
 def _major(minor: Any) -> str:
@@ -103,7 +115,16 @@ def draft_from_form(form: FormData, language: str) -> tuple[service.Draft, dict[
             }
         found.append({"kind": kind, "config": config})
     draft = service.Draft(
-        name=value("name"), trigger=value("trigger"), conditions=conditions, actions=found
+        name=value("name"),
+        trigger=value("trigger"),
+        conditions=conditions,
+        actions=found,
+        timing={
+            "days": value("days"),
+            "missed": value("missed"),
+            "quiet_hours": bool(value("quiet_hours")),
+            "weekends": bool(value("weekends")),
+        },
     )
     return draft, errors
 
@@ -175,6 +196,9 @@ async def _page(
         secret=secret,
         can_write=can_write,
         triggers=service.TRIGGERS,
+        time_triggers=timing.TIME_TRIGGERS,
+        timing=timing.Timing.of(_timing_shown(draft.timing)),
+        timing_raw=draft.timing,
         kinds=action_kinds.KINDS,
         currencies=sorted(SUPPORTED_CURRENCIES),
         origins=ORIGINS,
@@ -216,7 +240,7 @@ async def flow_list(request: Request, user: StaffUser, session: ReadSessionDep) 
 async def new_flow(request: Request, user: StaffUser, runtime: RuntimeDep) -> HTMLResponse:
     del user
     first = action_kinds.default_config("sms", _default_language(runtime))
-    draft = service.Draft(actions=[{"kind": "sms", "config": first}])
+    draft = service.Draft(actions=[{"kind": "sms", "config": first}], timing=NEW_TIMING)
     return await _page(request, runtime, draft=draft, flow_id=None)
 
 

@@ -1,0 +1,135 @@
+"""The scheduler: flows with a time trigger (automations.timing) reach the invoices whose step
+is due, once each.
+
+A periodic job of the installation (`SCHEDULE_JOB`). For each enabled time-triggered flow, in a
+transaction of the flow's own organisation: if the business's clock allows sending now (quiet
+hours, weekends), the open, non-void invoices whose step day is due (today, or a missed day
+sent late) and that this flow has not reached yet get a `ScheduleMark` and an outbox event
+named as the trigger; the dispatcher starts that flow, and only that flow, for the event
+(automations.dispatch). The mark's unique (flow, invoice) key makes the step happen once however
+many workers scan at once and however often a scan is repeated after a crash: the mark and the
+event commit together or not at all, and a second insert of the same key does nothing.
+
+An invoice paid (or voided) before its step is not open any more: the ladder stops by itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime
+
+from sqlalchemy import exists, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from payrequest.automations import timing
+from payrequest.automations.models import Flow, ScheduleMark
+from payrequest.db.dialect import insert_for
+from payrequest.db.scope import scoped_to
+from payrequest.events import outbox
+from payrequest.invoices.models import Invoice
+from payrequest.ledger.models import Allocation
+from payrequest.ledger.repository import open_amount
+from payrequest.organisations.models import Organisation
+
+logger = logging.getLogger(__name__)
+
+SCHEDULE_JOB = "automations.schedule"
+BATCH = 500  # invoices reached per flow and scan; the next scan takes the rest
+
+
+async def time_flows(session: AsyncSession) -> list[tuple[int, int]]:
+    """(flow id, organisation id) of every enabled flow with a time trigger."""
+    rows = await session.execute(
+        select(Flow.id, Flow.organisation_id)
+        .where(Flow.enabled.is_(True), Flow.trigger.in_(list(timing.TIME_TRIGGERS)))
+        .order_by(Flow.id)
+    )
+    return [(flow_id, organisation_id) for flow_id, organisation_id in rows]
+
+
+async def scan(sessions: async_sessionmaker[AsyncSession], flows: list[tuple[int, int]], *,
+               now: datetime) -> int:  # fmt: skip
+    """Reach the due invoices of each flow; returns how many steps were started."""
+    started = 0
+    for flow_id, organisation_id in flows:
+        async with sessions(info=scoped_to(organisation_id)) as session, session.begin():
+            started += await reach(session, flow_id, now=now)
+    return started
+
+
+async def reach(session: AsyncSession, flow_id: int, *, now: datetime, limit: int = BATCH) -> int:
+    """Mark and announce the invoices whose step of flow `flow_id` is due at `now`."""
+    flow = await session.get(Flow, flow_id)
+    if flow is None or not flow.enabled or flow.trigger not in timing.TIME_TRIGGERS:
+        return 0
+    rules = timing.Timing.of(flow.timing)
+    market = await session.scalar(
+        select(Organisation.market).where(Organisation.id == flow.organisation_id)
+    )
+    local = now.astimezone(timing.time_zone(market or "NO"))
+    if not timing.may_send(local, rules):
+        return 0
+    today = local.date()
+    switched_on = (flow.enabled_at or now).astimezone(local.tzinfo).date()
+    steps = timing.step_days(today, rules, switched_on=switched_on)
+    first, last = timing.due_dates(flow.trigger, steps, rules.days)
+    due = await _due_invoices(session, flow, first, last, limit)
+    insert = insert_for(session)
+    started = 0
+    for invoice_id, customer_id, due_date in due:
+        step_on = timing.step_day(flow.trigger, due_date, rules.days)
+        marked = await session.scalar(
+            insert(ScheduleMark)
+            .values(
+                organisation_id=flow.organisation_id,
+                flow_id=flow.id,
+                invoice_id=invoice_id,
+                step_on=step_on,
+                late=step_on < today,
+                created_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["flow_id", "invoice_id"])
+            .returning(ScheduleMark.id)
+        )
+        if marked is None:
+            continue  # another worker reached it first
+        await outbox.record(
+            session,
+            name=flow.trigger,
+            aggregate_type="invoice",
+            aggregate_id=invoice_id,
+            customer_id=customer_id,
+            payload={
+                "flow_id": flow.id,
+                "days": rules.days,
+                "step_on": step_on.isoformat(),
+                "late": step_on < today,
+            },
+        )
+        started += 1
+    if started:
+        logger.info("flow %s reached %s invoices", flow.id, started)
+    return started
+
+
+async def _due_invoices(
+    session: AsyncSession, flow: Flow, first: date, last: date, limit: int
+) -> list[tuple[int, int, date]]:
+    """(id, customer id, due date) of the open, non-void invoices due in [first, last] that
+    the flow has not reached, oldest due first."""
+    reached = exists().where(ScheduleMark.flow_id == flow.id, ScheduleMark.invoice_id == Invoice.id)
+    rows = await session.execute(
+        select(Invoice.id, Invoice.customer_id, Invoice.due_date)
+        .outerjoin(Allocation, Allocation.invoice_id == Invoice.id)
+        .where(
+            Invoice.organisation_id == flow.organisation_id,
+            Invoice.voided_at.is_(None),
+            Invoice.due_date.between(first, last),
+            ~reached,
+        )
+        .group_by(Invoice.id)
+        .having(open_amount() > 0)
+        .order_by(Invoice.due_date, Invoice.id)
+        .limit(limit)
+    )
+    return [(invoice_id, customer_id, due_date) for invoice_id, customer_id, due_date in rows]

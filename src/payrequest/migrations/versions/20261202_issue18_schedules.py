@@ -1,0 +1,80 @@
+"""Flows started by the calendar (issue 18): a flow's `timing` (a time trigger's days and rules,
+automations.timing) and when it was last switched on (`enabled_at`); `schedule_marks`, one
+row per (flow, invoice) whose step was reached, the key that makes each step go out once
+whichever worker gets there. It belongs to an organisation; on PostgreSQL it gets the
+row-level security policy of migration 0011.
+
+Revision ID: 0017
+Revises: 0016
+Create Date: 2026-12-02 14:00:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0017"
+down_revision: str | None = "0016"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+# The policy of migration 0011, unchanged.
+POLICY = (
+    "current_setting('payrequest.all_organisations', true) = 'on'"
+    " OR organisation_id = nullif(current_setting('payrequest.organisation_id', true), '')::integer"
+)
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("flows") as batch:
+        batch.add_column(sa.Column("timing", sa.JSON(), nullable=True))
+        batch.add_column(sa.Column("enabled_at", sa.DateTime(timezone=True), nullable=True))
+    op.create_table(
+        "schedule_marks",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("flow_id", sa.Integer(), nullable=False),
+        sa.Column("invoice_id", sa.Integer(), nullable=False),
+        sa.Column("step_on", sa.Date(), nullable=False),
+        sa.Column("late", sa.Boolean(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("organisation_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["flow_id"],
+            ["flows.id"],
+            name=op.f("fk_schedule_marks_flow_id_flows"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["invoice_id"], ["invoices.id"], name=op.f("fk_schedule_marks_invoice_id_invoices")
+        ),
+        sa.ForeignKeyConstraint(
+            ["organisation_id"],
+            ["organisations.id"],
+            name=op.f("fk_schedule_marks_organisation_id_organisations"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_schedule_marks")),
+        sa.UniqueConstraint(
+            "flow_id", "invoice_id", name=op.f("uq_schedule_marks_flow_id_invoice_id")
+        ),
+    )
+    op.create_index(op.f("ix_schedule_marks_invoice_id"), "schedule_marks", ["invoice_id"])
+    op.create_index(
+        op.f("ix_schedule_marks_organisation_id"), "schedule_marks", ["organisation_id"]
+    )
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("ALTER TABLE schedule_marks ENABLE ROW LEVEL SECURITY")
+        op.execute("ALTER TABLE schedule_marks FORCE ROW LEVEL SECURITY")
+        op.execute(
+            "CREATE POLICY organisation_scope ON schedule_marks"
+            f" USING ({POLICY}) WITH CHECK ({POLICY})"
+        )
+
+
+def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP POLICY IF EXISTS organisation_scope ON schedule_marks")
+    op.drop_table("schedule_marks")
+    with op.batch_alter_table("flows") as batch:
+        batch.drop_column("enabled_at")
+        batch.drop_column("timing")

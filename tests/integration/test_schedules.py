@@ -1,0 +1,176 @@
+"""Flows started by the calendar (automations.schedule): each invoice reaches a flow's step once,
+however often and by how many workers the scheduler runs; a paid invoice drops out; a missed
+day is sent late or skipped by the flow's rule, never for days before it was switched on;
+quiet hours and weekends wait; the step's event starts its own flow only, with what is still
+open. SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from payrequest.automations import service, timing
+from payrequest.automations.context import event_data
+from payrequest.automations.dispatch import dispatch
+from payrequest.automations.models import Flow, FlowRun, ScheduleMark
+from payrequest.automations.schedule import scan, time_flows
+from payrequest.db.scope import ALL, scoped_to
+from payrequest.events.models import OutboxEvent
+from payrequest.kit.crypto import SecretBox
+from payrequest.kit.money import Money
+from payrequest.kit.urls import PublicUrls
+from payrequest.ledger import manual
+from payrequest.ledger.manual import NewManualPayment
+from payrequest.payment_requests.repository import invoices_in_active_requests
+from tests.factories import TODAY, make_customer, make_invoice
+
+Sessions = async_sessionmaker[AsyncSession]
+URLS = PublicUrls("https://pay.example.no", signing_key="test")
+ANY_TIME = {"missed": "late", "quiet_hours": False, "weekends": True}
+
+
+async def _flow(
+    sessions: Sessions, trigger: str, days: int, *, since_days: int = 0, **rules: Any
+) -> int:
+    draft = service.Draft(
+        name=f"{trigger} {days}",
+        trigger=trigger,
+        actions=[{"kind": "sms", "config": {"to": "customer", "text": "Husk {{ amount }}"}}],
+        timing={"days": days, **ANY_TIME, **rules},
+    )
+    async with sessions() as session, session.begin():
+        flow = await service.save(session, draft=draft, box=SecretBox(b"k" * 32), allow=())
+        await service.set_enabled(session, flow_id=flow.id, enabled=True)
+        if since_days:  # switched on some days ago
+            when = datetime.now(UTC) - timedelta(days=since_days)
+            await session.execute(update(Flow).where(Flow.id == flow.id).values(enabled_at=when))
+        return flow.id
+
+
+async def _invoice(sessions: Sessions, due: date, amount: int = 100_000, paid: int = 0) -> int:
+    async with sessions() as session, session.begin():
+        customer = await make_customer(session)
+        invoice = await make_invoice(
+            session, customer, amount=amount, due_in_days=(due - TODAY).days
+        )
+        if paid:
+            await manual.record(
+                session,
+                data=NewManualPayment(
+                    customer_id=customer.id,
+                    amount=Money(paid, "NOK"),
+                    received_on=TODAY,
+                    method="bank_transfer",
+                    invoice_ids=(invoice.id,),
+                ),
+                in_requests=invoices_in_active_requests,
+            )
+        return invoice.id
+
+
+async def _scan(sessions: Sessions, now: datetime | None = None) -> int:
+    async with sessions(info=scoped_to(ALL)) as session:
+        flows = await time_flows(session)
+    return await scan(sessions, flows, now=now or datetime.now(UTC))
+
+
+async def _steps(sessions: Sessions) -> list[tuple[str, int, dict[str, Any]]]:
+    async with sessions() as session:
+        rows = await session.scalars(
+            select(OutboxEvent)
+            .where(OutboxEvent.name.in_(timing.TIME_TRIGGERS))
+            .order_by(OutboxEvent.id)
+        )
+        return [(e.name, e.aggregate_id, dict(e.payload)) for e in rows]
+
+
+async def test_each_invoice_reaches_a_step_once_and_a_paid_one_drops_out(
+    sessions: Sessions,
+) -> None:
+    soon = await _flow(sessions, timing.INVOICE_DUE, 3)
+    overdue = await _flow(sessions, timing.INVOICE_OVERDUE, 7)
+    await _flow(sessions, timing.INVOICE_DUE, 5)  # the same trigger, another step
+    partly = await _invoice(sessions, TODAY + timedelta(days=3), amount=100_000, paid=40_000)
+    await _invoice(sessions, TODAY + timedelta(days=3), amount=50_000, paid=50_000)  # paid
+    await _invoice(sessions, TODAY + timedelta(days=4))  # tomorrow's step
+    late_payer = await _invoice(sessions, TODAY - timedelta(days=7))
+
+    assert await _scan(sessions) == 2
+    assert await _scan(sessions) == 0  # the next scan, a restarted worker: nothing again
+
+    steps = await _steps(sessions)
+    assert [(name, invoice, p["flow_id"], p["days"], p["late"]) for name, invoice, p in steps] == [
+        (timing.INVOICE_DUE, partly, soon, 3, False),
+        (timing.INVOICE_OVERDUE, late_payer, overdue, 7, False),
+    ]
+    await _dispatch(sessions)
+    async with sessions() as session:
+        runs = (await session.execute(select(FlowRun.flow_id, FlowRun.event_name))).all()
+        assert sorted(runs) == sorted(
+            [(soon, timing.INVOICE_DUE), (overdue, timing.INVOICE_OVERDUE)]
+        )  # the "due in 5 days" flow was not started by the other step's event
+        event = await session.scalar(
+            select(OutboxEvent)
+            .where(OutboxEvent.aggregate_id == partly)
+            .where(OutboxEvent.name == timing.INVOICE_DUE)
+        )
+        assert event is not None
+        data = await event_data(session, event, urls=URLS)
+    assert data.context["amount"] == "600,00\xa0kr"  # what is still open, not the total
+    assert data.facts.amount == 60_000
+
+
+async def _dispatch(sessions: Sessions) -> None:
+    async with sessions(info=scoped_to(ALL)) as session, session.begin():
+        await dispatch(session, urls=URLS)
+
+
+async def test_workers_scanning_at_once_start_each_step_once(sessions: Sessions) -> None:
+    await _flow(sessions, timing.INVOICE_DUE, 0)
+    due = [await _invoice(sessions, TODAY) for _ in range(6)]
+
+    started = await asyncio.gather(*(_scan(sessions) for _ in range(3)))
+
+    assert sum(started) == 6
+    assert sorted(invoice for _, invoice, _ in await _steps(sessions)) == sorted(due)
+    async with sessions() as session:
+        marks = await session.scalar(select(func.count()).select_from(ScheduleMark))
+    assert marks == 6
+
+
+async def test_a_missed_day_goes_out_late_or_is_skipped_by_the_flows_rule(
+    sessions: Sessions,
+) -> None:
+    # The step "3 days before the due date" of an invoice due tomorrow was two days ago.
+    invoice = await _invoice(sessions, TODAY + timedelta(days=1))
+    await _flow(sessions, timing.INVOICE_DUE, 3, since_days=10, missed="skip")
+    await _flow(sessions, timing.INVOICE_DUE, 3, missed="late")  # switched on today
+    assert await _scan(sessions) == 0  # skipped by one, before the other was switched on
+
+    late = await _flow(sessions, timing.INVOICE_DUE, 3, since_days=10, missed="late")
+    assert await _scan(sessions) == 1
+
+    [(_, reached, payload)] = await _steps(sessions)
+    assert (reached, payload["flow_id"], payload["late"]) == (invoice, late, True)
+    assert payload["step_on"] == (TODAY - timedelta(days=2)).isoformat()
+
+
+async def test_quiet_hours_and_weekends_wait_for_the_business_day(sessions: Sessions) -> None:
+    await _flow(sessions, timing.INVOICE_DUE, 0, quiet_hours=True, weekends=False)
+    await _invoice(sessions, TODAY)
+    today = TODAY
+    oslo = timing.time_zone("NO")
+
+    def at(day: date, hour: int) -> datetime:
+        return datetime(day.year, day.month, day.day, hour, tzinfo=oslo).astimezone(UTC)
+
+    if today.weekday() >= timing.SATURDAY:  # a weekend day: it waits, whatever the hour
+        assert await _scan(sessions, at(today, 12)) == 0
+        return
+    assert await _scan(sessions, at(today, 3)) == 0  # 03:00: quiet hours
+    assert await _scan(sessions, at(today, 20)) == 0  # 20:00: quiet hours again
+    assert await _scan(sessions, at(today, 8)) == 1  # 08:00: the business day starts

@@ -43,7 +43,7 @@ async def _flow(
         timing={"days": days, **ANY_TIME, **rules},
     )
     async with sessions() as session, session.begin():
-        flow = await service.save(session, draft=draft, box=SecretBox(b"k" * 32), allow=())
+        flow = await service.save(session, draft=draft, box=SecretBox("test key"), allow=())
         await service.set_enabled(session, flow_id=flow.id, enabled=True)
         if since_days:  # switched on some days ago
             when = datetime.now(UTC) - timedelta(days=since_days)

@@ -4,6 +4,7 @@ public URLs, gateways, job handlers and worker. Shared by the web app (`app.py`)
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,7 +23,6 @@ from payrequest.connections.directory import (
     ProviderDirectory,
     ProvidersOfTheScope,
 )
-from payrequest.db.scope import organisation_of_scope
 from payrequest.db.session import (
     create_engine,
     read_only_factory,
@@ -45,6 +45,7 @@ from payrequest.notify.webhook.sender import WebhookSender
 from payrequest.organisations.senders import SmsOfTheScope
 from payrequest.payment_requests import jobs as payment_jobs
 from payrequest.payment_requests import repository as payment_repository
+from payrequest.payment_requests.lifetimes import lifetime_through
 from payrequest.payment_requests.service import Lifetime
 from payrequest.providers import checks
 from payrequest.providers.base import PaymentProvider
@@ -124,9 +125,7 @@ class Runtime:
     async def lifetime_for(self, name: str) -> Lifetime:
         """`lifetime()` of a request through provider `name` (a card payment's: the card
         provider's limits). NotConnected when the organisation has no such provider."""
-        provider = await self.providers.named(name)
-        minutes = await self.directory.lifetime_minutes(organisation_of_scope(), name)
-        return Lifetime(minutes, provider.capabilities, provider=name)
+        return await lifetime_through(self.providers, self.directory, name)
 
     async def lifetime_to_show(self) -> Lifetime:
         """`lifetime()` for pages, which also show an organisation without a provider: then
@@ -202,7 +201,16 @@ def build_runtime(settings: Settings, *, provider: PaymentProvider | None = None
     webhooks = WebhookSender(allow=settings.automations.webhook_allow)
     automation_jobs.install(
         handlers,
-        AutomationServices(sessions, sms, email, webhooks, box, urls, settings.default_locale),
+        AutomationServices(
+            sessions,
+            sms,
+            email,
+            webhooks,
+            box,
+            urls,
+            settings.default_locale,
+            lifetime=functools.partial(lifetime_through, providers, directory),
+        ),
     )
     webhook_services = WebhookServices(
         sessions,

@@ -16,7 +16,7 @@ from payrequest.notify.webhook.destinations import check_url
 
 CUSTOMER = messages.CUSTOMER
 
-KINDS = ("sms", "email", "webhook", "wait", "portal_link")
+KINDS = ("sms", "email", "webhook", "wait", "portal_link", "payment_request")
 MAX_WAIT_MINUTES = 60 * 24 * 30
 _EMAIL = re.compile(r"^[^@\s<>,;:\"()\[\]\\]+@[^@\s<>,;:\"()\[\]\\]+\.[^@\s]+$")
 
@@ -27,6 +27,8 @@ def default_config(kind: str, language: str) -> dict[str, Any]:
         return {"url": "https://"}
     if kind == "wait":
         return {"minutes": 10}
+    if kind == "payment_request":
+        return {}  # to the customer's phone, for what is open (automations.execution)
     start: dict[str, Any] = {"channel": "sms"} if kind == "portal_link" else {"to": CUSTOMER}
     return {**start, **messages.default_texts(kind, language)}
 
@@ -148,6 +150,8 @@ async def clean(
             raise check.fail("channel", N_("Choose SMS or email"))
         texts = check.texts(kind, default_language=default_language, channel=channel)
         return {"channel": channel, **texts}
+    if kind == "payment_request":
+        return {}
     field = f"a{index}_kind"
     raise ValidationFailed("Unknown action “%(kind)s”", field=field, kind=kind)
 

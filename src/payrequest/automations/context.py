@@ -67,6 +67,20 @@ class EventData:
     customer: Customer | None
 
 
+async def invoices_of(session: AsyncSession, event: OutboxEvent) -> list[int]:
+    """The invoices an event is about: an invoice's own, or those of a payment request."""
+    if event.aggregate_type == "invoice":
+        return [event.aggregate_id]
+    if event.aggregate_type != "payment_request":
+        return []
+    rows = await session.scalars(
+        select(PaymentRequestInvoice.invoice_id)
+        .where(PaymentRequestInvoice.payment_request_id == event.aggregate_id)
+        .order_by(PaymentRequestInvoice.invoice_id)
+    )
+    return list(rows)
+
+
 def _day(value: date | None, locale: str) -> str:
     return "" if value is None else str(format_date(value, "medium", locale=locale))
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -30,21 +31,25 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from payrequest.automations import actions, messages
-from payrequest.automations.context import event_data
+from payrequest.automations.context import BABEL_LOCALES, EventData, event_data, invoices_of
 from payrequest.automations.models import ActionRun, Flow, FlowRun
 from payrequest.automations.templating import TemplateError
-from payrequest.errors import N_, PayrequestError
+from payrequest.errors import N_, PayrequestError, ValidationFailed
 from payrequest.events.models import OutboxEvent
 from payrequest.jobs import queue
 from payrequest.jobs.context import PermanentJobError
 from payrequest.kit.clock import utcnow
 from payrequest.kit.crypto import SecretBox
+from payrequest.kit.money import Money
 from payrequest.kit.urls import PublicUrls
 from payrequest.notify.email.smtp import EmailSender
 from payrequest.notify.errors import NotifyError
 from payrequest.notify.sms.base import SmsGateway
 from payrequest.notify.webhook.sender import WebhookSender
+from payrequest.payment_requests.schemas import NewPaymentRequest
+from payrequest.payment_requests.service import Lifetime, create_request
 from payrequest.portal.service import issue_link
+from payrequest.providers.base import UserFlow
 
 ACTION_JOB = "automations.run_action"
 ACTION_MAX_ATTEMPTS = 12  # backoff from the job runner: seconds, then minutes, for hours
@@ -61,6 +66,9 @@ class Services:
     box: SecretBox
     urls: PublicUrls
     default_language: str = "nb"  # messages to staff (a fixed number or address) are in it
+    # How long a new payment request may wait, through a provider (None: the default one);
+    # None here: this installation's automations cannot send payment requests.
+    lifetime: Callable[[str | None], Awaitable[Lifetime]] | None = None
 
 
 def idempotency_key(flow_run_id: int, position: int) -> str:
@@ -129,6 +137,8 @@ async def _render(
         customer=data.customer.locale if data.customer is not None else None,
         default=services.default_language,
     )
+    if kind == "payment_request":
+        return await _request(session, services, event, data)
     if kind != "portal_link":
         return actions.render(kind, config, data.context, language=language)
     if data.customer is None:
@@ -139,6 +149,42 @@ async def _render(
     sealed = services.box.seal(json.dumps(rendered))
     masked = rendered["text"].replace(issued.token, "•" * 8)
     return {**rendered, "text": masked, "sealed": sealed, "portal_link_id": issued.link_id}
+
+
+async def _request(
+    session: AsyncSession, services: Services, event: OutboxEvent, data: EventData
+) -> dict[str, Any]:
+    """Write the payment request (status `sending`, with its send job: the payment requests'
+    worker job reaches the provider) for what is open on the event's invoices, to the
+    customer's phone. Written with the action's record, in its transaction: once."""
+    if services.lifetime is None:
+        raise PayrequestError("Payment requests cannot be sent from flows here")
+    customer = data.customer
+    if customer is None:
+        raise PayrequestError("The event has no customer")
+    if not customer.phone:
+        raise ValidationFailed("The customer has no mobile number")
+    invoice_ids = await invoices_of(session, event)
+    if not invoice_ids:
+        raise PayrequestError("The event names no invoice")
+    request = await create_request(
+        session,
+        data=NewPaymentRequest(
+            customer_id=customer.id,
+            invoice_ids=invoice_ids,
+            phone=customer.phone,
+            user_flow=UserFlow.push,
+            origin="automation",
+        ),
+        lifetime=await services.lifetime(None),
+    )
+    return {
+        "reference": request.reference,
+        "to": customer.phone,
+        "amount": Money(request.amount, request.currency).format(
+            BABEL_LOCALES.get(customer.locale, "nb_NO")
+        ),
+    }
 
 
 async def _deliver(
@@ -168,6 +214,8 @@ async def _deliver(
             url=rendered["url"], body=rendered["body"], secret=secret, msg_id=key
         )
         return {"status": hook.status_code, "webhook_id": hook.msg_id, "answer": hook.body}
+    if kind == "payment_request":  # its send job reaches the provider
+        return {"reference": rendered["reference"]}
     return {}  # wait: nothing to deliver
 
 

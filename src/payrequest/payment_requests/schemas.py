@@ -6,7 +6,10 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from payrequest.payment_requests.state import ORIGINS
 from payrequest.providers.base import UserFlow
+
+ORIGIN_PATTERN = "^(" + "|".join(ORIGINS) + ")$"
 
 
 class NewPaymentRequest(BaseModel):
@@ -16,7 +19,7 @@ class NewPaymentRequest(BaseModel):
     invoice_ids: Annotated[list[int], Field(min_length=1, max_length=200)]
     phone: str | None = None  # as typed; None for a QR or link request
     user_flow: UserFlow | None = None  # default: push with a phone, QR without
-    origin: Annotated[str, Field(pattern=r"^(staff|portal|bulk|api)$")] = "staff"
+    origin: Annotated[str, Field(pattern=ORIGIN_PATTERN)] = "staff"
     created_by_user_id: int | None = None
     lifetime_minutes: Annotated[int | None, Field(ge=10, le=60 * 24 * 60)] = None
     # Less than the open amount of the invoices (an instalment); None: everything still open.

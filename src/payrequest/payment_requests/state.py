@@ -62,5 +62,5 @@ def can_move(current: Status, target: Status) -> bool:
     return target in TRANSITIONS[current]
 
 
-ORIGINS = ("staff", "portal", "bulk", "api")
+ORIGINS = ("staff", "portal", "bulk", "api", "automation")
 USER_FLOWS = ("push", "qr", "redirect")

@@ -18,6 +18,7 @@ LABELS: dict[str, dict[str, str]] = {
         "portal": N_("Customer portal"),
         "bulk": N_("Bulk send"),
         "api": "API",  # the same word in every language
+        "automation": N_("Automation"),
     },
     # what moved a payment request (its timeline's `source`)
     "source": {
@@ -75,6 +76,7 @@ LABELS: dict[str, dict[str, str]] = {
         "webhook": N_("Call a webhook"),
         "wait": N_("Wait"),
         "portal_link": N_("Send a portal link"),
+        "payment_request": N_("Send a payment request"),
     },
     # what an action's run log shows (its rendered message)
     "action_field": {
@@ -87,6 +89,8 @@ LABELS: dict[str, dict[str, str]] = {
         "body": N_("Body"),
         "minutes": N_("Minutes"),
         "language": N_("Language"),
+        "reference": N_("Payment request"),
+        "amount": N_("Amount"),
     },
     "channel": {"sms": "SMS", "email": N_("Email")},
     # ledger.models.MANUAL_METHODS: how money staff record by hand was paid

@@ -4,6 +4,9 @@ row per (flow, invoice) whose step was reached, the key that makes each step go 
 whichever worker gets there. It belongs to an organisation; on PostgreSQL it gets the
 row-level security policy of migration 0011.
 
+A flow's action may now send a payment request (`flow_actions.kind` 'payment_request'), and a
+request may be started by an automation (`payment_requests.origin` 'automation').
+
 Revision ID: 0017
 Revises: 0016
 Create Date: 2026-12-02 14:00:00
@@ -26,7 +29,25 @@ POLICY = (
 )
 
 
+ACTION_KINDS = ("sms", "email", "webhook", "wait", "portal_link")
+ORIGINS = ("staff", "portal", "bulk", "api")
+
+
+def _in(column: str, values: Sequence[str]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+def _checks(action_kinds: Sequence[str], origins: Sequence[str]) -> None:
+    with op.batch_alter_table("flow_actions") as batch:
+        batch.drop_constraint(op.f("ck_flow_actions_kind"), type_="check")
+        batch.create_check_constraint(op.f("ck_flow_actions_kind"), _in("kind", action_kinds))
+    with op.batch_alter_table("payment_requests") as batch:
+        batch.drop_constraint(op.f("ck_payment_requests_origin"), type_="check")
+        batch.create_check_constraint(op.f("ck_payment_requests_origin"), _in("origin", origins))
+
+
 def upgrade() -> None:
+    _checks((*ACTION_KINDS, "payment_request"), (*ORIGINS, "automation"))
     with op.batch_alter_table("flows") as batch:
         batch.add_column(sa.Column("timing", sa.JSON(), nullable=True))
         batch.add_column(sa.Column("enabled_at", sa.DateTime(timezone=True), nullable=True))
@@ -78,3 +99,4 @@ def downgrade() -> None:
     with op.batch_alter_table("flows") as batch:
         batch.drop_column("enabled_at")
         batch.drop_column("timing")
+    _checks(ACTION_KINDS, ORIGINS)

@@ -1,0 +1,110 @@
+"""A flow started by the calendar sends payment requests by itself: for each invoice whose day
+came, a request for what is still open goes to the customer's phone through the organisation's
+provider, started by "automation"; a customer without a mobile number, or an invoice a request
+is already waiting for, gets none, and the run log says why. SQLite and PostgreSQL, the real
+worker and the fake provider."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from payrequest.automations import service, timing
+from payrequest.automations.models import ActionRun, FlowRun
+from payrequest.automations.schedule import scan, time_flows
+from payrequest.config import load_settings
+from payrequest.db.scope import ALL, scoped_to
+from payrequest.invoices.models import Invoice
+from payrequest.payment_requests.models import PaymentRequest, PaymentRequestInvoice
+from payrequest.payment_requests.schemas import NewPaymentRequest
+from payrequest.payment_requests.service import create_request
+from payrequest.providers.base import UserFlow
+from payrequest.providers.fake.provider import FakeProvider
+from payrequest.runtime import Runtime, build_runtime
+from tests.factories import make_customer, make_invoice
+from tests.staff import BASE
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+@pytest.fixture
+async def world(database_url: str, tmp_path: Path) -> AsyncIterator[tuple[Runtime, FakeProvider]]:
+    fake = FakeProvider()
+    settings = load_settings(database_url=database_url, var_dir=tmp_path, public_url=BASE)
+    runtime = build_runtime(settings, provider=fake)
+    yield runtime, fake
+    await runtime.close()
+
+
+async def _invoice(sessions: Sessions, phone: str) -> int:
+    async with sessions() as session, session.begin():
+        customer = await make_customer(session, phone=phone)
+        return (await make_invoice(session, customer, amount=75_000, due_in_days=0)).id
+
+
+async def test_the_day_comes_and_the_requests_send_themselves(
+    sessions: Sessions, world: tuple[Runtime, FakeProvider]
+) -> None:
+    runtime, fake = world
+    draft = service.Draft(
+        name="Forfallsdagen",
+        trigger=timing.INVOICE_DUE,
+        actions=[{"kind": "payment_request", "config": {}}],
+        timing={"days": 0, "missed": "late", "quiet_hours": False, "weekends": True},
+    )
+    async with sessions() as session, session.begin():
+        flow = await service.save(session, draft=draft, box=runtime.box, allow=())
+        await service.set_enabled(session, flow_id=flow.id, enabled=True)
+    with_phone = await _invoice(sessions, "+47 912 34 567")
+    await _invoice(sessions, "")  # a customer without a mobile number
+    busy = await _invoice(sessions, "+47 913 00 000")
+    async with sessions() as session, session.begin():  # a request already waits for one
+        invoice = await session.get_one(Invoice, busy)
+        waiting = await create_request(
+            session,
+            data=NewPaymentRequest(
+                customer_id=invoice.customer_id, invoice_ids=[busy], user_flow=UserFlow.qr
+            ),
+            lifetime=await runtime.lifetime(),
+        )
+
+    async with runtime.sessions(info=scoped_to(ALL)) as session:
+        flows = await time_flows(session)
+    assert await scan(runtime.sessions, flows, now=datetime.now(UTC)) == 3
+    worker = runtime.worker()
+    for _ in range(6):  # dispatch, the actions, the request's send
+        await worker.run_once()
+
+    async with sessions() as session:
+        made = (
+            await session.execute(
+                select(PaymentRequest, PaymentRequestInvoice.invoice_id)
+                .join(PaymentRequestInvoice)
+                .where(PaymentRequest.origin == "automation")
+            )
+        ).all()
+        runs = {
+            run.outbox_event_id: run
+            for run in (await session.scalars(select(FlowRun).where(FlowRun.flow_id == flow.id)))
+        }
+        actions = (await session.scalars(select(ActionRun))).all()
+    [(request, invoice_id)] = made
+    assert invoice_id == with_phone and request.amount == 75_000
+    assert request.phone == "+4791234567" and request.user_flow == "push"
+    assert request.status == "pending"  # sent by its job, like the one that was waiting
+    assert fake.calls.count("create") == 2
+    assert sorted(run.status for run in runs.values()) == ["done", "failed", "failed"]
+    errors = sorted(run.error or "" for run in runs.values() if run.status == "failed")
+    assert errors[0].startswith("Invoice") and "already has a payment request waiting" in errors[0]
+    assert errors[1] == "The customer has no mobile number"
+    [done] = [a for a in actions if a.status == "done"]
+    assert done.rendered is not None and done.rendered["reference"] == request.reference
+    async with sessions() as session:
+        asked = (await session.scalars(select(PaymentRequestInvoice.invoice_id))).all()
+    assert sorted(asked) == sorted([with_phone, busy])  # none for the customer without a phone
+    assert waiting.reference != request.reference

@@ -200,6 +200,11 @@ async def test_a_flow_started_by_the_calendar_is_saved_with_its_days_and_rules(
     async with sessions() as session:
         flow = (await session.scalars(select(Flow).where(Flow.name == "Purring"))).one()
     assert flow.timing == {"days": 7, "missed": "skip", "quiet_hours": True, "weekends": False}
+    page = await client.get(saved.headers["location"])
+    forecast = re.findall(
+        r"<li>([^<]*invoices? (?:has|have) (?:its|their) step that day)</li>", page.text
+    )
+    assert len(forecast) == 2 and all(": 0 invoices" in line for line in forecast), forecast
     listing = await client.get("/flows")
     assert re.search(
         r"An invoice is overdue by N days <span data-days>\(7 days\)</span>", listing.text

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from payrequest.automations import service, timing
+from payrequest.automations import schedule, service, timing
 from payrequest.automations.context import event_data
 from payrequest.automations.dispatch import dispatch
 from payrequest.automations.models import Flow, FlowRun, ScheduleMark
@@ -174,3 +174,21 @@ async def test_quiet_hours_and_weekends_wait_for_the_business_day(sessions: Sess
     assert await _scan(sessions, at(today, 3)) == 0  # 03:00: quiet hours
     assert await _scan(sessions, at(today, 20)) == 0  # 20:00: quiet hours again
     assert await _scan(sessions, at(today, 8)) == 1  # 08:00: the business day starts
+
+
+async def test_the_forecast_counts_what_the_scheduler_then_sends(sessions: Sessions) -> None:
+    flow_id = await _flow(sessions, timing.INVOICE_DUE, 3, missed="skip")
+    oslo = timing.time_zone("NO")
+    today = datetime.now(oslo).date()  # the business's day
+    tomorrow = today + timedelta(days=1)
+    expected = [await _invoice(sessions, tomorrow + timedelta(days=3)) for _ in range(3)]
+    await _invoice(sessions, tomorrow + timedelta(days=3), amount=20_000, paid=20_000)
+    await _invoice(sessions, today + timedelta(days=3))  # today's step
+    async with sessions() as session:
+        flow = await session.get_one(Flow, flow_id)
+        ahead = await schedule.days_ahead(session, flow, now=datetime.now(UTC))
+    assert ahead == [(today, 1), (tomorrow, 3)]
+
+    noon = datetime(tomorrow.year, tomorrow.month, tomorrow.day, 12, tzinfo=oslo)
+    assert await _scan(sessions, noon.astimezone(UTC)) == 3  # what the forecast said
+    assert sorted(invoice for _, invoice, _ in await _steps(sessions)) == sorted(expected)

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from typer.testing import CliRunner
 
 from payrequest.cli import app as cli_app
+from payrequest.db.session import read_only_factory
 from payrequest.payment_requests import bulk, workflows
 from payrequest.payment_requests.models import PaymentRequest
 from payrequest.payment_requests.schemas import NewPaymentRequest
@@ -43,7 +44,9 @@ async def _customers(sessions: Sessions, count: int) -> list[str]:
 
 
 async def _batch(sessions: Sessions, batch_id: str) -> list[PaymentRequest]:
-    async with sessions() as session:
+    # A read: on SQLite it takes no write lock, so it does not wait for the connections of
+    # the sends an interruption cancelled to give theirs back.
+    async with read_only_factory(sessions.kw["bind"])() as session:
         stmt = select(PaymentRequest).where(
             PaymentRequest.reference.like(bulk.batch_prefix(batch_id) + "%")
         )

@@ -16,9 +16,10 @@ An invoice paid (or voided) before its step is not open any more: the ladder sto
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, select
+from sqlalchemy import Select, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from payrequest.automations import timing
@@ -63,10 +64,7 @@ async def reach(session: AsyncSession, flow_id: int, *, now: datetime, limit: in
     if flow is None or not flow.enabled or flow.trigger not in timing.TIME_TRIGGERS:
         return 0
     rules = timing.Timing.of(flow.timing)
-    market = await session.scalar(
-        select(Organisation.market).where(Organisation.id == flow.organisation_id)
-    )
-    local = now.astimezone(timing.time_zone(market or "NO"))
+    local = now.astimezone(await _zone(session, flow))
     if not timing.may_send(local, rules):
         return 0
     today = local.date()
@@ -112,13 +110,50 @@ async def reach(session: AsyncSession, flow_id: int, *, now: datetime, limit: in
     return started
 
 
+async def days_ahead(
+    session: AsyncSession, flow: Flow, *, now: datetime, days: int = 2
+) -> list[tuple[date, int]]:
+    """`forecast` for today and the next days in the business's time zone."""
+    if flow.trigger not in timing.TIME_TRIGGERS:
+        return []
+    today = now.astimezone(await _zone(session, flow)).date()
+    return [
+        (today + timedelta(days=n), await forecast(session, flow, today + timedelta(days=n)))
+        for n in range(days)
+    ]
+
+
+async def _zone(session: AsyncSession, flow: Flow) -> ZoneInfo:
+    market = await session.scalar(
+        select(Organisation.market).where(Organisation.id == flow.organisation_id)
+    )
+    return timing.time_zone(market or "NO")
+
+
+async def forecast(session: AsyncSession, flow: Flow, day: date) -> int:
+    """How many invoices the flow would reach on `day` as things stand: open, not reached yet,
+    their step on that day (what the flow builder shows before a flow is switched on; a day
+    that was missed counts on the day it goes out, not here)."""
+    if flow.trigger not in timing.TIME_TRIGGERS:
+        return 0
+    rules = timing.Timing.of(flow.timing)
+    first, last = timing.due_dates(flow.trigger, (day, day), rules.days)
+    due = _due(flow, first, last).subquery()
+    return int(await session.scalar(select(func.count()).select_from(due)) or 0)
+
+
 async def _due_invoices(
     session: AsyncSession, flow: Flow, first: date, last: date, limit: int
 ) -> list[tuple[int, int, date]]:
+    rows = await session.execute(_due(flow, first, last).limit(limit))
+    return [(invoice_id, customer_id, due_date) for invoice_id, customer_id, due_date in rows]
+
+
+def _due(flow: Flow, first: date, last: date) -> Select[int, int, date]:
     """(id, customer id, due date) of the open, non-void invoices due in [first, last] that
     the flow has not reached, oldest due first."""
     reached = exists().where(ScheduleMark.flow_id == flow.id, ScheduleMark.invoice_id == Invoice.id)
-    rows = await session.execute(
+    return (
         select(Invoice.id, Invoice.customer_id, Invoice.due_date)
         .outerjoin(Allocation, Allocation.invoice_id == Invoice.id)
         .where(
@@ -130,6 +165,4 @@ async def _due_invoices(
         .group_by(Invoice.id)
         .having(open_amount() > 0)
         .order_by(Invoice.due_date, Invoice.id)
-        .limit(limit)
     )
-    return [(invoice_id, customer_id, due_date) for invoice_id, customer_id, due_date in rows]

@@ -15,11 +15,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.datastructures import FormData
 
 from payrequest.automations import actions as action_kinds
-from payrequest.automations import messages, service, timing
+from payrequest.automations import messages, schedule, service, timing
 from payrequest.automations.conditions import LANGUAGES
 from payrequest.automations.context import VARIABLES
 from payrequest.automations.ready_made import is_ready_made_name
 from payrequest.errors import PayrequestError
+from payrequest.kit.clock import utcnow
 from payrequest.kit.markets import COUNTRIES
 from payrequest.kit.money import SUPPORTED_CURRENCIES, shared_minor_digits, to_major, to_minor
 from payrequest.payment_requests.state import ORIGINS
@@ -173,6 +174,7 @@ async def _page(
         flow = await service.get(session, flow_id) if flow_id is not None else None
         events = await service.recent_events(session, trigger=draft.trigger)
         runs = await service.recent_runs(session, flow_id=flow_id) if flow_id else []
+        ahead = await schedule.days_ahead(session, flow, now=utcnow()) if flow else []
     can_write = may_edit(user)
     secret = service.webhook_secret(flow, runtime.box) if flow is not None and can_write else None
     language = _default_language(runtime)
@@ -197,6 +199,7 @@ async def _page(
         can_write=can_write,
         triggers=service.TRIGGERS,
         time_triggers=timing.TIME_TRIGGERS,
+        ahead=[(i18n.day(day), count) for day, count in ahead],
         timing=timing.Timing.of(_timing_shown(draft.timing)),
         timing_raw=draft.timing,
         kinds=action_kinds.KINDS,

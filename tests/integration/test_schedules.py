@@ -192,3 +192,34 @@ async def test_the_forecast_counts_what_the_scheduler_then_sends(sessions: Sessi
     noon = datetime(tomorrow.year, tomorrow.month, tomorrow.day, 12, tzinfo=oslo)
     assert await _scan(sessions, noon.astimezone(UTC)) == 3  # what the forecast said
     assert sorted(invoice for _, invoice, _ in await _steps(sessions)) == sorted(expected)
+
+
+async def test_the_reminder_ladder_is_added_once_switched_off_and_each_step_can_go_on(
+    sessions: Sessions,
+) -> None:
+    box = SecretBox("test key")
+    async with sessions() as session, session.begin():
+        added = await service.add_ladder(
+            session, language="nb", staff_email="kari@example.no", box=box
+        )
+        again = await service.add_ladder(
+            session, language="nb", staff_email="kari@example.no", box=box
+        )
+    assert (added, again) == (4, 0)
+    async with sessions() as session, session.begin():
+        flows = (await session.scalars(select(Flow).order_by(Flow.id))).all()
+        ladder = [f for f in flows if f.trigger in timing.TIME_TRIGGERS]
+        assert [(f.trigger, (f.timing or {})["days"], f.enabled) for f in ladder] == [
+            (timing.INVOICE_DUE, 3, False),
+            (timing.INVOICE_DUE, 0, False),
+            (timing.INVOICE_OVERDUE, 7, False),
+            (timing.INVOICE_OVERDUE, 14, False),
+        ]
+        for flow in ladder:  # each passes the check of switching on
+            await service.set_enabled(session, flow_id=flow.id, enabled=True)
+        first = await service.get(session, ladder[0].id)
+    config = first.actions[0].config
+    assert config["channel"] == "sms" and config["language"] == "nb"
+    assert config["text"].startswith("Hei {{ customer_name }}, en vennlig påminnelse")
+    assert config["variants"]["da"]["text"].startswith("Hej {{ customer_name }}, en venlig")
+    assert config["variants"]["en"]["text"].startswith("Hi {{ customer_name }}, a friendly")

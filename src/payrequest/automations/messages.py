@@ -47,6 +47,12 @@ def default_texts(kind: str, language: str) -> dict[str, Any]:
     texts = _DEFAULT_TEXTS.get(kind)
     if texts is None:
         return {}
+    return in_every_language(texts, language)
+
+
+def in_every_language(texts: dict[str, str], language: str) -> dict[str, Any]:
+    """An action's texts from English message ids: `language`'s as its own, the other
+    languages as variants (each from the catalogue)."""
 
     def written(code: str) -> dict[str, str]:
         return {key: gettext(code, text) if text else "" for key, text in texts.items()}

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from payrequest.audit import service as audit
-from payrequest.automations import actions, conditions, messages, timing
+from payrequest.automations import actions, conditions, messages, ready_made, timing
 from payrequest.automations.context import event_data
 from payrequest.automations.dispatch import start_run
 from payrequest.automations.execution import enqueue_action, idempotency_key, stored_error
@@ -173,6 +173,27 @@ async def get(session: AsyncSession, flow_id: int) -> Flow:
     if flow is None:
         raise NotFound("No such flow")
     return flow
+
+
+async def add_ladder(
+    session: AsyncSession, *, language: str, staff_email: str, box: SecretBox
+) -> int:
+    """The friendly reminder ladder (ready_made.ladder), switched off, unless the organisation
+    has it already; returns how many flows were added. Each is checked as any saved flow."""
+    exists = await session.scalar(select(Flow.id).where(Flow.name == ready_made.LADDER_SMS))
+    if exists is not None:
+        return 0
+    steps = ready_made.ladder(language, staff_email)
+    for step in steps:
+        draft = Draft(
+            name=step["name"],
+            trigger=step["trigger"],
+            actions=step["actions"],
+            timing=step["timing"],
+        )
+        await save(session, draft=draft, box=box, allow=(),
+                   checked=await check(draft, allow=(), default_language=language))  # fmt: skip
+    return len(steps)
 
 
 async def set_enabled(

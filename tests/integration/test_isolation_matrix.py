@@ -402,6 +402,9 @@ CASES: dict[tuple[str, str], Cases] = {
         for part in ("contact", "summary", "requests", "money")
     ],
     ("GET", "/api/phone-check"): lambda a, b: [get("/api/phone-check", phone="+4790000002")],
+    ("POST", "/customers/{customer_id}/reminders"): lambda a, b: [
+        post(f"/customers/{b.customer_id}/reminders", state=state) for state in ("paused", "on")
+    ],
     ("POST", "/customers/{customer_id}/portal-link"): lambda a, b: [
         post(f"/customers/{b.customer_id}/portal-link", channel=channel)
         for channel in ("sms", "email")
@@ -715,6 +718,8 @@ CASES: dict[tuple[str, str], Cases] = {
         post(f"/portal/link/{t}") for t in (str(b.link_id), b.link_token[:12])
     ],
     ("POST", "/portal/logout"): lambda a, b: [post("/portal/logout")],
+    # A customer's own choice: there is nothing of B's to name
+    ("POST", "/portal/reminders"): lambda a, b: [post("/portal/reminders", state="opted_out")],
     ("POST", "/portal/language"): lambda a, b: [
         post("/portal/language", language="en", back=f"/portal/invoices/{b.invoice_ids[0]}")
     ],

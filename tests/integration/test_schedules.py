@@ -18,8 +18,10 @@ from payrequest.automations.context import event_data
 from payrequest.automations.dispatch import dispatch
 from payrequest.automations.models import Flow, FlowRun, ScheduleMark
 from payrequest.automations.schedule import scan, time_flows
+from payrequest.customers import service as customer_service
 from payrequest.db.scope import ALL, scoped_to
 from payrequest.events.models import OutboxEvent
+from payrequest.invoices.models import Invoice
 from payrequest.kit.crypto import SecretBox
 from payrequest.kit.money import Money
 from payrequest.kit.urls import PublicUrls
@@ -223,3 +225,27 @@ async def test_the_reminder_ladder_is_added_once_switched_off_and_each_step_can_
     assert config["text"].startswith("Hei {{ customer_name }}, en vennlig påminnelse")
     assert config["variants"]["da"]["text"].startswith("Hej {{ customer_name }}, en venlig")
     assert config["variants"]["en"]["text"].startswith("Hi {{ customer_name }}, a friendly")
+
+
+async def test_an_opted_out_customer_is_skipped_and_a_paused_one_waits(sessions: Sessions) -> None:
+    await _flow(sessions, timing.INVOICE_DUE, 0, since_days=5)
+    opted_out = await _invoice(sessions, TODAY)
+    paused = await _invoice(sessions, TODAY)
+    async with sessions() as session, session.begin():
+        for invoice_id, state in ((opted_out, "opted_out"), (paused, "paused")):
+            invoice = await session.get_one(Invoice, invoice_id)
+            await customer_service.set_reminders(
+                session, customer_id=invoice.customer_id, state=state
+            )
+
+    assert await _scan(sessions) == 0
+    assert await _steps(sessions) == []  # nothing sent to either
+    async with sessions() as session:
+        marks = (await session.execute(select(ScheduleMark.invoice_id, ScheduleMark.skipped))).all()
+    assert marks == [(opted_out, "opted_out")]  # the skip is on record; the pause leaves none
+
+    async with sessions() as session, session.begin():  # staff resume; the step goes out
+        invoice = await session.get_one(Invoice, paused)
+        await customer_service.set_reminders(session, customer_id=invoice.customer_id, state="on")
+    assert await _scan(sessions) == 1
+    assert [invoice for _, invoice, _ in await _steps(sessions)] == [paused]

@@ -66,6 +66,9 @@ class ScheduleMark(OrganisationOwned, Base):
     invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
     step_on: Mapped[date] = mapped_column(Date)
     late: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Why nothing was sent: the customer opted out of reminders (None: the step's event was
+    # written and its flow started).
+    skipped: Mapped[str | None] = mapped_column(String(16), nullable=True)
     created_at: Mapped[datetime] = created_at_column()
 
 

@@ -11,6 +11,9 @@ many workers scan at once and however often a scan is repeated after a crash: th
 event commit together or not at all, and a second insert of the same key does nothing.
 
 An invoice paid (or voided) before its step is not open any more: the ladder stops by itself.
+A customer who opted out of reminders gets the mark, skipped, and no event; one whose
+reminders staff paused is left until they are resumed (then a missed day goes out late or is
+skipped, by the flow's rule).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from payrequest.automations import timing
 from payrequest.automations.models import Flow, ScheduleMark
+from payrequest.customers.models import Customer
 from payrequest.db.dialect import insert_for
 from payrequest.db.scope import scoped_to
 from payrequest.events import outbox
@@ -74,8 +78,9 @@ async def reach(session: AsyncSession, flow_id: int, *, now: datetime, limit: in
     due = await _due_invoices(session, flow, first, last, limit)
     insert = insert_for(session)
     started = 0
-    for invoice_id, customer_id, due_date in due:
+    for invoice_id, customer_id, due_date, reminders in due:
         step_on = timing.step_day(flow.trigger, due_date, rules.days)
+        skipped = "opted_out" if reminders == "opted_out" else None
         marked = await session.scalar(
             insert(ScheduleMark)
             .values(
@@ -84,13 +89,14 @@ async def reach(session: AsyncSession, flow_id: int, *, now: datetime, limit: in
                 invoice_id=invoice_id,
                 step_on=step_on,
                 late=step_on < today,
+                skipped=skipped,
                 created_at=now,
             )
             .on_conflict_do_nothing(index_elements=["flow_id", "invoice_id"])
             .returning(ScheduleMark.id)
         )
-        if marked is None:
-            continue  # another worker reached it first
+        if marked is None or skipped:
+            continue  # another worker reached it first; or the customer wants no reminders
         await outbox.record(
             session,
             name=flow.trigger,
@@ -131,38 +137,41 @@ async def _zone(session: AsyncSession, flow: Flow) -> ZoneInfo:
 
 
 async def forecast(session: AsyncSession, flow: Flow, day: date) -> int:
-    """How many invoices the flow would reach on `day` as things stand: open, not reached yet,
-    their step on that day (what the flow builder shows before a flow is switched on; a day
-    that was missed counts on the day it goes out, not here)."""
+    """How many invoices the flow would send to on `day` as things stand: open, not reached
+    yet, their customer's reminders on, their step on that day (what the flow builder shows
+    before a flow is switched on; a missed day counts on the day it goes out, not here)."""
     if flow.trigger not in timing.TIME_TRIGGERS:
         return 0
     rules = timing.Timing.of(flow.timing)
     first, last = timing.due_dates(flow.trigger, (day, day), rules.days)
-    due = _due(flow, first, last).subquery()
+    due = _due(flow, first, last).where(Customer.reminders == "on").subquery()
     return int(await session.scalar(select(func.count()).select_from(due)) or 0)
 
 
 async def _due_invoices(
     session: AsyncSession, flow: Flow, first: date, last: date, limit: int
-) -> list[tuple[int, int, date]]:
+) -> list[tuple[int, int, date, str]]:
     rows = await session.execute(_due(flow, first, last).limit(limit))
-    return [(invoice_id, customer_id, due_date) for invoice_id, customer_id, due_date in rows]
+    return [(i, customer_id, due_date, reminders) for i, customer_id, due_date, reminders in rows]
 
 
-def _due(flow: Flow, first: date, last: date) -> Select[int, int, date]:
-    """(id, customer id, due date) of the open, non-void invoices due in [first, last] that
-    the flow has not reached, oldest due first."""
+def _due(flow: Flow, first: date, last: date) -> Select[int, int, date, str]:
+    """(id, customer id, due date, the customer's reminders) of the open, non-void invoices
+    due in [first, last] that the flow has not reached, oldest due first; those of customers
+    whose reminders staff paused wait (they are left out until resumed)."""
     reached = exists().where(ScheduleMark.flow_id == flow.id, ScheduleMark.invoice_id == Invoice.id)
     return (
-        select(Invoice.id, Invoice.customer_id, Invoice.due_date)
+        select(Invoice.id, Invoice.customer_id, Invoice.due_date, Customer.reminders)
+        .join(Customer, Customer.id == Invoice.customer_id)
         .outerjoin(Allocation, Allocation.invoice_id == Invoice.id)
         .where(
             Invoice.organisation_id == flow.organisation_id,
             Invoice.voided_at.is_(None),
             Invoice.due_date.between(first, last),
+            Customer.reminders != "paused",
             ~reached,
         )
-        .group_by(Invoice.id)
+        .group_by(Invoice.id, Customer.reminders)
         .having(open_amount() > 0)
         .order_by(Invoice.due_date, Invoice.id)
     )

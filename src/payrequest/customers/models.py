@@ -22,11 +22,14 @@ from payrequest.db.types import created_at_column, sql_in, updated_at_column
 from payrequest.kit.markets import COUNTRIES
 from payrequest.kit.search import search_text
 
+REMINDER_STATES = ("on", "paused", "opted_out")
+
 
 class Customer(OrganisationOwned, Base):
     __tablename__ = "customers"
     __table_args__ = (
         CheckConstraint(sql_in("country", COUNTRIES), name="country"),
+        CheckConstraint(sql_in("reminders", REMINDER_STATES), name="reminders"),
         CheckConstraint("phone IS NULL OR phone LIKE '+%'", name="phone_e164"),
         UniqueConstraint("organisation_id", "number"),
         UniqueConstraint("organisation_id", "external_id"),
@@ -43,6 +46,9 @@ class Customer(OrganisationOwned, Base):
     country: Mapped[str] = mapped_column(String(2), default="NO")
     locale: Mapped[str] = mapped_column(String(5), default="nb")
     portal_access: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Reminders from time-triggered flows: on; paused by staff (steps wait); opted_out by the
+    # customer (steps are skipped). REMINDER_STATES.
+    reminders: Mapped[str] = mapped_column(String(16), default="on", server_default="on")
     # Casefolded name, number, email and phone digits (kit.search.fold), kept by the service:
     # case-insensitive search that treats Ø, Å and Æ like any other letter on both databases.
     search_text: Mapped[str] = mapped_column(String(600), default="", server_default="")

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from payrequest.audit import service as audit
 from payrequest.customers import repository
-from payrequest.customers.models import Customer
+from payrequest.customers.models import REMINDER_STATES, Customer
 from payrequest.customers.schemas import CustomerInput
 from payrequest.errors import Conflict, NotFound, ValidationFailed
 from payrequest.kit.phone import Phone, parse_phone
@@ -205,6 +205,26 @@ async def dismiss_suggested_phone(
         session, "customer.phone_dismiss_suggested", customer.id, actor_id, details
     )
     return customer, request_id
+
+
+async def set_reminders(
+    session: AsyncSession, *, customer_id: int, state: str, actor_id: int | None = None
+) -> Customer:
+    """Reminders on, paused (staff: steps wait) or opted out (the customer: steps are
+    skipped); `actor_id` None: the customer did it in the portal. The same state again
+    changes nothing and is not recorded."""
+    if state not in REMINDER_STATES:
+        raise ValidationFailed("Unknown value “%(value)s”", field="reminders", value=state)
+    customer = await repository.lock(session, customer_id)
+    if customer is None:
+        raise NotFound("No such customer")
+    if customer.reminders != state:
+        before = customer.reminders
+        customer.reminders = state
+        await session.flush()
+        details = {"number": customer.number, "reminders": [before, state]}
+        await audit.record_edit(session, "customer.reminders", customer.id, actor_id, details)
+    return customer
 
 
 async def _with_suggestion(session: AsyncSession, customer_id: int, shown: str) -> Customer:

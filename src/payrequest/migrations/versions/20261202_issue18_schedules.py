@@ -4,6 +4,9 @@ row per (flow, invoice) whose step was reached, the key that makes each step go 
 whichever worker gets there. It belongs to an organisation; on PostgreSQL it gets the
 row-level security policy of migration 0011.
 
+A customer's `reminders`: `on`, `paused` by staff (steps wait), or `opted_out` by the customer
+(steps are marked skipped, `schedule_marks.skipped`, and nothing is sent).
+
 A flow's action may now send a payment request (`flow_actions.kind` 'payment_request'), and a
 request may be started by an automation (`payment_requests.origin` 'automation').
 
@@ -48,6 +51,13 @@ def _checks(action_kinds: Sequence[str], origins: Sequence[str]) -> None:
 
 def upgrade() -> None:
     _checks((*ACTION_KINDS, "payment_request"), (*ORIGINS, "automation"))
+    with op.batch_alter_table("customers") as batch:
+        batch.add_column(
+            sa.Column("reminders", sa.String(length=16), nullable=False, server_default="on")
+        )
+        batch.create_check_constraint(
+            op.f("ck_customers_reminders"), _in("reminders", ("on", "paused", "opted_out"))
+        )
     with op.batch_alter_table("flows") as batch:
         batch.add_column(sa.Column("timing", sa.JSON(), nullable=True))
         batch.add_column(sa.Column("enabled_at", sa.DateTime(timezone=True), nullable=True))
@@ -58,6 +68,7 @@ def upgrade() -> None:
         sa.Column("invoice_id", sa.Integer(), nullable=False),
         sa.Column("step_on", sa.Date(), nullable=False),
         sa.Column("late", sa.Boolean(), nullable=False),
+        sa.Column("skipped", sa.String(length=16), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("organisation_id", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
@@ -99,4 +110,7 @@ def downgrade() -> None:
     with op.batch_alter_table("flows") as batch:
         batch.drop_column("enabled_at")
         batch.drop_column("timing")
+    with op.batch_alter_table("customers") as batch:
+        batch.drop_constraint(op.f("ck_customers_reminders"), type_="check")
+        batch.drop_column("reminders")
     _checks(ACTION_KINDS, ORIGINS)

@@ -43,6 +43,7 @@ ACTIONS: dict[str, str] = {
     "customer.update": N_("Changed a customer"),
     "customer.phone_use_suggested": N_("Used a suggested mobile number"),
     "customer.phone_dismiss_suggested": N_("Dismissed a suggested mobile number"),
+    "customer.reminders": N_("Paused or resumed reminders"),
     "credit.apply": N_("Applied credit to invoices"),
     "credit.take_back": N_("Took credit back from an invoice"),
     "flow.create": N_("Created a flow"),

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel
 
+from payrequest.automations import reminders
 from payrequest.customers import repository as customers
 from payrequest.customers import service as customer_service
 from payrequest.customers.models import Customer
@@ -25,6 +26,7 @@ from payrequest.payment_requests import repository as requests_repo
 from payrequest.portal import service as portal
 from payrequest.runtime import Runtime
 from payrequest.web import i18n
+from payrequest.web.admin.flows import flow_name
 from payrequest.web.admin.payments import money_context
 from payrequest.web.admin.request_forms import requests_view, send_options
 from payrequest.web.auth import StaffUser, Writer
@@ -214,6 +216,21 @@ async def _customer(session: SessionDep | ReadSessionDep, customer_id: int) -> C
     return customer
 
 
+def _reminders(reached: list[reminders.Step], upcoming: list[reminders.Step]) -> dict[str, Any]:
+    def shown(step: reminders.Step) -> dict[str, Any]:
+        return {
+            "flow": flow_name(step.flow_name),
+            "invoice_id": step.invoice_id,
+            "invoice": step.invoice_number,
+            "day": i18n.day(step.day),
+            "when": i18n.moment(step.reached_at) if step.reached_at else "",
+            "skipped": step.skipped,
+            "late": step.late,
+        }
+
+    return {"reached": [shown(s) for s in reached], "upcoming": [shown(s) for s in upcoming]}
+
+
 async def card_context(
     session: ReadSessionDep, customer: Customer, runtime: Runtime
 ) -> dict[str, Any]:
@@ -236,6 +253,7 @@ async def card_context(
         **await requests_view(session, customer, requests, runtime.providers.card_name),
         "send": await send_options(runtime, customer, [r.currency for r in open_rows]),
         "suggestion": await phones.suggestion(session, customer),
+        "reminders": _reminders(*await reminders.for_customer(session, customer.id, now=utcnow())),
         **await money_context(session, customer),
     }
 
@@ -268,6 +286,32 @@ async def customer_card_part(
     customer = await _customer(session, customer_id)
     context = await card_context(session, customer, runtime)
     return render(request, f"customers/_{part}.html", **context)
+
+
+@router.post("/customers/{customer_id}/reminders")
+async def customer_reminders(
+    request: Request,
+    user: Writer,
+    runtime: RuntimeDep,
+    customer_id: int,
+    state: Annotated[str, Form()] = "",
+) -> RedirectResponse:
+    """Staff pause a customer's reminders (the steps wait) or resume them."""
+    back = RedirectResponse(f"/customers/{customer_id}#reminders", status_code=303)
+    if state not in ("on", "paused"):
+        flash(request, i18n.gettext("Choose to pause or resume the reminders."), "error")
+        return back
+    try:
+        async with runtime.sessions() as session, session.begin():
+            await customer_service.set_reminders(
+                session, customer_id=customer_id, state=state, actor_id=user.id
+            )
+    except PayrequestError as exc:
+        flash(request, i18n.error_text(exc), "error")
+        return back
+    done = N_("Reminders are paused.") if state == "paused" else N_("Reminders are on.")
+    flash(request, i18n.gettext(done))
+    return back
 
 
 @router.get("/api/phone-check")

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from payrequest.commands import portal as portal_commands
 from payrequest.commands.payment_requests import card_provider
 from payrequest.commands.sending import Sent
+from payrequest.customers import service as customer_service
 from payrequest.customers.models import Customer
 from payrequest.db.scope import ALL, scoped_to
 from payrequest.errors import N_, Conflict, PayrequestError
@@ -61,6 +62,20 @@ async def home(request: Request, customer: PortalCustomer, session: ReadSessionD
         remaining_ms=remaining_ms,
         today=utcnow().date(),
     )
+
+
+@router.post("/portal/reminders")
+async def reminders(
+    request: Request,
+    customer: PortalAction,
+    runtime: RuntimeDep,
+    state: Annotated[str, Form()] = "",
+) -> RedirectResponse:
+    """The customer opts out of reminders, or back in."""
+    if state in ("on", "opted_out"):
+        async with runtime.sessions() as session, session.begin():
+            await customer_service.set_reminders(session, customer_id=customer.id, state=state)
+    return RedirectResponse("/portal#portal-reminders", status_code=status.HTTP_303_SEE_OTHER)
 
 
 @router.get("/portal/invoices/{invoice_id}", response_class=HTMLResponse)

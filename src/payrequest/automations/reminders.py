@@ -1,0 +1,85 @@
+"""What a customer's reminders have done and will do, for the customer card: the steps of
+time-triggered flows their invoices reached (sent, or skipped because they opted out), and the
+next steps due on their open invoices while things stay as they are."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from payrequest.automations import timing
+from payrequest.automations.models import Flow, ScheduleMark
+from payrequest.invoices.models import Invoice
+from payrequest.ledger.models import Allocation
+from payrequest.ledger.repository import open_amount
+from payrequest.organisations.models import Organisation
+
+SHOWN = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    flow_name: str
+    invoice_id: int
+    invoice_number: str
+    day: date  # the step's day: when it was due, or will be
+    reached_at: datetime | None = None  # None: still to come
+    skipped: str | None = None
+    late: bool = False
+
+
+async def for_customer(
+    session: AsyncSession, customer_id: int, *, now: datetime
+) -> tuple[list[Step], list[Step]]:
+    """(the latest steps reached, newest first; the next ones, soonest first)."""
+    reached = [
+        Step(name, mark.invoice_id, number, mark.step_on, mark.created_at, mark.skipped, mark.late)
+        for mark, name, number in await session.execute(
+            select(ScheduleMark, Flow.name, Invoice.number)
+            .join(Flow, Flow.id == ScheduleMark.flow_id)
+            .join(Invoice, Invoice.id == ScheduleMark.invoice_id)
+            .where(Invoice.customer_id == customer_id)
+            .order_by(ScheduleMark.id.desc())
+            .limit(SHOWN)
+        )
+    ]
+    flows = (
+        await session.scalars(
+            select(Flow)
+            .where(Flow.enabled.is_(True), Flow.trigger.in_(timing.TIME_TRIGGERS))
+            .order_by(Flow.id)
+        )
+    ).all()
+    if not flows:
+        return reached, []
+    market = await session.scalar(
+        select(Organisation.market).where(Organisation.id == flows[0].organisation_id)
+    )
+    today = now.astimezone(timing.time_zone(market or "NO")).date()
+    open_invoices = (
+        await session.execute(
+            select(Invoice.id, Invoice.number, Invoice.due_date)
+            .outerjoin(Allocation, Allocation.invoice_id == Invoice.id)
+            .where(Invoice.customer_id == customer_id, Invoice.voided_at.is_(None))
+            .group_by(Invoice.id)
+            .having(open_amount() > 0)
+        )
+    ).all()
+    rows = await session.execute(
+        select(ScheduleMark.flow_id, ScheduleMark.invoice_id).where(
+            ScheduleMark.invoice_id.in_([row.id for row in open_invoices])
+        )
+    )
+    marked = {(flow_id, invoice_id) for flow_id, invoice_id in rows}
+    upcoming = []
+    for flow in flows:
+        days = timing.Timing.of(flow.timing).days
+        for invoice_id, number, due_date in open_invoices:
+            day = timing.step_day(flow.trigger, due_date, days)
+            if (flow.id, invoice_id) not in marked and day >= today:
+                upcoming.append(Step(flow.name, invoice_id, number, day))
+    upcoming.sort(key=lambda step: (step.day, step.invoice_number))
+    return reached, upcoming[:SHOWN]

@@ -152,9 +152,11 @@ class SmsSettings(BaseModel):
 class AutomationsSettings(BaseModel):
     """Flows. `webhook_allow`: hosts, addresses or networks (`10.1.0.0/16`) that webhook
     actions may call although they are loopback, private or link-local (refused otherwise).
-    A JSON list (`["erp.internal", "10.1.2.3"]`) or comma separated."""
+    A JSON list (`["erp.internal", "10.1.2.3"]`) or comma separated. `schedule_seconds`: how
+    often the scheduler looks for invoices whose reminder step is due (automations.schedule)."""
 
     webhook_allow: Annotated[list[str], NoDecode] = []
+    schedule_seconds: Annotated[int, Field(ge=1, le=3600)] = 30
 
     @field_validator("webhook_allow", mode="before")
     @classmethod

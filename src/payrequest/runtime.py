@@ -211,6 +211,7 @@ def build_runtime(settings: Settings, *, provider: PaymentProvider | None = None
             settings.default_locale,
             lifetime=functools.partial(lifetime_through, providers, directory),
         ),
+        schedule_every=timedelta(seconds=settings.automations.schedule_seconds),
     )
     webhook_services = WebhookServices(
         sessions,

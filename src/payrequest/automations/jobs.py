@@ -16,16 +16,20 @@ from payrequest.jobs.handlers import JobHandlers
 from payrequest.kit.clock import utcnow
 
 DISPATCH_EVERY = timedelta(seconds=1)
-SCHEDULE_EVERY = timedelta(seconds=30)  # a step due at 08:00 goes out within this
 ACTION_TIMEOUT = timedelta(seconds=40)
 
 
-def install(handlers: JobHandlers, services: Services) -> None:
+def install(
+    handlers: JobHandlers, services: Services, *, schedule_every: timedelta = timedelta(seconds=30)
+) -> None:
+    """`schedule_every`: how often the scheduler looks (a step due at 08:00 goes out within
+    it; PAYREQUEST_AUTOMATIONS__SCHEDULE_SECONDS)."""
+
     @handlers.periodic(DISPATCH_JOB, every=DISPATCH_EVERY)
     async def dispatch_events(session: AsyncSession, _payload: dict[str, Any]) -> None:
         await dispatch(session, urls=services.urls)
 
-    @handlers.periodic(SCHEDULE_JOB, every=SCHEDULE_EVERY)
+    @handlers.periodic(SCHEDULE_JOB, every=schedule_every)
     async def schedule(_session: AsyncSession, _payload: dict[str, Any]) -> None:
         # Sessions of its own, one per flow's organisation; the job's stays unused meanwhile
         # (SQLite's writer has one connection).

@@ -148,6 +148,8 @@ def create_app(
     https = settings.public_url.startswith("https://")
     guard = emulator_access.guard(runtime, secret_key(settings), https=https)
     sandbox_app = create_sandbox_app(sandbox_config(settings), guard=guard) if in_sandbox else None
+    if sandbox_app is not None:  # reminders follow the emulator's clock (a tester moves it)
+        runtime.calendar.follow(sandbox_of_app(sandbox_app).clock.now)
     stripe_app = (
         create_stripe_app(stripe_sandbox_config(settings), guard=guard)
         if in_sandbox and runtime.directory.card is not None

@@ -35,6 +35,7 @@ from payrequest.jobs import maintenance
 from payrequest.jobs.handlers import JobHandlers
 from payrequest.jobs.maintenance import Purging
 from payrequest.jobs.runner import Worker
+from payrequest.kit.clock import Calendar
 from payrequest.kit.crypto import SecretBox
 from payrequest.kit.urls import PublicUrls
 from payrequest.ledger import jobs as ledger_jobs
@@ -107,6 +108,7 @@ class Runtime:
     email: EmailSender | None  # None: no SMTP server configured
     webhooks: WebhookSender  # every outgoing webhook (notify.webhook)
     webhook_services: WebhookServices  # the organisations' webhook endpoints
+    calendar: Calendar  # the time reminders go by (kit.clock.Calendar)
     # After a commit that leaves work for the job worker (a send, a cancel, a refund) or news
     # for open pages: have this process act on it now rather than at its next poll. The web
     # app sets it while it runs (web.nudge.wake_app); elsewhere nobody here listens.
@@ -182,6 +184,7 @@ def build_runtime(settings: Settings, *, provider: PaymentProvider | None = None
     )
     providers = ProvidersOfTheScope(directory)
     handlers = JobHandlers()
+    calendar = Calendar()
     payment_jobs.install(
         handlers,
         sessions=sessions,
@@ -210,6 +213,7 @@ def build_runtime(settings: Settings, *, provider: PaymentProvider | None = None
             urls,
             settings.default_locale,
             lifetime=functools.partial(lifetime_through, providers, directory),
+            calendar=calendar,
         ),
         schedule_every=timedelta(seconds=settings.automations.schedule_seconds),
     )
@@ -241,4 +245,5 @@ def build_runtime(settings: Settings, *, provider: PaymentProvider | None = None
         email=email,
         webhooks=webhooks,
         webhook_services=webhook_services,
+        calendar=calendar,
     )

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -38,7 +38,7 @@ from payrequest.errors import N_, PayrequestError, ValidationFailed
 from payrequest.events.models import OutboxEvent
 from payrequest.jobs import queue
 from payrequest.jobs.context import PermanentJobError
-from payrequest.kit.clock import utcnow
+from payrequest.kit.clock import Calendar, utcnow
 from payrequest.kit.crypto import SecretBox
 from payrequest.kit.money import Money
 from payrequest.kit.urls import PublicUrls
@@ -69,6 +69,7 @@ class Services:
     # How long a new payment request may wait, through a provider (None: the default one);
     # None here: this installation's automations cannot send payment requests.
     lifetime: Callable[[str | None], Awaitable[Lifetime]] | None = None
+    calendar: Calendar = field(default_factory=Calendar)  # the time reminders go by
 
 
 def idempotency_key(flow_run_id: int, position: int) -> str:
@@ -177,6 +178,7 @@ async def _request(
             origin="automation",
         ),
         lifetime=await services.lifetime(None),
+        now=services.calendar.now(),
     )
     return {
         "reference": request.reference,

@@ -13,17 +13,19 @@ from payrequest.automations.schedule import SCHEDULE_JOB, scan, time_flows
 from payrequest.db.scope import ALL, scoped_to
 from payrequest.jobs.context import current_job
 from payrequest.jobs.handlers import JobHandlers
-from payrequest.kit.clock import utcnow
 
 DISPATCH_EVERY = timedelta(seconds=1)
 ACTION_TIMEOUT = timedelta(seconds=40)
 
 
 def install(
-    handlers: JobHandlers, services: Services, *, schedule_every: timedelta = timedelta(seconds=30)
+    handlers: JobHandlers,
+    services: Services,
+    *,
+    schedule_every: timedelta = timedelta(seconds=30),
 ) -> None:
     """`schedule_every`: how often the scheduler looks (a step due at 08:00 goes out within
-    it; PAYREQUEST_AUTOMATIONS__SCHEDULE_SECONDS)."""
+    it; PAYREQUEST_AUTOMATIONS__SCHEDULE_SECONDS); it goes by `services.calendar`."""
 
     @handlers.periodic(DISPATCH_JOB, every=DISPATCH_EVERY)
     async def dispatch_events(session: AsyncSession, _payload: dict[str, Any]) -> None:
@@ -35,7 +37,7 @@ def install(
         # (SQLite's writer has one connection).
         async with services.sessions(info=scoped_to(ALL)) as session:
             flows = await time_flows(session)
-        await scan(services.sessions, flows, now=utcnow())
+        await scan(services.sessions, flows, now=services.calendar.now())
 
     @handlers.job(ACTION_JOB, max_attempts=ACTION_MAX_ATTEMPTS, timeout=ACTION_TIMEOUT)
     async def run_action(session: AsyncSession, payload: dict[str, Any]) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -128,7 +128,11 @@ class Lifetime:
 
 
 async def create_request(
-    session: AsyncSession, *, data: NewPaymentRequest, lifetime: Lifetime
+    session: AsyncSession,
+    *,
+    data: NewPaymentRequest,
+    lifetime: Lifetime,
+    now: datetime | None = None,
 ) -> PaymentRequest:
     """Validate, then write the request as `sending` with its send job. Bad input writes
     nothing; an invoice already in an active request is refused by the database too.
@@ -136,6 +140,9 @@ async def create_request(
     With `data.amount` below what is open (an instalment) the amount is planned over the
     invoices oldest due first, as the payment will be allocated; invoices it does not reach
     stay out of the request.
+
+    `now`: when the request starts, its expiry counted from it (default: now; a reminder in
+    sandbox mode passes the calendar's, which follows the emulator's clock, kit.clock.Calendar).
     """
     customer = await customers.get(session, data.customer_id)
     if customer is None:
@@ -168,7 +175,7 @@ async def create_request(
     duration, _ = lifetime.expires_in(data.lifetime_minutes, flow)
     if phone is not None:
         await push_limits.take(session, e164=phone.e164)
-    now = utcnow()
+    now = now or utcnow()
     request = PaymentRequest(
         reference=data.reference or references.new_reference(customer.number),
         customer_id=customer.id,

@@ -253,7 +253,9 @@ async def card_context(
         **await requests_view(session, customer, requests, runtime.providers.card_name),
         "send": await send_options(runtime, customer, [r.currency for r in open_rows]),
         "suggestion": await phones.suggestion(session, customer),
-        "reminders": _reminders(*await reminders.for_customer(session, customer.id, now=utcnow())),
+        "reminders": _reminders(
+            *await reminders.for_customer(session, customer.id, now=runtime.calendar.now())
+        ),
         **await money_context(session, customer),
     }
 

@@ -20,7 +20,6 @@ from payrequest.automations.conditions import LANGUAGES
 from payrequest.automations.context import VARIABLES
 from payrequest.automations.ready_made import is_ready_made_name
 from payrequest.errors import PayrequestError
-from payrequest.kit.clock import utcnow
 from payrequest.kit.markets import COUNTRIES
 from payrequest.kit.money import SUPPORTED_CURRENCIES, shared_minor_digits, to_major, to_minor
 from payrequest.payment_requests.state import ORIGINS
@@ -174,7 +173,7 @@ async def _page(
         flow = await service.get(session, flow_id) if flow_id is not None else None
         events = await service.recent_events(session, trigger=draft.trigger)
         runs = await service.recent_runs(session, flow_id=flow_id) if flow_id else []
-        ahead = await schedule.days_ahead(session, flow, now=utcnow()) if flow else []
+        ahead = await schedule.days_ahead(session, flow, now=runtime.calendar.now()) if flow else []
     can_write = may_edit(user)
     secret = service.webhook_secret(flow, runtime.box) if flow is not None and can_write else None
     language = _default_language(runtime)

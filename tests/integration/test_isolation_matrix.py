@@ -531,6 +531,9 @@ CASES: dict[tuple[str, str], Cases] = {
         post(f"/invoices/{b.invoice_ids[3]}", **_invoice_form(b.customer_id)),
         post(f"/invoices/{a.invoice_ids[3]}", **_invoice_form(b.customer_id)),
     ],
+    ("POST", "/invoices/{invoice_id}/reminders"): lambda a, b: [
+        post(f"/invoices/{b.invoice_ids[3]}/reminders", paused=paused) for paused in ("true", "")
+    ],
     ("POST", "/invoices/{invoice_id}/void"): lambda a, b: [
         post(f"/invoices/{b.invoice_ids[3]}/void", reason="hijack")
     ],

@@ -28,7 +28,7 @@ def _items(page: str, marker: str) -> list[str]:
         return []
     return [
         " ".join(html.unescape(re.sub(r"<[^>]+>", "", item)).split())
-        for item in re.findall(r"<li>(.*?)</li>", found.group(1), re.S)
+        for item in re.findall(r"<li[^>]*>(.*?)</li>", found.group(1), re.S)
     ]
 
 
@@ -43,7 +43,8 @@ async def test_the_card_shows_what_comes_and_staff_pause_while_the_customer_opts
     await create_staff(sessions, roles=("staff", "readonly"))
     customer = await portal_helpers.customer(sessions)
     async with sessions() as session, session.begin():
-        await make_invoice(session, customer, amount=50_000, number="R-1", due_in_days=5)
+        invoice = await make_invoice(session, customer, amount=50_000, number="R-1", due_in_days=5)
+        invoice_id = invoice.id
         draft = service.Draft(
             name="Tre dager før",
             trigger=timing.INVOICE_DUE,
@@ -61,6 +62,20 @@ async def test_the_card_shows_what_comes_and_staff_pause_while_the_customer_opts
         assert "Tre dager før" in upcoming and "R-1" in upcoming
         # its day: three days before the due date, as the reader writes a date
         assert str((TODAY + timedelta(days=2)).day) in upcoming
+
+        invoice_page = (await staff.get(f"/invoices/{invoice_id}")).text
+        [step] = _items(invoice_page, "data-invoice-reminders")
+        assert "Tre dager før" in step
+        held = await staff.post(
+            f"/invoices/{invoice_id}/reminders",
+            data={"csrf": csrf_of(invoice_page), "paused": "true"},
+        )
+        assert held.status_code == 303
+        invoice_page = (await staff.get(f"/invoices/{invoice_id}")).text
+        assert (
+            'data-reminders-paused="yes"' in invoice_page
+            and "Reminders are paused." in invoice_page
+        )
 
         paused = await staff.post(
             f"/customers/{customer.id}/reminders", data={"csrf": csrf_of(card), "state": "paused"}

@@ -21,6 +21,7 @@ from payrequest.automations.schedule import scan, time_flows
 from payrequest.customers import service as customer_service
 from payrequest.db.scope import ALL, scoped_to
 from payrequest.events.models import OutboxEvent
+from payrequest.invoices import service as invoice_service
 from payrequest.invoices.models import Invoice
 from payrequest.kit.crypto import SecretBox
 from payrequest.kit.money import Money
@@ -249,3 +250,19 @@ async def test_an_opted_out_customer_is_skipped_and_a_paused_one_waits(sessions:
         await customer_service.set_reminders(session, customer_id=invoice.customer_id, state="on")
     assert await _scan(sessions) == 1
     assert [invoice for _, invoice, _ in await _steps(sessions)] == [paused]
+
+
+async def test_a_paused_invoice_waits_until_resumed(sessions: Sessions) -> None:
+    await _flow(sessions, timing.INVOICE_DUE, 0, since_days=5)
+    held = await _invoice(sessions, TODAY)
+    other = await _invoice(sessions, TODAY)
+    async with sessions() as session, session.begin():
+        await invoice_service.set_reminders_paused(session, invoice_id=held, paused=True)
+
+    assert await _scan(sessions) == 1
+    assert [invoice for _, invoice, _ in await _steps(sessions)] == [other]
+
+    async with sessions() as session, session.begin():
+        await invoice_service.set_reminders_paused(session, invoice_id=held, paused=False)
+    assert await _scan(sessions) == 1
+    assert [invoice for _, invoice, _ in await _steps(sessions)] == [other, held]

@@ -11,9 +11,9 @@ many workers scan at once and however often a scan is repeated after a crash: th
 event commit together or not at all, and a second insert of the same key does nothing.
 
 An invoice paid (or voided) before its step is not open any more: the ladder stops by itself.
-A customer who opted out of reminders gets the mark, skipped, and no event; one whose
-reminders staff paused is left until they are resumed (then a missed day goes out late or is
-skipped, by the flow's rule).
+A customer who opted out of reminders gets the mark, skipped, and no event; an invoice, or a
+customer, whose reminders staff paused is left until they are resumed (then a missed day goes
+out late or is skipped, by the flow's rule).
 """
 
 from __future__ import annotations
@@ -158,7 +158,7 @@ async def _due_invoices(
 def _due(flow: Flow, first: date, last: date) -> Select[int, int, date, str]:
     """(id, customer id, due date, the customer's reminders) of the open, non-void invoices
     due in [first, last] that the flow has not reached, oldest due first; those of customers
-    whose reminders staff paused wait (they are left out until resumed)."""
+    whose reminders staff paused, and invoices paused, wait (left out until resumed)."""
     reached = exists().where(ScheduleMark.flow_id == flow.id, ScheduleMark.invoice_id == Invoice.id)
     return (
         select(Invoice.id, Invoice.customer_id, Invoice.due_date, Customer.reminders)
@@ -169,6 +169,7 @@ def _due(flow: Flow, first: date, last: date) -> Select[int, int, date, str]:
             Invoice.voided_at.is_(None),
             Invoice.due_date.between(first, last),
             Customer.reminders != "paused",
+            Invoice.reminders_paused.is_(False),
             ~reached,
         )
         .group_by(Invoice.id, Customer.reminders)

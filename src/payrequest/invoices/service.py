@@ -241,3 +241,19 @@ async def _announce(session: AsyncSession, invoice: Invoice, name: str) -> None:
         customer_id=invoice.customer_id,
         payload={"number": invoice.number, "total": invoice.total, "currency": invoice.currency},
     )
+
+
+async def set_reminders_paused(
+    session: AsyncSession, *, invoice_id: int, paused: bool, actor_id: int | None = None
+) -> Invoice:
+    """Staff pause the reminders of one invoice (its steps wait) or resume them; the same
+    again changes nothing and is not recorded."""
+    invoice = await repository.lock(session, invoice_id)
+    if invoice is None:
+        raise NotFound("No such invoice")
+    if invoice.reminders_paused != paused:
+        invoice.reminders_paused = paused
+        await session.flush()
+        details = {"number": invoice.number, "reminders_paused": paused}
+        await audit.record_edit(session, "invoice.reminders", invoice.id, actor_id, details)
+    return invoice

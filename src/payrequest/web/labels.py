@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from babel import Locale
 
+from payrequest.automations.ready_made import is_ready_made_name
 from payrequest.errors import N_
 from payrequest.web import i18n
 
@@ -155,3 +156,8 @@ def country(code: str) -> str:
     """A country code (NO, DK, ...) as the reader's language names the country."""
     name = Locale.parse(i18n.babel_locale()).territories.get(code.upper())
     return str(name) if name else code
+
+
+def flow_name(name: str) -> str:
+    """A ready-made flow's unchanged name in the reader's language; others as staff wrote them."""
+    return i18n.gettext(name) if is_ready_made_name(name) else name

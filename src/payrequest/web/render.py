@@ -33,6 +33,7 @@ templates.env.filters.update(
     t=i18n.translate,
 )
 templates.env.filters["label"] = labels.label  # a stored code in words: origin | label("origin")
+templates.env.filters["flow_name"] = labels.flow_name
 templates.env.globals.update(languages=i18n.LANGUAGES, once_token=once_token)
 
 

@@ -4,7 +4,7 @@ row per (flow, invoice) whose step was reached, the key that makes each step go 
 whichever worker gets there. It belongs to an organisation; on PostgreSQL it gets the
 row-level security policy of migration 0011.
 
-A customer's `reminders`: `on`, `paused` by staff (steps wait), or `opted_out` by the customer
+An invoice's `reminders_paused` (staff: its steps wait). A customer's `reminders`: `on`, `paused` by staff (steps wait), or `opted_out` by the customer
 (steps are marked skipped, `schedule_marks.skipped`, and nothing is sent).
 
 A flow's action may now send a payment request (`flow_actions.kind` 'payment_request'), and a
@@ -58,6 +58,10 @@ def upgrade() -> None:
         batch.create_check_constraint(
             op.f("ck_customers_reminders"), _in("reminders", ("on", "paused", "opted_out"))
         )
+    with op.batch_alter_table("invoices") as batch:
+        batch.add_column(
+            sa.Column("reminders_paused", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
     with op.batch_alter_table("flows") as batch:
         batch.add_column(sa.Column("timing", sa.JSON(), nullable=True))
         batch.add_column(sa.Column("enabled_at", sa.DateTime(timezone=True), nullable=True))
@@ -110,6 +114,8 @@ def downgrade() -> None:
     with op.batch_alter_table("flows") as batch:
         batch.drop_column("enabled_at")
         batch.drop_column("timing")
+    with op.batch_alter_table("invoices") as batch:
+        batch.drop_column("reminders_paused")
     with op.batch_alter_table("customers") as batch:
         batch.drop_constraint(op.f("ck_customers_reminders"), type_="check")
         batch.drop_column("reminders")

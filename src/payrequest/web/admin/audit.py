@@ -39,6 +39,7 @@ ACTIONS: dict[str, str] = {
     "invoice.create": N_("Created an invoice"),
     "invoice.update": N_("Changed an invoice"),
     "invoice.void": N_("Voided an invoice"),
+    "invoice.reminders": N_("Paused or resumed an invoice's reminders"),
     "customer.create": N_("Created a customer"),
     "customer.update": N_("Changed a customer"),
     "customer.phone_use_suggested": N_("Used a suggested mobile number"),

@@ -26,12 +26,12 @@ from payrequest.payment_requests import repository as requests_repo
 from payrequest.portal import service as portal
 from payrequest.runtime import Runtime
 from payrequest.web import i18n
-from payrequest.web.admin.flows import flow_name
 from payrequest.web.admin.payments import money_context
 from payrequest.web.admin.request_forms import requests_view, send_options
 from payrequest.web.auth import StaffUser, Writer
 from payrequest.web.deps import ReadSessionDep, RuntimeDep, SessionDep
 from payrequest.web.flash import flash
+from payrequest.web.labels import flow_name
 from payrequest.web.portal.links import deliver_link
 from payrequest.web.render import render
 

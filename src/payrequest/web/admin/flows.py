@@ -28,6 +28,7 @@ from payrequest.web import i18n
 from payrequest.web.auth import Owner, StaffUser
 from payrequest.web.deps import ReadSessionDep, RuntimeDep
 from payrequest.web.flash import flash
+from payrequest.web.labels import flow_name
 from payrequest.web.nudge import wake
 from payrequest.web.render import render
 
@@ -213,11 +214,6 @@ async def _page(
 def _default_language(runtime: Any) -> str:
     """The language of the texts staff write first (and that fixed recipients read)."""
     return str(runtime.settings.default_locale)
-
-
-def flow_name(name: str) -> str:
-    """A ready-made flow's unchanged name in the reader's language; others as staff wrote them."""
-    return i18n.gettext(name) if is_ready_made_name(name) else name
 
 
 def _kept_name(submitted: str, stored: str | None) -> str:

@@ -3,17 +3,18 @@ hand, void."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, Form, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from payrequest.automations import reminders
 from payrequest.commands import invoices as commands
 from payrequest.customers import repository as customers
 from payrequest.customers.models import Customer
-from payrequest.errors import PayrequestError, ValidationFailed
+from payrequest.errors import N_, PayrequestError, ValidationFailed
 from payrequest.invoices import repository as invoices
 from payrequest.invoices import service as invoice_service
 from payrequest.invoices.models import Invoice
@@ -146,8 +147,14 @@ REFUSALS = {
 }
 
 
-async def detail_context(session: AsyncSession, invoice_id: int) -> dict[str, Any]:
+async def detail_context(
+    session: AsyncSession, invoice_id: int, *, now: datetime | None = None
+) -> dict[str, Any]:
+    """`now`: the time reminders go by (Runtime.calendar)."""
     invoice = await _invoice(session, invoice_id)
+    reached, upcoming = await reminders.for_customer(
+        session, invoice.customer_id, now=now or utcnow()
+    )
     balance = (await ledger_repo.invoice_balances(session, [invoice]))[invoice.id]
     allocations = await ledger_repo.allocations_for_invoice(session, invoice.id)
     credit_ids = [a.credit_id for a in allocations if a.credit_id is not None]
@@ -175,6 +182,10 @@ async def detail_context(session: AsyncSession, invoice_id: int) -> dict[str, An
         "can_void": not void and not active and balance.allocated == 0,
         "vat_percent": percent,
         "quantity": quantity_text,
+        "reminder_steps": {
+            "reached": [r for r in reached if r.invoice_id == invoice.id],
+            "upcoming": [r for r in upcoming if r.invoice_id == invoice.id],
+        },
     }
 
 
@@ -198,7 +209,10 @@ async def new_invoice(
 async def invoice_detail(
     request: Request, user: StaffUser, session: ReadSessionDep, invoice_id: int
 ) -> HTMLResponse:
-    return render(request, "invoices/detail.html", **await detail_context(session, invoice_id))
+    now = get_runtime(request).calendar.now()
+    return render(
+        request, "invoices/detail.html", **await detail_context(session, invoice_id, now=now)
+    )
 
 
 @router.get("/invoices/{invoice_id}/live", response_class=HTMLResponse)
@@ -206,7 +220,10 @@ async def invoice_detail_part(
     request: Request, user: StaffUser, session: ReadSessionDep, invoice_id: int
 ) -> HTMLResponse:
     """The detail, re-fetched by the page when a live notice names the invoice's customer."""
-    return render(request, "invoices/_detail.html", **await detail_context(session, invoice_id))
+    now = get_runtime(request).calendar.now()
+    return render(
+        request, "invoices/_detail.html", **await detail_context(session, invoice_id, now=now)
+    )
 
 
 async def _form_page(
@@ -333,6 +350,33 @@ def _refusal_of(exc: PayrequestError) -> str | None:
     error (of what was typed)."""
     message = REFUSALS.get(exc.code)
     return message(exc.params["number"]) if message else None
+
+
+@router.post("/invoices/{invoice_id}/reminders")
+async def invoice_reminders(
+    request: Request,
+    user: Writer,
+    session: SessionDep,
+    invoice_id: int,
+    paused: Annotated[str, Form()] = "",
+) -> RedirectResponse:
+    """Staff pause this invoice's reminders (its steps wait) or resume them."""
+    back = RedirectResponse(f"/invoices/{invoice_id}", status_code=status.HTTP_303_SEE_OTHER)
+    try:
+        async with session.begin_nested():
+            await invoice_service.set_reminders_paused(
+                session, invoice_id=invoice_id, paused=paused == "true", actor_id=user.id
+            )
+    except PayrequestError as exc:
+        if exc.code == "not_found":
+            raise HTTPException(
+                status.HTTP_404_NOT_FOUND, i18n.gettext("No such invoice")
+            ) from None
+        flash(request, i18n.error_text(exc), "error")
+        return back
+    done = N_("Reminders are paused.") if paused == "true" else N_("Reminders are on.")
+    flash(request, i18n.gettext(done))
+    return back
 
 
 @router.post("/invoices/{invoice_id}/void")

@@ -266,3 +266,26 @@ async def test_a_paused_invoice_waits_until_resumed(sessions: Sessions) -> None:
         await invoice_service.set_reminders_paused(session, invoice_id=held, paused=False)
     assert await _scan(sessions) == 1
     assert [invoice for _, invoice, _ in await _steps(sessions)] == [other, held]
+
+
+async def test_a_step_with_a_reminders_limit_runs_only_for_invoices_reminded_less(
+    sessions: Sessions,
+) -> None:
+    first = await _flow(sessions, timing.INVOICE_DUE, 3, since_days=10)
+    second = await _flow(sessions, timing.INVOICE_OVERDUE, 0, since_days=10)
+    async with sessions() as session, session.begin():  # only the not yet reminded
+        flow = await service.get(session, second)
+        flow.conditions = {"reminders_max": 0}
+    reminded = await _invoice(sessions, TODAY)  # its step 3 days ago went out (late, now)
+    quiet = await _invoice(sessions, TODAY)
+    async with sessions() as session, session.begin():  # ... and this one's customer said no
+        invoice = await session.get_one(Invoice, quiet)
+        await customer_service.set_reminders(
+            session, customer_id=invoice.customer_id, state="opted_out"
+        )
+    assert await _scan(sessions) == 2  # both flows reach `reminded`
+    await _dispatch(sessions)
+    async with sessions() as session:
+        runs = sorted((await session.execute(select(FlowRun.flow_id))).scalars())
+    assert runs == [first]  # the second step: one reminder before it, at most 0 allowed
+    assert [invoice for _, invoice, _ in await _steps(sessions)] == [reminded, reminded]

@@ -107,6 +107,20 @@ def test_conditions_match_amount_range_currency_origin_and_customer() -> None:
     assert matches({"amount_min": 10_000}, Facts(amount=10_000))  # inclusive
 
 
+def test_a_reminders_condition_counts_the_steps_before() -> None:
+    conditions = clean({"reminders_max": "1"})
+    assert conditions == {"reminders_max": 1}
+    assert matches(conditions, Facts(reminders_sent=0))
+    assert matches(conditions, Facts(reminders_sent=1))
+    assert not matches(conditions, Facts(reminders_sent=2))
+    assert not matches(conditions, Facts())  # not a reminder: no count to test
+    assert clean({"reminders_max": ""}) == {}
+    for wrong in ("-1", "101", "2.5", "many", True):
+        with pytest.raises(ValidationFailed) as caught:
+            clean({"reminders_max": wrong})
+        assert caught.value.field == "reminders_max"
+
+
 def test_invalid_conditions_name_their_field() -> None:
     with pytest.raises(ValidationFailed) as caught:
         clean({"amount_min": 500, "amount_max": 100})

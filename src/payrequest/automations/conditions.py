@@ -7,6 +7,8 @@ Supported keys (all optional; an absent or empty key matches everything):
 - `origin`: who started the payment request: staff, portal, bulk, api
 - `country`: the customer's country (NO, DK, FI, SE)
 - `language`: the customer's language (nb, da, en)
+- `reminders_max`: a step of a time-triggered flow goes out only while the invoice has had at
+  most this many reminders before it (steps of any flow, sent, not skipped); 0..100
 
 Customers have no tags yet, so there is no tag condition: country and language are the
 customer attributes a condition can use (adding tags needs a customer-form change first).
@@ -29,7 +31,8 @@ LANGUAGES = tuple(i18n.LANGUAGES)
 # The largest bound (minor units): an integer that JSON readers keep exact, and far above any
 # payment; `1e309` typed as a bound is refused, not stored as a 300-digit number.
 MAX_AMOUNT = 2**53 - 1
-KEYS = ("amount_min", "amount_max", "currency", "origin", "country", "language")
+KEYS = ("amount_min", "amount_max", "currency", "origin", "country", "language", "reminders_max")
+MOST_REMINDERS = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +44,7 @@ class Facts:
     origin: str | None = None
     country: str | None = None
     language: str | None = None
+    reminders_sent: int | None = None  # before this step (a time trigger's event only)
 
 
 def clean(raw: dict[str, Any]) -> dict[str, Any]:
@@ -55,6 +59,17 @@ def clean(raw: dict[str, Any]) -> dict[str, Any]:
         if value > MAX_AMOUNT:
             raise ValidationFailed("The amount is too large", field=key)
         out[key] = value
+    reminders = raw.get("reminders_max")
+    if reminders not in (None, ""):
+        if isinstance(reminders, str) and reminders.strip().isdigit():
+            reminders = int(reminders.strip())
+        if not isinstance(reminders, int) or isinstance(reminders, bool):
+            reminders = -1
+        if not 0 <= reminders <= MOST_REMINDERS:
+            raise ValidationFailed(
+                "Give a whole number from 0 to %(most)s", field="reminders_max", most=MOST_REMINDERS
+            )
+        out["reminders_max"] = reminders
     if "amount_min" in out and "amount_max" in out and out["amount_min"] > out["amount_max"]:
         raise ValidationFailed("The minimum is above the maximum", field="amount_max")
     choices: dict[str, tuple[str, ...] | frozenset[str]] = {
@@ -86,4 +101,5 @@ def matches(conditions: dict[str, Any], facts: Facts) -> bool:
         wanted = conditions.get(key)
         if wanted and getattr(facts, key) != wanted:
             return False
-    return True
+    most = conditions.get("reminders_max")
+    return most is None or (facts.reminders_sent is not None and facts.reminders_sent <= most)

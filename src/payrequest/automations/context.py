@@ -12,7 +12,7 @@ from datetime import date
 from typing import Any
 
 from babel.dates import format_date
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from payrequest.automations.conditions import Facts
@@ -79,6 +79,24 @@ async def invoices_of(session: AsyncSession, event: OutboxEvent) -> list[int]:
         .order_by(PaymentRequestInvoice.invoice_id)
     )
     return list(rows)
+
+
+async def _reminders_before(session: AsyncSession, invoice_id: int, event_id: int) -> int:
+    """The reminders an invoice had before the step of event `event_id`: the steps of time
+    triggers written for it earlier (a skipped step writes no event)."""
+    return int(
+        await session.scalar(
+            select(func.count())
+            .select_from(OutboxEvent)
+            .where(
+                OutboxEvent.aggregate_type == "invoice",
+                OutboxEvent.aggregate_id == invoice_id,
+                OutboxEvent.name.in_(TIME_TRIGGERS),
+                OutboxEvent.id < event_id,
+            )
+        )
+        or 0
+    )
 
 
 def _day(value: date | None, locale: str) -> str:
@@ -158,7 +176,13 @@ async def event_data(session: AsyncSession, event: OutboxEvent, *, urls: PublicU
     ]
     context["invoice_numbers"] = ", ".join(invoice.number for invoice in invoices)
     context["due_date"] = _day(min((i.due_date for i in invoices), default=None), locale)
+    reminders_sent = (
+        await _reminders_before(session, event.aggregate_id, event.id)
+        if event.name in TIME_TRIGGERS
+        else None
+    )
     facts = Facts(
+        reminders_sent=reminders_sent,
         amount=amount,
         currency=currency,
         origin=origin,

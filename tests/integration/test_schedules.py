@@ -13,9 +13,10 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from payrequest.automations import schedule, service, timing
+from payrequest.automations import ready_made, schedule, service, timing
 from payrequest.automations.context import event_data
 from payrequest.automations.dispatch import dispatch
+from payrequest.automations.execution import Services, perform
 from payrequest.automations.models import Flow, FlowRun, ScheduleMark
 from payrequest.automations.schedule import scan, time_flows
 from payrequest.customers import service as customer_service
@@ -28,8 +29,13 @@ from payrequest.kit.money import Money
 from payrequest.kit.urls import PublicUrls
 from payrequest.ledger import manual
 from payrequest.ledger.manual import NewManualPayment
+from payrequest.notify.email.smtp import EmailSender
+from payrequest.notify.sms.sandbox import SandboxSms
+from payrequest.notify.webhook.sender import WebhookSender
 from payrequest.payment_requests.repository import invoices_in_active_requests
+from payrequest.users import service as users
 from tests.factories import TODAY, make_customer, make_invoice
+from tests.mailbox import Mailbox
 
 Sessions = async_sessionmaker[AsyncSession]
 URLS = PublicUrls("https://pay.example.no", signing_key="test")
@@ -202,12 +208,8 @@ async def test_the_reminder_ladder_is_added_once_switched_off_and_each_step_can_
 ) -> None:
     box = SecretBox("test key")
     async with sessions() as session, session.begin():
-        added = await service.add_ladder(
-            session, language="nb", staff_email="kari@example.no", box=box
-        )
-        again = await service.add_ladder(
-            session, language="nb", staff_email="kari@example.no", box=box
-        )
+        added = await service.add_ladder(session, language="nb", box=box)
+        again = await service.add_ladder(session, language="nb", box=box)
     assert (added, again) == (4, 0)
     async with sessions() as session, session.begin():
         flows = (await session.scalars(select(Flow).order_by(Flow.id))).all()
@@ -289,3 +291,53 @@ async def test_a_step_with_a_reminders_limit_runs_only_for_invoices_reminded_les
         runs = sorted((await session.execute(select(FlowRun.flow_id))).scalars())
     assert runs == [first]  # the second step: one reminder before it, at most 0 allowed
     assert [invoice for _, invoice, _ in await _steps(sessions)] == [reminded, reminded]
+
+
+async def test_the_ladders_last_step_tells_each_active_owner_and_staff_member_in_their_language(
+    sessions: Sessions, mailbox_server: tuple[Mailbox, int]
+) -> None:
+    mailbox, port = mailbox_server
+    mailbox.received.clear()
+    async with sessions() as session, session.begin():
+        for email, role, locale in (
+            ("eier@example.no", "owner", "nb"),
+            ("ansat@example.no", "staff", "da"),
+            ("les@example.no", "readonly", "en"),  # only looks: not told
+        ):
+            await users.create_user(
+                session, email=email, password="x" * 12, role=role, locale=locale
+            )
+        await service.add_ladder(session, language="nb", box=SecretBox("test key"))
+        [last] = (
+            await session.scalars(select(Flow).where(Flow.name == ready_made.LADDER_STAFF))
+        ).all()
+        await service.set_enabled(session, flow_id=last.id, enabled=True)
+        last.timing = {**(last.timing or {}), "quiet_hours": False, "weekends": True}
+    await _invoice(sessions, TODAY - timedelta(days=14), amount=123_450)
+    assert await _scan(sessions) == 1
+    await _dispatch(sessions)
+    services = Services(
+        sessions,
+        SandboxSms(base_url="http://127.0.0.1:9/unused"),
+        EmailSender(host="127.0.0.1", port=port, sender="payrequest@example.no", starttls=False),
+        WebhookSender(),
+        SecretBox("test key"),
+        URLS,
+    )
+    async with sessions() as session, session.begin():
+        run = (await session.scalars(select(FlowRun))).one()
+        run_id = run.id
+    async with sessions() as session, session.begin():
+        await perform(services, session, flow_run_id=run_id, position=0)
+
+    letters = {str(m["To"]): m for m in mailbox.received}
+    assert sorted(letters) == ["ansat@example.no", "eier@example.no"]
+
+    def body(to: str) -> str:
+        found = letters[to].get_body(("plain",))
+        assert found is not None
+        return str(found.get_content())
+
+    assert "har ikke betalt faktura" in str(letters["eier@example.no"]["Subject"])
+    assert "skylder fortsatt 1\xa0234,50\xa0kr" in body("eier@example.no")  # Norwegian
+    assert "skylder stadig" in body("ansat@example.no")  # Danish, her own language

@@ -16,7 +16,7 @@ from payrequest.notify.webhook.destinations import check_url
 
 CUSTOMER = messages.CUSTOMER
 
-KINDS = ("sms", "email", "webhook", "wait", "portal_link", "payment_request")
+KINDS = ("sms", "email", "webhook", "wait", "portal_link", "payment_request", "notify_staff")
 MAX_WAIT_MINUTES = 60 * 24 * 30
 _EMAIL = re.compile(r"^[^@\s<>,;:\"()\[\]\\]+@[^@\s<>,;:\"()\[\]\\]+\.[^@\s]+$")
 
@@ -88,6 +88,11 @@ class _Checker:
     def _texts(self, kind: str, language: str | None, channel: str) -> dict[str, str]:
         if kind == "sms":
             return {"text": self.template("text", language=language)}
+        if kind == "notify_staff":
+            return {
+                "subject": self.template("subject", language=language),
+                "text": self.template("text", language=language),
+            }
         if kind == "email":
             return {
                 "subject": self.template("subject", language=language),
@@ -152,6 +157,8 @@ async def clean(
         return {"channel": channel, **texts}
     if kind == "payment_request":
         return {}
+    if kind == "notify_staff":
+        return check.texts(kind, default_language=default_language)
     field = f"a{index}_kind"
     raise ValidationFailed("Unknown action “%(kind)s”", field=field, kind=kind)
 

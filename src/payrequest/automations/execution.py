@@ -30,7 +30,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from payrequest.automations import actions, messages
+from payrequest.automations import actions, messages, templating
 from payrequest.automations.context import BABEL_LOCALES, EventData, event_data, invoices_of
 from payrequest.automations.models import ActionRun, Flow, FlowRun
 from payrequest.automations.templating import TemplateError
@@ -50,6 +50,7 @@ from payrequest.payment_requests.schemas import NewPaymentRequest
 from payrequest.payment_requests.service import Lifetime, create_request
 from payrequest.portal.service import issue_link
 from payrequest.providers.base import UserFlow
+from payrequest.users.service import list_users
 
 ACTION_JOB = "automations.run_action"
 ACTION_MAX_ATTEMPTS = 12  # backoff from the job runner: seconds, then minutes, for hours
@@ -140,6 +141,8 @@ async def _render(
     )
     if kind == "payment_request":
         return await _request(session, services, event, data)
+    if kind == "notify_staff":
+        return await _letters_to_staff(session, services, config, data.context)
     if kind != "portal_link":
         return actions.render(kind, config, data.context, language=language)
     if data.customer is None:
@@ -189,6 +192,34 @@ async def _request(
     }
 
 
+async def _letters_to_staff(
+    session: AsyncSession, services: Services, config: dict[str, Any], context: dict[str, Any]
+) -> dict[str, Any]:
+    """One email to each active owner and staff member, in their own language (the flow's
+    text in it, or the default text); the run log shows the default language's."""
+    team = [m for m in await list_users(session) if m.is_active and m.role in ("owner", "staff")]
+    if not team:
+        raise PayrequestError("The organisation has no active owner or staff member")
+    letters = []
+    for member in team:
+        texts = messages.pick("notify_staff", config, member.locale)
+        letters.append(
+            {
+                "to": member.email,
+                "subject": templating.render(texts["subject"], context).strip(),
+                "text": templating.render(texts["text"], context),
+            }
+        )
+    shown = messages.pick("notify_staff", config, None)
+    return {
+        "to": ", ".join(letter["to"] for letter in letters),
+        "subject": templating.render(shown["subject"], context).strip(),
+        "text": templating.render(shown["text"], context),
+        "language": messages.language_of(config, services.default_language),
+        "letters": letters,
+    }
+
+
 async def _deliver(
     services: Services, kind: str, rendered: dict[str, Any], key: str, secret: str | None
 ) -> dict[str, Any]:
@@ -216,6 +247,17 @@ async def _deliver(
             url=rendered["url"], body=rendered["body"], secret=secret, msg_id=key
         )
         return {"status": hook.status_code, "webhook_id": hook.msg_id, "answer": hook.body}
+    if kind == "notify_staff":
+        if services.email is None:
+            raise NotifyError(N_("Email is switched off: no SMTP server configured"), False)
+        for n, letter in enumerate(rendered["letters"]):
+            await services.email.send(
+                to=letter["to"],
+                subject=letter["subject"] or "-",
+                text=letter["text"],
+                idempotency_key=f"{key}-{n}",
+            )
+        return {"letters": len(rendered["letters"])}
     if kind == "payment_request":  # its send job reaches the provider
         return {"reference": rendered["reference"]}
     return {}  # wait: nothing to deliver

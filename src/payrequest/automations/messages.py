@@ -21,6 +21,7 @@ MESSAGE_KEYS: dict[str, tuple[str, ...]] = {
     "sms": ("text",),
     "email": ("subject", "text", "html"),
     "portal_link": ("subject", "text"),
+    "notify_staff": ("subject", "text"),
 }
 # What a new action holds, in each language (message ids with template variables).
 _DEFAULT_TEXTS: dict[str, dict[str, str]] = {
@@ -29,6 +30,13 @@ _DEFAULT_TEXTS: dict[str, dict[str, str]] = {
         "subject": N_("Payment {{ reference }}"),
         "text": N_("Hello {{ customer_name }},\n\n{{ amount }} for {{ invoice_numbers }}."),
         "html": "",
+    },
+    "notify_staff": {
+        "subject": N_("About {{ customer_name }}"),
+        "text": N_(
+            "{{ customer_name }} ({{ customer_number }}): invoice {{ invoice_numbers }}, "
+            "{{ amount }}, due {{ due_date }}."
+        ),
     },
     "portal_link": {
         "subject": N_("Your invoices"),

@@ -24,7 +24,15 @@ from payrequest.db.base import Base
 from payrequest.db.scope import OrganisationOwned
 from payrequest.db.types import UTCDateTime, created_at_column, sql_in, updated_at_column
 
-ACTION_KINDS = ("sms", "email", "webhook", "wait", "portal_link", "payment_request")
+ACTION_KINDS = (
+    "sms",
+    "email",
+    "webhook",
+    "wait",
+    "portal_link",
+    "payment_request",
+    "notify_staff",
+)
 RUN_STATUSES = ("running", "done", "failed")
 # pending: not tried yet; sending: recorded, the gateway call may be under way or may have
 # happened; sent: the gateway accepted it, "done" not yet committed; retrying: the last try

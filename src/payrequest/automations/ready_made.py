@@ -53,7 +53,7 @@ def is_ready_made_name(name: str) -> bool:
     return name in NAMES
 
 
-def ladder(language: str, staff_email: str) -> list[dict[str, Any]]:
+def ladder(language: str) -> list[dict[str, Any]]:
     """The ladder's four flows as drafts (name, trigger, timing, actions) for
     automations.service.save; message texts in `language` and, as variants, the others."""
 
@@ -69,12 +69,7 @@ def ladder(language: str, staff_email: str) -> list[dict[str, Any]]:
         "channel": "email",
         **messages.in_every_language({"subject": _EMAIL_SUBJECT, "text": _EMAIL}, language),
     }
-    to_staff = {
-        "to": staff_email,
-        **messages.in_every_language(
-            {"subject": _STAFF_SUBJECT, "text": _STAFF, "html": ""}, language
-        ),
-    }
+    to_staff = messages.in_every_language({"subject": _STAFF_SUBJECT, "text": _STAFF}, language)
     return [
         step(LADDER_SMS, timing.INVOICE_DUE, 3, {"kind": "portal_link", "config": link_by_sms}),
         step(LADDER_REQUEST, timing.INVOICE_DUE, 0, {"kind": "payment_request", "config": {}}),
@@ -84,5 +79,7 @@ def ladder(language: str, staff_email: str) -> list[dict[str, Any]]:
             7,
             {"kind": "portal_link", "config": link_by_email},
         ),
-        step(LADDER_STAFF, timing.INVOICE_OVERDUE, 14, {"kind": "email", "config": to_staff}),
+        step(
+            LADDER_STAFF, timing.INVOICE_OVERDUE, 14, {"kind": "notify_staff", "config": to_staff}
+        ),
     ]

@@ -175,15 +175,13 @@ async def get(session: AsyncSession, flow_id: int) -> Flow:
     return flow
 
 
-async def add_ladder(
-    session: AsyncSession, *, language: str, staff_email: str, box: SecretBox
-) -> int:
+async def add_ladder(session: AsyncSession, *, language: str, box: SecretBox) -> int:
     """The friendly reminder ladder (ready_made.ladder), switched off, unless the organisation
     has it already; returns how many flows were added. Each is checked as any saved flow."""
     exists = await session.scalar(select(Flow.id).where(Flow.name == ready_made.LADDER_SMS))
     if exists is not None:
         return 0
-    steps = ready_made.ladder(language, staff_email)
+    steps = ready_made.ladder(language)
     for step in steps:
         draft = Draft(
             name=step["name"],

@@ -74,9 +74,7 @@ async def prepare_demo(
         admin, generated, created = await _admin(session, settings)
         admin_email = admin.email
         if box is not None:  # the reminder ladder, switched off: Automations → switch it on
-            await flows.add_ladder(
-                session, language=settings.default_locale, staff_email=admin_email, box=box
-            )
+            await flows.add_ladder(session, language=settings.default_locale, box=box)
     if danish_id is not None and box is not None:
         async with sessions(info=scoped_to(danish_id)) as session, session.begin():
             await seed_demo(session, today=utcnow().date(), business=DANISH)
@@ -86,7 +84,7 @@ async def prepare_demo(
             await organisations.add_member(
                 session, user_id=admin.id, organisation_id=danish_id, role="owner"
             )
-            await flows.add_ladder(session, language="da", staff_email=admin_email, box=box)
+            await flows.add_ladder(session, language="da", box=box)
     return DemoReady(seed, admin_email, generated, admin_created=created)
 
 

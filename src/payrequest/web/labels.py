@@ -78,6 +78,7 @@ LABELS: dict[str, dict[str, str]] = {
         "wait": N_("Wait"),
         "portal_link": N_("Send a portal link"),
         "payment_request": N_("Send a payment request"),
+        "notify_staff": N_("Tell the staff by email"),
     },
     # what an action's run log shows (its rendered message)
     "action_field": {

@@ -7,7 +7,8 @@ row-level security policy of migration 0011.
 An invoice's `reminders_paused` (staff: its steps wait). A customer's `reminders`: `on`, `paused` by staff (steps wait), or `opted_out` by the customer
 (steps are marked skipped, `schedule_marks.skipped`, and nothing is sent).
 
-A flow's action may now send a payment request (`flow_actions.kind` 'payment_request'), and a
+A flow's action may now send a payment request or tell the staff by email (`flow_actions.kind`
+'payment_request', 'notify_staff'), and a
 request may be started by an automation (`payment_requests.origin` 'automation').
 
 Revision ID: 0017
@@ -50,7 +51,7 @@ def _checks(action_kinds: Sequence[str], origins: Sequence[str]) -> None:
 
 
 def upgrade() -> None:
-    _checks((*ACTION_KINDS, "payment_request"), (*ORIGINS, "automation"))
+    _checks((*ACTION_KINDS, "payment_request", "notify_staff"), (*ORIGINS, "automation"))
     with op.batch_alter_table("customers") as batch:
         batch.add_column(
             sa.Column("reminders", sa.String(length=16), nullable=False, server_default="on")

@@ -2,7 +2,14 @@
 
 from payrequest.api_keys.models import ApiKey, IdempotentRequest
 from payrequest.audit.models import AuditEntry
-from payrequest.automations.models import ActionRun, Flow, FlowAction, FlowRun, ScheduleMark
+from payrequest.automations.models import (
+    ActionRun,
+    Flow,
+    FlowAction,
+    FlowRun,
+    ScheduleMark,
+    StaffNotice,
+)
 from payrequest.connections.models import ProviderConnection
 from payrequest.customers.models import Customer
 from payrequest.db.base import Base
@@ -63,6 +70,7 @@ __all__ = [
     "Refund",
     "ScheduleMark",
     "SignInSession",
+    "StaffNotice",
     "User",
     "WebhookAttempt",
     "WebhookDelivery",

@@ -52,6 +52,7 @@ from typer.testing import CliRunner
 
 from payrequest import cli
 from payrequest.app import create_app
+from payrequest.automations import notices
 from payrequest.config import load_settings
 from payrequest.connections import service as connections
 from payrequest.connections.service import NewConnection
@@ -94,6 +95,7 @@ B_CARD_CONNECTION = NewConnection(
 B_WEBHOOK_TOKEN = [""]  # its webhook address's token, once the fixture has made it
 B_UPLOAD_TOKEN = [""]  # a file B uploaded for import (the fixture uploads it)
 B_IMPORT_RUN = [0]  # a dry run of that file B started (the fixture queues it)
+B_NOTICE = [0]  # a note a flow left on B's customer's card (the fixture leaves it)
 STREAMS = {"/events", "/portal/events"}
 SIGNS_OUT = {("POST", "/logout"), ("POST", "/portal/logout")}
 
@@ -402,6 +404,11 @@ CASES: dict[tuple[str, str], Cases] = {
         for part in ("contact", "summary", "requests", "money")
     ],
     ("GET", "/api/phone-check"): lambda a, b: [get("/api/phone-check", phone="+4790000002")],
+    # B's customer's address, and A's own customer's with an id that is not A's notice
+    ("POST", "/customers/{customer_id}/notices/{notice_id}/done"): lambda a, b: [
+        post(f"/customers/{b.customer_id}/notices/{B_NOTICE[0]}/done"),
+        post(f"/customers/{a.customer_id}/notices/{B_NOTICE[0]}/done"),
+    ],
     ("POST", "/customers/{customer_id}/reminders"): lambda a, b: [
         post(f"/customers/{b.customer_id}/reminders", state=state) for state in ("paused", "on")
     ],
@@ -1003,6 +1010,10 @@ async def matrix(
             assert upload is not None
             run = await import_runs.start(session, upload=upload, dry_run=True, actor_id=None)
             B_IMPORT_RUN[0] = run.id
+            notice = await notices.leave(
+                session, customer_id=b.customer_id, flow_run_id=None, title="B", text="B"
+            )
+            B_NOTICE[0] = notice.id
         tail = OutboxTail(app.state.runtime.read_sessions, interval=0.1)
         await tail.start()
         app.state.tail = tail  # the lifespan's, which in-process calls do not run

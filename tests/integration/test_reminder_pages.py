@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from payrequest.automations import service, timing
+from payrequest.automations import notices, service, timing
 from payrequest.customers.models import Customer
 from payrequest.kit.crypto import SecretBox
 from tests.factories import TODAY, make_invoice
@@ -105,3 +105,44 @@ async def test_the_card_shows_what_comes_and_staff_pause_while_the_customer_opts
         await portal.post("/portal/reminders", data={"csrf": csrf_of(home), "state": "on"})
         assert await _state(sessions, customer.id) == "on"
     assert BASE
+
+
+async def test_a_note_a_flow_left_shows_on_the_card_until_a_staff_member_marks_it_done(
+    database_url: str, sessions: Sessions, tmp_path: Path
+) -> None:
+    await create_staff(sessions, roles=("staff", "readonly"))
+    customer = await portal_helpers.customer(sessions)
+    async with sessions() as session, session.begin():
+        notice = await notices.leave(
+            session,
+            customer_id=customer.id,
+            flow_run_id=None,
+            title="Kari Nordmann har ikke betalt faktura R-9",
+            text="Skylder fortsatt 500,00 kr.\nPå tide å ringe?",
+        )
+        notice_id = notice.id
+    async with portal_helpers.portal_app(database_url, tmp_path) as (app, _portal):
+        readonly = client_from(app, "198.51.100.8")
+        await sign_in(readonly, "readonly")
+        seen = (await readonly.get(f"/customers/{customer.id}")).text
+        assert "har ikke betalt faktura R-9" in seen and "/done" not in seen  # looks only
+        refused = await readonly.post(
+            f"/customers/{customer.id}/notices/{notice_id}/done", data={"csrf": csrf_of(seen)}
+        )
+        assert refused.status_code == 403
+
+        staff = client_from(app, "198.51.100.7")
+        await sign_in(staff, "staff")
+        card = (await staff.get(f"/customers/{customer.id}")).text
+        assert f'data-notice="{notice_id}"' in card
+        wrong = await staff.post(
+            f"/customers/{customer.id + 1}/notices/{notice_id}/done",
+            data={"csrf": csrf_of(card)},
+        )
+        assert wrong.status_code == 303  # another customer's address: nothing done
+        assert f'data-notice="{notice_id}"' in (await staff.get(f"/customers/{customer.id}")).text
+        done = await staff.post(
+            f"/customers/{customer.id}/notices/{notice_id}/done", data={"csrf": csrf_of(card)}
+        )
+        assert done.status_code == 303
+        assert "data-notices" not in (await staff.get(f"/customers/{customer.id}")).text

@@ -17,7 +17,7 @@ from payrequest.automations import ready_made, schedule, service, timing
 from payrequest.automations.context import event_data
 from payrequest.automations.dispatch import dispatch
 from payrequest.automations.execution import Services, perform
-from payrequest.automations.models import Flow, FlowRun, ScheduleMark
+from payrequest.automations.models import Flow, FlowRun, ScheduleMark, StaffNotice
 from payrequest.automations.schedule import scan, time_flows
 from payrequest.customers import service as customer_service
 from payrequest.db.scope import ALL, scoped_to
@@ -341,3 +341,6 @@ async def test_the_ladders_last_step_tells_each_active_owner_and_staff_member_in
     assert "har ikke betalt faktura" in str(letters["eier@example.no"]["Subject"])
     assert "skylder fortsatt 1\xa0234,50\xa0kr" in body("eier@example.no")  # Norwegian
     assert "skylder stadig" in body("ansat@example.no")  # Danish, her own language
+    async with sessions() as session:  # and a note on the customer's card, until done
+        [notice] = (await session.scalars(select(StaffNotice))).all()
+    assert "har ikke betalt faktura" in notice.title and "skylder fortsatt" in notice.text

@@ -30,7 +30,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from payrequest.automations import actions, messages, templating
+from payrequest.automations import actions, messages, notices, templating
 from payrequest.automations.context import BABEL_LOCALES, EventData, event_data, invoices_of
 from payrequest.automations.models import ActionRun, Flow, FlowRun
 from payrequest.automations.templating import TemplateError
@@ -142,7 +142,16 @@ async def _render(
     if kind == "payment_request":
         return await _request(session, services, event, data)
     if kind == "notify_staff":
-        return await _letters_to_staff(session, services, config, data.context)
+        rendered = await _letters_to_staff(session, services, config, data.context)
+        if data.customer is not None:  # and a note on the customer's card
+            await notices.leave(
+                session,
+                customer_id=data.customer.id,
+                flow_run_id=run.id,
+                title=rendered["subject"],
+                text=rendered["text"],
+            )
+        return rendered
     if kind != "portal_link":
         return actions.render(kind, config, data.context, language=language)
     if data.customer is None:
@@ -196,7 +205,8 @@ async def _letters_to_staff(
     session: AsyncSession, services: Services, config: dict[str, Any], context: dict[str, Any]
 ) -> dict[str, Any]:
     """One email to each active owner and staff member, in their own language (the flow's
-    text in it, or the default text); the run log shows the default language's."""
+    text in it, or the default text); the run log (and the note on the customer's card) shows
+    the default language's."""
     team = [m for m in await list_users(session) if m.is_active and m.role in ("owner", "staff")]
     if not team:
         raise PayrequestError("The organisation has no active owner or staff member")

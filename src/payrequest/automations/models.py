@@ -80,6 +80,24 @@ class ScheduleMark(OrganisationOwned, Base):
     created_at: Mapped[datetime] = created_at_column()
 
 
+class StaffNotice(OrganisationOwned, Base):
+    """A note for staff on a customer's card, left by a flow's "tell the staff" action, until
+    a staff member marks it done."""
+
+    __tablename__ = "staff_notices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    flow_run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("flow_runs.id", ondelete="SET NULL"), nullable=True
+    )
+    title: Mapped[str] = mapped_column(String(300))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = created_at_column()
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    done_by: Mapped[int | None] = mapped_column(Integer, nullable=True)  # a user id
+
+
 class FlowAction(OrganisationOwned, Base):
     __tablename__ = "flow_actions"
     __table_args__ = (

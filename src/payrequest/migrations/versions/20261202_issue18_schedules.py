@@ -1,15 +1,17 @@
 """Flows started by the calendar (issue 18): a flow's `timing` (a time trigger's days and rules,
 automations.timing) and when it was last switched on (`enabled_at`); `schedule_marks`, one
 row per (flow, invoice) whose step was reached, the key that makes each step go out once
-whichever worker gets there. It belongs to an organisation; on PostgreSQL it gets the
-row-level security policy of migration 0011.
+whichever worker gets there; `staff_notices`, what a flow's "tell the staff" action leaves on
+a customer's card until someone marks it done. Both belong to an organisation; on PostgreSQL
+they get the row-level security policy of migration 0011.
 
-An invoice's `reminders_paused` (staff: its steps wait). A customer's `reminders`: `on`, `paused` by staff (steps wait), or `opted_out` by the customer
-(steps are marked skipped, `schedule_marks.skipped`, and nothing is sent).
+An invoice's `reminders_paused` (staff: its steps wait). A customer's `reminders`: `on`,
+`paused` by staff (steps wait), or `opted_out` by the customer (steps are marked skipped,
+`schedule_marks.skipped`, and nothing is sent).
 
-A flow's action may now send a payment request or tell the staff by email (`flow_actions.kind`
-'payment_request', 'notify_staff'), and a
-request may be started by an automation (`payment_requests.origin` 'automation').
+A flow's action may now send a payment request or tell the staff by email
+(`flow_actions.kind` 'payment_request', 'notify_staff'), and a request may be started by an
+automation (`payment_requests.origin` 'automation').
 
 Revision ID: 0017
 Revises: 0016
@@ -99,18 +101,50 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_schedule_marks_organisation_id"), "schedule_marks", ["organisation_id"]
     )
+    op.create_table(
+        "staff_notices",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=False),
+        sa.Column("flow_run_id", sa.Integer(), nullable=True),
+        sa.Column("title", sa.String(length=300), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("done_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("done_by", sa.Integer(), nullable=True),
+        sa.Column("organisation_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["customer_id"], ["customers.id"], name=op.f("fk_staff_notices_customer_id_customers")
+        ),
+        sa.ForeignKeyConstraint(
+            ["flow_run_id"],
+            ["flow_runs.id"],
+            name=op.f("fk_staff_notices_flow_run_id_flow_runs"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["organisation_id"],
+            ["organisations.id"],
+            name=op.f("fk_staff_notices_organisation_id_organisations"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_staff_notices")),
+    )
+    op.create_index(op.f("ix_staff_notices_customer_id"), "staff_notices", ["customer_id"])
+    op.create_index(op.f("ix_staff_notices_organisation_id"), "staff_notices", ["organisation_id"])
     if op.get_bind().dialect.name == "postgresql":
-        op.execute("ALTER TABLE schedule_marks ENABLE ROW LEVEL SECURITY")
-        op.execute("ALTER TABLE schedule_marks FORCE ROW LEVEL SECURITY")
-        op.execute(
-            "CREATE POLICY organisation_scope ON schedule_marks"
-            f" USING ({POLICY}) WITH CHECK ({POLICY})"
-        )
+        for table in ("schedule_marks", "staff_notices"):
+            op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
+            op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
+            op.execute(
+                f"CREATE POLICY organisation_scope ON {table}"
+                f" USING ({POLICY}) WITH CHECK ({POLICY})"
+            )
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP POLICY IF EXISTS organisation_scope ON schedule_marks")
+        for table in ("schedule_marks", "staff_notices"):
+            op.execute(f"DROP POLICY IF EXISTS organisation_scope ON {table}")
+    op.drop_table("staff_notices")
     op.drop_table("schedule_marks")
     with op.batch_alter_table("flows") as batch:
         batch.drop_column("enabled_at")

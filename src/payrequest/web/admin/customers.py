@@ -10,7 +10,7 @@ from fastapi import APIRouter, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel
 
-from payrequest.automations import reminders
+from payrequest.automations import notices, reminders
 from payrequest.customers import repository as customers
 from payrequest.customers import service as customer_service
 from payrequest.customers.models import Customer
@@ -253,6 +253,7 @@ async def card_context(
         **await requests_view(session, customer, requests, runtime.providers.card_name),
         "send": await send_options(runtime, customer, [r.currency for r in open_rows]),
         "suggestion": await phones.suggestion(session, customer),
+        "notices": await notices.open_for_customer(session, customer.id),
         "reminders": _reminders(
             *await reminders.for_customer(session, customer.id, now=runtime.calendar.now())
         ),
@@ -288,6 +289,21 @@ async def customer_card_part(
     customer = await _customer(session, customer_id)
     context = await card_context(session, customer, runtime)
     return render(request, f"customers/_{part}.html", **context)
+
+
+@router.post("/customers/{customer_id}/notices/{notice_id}/done")
+async def notice_done(
+    request: Request, user: Writer, runtime: RuntimeDep, customer_id: int, notice_id: int
+) -> RedirectResponse:
+    """A staff member has dealt with a flow's note on the card."""
+    try:
+        async with runtime.sessions() as session, session.begin():
+            await notices.mark_done(
+                session, customer_id=customer_id, notice_id=notice_id, actor_id=user.id
+            )
+    except PayrequestError as exc:
+        flash(request, i18n.error_text(exc), "error")
+    return RedirectResponse(f"/customers/{customer_id}", status_code=303)
 
 
 @router.post("/customers/{customer_id}/reminders")

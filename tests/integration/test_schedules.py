@@ -344,3 +344,37 @@ async def test_the_ladders_last_step_tells_each_active_owner_and_staff_member_in
     async with sessions() as session:  # and a note on the customer's card, until done
         [notice] = (await session.scalars(select(StaffNotice))).all()
     assert "har ikke betalt faktura" in notice.title and "skylder fortsatt" in notice.text
+
+
+async def test_a_credit_unused_for_n_days_is_reached_once_with_what_is_left(
+    sessions: Sessions,
+) -> None:
+    flow_id = await _flow(sessions, timing.CREDIT_UNUSED, 0, since_days=5)
+    async with sessions() as session, session.begin():
+        customer = await make_customer(session)
+        invoice = await make_invoice(session, customer, amount=30_000)
+        await manual.record(  # 30.00 more than the invoice: credit
+            session,
+            data=NewManualPayment(
+                customer_id=customer.id,
+                amount=Money(33_000, "NOK"),
+                received_on=TODAY,
+                method="bank_transfer",
+                invoice_ids=(invoice.id,),
+            ),
+            in_requests=invoices_in_active_requests,
+        )
+        flow = await session.get_one(Flow, flow_id)
+        [(day, count)] = await schedule.days_ahead(session, flow, now=datetime.now(UTC), days=1)
+    assert count == 1
+
+    assert await _scan(sessions) == 1
+    assert await _scan(sessions) == 0
+    [(name, _credit, payload)] = await _steps(sessions)
+    assert name == timing.CREDIT_UNUSED and payload["flow_id"] == flow_id
+    assert (payload["amount"], payload["currency"]) == (3_000, "NOK")
+    await _dispatch(sessions)
+    async with sessions() as session:
+        event = (await session.scalars(select(OutboxEvent).where(OutboxEvent.name == name))).one()
+        data = await event_data(session, event, urls=URLS)
+    assert data.context["amount"] == "30,00\xa0kr" and day

@@ -62,16 +62,27 @@ class Flow(OrganisationOwned, Base):
 
 
 class ScheduleMark(OrganisationOwned, Base):
-    """A time-triggered flow reached an invoice's step: written once per (flow, invoice) with
+    """A time-triggered flow reached an invoice's (or a credit's) step: written once per (flow,
+    invoice or credit) with
     the outbox event that starts the run (automations.schedule), whichever worker got there
     first. `step_on`: the day the step was due; `late`: it went out on a later day."""
 
     __tablename__ = "schedule_marks"
-    __table_args__ = (UniqueConstraint("flow_id", "invoice_id"),)
+    __table_args__ = (
+        UniqueConstraint("flow_id", "invoice_id"),
+        UniqueConstraint("flow_id", "credit_id"),
+        CheckConstraint("(invoice_id IS NULL) <> (credit_id IS NULL)", name="one_subject"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     flow_id: Mapped[int] = mapped_column(ForeignKey("flows.id", ondelete="CASCADE"))
-    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
+    # What the step is about: an invoice, or (credit unused) a credit.
+    invoice_id: Mapped[int | None] = mapped_column(
+        ForeignKey("invoices.id"), index=True, nullable=True
+    )
+    credit_id: Mapped[int | None] = mapped_column(
+        ForeignKey("credits.id"), index=True, nullable=True
+    )
     step_on: Mapped[date] = mapped_column(Date)
     late: Mapped[bool] = mapped_column(Boolean, default=False)
     # Why nothing was sent: the customer opted out of reminders (None: the step's event was

@@ -36,9 +36,9 @@ async def for_customer(
 ) -> tuple[list[Step], list[Step]]:
     """(the latest steps reached, newest first; the next ones, soonest first)."""
     reached = [
-        Step(name, mark.invoice_id, number, mark.step_on, mark.created_at, mark.skipped, mark.late)
-        for mark, name, number in await session.execute(
-            select(ScheduleMark, Flow.name, Invoice.number)
+        Step(name, invoice_id, number, mark.step_on, mark.created_at, mark.skipped, mark.late)
+        for mark, name, number, invoice_id in await session.execute(
+            select(ScheduleMark, Flow.name, Invoice.number, Invoice.id)
             .join(Flow, Flow.id == ScheduleMark.flow_id)
             .join(Invoice, Invoice.id == ScheduleMark.invoice_id)
             .where(Invoice.customer_id == customer_id)
@@ -49,7 +49,7 @@ async def for_customer(
     flows = (
         await session.scalars(
             select(Flow)
-            .where(Flow.enabled.is_(True), Flow.trigger.in_(timing.TIME_TRIGGERS))
+            .where(Flow.enabled.is_(True), Flow.trigger.in_(timing.INVOICE_TRIGGERS))
             .order_by(Flow.id)
         )
     ).all()

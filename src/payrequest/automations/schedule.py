@@ -19,7 +19,8 @@ out late or is skipped, by the flow's rule).
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, exists, func, select
@@ -32,8 +33,8 @@ from payrequest.db.dialect import insert_for
 from payrequest.db.scope import scoped_to
 from payrequest.events import outbox
 from payrequest.invoices.models import Invoice
-from payrequest.ledger.models import Allocation
-from payrequest.ledger.repository import open_amount
+from payrequest.ledger.models import Allocation, Credit
+from payrequest.ledger.repository import credit_remaining, live_credit, open_amount
 from payrequest.organisations.models import Organisation
 
 logger = logging.getLogger(__name__)
@@ -74,25 +75,34 @@ async def reach(session: AsyncSession, flow_id: int, *, now: datetime, limit: in
     today = local.date()
     switched_on = (flow.enabled_at or now).astimezone(local.tzinfo).date()
     steps = timing.step_days(today, rules, switched_on=switched_on)
-    first, last = timing.due_dates(flow.trigger, steps, rules.days)
-    due = await _due_invoices(session, flow, first, last, limit)
+    if flow.trigger == timing.CREDIT_UNUSED:
+        due = await _due_credits(session, flow, steps, rules.days, local.tzinfo, limit)
+    else:
+        first, last = timing.due_dates(flow.trigger, steps, rules.days)
+        due = [
+            _Due("invoice", invoice_id, customer_id, step, reminders, {})
+            for invoice_id, customer_id, due_date, reminders in await _due_invoices(
+                session, flow, first, last, limit
+            )
+            for step in (timing.step_day(flow.trigger, due_date, rules.days),)
+        ]
     insert = insert_for(session)
     started = 0
-    for invoice_id, customer_id, due_date, reminders in due:
-        step_on = timing.step_day(flow.trigger, due_date, rules.days)
-        skipped = "opted_out" if reminders == "opted_out" else None
+    for item in due:
+        skipped = "opted_out" if item.reminders == "opted_out" else None
+        key = f"{item.subject}_id"
         marked = await session.scalar(
             insert(ScheduleMark)
             .values(
                 organisation_id=flow.organisation_id,
                 flow_id=flow.id,
-                invoice_id=invoice_id,
-                step_on=step_on,
-                late=step_on < today,
+                step_on=item.step_on,
+                late=item.step_on < today,
                 skipped=skipped,
                 created_at=now,
+                **{key: item.subject_id},
             )
-            .on_conflict_do_nothing(index_elements=["flow_id", "invoice_id"])
+            .on_conflict_do_nothing(index_elements=["flow_id", key])
             .returning(ScheduleMark.id)
         )
         if marked is None or skipped:
@@ -100,20 +110,78 @@ async def reach(session: AsyncSession, flow_id: int, *, now: datetime, limit: in
         await outbox.record(
             session,
             name=flow.trigger,
-            aggregate_type="invoice",
-            aggregate_id=invoice_id,
-            customer_id=customer_id,
+            aggregate_type=item.subject,
+            aggregate_id=item.subject_id,
+            customer_id=item.customer_id,
             payload={
                 "flow_id": flow.id,
                 "days": rules.days,
-                "step_on": step_on.isoformat(),
-                "late": step_on < today,
+                "step_on": item.step_on.isoformat(),
+                "late": item.step_on < today,
+                **item.payload,
             },
         )
         started += 1
     if started:
-        logger.info("flow %s reached %s invoices", flow.id, started)
+        logger.info("flow %s reached %s steps", flow.id, started)
     return started
+
+
+@dataclass(frozen=True, slots=True)
+class _Due:
+    """A step due now: about an invoice or a credit."""
+
+    subject: str  # "invoice" or "credit"
+    subject_id: int
+    customer_id: int
+    step_on: date
+    reminders: str  # the customer's (customers.models.REMINDER_STATES)
+    payload: dict[str, object]  # more for the step's event
+
+
+async def _due_credits(
+    session: AsyncSession,
+    flow: Flow,
+    steps: tuple[date, date],
+    days: int,
+    zone: tzinfo | None,
+    limit: int,
+) -> list[_Due]:
+    """Live credits with something left whose step (N days after they arose, in the
+    business's days) falls in `steps`, not reached by the flow yet; their remaining amount
+    goes with the event."""
+    first = datetime.combine(steps[0] - timedelta(days=days), time(0), zone)
+    after = datetime.combine(steps[1] - timedelta(days=days - 1), time(0), zone)
+    remaining, used, refunded = credit_remaining()
+    reached = exists().where(ScheduleMark.flow_id == flow.id, ScheduleMark.credit_id == Credit.id)
+    rows = await session.execute(
+        select(Credit, remaining, Customer.reminders)
+        .join(Customer, Customer.id == Credit.customer_id)
+        .outerjoin(used, used.c.credit_id == Credit.id)
+        .outerjoin(refunded, refunded.c.credit_id == Credit.id)
+        .where(
+            Credit.organisation_id == flow.organisation_id,
+            live_credit(),
+            Credit.created_at >= first,
+            Credit.created_at < after,
+            remaining > 0,
+            Customer.reminders != "paused",
+            ~reached,
+        )
+        .order_by(Credit.id)
+        .limit(limit)
+    )
+    return [
+        _Due(
+            "credit",
+            credit.id,
+            credit.customer_id,
+            credit.created_at.astimezone(zone).date() + timedelta(days=days),
+            reminders,
+            {"amount": int(left), "currency": credit.currency},
+        )
+        for credit, left, reminders in rows
+    ]
 
 
 async def days_ahead(
@@ -137,12 +205,16 @@ async def _zone(session: AsyncSession, flow: Flow) -> ZoneInfo:
 
 
 async def forecast(session: AsyncSession, flow: Flow, day: date) -> int:
-    """How many invoices the flow would send to on `day` as things stand: open, not reached
-    yet, their customer's reminders on, their step on that day (what the flow builder shows
-    before a flow is switched on; a missed day counts on the day it goes out, not here)."""
+    """How many invoices (or credits) the flow would send to on `day` as things stand: open,
+    not reached yet, their customer's reminders on, their step on that day (what the flow
+    builder shows before a flow is switched on; a missed day counts on the day it goes out)."""
     if flow.trigger not in timing.TIME_TRIGGERS:
         return 0
     rules = timing.Timing.of(flow.timing)
+    if flow.trigger == timing.CREDIT_UNUSED:
+        zone = await _zone(session, flow)
+        credits = await _due_credits(session, flow, (day, day), rules.days, zone, limit=10**6)
+        return sum(1 for item in credits if item.reminders == "on")
     first, last = timing.due_dates(flow.trigger, (day, day), rules.days)
     due = _due(flow, first, last).where(Customer.reminders == "on").subquery()
     return int(await session.scalar(select(func.count()).select_from(due)) or 0)

@@ -1,5 +1,6 @@
 """Flows started by the calendar instead of an event: "an invoice is due in N days", "an
-invoice is overdue by N days". Pure rules here; the scheduler (automations.schedule) applies
+invoice is overdue by N days", "a customer's credit has been unused for N days". Pure rules
+here; the scheduler (automations.schedule) applies
 them.
 
 A flow with a time trigger keeps its `timing`:
@@ -27,7 +28,9 @@ from payrequest.kit.markets import COUNTRY_TIME_ZONE
 
 INVOICE_DUE: Final = "schedule.invoice_due"
 INVOICE_OVERDUE: Final = "schedule.invoice_overdue"
-TIME_TRIGGERS: Final = (INVOICE_DUE, INVOICE_OVERDUE)  # in words: web.labels, "event"
+CREDIT_UNUSED: Final = "schedule.credit_unused"  # N days after a credit arose, still unused
+INVOICE_TRIGGERS: Final = (INVOICE_DUE, INVOICE_OVERDUE)
+TIME_TRIGGERS: Final = (*INVOICE_TRIGGERS, CREDIT_UNUSED)  # in words: web.labels, "event"
 MISSED = ("late", "skip")
 MOST_DAYS = 365
 LATE_DAYS = 30  # how far back a missed day is still sent late

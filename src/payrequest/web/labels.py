@@ -69,6 +69,7 @@ LABELS: dict[str, dict[str, str]] = {
         # automations.timing.TIME_TRIGGERS
         "schedule.invoice_due": N_("An invoice is due in N days"),
         "schedule.invoice_overdue": N_("An invoice is overdue by N days"),
+        "schedule.credit_unused": N_("A customer's credit has been unused for N days"),
     },
     # automations.actions.KINDS
     "action_kind": {

@@ -1,6 +1,6 @@
 """Flows started by the calendar (issue 18): a flow's `timing` (a time trigger's days and rules,
 automations.timing) and when it was last switched on (`enabled_at`); `schedule_marks`, one
-row per (flow, invoice) whose step was reached, the key that makes each step go out once
+row per (flow, invoice or credit) whose step was reached, the key that makes each step go out once
 whichever worker gets there; `staff_notices`, what a flow's "tell the staff" action leaves on
 a customer's card until someone marks it done. Both belong to an organisation; on PostgreSQL
 they get the row-level security policy of migration 0011.
@@ -72,7 +72,8 @@ def upgrade() -> None:
         "schedule_marks",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("flow_id", sa.Integer(), nullable=False),
-        sa.Column("invoice_id", sa.Integer(), nullable=False),
+        sa.Column("invoice_id", sa.Integer(), nullable=True),
+        sa.Column("credit_id", sa.Integer(), nullable=True),
         sa.Column("step_on", sa.Date(), nullable=False),
         sa.Column("late", sa.Boolean(), nullable=False),
         sa.Column("skipped", sa.String(length=16), nullable=True),
@@ -88,6 +89,13 @@ def upgrade() -> None:
             ["invoice_id"], ["invoices.id"], name=op.f("fk_schedule_marks_invoice_id_invoices")
         ),
         sa.ForeignKeyConstraint(
+            ["credit_id"], ["credits.id"], name=op.f("fk_schedule_marks_credit_id_credits")
+        ),
+        sa.CheckConstraint(
+            "(invoice_id IS NULL) <> (credit_id IS NULL)",
+            name=op.f("ck_schedule_marks_one_subject"),
+        ),
+        sa.ForeignKeyConstraint(
             ["organisation_id"],
             ["organisations.id"],
             name=op.f("fk_schedule_marks_organisation_id_organisations"),
@@ -96,8 +104,12 @@ def upgrade() -> None:
         sa.UniqueConstraint(
             "flow_id", "invoice_id", name=op.f("uq_schedule_marks_flow_id_invoice_id")
         ),
+        sa.UniqueConstraint(
+            "flow_id", "credit_id", name=op.f("uq_schedule_marks_flow_id_credit_id")
+        ),
     )
     op.create_index(op.f("ix_schedule_marks_invoice_id"), "schedule_marks", ["invoice_id"])
+    op.create_index(op.f("ix_schedule_marks_credit_id"), "schedule_marks", ["credit_id"])
     op.create_index(
         op.f("ix_schedule_marks_organisation_id"), "schedule_marks", ["organisation_id"]
     )

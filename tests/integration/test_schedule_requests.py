@@ -17,9 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from payrequest.automations import service, timing
 from payrequest.automations.models import ActionRun, FlowRun
 from payrequest.automations.schedule import scan, time_flows
+from payrequest.commands import payment_requests as commands
 from payrequest.config import load_settings
 from payrequest.db.scope import ALL, scoped_to
+from payrequest.events import names
 from payrequest.invoices.models import Invoice
+from payrequest.payment_requests import workflows
 from payrequest.payment_requests.models import PaymentRequest, PaymentRequestInvoice
 from payrequest.payment_requests.schemas import NewPaymentRequest
 from payrequest.payment_requests.service import create_request
@@ -108,3 +111,53 @@ async def test_the_day_comes_and_the_requests_send_themselves(
         asked = (await session.scalars(select(PaymentRequestInvoice.invoice_id))).all()
     assert sorted(asked) == sorted([with_phone, busy])  # none for the customer without a phone
     assert waiting.reference != request.reference
+
+
+async def test_a_request_that_expired_unpaid_is_sent_again_by_a_flow(
+    sessions: Sessions, world: tuple[Runtime, FakeProvider]
+) -> None:
+    """ "Payment request expired without payment": the event trigger and the payment-request
+    action, which asks for the expired request's invoices again."""
+    runtime, fake = world
+    draft = service.Draft(
+        name="Send again",
+        trigger=names.PAYMENT_REQUEST_EXPIRED,
+        actions=[{"kind": "payment_request", "config": {}}],
+    )
+    async with sessions() as session, session.begin():
+        flow = await service.save(session, draft=draft, box=runtime.box, allow=())
+        await service.set_enabled(session, flow_id=flow.id, enabled=True)
+    invoice_id = await _invoice(sessions, "+47 912 34 567")
+    async with sessions() as session:
+        invoice = await session.get_one(Invoice, invoice_id)
+    first = await commands.create_and_send(
+        runtime,
+        NewPaymentRequest(
+            customer_id=invoice.customer_id,
+            invoice_ids=[invoice_id],
+            phone="+47 912 34 567",
+            user_flow=UserFlow.push,
+        ),
+    )
+    fake.expire(first.reference)
+    async with sessions() as session, session.begin():
+        await workflows.poll(
+            runtime.sessions, runtime.providers, reference=first.reference, apply_in=session
+        )
+    worker = runtime.worker()
+    for _ in range(5):  # dispatch, the action, the new request's send
+        await worker.run_once()
+
+    async with sessions() as session:
+        asked = (
+            await session.execute(
+                select(PaymentRequest.origin, PaymentRequest.status)
+                .join(PaymentRequestInvoice)
+                .where(PaymentRequestInvoice.invoice_id == invoice_id)
+                .order_by(PaymentRequest.id)
+            )
+        ).all()
+    assert [(origin, str(status)) for origin, status in asked] == [
+        ("staff", "expired"),
+        ("automation", "pending"),
+    ]

@@ -12,10 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from payrequest.automations import timing
 from payrequest.automations.models import Flow, ScheduleMark
+from payrequest.automations.schedule import business_zone
 from payrequest.invoices.models import Invoice
 from payrequest.ledger.models import Allocation
 from payrequest.ledger.repository import open_amount
-from payrequest.organisations.models import Organisation
 
 SHOWN = 8
 
@@ -55,10 +55,7 @@ async def for_customer(
     ).all()
     if not flows:
         return reached, []
-    market = await session.scalar(
-        select(Organisation.market).where(Organisation.id == flows[0].organisation_id)
-    )
-    today = now.astimezone(timing.time_zone(market or "NO")).date()
+    today = now.astimezone(await business_zone(session, flows[0].organisation_id)).date()
     open_invoices = (
         await session.execute(
             select(Invoice.id, Invoice.number, Invoice.due_date)

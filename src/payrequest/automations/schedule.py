@@ -69,7 +69,7 @@ async def reach(session: AsyncSession, flow_id: int, *, now: datetime, limit: in
     if flow is None or not flow.enabled or flow.trigger not in timing.TIME_TRIGGERS:
         return 0
     rules = timing.Timing.of(flow.timing)
-    local = now.astimezone(await _zone(session, flow))
+    local = now.astimezone(await business_zone(session, flow.organisation_id))
     if not timing.may_send(local, rules):
         return 0
     today = local.date()
@@ -190,16 +190,17 @@ async def days_ahead(
     """`forecast` for today and the next days in the business's time zone."""
     if flow.trigger not in timing.TIME_TRIGGERS:
         return []
-    today = now.astimezone(await _zone(session, flow)).date()
+    today = now.astimezone(await business_zone(session, flow.organisation_id)).date()
     return [
         (today + timedelta(days=n), await forecast(session, flow, today + timedelta(days=n)))
         for n in range(days)
     ]
 
 
-async def _zone(session: AsyncSession, flow: Flow) -> ZoneInfo:
+async def business_zone(session: AsyncSession, organisation_id: int) -> ZoneInfo:
+    """The time zone the organisation keeps its days in (its market's)."""
     market = await session.scalar(
-        select(Organisation.market).where(Organisation.id == flow.organisation_id)
+        select(Organisation.market).where(Organisation.id == organisation_id)
     )
     return timing.time_zone(market or "NO")
 
@@ -212,7 +213,7 @@ async def forecast(session: AsyncSession, flow: Flow, day: date) -> int:
         return 0
     rules = timing.Timing.of(flow.timing)
     if flow.trigger == timing.CREDIT_UNUSED:
-        zone = await _zone(session, flow)
+        zone = await business_zone(session, flow.organisation_id)
         credits = await _due_credits(session, flow, (day, day), rules.days, zone, limit=10**6)
         return sum(1 for item in credits if item.reminders == "on")
     first, last = timing.due_dates(flow.trigger, (day, day), rules.days)

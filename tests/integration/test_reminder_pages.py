@@ -17,7 +17,7 @@ from payrequest.customers.models import Customer
 from payrequest.kit.crypto import SecretBox
 from tests.factories import TODAY, make_invoice
 from tests.integration import portal_helpers
-from tests.staff import BASE, client_from, create_staff, csrf_of, sign_in
+from tests.staff import client_from, create_staff, csrf_of, sign_in
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -104,7 +104,6 @@ async def test_the_card_shows_what_comes_and_staff_pause_while_the_customer_opts
         assert 'name="state" value="paused"' not in card  # only the customer switches it on
         await portal.post("/portal/reminders", data={"csrf": csrf_of(home), "state": "on"})
         assert await _state(sessions, customer.id) == "on"
-    assert BASE
 
 
 async def test_a_note_a_flow_left_shows_on_the_card_until_a_staff_member_marks_it_done(

@@ -16,7 +16,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from payrequest.automations.models import ActionRun, Flow, FlowAction, FlowRun
+from payrequest.errors import PayrequestError
 from payrequest.events.models import OutboxEvent
+from payrequest.i18n import kept
 from tests.staff import app_client, create_staff, csrf_of, sign_in
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -149,7 +151,10 @@ async def test_a_runs_error_is_shown_in_the_readers_language(
             outbox_event_id=event.id,
             event_name=event.name,
             status="failed",
-            actions=[{"kind": "sms", "config": {"to": "customer", "text": "x"}}],
+            actions=[
+                {"kind": "sms", "config": {"to": "customer", "text": "x"}},
+                {"kind": "payment_request", "config": {}},
+            ],
             error="The customer has no mobile number",
         )
         run.action_runs.append(
@@ -162,12 +167,28 @@ async def test_a_runs_error_is_shown_in_the_readers_language(
                 last_error="The customer has no mobile number",
             )
         )
+        busy = PayrequestError(  # an error with parameters is kept with them (i18n.kept)
+            "Invoice %(numbers)s already has a payment request waiting for the customer",
+            numbers=["INV-7"],
+        )
+        run.action_runs.append(
+            ActionRun(
+                position=1,
+                kind="payment_request",
+                status="failed",
+                attempts=1,
+                idempotency_key="flowrun-x-action-1",
+                last_error=kept.dumps(busy),
+            )
+        )
         session.add(run)
         await session.flush()
         run_id = run.id
     log = (await client.get(f"/flows/runs/{run_id}")).text
     assert "The customer has no mobile number" not in log
     assert log.count("Kunden har ikke noe mobilnummer") == 2
+    assert "Faktura INV-7 har allerede en betalingsforespørsel som venter på kunden" in log
+    assert "template" not in log
     assert "Betalingsforespørsel betalt" in log
     editor = (await client.get(f"/flows/{ids[flow_texts.RECEIPT]}")).text
     assert "Kunden har ikke noe mobilnummer" in editor  # the runs table

@@ -21,6 +21,7 @@ from payrequest.commands import payment_requests as commands
 from payrequest.config import load_settings
 from payrequest.db.scope import ALL, scoped_to
 from payrequest.events import names
+from payrequest.i18n import kept, render
 from payrequest.invoices.models import Invoice
 from payrequest.payment_requests import workflows
 from payrequest.payment_requests.models import PaymentRequest, PaymentRequestInvoice
@@ -103,8 +104,12 @@ async def test_the_day_comes_and_the_requests_send_themselves(
     assert fake.calls.count("create") == 2
     assert sorted(run.status for run in runs.values()) == ["done", "failed", "failed"]
     errors = sorted(run.error or "" for run in runs.values() if run.status == "failed")
-    assert errors[0].startswith("Invoice") and "already has a payment request waiting" in errors[0]
-    assert errors[1] == "The customer has no mobile number"
+    assert errors[0] == "The customer has no mobile number"  # a message id, shown translated
+    busy_error = kept.loads(errors[1])  # kept with its parameters, shown in each reader's language
+    assert busy_error is not None and busy_error.template.endswith(
+        "already has a payment request waiting for the customer"
+    )
+    assert render("nb", busy_error.template, busy_error.params).startswith("Faktura ")
     [done] = [a for a in actions if a.status == "done"]
     assert done.rendered is not None and done.rendered["reference"] == request.reference
     async with sessions() as session:

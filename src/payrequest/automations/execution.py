@@ -36,6 +36,7 @@ from payrequest.automations.models import ActionRun, Flow, FlowRun
 from payrequest.automations.templating import TemplateError
 from payrequest.errors import N_, PayrequestError, ValidationFailed
 from payrequest.events.models import OutboxEvent
+from payrequest.i18n import kept
 from payrequest.jobs import queue
 from payrequest.jobs.context import PermanentJobError
 from payrequest.kit.clock import Calendar, utcnow
@@ -118,10 +119,11 @@ def _fail_run(run: FlowRun, action: ActionRun, message: str) -> None:
 
 
 def stored_error(exc: Exception) -> str:
-    """What the run log keeps of an error: the message id of one without parameters (shown
-    translated), else its English text."""
-    if isinstance(exc, PayrequestError) and not exc.params:
-        return exc.template
+    """What the run log keeps of an error, shown in each reader's language: our own error's
+    message id, or with its parameters the kept error (`i18n.kept`); another error's text
+    (a template engine's, in English)."""
+    if isinstance(exc, PayrequestError):
+        return kept.dumps(exc) if exc.params else exc.template
     return getattr(exc, "message", None) or str(exc)
 
 
@@ -304,9 +306,9 @@ async def perform(
                 try:
                     record.rendered = await _render(own, services, run, action)
                 except (PayrequestError, TemplateError, KeyError, ValueError) as exc:
-                    failure = stored_error(exc)
+                    failure = getattr(exc, "message", None) or str(exc)  # the job's, in English
                     record.attempts += 1
-                    _fail_run(run, record, failure)
+                    _fail_run(run, record, stored_error(exc))
             if failure is None:
                 record.status = "sending"
                 record.attempts += 1

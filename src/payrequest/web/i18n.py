@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from payrequest import i18n as catalogs
 from payrequest.errors import PayrequestError
-from payrequest.i18n import BABEL_LOCALES, LANGUAGES, TIMEZONE
+from payrequest.i18n import BABEL_LOCALES, LANGUAGES, TIMEZONE, kept
 from payrequest.kit.phone import Phone
 from payrequest.kit.validation import from_pydantic
 from payrequest.providers.base import ProviderError
@@ -57,9 +57,12 @@ _ = gettext
 
 
 def translate(message: str | None) -> str:
-    """A stored message id (a failure reason, a timeline note) in the reader's language; a
-    text that is not in the catalog comes back as it is."""
-    return gettext(message) if message else ""
+    """A stored message id (a failure reason, a timeline note) or kept error (`i18n.kept`) in
+    the reader's language; a text that is not in the catalog comes back as it is."""
+    if not message:
+        return ""
+    error = kept.loads(message)
+    return error_text(error) if error is not None else gettext(message)
 
 
 def babel_locale() -> str:

@@ -214,6 +214,7 @@ def build_runtime(settings: Settings, *, provider: PaymentProvider | None = None
             settings.default_locale,
             lifetime=functools.partial(lifetime_through, providers, directory),
             calendar=calendar,
+            card_name=providers.card_name,
         ),
         schedule_every=timedelta(seconds=settings.automations.schedule_seconds),
     )

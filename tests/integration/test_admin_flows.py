@@ -209,3 +209,56 @@ async def test_a_flow_started_by_the_calendar_is_saved_with_its_days_and_rules(
     assert re.search(
         r"An invoice is overdue by N days <span data-days>\(7 days\)</span>", listing.text
     )
+
+
+async def test_a_payment_request_action_is_set_up_checked_and_previewed(
+    client: httpx.AsyncClient, sessions: Sessions
+) -> None:
+    """How the request reaches the customer is chosen in the builder; a bad number of days is
+    refused next to its field; the preview says which way the event's customer is reached."""
+    async with sessions() as session, session.begin():
+        customer = await make_customer(session, phone="")
+        customer.email = "kari@example.no"
+        await make_invoice(session, customer, amount=12_300, number="INV-78")
+    token = await _sign_in(client)
+    request_action = {
+        "trigger": "invoice.created",
+        "a0_kind": "payment_request",
+        "a0_via": "default",
+        "a0_send": "push",
+        "a0_channel": "sms",
+    }
+    added = await client.post("/flows/new", data=_form(token, op="add", add_kind="wait"))
+    assert added.status_code == 200
+    bad = await client.post(
+        "/flows/new", data=_form(token, op="save", **request_action, a0_lifetime_days="90")
+    )
+    assert bad.status_code == 422
+    assert re.search(r'data-error="a0_lifetime_days"[^>]*>[^<]*from 1 to 60', bad.text)
+    assert 'name="a0_via"' in bad.text and 'name="a0_send"' in bad.text
+
+    async with sessions() as session:
+        event_id = (
+            await session.scalars(
+                select(OutboxEvent.id).where(OutboxEvent.name == "invoice.created")
+            )
+        ).one()
+    preview = await client.post(
+        "/flows/new",
+        data=_form(token, op="preview", preview_event=str(event_id), **request_action),
+    )
+    shown = preview.text.replace("\xa0", " ")
+    # no mobile number: the link, by the other channel (email)
+    assert "kari@example.no" in shown and "123,00" in shown and "unknown action" not in shown
+
+    saved = await client.post(
+        "/flows/new",
+        data=_form(token, op="save", name="Be om betaling", **request_action, a0_lifetime_days="5"),
+    )
+    assert saved.status_code == 303
+    async with sessions() as session:
+        flow = (await session.scalars(select(Flow).where(Flow.name == "Be om betaling"))).one()
+        [action] = (
+            await session.scalars(select(FlowAction).where(FlowAction.flow_id == flow.id))
+        ).all()
+    assert action.config == {"via": "default", "send": "push", "channel": "sms", "lifetime_days": 5}

@@ -6,8 +6,9 @@ worker and the fake provider."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -23,16 +24,19 @@ from payrequest.db.scope import ALL, scoped_to
 from payrequest.events import names
 from payrequest.i18n import kept, render
 from payrequest.invoices.models import Invoice
+from payrequest.jobs.backoff import Backoff
 from payrequest.payment_requests import workflows
 from payrequest.payment_requests.models import PaymentRequest, PaymentRequestInvoice
 from payrequest.payment_requests.schemas import NewPaymentRequest
 from payrequest.payment_requests.service import create_request
-from payrequest.providers.base import UserFlow
+from payrequest.providers.base import Capabilities, UserFlow
 from payrequest.providers.fake.provider import FakeProvider
 from payrequest.runtime import Runtime, build_runtime
 from tests.factories import make_customer, make_invoice
+from tests.mailbox import Mailbox
 from tests.staff import BASE
 
+DAY = 24 * 60
 Sessions = async_sessionmaker[AsyncSession]
 
 
@@ -104,7 +108,8 @@ async def test_the_day_comes_and_the_requests_send_themselves(
     assert fake.calls.count("create") == 2
     assert sorted(run.status for run in runs.values()) == ["done", "failed", "failed"]
     errors = sorted(run.error or "" for run in runs.values() if run.status == "failed")
-    assert errors[0] == "The customer has no mobile number"  # a message id, shown translated
+    # a message id, shown translated
+    assert errors[0] == "The customer has neither a mobile number nor an email address"
     busy_error = kept.loads(errors[1])  # kept with its parameters, shown in each reader's language
     assert busy_error is not None and busy_error.template.endswith(
         "already has a payment request waiting for the customer"
@@ -114,7 +119,7 @@ async def test_the_day_comes_and_the_requests_send_themselves(
     assert done.rendered is not None and done.rendered["reference"] == request.reference
     async with sessions() as session:
         asked = (await session.scalars(select(PaymentRequestInvoice.invoice_id))).all()
-    assert sorted(asked) == sorted([with_phone, busy])  # none for the customer without a phone
+    assert sorted(asked) == sorted([with_phone, busy])  # none for the one who cannot be reached
     assert waiting.reference != request.reference
 
 
@@ -166,3 +171,65 @@ async def test_a_request_that_expired_unpaid_is_sent_again_by_a_flow(
         ("staff", "expired"),
         ("automation", "pending"),
     ]
+
+
+async def test_a_customer_without_a_mobile_number_gets_the_link_by_email_once_the_provider_gave_it(
+    database_url: str, sessions: Sessions, tmp_path: Path, mailbox_server: tuple[Mailbox, int]
+) -> None:
+    """No number to push to: a QR request, and its link (on a phone it opens the app) by email
+    in the customer's language, once the provider answered with it; the action waits for it."""
+    mailbox, port = mailbox_server
+    mailbox.received.clear()
+    fake = FakeProvider(capabilities=Capabilities(long_living=True, max_lifetime_minutes=60 * DAY))
+    smtp = {"host": "127.0.0.1", "port": port, "starttls": False}
+    settings = load_settings(
+        database_url=database_url, var_dir=tmp_path, public_url=BASE, smtp=smtp
+    )
+    runtime = build_runtime(settings, provider=fake)
+    try:
+        draft = service.Draft(
+            name="Forfallsdagen",
+            trigger=timing.INVOICE_DUE,
+            actions=[
+                {"kind": "payment_request", "config": {"channel": "sms", "lifetime_days": "3"}}
+            ],
+            timing={"days": 0, "missed": "late", "quiet_hours": False, "weekends": True},
+        )
+        async with sessions() as session, session.begin():
+            flow = await service.save(session, draft=draft, box=runtime.box, allow=())
+            await service.set_enabled(session, flow_id=flow.id, enabled=True)
+            customer = await make_customer(session, phone="")
+            customer.email, customer.locale = "kunde@example.dk", "da"
+            invoice_id = (await make_invoice(session, customer, amount=75_000, due_in_days=0)).id
+        async with runtime.sessions(info=scoped_to(ALL)) as session:
+            flows = await time_flows(session)
+        assert await scan(runtime.sessions, flows, now=datetime.now(UTC)) == 1
+        quick = Backoff(timedelta(milliseconds=20), timedelta(milliseconds=100))
+        worker = runtime.worker(backoff=quick)
+        for _ in range(40):  # dispatch, the action (waits for the link), the send, the action
+            await worker.run_once()
+            if mailbox.received:
+                break
+            await asyncio.sleep(0.05)
+
+        async with sessions() as session:
+            request = (await session.scalars(select(PaymentRequest))).one()
+            action = (await session.scalars(select(ActionRun))).one()
+            asked = (await session.scalars(select(PaymentRequestInvoice.invoice_id))).all()
+        assert asked == [invoice_id] and request.origin == "automation"
+        assert request.user_flow == "qr" and request.phone is None and request.redirect_url
+        assert request.expires_at is not None and request.created_at is not None
+        assert abs((request.expires_at - request.created_at) - timedelta(days=3)) < timedelta(
+            minutes=1
+        )
+        assert action.status == "done" and action.attempts >= 2  # it waited for the link
+        assert action.rendered is not None and action.rendered["channel"] == "email"
+        [letter] = mailbox.received
+        assert letter["To"] == "kunde@example.dk"
+        text = mailbox.last_text()
+        assert request.redirect_url in text and "Betal med" in text  # Danish, with the link
+        for _ in range(3):  # nothing more goes out
+            await worker.run_once()
+        assert len(mailbox.received) == 1
+    finally:
+        await runtime.close()

@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from payrequest.automations import messages, templating
+from payrequest.automations import messages, requesting, templating
 from payrequest.automations.context import sample_context
 from payrequest.errors import N_, ValidationFailed
 from payrequest.kit.phone import parse_phone
@@ -27,8 +27,8 @@ def default_config(kind: str, language: str) -> dict[str, Any]:
         return {"url": "https://"}
     if kind == "wait":
         return {"minutes": 10}
-    if kind == "payment_request":
-        return {}  # to the customer's phone, for what is open (automations.execution)
+    if kind == "payment_request":  # a push to the customer's phone, for what is open
+        return requesting.clean({}, str)
     start: dict[str, Any] = {"channel": "sms"} if kind == "portal_link" else {"to": CUSTOMER}
     return {**start, **messages.default_texts(kind, language)}
 
@@ -156,7 +156,7 @@ async def clean(
         texts = check.texts(kind, default_language=default_language, channel=channel)
         return {"channel": channel, **texts}
     if kind == "payment_request":
-        return {}
+        return requesting.clean(config, lambda key: f"a{index}_{key}")
     if kind == "notify_staff":
         return check.texts(kind, default_language=default_language)
     field = f"a{index}_kind"
@@ -211,6 +211,14 @@ def render(
         return {
             "channel": channel,
             "to": recipient(CUSTOMER, context, channel=channel),
+            "subject": templating.render(texts["subject"], context).strip(),
+            "text": templating.render(texts["text"], context),
+            **written,
+        }
+    if kind == "payment_request":
+        return requesting.describe(config, context)
+    if kind == "notify_staff":  # to each staff member in their language; shown in `language`'s
+        return {
             "subject": templating.render(texts["subject"], context).strip(),
             "text": templating.render(texts["text"], context),
             **written,

@@ -30,27 +30,24 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from payrequest.automations import actions, messages, notices, templating
-from payrequest.automations.context import BABEL_LOCALES, EventData, event_data, invoices_of
+from payrequest.automations import actions, messages, notices, requesting, templating
+from payrequest.automations.context import EventData, event_data, invoices_of
 from payrequest.automations.models import ActionRun, Flow, FlowRun
 from payrequest.automations.templating import TemplateError
-from payrequest.errors import N_, PayrequestError, ValidationFailed
+from payrequest.errors import N_, PayrequestError
 from payrequest.events.models import OutboxEvent
 from payrequest.i18n import kept
 from payrequest.jobs import queue
 from payrequest.jobs.context import PermanentJobError
 from payrequest.kit.clock import Calendar, utcnow
 from payrequest.kit.crypto import SecretBox
-from payrequest.kit.money import Money
 from payrequest.kit.urls import PublicUrls
 from payrequest.notify.email.smtp import EmailSender
 from payrequest.notify.errors import NotifyError
 from payrequest.notify.sms.base import SmsGateway
 from payrequest.notify.webhook.sender import WebhookSender
-from payrequest.payment_requests.schemas import NewPaymentRequest
-from payrequest.payment_requests.service import Lifetime, create_request
+from payrequest.payment_requests.service import Lifetime
 from payrequest.portal.service import issue_link
-from payrequest.providers.base import UserFlow
 from payrequest.users.service import list_users
 
 ACTION_JOB = "automations.run_action"
@@ -72,6 +69,7 @@ class Services:
     # None here: this installation's automations cannot send payment requests.
     lifetime: Callable[[str | None], Awaitable[Lifetime]] | None = None
     calendar: Calendar = field(default_factory=Calendar)  # the time reminders go by
+    card_name: str | None = None  # the provider card payments go through, if any
 
 
 def idempotency_key(flow_run_id: int, position: int) -> str:
@@ -142,7 +140,7 @@ async def _render(
         default=services.default_language,
     )
     if kind == "payment_request":
-        return await _request(session, services, event, data)
+        return await _request(session, services, event, data, config)
     if kind == "notify_staff":
         rendered = await _letters_to_staff(session, services, config, data.context)
         if data.customer is not None:  # and a note on the customer's card
@@ -167,40 +165,29 @@ async def _render(
 
 
 async def _request(
-    session: AsyncSession, services: Services, event: OutboxEvent, data: EventData
+    session: AsyncSession,
+    services: Services,
+    event: OutboxEvent,
+    data: EventData,
+    config: dict[str, Any],
 ) -> dict[str, Any]:
-    """Write the payment request (status `sending`, with its send job: the payment requests'
-    worker job reaches the provider) for what is open on the event's invoices, to the
-    customer's phone. Written with the action's record, in its transaction: once."""
+    """The payment request for the event's invoices (`requesting.write`)."""
     if services.lifetime is None:
         raise PayrequestError("Payment requests cannot be sent from flows here")
-    customer = data.customer
-    if customer is None:
+    if data.customer is None:
         raise PayrequestError("The event has no customer")
-    if not customer.phone:
-        raise ValidationFailed("The customer has no mobile number")
     invoice_ids = await invoices_of(session, event)
     if not invoice_ids:
         raise PayrequestError("The event names no invoice")
-    request = await create_request(
+    return await requesting.write(
         session,
-        data=NewPaymentRequest(
-            customer_id=customer.id,
-            invoice_ids=invoice_ids,
-            phone=customer.phone,
-            user_flow=UserFlow.push,
-            origin="automation",
-        ),
-        lifetime=await services.lifetime(None),
+        config=config,
+        customer=data.customer,
+        invoice_ids=invoice_ids,
+        lifetime=services.lifetime,
+        card_name=services.card_name,
         now=services.calendar.now(),
     )
-    return {
-        "reference": request.reference,
-        "to": customer.phone,
-        "amount": Money(request.amount, request.currency).format(
-            BABEL_LOCALES.get(customer.locale, "nb_NO")
-        ),
-    }
 
 
 async def _letters_to_staff(
@@ -270,8 +257,10 @@ async def _deliver(
                 idempotency_key=f"{key}-{n}",
             )
         return {"letters": len(rendered["letters"])}
-    if kind == "payment_request":  # its send job reaches the provider
-        return {"reference": rendered["reference"]}
+    if kind == "payment_request":  # a push: its send job reaches the provider; else the link
+        return await requesting.deliver(
+            services.sessions, services.sms, services.email, rendered, key
+        )
     return {}  # wait: nothing to deliver
 
 

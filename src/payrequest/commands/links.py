@@ -9,35 +9,16 @@ where the gateway can tell.
 
 from __future__ import annotations
 
-from payrequest import i18n
 from payrequest.customers import repository as customers
 from payrequest.customers.models import Customer
-from payrequest.errors import N_, Conflict, NotFound, PayrequestError, ValidationFailed
+from payrequest.errors import Conflict, NotFound, PayrequestError, ValidationFailed
 from payrequest.notify.errors import NotifyError
 from payrequest.payment_requests import repository
 from payrequest.payment_requests.models import PaymentRequest
-from payrequest.payment_requests.waiting_link import CARD, link_kind
+from payrequest.payment_requests.waiting_link import CARD, link_kind, message, subject
 from payrequest.runtime import Runtime
 
 CHANNELS = ("sms", "email")
-TEXT = N_("%(description)s: %(amount)s. Pay with Vipps MobilePay: %(url)s (open it by %(expires)s)")
-CARD_TEXT = N_("%(description)s: %(amount)s. Pay by card: %(url)s (open it by %(expires)s)")
-SUBJECT = N_("Payment request: %(amount)s")
-
-
-def message(payment: PaymentRequest, language: str, *, card: bool = False) -> str:
-    """The message in the customer's language (`card`: a card payment's link)."""
-    assert payment.redirect_url is not None
-    return i18n.render(
-        language,
-        CARD_TEXT if card else TEXT,
-        {
-            "description": payment.description,
-            "amount": i18n.money(language, payment.amount, payment.currency),
-            "url": payment.redirect_url,
-            "expires": payment.expires_at,
-        },
-    )
 
 
 def default_channel(customer: Customer) -> str:
@@ -82,12 +63,8 @@ async def send_link(runtime: Runtime, *, request_id: int, channel: str) -> Payme
         raise ValidationFailed(
             "Email is off: no SMTP server is configured (see Settings)", field="channel"
         )
-    subject = i18n.render(
-        customer.locale,
-        SUBJECT,
-        {"amount": i18n.money(customer.locale, payment.amount, payment.currency)},
-    )
-    await runtime.email.send(to=customer.email, subject=subject, text=text, idempotency_key=key)
+    title = subject(payment, customer.locale)
+    await runtime.email.send(to=customer.email, subject=title, text=text, idempotency_key=key)
     return payment
 
 

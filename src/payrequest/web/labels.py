@@ -95,7 +95,7 @@ LABELS: dict[str, dict[str, str]] = {
         "reference": N_("Payment request"),
         "amount": N_("Amount"),
     },
-    "channel": {"sms": "SMS", "email": N_("Email")},
+    "channel": {"sms": "SMS", "email": N_("Email"), "app": N_("Push to the payment app")},
     # ledger.models.MANUAL_METHODS: how money staff record by hand was paid
     "manual_method": {
         "bank_transfer": N_("Bank transfer"),

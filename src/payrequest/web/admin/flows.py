@@ -19,6 +19,7 @@ from payrequest.automations import messages, schedule, service, timing
 from payrequest.automations.conditions import LANGUAGES
 from payrequest.automations.context import VARIABLES
 from payrequest.automations.ready_made import is_ready_made_name
+from payrequest.commands.payment_requests import card_provider
 from payrequest.errors import PayrequestError
 from payrequest.kit.markets import COUNTRIES
 from payrequest.kit.money import SUPPORTED_CURRENCIES, shared_minor_digits, to_major, to_minor
@@ -33,7 +34,10 @@ from payrequest.web.nudge import wake
 from payrequest.web.render import render
 
 router = APIRouter()
-ACTION_FIELDS = ("to", "subject", "text", "html", "url", "minutes", "channel")
+ACTION_FIELDS = (
+    *("to", "subject", "text", "html", "url", "minutes", "channel"),
+    *("via", "send", "lifetime_days"),  # a payment request's (automations.requesting)
+)
 FIXED = "fixed"  # `a<i>_recipient`: a fixed number or address (in `a<i>_to`), not the customer
 # What a new flow's calendar fields start at (used when its trigger is a time trigger).
 NEW_TIMING = timing.Timing(days=3).stored()
@@ -189,6 +193,7 @@ async def _page(
         text_languages=[language, *messages.others(language)],
         message_keys=messages.MESSAGE_KEYS,
         to_customer=action_kinds.CUSTOMER,
+        card_payments=await card_provider(runtime) is not None,
         conditions=_form_values(draft),
         errors=errors or {},
         previews={p.position: p for p in previews or []},

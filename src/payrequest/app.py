@@ -45,6 +45,7 @@ from payrequest.web import (
     health,
     nudge,
     portal,
+    sms_replies,
     sse,
     webhooks,
 )
@@ -147,7 +148,15 @@ def create_app(
     in_sandbox = settings.provider_mode is ProviderMode.sandbox
     https = settings.public_url.startswith("https://")
     guard = emulator_access.guard(runtime, secret_key(settings), https=https)
-    sandbox_app = create_sandbox_app(sandbox_config(settings), guard=guard) if in_sandbox else None
+    sandbox_app = (
+        create_sandbox_app(
+            sandbox_config(settings),
+            guard=guard,
+            on_sms_reply=sms_replies.sandbox_reply_handler(runtime),
+        )
+        if in_sandbox
+        else None
+    )
     if sandbox_app is not None:  # reminders follow the emulator's clock (a tester moves it)
         runtime.calendar.follow(sandbox_of_app(sandbox_app).clock.now)
     stripe_app = (
@@ -205,6 +214,7 @@ def create_app(
     app.state.sessions = runtime.sessions
     errors.install(app)
     app.include_router(health.router)
+    app.include_router(sms_replies.router)  # before webhooks': its path fits theirs too
     app.include_router(webhooks.router)
     app.include_router(sse.router)
     app.include_router(admin.router)

@@ -128,6 +128,12 @@ class SmsSettings(BaseModel):
     )
     sender: str = "payrequest"
     timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 10.0
+    # Incoming SMS (a customer's reply, e.g. STOP) from GatewayAPI: the "authentication token"
+    # set on the webhook in GatewayAPI's dashboard. Without it the reply address answers 404.
+    webhook_secret: SecretStr | None = None
+    # The keyword leased on a shared short code: GatewayAPI passes it on at the start of the
+    # text ("PAY STOP"); it is not read as the reply's first word. None: a number of our own.
+    reply_keyword: Annotated[str | None, Field(max_length=32)] = None
 
     @field_validator("gateway", mode="before")
     @classmethod

@@ -710,6 +710,18 @@ CASES: dict[tuple[str, str], Cases] = {
         for token in (B_WEBHOOK_TOKEN[0], str(b.organisation_id), b.names.slug)
         for reference in (b.waiting_reference, a.waiting_reference)
     ],
+    # An SMS reply "STOP" from B's customer's number, unsigned (as anyone can send it):
+    # refused (no secret is set here: not found), B's customer keeps their reminders.
+    ("POST", "/webhooks/sms/gatewayapi"): lambda a, b: [
+        Call(
+            "POST",
+            "/webhooks/sms/gatewayapi",
+            content=json.dumps(
+                {"id": 7, "msisdn": int(b.names.phone.removeprefix("+")), "message": "STOP"}
+            ).encode(),
+            headers={"Content-Type": "application/json", "X-Gwapi-Signature": "forged"},
+        )
+    ],
     ("GET", "/receipts/{token}"): lambda a, b: [
         get(f"/receipts/{b.paid_reference}"),
         get(f"/receipts/{b.link_token[:12]}"),

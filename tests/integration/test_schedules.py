@@ -19,6 +19,7 @@ from payrequest.automations.dispatch import dispatch
 from payrequest.automations.execution import Services, perform
 from payrequest.automations.models import Flow, FlowRun, ScheduleMark, StaffNotice
 from payrequest.automations.schedule import scan, time_flows
+from payrequest.customers import replies
 from payrequest.customers import service as customer_service
 from payrequest.db.scope import ALL, scoped_to
 from payrequest.events.models import OutboxEvent
@@ -252,6 +253,24 @@ async def test_an_opted_out_customer_is_skipped_and_a_paused_one_waits(sessions:
         await customer_service.set_reminders(session, customer_id=invoice.customer_id, state="on")
     assert await _scan(sessions) == 1
     assert [invoice for _, invoice, _ in await _steps(sessions)] == [paused]
+
+
+async def test_a_customer_who_replied_stop_by_sms_is_skipped_the_same_way(
+    sessions: Sessions,
+) -> None:
+    await _flow(sessions, timing.INVOICE_DUE, 0, since_days=5)
+    stopped = await _invoice(sessions, TODAY)  # the factory's customers have +4791234567
+    async with sessions(info=scoped_to(ALL)) as session, session.begin():
+        applied = await replies.receive_reply(
+            session, sender="4791234567", text="Stopp", gateway="sandbox", message_id="r-1"
+        )
+    assert applied.opted_out == 1
+
+    assert await _scan(sessions) == 0
+    assert await _steps(sessions) == []
+    async with sessions() as session:
+        marks = (await session.execute(select(ScheduleMark.invoice_id, ScheduleMark.skipped))).all()
+    assert marks == [(stopped, "opted_out")]  # what the run log and the card show
 
 
 async def test_a_paused_invoice_waits_until_resumed(sessions: Sessions) -> None:

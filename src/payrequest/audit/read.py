@@ -80,3 +80,20 @@ async def actions(session: AsyncSession) -> list[str]:
     """Every action recorded so far (for the filter)."""
     rows = await session.scalars(select(AuditEntry.action).distinct().order_by(AuditEntry.action))
     return list(rows)
+
+
+async def latest_action(
+    session: AsyncSession, *, subject_type: str, subject_id: int, actions: Sequence[str]
+) -> str | None:
+    """Which of `actions` was recorded last about one row (None: none of them was)."""
+    stmt = (
+        select(AuditEntry.action)
+        .where(
+            AuditEntry.subject_type == subject_type,
+            AuditEntry.subject_id == subject_id,
+            AuditEntry.action.in_(actions),
+        )
+        .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+        .limit(1)
+    )
+    return await session.scalar(stmt)

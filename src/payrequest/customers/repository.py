@@ -23,6 +23,13 @@ async def lock(session: AsyncSession, customer_id: int) -> Customer | None:
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+async def with_phone_locked(session: AsyncSession, phone: str) -> list[Customer]:
+    """Every customer whose mobile number is `phone` (E.164) that the session may see (acting
+    for all organisations: every organisation's), rows locked until the transaction ends."""
+    stmt = select(Customer).where(Customer.phone == phone).order_by(Customer.id).with_for_update()
+    return list((await session.execute(stmt)).scalars())
+
+
 async def get_by_number(session: AsyncSession, number: str) -> Customer | None:
     result = await session.execute(select(Customer).where(Customer.number == number))
     return result.scalar_one_or_none()

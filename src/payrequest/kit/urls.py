@@ -11,6 +11,9 @@ from payrequest.kit.signing import SignedValues
 WEBHOOK = "/webhooks/{provider}"  # where a provider posts its webhooks
 # ... for one organisation's own connection: the token names it (connections.models)
 CONNECTION_WEBHOOK = "/webhooks/{provider}/{token}"
+# where GatewayAPI posts the SMS customers send us (their replies); routed before the two above,
+# whose `{provider}/{token}` it would otherwise match
+SMS_REPLY_WEBHOOK = "/webhooks/sms/gatewayapi"
 PORTAL_LINK = "/portal/link/{token}"  # a customer's one-time sign-in link
 PORTAL_RECEIPT = "/portal/receipts/{reference}"  # a payment's receipt, for the signed-in
 RECEIPT = "/receipts/{token}"  # a payment's receipt for whoever has the signed link
@@ -40,6 +43,9 @@ class PublicUrls:
 
     def connection_webhook(self, provider: str, token: str) -> str:
         return self.base + CONNECTION_WEBHOOK.format(provider=provider, token=token)
+
+    def sms_reply_webhook(self) -> str:
+        return self.base + SMS_REPLY_WEBHOOK
 
     def portal_link(self, token: str) -> str:
         return self.base + PORTAL_LINK.format(token=token)

@@ -5,7 +5,8 @@ The API sits at the root paths (`/accesstoken/get`, `/epayment/v1/...`, `/webhoo
 `/faults`, `/units`, `/clock/advance`, `/deliveries`. One app plays every sales unit of its
 config (`SandboxConfig.units`, and the automatic test units when `auto_units` is on); the API
 tells them apart by keys and `Merchant-Serial-Number`. The phone and the controls ask `guard`
-first when one is given (see `access`); the API never does. The phone's script and style sheet are
+first when one is given (see `access`); the API never does. A reply written on the phone goes
+to `on_sms_reply` when one is given (see `sms_replies`). The phone's script and style sheet are
 served from `/static/`.
 Every URL it builds is relative to where it is mounted (`root_path`), so it works standalone
 and mounted, e.g. under `/sandbox/vipps`. A mounted app's lifespan does not run: call
@@ -29,6 +30,7 @@ from payrequest.sandbox import (
     api_userinfo,
     api_webhooks,
     phone,
+    sms_replies,
 )
 from payrequest.sandbox.access import AccessGuard, Refused, refused
 from payrequest.sandbox.api_epayment import route_path
@@ -44,12 +46,16 @@ from payrequest.sandbox.problems import (
     problem_body,
     problem_response,
 )
+from payrequest.sandbox.sms_replies import SmsReplyHandler
 
 STATIC = Path(__file__).parent / "static"
 
 
 def create_sandbox_app(
-    config: SandboxConfig | None = None, *, guard: AccessGuard | None = None
+    config: SandboxConfig | None = None,
+    *,
+    guard: AccessGuard | None = None,
+    on_sms_reply: SmsReplyHandler | None = None,
 ) -> FastAPI:
     sandbox = Sandbox(config or SandboxConfig())
 
@@ -70,7 +76,9 @@ def create_sandbox_app(
     )
     app.state.sandbox = sandbox
     app.state.access_guard = guard
-    for module in (api_token, api_epayment, api_userinfo, api_webhooks, api_control, phone):
+    app.state.sms_reply_handler = on_sms_reply
+    routers = (api_token, api_epayment, api_userinfo, api_webhooks, api_control, sms_replies, phone)
+    for module in routers:
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _add_handlers(app)

@@ -18,6 +18,8 @@ SMS inbox API (for payrequest's sandbox SMS gateway):
   `msisdn` is digits only (`4791234567`); `sender` 1-20 characters; `text` 1-1600 characters.
 - `GET /phone/{msisdn}/sms` -> the messages, newest first.
 
+Each message on the phone's page has a "Reply" form (`sms_replies`).
+
 The phone pages, their buttons and reading the inbox ask the mounting app's guard first
 (`access`); the landing page (its token is the key), the QR images and posting an SMS do not.
 """
@@ -73,7 +75,7 @@ def _root(request: Request) -> str:
     return str(request.scope.get("root_path", "")).rstrip("/")
 
 
-def _msisdn(msisdn: str) -> str:
+def phone_number(msisdn: str) -> str:
     if not MSISDN_RE.match(msisdn):
         raise HTTPException(404, "A phone number is 10-15 digits, e.g. 4791234567")
     return msisdn
@@ -121,7 +123,7 @@ def _card(sb: Sandbox, payment: Payment) -> dict[str, Any]:
     }
 
 
-def _live_context(request: Request, msisdn: str, message: str | None = None) -> dict[str, Any]:
+def live_context(request: Request, msisdn: str, message: str | None = None) -> dict[str, Any]:
     sb = sandbox_of(request)
     all_payments = [ops.expire_if_due(sb, p) for p in sb.store.payments_for_phone(msisdn)]
     pending = [p for p in all_payments if p.state == "CREATED"]
@@ -132,6 +134,7 @@ def _live_context(request: Request, msisdn: str, message: str | None = None) -> 
         "pending": [_card(sb, p) for p in pending],
         "history": [_card(sb, p) for p in done],
         "sms": sb.store.sms_for(msisdn),
+        "replies": sb.store.sms_replies_for(msisdn),
         "message": message,
         "linkify": linkify,
     }
@@ -146,13 +149,13 @@ async def phone_index(request: Request) -> Response:
 
 @router.get("/phone/{msisdn}", response_class=HTMLResponse, dependencies=GUARDED)
 async def phone_page(msisdn: str, request: Request) -> Response:
-    context = _live_context(request, _msisdn(msisdn))
+    context = live_context(request, phone_number(msisdn))
     return templates.TemplateResponse(request, "phone.html", context)
 
 
 @router.get("/phone/{msisdn}/live", response_class=HTMLResponse, dependencies=GUARDED)
 async def phone_live(msisdn: str, request: Request) -> Response:
-    context = _live_context(request, _msisdn(msisdn))
+    context = live_context(request, phone_number(msisdn))
     return templates.TemplateResponse(request, "_live.html", context)
 
 
@@ -167,7 +170,7 @@ async def phone_action(
     """A button on a request. `msn` names its sales unit (the page's buttons send it); without
     it, the request with this reference on this phone, the default unit's first."""
     sb = sandbox_of(request)
-    payment = _on_phone(sb, _msisdn(msisdn), reference, msn)
+    payment = _on_phone(sb, phone_number(msisdn), reference, msn)
     if payment is None or action not in ACTIONS:
         raise HTTPException(404, "No such payment request on this phone")
     operation, message = ACTIONS[action]
@@ -175,7 +178,7 @@ async def phone_action(
         operation(sb, payment)
     except ApiError as error:
         message = f"Payment failed: {error.why}"
-    context = _live_context(request, msisdn, message)
+    context = live_context(request, msisdn, message)
     return templates.TemplateResponse(request, "_live.html", context)
 
 
@@ -192,7 +195,7 @@ def _on_phone(sb: Sandbox, msisdn: str, reference: str, msn: str | None) -> Paym
 async def receive_sms(msisdn: str, sms: SmsIn, request: Request) -> JSONResponse:
     sb = sandbox_of(request)
     record, created = sb.store.add_sms(
-        _msisdn(msisdn), sms.sender, sms.text, sms.idempotency_key, sb.clock.now().isoformat()
+        phone_number(msisdn), sms.sender, sms.text, sms.idempotency_key, sb.clock.now().isoformat()
     )
     sb.changed()
     return JSONResponse(record, status_code=201 if created else 200)
@@ -200,7 +203,7 @@ async def receive_sms(msisdn: str, sms: SmsIn, request: Request) -> JSONResponse
 
 @router.get("/phone/{msisdn}/sms", dependencies=GUARDED)
 async def list_sms(msisdn: str, request: Request) -> list[dict[str, Any]]:
-    return sandbox_of(request).store.sms_for(_msisdn(msisdn))
+    return sandbox_of(request).store.sms_for(phone_number(msisdn))
 
 
 @router.get("/landing", response_class=HTMLResponse)

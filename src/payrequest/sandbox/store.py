@@ -50,6 +50,10 @@ CREATE TABLE IF NOT EXISTS sms (
     id INTEGER PRIMARY KEY AUTOINCREMENT, msisdn TEXT NOT NULL, sender TEXT NOT NULL,
     text TEXT NOT NULL, idempotency_key TEXT NOT NULL UNIQUE, received_at TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS sms_msisdn ON sms (msisdn);
+CREATE TABLE IF NOT EXISTS sms_replies (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, sms_id INTEGER NOT NULL, msisdn TEXT NOT NULL,
+    text TEXT NOT NULL, sent_at TEXT NOT NULL, result TEXT NOT NULL DEFAULT '');
+CREATE INDEX IF NOT EXISTS sms_replies_msisdn ON sms_replies (msisdn);
 CREATE TABLE IF NOT EXISTS consents (
     msn TEXT NOT NULL, sub TEXT NOT NULL, msisdn TEXT NOT NULL, scopes TEXT NOT NULL,
     PRIMARY KEY (msn, sub));
@@ -348,6 +352,29 @@ class Store:
     def sms_for(self, msisdn: str) -> list[dict[str, Any]]:
         rows = self._all("SELECT * FROM sms WHERE msisdn = ? ORDER BY id DESC", (msisdn,))
         return [dict(r) for r in rows]
+
+    def sms(self, msisdn: str, sms_id: int) -> dict[str, Any] | None:
+        row = self._one("SELECT * FROM sms WHERE msisdn = ? AND id = ?", (msisdn, sms_id))
+        return dict(row) if row else None
+
+    def add_sms_reply(self, msisdn: str, sms_id: int, text: str, sent_at: str) -> int:
+        """Keep a reply the phone's user wrote to SMS `sms_id`; returns its id."""
+        return self._run(
+            "INSERT INTO sms_replies (sms_id, msisdn, text, sent_at) VALUES (?, ?, ?, ?)",
+            (sms_id, msisdn, text, sent_at),
+        )
+
+    def set_sms_reply_result(self, reply_id: int, result: str) -> None:
+        """What became of a reply: who received it, or why nobody did."""
+        self._run("UPDATE sms_replies SET result = ? WHERE id = ?", (result[:300], reply_id))
+
+    def sms_replies_for(self, msisdn: str) -> dict[int, list[dict[str, Any]]]:
+        """The phone's replies by the id of the SMS each answers, oldest first."""
+        rows = self._all("SELECT * FROM sms_replies WHERE msisdn = ? ORDER BY id", (msisdn,))
+        replies: dict[int, list[dict[str, Any]]] = {}
+        for row in rows:
+            replies.setdefault(int(row["sms_id"]), []).append(dict(row))
+        return replies
 
 
 def _webhook(row: sqlite3.Row) -> Webhook:

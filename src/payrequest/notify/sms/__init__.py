@@ -1,4 +1,5 @@
-"""SMS gateways: `SmsGateway` (the interface), the emulator's phone inbox, GatewayAPI."""
+"""SMS gateways: `SmsGateway` (the interface), the emulator's phone inbox, GatewayAPI; replies
+customers send us arrive as `SmsReply` (GatewayAPI's webhook: `gatewayapi_replies`)."""
 
 from payrequest.notify.sms.base import (
     MAX_PARTS,

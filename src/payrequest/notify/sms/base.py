@@ -40,6 +40,16 @@ class SmsReceipt:
     to: str  # E.164, as given
 
 
+@dataclass(frozen=True, slots=True)
+class SmsReply:
+    """An SMS a person sent to our number (a reply), as any gateway hands it over."""
+
+    gateway: str  # "sandbox", "gatewayapi"
+    message_id: str  # the gateway's id of the incoming message: the same on every retry
+    sender: str  # the sender's number as the gateway gives it (MSISDN digits or E.164)
+    text: str  # what they wrote, without a keyword the gateway routes by
+
+
 class SmsGateway(Protocol):
     """Sends one SMS to one mobile number.
 

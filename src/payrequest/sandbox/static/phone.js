@@ -24,8 +24,13 @@
     tick();
   }
 
+  function typing() {  // a reply being written: a refresh would replace what is typed
+    var el = document.activeElement;
+    return el !== null && el.tagName === "INPUT" && live.contains(el);
+  }
+
   function refresh() {
-    if (busy || Date.now() < holdUntil) { return; }
+    if (busy || Date.now() < holdUntil || typing()) { return; }
     fetch(url, { cache: "no-store" })
       .then(function (r) { return r.ok ? r.text() : null; })
       .then(function (html) { if (html !== null && !busy) { swap(html); } })
@@ -51,6 +56,23 @@
       .then(function (r) { return r.text(); })
       .then(function (html) { busy = false; holdUntil = Date.now() + 3000; swap(html); })
       .catch(function () { busy = false; button.disabled = false; });
+  });
+
+  // "Reply" under a message: post the form, show the fragment that comes back.
+  live.addEventListener("submit", function (event) {
+    var form = event.target.closest("form[data-reply-form]");
+    if (!form) { return; }
+    event.preventDefault();
+    busy = true;
+    fetch(form.getAttribute("action"), { method: "POST", body: new URLSearchParams(new FormData(form)) })
+      .then(function (r) { return r.text(); })
+      .then(function (html) {
+        busy = false;
+        holdUntil = Date.now() + 3000;
+        if (document.activeElement) { document.activeElement.blur(); }
+        swap(html);
+      })
+      .catch(function () { busy = false; });
   });
 
   setInterval(refresh, 1500);

@@ -45,6 +45,7 @@ ACTIONS: dict[str, str] = {
     "customer.phone_use_suggested": N_("Used a suggested mobile number"),
     "customer.phone_dismiss_suggested": N_("Dismissed a suggested mobile number"),
     "customer.reminders": N_("Paused or resumed reminders"),
+    "customer.opted_out_by_sms": N_("Opted out of reminders by SMS reply"),
     "credit.apply": N_("Applied credit to invoices"),
     "credit.take_back": N_("Took credit back from an invoice"),
     "flow.create": N_("Created a flow"),
@@ -111,6 +112,9 @@ DETAIL_WORDS: dict[str, str] = {
     "endpoint_id": N_("Endpoint id"),
     "created": N_("Created"),
     "removed": N_("Removed"),
+    "reply": N_("Reply"),
+    "gateway": N_("SMS gateway"),
+    "message_id": N_("Message id"),
 }
 MONEY_KEYS = frozenset({"total", "amount"})  # minor units, in the entry's `currency`
 _CHANGE = " → "

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from pydantic import BaseModel
 
 from payrequest.automations import notices, reminders
+from payrequest.customers import replies as customer_replies
 from payrequest.customers import repository as customers
 from payrequest.customers import service as customer_service
 from payrequest.customers.models import Customer
@@ -257,6 +258,7 @@ async def card_context(
         "reminders": _reminders(
             *await reminders.for_customer(session, customer.id, now=runtime.calendar.now())
         ),
+        "opted_out_by_sms": await customer_replies.opted_out_by_sms(session, customer),
         **await money_context(session, customer),
     }
 

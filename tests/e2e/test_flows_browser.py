@@ -33,7 +33,12 @@ async def test_build_a_flow_then_a_payment_shows_in_its_run_log(
 
     await page.get_by_role("link", name="New flow").click()
     await page.get_by_label("Name").fill("Thank-you SMS")
+    # The calendar's fields are there only for a flow a day starts.
+    await page.get_by_label("Event").select_option("schedule.invoice_overdue")
+    await expect(page.get_by_label("Days", exact=True)).to_be_visible()
     await page.get_by_label("Event").select_option("payment_request.paid")
+    await expect(page.get_by_label("Days", exact=True)).to_be_hidden()
+    await expect(page.get_by_label("Reminders before, at most")).to_be_hidden()
     text = page.locator("#a0_text")
     await text.fill("Thanks {{ customer_name }}, {{ amount }} received.")
     # A typo is refused at save time, next to the field.

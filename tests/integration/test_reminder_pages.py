@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from payrequest.automations import notices, service, timing
+from payrequest.automations.schedule import scan, time_flows
 from payrequest.customers.models import Customer
 from payrequest.kit.crypto import SecretBox
 from tests.factories import TODAY, make_invoice
@@ -145,3 +146,35 @@ async def test_a_note_a_flow_left_shows_on_the_card_until_a_staff_member_marks_i
         )
         assert done.status_code == 303
         assert "data-notices" not in (await staff.get(f"/customers/{customer.id}")).text
+
+
+async def test_the_flow_page_says_which_steps_were_skipped_and_why(
+    database_url: str, sessions: Sessions, tmp_path: Path
+) -> None:
+    """A step skipped for a customer who opted out has no run: the flow's page lists it."""
+    await create_staff(sessions, roles=("staff",))
+    customer = await portal_helpers.customer(sessions)
+    async with sessions() as session, session.begin():
+        invoice = await make_invoice(session, customer, amount=50_000, number="R-9", due_in_days=3)
+        draft = service.Draft(
+            name="Tre dager før",
+            trigger=timing.INVOICE_DUE,
+            actions=[{"kind": "sms", "config": {"to": "customer", "text": "Husk {{ amount }}"}}],
+            timing={"days": 3, "missed": "late", "quiet_hours": False, "weekends": True},
+        )
+        flow = await service.save(session, draft=draft, box=SecretBox("test key"), allow=())
+        await service.set_enabled(session, flow_id=flow.id, enabled=True)
+        (await session.get_one(Customer, customer.id)).reminders = "opted_out"
+        flow_id, invoice_id = flow.id, invoice.id
+    async with sessions() as session:
+        flows = await time_flows(session)
+    assert await scan(sessions, flows, now=datetime.now(UTC)) == 0  # no event: skipped
+
+    async with portal_helpers.portal_app(database_url, tmp_path) as (app, _portal):
+        staff = client_from(app, "198.51.100.9")
+        await sign_in(staff, "staff")
+        page = (await staff.get(f"/flows/{flow_id}")).text
+    table = re.search(r"<table[^>]*data-skipped[^>]*>(.*?)</table>", page, re.S)
+    assert table is not None
+    assert f'href="/invoices/{invoice_id}">R-9' in table.group(1)
+    assert "The customer opted out of reminders" in table.group(1)

@@ -1,20 +1,22 @@
 """What a customer's reminders have done and will do, for the customer card: the steps of
 time-triggered flows their invoices reached (sent, or skipped because they opted out), and the
-next steps due on their open invoices while things stay as they are."""
+next steps due on their open invoices while things stay as they are; and for a flow's page,
+the steps it skipped and why."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from payrequest.automations import timing
 from payrequest.automations.models import Flow, ScheduleMark
 from payrequest.automations.schedule import business_zone
+from payrequest.customers.models import Customer
 from payrequest.invoices.models import Invoice
-from payrequest.ledger.models import Allocation
+from payrequest.ledger.models import Allocation, Credit
 from payrequest.ledger.repository import open_amount
 
 SHOWN = 8
@@ -80,3 +82,36 @@ async def for_customer(
                 upcoming.append(Step(flow.name, invoice_id, number, day))
     upcoming.sort(key=lambda step: (step.day, step.invoice_number))
     return reached, upcoming[:SHOWN]
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A step a time-triggered flow did not send, and why (ScheduleMark.skipped)."""
+
+    customer_id: int
+    customer_name: str
+    invoice_id: int | None  # None: a credit's step
+    invoice_number: str | None
+    day: date
+    at: datetime
+    why: str
+
+
+async def skipped_by_flow(session: AsyncSession, flow_id: int) -> list[Skipped]:
+    """The flow's latest skipped steps, newest first: its run log has no run for them."""
+    customer_id = func.coalesce(Invoice.customer_id, Credit.customer_id)
+    rows = await session.execute(
+        select(ScheduleMark, Customer.id, Customer.name, Invoice.number)
+        .outerjoin(Invoice, Invoice.id == ScheduleMark.invoice_id)
+        .outerjoin(Credit, Credit.id == ScheduleMark.credit_id)
+        .join(Customer, Customer.id == customer_id)
+        .where(ScheduleMark.flow_id == flow_id, ScheduleMark.skipped.is_not(None))
+        .order_by(ScheduleMark.id.desc())
+        .limit(SHOWN)
+    )
+    return [
+        Skipped(
+            who, name, mark.invoice_id, number, mark.step_on, mark.created_at, mark.skipped or ""
+        )
+        for mark, who, name, number in rows
+    ]

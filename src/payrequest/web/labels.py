@@ -160,6 +160,30 @@ def country(code: str) -> str:
     return str(name) if name else code
 
 
+def time_trigger(trigger: str, days: int) -> str:
+    """A time-triggered flow's trigger with its number of days, in the reader's language:
+    "An invoice is due in 3 days". (Each ngettext call is written out for `make translations`.)"""
+    if trigger == "schedule.invoice_due":
+        if days == 0:
+            return i18n.gettext("An invoice is due today")
+        return i18n.ngettext(
+            "An invoice is due in %(num)d day", "An invoice is due in %(num)d days", days
+        ) % {"num": days}
+    if trigger == "schedule.invoice_overdue":
+        if days == 0:
+            return i18n.gettext("An invoice is due today")
+        return i18n.ngettext(
+            "An invoice is overdue by %(num)d day", "An invoice is overdue by %(num)d days", days
+        ) % {"num": days}
+    if trigger == "schedule.credit_unused":
+        return i18n.ngettext(
+            "A customer's credit has been unused for %(num)d day",
+            "A customer's credit has been unused for %(num)d days",
+            days,
+        ) % {"num": days}
+    return label(trigger, "event")
+
+
 def flow_name(name: str) -> str:
     """A ready-made flow's unchanged name in the reader's language; others as staff wrote them."""
     return i18n.gettext(name) if is_ready_made_name(name) else name

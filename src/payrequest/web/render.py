@@ -34,6 +34,7 @@ templates.env.filters.update(
 )
 templates.env.filters["label"] = labels.label  # a stored code in words: origin | label("origin")
 templates.env.filters["flow_name"] = labels.flow_name
+templates.env.globals["time_trigger"] = labels.time_trigger
 templates.env.globals.update(languages=i18n.LANGUAGES, once_token=once_token)
 
 

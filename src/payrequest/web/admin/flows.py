@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.datastructures import FormData
 
 from payrequest.automations import actions as action_kinds
-from payrequest.automations import messages, schedule, service, timing
+from payrequest.automations import messages, reminders, schedule, service, timing
 from payrequest.automations.conditions import LANGUAGES
 from payrequest.automations.context import VARIABLES
 from payrequest.automations.ready_made import is_ready_made_name
@@ -178,6 +178,7 @@ async def _page(
         flow = await service.get(session, flow_id) if flow_id is not None else None
         events = await service.recent_events(session, trigger=draft.trigger)
         runs = await service.recent_runs(session, flow_id=flow_id) if flow_id else []
+        skipped = await reminders.skipped_by_flow(session, flow_id) if flow_id else []
         ahead = await schedule.days_ahead(session, flow, now=runtime.calendar.now()) if flow else []
     can_write = may_edit(user)
     secret = service.webhook_secret(flow, runtime.box) if flow is not None and can_write else None
@@ -200,6 +201,7 @@ async def _page(
         preview_event=preview_event,
         events=events,
         runs=runs,
+        skipped=skipped,
         secret=secret,
         can_write=can_write,
         triggers=service.TRIGGERS,

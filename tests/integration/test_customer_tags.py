@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from payrequest.audit.models import AuditEntry
 from payrequest.automations import service as flows
 from payrequest.automations.dispatch import dispatch
 from payrequest.automations.models import FlowRun
@@ -85,6 +86,15 @@ async def test_the_form_saves_tags_and_the_card_and_the_form_show_them(
     )
     assert edited.status_code == 303
     assert await _tags(sessions, customer_id) == ("b2b", "vip")
+    async with sessions() as session:
+        entry = (
+            await session.scalars(
+                select(AuditEntry)
+                .where(AuditEntry.action == "customer.update")
+                .order_by(AuditEntry.id.desc())
+            )
+        ).first()
+    assert entry is not None and entry.details["tags"] == "fjord kunde, vip, ærlig → b2b, vip"
     cleared = await client.post(
         f"/customers/{customer_id}", data={"csrf": token, "name": "Fjord AS", "tags": ""}
     )

@@ -25,12 +25,17 @@ async def make_customer(
     name: str = "Kari Nordmann",
     phone: str = "+47 912 34 567",
     country: str = "NO",
+    tags: tuple[str, ...] = (),
 ) -> Customer:
     _counter["customer"] += 1
     return await customers.create_customer(
         session,
         data=CustomerInput(
-            name=name, number=f"T{_counter['customer']:05d}", phone=phone, country=country
+            name=name,
+            number=f"T{_counter['customer']:05d}",
+            phone=phone,
+            country=country,
+            tags=list(tags),
         ),
     )
 

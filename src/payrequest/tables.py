@@ -11,7 +11,7 @@ from payrequest.automations.models import (
     StaffNotice,
 )
 from payrequest.connections.models import ProviderConnection
-from payrequest.customers.models import Customer
+from payrequest.customers.models import Customer, CustomerTag
 from payrequest.db.base import Base
 from payrequest.events.models import OutboxConsumer, OutboxEvent, OutboxReceipt
 from payrequest.import_runs.models import ImportRun
@@ -46,6 +46,7 @@ __all__ = [
     "AuditEntry",
     "Credit",
     "Customer",
+    "CustomerTag",
     "Flow",
     "FlowAction",
     "FlowRun",

@@ -1,6 +1,6 @@
 """Two organisations with one of everything, for the isolation tests (issue 15).
 
-`populate` gives an organisation customers (one with portal access and a learned phone),
+`populate` gives an organisation customers (one with portal access, a learned phone and a tag),
 invoices with lines, payment requests in several states (waiting, paid with allocations,
 refunded, rejected), a manual payment with the credit it left and a credit application, a
 flow with a run whose action failed, a portal link, staff of every role, an audit entry, a
@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from payrequest.api_keys import service as api_keys
 from payrequest.audit import service as audit
 from payrequest.automations.models import ActionRun, Flow, FlowAction, FlowRun
-from payrequest.customers.models import Customer
+from payrequest.customers.models import Customer, CustomerTag
 from payrequest.db.scope import ALL, scoped_to
 from payrequest.events import names, outbox
 from payrequest.invoices import service as invoices
@@ -168,6 +168,11 @@ class Side:
         return f"{self.names.invoice_prefix}EXT-C1"
 
     @property
+    def customer_tag(self) -> str:
+        """The first customer's tag (the customer list filters by it)."""
+        return f"{self.names.slug}-tag"
+
+    @property
     def invoice_external_id(self) -> str:
         """The open invoice's id in the business's own system."""
         return f"{self.names.invoice_prefix}EXT-7001"
@@ -202,6 +207,7 @@ class Side:
             f"{n.slug}-client",  # its provider connection's client id
             f"hooks.{n.staff_domain}",  # its webhook endpoint's address
             f"evt_test_{n.slug}",  # the event delivered to it
+            self.customer_tag,
             *self.references,
             *(n.staff_email(role) for role in ROLES),
             *(self.invoice_number(i) for i in range(5)),
@@ -293,6 +299,7 @@ async def populate(sessions: Sessions, side: Side) -> Side:
         session.add_all([customer, second])
         await session.flush()
         side.customer_id, side.second_customer_id = customer.id, second.id
+        session.add(CustomerTag(customer_id=customer.id, tag=side.customer_tag))
         made = [await _invoice(session, side, customer.id, i, a) for i, a in enumerate(n.amounts)]
         side.invoice_ids = [i.id for i in made]
         open_, paid_invoice, refunded_invoice, rejected_invoice = made

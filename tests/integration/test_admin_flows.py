@@ -260,3 +260,22 @@ async def test_a_payment_request_action_is_set_up_checked_and_previewed(
             await session.scalars(select(FlowAction).where(FlowAction.flow_id == flow.id))
         ).all()
     assert action.config == {"via": "default", "send": "push", "channel": "sms", "lifetime_days": 5}
+
+
+async def test_the_customer_tag_condition_is_saved_cleaned_and_shown(
+    client: httpx.AsyncClient, sessions: Sessions
+) -> None:
+    token = await _sign_in(client)
+    new = await client.get("/flows/new")
+    assert '<label for="tag">Customer tag</label>' in new.text
+    bad = await client.post("/flows/new", data=_form(token, op="save", tag="vip!"))
+    assert bad.status_code == 422
+    assert re.search(r'data-error="tag"[^>]*>[^<]*only letters, digits', bad.text)
+    assert 'name="tag" maxlength="100" value="vip!"' in bad.text  # as typed
+    saved = await client.post("/flows/new", data=_form(token, op="save", tag=" VIP "))
+    assert saved.status_code == 303
+    async with sessions() as session:
+        flow = (await session.scalars(select(Flow).where(Flow.name == "Receipt"))).one()
+    assert flow.conditions == {"tag": "vip"}
+    page = await client.get(saved.headers["location"])
+    assert 'name="tag" maxlength="100" value="vip"' in page.text

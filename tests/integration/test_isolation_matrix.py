@@ -383,6 +383,8 @@ CASES: dict[tuple[str, str], Cases] = {
         get("/customers", q="9876543"),
         get("/customers", q="bjorn@"),
         get("/customers", q="ravozulu-C"),
+        get("/customers", tag=b.customer_tag),
+        get("/customers", tag=b.customer_tag, q="ravozul"),
     ],
     ("GET", "/customers/new"): lambda a, b: [get("/customers/new")],
     ("POST", "/customers"): lambda a, b: [
@@ -1329,6 +1331,7 @@ async def test_the_audiences_reach_their_own_organisations_data(matrix: Matrix) 
             (f"/requests/{a.request_ids['paid']}", a.paid_reference),
             (f"/flows/runs/{a.run_id}", a.names.flow),
             ("/customers?q=lfadott", a.names.second_customer),
+            (f"/customers?tag={a.customer_tag}", a.names.customer),
         ]:
             page = await client.get(url)
             assert page.status_code == 200 and shown in page.text, (role, url, page.status_code)

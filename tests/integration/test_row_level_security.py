@@ -42,6 +42,7 @@ pytestmark = pytest.mark.postgres
 A = TEST_ORGANISATION  # the organisation migration 0011 makes
 GUARDED = (
     "customers",
+    "customer_tags",
     "invoices",
     "invoice_lines",
     "payment_requests",

@@ -204,6 +204,44 @@ async def test_the_forecast_counts_what_the_scheduler_then_sends(sessions: Sessi
     assert sorted(invoice for _, invoice, _ in await _steps(sessions)) == sorted(expected)
 
 
+async def test_the_forecast_and_the_runs_agree_on_a_tag_condition(sessions: Sessions) -> None:
+    flow_id = await _flow(sessions, timing.INVOICE_DUE, 3, missed="skip")
+    async with sessions() as session, session.begin():
+        flow = await service.get(session, flow_id)
+        flow.conditions = {"tag": "vip", "amount_min": 50_000}
+    oslo = timing.time_zone("NO")
+    tomorrow = datetime.now(oslo).date() + timedelta(days=1)
+    due = tomorrow + timedelta(days=3)
+    async with sessions() as session, session.begin():
+        vip = await make_customer(session, tags=("vip", "b2b"))
+        plain = await make_customer(session, tags=("b2b",))
+        expected = [
+            (await make_invoice(session, vip, due_in_days=(due - TODAY).days)).id for _ in range(2)
+        ]
+        small = await make_invoice(session, vip, amount=20_000, due_in_days=(due - TODAY).days)
+        others = [
+            (await make_invoice(session, plain, due_in_days=(due - TODAY).days)).id
+            for _ in range(3)
+        ]
+    async with sessions() as session:
+        flow = await session.get_one(Flow, flow_id)
+        assert await schedule.forecast(session, flow, tomorrow) == 2  # the vip's big ones
+
+    noon = datetime(tomorrow.year, tomorrow.month, tomorrow.day, 12, tzinfo=oslo)
+    assert await _scan(sessions, noon.astimezone(UTC)) == 6  # every step is reached ...
+    await _dispatch(sessions)
+    async with sessions() as session:
+        started = (
+            await session.execute(
+                select(OutboxEvent.aggregate_id)
+                .join(FlowRun, FlowRun.outbox_event_id == OutboxEvent.id)
+                .where(FlowRun.flow_id == flow_id)
+            )
+        ).scalars()
+        assert sorted(started) == sorted(expected)  # ... and runs where the forecast said
+    assert small.id not in expected and set(others).isdisjoint(expected)
+
+
 async def test_the_reminder_ladder_is_added_once_switched_off_and_each_step_can_go_on(
     sessions: Sessions,
 ) -> None:

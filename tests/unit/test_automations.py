@@ -121,6 +121,19 @@ def test_a_reminders_condition_counts_the_steps_before() -> None:
         assert caught.value.field == "reminders_max"
 
 
+def test_a_tag_condition_asks_for_one_tag_of_the_customer() -> None:
+    conditions = clean({"tag": " VIP "})
+    assert conditions == {"tag": "vip"}  # cleaned as the customer's tags are
+    assert matches(conditions, Facts(tags=frozenset({"b2b", "vip"})))
+    assert not matches(conditions, Facts(tags=frozenset({"b2b"})))
+    assert not matches(conditions, Facts())  # no customer, no tags
+    assert clean({"tag": ""}) == {} and clean({"tag": "  "}) == {}
+    for wrong in ("vip!", "x" * 33):
+        with pytest.raises(ValidationFailed) as caught:
+            clean({"tag": wrong})
+        assert caught.value.field == "tag"
+
+
 def test_invalid_conditions_name_their_field() -> None:
     with pytest.raises(ValidationFailed) as caught:
         clean({"amount_min": 500, "amount_max": 100})

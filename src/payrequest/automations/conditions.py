@@ -9,11 +9,11 @@ Supported keys (all optional; an absent or empty key matches everything):
 - `language`: the customer's language (nb, da, en)
 - `reminders_max`: a step of a time-triggered flow goes out only while the invoice has had at
   most this many reminders before it (steps of any flow, sent, not skipped); 0..100
+- `tag`: one customer tag (customers.tags, stored cleaned: `VIP` is `vip`); the event's
+  customer must have it
 
-Customers have no tags yet, so there is no tag condition: country and language are the
-customer attributes a condition can use (adding tags needs a customer-form change first).
 An event without the fact a condition asks about (an amount condition on `invoice.voided`
-without amount) does not match.
+without amount, a tag condition on an event without a customer) does not match.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from payrequest import i18n
+from payrequest.customers.tags import clean_tag
 from payrequest.errors import ValidationFailed
 from payrequest.kit.markets import COUNTRIES
 from payrequest.kit.money import SUPPORTED_CURRENCIES
@@ -31,7 +32,16 @@ LANGUAGES = tuple(i18n.LANGUAGES)
 # The largest bound (minor units): an integer that JSON readers keep exact, and far above any
 # payment; `1e309` typed as a bound is refused, not stored as a 300-digit number.
 MAX_AMOUNT = 2**53 - 1
-KEYS = ("amount_min", "amount_max", "currency", "origin", "country", "language", "reminders_max")
+KEYS = (
+    "amount_min",
+    "amount_max",
+    "currency",
+    "origin",
+    "country",
+    "language",
+    "reminders_max",
+    "tag",
+)
 MOST_REMINDERS = 100
 
 
@@ -45,6 +55,7 @@ class Facts:
     country: str | None = None
     language: str | None = None
     reminders_sent: int | None = None  # before this step (a time trigger's event only)
+    tags: frozenset[str] = frozenset()  # the customer's (none: no customer)
 
 
 def clean(raw: dict[str, Any]) -> dict[str, Any]:
@@ -70,6 +81,9 @@ def clean(raw: dict[str, Any]) -> dict[str, Any]:
                 "Give a whole number from 0 to %(most)s", field="reminders_max", most=MOST_REMINDERS
             )
         out["reminders_max"] = reminders
+    tag = raw.get("tag")
+    if tag is not None and str(tag).strip():
+        out["tag"] = clean_tag(str(tag), field="tag")
     if "amount_min" in out and "amount_max" in out and out["amount_min"] > out["amount_max"]:
         raise ValidationFailed("The minimum is above the maximum", field="amount_max")
     choices: dict[str, tuple[str, ...] | frozenset[str]] = {
@@ -101,5 +115,8 @@ def matches(conditions: dict[str, Any], facts: Facts) -> bool:
         wanted = conditions.get(key)
         if wanted and getattr(facts, key) != wanted:
             return False
+    tag = conditions.get("tag")
+    if tag and tag not in facts.tags:
+        return False
     most = conditions.get("reminders_max")
     return most is None or (facts.reminders_sent is not None and facts.reminders_sent <= most)

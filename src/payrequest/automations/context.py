@@ -7,6 +7,7 @@ at run time. `portal_link` exists only in portal-link actions.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -17,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from payrequest.automations.conditions import Facts
 from payrequest.automations.timing import TIME_TRIGGERS
+from payrequest.customers import repository as customers
 from payrequest.customers.models import Customer
 from payrequest.events.models import OutboxEvent
 from payrequest.invoices.models import Invoice
@@ -81,18 +83,18 @@ async def invoices_of(session: AsyncSession, event: OutboxEvent) -> list[int]:
     return list(rows)
 
 
-async def _reminders_before(session: AsyncSession, invoice_id: int, event_id: int) -> int:
-    """The reminders an invoice had before the step of event `event_id`: the steps of time
-    triggers written for it earlier (a skipped step writes no event)."""
+async def _reminders_before(session: AsyncSession, event: OutboxEvent) -> int:
+    """The reminders an invoice (or a credit) had before the step of `event`: the steps of
+    time triggers written for it earlier (a skipped step writes no event)."""
     return int(
         await session.scalar(
             select(func.count())
             .select_from(OutboxEvent)
             .where(
-                OutboxEvent.aggregate_type == "invoice",
-                OutboxEvent.aggregate_id == invoice_id,
+                OutboxEvent.aggregate_type == event.aggregate_type,
+                OutboxEvent.aggregate_id == event.aggregate_id,
                 OutboxEvent.name.in_(TIME_TRIGGERS),
-                OutboxEvent.id < event_id,
+                OutboxEvent.id < event.id,
             )
         )
         or 0
@@ -103,7 +105,16 @@ def _day(value: date | None, locale: str) -> str:
     return "" if value is None else str(format_date(value, "medium", locale=locale))
 
 
-async def event_data(session: AsyncSession, event: OutboxEvent, *, urls: PublicUrls) -> EventData:
+async def event_data(
+    session: AsyncSession,
+    event: OutboxEvent,
+    *,
+    urls: PublicUrls,
+    tags: Mapping[int, tuple[str, ...]] | None = None,
+) -> EventData:
+    """The event's template context and facts. `tags`: the customers' tags read beforehand
+    for a batch of events (customers.repository.tags_by_customer); without it the event's
+    customer's are read here."""
     customer = await session.get(Customer, event.customer_id) if event.customer_id else None
     language = customer.locale if customer is not None else "nb"
     locale = BABEL_LOCALES.get(language, "nb_NO")
@@ -177,10 +188,15 @@ async def event_data(session: AsyncSession, event: OutboxEvent, *, urls: PublicU
     context["invoice_numbers"] = ", ".join(invoice.number for invoice in invoices)
     context["due_date"] = _day(min((i.due_date for i in invoices), default=None), locale)
     reminders_sent = (
-        await _reminders_before(session, event.aggregate_id, event.id)
-        if event.name in TIME_TRIGGERS
-        else None
+        await _reminders_before(session, event) if event.name in TIME_TRIGGERS else None
     )
+    customer_tags: tuple[str, ...] = ()
+    if customer is not None:
+        customer_tags = (
+            tags.get(customer.id, ())
+            if tags is not None
+            else await customers.tags_of(session, customer.id)
+        )
     facts = Facts(
         reminders_sent=reminders_sent,
         amount=amount,
@@ -188,5 +204,6 @@ async def event_data(session: AsyncSession, event: OutboxEvent, *, urls: PublicU
         origin=origin,
         country=customer.country if customer is not None else None,
         language=language if customer is not None else None,
+        tags=frozenset(customer_tags),
     )
     return EventData(context=context, facts=facts, customer=customer)

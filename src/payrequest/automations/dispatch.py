@@ -25,6 +25,7 @@ from payrequest.automations.context import EventData, event_data
 from payrequest.automations.execution import enqueue_action
 from payrequest.automations.models import Flow, FlowRun
 from payrequest.automations.timing import TIME_TRIGGERS
+from payrequest.customers import repository as customers
 from payrequest.events.models import OutboxEvent
 from payrequest.kit.clock import utcnow
 from payrequest.kit.urls import PublicUrls
@@ -98,6 +99,16 @@ async def dispatch(session: AsyncSession, *, urls: PublicUrls, limit: int = BATC
     by_trigger: dict[tuple[int, str], list[Flow]] = defaultdict(list)
     for flow in flows:
         by_trigger[flow.organisation_id, flow.trigger].append(flow)
+    # The customers' tags for every event some flow's conditions are tested on: one query.
+    tags = await customers.tags_by_customer(
+        session,
+        {
+            event.customer_id
+            for event in events
+            if event.customer_id is not None
+            and any(f.conditions for f in by_trigger.get((event.organisation_id, event.name), []))
+        },
+    )
     now = utcnow()
     for event in events:
         data: EventData | None = None
@@ -105,7 +116,7 @@ async def dispatch(session: AsyncSession, *, urls: PublicUrls, limit: int = BATC
             if event.name in TIME_TRIGGERS and (event.payload or {}).get("flow_id") != flow.id:
                 continue  # a time trigger's event is the step of one flow (automations.schedule)
             if flow.conditions:
-                data = data or await event_data(session, event, urls=urls)
+                data = data or await event_data(session, event, urls=urls, tags=tags)
                 if not matches(flow.conditions, data.facts):
                     continue
             await start_run(session, flow=flow, event=event)

@@ -21,13 +21,16 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
+from typing import cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from payrequest.automations import timing
+from payrequest.automations.conditions import matches
 from payrequest.automations.models import Flow, ScheduleMark
+from payrequest.automations.step_facts import Step, facts_of_steps
 from payrequest.customers.models import Customer
 from payrequest.db.dialect import insert_for
 from payrequest.db.scope import scoped_to
@@ -207,18 +210,37 @@ async def business_zone(session: AsyncSession, organisation_id: int) -> ZoneInfo
 
 async def forecast(session: AsyncSession, flow: Flow, day: date) -> int:
     """How many invoices (or credits) the flow would send to on `day` as things stand: open,
-    not reached yet, their customer's reminders on, their step on that day (what the flow
-    builder shows before a flow is switched on; a missed day counts on the day it goes out)."""
+    not reached yet, their customer's reminders on, their step on that day, and the flow's
+    conditions met as the dispatcher will test them (automations.step_facts); what the flow
+    builder shows before a flow is switched on. A missed day counts on the day it goes out."""
     if flow.trigger not in timing.TIME_TRIGGERS:
         return 0
     rules = timing.Timing.of(flow.timing)
     if flow.trigger == timing.CREDIT_UNUSED:
         zone = await business_zone(session, flow.organisation_id)
         credits = await _due_credits(session, flow, (day, day), rules.days, zone, limit=10**6)
-        return sum(1 for item in credits if item.reminders == "on")
-    first, last = timing.due_dates(flow.trigger, (day, day), rules.days)
-    due = _due(flow, first, last).where(Customer.reminders == "on").subquery()
-    return int(await session.scalar(select(func.count()).select_from(due)) or 0)
+        steps = [
+            Step(
+                "credit",
+                item.subject_id,
+                item.customer_id,
+                amount=cast(int, item.payload["amount"]),
+                currency=cast(str, item.payload["currency"]),
+            )
+            for item in credits
+            if item.reminders == "on"
+        ]
+    else:
+        first, last = timing.due_dates(flow.trigger, (day, day), rules.days)
+        due = _due(flow, first, last).where(Customer.reminders == "on")
+        if not flow.conditions:
+            return int(await session.scalar(select(func.count()).select_from(due.subquery())) or 0)
+        rows = await session.execute(due)
+        steps = [Step("invoice", invoice_id, customer_id) for invoice_id, customer_id, _, _ in rows]
+    if not flow.conditions:
+        return len(steps)
+    facts = await facts_of_steps(session, steps)
+    return sum(1 for each in facts if matches(flow.conditions, each))
 
 
 async def _due_invoices(

@@ -9,6 +9,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     ForeignKey,
+    Index,
     Integer,
     String,
     UniqueConstraint,
@@ -59,6 +60,21 @@ class Customer(OrganisationOwned, Base):
     )
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = updated_at_column()
+
+
+class CustomerTag(OrganisationOwned, Base):
+    """One tag of a customer (customers.tags says what a tag is): staff sort customers with
+    them, the customer list filters by one, a flow's condition can ask for one."""
+
+    __tablename__ = "customer_tags"
+    __table_args__ = (
+        UniqueConstraint("customer_id", "tag"),
+        Index("ix_customer_tags_organisation_id_tag", "organisation_id", "tag"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    tag: Mapped[str] = mapped_column(String(32))
 
 
 @event.listens_for(Customer, "before_insert")

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
-from sqlalchemy import ColumnElement, Row, func, or_, select
+from sqlalchemy import ColumnElement, Row, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from payrequest.customers.models import Customer
+from payrequest.customers.models import Customer, CustomerTag
 from payrequest.kit.search import ESCAPE, like_pattern
 
 _PHONE_LIKE = re.compile(r"\+?[\d\s().-]+")  # digits with the separators people type
@@ -61,15 +62,52 @@ async def newest_first(
 
 
 async def search(
-    session: AsyncSession, *, query: str = "", limit: int = 50, offset: int = 0
+    session: AsyncSession, *, query: str = "", tag: str = "", limit: int = 50, offset: int = 0
 ) -> list[Customer]:
     """Customers by name, number, email or phone, case-insensitive in every alphabet (the
     folded `search_text`); `%` and `_` mean themselves. A phone number matches however it is
-    spaced ("918 34 562", "+47 918 34 562")."""
+    spaced ("918 34 562", "+47 918 34 562"). With `tag` (as stored: customers.tags), only the
+    customers that have it."""
     stmt = select(Customer).order_by(Customer.name, Customer.id).limit(limit).offset(offset)
     if query.strip():
         stmt = stmt.where(or_(*matching(query)))
+    if tag:
+        stmt = stmt.where(
+            exists().where(CustomerTag.customer_id == Customer.id, CustomerTag.tag == tag)
+        )
     return list((await session.execute(stmt)).scalars())
+
+
+TAGS_PER_QUERY = 500  # customer ids in one IN list
+
+
+async def tags_by_customer(
+    session: AsyncSession, customer_ids: Iterable[int]
+) -> dict[int, tuple[str, ...]]:
+    """The tags of each customer, sorted; a customer without tags is left out. One query per
+    `TAGS_PER_QUERY` customers, however many are asked about."""
+    ids = sorted(set(customer_ids))
+    found: dict[int, list[str]] = {}
+    for start in range(0, len(ids), TAGS_PER_QUERY):
+        rows = await session.execute(
+            select(CustomerTag.customer_id, CustomerTag.tag)
+            .where(CustomerTag.customer_id.in_(ids[start : start + TAGS_PER_QUERY]))
+            .order_by(CustomerTag.customer_id, CustomerTag.tag)
+        )
+        for customer_id, tag in rows:
+            found.setdefault(customer_id, []).append(tag)
+    return {customer_id: tuple(tags) for customer_id, tags in found.items()}
+
+
+async def tags_of(session: AsyncSession, customer_id: int) -> tuple[str, ...]:
+    """The customer's tags, sorted."""
+    return (await tags_by_customer(session, [customer_id])).get(customer_id, ())
+
+
+async def tag_rows(session: AsyncSession, customer_id: int) -> list[CustomerTag]:
+    """The customer's tag rows (to change them)."""
+    stmt = select(CustomerTag).where(CustomerTag.customer_id == customer_id)
+    return list((await session.scalars(stmt)).all())
 
 
 async def menu(session: AsyncSession) -> list[Row[int, str, str, str]]:

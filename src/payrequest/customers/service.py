@@ -1,6 +1,6 @@
-"""Creating and changing customers. Services never commit: the caller owns the transaction.
-Each change a person makes is recorded in the audit log with who made it (`actor_id`, users.id;
-None: the system or the command line); a phone number there is masked."""
+"""Creating and changing customers and their tags. Services never commit: the caller owns the
+transaction. Each change a person makes is recorded in the audit log with who made it
+(`actor_id`, users.id; None: the system or the command line); a phone number there is masked."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from payrequest.audit import service as audit
 from payrequest.customers import repository
-from payrequest.customers.models import REMINDER_STATES, Customer
+from payrequest.customers.models import REMINDER_STATES, Customer, CustomerTag
 from payrequest.customers.schemas import CustomerInput
+from payrequest.customers.tags import clean_tags, joined
 from payrequest.errors import Conflict, NotFound, ValidationFailed
+from payrequest.kit.clock import utcnow
 from payrequest.kit.phone import Phone, parse_phone
 from payrequest.observability.redaction import redact
 
@@ -57,6 +59,7 @@ async def create_customer(
     session: AsyncSession, *, data: CustomerInput, actor_id: int | None = None
 ) -> Customer:
     values = stored_values(data)
+    tags = clean_tags(data.tags or ())
     number = data.number or await repository.next_number(session)
     if await repository.get_by_number(session, number) is not None:
         raise Conflict(
@@ -67,7 +70,10 @@ async def create_customer(
     customer = Customer(number=number, **values)
     session.add(customer)
     await session.flush()
-    await audit.record_edit(session, "customer.create", customer.id, actor_id, _shown(customer))
+    await _replace_tags(session, customer.id, tags)
+    await audit.record_edit(
+        session, "customer.create", customer.id, actor_id, _shown(customer, tags)
+    )
     return customer
 
 
@@ -76,11 +82,13 @@ async def update_customer(
 ) -> Customer:
     """Every value is checked before the first is changed: bad input leaves the row as it was
     (a page showing the error reads it as stored, not half-changed or expired). The external
-    id and organisation number change only when `data` gives them (`model_fields_set`)."""
+    id and organisation number change only when `data` gives them (`model_fields_set`), the
+    tags when they are not None."""
     customer = await repository.get(session, customer_id)
     if customer is None:
         raise NotFound("No such customer")
     values = stored_values(data)
+    tags = clean_tags(data.tags) if data.tags is not None else None
     for kept in {"external_id", "organisation_number"} - data.model_fields_set:
         del values[kept]
     external_id = values.get("external_id")
@@ -90,7 +98,8 @@ async def update_customer(
         and await repository.external_id_taken(session, external_id, except_id=customer.id)
     ):
         raise _external_id_taken(external_id)
-    before = _shown(customer)
+    tags_before = await repository.tags_of(session, customer.id)
+    before = _shown(customer, tags_before)
     if data.number and data.number != customer.number:
         if await repository.get_by_number(session, data.number) is not None:
             raise Conflict(
@@ -99,15 +108,30 @@ async def update_customer(
         customer.number = data.number
     for name, value in values.items():
         setattr(customer, name, value)
+    if tags is not None and tags != tags_before:
+        await _replace_tags(session, customer.id, tags)
+        customer.updated_at = utcnow()  # changed, even if none of its own columns is
     await session.flush()
-    changed = audit.changes(before, _shown(customer))
+    changed = audit.changes(before, _shown(customer, tags_before if tags is None else tags))
     if changed:
         details = {"number": customer.number, **changed}
         await audit.record_edit(session, "customer.update", customer.id, actor_id, details)
     return customer
 
 
-def _shown(customer: Customer) -> dict[str, object]:
+async def _replace_tags(session: AsyncSession, customer_id: int, tags: tuple[str, ...]) -> None:
+    """The customer's tags become `tags` (cleaned): those no longer wanted are deleted, the
+    new ones added, the others left as they are."""
+    rows = await repository.tag_rows(session, customer_id)
+    for row in rows:
+        if row.tag not in tags:
+            await session.delete(row)
+    kept = {row.tag for row in rows}
+    session.add_all(CustomerTag(customer_id=customer_id, tag=t) for t in tags if t not in kept)
+    await session.flush()
+
+
+def _shown(customer: Customer, tags: tuple[str, ...]) -> dict[str, object]:
     """The values of a customer the form changes, as the audit log keeps them."""
     return {
         "number": customer.number,
@@ -119,6 +143,7 @@ def _shown(customer: Customer) -> dict[str, object]:
         "portal_access": customer.portal_access,
         "external_id": customer.external_id or "",
         "organisation_number": customer.organisation_number or "",
+        "tags": joined(tags),
     }
 
 

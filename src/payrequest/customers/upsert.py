@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from payrequest.customers import repository, service
 from payrequest.customers.models import Customer
 from payrequest.customers.schemas import CustomerChanges, CustomerInput, CustomerUpsert
+from payrequest.customers.tags import clean_tags
 from payrequest.errors import Conflict, NotFound, ValidationFailed
 from payrequest.kit.upserted import Upserted
 
@@ -76,8 +77,13 @@ async def _change(
     session: AsyncSession, customer: Customer, given: Mapping[str, Any], actor_id: int | None
 ) -> Upserted[Customer]:
     merged = merged_input(customer, given)
-    unchanged = service.stored_values(merged) == _current(customer) and (
-        merged.number is None or merged.number == customer.number
+    unchanged = (
+        service.stored_values(merged) == _current(customer)
+        and (merged.number is None or merged.number == customer.number)
+        and (
+            merged.tags is None
+            or clean_tags(merged.tags) == await repository.tags_of(session, customer.id)
+        )
     )
     if unchanged:
         return Upserted(customer, created=False, changed=False)
@@ -88,7 +94,8 @@ async def _change(
 
 
 def merged_input(customer: Customer, given: Mapping[str, Any]) -> CustomerInput:
-    """The customer as stored with the `given` fields put over it."""
+    """The customer as stored with the `given` fields put over it; its tags only when given
+    (null: none), else None (kept)."""
     values: dict[str, object] = {name: getattr(customer, name) for name in _FIELDS}
     values.update({name: value for name, value in given.items() if name in _FIELDS})
     if values["name"] is None:
@@ -99,7 +106,8 @@ def merged_input(customer: Customer, given: Mapping[str, Any]) -> CustomerInput:
         values["locale"] = customer.locale
     if values["portal_access"] is None:
         values["portal_access"] = customer.portal_access
-    return CustomerInput.model_validate({**values, "number": given.get("number")})
+    tags = (given["tags"] or []) if "tags" in given else None
+    return CustomerInput.model_validate({**values, "number": given.get("number"), "tags": tags})
 
 
 def _current(customer: Customer) -> dict[str, object]:

@@ -1,9 +1,10 @@
 """Customers from CSV: one row per customer, upserted by its `external_id` (docs/csv.md).
 
 A column the file does not have leaves that value of an existing customer as it is. An empty
-cell of `email`, `phone` or `organisation_number` clears it; an empty `name`, `number`,
+cell of `email`, `phone`, `organisation_number` or `tags` clears it; an empty `name`, `number`,
 `country` or `locale` keeps what is stored (a new customer gets the next number, Norway and
-Norwegian)."""
+Norwegian). `tags` holds the customer's tags separated by commas (customers.tags), all of them:
+they replace the stored ones."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from payrequest.customers.models import Customer
 from payrequest.customers.schemas import CustomerUpsert
+from payrequest.customers.tags import clean_tags, split_tags
 from payrequest.customers.upsert import upsert_customer
 from payrequest.errors import PayrequestError, ValidationFailed
 from payrequest.imports.reader import SourceRow
@@ -24,7 +26,7 @@ from payrequest.kit.upserted import Upserted
 
 KEPT_WHEN_EMPTY = ("name", "number", "country", "locale")
 CLEARED_WHEN_EMPTY = ("email", "phone", "organisation_number")
-COLUMNS = ("external_id", *KEPT_WHEN_EMPTY, *CLEARED_WHEN_EMPTY)
+COLUMNS = ("external_id", *KEPT_WHEN_EMPTY, *CLEARED_WHEN_EMPTY, "tags")
 LABELS = {name: name for name in COLUMNS}
 
 
@@ -37,6 +39,8 @@ def customer_input(row: SourceRow, columns: tuple[str, ...]) -> CustomerUpsert:
     for name in CLEARED_WHEN_EMPTY:
         if name in columns:
             values[name] = row.get(name) or None
+    if "tags" in columns:
+        values["tags"] = list(clean_tags(split_tags(row.get("tags") or "")))
     if "country" in values:
         values["country"] = values["country"].upper()
     if "locale" in values:

@@ -18,7 +18,7 @@ from payrequest.ledger import repository as ledger
 from payrequest.ledger.models import Refund
 from payrequest.payment_requests import repository as requests
 from payrequest.public.credit import credit_object
-from payrequest.public.customer import customer_object
+from payrequest.public.customer import one_customer_object
 from payrequest.public.event import EventObject, PublicObject, event_object
 from payrequest.public.event_types import FROM_OUTBOX
 from payrequest.public.invoice import invoice_objects
@@ -37,7 +37,7 @@ async def object_of(
     """The public object an event's aggregate is now; None when it is gone or has none."""
     if aggregate_type == "customer":
         customer = await customers.get(session, aggregate_id)
-        return customer_object(customer) if customer else None
+        return await one_customer_object(session, customer) if customer else None
     if aggregate_type == "invoice":
         invoice = await invoices.get(session, aggregate_id, with_lines=True)
         return (await invoice_objects(session, [invoice]))[0] if invoice else None

@@ -91,6 +91,7 @@ DETAIL_WORDS: dict[str, str] = {
     "country": N_("Country"),
     "locale": N_("Language"),
     "portal_access": N_("Portal access"),
+    "tags": N_("Tags"),
     "customer": N_("Customer"),
     "customer_id": N_("Customer"),
     "invoice": N_("Invoice"),

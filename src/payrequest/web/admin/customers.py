@@ -16,6 +16,7 @@ from payrequest.customers import repository as customers
 from payrequest.customers import service as customer_service
 from payrequest.customers.models import Customer
 from payrequest.customers.schemas import CustomerInput
+from payrequest.customers.tags import joined, normalised, split_tags
 from payrequest.errors import N_, PayrequestError
 from payrequest.kit.clock import utcnow
 from payrequest.kit.phone import parse_phone
@@ -44,30 +45,45 @@ LABELS = {
     "phone": N_("Mobile"),
     "country": N_("Country"),
     "locale": N_("Language"),
+    "tags": N_("Tags"),
 }
 PAGE_SIZE = 25
 MAX_PAGE = 100_000
+MAX_TAG_TYPED = 100  # a tag filter longer than this matches nothing anyway (customers.tags)
 
 
 @router.get("/customers", response_class=HTMLResponse)
 async def customer_list(
-    request: Request, user: StaffUser, session: ReadSessionDep, q: str = "", page: str = "1"
+    request: Request,
+    user: StaffUser,
+    session: ReadSessionDep,
+    q: str = "",
+    tag: str = "",
+    page: str = "1",
 ) -> HTMLResponse:
+    """The customers matching the search `q`, only those with `tag` when one is given."""
     page_number = int(page) if page.isdigit() and 0 < int(page) <= MAX_PAGE else 1  # typo: 1
     query = q.strip()
+    wanted = normalised(tag)[:MAX_TAG_TYPED]
     rows = await customers.search(
-        session, query=query, limit=PAGE_SIZE + 1, offset=(page_number - 1) * PAGE_SIZE
+        session,
+        query=query,
+        tag=wanted,
+        limit=PAGE_SIZE + 1,
+        offset=(page_number - 1) * PAGE_SIZE,
     )
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     summaries = await ledger_repo.customer_summaries(
         session, [c.id for c in rows], today=utcnow().date()
     )
+    tags = await customers.tags_by_customer(session, [c.id for c in rows])
     return render(
         request,
         "customers/list.html",
-        rows=[(c, summaries[c.id]) for c in rows],
+        rows=[(c, summaries[c.id], tags.get(c.id, ())) for c in rows],
         q=query,
+        tag=wanted,
         page=page_number,
         more=more,
         total=await customers.total_count(session),
@@ -84,6 +100,7 @@ class CustomerForm(BaseModel):
     country: str = "NO"
     locale: str = "nb"
     portal_access: bool = False
+    tags: str = ""  # comma-separated (customers.tags.split_tags)
 
     def to_input(self) -> CustomerInput:
         return CustomerInput(
@@ -94,6 +111,7 @@ class CustomerForm(BaseModel):
             country=self.country,
             locale=self.locale,
             portal_access=self.portal_access,
+            tags=split_tags(self.tags),
         )
 
 
@@ -157,6 +175,7 @@ async def edit_customer(
         country=customer.country,
         locale=customer.locale,
         portal_access=customer.portal_access,
+        tags=joined(await customers.tags_of(session, customer.id)),
     ).model_dump()
     return render(request, "customers/form.html", customer=customer, values=values, error=None)
 
@@ -246,6 +265,7 @@ async def card_context(
     requests = await requests_repo.for_customer(session, customer.id, limit=20)
     return {
         "customer": customer,
+        "tags": await customers.tags_of(session, customer.id),
         "rows": card_rows(shown, busy, utcnow().date()),
         "hidden_settled": len(settled) - len(recent),
         "hidden_open": len(all_open) - len(open_rows),

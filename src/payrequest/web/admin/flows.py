@@ -95,8 +95,8 @@ def draft_from_form(form: FormData, language: str) -> tuple[service.Draft, dict[
         "amount_min": _minor(value("amount_min"), "amount_min", errors),
         "amount_max": _minor(value("amount_max"), "amount_max", errors),
     }
-    for key in ("currency", "origin", "country", "language", "reminders_max"):
-        conditions[key] = value(key)
+    for key in ("currency", "origin", "country", "language", "reminders_max", "tag"):
+        conditions[key] = value(key).strip()
     try:
         count = min(int(value("action_count") or 0), service.MAX_ACTIONS + 1)
     except ValueError:

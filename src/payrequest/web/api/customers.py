@@ -13,7 +13,7 @@ from payrequest.customers.models import Customer
 from payrequest.customers.schemas import CustomerChanges, CustomerUpsert, Text200
 from payrequest.errors import NotFound
 from payrequest.public.credit import CustomerCreditObject, customer_credit
-from payrequest.public.customer import CustomerObject, customer_object
+from payrequest.public.customer import CustomerObject, customer_objects, one_customer_object
 from payrequest.public.ids import row_id
 from payrequest.web.api.caller import CallerDep
 from payrequest.web.api.lists import CursorDep, ListObject
@@ -33,6 +33,7 @@ EXAMPLE: dict[str, Any] = {
     "phone": "+47 912 34 567",
     "country": "NO",
     "locale": "nb",
+    "tags": ["bakery", "vip"],
 }
 
 
@@ -89,7 +90,7 @@ async def list_customers(
         session, before_id=cursor.before("customer"), limit=cursor.fetch
     )
     shown, more = cursor.page(rows)
-    return CustomerList(data=[customer_object(c) for c in shown], has_more=more)
+    return CustomerList(data=await customer_objects(session, shown), has_more=more)
 
 
 @router.post(
@@ -104,14 +105,14 @@ async def create_customer(
     created = await upsert.create_customer(
         session, data=CustomerChanges.model_validate(_given(body)), actor_id=None
     )
-    return customer_object(created)
+    return await one_customer_object(session, created)
 
 
 @router.get("/customers/{customer_id}", response_model=CustomerObject, summary="Get a customer")
 async def get_customer(
     caller: CallerDep, session: ReadSessionDep, customer_id: CustomerId
 ) -> CustomerObject:
-    return customer_object(await _customer(session, customer_id))
+    return await one_customer_object(session, await _customer(session, customer_id))
 
 
 @router.patch(
@@ -127,7 +128,7 @@ async def change_customer(
         data=CustomerChanges.model_validate(_given(body)),
         actor_id=None,
     )
-    return customer_object(changed.row)
+    return await one_customer_object(session, changed.row)
 
 
 @router.get(
@@ -141,7 +142,7 @@ async def get_customer_by_external_id(
     found = await customers.get_by_external_id(session, external_id)
     if found is None:
         raise NotFound("No such customer")
-    return customer_object(found)
+    return await one_customer_object(session, found)
 
 
 @router.put(
@@ -163,7 +164,7 @@ async def upsert_customer(
     done = await upsert.upsert_customer(session, data=data, actor_id=None)
     if done.created:
         response.status_code = status.HTTP_201_CREATED
-    return customer_object(done.row)
+    return await one_customer_object(session, done.row)
 
 
 @router.get(

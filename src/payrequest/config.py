@@ -8,7 +8,7 @@ import secrets
 from email.utils import parseaddr
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AliasChoices,
@@ -207,6 +207,16 @@ class LedgerSettings(BaseModel):
     auto_apply_credit: bool = False
 
 
+class InboundSettings(BaseModel):
+    """Provider webhooks (inbound/). `apply`: `inline` applies each webhook in its own request
+    (the answer means "applied"); `batched` only stores it (the answer means "stored") and the
+    worker applies what has arrived in batches, one transaction per batch and business
+    (inbound.drain). `batch_size`: the most events one such transaction applies."""
+
+    apply: Literal["inline", "batched"] = "inline"
+    batch_size: Annotated[int, Field(ge=1, le=10_000)] = 200
+
+
 class ApiSettings(BaseModel):
     """The REST API (docs/api.md): how many requests one key may make a minute."""
 
@@ -244,6 +254,7 @@ class Settings(BaseSettings):
     business: BusinessSettings = BusinessSettings()
     portal: PortalSettings = PortalSettings()
     api: ApiSettings = ApiSettings()
+    inbound: InboundSettings = InboundSettings()
 
     @field_validator("database_url")
     @classmethod

@@ -191,7 +191,12 @@ def build_runtime(settings: Settings, *, provider: PaymentProvider | None = None
         providers=providers,
         return_url=urls.portal_returned(),
     )
-    inbound_jobs.install(handlers, providers=providers)
+    inbound_jobs.install(
+        handlers,
+        providers=providers,
+        sessions=sessions,
+        batch_size=settings.inbound.batch_size,
+    )
     ledger_jobs.install(handlers, in_requests=payment_repository.invoices_in_active_requests)
     maintenance.install(
         handlers,

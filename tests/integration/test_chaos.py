@@ -7,6 +7,9 @@ fifth of the calls time out, some answer 5xx). Afterwards the money adds up:
 - every event the web process acknowledged is applied, and every request paid, within 60 s
   of the last restart; no job is a dead letter.
 
+Both ways of applying webhooks: inline (in the webhook's request) and batched (the request
+stores, the worker's drain applies).
+
 Bounded: 12 requests, four kills, loopback only; the randomness (the kill plan, the
 emulator's faults) is seeded. The emulator runs as a process of its own (`payrequest
 sandbox`), so its webhook retries outlive the web process it calls.
@@ -132,9 +135,15 @@ async def _answering(url: str, process: subprocess.Popen[bytes], within: float =
 
 
 @pytest.fixture
-def processes(fresh_postgresql: str, tmp_path: Path) -> Iterator[Processes]:  # noqa: F811
+def processes(
+    fresh_postgresql: str,  # noqa: F811
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+) -> Iterator[Processes]:
+    """`request.param`: how webhooks are applied (PAYREQUEST_INBOUND__APPLY), inline by default."""
     emulator_port, web_port = servers.free_port(), servers.free_port()
     env = {
+        "PAYREQUEST_INBOUND__APPLY": getattr(request, "param", "inline"),
         "PAYREQUEST_DATABASE_URL": fresh_postgresql,
         "PAYREQUEST_SECRET_KEY": secrets.token_hex(32),
         "PAYREQUEST_PROVIDER_MODE": "sandbox",
@@ -253,6 +262,7 @@ async def _storm(procs: Processes, provider: VippsProvider, references: list[str
     return restarted
 
 
+@pytest.mark.parametrize("processes", ["inline", "batched"], indirect=True)
 async def test_kill_9_of_web_and_worker_during_a_webhook_storm_keeps_the_money_right(
     processes: Processes, sessions: Sessions, provider: VippsProvider
 ) -> None:

@@ -298,7 +298,9 @@ async def test_a_kept_event_of_nobody_is_handed_to_its_payments_organisation(
     handlers = JobHandlers()
     settings = load_settings(database_url=database_url, var_dir=tmp_path)
     provider = build_provider(settings, version="test")
-    inbound_jobs.install(handlers, providers=OneProvider(provider))
+    inbound_jobs.install(
+        handlers, providers=OneProvider(provider), sessions=sessions, batch_size=100
+    )
     apply_job = handlers.spec(inbound.APPLY_JOB).handler
     try:
         async with sessions(info=scoped_to(ALL)) as session, session.begin():

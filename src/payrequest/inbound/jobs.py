@@ -1,4 +1,5 @@
-"""Retrying a stored webhook whose application failed.
+"""Retrying a stored webhook whose application failed, and draining the inbox of batched
+webhooks (inbound.drain).
 
 The job acts for the organisation of the payment the event names (the webhook route enqueues
 it so). An event kept before its payment was known (no organisation: the job acts for all of
@@ -10,10 +11,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from payrequest.db.scope import scope_of
-from payrequest.inbound import service
+from payrequest.inbound import drain, service
 from payrequest.inbound.models import InboundEvent
 from payrequest.jobs import queue
 from payrequest.jobs.handlers import JobHandlers
@@ -21,7 +22,19 @@ from payrequest.kit.clock import utcnow
 from payrequest.providers.base import PaymentProviders
 
 
-def install(handlers: JobHandlers, *, providers: PaymentProviders) -> None:
+def install(
+    handlers: JobHandlers,
+    *,
+    providers: PaymentProviders,
+    sessions: async_sessionmaker[AsyncSession],
+    batch_size: int,
+) -> None:
+    @handlers.job(drain.DRAIN_JOB, max_attempts=50, timeout=drain.BUDGET * 2)
+    async def drain_inbox(session: AsyncSession, _payload: dict[str, Any]) -> None:
+        done = await drain.drain(sessions, providers, batch_size=batch_size)
+        if done.more:
+            await drain.wake_drain(session)
+
     @handlers.job(service.APPLY_JOB, max_attempts=50, timeout=timedelta(seconds=30))
     async def apply_inbound(session: AsyncSession, payload: dict[str, Any]) -> None:
         inbound = await session.get(InboundEvent, int(payload["inbound_id"]))

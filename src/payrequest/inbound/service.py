@@ -220,7 +220,7 @@ async def keep_failed(
         body=body,
         headers=headers,
         status="failed",
-        error=_describe(error),
+        error=describe(error),
         organisation_id=organisation_id,
     )
     if inbound is None:  # another delivery stored it meanwhile
@@ -270,5 +270,5 @@ async def apply_stored(
     await session.flush()
 
 
-def _describe(error: BaseException) -> str:
+def describe(error: BaseException) -> str:
     return f"{error.__class__.__name__}: {error}"[:2000]

@@ -31,7 +31,7 @@ from fastapi.responses import JSONResponse
 
 from payrequest.connections import service as connections
 from payrequest.db.scope import ALL, scoped_to
-from payrequest.inbound import service
+from payrequest.inbound import drain, service
 from payrequest.kit import urls
 from payrequest.providers.base import (
     PaymentProvider,
@@ -147,6 +147,15 @@ async def _accept(
                         body=body,
                         headers=headers,
                         reason=unusable or "",
+                    )
+                elif runtime.settings.inbound.apply == "batched":
+                    received = await drain.acknowledge(
+                        session,
+                        provider=provider.name,
+                        event=event,
+                        body=body,
+                        headers=headers,
+                        organisation_id=organisation,
                     )
                 else:
                     received = await service.receive(

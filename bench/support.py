@@ -295,26 +295,29 @@ def raw_post(host: str, path: str, body: bytes, headers: dict[str, str]) -> byte
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
 
+# The installation's first organisation (id 1, made by the migrations) owns every seeded row.
 SEED_SQL = [
-    """INSERT INTO customers (id, number, name, phone, country, locale, portal_access,
-       created_at, updated_at)
-       SELECT n, 'C' || {pad}, 'Kunde ' || n, '+4791234567', 'NO',
+    """INSERT INTO customers (id, organisation_id, number, name, phone, country, locale,
+       portal_access, created_at, updated_at)
+       SELECT n, 1, 'C' || {pad}, 'Kunde ' || n, '+4791234567', 'NO',
        'nb', false, :now, :now FROM g""",
-    """INSERT INTO invoices (id, number, customer_id, issue_date, due_date, currency, total,
-       created_at, updated_at)
-       SELECT n, 'IC' || {pad}, n, :issue, :due, 'NOK', :amount,
+    """INSERT INTO invoices (id, organisation_id, number, customer_id, issue_date, due_date,
+       currency, total, created_at, updated_at)
+       SELECT n, 1, 'IC' || {pad}, n, :issue, :due, 'NOK', :amount,
        :now, :now FROM g""",
-    """INSERT INTO payment_requests (id, reference, provider, customer_id, currency, amount,
+    """INSERT INTO payment_requests (id, organisation_id, reference, provider, customer_id,
+       currency, amount,
        phone, user_flow, description, status, origin, attempt, expires_at, captured_amount,
        refunded_amount, next_poll_at, poll_count, created_at, updated_at)
-       SELECT n, 'bench-C' || {pad}, 'vipps', n, 'NOK', :amount,
+       SELECT n, 1, 'bench-C' || {pad}, 'vipps', n, 'NOK', :amount,
        '+4791234567', 'push', 'Invoice ' || n, 'pending', 'staff', 0, :expires, 0, 0, :expires,
        0, :now, :now FROM g""",
-    """INSERT INTO payment_request_invoices (id, payment_request_id, invoice_id, currency,
-       planned_amount, active) SELECT n, n, n, 'NOK', :amount, true FROM g""",
-    """INSERT INTO payment_request_events (payment_request_id, kind, source, to_status, details,
-       occurred_at, recorded_at) SELECT n, 'state_changed', 'user', 'pending', '{}', :now, :now
+    """INSERT INTO payment_request_invoices (id, organisation_id, payment_request_id,
+       invoice_id, currency, planned_amount, active) SELECT n, 1, n, n, 'NOK', :amount, true
        FROM g""",
+    """INSERT INTO payment_request_events (organisation_id, payment_request_id, kind, source,
+       to_status, details, occurred_at, recorded_at) SELECT 1, n, 'state_changed', 'user',
+       'pending', '{}', :now, :now FROM g""",
 ]
 PG_SEQUENCES = ("customers", "invoices", "payment_requests", "payment_request_invoices")
 

@@ -49,6 +49,7 @@ from bench.support import (
     standalone_emulator,
 )
 from payrequest.config import load_settings, secret_key
+from payrequest.db.scope import scoped_to
 from payrequest.db.session import create_engine, session_factory
 from payrequest.inbound import service
 from payrequest.inbound.registrations import WebhookRegistration
@@ -121,9 +122,14 @@ async def _server_secret(url: str, var_dir: Path, within: float = 30) -> str:
 
 
 async def closed_loop(
-    port: int, requests: list[bytes], concurrency: int, seconds: float
+    port: int,
+    requests: list[bytes],
+    concurrency: int,
+    seconds: float,
+    accepted: bytes = b'"applied"',
 ) -> tuple[int, int, float]:
-    """(sent, ok, elapsed): `concurrency` connections, each sends its next as soon as answered."""
+    """(sent, ok, elapsed): `concurrency` connections, each sends its next as soon as answered;
+    ok: answered 200 with `accepted` in the body."""
     queue = iter(requests)
     ok = sent = 0
     started = time.perf_counter()
@@ -138,7 +144,7 @@ async def closed_loop(
                     return
                 sent += 1
                 status, body = await connection.request(raw)
-                if status == 200 and b'"applied"' in body:
+                if status == 200 and accepted in body:
                     ok += 1
         finally:
             await connection.close()
@@ -190,7 +196,7 @@ PR_COLUMNS = (
 )
 OUTBOX_INSERT = (
     "INSERT INTO outbox_events (name, aggregate_type, aggregate_id, customer_id, payload, "
-    "created_at, dispatched_at) VALUES "
+    "created_at, dispatched_at, organisation_id) VALUES "
 )
 
 
@@ -215,7 +221,7 @@ JOB_COLUMNS = (
 )
 PROVIDER_EVENT_INSERT = (
     "INSERT INTO payment_request_events (payment_request_id, kind, source, provider_event, "
-    "provider_ref, amount, message, details, occurred_at, recorded_at) VALUES "
+    "provider_ref, amount, message, details, occurred_at, recorded_at, organisation_id) VALUES "
 )
 PROVIDER_EVENT_CONFLICT = (
     " ON CONFLICT (payment_request_id, provider_event, provider_ref) DO NOTHING RETURNING id"
@@ -223,14 +229,21 @@ PROVIDER_EVENT_CONFLICT = (
 STATE_EVENT_INSERT = (
     "INSERT INTO payment_request_events (payment_request_id, kind, source, from_status, "
     "to_status, provider_event, provider_ref, amount, message, details, occurred_at, "
-    "recorded_at) VALUES "
+    "recorded_at, organisation_id) VALUES "
 )
 MONEY_PLACED = (
-    "SELECT (EXISTS (SELECT id FROM allocations WHERE payment_request_id = {i})) OR "
-    "(EXISTS (SELECT id FROM credits WHERE payment_request_id = {i}))"
+    "SELECT (EXISTS (SELECT id FROM allocations WHERE payment_request_id = {i} AND "
+    "organisation_id = 1)) OR (EXISTS (SELECT id FROM credits WHERE payment_request_id = {i} "
+    "AND organisation_id = 1))"
 )
 ALLOCATED = (
-    "SELECT invoice_id, sum(amount) FROM allocations WHERE invoice_id IN ({i}) GROUP BY invoice_id"
+    "SELECT invoice_id, sum(amount) FROM allocations WHERE invoice_id IN ({i}) AND "
+    "organisation_id = 1 GROUP BY invoice_id"
+)
+ALLOCATION_INSERT = (
+    "INSERT INTO allocations (invoice_id, currency, amount, payment_request_id, credit_id, "
+    "manual_payment_id, refund_id, reversal, reverses_allocation_id, created_by_user_id, note, "
+    "created_at, organisation_id) VALUES "
 )
 
 
@@ -242,46 +255,47 @@ def pg_script(notify: bool) -> str:
         "SELECT nextval('bench_ids') AS i \\gset",
         "BEGIN;",
         "INSERT INTO inbound_events (provider, dedupe_key, reference, event_name, body, headers, "
-        f"status, error, received_at, applied_at) VALUES ('vipps', concat_ws(chr(58), '123456', "
-        f"{REF}, 'psp-' || :i, 'captured'), {REF}, 'captured', {_literal(body)}, "
-        f"{_literal(HEADERS)}::json, 'applied', NULL, now(), now()) ON CONFLICT (provider, "
+        "status, error, received_at, applied_at, organisation_id) VALUES ('vipps', "
+        f"concat_ws(chr(58), '123456', {REF}, 'psp-' || :i, 'captured'), {REF}, 'captured', "
+        f"{_literal(body)}, {_literal(HEADERS)}::json, 'applied', NULL, now(), now(), 1) "
+        "ON CONFLICT (provider, "
         f"dedupe_key) DO NOTHING RETURNING {INBOUND_COLUMNS};",
         f"SELECT {REQUEST_COLUMNS}, {LINK_COLUMNS} FROM payment_requests LEFT OUTER JOIN "
         "payment_request_invoices AS l ON payment_requests.id = l.payment_request_id AND "
         f"payment_requests.currency = l.currency WHERE reference = {REF} "
-        "FOR UPDATE OF payment_requests;",
+        "AND payment_requests.organisation_id = 1 FOR UPDATE OF payment_requests;",
         PROVIDER_EVENT_INSERT + "(:i, 'provider_signal', 'webhook', 'captured', 'psp-' || :i, "
-        '12500, NULL, \'{"success": true, "idempotency_key": null}\', now(), now())'
+        '12500, NULL, \'{"success": true, "idempotency_key": null}\', now(), now(), 1)'
         + PROVIDER_EVENT_CONFLICT
         + ";",
         "UPDATE payment_requests SET status = 'paid', captured_amount = 12500, "
         "next_poll_at = NULL, updated_at = now(), finished_at = now() WHERE id = :i;",
         STATE_EVENT_INSERT + "(:i, 'state_changed', 'webhook', 'pending', 'authorized', NULL, "
-        "NULL, NULL, NULL, '{}', now(), now()), (:i, 'state_changed', 'webhook', 'authorized', "
-        "'paid', NULL, NULL, NULL, NULL, '{}', now(), now()) RETURNING id;",
+        "NULL, NULL, NULL, '{}', now(), now(), 1), (:i, 'state_changed', 'webhook', "
+        "'authorized', 'paid', NULL, NULL, NULL, NULL, '{}', now(), now(), 1) RETURNING id;",
         "UPDATE payment_request_invoices SET active = false WHERE id = :i;",
         MONEY_PLACED.format(i=i) + ";",
-        "SELECT * FROM invoices WHERE id IN (:i) ORDER BY id FOR UPDATE;",
+        "SELECT * FROM invoices WHERE id IN (:i) AND organisation_id = 1 ORDER BY id FOR UPDATE;",
         ALLOCATED.format(i=i) + ";",
-        "INSERT INTO allocations (invoice_id, currency, amount, payment_request_id, credit_id, "
-        "refund_id, created_at) VALUES (:i, 'NOK', 12500, :i, NULL, NULL, now()) RETURNING id;",
+        ALLOCATION_INSERT + "(:i, 'NOK', 12500, :i, NULL, NULL, NULL, false, NULL, NULL, NULL, "
+        "now(), 1) RETURNING id;",
         "INSERT INTO jobs (kind, payload, dedupe_key, status, run_at, attempts, max_attempts, "
-        "created_at, updated_at) VALUES ('payment_requests.capture', "
+        "created_at, updated_at, organisation_id) VALUES ('payment_requests.capture', "
         f"json_build_object('reference', {REF}), concat_ws(chr(58), 'capture', {REF}), 'queued', "
-        "now(), 0, 200, now(), now()) ON CONFLICT (dedupe_key) DO NOTHING "
+        "now(), 0, 200, now(), now(), 1) ON CONFLICT (dedupe_key) DO NOTHING "
         f"RETURNING {JOB_COLUMNS};",
         *(["SELECT pg_notify('payrequest_jobs', (:i)::text);"] if notify else []),
         *(["SELECT pg_notify('payrequest_outbox', (:i)::text);"] if notify else []),
         OUTBOX_INSERT + "('payment_request.authorized', 'payment_request', :i, :i, "
         f"json_build_object('reference', {REF}, 'status', 'authorized', 'from', 'pending', "
         "'amount', 12500, 'currency', 'NOK', 'origin', 'staff', 'source', 'webhook'), now(), "
-        "NULL), ('payment_request.paid', 'payment_request', :i, :i, "
+        "NULL, 1), ('payment_request.paid', 'payment_request', :i, :i, "
         f"json_build_object('reference', {REF}, 'status', 'paid', 'from', 'authorized', "
         "'amount', 12500, 'currency', 'NOK', 'origin', 'staff', 'source', 'webhook', "
         "'allocation', json_build_object('invoices', json_build_object(:i::text, 12500), "
-        "'credit', 0)), now(), NULL), ('invoice.paid', 'invoice', :i, :i, "
+        "'credit', 0)), now(), NULL, 1), ('invoice.paid', 'invoice', :i, :i, "
         "json_build_object('number', 'IC' || lpad((:i - 1)::text, 7, '0'), 'payment_request', "
-        f"{REF}), now(), NULL) RETURNING id;",
+        f"{REF}), now(), NULL, 1) RETURNING id;",
         "COMMIT;",
     ]
     typed = [re.sub(r":(i)\b", r"(:\1)::int", line) for line in lines[1:]]
@@ -294,13 +308,14 @@ async def apply_captured(
     """One CAPTURED event for `reference`, stored and applied as the webhook handler does it,
     in its own transaction."""
     body = event_body(reference, n)
-    async with sessions() as session, session.begin():
+    async with sessions(info=scoped_to(1)) as session, session.begin():  # the seeded business
         received = await service.receive(
             session,
             provider="vipps",
             event=wire.parse_event(json.loads(body)),
             body=body,
             headers={},
+            organisation_id=1,
         )
     if received.status != "applied":
         raise RuntimeError(f"{reference}: {received.status}")
@@ -351,20 +366,22 @@ def sqlite_loop(path: str, count: int, seconds: float) -> tuple[int, float]:
         x("BEGIN IMMEDIATE")
         x(
             "INSERT INTO inbound_events (provider, dedupe_key, reference, event_name, body, "
-            "headers, status, error, received_at, applied_at) VALUES ('vipps', ?, ?, 'captured', "
-            "?, ?, 'applied', NULL, ?, ?) ON CONFLICT (provider, dedupe_key) DO NOTHING "
+            "headers, status, error, received_at, applied_at, organisation_id) VALUES ('vipps', "
+            "?, ?, 'captured', ?, ?, 'applied', NULL, ?, ?, 1) ON CONFLICT (provider, dedupe_key) "
+            "DO NOTHING "
             f"RETURNING {INBOUND_COLUMNS}",
             (f"123456:{ref}:psp-{i}:captured", ref, body, '{"x-ms-date": "x"}', now, now),
         ).fetchall()
         x(
             f"SELECT {REQUEST_COLUMNS}, {LINK_COLUMNS} FROM payment_requests LEFT OUTER JOIN "
             "payment_request_invoices AS l ON payment_requests.id = l.payment_request_id AND "
-            "payment_requests.currency = l.currency WHERE reference = ?",
+            "payment_requests.currency = l.currency WHERE reference = ? AND "
+            "payment_requests.organisation_id = 1",
             (ref,),
         ).fetchall()
         x(
             PROVIDER_EVENT_INSERT + "(?, 'provider_signal', 'webhook', 'captured', ?, 12500, "
-            "NULL, ?, ?, ?)" + PROVIDER_EVENT_CONFLICT,
+            "NULL, ?, ?, ?, 1)" + PROVIDER_EVENT_CONFLICT,
             (i, f"psp-{i}", '{"success": true, "idempotency_key": null}', now, now),
         ).fetchall()
         x(
@@ -374,24 +391,24 @@ def sqlite_loop(path: str, count: int, seconds: float) -> tuple[int, float]:
         )
         x(
             STATE_EVENT_INSERT + "(?, 'state_changed', 'webhook', 'pending', 'authorized', NULL, "
-            "NULL, NULL, NULL, '{}', ?, ?), (?, 'state_changed', 'webhook', 'authorized', 'paid', "
-            "NULL, NULL, NULL, NULL, '{}', ?, ?) RETURNING id",
+            "NULL, NULL, NULL, '{}', ?, ?, 1), (?, 'state_changed', 'webhook', 'authorized', "
+            "'paid', NULL, NULL, NULL, NULL, '{}', ?, ?, 1) RETURNING id",
             (i, now, now, i, now, now),
         ).fetchall()
         x("UPDATE payment_request_invoices SET active = 0 WHERE id = ?", (i,))
         x(MONEY_PLACED.format(i="?"), (i, i)).fetchall()
-        x("SELECT * FROM invoices WHERE id IN (?) ORDER BY id", (i,)).fetchall()
+        x("SELECT * FROM invoices WHERE id IN (?) AND organisation_id = 1 ORDER BY id", (i,))
         x(ALLOCATED.format(i="?"), (i,)).fetchall()
         x(
-            "INSERT INTO allocations (invoice_id, currency, amount, payment_request_id, "
-            "credit_id, refund_id, created_at) VALUES (?, 'NOK', 12500, ?, NULL, NULL, ?) "
+            ALLOCATION_INSERT + "(?, 'NOK', 12500, ?, NULL, NULL, NULL, 0, NULL, NULL, NULL, ?, 1) "
             "RETURNING id",
             (i, i, now),
         ).fetchall()
         x(
             "INSERT INTO jobs (kind, payload, dedupe_key, status, run_at, attempts, "
-            "max_attempts, created_at, updated_at) VALUES ('payment_requests.capture', ?, ?, "
-            "'queued', ?, 0, 200, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING "
+            "max_attempts, created_at, updated_at, organisation_id) VALUES "
+            "('payment_requests.capture', ?, ?, 'queued', ?, 0, 200, ?, ?, 1) "
+            "ON CONFLICT (dedupe_key) DO NOTHING "
             f"RETURNING {JOB_COLUMNS}",
             (json.dumps({"reference": ref}), f"capture:{ref}", now, now, now),
         ).fetchall()
@@ -399,8 +416,8 @@ def sqlite_loop(path: str, count: int, seconds: float) -> tuple[int, float]:
         paid = json.dumps({"reference": ref, "status": "paid", "allocation": {str(i): 12500}})
         invoice = json.dumps({"number": f"I{i}", "payment_request": ref})
         x(
-            OUTBOX_INSERT + "(?, 'payment_request', ?, ?, ?, ?, NULL), "
-            "(?, 'payment_request', ?, ?, ?, ?, NULL), (?, 'invoice', ?, ?, ?, ?, NULL) "
+            OUTBOX_INSERT + "(?, 'payment_request', ?, ?, ?, ?, NULL, 1), "
+            "(?, 'payment_request', ?, ?, ?, ?, NULL, 1), (?, 'invoice', ?, ?, ?, ?, NULL, 1) "
             "RETURNING id",
             (
                 *("payment_request.authorized", i, i, authorized, now),

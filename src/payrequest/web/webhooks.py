@@ -148,17 +148,10 @@ async def _accept(
                         headers=headers,
                         reason=unusable or "",
                     )
-                elif runtime.settings.inbound.apply == "batched":
-                    received = await drain.acknowledge(
-                        session,
-                        provider=provider.name,
-                        event=event,
-                        body=body,
-                        headers=headers,
-                        organisation_id=organisation,
-                    )
-                else:
-                    received = await service.receive(
+                else:  # stored and applied here, or stored for the worker's drain
+                    batched = runtime.settings.inbound.apply == "batched"
+                    keep = drain.acknowledge if batched else service.receive
+                    received = await keep(
                         session,
                         provider=provider.name,
                         event=event,

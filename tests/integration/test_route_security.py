@@ -29,6 +29,7 @@ PUBLIC = {
     "/password/set",  # a reset or invitation link: its signed token is the key
     "/webhooks/{provider}",  # the provider's signature is the key
     "/webhooks/{provider}/{token}",  # one organisation's connection: its signature is the key
+    "/webhooks/sms/gatewayapi",  # customers' SMS replies: GatewayAPI's signed JWT is the key
     "/signup",  # a business signs itself up (the form's POST needs the CSRF token all the same)
     "/signup/sent",
     "/signup/verify",  # the emailed link: its signed token is the key (test_signup.py)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]
 
 STATUSES = ("paid", "failed", "expired", "cancelled", "pending", "rejected", "refunded")
 ACTIVE = {"pending"}
@@ -167,7 +167,9 @@ INVOICE_COLUMNS = [
 ]
 
 
-def _invoice_rows(sizes: Sizes, today: date, now: datetime, *, allocated: bool):
+def _invoice_rows(
+    sizes: Sizes, today: date, now: datetime, *, allocated: bool
+) -> Iterator[tuple[Any, ...]]:
     """Ordinary invoices, then the heavy customer's; `allocated`: with the maintained column."""
     for i in range(1, sizes.invoices + sizes.heavy + 1):
         heavy = i > sizes.invoices

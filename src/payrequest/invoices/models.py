@@ -34,6 +34,7 @@ from payrequest.kit.markets import CURRENCIES
 
 OPEN = "voided_at IS NULL AND total > allocated"  # the partial indexes' conditions
 SETTLED = "voided_at IS NOT NULL OR total <= allocated"
+LIVE = "voided_at IS NULL"
 
 
 class Invoice(OrganisationOwned, Base):
@@ -64,7 +65,13 @@ class Invoice(OrganisationOwned, Base):
             sqlite_where=text(SETTLED),
             postgresql_where=text(SETTLED),
         ),
-        Index("ix_invoices_customer_currency", "customer_id", "currency"),
+        Index(
+            "ix_invoices_customer_currency",
+            "customer_id",
+            "currency",
+            sqlite_where=text(LIVE),
+            postgresql_where=text(LIVE),
+        ),
         Index("ix_invoices_organisation_issued", "organisation_id", "issue_date", "id"),
         Index(
             "ix_invoices_organisation_open",

@@ -64,7 +64,7 @@ SQLITE_TRIGGERS = {
 INDEXES = (
     ("ix_invoices_customer_open", "invoices", ["customer_id", "due_date", "id"], OPEN),
     ("ix_invoices_customer_settled", "invoices", ["customer_id", "due_date", "id"], SETTLED),
-    ("ix_invoices_customer_currency", "invoices", ["customer_id", "currency"], None),
+    ("ix_invoices_customer_currency", "invoices", ["customer_id", "currency"], "voided_at IS NULL"),
     ("ix_invoices_organisation_issued", "invoices", ["organisation_id", "issue_date", "id"], None),
     ("ix_invoices_organisation_open", "invoices", ["organisation_id", "issue_date", "id"], OPEN),
     ("ix_payment_requests_organisation_id_id", "payment_requests", ["organisation_id", "id"], None),

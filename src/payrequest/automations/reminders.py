@@ -16,8 +16,8 @@ from payrequest.automations.models import Flow, ScheduleMark
 from payrequest.automations.schedule import business_zone
 from payrequest.customers.models import Customer
 from payrequest.invoices.models import Invoice
-from payrequest.ledger.models import Allocation, Credit
-from payrequest.ledger.repository import open_amount
+from payrequest.ledger.models import Credit
+from payrequest.ledger.repository import is_open
 
 SHOWN = 8
 
@@ -60,11 +60,9 @@ async def for_customer(
     today = now.astimezone(await business_zone(session, flows[0].organisation_id)).date()
     open_invoices = (
         await session.execute(
-            select(Invoice.id, Invoice.number, Invoice.due_date)
-            .outerjoin(Allocation, Allocation.invoice_id == Invoice.id)
-            .where(Invoice.customer_id == customer_id, Invoice.voided_at.is_(None))
-            .group_by(Invoice.id)
-            .having(open_amount() > 0)
+            select(Invoice.id, Invoice.number, Invoice.due_date).where(
+                Invoice.customer_id == customer_id, is_open()
+            )
         )
     ).all()
     rows = await session.execute(

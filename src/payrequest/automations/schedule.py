@@ -36,8 +36,8 @@ from payrequest.db.dialect import insert_for
 from payrequest.db.scope import scoped_to
 from payrequest.events import outbox
 from payrequest.invoices.models import Invoice
-from payrequest.ledger.models import Allocation, Credit
-from payrequest.ledger.repository import credit_remaining, live_credit, open_amount
+from payrequest.ledger.models import Credit
+from payrequest.ledger.repository import credit_remaining, is_open, live_credit
 from payrequest.organisations.models import Organisation
 
 logger = logging.getLogger(__name__)
@@ -258,16 +258,13 @@ def _due(flow: Flow, first: date, last: date) -> Select[int, int, date, str]:
     return (
         select(Invoice.id, Invoice.customer_id, Invoice.due_date, Customer.reminders)
         .join(Customer, Customer.id == Invoice.customer_id)
-        .outerjoin(Allocation, Allocation.invoice_id == Invoice.id)
         .where(
             Invoice.organisation_id == flow.organisation_id,
-            Invoice.voided_at.is_(None),
+            is_open(),
             Invoice.due_date.between(first, last),
             Customer.reminders != "paused",
             Invoice.reminders_paused.is_(False),
             ~reached,
         )
-        .group_by(Invoice.id, Customer.reminders)
-        .having(open_amount() > 0)
         .order_by(Invoice.due_date, Invoice.id)
     )

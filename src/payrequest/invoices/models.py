@@ -1,4 +1,6 @@
-"""Invoices and their lines. Open amount and status are derived from allocations, never stored."""
+"""Invoices and their lines. Open amount and status are derived from what has been allocated:
+`Invoice.allocated`, the sum of the invoice's allocations, which the database keeps (triggers on
+`allocations`, migration 0019) in the statement that changes them."""
 
 from __future__ import annotations
 
@@ -10,10 +12,12 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     ForeignKey,
+    Index,
     Integer,
     String,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -28,6 +32,10 @@ from payrequest.db.types import (
 )
 from payrequest.kit.markets import CURRENCIES
 
+OPEN = "voided_at IS NULL AND total > allocated"  # the partial indexes' conditions
+SETTLED = "voided_at IS NOT NULL OR total <= allocated"
+LIVE = "voided_at IS NULL"
+
 
 class Invoice(OrganisationOwned, Base):
     __tablename__ = "invoices"
@@ -39,6 +47,40 @@ class Invoice(OrganisationOwned, Base):
         UniqueConstraint("id", "currency", name="uq_invoices_id_currency"),
         UniqueConstraint("organisation_id", "number"),
         UniqueConstraint("organisation_id", "external_id"),
+        # A customer's open and settled invoices, oldest due first (the card, balances,
+        # reminders), and one organisation's invoices newest first (the list).
+        Index(
+            "ix_invoices_customer_open",
+            "customer_id",
+            "due_date",
+            "id",
+            sqlite_where=text(OPEN),
+            postgresql_where=text(OPEN),
+        ),
+        Index(
+            "ix_invoices_customer_settled",
+            "customer_id",
+            "due_date",
+            "id",
+            sqlite_where=text(SETTLED),
+            postgresql_where=text(SETTLED),
+        ),
+        Index(
+            "ix_invoices_customer_currency",
+            "customer_id",
+            "currency",
+            sqlite_where=text(LIVE),
+            postgresql_where=text(LIVE),
+        ),
+        Index("ix_invoices_organisation_issued", "organisation_id", "issue_date", "id"),
+        Index(
+            "ix_invoices_organisation_open",
+            "organisation_id",
+            "issue_date",
+            "id",
+            sqlite_where=text(OPEN),
+            postgresql_where=text(OPEN),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -52,6 +94,9 @@ class Invoice(OrganisationOwned, Base):
     due_date: Mapped[date] = mapped_column(Date, index=True)
     currency: Mapped[str] = currency_column()
     total: Mapped[int] = mapped_column(BigInteger)
+    # The sum of its allocations, kept by the database (see the module's docstring): read it in
+    # SQL. An Invoice loaded before an allocation in the same session holds the old figure.
+    allocated: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     note: Mapped[str | None] = mapped_column(String(500), nullable=True)
     voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     # Staff paused the reminders of this invoice (automations.schedule): its steps wait.

@@ -1,4 +1,5 @@
-"""Ledger queries: what has been allocated, what credit is left. Always summed from rows."""
+"""Ledger queries: what has been allocated, what credit is left. Credit is summed from rows;
+what an invoice has been paid is its maintained figure, `Invoice.allocated`."""
 
 from __future__ import annotations
 
@@ -6,7 +7,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import ColumnElement, Subquery, and_, bindparam, case, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Subquery,
+    and_,
+    bindparam,
+    case,
+    func,
+    or_,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -46,58 +57,42 @@ async def invoice_balances(
     }
 
 
-def allocated_per_invoice() -> Subquery:
-    """`(invoice_id, allocated)`: the sum of allocations per invoice, to outer-join on
-    `Invoice.id` and pass to `allocated`/`open_amount`. It aggregates the whole ledger: for a
-    few customers' invoices the grouped join (no argument to those two) costs less."""
-    return (
-        select(Allocation.invoice_id, func.sum(Allocation.amount).label("allocated"))
-        .group_by(Allocation.invoice_id)
-        .subquery()
-    )
+def allocated() -> ColumnElement[int]:
+    """What has been allocated to an invoice: its maintained figure."""
+    return Invoice.allocated.expression
 
 
-def allocated(per_invoice: Subquery | None = None) -> ColumnElement[int]:
-    """What has been allocated to an invoice, 0 when nothing.
-
-    Without an argument the query must outer-join `Allocation` on the invoice and group by
-    `Invoice.id` (the grouped join); otherwise it reads `allocated_per_invoice()`'s column.
-    """
-    column = func.sum(Allocation.amount) if per_invoice is None else per_invoice.c.allocated
-    return func.coalesce(column, 0)
+def open_amount() -> ColumnElement[int]:
+    """An invoice's open amount: its total minus its allocations (negative when overpaid)."""
+    return Invoice.total - Invoice.allocated
 
 
-def open_amount(per_invoice: Subquery | None = None) -> ColumnElement[int]:
-    """An invoice's open amount: its total minus its allocations (see `allocated`)."""
-    return Invoice.total - allocated(per_invoice)
+def is_open() -> ColumnElement[bool]:
+    """A live invoice with money still owed: the condition of the partial indexes
+    `ix_invoices_customer_open` and `ix_invoices_organisation_open`."""
+    return and_(Invoice.voided_at.is_(None), Invoice.total > Invoice.allocated)
 
 
-def _open_invoices(customer_ids: Sequence[int]) -> Subquery:
-    """Per non-void invoice of these customers: its open amount (total minus allocations).
-
-    Allocations are joined only for these customers' invoices and grouped by invoice, so the
-    cost follows the customers asked about, not the size of the whole ledger.
-    """
-    return (
-        select(
-            Invoice.id,
-            Invoice.customer_id,
-            Invoice.currency,
-            Invoice.due_date,
-            open_amount().label("open"),
-        )
-        .outerjoin(Allocation, Allocation.invoice_id == Invoice.id)
-        .where(Invoice.customer_id.in_(customer_ids), Invoice.voided_at.is_(None))
-        .group_by(Invoice.id)
-        .subquery()
-    )
+def is_settled() -> ColumnElement[bool]:
+    """Void, or paid in full: the condition of `ix_invoices_customer_settled`."""
+    return or_(Invoice.voided_at.is_not(None), Invoice.total <= Invoice.allocated)
 
 
 async def open_by_currency(session: AsyncSession, customer_id: int) -> dict[str, int]:
-    """Sum of open amounts of the customer's non-void invoices, per currency."""
-    invoices = _open_invoices([customer_id])
-    stmt = select(invoices.c.currency, func.sum(invoices.c.open)).group_by(invoices.c.currency)
-    return {currency: int(total) for currency, total in await session.execute(stmt)}
+    """Sum of open amounts of the customer's non-void invoices, per currency of any of them
+    (0 when all are paid). The sums read the open invoices' partial index; the currencies an
+    index-only scan of the customer's non-void invoices' currencies (no table rows)."""
+    mine = (Invoice.customer_id == customer_id, Invoice.voided_at.is_(None))
+    # An index-only scan of ix_invoices_customer_currency (non-void invoices only).
+    present = await session.scalars(select(Invoice.currency).where(*mine).distinct())
+    opens = dict.fromkeys(present, 0)
+    stmt = (
+        select(Invoice.currency, func.sum(open_amount()))
+        .where(Invoice.customer_id == customer_id, is_open())
+        .group_by(Invoice.currency)
+    )
+    opens.update({currency: int(total) for currency, total in await session.execute(stmt)})
+    return opens
 
 
 async def credit_by_currency(session: AsyncSession, customer_id: int) -> dict[str, int]:
@@ -243,14 +238,12 @@ async def customer_summaries(
     """Balance and overdue count for a page of customers, in two queries."""
     if not customer_ids:
         return {}
-    invoices = _open_invoices(customer_ids)
-    overdue = case((and_(invoices.c.open > 0, invoices.c.due_date < today), 1), else_=0)
-    stmt = select(
-        invoices.c.customer_id,
-        invoices.c.currency,
-        func.sum(invoices.c.open),
-        func.sum(overdue),
-    ).group_by(invoices.c.customer_id, invoices.c.currency)
+    overdue = case((and_(open_amount() > 0, Invoice.due_date < today), 1), else_=0)
+    stmt = (
+        select(Invoice.customer_id, Invoice.currency, func.sum(open_amount()), func.sum(overdue))
+        .where(Invoice.customer_id.in_(customer_ids), Invoice.voided_at.is_(None))
+        .group_by(Invoice.customer_id, Invoice.currency)
+    )
     opens: dict[int, dict[str, int]] = {i: {} for i in customer_ids}
     late: dict[int, int] = dict.fromkeys(customer_ids, 0)
     for customer_id, currency, amount, overdue_count in await session.execute(stmt):
@@ -283,19 +276,25 @@ def _invoice_where(*, query: str, customer_id: int | None) -> list[ColumnElement
         where.append(
             or_(
                 func.lower(Invoice.number).like(like, escape=ESCAPE),
-                Customer.search_text.like(like, escape=ESCAPE),
+                Invoice.customer_id.in_(
+                    select(Customer.id).where(Customer.search_text.like(like, escape=ESCAPE))
+                ),
             )
         )
     return where
 
 
-def _status_conditions(paid: Subquery, today: date) -> dict[str, ColumnElement[bool]]:
-    remaining = open_amount(paid)
-    live = Invoice.voided_at.is_(None)
+def _customer_name() -> ColumnElement[str]:
+    """The invoice's customer's name, looked up by key for each row shown (a join would
+    let the planner read every customer to hash them)."""
+    return select(Customer.name).where(Customer.id == Invoice.customer_id).scalar_subquery()
+
+
+def _status_conditions(today: date) -> dict[str, ColumnElement[bool]]:
     return {
-        "open": and_(live, remaining > 0),
-        "overdue": and_(live, remaining > 0, Invoice.due_date < today),
-        "paid": and_(live, remaining <= 0),
+        "open": is_open(),
+        "overdue": and_(is_open(), Invoice.due_date < today),
+        "paid": and_(Invoice.voided_at.is_(None), Invoice.total <= Invoice.allocated),
         "void": Invoice.voided_at.is_not(None),
     }
 
@@ -315,17 +314,14 @@ async def invoice_page(
     `status`: open (open or partly paid), overdue (open past its due date), paid, void or all.
     `query` matches the invoice number or the customer's name.
     """
-    paid = allocated_per_invoice()
     stmt = (
-        select(Invoice, Customer.name, allocated(paid))
-        .join(Customer, Customer.id == Invoice.customer_id)
-        .outerjoin(paid, paid.c.invoice_id == Invoice.id)
+        select(Invoice, _customer_name(), allocated())
         .where(*_invoice_where(query=query, customer_id=customer_id))
         .order_by(Invoice.issue_date.desc(), Invoice.id.desc())
         .limit(limit)
         .offset(offset)
     )
-    condition = _status_conditions(paid, today).get(status)
+    condition = _status_conditions(today).get(status)
     if condition is not None:
         stmt = stmt.where(condition)
     return [
@@ -354,11 +350,8 @@ async def invoice_rows_newest_first(
 ) -> list[InvoiceRow]:
     """A page of invoices with their lines and balance, newest first, those older than
     `before_id` when given (a cursor). `status` as in `invoice_page`."""
-    paid = allocated_per_invoice()
     stmt = (
-        select(Invoice, Customer.name, allocated(paid))
-        .join(Customer, Customer.id == Invoice.customer_id)
-        .outerjoin(paid, paid.c.invoice_id == Invoice.id)
+        select(Invoice, _customer_name(), allocated())
         .options(selectinload(Invoice.lines))
         .order_by(Invoice.id.desc())
         .limit(limit)
@@ -367,7 +360,7 @@ async def invoice_rows_newest_first(
         stmt = stmt.where(Invoice.customer_id == customer_id)
     if before_id is not None:
         stmt = stmt.where(Invoice.id < before_id)
-    condition = _status_conditions(paid, today).get(status)
+    condition = _status_conditions(today).get(status)
     if condition is not None:
         stmt = stmt.where(condition)
     return [
@@ -389,8 +382,7 @@ async def invoice_counts(
     session: AsyncSession, *, query: str = "", customer_id: int | None = None, today: date
 ) -> dict[str, int]:
     """How many invoices each filter of `invoice_page` shows, in one query."""
-    paid = allocated_per_invoice()
-    conditions = _status_conditions(paid, today)
+    conditions = _status_conditions(today)
     columns = [func.count(Invoice.id)] + [
         func.coalesce(func.sum(case((conditions[name], 1), else_=0)), 0)
         for name in INVOICE_FILTERS[1:]
@@ -398,8 +390,6 @@ async def invoice_counts(
     stmt = (
         select(*columns)
         .select_from(Invoice)
-        .join(Customer, Customer.id == Invoice.customer_id)
-        .outerjoin(paid, paid.c.invoice_id == Invoice.id)
         .where(*_invoice_where(query=query, customer_id=customer_id))
     )
     row = (await session.execute(stmt)).one()
@@ -449,9 +439,7 @@ async def invoices_with_balance(
             Invoice.voided_at.is_not(None),
             allocated(),
         )
-        .outerjoin(Allocation, Allocation.invoice_id == Invoice.id)
         .where(Invoice.customer_id == customer_id)
-        .group_by(Invoice.id)
         .order_by(Invoice.due_date, Invoice.id)
     )
     return [
@@ -467,3 +455,70 @@ async def invoices_with_balance(
         )
         for id, number, due, currency, total, voided, allocated in await session.execute(stmt)
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class CardInvoices:
+    """What the customer card lists: the first open invoices (oldest due first) and the
+    latest settled ones (newest due first), with how many there are of each."""
+
+    open: list[InvoiceWithBalance]
+    open_count: int
+    settled: list[InvoiceWithBalance]
+    settled_count: int
+
+
+_CardRow = Row[int, str, date, str, int, bool, int]
+
+
+def _with_balance(rows: Sequence[_CardRow]) -> list[InvoiceWithBalance]:
+    return [
+        InvoiceWithBalance(
+            id,
+            number,
+            due,
+            currency,
+            total,
+            InvoiceBalance(
+                total=total, allocated=int(allocated), voided=bool(voided), due_date=due
+            ),
+        )
+        for id, number, due, currency, total, voided, allocated in rows
+    ]
+
+
+async def card_invoices(
+    session: AsyncSession, customer_id: int, *, open_limit: int, settled_limit: int
+) -> CardInvoices:
+    """A customer's card invoices in four indexed queries (the open and settled partial
+    indexes), whatever the length of their history."""
+    columns = (
+        Invoice.id,
+        Invoice.number,
+        Invoice.due_date,
+        Invoice.currency,
+        Invoice.total,
+        Invoice.voided_at.is_not(None),
+        allocated(),
+    )
+    mine = Invoice.customer_id == customer_id
+    first_open = await session.execute(
+        select(*columns)
+        .where(mine, is_open())
+        .order_by(Invoice.due_date, Invoice.id)
+        .limit(open_limit)
+    )
+    latest_settled = await session.execute(
+        select(*columns)
+        .where(mine, is_settled())
+        .order_by(Invoice.due_date.desc(), Invoice.id.desc())
+        .limit(settled_limit)
+    )
+    open_count = await session.scalar(select(func.count()).where(mine, is_open()))
+    settled_count = await session.scalar(select(func.count()).where(mine, is_settled()))
+    return CardInvoices(
+        _with_balance(first_open.all()),
+        int(open_count or 0),
+        _with_balance(latest_settled.all()),
+        int(settled_count or 0),
+    )

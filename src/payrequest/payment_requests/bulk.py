@@ -31,7 +31,7 @@ from payrequest.customers.models import Customer
 from payrequest.errors import PayrequestError, ValidationFailed
 from payrequest.invoices.models import Invoice
 from payrequest.kit.clock import utcnow
-from payrequest.ledger.repository import allocated_per_invoice, open_amount
+from payrequest.ledger.repository import open_amount
 from payrequest.payment_requests import repository, workflows
 from payrequest.payment_requests.models import PaymentRequest, PaymentRequestInvoice
 from payrequest.payment_requests.schemas import NewPaymentRequest
@@ -156,8 +156,7 @@ async def plan(
 async def _eligible(
     session: AsyncSession, bulk_filter: BulkFilter, batch_id: str, today: date
 ) -> list[Planned]:
-    paid = allocated_per_invoice()
-    remaining = open_amount(paid)
+    remaining = open_amount()
     busy = exists().where(
         and_(PaymentRequestInvoice.invoice_id == Invoice.id, PaymentRequestInvoice.active)
     )
@@ -171,7 +170,6 @@ async def _eligible(
             remaining,
         )
         .join(Invoice, Invoice.customer_id == Customer.id)
-        .outerjoin(paid, paid.c.invoice_id == Invoice.id)
         .where(
             Invoice.voided_at.is_(None),
             Invoice.currency == bulk_filter.currency,

@@ -51,6 +51,9 @@ class PaymentRequest(OrganisationOwned, Base):
         UniqueConstraint("id", "currency", name="uq_payment_requests_id_currency"),
         UniqueConstraint("provider", "provider_reference"),
         Index("ix_payment_requests_status_next_poll_at", "status", "next_poll_at"),
+        # One organisation's requests newest first, all or in one status (the list).
+        Index("ix_payment_requests_organisation_id_id", "organisation_id", "id"),
+        Index("ix_payment_requests_organisation_status_id", "organisation_id", "status", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

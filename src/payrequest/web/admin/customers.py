@@ -254,11 +254,10 @@ def _reminders(reached: list[reminders.Step], upcoming: list[reminders.Step]) ->
 async def card_context(
     session: ReadSessionDep, customer: Customer, runtime: Runtime
 ) -> dict[str, Any]:
-    rows = await ledger_repo.invoices_with_balance(session, customer.id)
-    all_open = [r for r in rows if r.balance.open_amount > 0]
-    open_rows = all_open[:OPEN_SHOWN]  # rows come oldest due first
-    settled = [r for r in rows if r.balance.open_amount <= 0]
-    recent = sorted(settled, key=lambda r: (r.due_date, r.id), reverse=True)[:SETTLED_SHOWN]
+    card = await ledger_repo.card_invoices(
+        session, customer.id, open_limit=OPEN_SHOWN, settled_limit=SETTLED_SHOWN
+    )
+    open_rows, recent = card.open, card.settled
     shown = sorted(open_rows + recent, key=lambda r: (r.due_date, r.id))
     active = await requests_repo.active_for_invoices(session, [r.id for r in open_rows])
     busy = {link.invoice_id for link in active}
@@ -267,8 +266,8 @@ async def card_context(
         "customer": customer,
         "tags": await customers.tags_of(session, customer.id),
         "rows": card_rows(shown, busy, utcnow().date()),
-        "hidden_settled": len(settled) - len(recent),
-        "hidden_open": len(all_open) - len(open_rows),
+        "hidden_settled": card.settled_count - len(recent),
+        "hidden_open": card.open_count - len(open_rows),
         "balances": await ledger.balances(session, customer.id),
         "requests": requests,
         **await requests_view(session, customer, requests, runtime.providers.card_name),

@@ -22,6 +22,7 @@ from sqlalchemy import (
     bindparam,
     literal_column,
     select,
+    tuple_,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -137,6 +138,18 @@ _HELD = and_(
 COMPLETE = (
     update(JOBS)
     .where(_HELD)
+    .values(status=_status("done"), locked_until=None, finished_at=_NOW, updated_at=_NOW)
+    .returning(_c.id)
+)
+
+# COMPLETE for many jobs at once: the same guard, (id, attempts) pairs in one list.
+COMPLETE_MANY = (
+    update(JOBS)
+    .where(
+        tuple_(_c.id, _c.attempts).in_(bindparam("held", expanding=True)),
+        _c.status == _status("running"),
+        _c.locked_by == bindparam("worker_id"),
+    )
     .values(status=_status("done"), locked_until=None, finished_at=_NOW, updated_at=_NOW)
     .returning(_c.id)
 )
@@ -272,6 +285,26 @@ async def complete(session: AsyncSession, *, job: Claimed, worker_id: str, now: 
     params = _held(job, worker_id)
     params["now"] = now
     return (await session.execute(COMPLETE, params)).first() is not None
+
+
+async def complete_many(
+    executor: AsyncSession | AsyncConnection,
+    *,
+    jobs: Sequence[Claimed],
+    worker_id: str,
+    now: datetime,
+) -> set[int]:
+    """Mark done, in one statement, those of `jobs` whose lease this worker still holds;
+    returns their ids (a job missing from it had lost its lease). One statement: it may run in
+    a transaction of its own (autocommit)."""
+    if not jobs:
+        return set()
+    params = {
+        "held": [(job.id, job.attempts) for job in jobs],
+        "worker_id": worker_id,
+        "now": now,
+    }
+    return set((await executor.execute(COMPLETE_MANY, params)).scalars().all())
 
 
 async def fail(

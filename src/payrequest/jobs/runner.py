@@ -3,7 +3,10 @@
 Semantics (read this before writing a handler):
 
 - At least once. A job is marked done in the same transaction as its handler's writes, and only
-  while this worker still holds the lease (`locked_by`, `attempts` unchanged). A running worker
+  while this worker still holds the lease (`locked_by`, `attempts` unchanged). A handler whose
+  session never reached the database has no writes to share a commit with: its completion is
+  recorded in a batch with the others finishing about then (jobs.completions: one statement,
+  the same lease guard; batches of one when the worker is idle). A running worker
   renews the leases of its jobs every third of a lease, so a handler may run longer than one
   lease (up to its timeout), and a lease can be short: a worker that dies (kill -9) or stalls
   loses its jobs to another worker within about a lease, and its late commit is rolled back. So
@@ -44,9 +47,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 from payrequest.db.scope import ALL, Scope, acting_for, scoped_to
 from payrequest.jobs import leases
 from payrequest.jobs.backoff import Backoff
+from payrequest.jobs.completions import Completions
 from payrequest.jobs.context import JobContext, PermanentJobError, RetryAt, set_current_job
 from payrequest.jobs.handlers import DEFAULT_LANE, JobHandlers
 from payrequest.jobs.leases import Claimed
+from payrequest.jobs.session_use import used_database, watching
 from payrequest.kit.clock import utcnow
 
 logger = logging.getLogger("payrequest.jobs")
@@ -121,6 +126,7 @@ class Worker:
             raise ValueError(f"lease {lease} must be at least {MIN_LEASE}")
         self._sessions = sessions
         self._autocommit = _autocommit_engine(sessions)
+        self._completions = Completions(self._complete_batch)
         self._handlers = handlers
         self.worker_id = (worker_id or default_worker_id())[:64]
         self._lease = lease
@@ -289,8 +295,8 @@ class Worker:
 
     def _job_session(self, job: Claimed) -> AsyncSession:
         """The session a handler runs in: scoped to the organisation the job acts for (the
-        installation's own jobs act for all)."""
-        return self._sessions(info=scoped_to(_scope(job)))
+        installation's own jobs act for all), watched for whether it reaches the database."""
+        return self._sessions(info=scoped_to(_scope(job)) | watching())
 
     async def _claim_lanes(
         self, running: Counter[str], *, due_before: datetime | None = None
@@ -351,6 +357,17 @@ class Worker:
         async with self._own_session() as session, session.begin():
             return await claim(session)
 
+    async def _complete_batch(self, jobs: Sequence[Claimed]) -> set[int]:
+        """Mark `jobs` done in one statement (autocommitted on PostgreSQL, as the claim)."""
+        now = self._clock()
+        if self._autocommit is not None:
+            async with self._autocommit.connect() as connection:
+                return await leases.complete_many(
+                    connection, jobs=jobs, worker_id=self.worker_id, now=now
+                )
+        async with self._own_session() as session, session.begin():
+            return await leases.complete_many(session, jobs=jobs, worker_id=self.worker_id, now=now)
+
     async def _reap(self) -> None:
         async with self._own_session() as session, session.begin():
             dead = await leases.reap(session, now=self._clock())
@@ -391,10 +408,14 @@ class Worker:
                 if not self._superseded(job):
                     async with asyncio.timeout(spec.timeout.total_seconds()):
                         await spec.handler(session, dict(job.payload))
-                if not await leases.complete(
+                await session.flush()
+                batched = not used_database(session)
+                if not batched and not await leases.complete(
                     session, job=job, worker_id=self.worker_id, now=self._clock()
                 ):
                     raise LeaseLost(job.id)
+            if batched and not await self._completions.complete(job):
+                raise LeaseLost(job.id)
         except LeaseLost:
             logger.warning(
                 "job %s (%s): lease lost to another worker; this run is rolled back",

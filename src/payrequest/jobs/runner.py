@@ -139,6 +139,9 @@ class Worker:
         self._periodic_kinds = {spec.kind for spec in handlers.periodic_specs}
         self._signal = asyncio.Event()
         self._tasks: dict[asyncio.Task[None], Claimed] = {}
+        # Jobs whose handler has finished, waiting for their batched completion: their slots
+        # are free again, so the next claim overlaps the completions' statement.
+        self._settling: set[int] = set()
         self._scheduled: dict[str, int] = {}
         # Lanes whose last claim filled every free slot: a backlog may be waiting, so their
         # next claims share the slots between organisations (leases.claim_fairly).
@@ -224,14 +227,18 @@ class Worker:
             await self._reap()
             self._next_reap = now + self._lease / 4  # a lost lease waits at most 1.25 leases
         await self._schedule_periodic()
-        running = Counter(self._lane_of[job.kind] for job in self._tasks.values())
+        running = Counter(
+            self._lane_of[job.kind] for job in self._tasks.values() if job.id not in self._settling
+        )
         for job in await self._claim_lanes(running):
             task = asyncio.create_task(self._execute(job), name=f"job-{job.id}-{job.kind}")
             self._tasks[task] = job
             task.add_done_callback(self._finished)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
-        self._tasks.pop(task, None)
+        job = self._tasks.pop(task, None)
+        if job is not None:
+            self._settling.discard(job.id)
         self._signal.set()
 
     def _next_wait(self) -> float:
@@ -414,7 +421,7 @@ class Worker:
                     session, job=job, worker_id=self.worker_id, now=self._clock()
                 ):
                     raise LeaseLost(job.id)
-            if batched and not await self._completions.complete(job):
+            if batched and not await self._settle(job):
                 raise LeaseLost(job.id)
         except LeaseLost:
             logger.warning(
@@ -426,6 +433,13 @@ class Worker:
             await self._record_wait(job, wait)
         except Exception as exc:
             await self._record_failure(job, exc, error_summary(exc, timeout=spec.timeout))
+
+    async def _settle(self, job: Claimed) -> bool:
+        """Complete `job` in the next batch, its slot freed meanwhile (the worker is woken to
+        fill it); False if the lease was lost."""
+        self._settling.add(job.id)
+        self._signal.set()
+        return await self._completions.complete(job)
 
     def _superseded(self, job: Claimed) -> bool:
         """A periodic run of a period before the latest one this worker scheduled: that later

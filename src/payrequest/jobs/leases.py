@@ -200,6 +200,7 @@ async def claim_fairly(
     lease: timedelta,
     turn: int = 0,
     due_before: datetime | None = None,
+    waiting: Sequence[int | None] | None = None,
 ) -> list[Claimed]:
     """`claim`, shared between the organisations waiting: each gets an equal part of `limit`
     (what one leaves unused goes to the next), starting at the `turn`-th so that the odd slot
@@ -208,15 +209,14 @@ async def claim_fairly(
 
     Costs one more statement (the waiting organisations, read from the due rows) and one
     claim per organisation: the worker uses it only while a lane has more due jobs than free
-    slots."""
+    slots. `waiting`: the organisations `waiting_organisations` just found, if the caller
+    asked already."""
     if limit <= 0 or not kinds:
         return []
     due = due_before or now
-    waiting = list(
-        (await executor.execute(WAITING_ORGANISATIONS, {"kinds": list(kinds), "due_before": due}))
-        .scalars()
-        .all()
-    )
+    if waiting is None:
+        waiting = await waiting_organisations(executor, kinds=kinds, due_before=due)
+    waiting = list(waiting)
     if len(waiting) <= 1:
         return await claim(
             executor,
@@ -249,6 +249,16 @@ async def claim_fairly(
         claimed += [Claimed(*row) for row in rows]
     claimed.sort(key=lambda job: (job.run_at, job.id))
     return claimed
+
+
+async def waiting_organisations(
+    executor: AsyncSession | AsyncConnection, *, kinds: Sequence[str], due_before: datetime
+) -> list[int | None]:
+    """The organisations (None: the installation's own jobs) with jobs of `kinds` due."""
+    found = await executor.execute(
+        WAITING_ORGANISATIONS, {"kinds": list(kinds), "due_before": due_before}
+    )
+    return list(found.scalars().all())
 
 
 async def renew(

@@ -37,6 +37,7 @@ import logging
 import os
 import secrets
 import socket
+import time
 import traceback
 from collections import Counter
 from collections.abc import AsyncIterable, Callable, Sequence
@@ -67,6 +68,9 @@ def outage_wait(failures: int) -> float:
 Clock = Callable[[], datetime]
 MIN_WAIT_SECONDS = 0.01
 MIN_LEASE = timedelta(seconds=3)  # renewed every third: a second between renewals at least
+# A backlog found to be one organisation's is looked at again after this long: the claims in
+# between save the look's statement, and another organisation's new job waits that much more.
+FAIRNESS_RECHECK = 0.1  # seconds
 
 
 class LeaseLost(Exception):
@@ -146,6 +150,9 @@ class Worker:
         # Lanes whose last claim filled every free slot: a backlog may be waiting, so their
         # next claims share the slots between organisations (leases.claim_fairly).
         self._backlogged: set[str] = set()
+        # Lanes whose backlog a look found to be one organisation's alone: until this
+        # (monotonic) time their claims skip the look and take the oldest jobs.
+        self._alone_until: dict[str, float] = {}
         self._turn = 0
         self._next_reap: datetime | None = None
         self._stopping = False
@@ -312,9 +319,7 @@ class Worker:
         claimed: list[Claimed] = []
         for name, slots, kinds in self._lanes:
             free = slots - running[name]
-            got = await self._claim(
-                free, kinds, fairly=name in self._backlogged, due_before=due_before
-            )
+            got = await self._claim(free, kinds, lane=name, due_before=due_before)
             if free > 0:
                 if len(got) >= free:
                     self._backlogged.add(name)
@@ -323,31 +328,44 @@ class Worker:
             claimed += got
         return claimed
 
+    def _shares(self, lane: str) -> bool:
+        """Whether `lane`'s next claim is shared between the organisations waiting: while it
+        is backlogged, unless a look found one organisation alone less than
+        FAIRNESS_RECHECK ago."""
+        return lane in self._backlogged and time.monotonic() >= self._alone_until.get(lane, 0.0)
+
     async def _claim(
         self,
         limit: int,
         kinds: Sequence[str],
         *,
-        fairly: bool = False,
+        lane: str,
         due_before: datetime | None = None,
     ) -> list[Claimed]:
         if limit <= 0 or not kinds:
             return []
         now = self._clock()
         turn = self._turn = self._turn + 1
+        fairly = self._shares(lane)
 
         async def claim(executor: AsyncSession | AsyncConnection) -> list[Claimed]:
             if fairly:
-                return await leases.claim_fairly(
-                    executor,
-                    worker_id=self.worker_id,
-                    kinds=kinds,
-                    limit=limit,
-                    now=now,
-                    lease=self._lease,
-                    turn=turn,
-                    due_before=due_before,
+                waiting = await leases.waiting_organisations(
+                    executor, kinds=kinds, due_before=due_before or now
                 )
+                if len(waiting) > 1:
+                    return await leases.claim_fairly(
+                        executor,
+                        worker_id=self.worker_id,
+                        kinds=kinds,
+                        limit=limit,
+                        now=now,
+                        lease=self._lease,
+                        turn=turn,
+                        due_before=due_before,
+                        waiting=waiting,
+                    )
+                self._alone_until[lane] = time.monotonic() + FAIRNESS_RECHECK
             return await leases.claim(
                 executor,
                 worker_id=self.worker_id,
@@ -415,7 +433,6 @@ class Worker:
                 if not self._superseded(job):
                     async with asyncio.timeout(spec.timeout.total_seconds()):
                         await spec.handler(session, dict(job.payload))
-                await session.flush()
                 batched = not used_database(session)
                 if not batched and not await leases.complete(
                     session, job=job, worker_id=self.worker_id, now=self._clock()

@@ -14,6 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from payrequest.jobs import leases, queue
 from payrequest.jobs.context import current_job
 from payrequest.jobs.handlers import JobHandlers
+from payrequest.jobs.models import Job
+from payrequest.kit.clock import utcnow
 from tests.integration.test_jobs import (
     LEASE,
     FakeClock,
@@ -63,6 +65,12 @@ def _handlers(gates: dict[str, asyncio.Event], ran: list[tuple[int, str]]) -> Jo
         job = current_job()
         await queue.enqueue(session, kind="marker", payload={}, dedupe_key=f"m:{job.job_id}")
 
+    @handlers.job("adder")
+    async def adder(session: AsyncSession, _payload: dict[str, Any]) -> None:
+        """Adds a row and leaves it to the commit's flush."""
+        job = current_job()
+        session.add(Job(kind="marker", payload={}, run_at=utcnow(), dedupe_key=f"a:{job.job_id}"))
+
     return handlers
 
 
@@ -71,7 +79,7 @@ async def test_quiet_jobs_complete_in_batches_and_writers_on_their_own(
 ) -> None:
     handlers = _handlers({}, [])
     quiet = [await add(sessions, clock, "quiet") for _ in range(6)]
-    writers = [await add(sessions, clock, "writer") for _ in range(2)]
+    writers = [await add(sessions, clock, kind) for kind in ("writer", "adder")]
     worker = make_worker(sessions, handlers, clock, concurrency=8)
     assert await worker.run_once() == 8
     for job_id in quiet + writers:

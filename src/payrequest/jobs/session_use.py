@@ -3,7 +3,8 @@
 A handler whose session never began a transaction on a connection wrote nothing there, so
 its completion need not share a commit with its work: the worker may record it in a batch
 (jobs.completions). Any statement, flush or `session.connection()` begins one, which the
-`after_begin` event below notes in the session's `info`.
+`after_begin` event below notes in the session's `info`; objects added or changed but not yet
+flushed count as use too (the commit would flush them).
 """
 
 from __future__ import annotations
@@ -23,9 +24,12 @@ def watching() -> dict[str, Any]:
 
 
 def used_database(session: AsyncSession) -> bool:
-    """Whether `session` began a transaction on a connection; True for a session made
-    without `watching()` (unknown is treated as used)."""
-    return session.info.get(_USED) is not False
+    """Whether `session` began a transaction on a connection, or holds changes its commit
+    would flush (which would begin one); True for a session made without `watching()`
+    (unknown is treated as used)."""
+    if session.info.get(_USED) is not False:
+        return True
+    return bool(session.new or session.dirty or session.deleted)
 
 
 @event.listens_for(Session, "after_begin")

@@ -4,8 +4,9 @@ Oldest first, in batches, `FOR UPDATE SKIP LOCKED` on PostgreSQL so several work
 work; SQLite serialises writers anyway. For each event and each enabled flow whose trigger and
 conditions match (for a time trigger's event: the one flow whose step it is,
 automations.schedule), ONE flow run is created (a partial unique index on (flow, event) makes a
-second one impossible) and its first action job is enqueued; then the row is marked dispatched
-— all in the dispatcher job's transaction. Events no flow listens to are just marked dispatched.
+second one impossible) and its first action job is enqueued; then the batch's rows are marked
+dispatched in one UPDATE (events.dispatched) — all in the dispatcher job's transaction.
+Events no flow listens to are just marked dispatched.
 
 Flows are an organisation's own: the dispatcher runs for all organisations (a periodic job of
 the installation), and an event of one organisation starts only that organisation's flows; the
@@ -26,6 +27,7 @@ from payrequest.automations.execution import enqueue_action
 from payrequest.automations.models import Flow, FlowRun
 from payrequest.automations.timing import TIME_TRIGGERS
 from payrequest.customers import repository as customers
+from payrequest.events import dispatched
 from payrequest.events.models import OutboxEvent
 from payrequest.kit.clock import utcnow
 from payrequest.kit.urls import PublicUrls
@@ -120,6 +122,5 @@ async def dispatch(session: AsyncSession, *, urls: PublicUrls, limit: int = BATC
                 if not matches(flow.conditions, data.facts):
                     continue
             await start_run(session, flow=flow, event=event)
-        event.dispatched_at = now
-    await session.flush()
+    await dispatched.mark(session, [event.id for event in events], now=now)
     return len(events)

@@ -22,6 +22,7 @@ from sqlalchemy import (
     bindparam,
     literal_column,
     select,
+    tuple_,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -141,6 +142,18 @@ COMPLETE = (
     .returning(_c.id)
 )
 
+# COMPLETE for many jobs at once: the same guard, (id, attempts) pairs in one list.
+COMPLETE_MANY = (
+    update(JOBS)
+    .where(
+        tuple_(_c.id, _c.attempts).in_(bindparam("held", expanding=True)),
+        _c.status == _status("running"),
+        _c.locked_by == bindparam("worker_id"),
+    )
+    .values(status=_status("done"), locked_until=None, finished_at=_NOW, updated_at=_NOW)
+    .returning(_c.id)
+)
+
 
 async def claim(
     executor: AsyncSession | AsyncConnection,
@@ -187,6 +200,7 @@ async def claim_fairly(
     lease: timedelta,
     turn: int = 0,
     due_before: datetime | None = None,
+    waiting: Sequence[int | None] | None = None,
 ) -> list[Claimed]:
     """`claim`, shared between the organisations waiting: each gets an equal part of `limit`
     (what one leaves unused goes to the next), starting at the `turn`-th so that the odd slot
@@ -195,15 +209,14 @@ async def claim_fairly(
 
     Costs one more statement (the waiting organisations, read from the due rows) and one
     claim per organisation: the worker uses it only while a lane has more due jobs than free
-    slots."""
+    slots. `waiting`: the organisations `waiting_organisations` just found, if the caller
+    asked already."""
     if limit <= 0 or not kinds:
         return []
     due = due_before or now
-    waiting = list(
-        (await executor.execute(WAITING_ORGANISATIONS, {"kinds": list(kinds), "due_before": due}))
-        .scalars()
-        .all()
-    )
+    if waiting is None:
+        waiting = await waiting_organisations(executor, kinds=kinds, due_before=due)
+    waiting = list(waiting)
     if len(waiting) <= 1:
         return await claim(
             executor,
@@ -236,6 +249,16 @@ async def claim_fairly(
         claimed += [Claimed(*row) for row in rows]
     claimed.sort(key=lambda job: (job.run_at, job.id))
     return claimed
+
+
+async def waiting_organisations(
+    executor: AsyncSession | AsyncConnection, *, kinds: Sequence[str], due_before: datetime
+) -> list[int | None]:
+    """The organisations (None: the installation's own jobs) with jobs of `kinds` due."""
+    found = await executor.execute(
+        WAITING_ORGANISATIONS, {"kinds": list(kinds), "due_before": due_before}
+    )
+    return list(found.scalars().all())
 
 
 async def renew(
@@ -272,6 +295,26 @@ async def complete(session: AsyncSession, *, job: Claimed, worker_id: str, now: 
     params = _held(job, worker_id)
     params["now"] = now
     return (await session.execute(COMPLETE, params)).first() is not None
+
+
+async def complete_many(
+    executor: AsyncSession | AsyncConnection,
+    *,
+    jobs: Sequence[Claimed],
+    worker_id: str,
+    now: datetime,
+) -> set[int]:
+    """Mark done, in one statement, those of `jobs` whose lease this worker still holds;
+    returns their ids (a job missing from it had lost its lease). One statement: it may run in
+    a transaction of its own (autocommit)."""
+    if not jobs:
+        return set()
+    params = {
+        "held": [(job.id, job.attempts) for job in jobs],
+        "worker_id": worker_id,
+        "now": now,
+    }
+    return set((await executor.execute(COMPLETE_MANY, params)).scalars().all())
 
 
 async def fail(

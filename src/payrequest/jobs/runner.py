@@ -3,7 +3,10 @@
 Semantics (read this before writing a handler):
 
 - At least once. A job is marked done in the same transaction as its handler's writes, and only
-  while this worker still holds the lease (`locked_by`, `attempts` unchanged). A running worker
+  while this worker still holds the lease (`locked_by`, `attempts` unchanged). A handler whose
+  session never reached the database has no writes to share a commit with: its completion is
+  recorded in a batch with the others finishing about then (jobs.completions: one statement,
+  the same lease guard; batches of one when the worker is idle). A running worker
   renews the leases of its jobs every third of a lease, so a handler may run longer than one
   lease (up to its timeout), and a lease can be short: a worker that dies (kill -9) or stalls
   loses its jobs to another worker within about a lease, and its late commit is rolled back. So
@@ -34,6 +37,7 @@ import logging
 import os
 import secrets
 import socket
+import time
 import traceback
 from collections import Counter
 from collections.abc import AsyncIterable, Callable, Sequence
@@ -44,9 +48,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 from payrequest.db.scope import ALL, Scope, acting_for, scoped_to
 from payrequest.jobs import leases
 from payrequest.jobs.backoff import Backoff
+from payrequest.jobs.completions import Completions
 from payrequest.jobs.context import JobContext, PermanentJobError, RetryAt, set_current_job
 from payrequest.jobs.handlers import DEFAULT_LANE, JobHandlers
 from payrequest.jobs.leases import Claimed
+from payrequest.jobs.session_use import used_database, watching
 from payrequest.kit.clock import utcnow
 
 logger = logging.getLogger("payrequest.jobs")
@@ -62,6 +68,9 @@ def outage_wait(failures: int) -> float:
 Clock = Callable[[], datetime]
 MIN_WAIT_SECONDS = 0.01
 MIN_LEASE = timedelta(seconds=3)  # renewed every third: a second between renewals at least
+# A backlog found to be one organisation's is looked at again after this long: the claims in
+# between save the look's statement, and another organisation's new job waits that much more.
+FAIRNESS_RECHECK = 0.1  # seconds
 
 
 class LeaseLost(Exception):
@@ -121,6 +130,7 @@ class Worker:
             raise ValueError(f"lease {lease} must be at least {MIN_LEASE}")
         self._sessions = sessions
         self._autocommit = _autocommit_engine(sessions)
+        self._completions = Completions(self._complete_batch)
         self._handlers = handlers
         self.worker_id = (worker_id or default_worker_id())[:64]
         self._lease = lease
@@ -133,10 +143,16 @@ class Worker:
         self._periodic_kinds = {spec.kind for spec in handlers.periodic_specs}
         self._signal = asyncio.Event()
         self._tasks: dict[asyncio.Task[None], Claimed] = {}
+        # Jobs whose handler has finished, waiting for their batched completion: their slots
+        # are free again, so the next claim overlaps the completions' statement.
+        self._settling: set[int] = set()
         self._scheduled: dict[str, int] = {}
         # Lanes whose last claim filled every free slot: a backlog may be waiting, so their
         # next claims share the slots between organisations (leases.claim_fairly).
         self._backlogged: set[str] = set()
+        # Lanes whose backlog a look found to be one organisation's alone: until this
+        # (monotonic) time their claims skip the look and take the oldest jobs.
+        self._alone_until: dict[str, float] = {}
         self._turn = 0
         self._next_reap: datetime | None = None
         self._stopping = False
@@ -218,14 +234,18 @@ class Worker:
             await self._reap()
             self._next_reap = now + self._lease / 4  # a lost lease waits at most 1.25 leases
         await self._schedule_periodic()
-        running = Counter(self._lane_of[job.kind] for job in self._tasks.values())
+        running = Counter(
+            self._lane_of[job.kind] for job in self._tasks.values() if job.id not in self._settling
+        )
         for job in await self._claim_lanes(running):
             task = asyncio.create_task(self._execute(job), name=f"job-{job.id}-{job.kind}")
             self._tasks[task] = job
             task.add_done_callback(self._finished)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
-        self._tasks.pop(task, None)
+        job = self._tasks.pop(task, None)
+        if job is not None:
+            self._settling.discard(job.id)
         self._signal.set()
 
     def _next_wait(self) -> float:
@@ -289,8 +309,8 @@ class Worker:
 
     def _job_session(self, job: Claimed) -> AsyncSession:
         """The session a handler runs in: scoped to the organisation the job acts for (the
-        installation's own jobs act for all)."""
-        return self._sessions(info=scoped_to(_scope(job)))
+        installation's own jobs act for all), watched for whether it reaches the database."""
+        return self._sessions(info=scoped_to(_scope(job)) | watching())
 
     async def _claim_lanes(
         self, running: Counter[str], *, due_before: datetime | None = None
@@ -299,9 +319,7 @@ class Worker:
         claimed: list[Claimed] = []
         for name, slots, kinds in self._lanes:
             free = slots - running[name]
-            got = await self._claim(
-                free, kinds, fairly=name in self._backlogged, due_before=due_before
-            )
+            got = await self._claim(free, kinds, lane=name, due_before=due_before)
             if free > 0:
                 if len(got) >= free:
                     self._backlogged.add(name)
@@ -310,31 +328,44 @@ class Worker:
             claimed += got
         return claimed
 
+    def _shares(self, lane: str) -> bool:
+        """Whether `lane`'s next claim is shared between the organisations waiting: while it
+        is backlogged, unless a look found one organisation alone less than
+        FAIRNESS_RECHECK ago."""
+        return lane in self._backlogged and time.monotonic() >= self._alone_until.get(lane, 0.0)
+
     async def _claim(
         self,
         limit: int,
         kinds: Sequence[str],
         *,
-        fairly: bool = False,
+        lane: str,
         due_before: datetime | None = None,
     ) -> list[Claimed]:
         if limit <= 0 or not kinds:
             return []
         now = self._clock()
         turn = self._turn = self._turn + 1
+        fairly = self._shares(lane)
 
         async def claim(executor: AsyncSession | AsyncConnection) -> list[Claimed]:
             if fairly:
-                return await leases.claim_fairly(
-                    executor,
-                    worker_id=self.worker_id,
-                    kinds=kinds,
-                    limit=limit,
-                    now=now,
-                    lease=self._lease,
-                    turn=turn,
-                    due_before=due_before,
+                waiting = await leases.waiting_organisations(
+                    executor, kinds=kinds, due_before=due_before or now
                 )
+                if len(waiting) > 1:
+                    return await leases.claim_fairly(
+                        executor,
+                        worker_id=self.worker_id,
+                        kinds=kinds,
+                        limit=limit,
+                        now=now,
+                        lease=self._lease,
+                        turn=turn,
+                        due_before=due_before,
+                        waiting=waiting,
+                    )
+                self._alone_until[lane] = time.monotonic() + FAIRNESS_RECHECK
             return await leases.claim(
                 executor,
                 worker_id=self.worker_id,
@@ -350,6 +381,17 @@ class Worker:
                 return await claim(connection)
         async with self._own_session() as session, session.begin():
             return await claim(session)
+
+    async def _complete_batch(self, jobs: Sequence[Claimed]) -> set[int]:
+        """Mark `jobs` done in one statement (autocommitted on PostgreSQL, as the claim)."""
+        now = self._clock()
+        if self._autocommit is not None:
+            async with self._autocommit.connect() as connection:
+                return await leases.complete_many(
+                    connection, jobs=jobs, worker_id=self.worker_id, now=now
+                )
+        async with self._own_session() as session, session.begin():
+            return await leases.complete_many(session, jobs=jobs, worker_id=self.worker_id, now=now)
 
     async def _reap(self) -> None:
         async with self._own_session() as session, session.begin():
@@ -391,10 +433,13 @@ class Worker:
                 if not self._superseded(job):
                     async with asyncio.timeout(spec.timeout.total_seconds()):
                         await spec.handler(session, dict(job.payload))
-                if not await leases.complete(
+                batched = not used_database(session)
+                if not batched and not await leases.complete(
                     session, job=job, worker_id=self.worker_id, now=self._clock()
                 ):
                     raise LeaseLost(job.id)
+            if batched and not await self._settle(job):
+                raise LeaseLost(job.id)
         except LeaseLost:
             logger.warning(
                 "job %s (%s): lease lost to another worker; this run is rolled back",
@@ -405,6 +450,13 @@ class Worker:
             await self._record_wait(job, wait)
         except Exception as exc:
             await self._record_failure(job, exc, error_summary(exc, timeout=spec.timeout))
+
+    async def _settle(self, job: Claimed) -> bool:
+        """Complete `job` in the next batch, its slot freed meanwhile (the worker is woken to
+        fill it); False if the lease was lost."""
+        self._settling.add(job.id)
+        self._signal.set()
+        return await self._completions.complete(job)
 
     def _superseded(self, job: Claimed) -> bool:
         """A periodic run of a period before the latest one this worker scheduled: that later

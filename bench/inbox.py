@@ -31,7 +31,15 @@ import uvloop
 from sqlalchemy import text
 
 from bench.report import record
-from bench.support import free_port, scalar, scratch_database, seed_sql, serve, server_env
+from bench.support import (
+    free_port,
+    scalar,
+    scratch_database,
+    seed_sql,
+    serve,
+    server_env,
+    standalone_emulator,
+)
 from bench.webhooks import (
     VERIFY_SQL,
     _create_sequence,
@@ -72,17 +80,18 @@ def ack_script() -> str:
 
 def _ack_ours(url: str, tmp: Path, references: list[str], args: argparse.Namespace) -> float:
     port = free_port()
-    env = server_env(url, tmp, port, PAYREQUEST_INBOUND__APPLY="batched")
-    server = serve(env, port, workers=args.processes)
-    try:
+    with contextlib.ExitStack() as stack:
+        extra = {"PAYREQUEST_INBOUND__APPLY": "batched"}
+        if args.processes > 1:  # the processes must share one emulator (for the registration)
+            extra["PAYREQUEST_VIPPS__BASE_URL"] = stack.enter_context(standalone_emulator(tmp))
+        server = serve(server_env(url, tmp, port, **extra), port, workers=args.processes)
+        stack.callback(server.stop)
         secret = asyncio.run(_server_secret(url, tmp / "var"))
         requests = signed_requests(references, secret, server.url)
         asyncio.run(closed_loop(port, requests[:200], args.concurrency, 30, b'"received"'))
         sent, ok, elapsed = asyncio.run(
             closed_loop(port, requests[200:], args.concurrency, args.seconds, b'"received"')
         )
-    finally:
-        server.stop()
     if ok < sent:
         raise RuntimeError(f"{sent - ok} of {sent} webhooks were not answered 'received'")
     return ok / elapsed

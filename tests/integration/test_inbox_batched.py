@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -124,8 +125,8 @@ async def test_the_answer_means_stored_and_the_drain_applies_once_in_order(
     assert len(drains) == 1  # one waits, however many arrived
 
     done = await drain.drain(runtime.sessions, runtime.providers, batch_size=50)
-    # Each payment's second event waits for the next batch: order kept, never two at once.
-    assert (done.applied, done.unmatched, done.failed, done.batches) == (6, 0, 0, 2)
+    # One batch: each payment's events in the order they arrived, in the same transaction.
+    assert (done.applied, done.unmatched, done.failed, done.batches) == (6, 0, 0, 1)
     assert set((await _statuses(sessions)).values()) == {"paid"}
     async with sessions(info=scoped_to(ALL)) as session:
         inbox = (await session.scalars(select(InboundEvent.status))).all()
@@ -167,3 +168,39 @@ async def test_a_failing_event_is_set_aside_and_the_others_are_applied(
         retry = (await session.scalars(select(Job).where(Job.kind == "inbound.apply"))).one()
     assert kept.status == "failed" and "a bug in applying this one" in (kept.error or "")
     assert retry.payload == {"inbound_id": kept.id}  # retried alone, by the inbox's retry job
+
+
+async def test_an_event_waits_while_an_earlier_one_of_its_payment_is_in_another_batch(
+    app: FastAPI, client: httpx.AsyncClient, sessions: Sessions, database_url: str
+) -> None:
+    """Another drain holds the payment's first event (its row locked): this drain applies the
+    other payment's event and leaves the second event of the held payment waiting."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("row locks held by another transaction: PostgreSQL (SQLite has one writer)")
+    runtime: Runtime = app.state.runtime
+    (held, held_amount), (free, free_amount) = await _pending(sessions, 2)
+    events = _events(held, held_amount)
+    assert await _deliver(client, events["AUTHORIZED"]) == "received"
+    assert await _deliver(client, events["CAPTURED"]) == "received"
+    assert await _deliver(client, _events(free, free_amount)["AUTHORIZED"]) == "received"
+    async with sessions(info=scoped_to(ALL)) as other, other.begin():
+        first = (
+            await other.scalars(
+                select(InboundEvent)
+                .where(InboundEvent.reference == held)
+                .order_by(InboundEvent.id)
+                .limit(1)
+                .with_for_update()
+            )
+        ).one()
+        done = await drain.drain(
+            runtime.sessions, runtime.providers, batch_size=50, budget=timedelta(seconds=1)
+        )
+        assert done.applied == 1  # the free payment's; the held one's second event waits
+        async with sessions(info=scoped_to(ALL)) as session:
+            rows = await session.execute(select(InboundEvent.id, InboundEvent.status))
+            statuses = {inbound_id: status for inbound_id, status in rows}
+        assert statuses[first.id] == "received"
+        assert sorted(statuses.values()) == ["applied", "received", "received"]
+    done = await drain.drain(runtime.sessions, runtime.providers, batch_size=50)
+    assert done.applied == 2 and (await _statuses(sessions))[held] == "paid"

@@ -24,7 +24,7 @@ import json
 import sqlite3
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import uvloop
@@ -157,7 +157,9 @@ async def _drain_ours(url: str, tmp: Path, batch: int) -> tuple[float, float, in
     runtime = build_runtime(settings)
     try:
         wall, cpu = time.perf_counter(), time.process_time()
-        done = await drain.drain(runtime.sessions, runtime.providers, batch_size=batch)
+        done = await drain.drain(
+            runtime.sessions, runtime.providers, batch_size=batch, budget=timedelta(hours=2)
+        )
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     finally:
         await runtime.close()

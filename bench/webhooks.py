@@ -109,7 +109,10 @@ async def _server_secret(url: str, var_dir: Path, within: float = 30) -> str:
             async with session_factory(engine)() as session:
                 row = (
                     await session.execute(
-                        select(WebhookRegistration).where(WebhookRegistration.removed_at.is_(None))
+                        select(WebhookRegistration).where(
+                            WebhookRegistration.removed_at.is_(None),
+                            WebhookRegistration.provider == "vipps",
+                        )
                     )
                 ).scalar_one_or_none()
             if row is not None:

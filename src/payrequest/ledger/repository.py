@@ -442,19 +442,7 @@ async def invoices_with_balance(
         .where(Invoice.customer_id == customer_id)
         .order_by(Invoice.due_date, Invoice.id)
     )
-    return [
-        InvoiceWithBalance(
-            id,
-            number,
-            due,
-            currency,
-            total,
-            InvoiceBalance(
-                total=total, allocated=int(allocated), voided=bool(voided), due_date=due
-            ),
-        )
-        for id, number, due, currency, total, voided, allocated in await session.execute(stmt)
-    ]
+    return _with_balance((await session.execute(stmt)).all())
 
 
 @dataclass(frozen=True, slots=True)
